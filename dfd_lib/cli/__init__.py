@@ -1,0 +1,58 @@
+"""The ``dfd`` command line: one sub-command module per job, all calling the library."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Sequence
+
+from ..errors import DfdError
+
+__all__ = ["main", "build_parser"]
+
+
+def _command_modules():
+    # Explicit list: a new command is one module with register(subparsers) and one line here.
+    from . import models_cmd, scan_cmd
+
+    mods = [scan_cmd, models_cmd]
+    for optional in ("train_cmd", "eval_cmd", "case_cmd", "forensics_cmd", "report_cmd", "notebook_cmd"):
+        try:
+            mods.append(__import__(f"{__name__}.{optional}", fromlist=["register"]))
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{optional}":
+                raise
+    return mods
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
+    parser = argparse.ArgumentParser(prog="dfd", description="Deepfake forensic workbench")
+    parser.add_argument("--version", action="version", version=f"dfd {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for mod in _command_modules():
+        mod.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except DfdError as exc:
+        print(f"dfd {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"dfd {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""Face extraction with facenet-pytorch's MTCNN (its bundled weights): detect, then crop.
+
+Two public steps, so a caller can show boxes before cropping:
+
+* :meth:`FaceDetector.detect_batch` finds every face above a probability threshold, with its
+  box and five landmarks (eyes, nose, mouth corners), batching images of equal size.
+* :func:`crop_face` cuts a square crop around a box, framed by the model card's ``crop_scale``
+  (crop side = scale x the box's larger side) so inference sees faces framed as in training.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+__all__ = ["FaceBox", "FaceDetector", "square_box", "crop_face"]
+
+
+@dataclass(frozen=True)
+class FaceBox:
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2 in image pixels
+    prob: float  # MTCNN detection probability
+    landmarks: tuple[tuple[float, float], ...]  # left eye, right eye, nose, mouth left, mouth right
+
+    @property
+    def width(self) -> float:
+        return self.box[2] - self.box[0]
+
+    @property
+    def height(self) -> float:
+        return self.box[3] - self.box[1]
+
+    def to_dict(self) -> dict:
+        return {
+            "box": [round(v, 1) for v in self.box],
+            "det_prob": round(self.prob, 4),
+            "landmarks": [[round(x, 1), round(y, 1)] for x, y in self.landmarks],
+        }
+
+
+class FaceDetector:
+    """MTCNN face detection returning every face at or above ``prob_threshold``.
+
+    ``min_face_size`` is in original-image pixels. Images larger than ``max_side`` on their
+    longer side are downscaled for detection only; boxes are mapped back to full resolution.
+    """
+
+    def __init__(
+        self,
+        min_face_size: int = 40,
+        prob_threshold: float = 0.90,
+        max_side: int = 1600,
+        device: str = "cpu",
+    ) -> None:
+        from facenet_pytorch import MTCNN
+
+        self.min_face_size = int(min_face_size)
+        self.prob_threshold = float(prob_threshold)
+        self.max_side = int(max_side)
+        self._mtcnn = MTCNN(keep_all=True, min_face_size=self.min_face_size, device=device, post_process=False)
+
+    def detect(self, image: np.ndarray) -> list[FaceBox]:
+        return self.detect_batch([image])[0]
+
+    def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[FaceBox]]:
+        """Detect faces in RGB uint8 images; images of the same shape run as one batch."""
+        results: list[list[FaceBox] | None] = [None] * len(images)
+        groups: dict[tuple, list[int]] = {}
+        for i, img in enumerate(images):
+            groups.setdefault(tuple(img.shape), []).append(i)
+        for shape, idxs in groups.items():
+            h, w = shape[:2]
+            factor = min(1.0, self.max_side / max(h, w))
+            batch = [self._resize(images[i], factor) for i in idxs]
+            self._mtcnn.min_face_size = max(12, int(round(self.min_face_size * factor)))
+            boxes, probs, points = self._mtcnn.detect(np.stack(batch), landmarks=True)
+            for j, i in enumerate(idxs):
+                results[i] = self._faces(boxes[j], probs[j], points[j], factor)
+        return [r if r is not None else [] for r in results]
+
+    @staticmethod
+    def _resize(img: np.ndarray, factor: float) -> np.ndarray:
+        if factor >= 1.0:
+            return img
+        import cv2
+
+        h, w = img.shape[:2]
+        return cv2.resize(img, (max(1, round(w * factor)), max(1, round(h * factor))), interpolation=cv2.INTER_AREA)
+
+    def _faces(self, boxes, probs, points, factor: float) -> list[FaceBox]:
+        if boxes is None:
+            return []
+        faces = []
+        for b, p, pts in zip(boxes, probs, points):
+            if p is None or float(p) < self.prob_threshold:
+                continue
+            b = [float(v) / factor for v in b]
+            if max(b[2] - b[0], b[3] - b[1]) < self.min_face_size:
+                continue
+            lm = tuple((float(x) / factor, float(y) / factor) for x, y in pts)
+            faces.append(FaceBox(box=(b[0], b[1], b[2], b[3]), prob=float(p), landmarks=lm))
+        faces.sort(key=lambda f: -f.width * f.height)
+        return faces
+
+
+def square_box(face: FaceBox, scale: float, offset_y: float = 0.0) -> tuple[int, int, int, int]:
+    """The square crop window around a face: side = scale x the box's larger side."""
+    x1, y1, x2, y2 = face.box
+    side = max(x2 - x1, y2 - y1) * scale
+    cx = (x1 + x2) / 2.0
+    cy = (y1 + y2) / 2.0 + offset_y * (y2 - y1)
+    half = side / 2.0
+    return (int(round(cx - half)), int(round(cy - half)), int(round(cx + half)), int(round(cy + half)))
+
+
+def crop_face(image: np.ndarray, face: FaceBox, size: int, scale: float, offset_y: float = 0.0) -> np.ndarray:
+    """Square RGB crop of ``size`` x ``size``; parts outside the image are black."""
+    import cv2
+
+    x1, y1, x2, y2 = square_box(face, scale, offset_y)
+    h, w = image.shape[:2]
+    side = max(1, x2 - x1)
+    canvas = np.zeros((side, side, 3), dtype=np.uint8)
+    sx1, sy1, sx2, sy2 = max(0, x1), max(0, y1), min(w, x2), min(h, y2)
+    if sx2 > sx1 and sy2 > sy1:
+        canvas[sy1 - y1 : sy2 - y1, sx1 - x1 : sx2 - x1] = image[sy1:sy2, sx1:sx2]
+    interp = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
+    return cv2.resize(canvas, (size, size), interpolation=interp)

