@@ -110,8 +110,10 @@ def square_box(face: FaceBox, scale: float, offset_y: float = 0.0) -> tuple[int,
     side = max(x2 - x1, y2 - y1) * scale
     cx = (x1 + x2) / 2.0
     cy = (y1 + y2) / 2.0 + offset_y * (y2 - y1)
-    half = side / 2.0
-    return (int(round(cx - half)), int(round(cy - half)), int(round(cx + half)), int(round(cy + half)))
+    n = max(1, int(round(side)))
+    x0 = int(round(cx - side / 2.0))
+    y0 = int(round(cy - side / 2.0))
+    return (x0, y0, x0 + n, y0 + n)
 
 
 def crop_face(image: np.ndarray, face: FaceBox, size: int, scale: float, offset_y: float = 0.0) -> np.ndarray:
@@ -120,7 +122,7 @@ def crop_face(image: np.ndarray, face: FaceBox, size: int, scale: float, offset_
 
     x1, y1, x2, y2 = square_box(face, scale, offset_y)
     h, w = image.shape[:2]
-    side = max(1, x2 - x1)
+    side = x2 - x1
     canvas = np.zeros((side, side, 3), dtype=np.uint8)
     sx1, sy1, sx2, sy2 = max(0, x1), max(0, y1), min(w, x2), min(h, y2)
     if sx2 > sx1 and sy2 > sy1:

@@ -12,7 +12,9 @@ def _build_inception_resnet_v1(pretrained: bool):
     if pretrained:
         # facenet-pytorch's VGGFace2 weights are a network download; we never fetch at run time.
         raise ValueError("inception_resnet_v1 has no offline pretrained weights; train it from scratch")
-    return InceptionResnetV1(classify=True, num_classes=1, pretrained=None)
+    model = InceptionResnetV1(classify=True, num_classes=1, pretrained=None)
+    _small_head(model.logits)
+    return model
 
 
 def _build_efficientnet_lite0(pretrained: bool):
@@ -37,7 +39,16 @@ def _build_efficientnet_lite0(pretrained: bool):
                 raise ValueError(f"shape mismatch {sk} -> {tk}")
             mapped[tk] = sv
         model.load_state_dict(mapped, strict=False)
+    _small_head(model.classifier)
     return model
+
+
+def _small_head(linear) -> None:
+    """Start the single-logit head near zero (timm's init for one output gives logits of +-30)."""
+    import torch
+
+    torch.nn.init.normal_(linear.weight, std=0.01)
+    torch.nn.init.zeros_(linear.bias)
 
 
 def register_default_backbones() -> None:

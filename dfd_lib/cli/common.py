@@ -1,0 +1,53 @@
+"""Helpers shared by CLI commands: common options, tables, JSON/CSV output."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+from typing import Iterable, Sequence
+
+__all__ = ["add_model_options", "add_sampling_options", "print_table", "write_json", "write_csv", "fmt_score"]
+
+
+def add_model_options(p) -> None:
+    p.add_argument("--model", default=None, help="model name from `dfd models` (default: the shipped default)")
+    p.add_argument("--weights-dir", default=None, help="folder holding model cards and weights")
+
+
+def add_sampling_options(p) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--frames-per-second", type=float, default=1.0, metavar="F", help="video frames sampled per second (default 1)")
+    g.add_argument("--every", type=int, default=None, metavar="K", help="sample every K-th video frame instead")
+    p.add_argument("--min-face", type=int, default=40, metavar="PX", help="smallest face side in pixels (default 40)")
+    p.add_argument("--face-threshold", type=float, default=0.90, help="MTCNN detection probability threshold (default 0.90)")
+
+
+def fmt_score(v) -> str:
+    return "-" if v is None else f"{v:.3f}"
+
+
+def print_table(headers: Sequence[str], rows: Iterable[Sequence], out=None) -> None:
+    import sys
+
+    out = out or sys.stdout
+    rows = [[("" if c is None else str(c)) for c in r] for r in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    print(line, file=out)
+    print("  ".join("-" * w for w in widths), file=out)
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)), file=out)
+
+
+def write_json(path: str | os.PathLike, obj) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")
+
+
+def write_csv(path: str | os.PathLike, headers: Sequence[str], rows: Iterable[Sequence]) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(headers)
+        w.writerows(rows)

@@ -1,0 +1,37 @@
+"""`dfd models`: list installed models with their cards (and cards that are invalid)."""
+from __future__ import annotations
+
+import json
+
+from .common import print_table
+
+
+def register(sub) -> None:
+    p = sub.add_parser("models", help="list installed models and their model cards")
+    p.add_argument("--weights-dir", default=None)
+    p.add_argument("--json", action="store_true", help="print the full cards as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..errors import DfdError
+    from ..models import ModelCard, list_cards
+
+    cards = list_cards(args.weights_dir)
+    if args.json:
+        print(json.dumps([c.to_dict() if isinstance(c, ModelCard) else {"card": str(p), "error": str(c)} for p, c in cards], indent=2))
+        return 0
+    rows = []
+    for path, c in cards:
+        if isinstance(c, DfdError):
+            rows.append(("INVALID", "", "", "", "", "", str(c)))
+            continue
+        v = c.metrics.get("validation", {})
+        rows.append((c.name + (" (default)" if c.default else ""), c.backbone, c.input_size,
+                     f"{v['auc']:.3f}" if "auc" in v else "-", f"{v['ece']:.3f}" if "ece" in v else "-",
+                     f"{c.threshold:.3f}", c.training_data[:60]))
+    if not rows:
+        print("no model cards found")
+        return 1
+    print_table(["model", "backbone", "px", "val AUC", "ECE", "threshold", "training data"], rows)
+    return 0

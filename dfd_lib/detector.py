@@ -1,0 +1,77 @@
+"""Face crops -> calibrated P(fake), and the aggregation of face scores into file and video scores.
+
+Calibration: P(fake) = sigmoid(logit / T) with the temperature T fitted on held-out data and
+recorded in the model card; the verdict compares P(fake) with the card's threshold.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+from .models.checkpoint import LoadedModel
+
+__all__ = ["Detector", "aggregate_video", "VIDEO_AGGREGATE", "IMAGE_AGGREGATE", "verdict"]
+
+IMAGE_AGGREGATE = "max over faces: the most suspicious face decides the file"
+VIDEO_AGGREGATE = (
+    "mean of the top quartile of per-frame scores (at least one frame), each frame scored by its "
+    "most suspicious face; frames without a face are left out"
+)
+
+
+def aggregate_video(frame_scores: Sequence[float | None]) -> float | None:
+    """Top-quartile mean of the frames that have a face; None when no frame has one.
+
+    A swap often covers only part of a video, so a plain mean dilutes it; the single maximum
+    is at the mercy of one bad frame. The top quartile is robust to both.
+    """
+    s = sorted((float(v) for v in frame_scores if v is not None), reverse=True)
+    if not s:
+        return None
+    k = max(1, math.ceil(len(s) / 4))
+    return float(np.mean(s[:k]))
+
+
+def verdict(score: float, threshold: float) -> str:
+    return "fake" if score >= threshold else "real"
+
+
+class Detector:
+    """Scores face crops (RGB uint8, any size: resized to the card's input size) in batches."""
+
+    def __init__(self, model: LoadedModel, device: str = "cpu", batch_size: int = 32) -> None:
+        self.model = model
+        self.card = model.card
+        self.device = device
+        self.batch_size = batch_size
+
+    def to_batch(self, crops: Sequence[np.ndarray]):
+        import torch
+
+        from .training.augment import resize_square
+        from .training.data import to_tensor
+
+        size = self.card.input_size
+        return torch.stack([to_tensor(resize_square(c, size), self.card.mean, self.card.std) for c in crops])
+
+    def logits(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        import torch
+
+        if len(crops) == 0:
+            return np.zeros(0, dtype=np.float64)
+        out = []
+        with torch.inference_mode():
+            for s in range(0, len(crops), self.batch_size):
+                x = self.to_batch(crops[s : s + self.batch_size]).to(self.device)
+                out.append(self.model.module(x).float().reshape(-1).cpu().numpy())
+        return np.concatenate(out).astype(np.float64)
+
+    def calibrate(self, logits: np.ndarray) -> np.ndarray:
+        z = np.clip(np.asarray(logits, dtype=np.float64) / self.card.temperature, -60, 60)
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def predict(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        """Calibrated P(fake) per crop."""
+        return self.calibrate(self.logits(crops))

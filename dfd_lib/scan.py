@@ -1,0 +1,228 @@
+"""The scan pipeline: evidence file -> media -> faces -> calibrated scores -> one FileResult.
+
+``Scanner.scan_file`` never raises for bad evidence: every file ends in one of the states of
+``dfd_lib.results.STATUSES`` with a message, and only ``scored`` files carry a score.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from .detector import IMAGE_AGGREGATE, VIDEO_AGGREGATE, Detector, aggregate_video, verdict
+from .errors import MediaError
+from .explain import Explainer, Explanation
+from .faces import FaceBox, FaceDetector, crop_face
+from .media import MediaLimits, file_hashes, iter_evidence_files, iter_video_frames, load_image, sniff
+from .models.checkpoint import LoadedModel, load_model
+from .progress import Progress, ensure_progress
+from .results import FaceResult, FileResult, FrameScore
+
+__all__ = ["Scanner", "ScanSettings"]
+
+log = logging.getLogger(__name__)
+
+_FRAME_BATCH = 16
+
+
+class ScanSettings:
+    """Tunable parameters of a scan, recorded with every finding."""
+
+    def __init__(
+        self,
+        fps: float | None = 1.0,
+        every: int | None = None,
+        min_face_size: int = 40,
+        face_threshold: float = 0.90,
+        limits: MediaLimits = MediaLimits(),
+        batch_size: int = 32,
+    ) -> None:
+        self.fps, self.every = fps, every
+        self.min_face_size, self.face_threshold = min_face_size, face_threshold
+        self.limits, self.batch_size = limits, batch_size
+
+    def to_dict(self) -> dict:
+        return {
+            "frames_per_second": self.fps,
+            "every_kth_frame": self.every,
+            "min_face_size": self.min_face_size,
+            "face_threshold": self.face_threshold,
+            "max_image_pixels": self.limits.max_image_pixels,
+            "max_file_bytes": self.limits.max_file_bytes,
+            "max_video_frames": self.limits.max_video_frames,
+        }
+
+
+class Scanner:
+    """Loads the face detector and the classifier once, then scans any number of files."""
+
+    def __init__(
+        self,
+        model: LoadedModel | str | None = None,
+        *,
+        weights_dir: str | os.PathLike | None = None,
+        settings: ScanSettings | None = None,
+        device: str = "cpu",
+        **setting_overrides,
+    ) -> None:
+        self.settings = settings or ScanSettings(**setting_overrides)
+        self.model = model if isinstance(model, LoadedModel) else load_model(model, weights_dir, device)
+        self.device = device
+        self.faces = FaceDetector(self.settings.min_face_size, self.settings.face_threshold, device=device)
+        self.detector = Detector(self.model, device, self.settings.batch_size)
+        self._explainer: Explainer | None = None
+
+    # -- public API -------------------------------------------------------------------------
+    def scan(self, paths: Iterable[str | os.PathLike], progress: Progress | None = None) -> Iterator[FileResult]:
+        """Scan every file under the given paths, yielding one result per file as it finishes."""
+        files = list(iter_evidence_files(paths))
+        prog = ensure_progress(progress)
+        prog.start(len(files), "scanning")
+        try:
+            for f in files:
+                if prog.cancelled():
+                    break
+                r = self.scan_file(f)
+                prog.advance(1, status=r.status)
+                yield r
+        finally:
+            prog.close()
+
+    def scan_file(self, path: str | os.PathLike) -> FileResult:
+        t0 = time.perf_counter()
+        p = Path(path)
+        base = {"path": str(p)}
+        try:
+            if not p.exists():
+                return self._fail(base, "unreadable", "file does not exist", t0)
+            if not p.is_file():
+                return self._fail(base, "unsupported", "not a regular file", t0)
+            size = p.stat().st_size
+            base["size"] = size
+            if size > self.settings.limits.max_file_bytes:
+                return self._fail(base, "too_large", f"file is {size} bytes; the limit is {self.settings.limits.max_file_bytes}", t0)
+            base["sha256"] = file_hashes(p, ("sha256",))["sha256"]
+            kind, mime, fmt = sniff(p)
+            base.update(media_type=kind if kind in ("image", "video") else "unknown", mime=mime)
+            if kind == "empty":
+                return self._fail(base, "unreadable", "empty file (0 bytes)", t0)
+            if kind == "unknown":
+                return self._fail(base, "unsupported", _unsupported_message(p, mime, fmt), t0)
+            if kind == "image":
+                return self._scan_image(p, base, t0)
+            return self._scan_video(p, base, t0)
+        except MediaError as exc:
+            return self._fail(base, exc.status, str(exc), t0)
+        except PermissionError as exc:
+            return self._fail(base, "unreadable", f"permission denied: {exc}", t0)
+        except Exception as exc:  # noqa: BLE001 - one bad file must not end the batch
+            log.exception("unexpected failure scanning %s", p)
+            return self._fail(base, "error", f"{type(exc).__name__}: {exc}", t0)
+
+    def explain(self, face: FaceResult, opacity: float = 0.5) -> Explanation:
+        """Grad-CAM for a scored face (computed on demand, never during the scan)."""
+        if face.crop is None:
+            raise ValueError("this face result carries no crop to explain")
+        if self._explainer is None:
+            self._explainer = Explainer(self.model, self.device)
+        return self._explainer.explain(face.crop, opacity)
+
+    def close(self) -> None:
+        if self._explainer is not None:
+            self._explainer.close()
+            self._explainer = None
+
+    # -- stages -----------------------------------------------------------------------------
+    def _crops(self, image: np.ndarray, faces: list[FaceBox]) -> list[np.ndarray]:
+        c = self.model.card
+        return [crop_face(image, f, c.input_size, c.crop_scale, c.crop_offset_y) for f in faces]
+
+    def _scan_image(self, p: Path, base: dict, t0: float) -> FileResult:
+        image = load_image(p, self.settings.limits)
+        base.update(height=image.shape[0], width=image.shape[1])
+        faces = self.faces.detect(image)
+        if not faces:
+            return self._fail(base, "no_face", self._no_face_message(), t0)
+        crops = self._crops(image, faces)
+        scores = self.detector.predict(crops)
+        results = tuple(
+            FaceResult(i, None, None, f.box, f.landmarks, f.prob, float(s), crop)
+            for i, (f, s, crop) in enumerate(zip(faces, scores, crops))
+        )
+        score = float(max(scores))
+        msg = f"{len(results)} face(s) scored"
+        return self._scored(base, results, (), score, IMAGE_AGGREGATE, msg, t0)
+
+    def _scan_video(self, p: Path, base: dict, t0: float) -> FileResult:
+        s = self.settings
+        faces_out: list[FaceResult] = []
+        frames_out: list[FrameScore] = []
+        batch = []
+        for frame in iter_video_frames(p, fps=s.fps, every=s.every, limits=s.limits):
+            base.setdefault("height", frame.image.shape[0])
+            base.setdefault("width", frame.image.shape[1])
+            batch.append(frame)
+            if len(batch) == _FRAME_BATCH:
+                self._video_batch(batch, faces_out, frames_out)
+                batch = []
+        if batch:
+            self._video_batch(batch, faces_out, frames_out)
+        n_face_frames = sum(1 for f in frames_out if f.score is not None)
+        if not faces_out:
+            return self._fail(base, "no_face", f"no face in {len(frames_out)} sampled frame(s); " + self._no_face_message(), t0, frames_out)
+        score = aggregate_video([f.score for f in frames_out])
+        msg = f"{len(faces_out)} face(s) in {n_face_frames} of {len(frames_out)} sampled frame(s)"
+        return self._scored(base, tuple(faces_out), tuple(frames_out), score, VIDEO_AGGREGATE, msg, t0)
+
+    def _video_batch(self, frames, faces_out: list, frames_out: list) -> None:
+        detected = self.faces.detect_batch([f.image for f in frames])
+        crops, owners = [], []
+        for fr, faces in zip(frames, detected):
+            for i, (face, crop) in enumerate(zip(faces, self._crops(fr.image, faces))):
+                crops.append(crop)
+                owners.append((fr, i, face))
+        scores = self.detector.predict(crops)
+        per_frame: dict[int, list[float]] = {}
+        for (fr, i, face), crop, sc in zip(owners, crops, scores):
+            faces_out.append(FaceResult(i, fr.index, fr.time_s, face.box, face.landmarks, face.prob, float(sc), crop))
+            per_frame.setdefault(fr.index, []).append(float(sc))
+        for fr in frames:
+            sc = per_frame.get(fr.index, [])
+            frames_out.append(FrameScore(fr.index, fr.time_s, len(sc), max(sc) if sc else None))
+
+    # -- result builders ----------------------------------------------------------------------
+    def _model_fields(self) -> dict:
+        c = self.model.card
+        return {"threshold": c.threshold, "model_name": c.name, "model_sha256": c.sha256}
+
+    def _no_face_message(self) -> str:
+        s = self.settings
+        return f"no face found (MTCNN probability >= {s.face_threshold}, face at least {s.min_face_size} px)"
+
+    def _fail(self, base: dict, status: str, message: str, t0: float, frames=()) -> FileResult:
+        return FileResult(
+            status=status, message=message, frames=tuple(frames), elapsed_s=time.perf_counter() - t0,
+            **self._model_fields(), **base,
+        )
+
+    def _scored(self, base, faces, frames, score, aggregate, message, t0) -> FileResult:
+        c = self.model.card
+        return FileResult(
+            status="scored", message=message, faces=faces, frames=frames, score=score,
+            verdict=verdict(score, c.threshold), aggregate=aggregate, elapsed_s=time.perf_counter() - t0,
+            **self._model_fields(), **base,
+        )
+
+
+def _unsupported_message(p: Path, mime: str, fmt: str) -> str:
+    ext = p.suffix.lower()
+    what = {"text/plain": "text", "application/pdf": "a PDF document", "application/zip": "a ZIP archive",
+            "image/heif": "HEIF/AVIF (not supported yet; convert to JPEG or PNG)"}.get(mime, f"unrecognised data ({mime})")
+    msg = f"content is {what}, not a supported image or video"
+    if ext in (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".mp4", ".mov", ".avi", ".mkv", ".webm"):
+        msg += f"; the extension {ext} does not match the content"
+    return msg

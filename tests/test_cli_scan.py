@@ -1,0 +1,45 @@
+"""`dfd scan` and `dfd models` through main(argv), as a user runs them."""
+import csv
+import hashlib
+import json
+
+from dfd_lib.cli import main
+
+
+def test_scan_writes_json_csv_and_gradcam(tiny_weights, examples, tmp_path, capsys):
+    js, cs, cam = tmp_path / "r.json", tmp_path / "r.csv", tmp_path / "cam"
+    rc = main(["scan", str(examples), "--weights-dir", str(tiny_weights), "--json", str(js), "--csv", str(cs), "--gradcam", str(cam), "--quiet"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "tiny-test-model" in out and "too_large" in out and "no_face" in out
+    records = json.loads(js.read_text())
+    by_name = {r["path"].rsplit("/", 1)[1]: r for r in records}
+    assert by_name["empty.jpg"]["status"] == "unreadable" and by_name["empty.jpg"]["score"] is None
+    assert by_name["astronaut_clip.mp4"]["frames"] and by_name["astronaut_clip.mp4"]["type"] == "video"
+    for r in records:
+        assert {"path", "sha256", "type", "status", "message", "faces", "score", "verdict", "model", "model_sha256"} <= set(r)
+    # Grad-CAM overlays exist for scored faces, with correct hashes.
+    cams = by_name["two_faces.png"]["gradcam"]
+    assert len(cams) == 2
+    for c in cams:
+        with open(c["file"], "rb") as fh:
+            assert hashlib.sha256(fh.read()).hexdigest() == c["sha256"]
+    rows = list(csv.DictReader(cs.open()))
+    assert len(rows) == len(records) and {r["status"] for r in rows} >= {"scored", "no_face", "unreadable", "unsupported", "too_large"}
+
+
+def test_scan_with_every_kth_frame(tiny_weights, examples, tmp_path):
+    js = tmp_path / "v.json"
+    assert main(["scan", str(examples / "astronaut_clip.mp4"), "--weights-dir", str(tiny_weights), "--every", "20", "--json", str(js), "--quiet"]) == 0
+    assert [f["index"] for f in json.loads(js.read_text())[0]["frames"]] == [0, 20]
+
+
+def test_unknown_model_is_a_clear_error(tiny_weights, examples, capsys):
+    rc = main(["scan", str(examples / "astronaut.jpg"), "--weights-dir", str(tiny_weights), "--model", "nope"])
+    assert rc == 1
+    assert "no model named 'nope'" in capsys.readouterr().err
+
+
+def test_models_lists_cards(tiny_weights, capsys):
+    assert main(["models", "--weights-dir", str(tiny_weights)]) == 0
+    assert "tiny-test-model (default)" in capsys.readouterr().out

@@ -1,0 +1,126 @@
+import hashlib
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dfd_lib.errors import MediaTooLarge, UnreadableMedia, UnsupportedMedia
+from dfd_lib.media import MediaLimits, file_hashes, iter_evidence_files, iter_video_frames, load_image, sniff
+
+
+def _save(img: Image.Image, path, fmt, **kw):
+    img.save(path, fmt, **kw)
+    return path
+
+
+@pytest.mark.parametrize("fmt,kind,mime", [
+    ("JPEG", "image", "image/jpeg"), ("PNG", "image", "image/png"), ("WEBP", "image", "image/webp"),
+    ("BMP", "image", "image/bmp"), ("TIFF", "image", "image/tiff"), ("GIF", "image", "image/gif"),
+])
+def test_sniff_reads_content_not_extension(tmp_path, fmt, kind, mime):
+    p = _save(Image.new("RGB", (8, 8), "red"), tmp_path / "misnamed.txt", fmt)
+    assert sniff(p)[:2] == (kind, mime)
+
+
+def test_sniff_text_named_jpg_and_empty(tmp_path):
+    t = tmp_path / "a.jpg"
+    t.write_text("hello")
+    assert sniff(t)[0] == "unknown" and sniff(t)[1] == "text/plain"
+    e = tmp_path / "e.jpg"
+    e.write_bytes(b"")
+    assert sniff(e)[0] == "empty"
+
+
+def test_hashes_match_hashlib(tmp_path):
+    data = np.random.default_rng(0).bytes(3_000_000)
+    p = tmp_path / "blob.bin"
+    p.write_bytes(data)
+    h = file_hashes(p)
+    assert h == {"sha256": hashlib.sha256(data).hexdigest(), "md5": hashlib.md5(data).hexdigest(), "sha1": hashlib.sha1(data).hexdigest()}
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "RGBA", "CMYK", "P", "I;16", "1"])
+def test_every_mode_becomes_rgb_uint8(tmp_path, mode):
+    base = Image.new("RGB", (20, 10), (200, 100, 50))
+    if mode == "I;16":
+        img = Image.fromarray(np.full((10, 20), 40000, dtype=np.uint16))
+        fmt = "PNG"
+    else:
+        img = base.convert(mode)
+        fmt = "TIFF" if mode == "CMYK" else "PNG"
+    p = _save(img, tmp_path / f"x.{fmt.lower()}", fmt)
+    arr = load_image(p)
+    assert arr.dtype == np.uint8 and arr.shape == (10, 20, 3)
+    if mode == "I;16":
+        assert abs(int(arr[0, 0, 0]) - round(40000 / 65535 * 255)) <= 1
+
+
+def test_gif_first_frame(tmp_path):
+    frames = [Image.new("RGB", (8, 8), c) for c in ("red", "blue")]
+    p = tmp_path / "a.gif"
+    frames[0].save(p, save_all=True, append_images=frames[1:])
+    arr = load_image(p)
+    assert arr[0, 0, 0] > 200 and arr[0, 0, 2] < 50
+
+
+def test_exif_orientation_applied(tmp_path):
+    img = Image.new("RGB", (40, 20), "white")
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    p = tmp_path / "r.jpg"
+    img.save(p, exif=exif.tobytes())
+    assert load_image(p).shape[:2] == (40, 20)  # displayed upright: 20 wide, 40 high
+
+
+def test_truncated_jpeg_is_unreadable(tmp_path):
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (200, 200, 3), dtype=np.uint8)).save(buf, "JPEG")
+    p = tmp_path / "t.jpg"
+    p.write_bytes(buf.getvalue()[:2000])
+    with pytest.raises(UnreadableMedia, match="truncated|decoded"):
+        load_image(p)
+
+
+def test_huge_image_refused_before_decoding(tmp_path):
+    p = tmp_path / "huge.png"
+    Image.new("1", (20000, 20000)).save(p)
+    with pytest.raises(MediaTooLarge, match="20000x20000"):
+        load_image(p)
+
+
+def test_text_as_image_is_unsupported(tmp_path):
+    p = tmp_path / "n.jpg"
+    p.write_text("not an image")
+    with pytest.raises(UnsupportedMedia):
+        load_image(p)
+
+
+def test_walk_skips_hidden_and_is_sorted(tmp_path):
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "2.jpg").write_bytes(b"x")
+    (tmp_path / "1.jpg").write_bytes(b"x")
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / "h.jpg").write_bytes(b"x")
+    (tmp_path / "link").symlink_to(tmp_path / "b")
+    names = [p.relative_to(tmp_path).as_posix() for p in iter_evidence_files([tmp_path])]
+    assert names == ["1.jpg", "b/2.jpg"]
+
+
+def test_video_sampling(examples):
+    clip = examples / "astronaut_clip.mp4"  # 40 frames at 10 fps
+    per_second = list(iter_video_frames(clip, fps=1.0))
+    assert [f.index for f in per_second] == [0, 10, 20, 30]
+    assert [round(f.time_s, 1) for f in per_second] == [0.0, 1.0, 2.0, 3.0]
+    every = list(iter_video_frames(clip, every=7))
+    assert [f.index for f in every] == [0, 7, 14, 21, 28, 35]
+    capped = list(iter_video_frames(clip, fps=10, limits=MediaLimits(max_video_frames=5)))
+    assert len(capped) == 5 and capped[0].image.shape == (384, 384, 3)
+
+
+def test_corrupt_video_is_unreadable(tmp_path, examples):
+    data = (examples / "astronaut_clip.mp4").read_bytes()
+    p = tmp_path / "broken.mp4"
+    p.write_bytes(data[:64] + b"\x00" * 500)
+    with pytest.raises(UnreadableMedia):
+        list(iter_video_frames(p))

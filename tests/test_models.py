@@ -1,0 +1,100 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from dfd_lib.errors import ModelCardError, ModelCardMismatch, ModelNotFound, RegistryError
+from dfd_lib.models import BACKBONES, Backbone, ModelCard, list_cards, load_model
+from dfd_lib.models.registry import Registry
+
+
+def test_registry_refuses_duplicates_and_lists_known_names():
+    reg = Registry("backbone")
+    b = Backbone("a", build=lambda p: None, cam_layer=lambda m: None, input_size=64, mean=(0, 0, 0), std=(1, 1, 1))
+    reg.register(b)
+    with pytest.raises(RegistryError, match="already registered"):
+        reg.register(b)
+    with pytest.raises(RegistryError, match="known: a"):
+        reg.get("zzz")
+
+
+def test_builtin_backbones_registered():
+    assert {"efficientnet_lite0", "inception_resnet_v1"} <= set(BACKBONES.names())
+
+
+@pytest.mark.parametrize("name", BACKBONES.names())
+def test_backbone_contract(name):
+    """Every backbone maps a normalised batch to one logit per image and exposes a Grad-CAM layer."""
+    bb = BACKBONES.get(name)
+    m = bb.build(False).eval()
+    with torch.inference_mode():
+        y = m(torch.zeros(2, 3, bb.input_size, bb.input_size))
+    assert tuple(y.shape) == (2, 1)
+    layer = bb.cam_layer(m)
+    assert any(layer is mod for mod in m.modules())
+
+
+def test_lite0_pretrained_weights_load_offline():
+    a = BACKBONES.get("efficientnet_lite0").build(True)
+    b = BACKBONES.get("efficientnet_lite0").build(False)
+    assert not torch.equal(a.conv_stem.weight, b.conv_stem.weight)
+
+
+def test_inception_has_no_offline_pretrained_weights():
+    with pytest.raises(ValueError, match="no offline pretrained"):
+        BACKBONES.get("inception_resnet_v1").build(True)
+
+
+def test_load_verifies_hash(tiny_weights, tmp_path):
+    m = load_model("tiny-test-model", weights_dir=tiny_weights)
+    assert m.card.name == "tiny-test-model" and not m.module.training
+    # Copy and alter one byte of the weights: loading must be refused with a clear message.
+    import shutil
+
+    d = tmp_path / "w"
+    shutil.copytree(tiny_weights, d)
+    pt = d / "tiny-test-model.pt"
+    data = bytearray(pt.read_bytes())
+    data[-10] ^= 0xFF
+    pt.write_bytes(bytes(data))
+    with pytest.raises(ModelCardMismatch, match="refusing to load"):
+        load_model(str(d / "tiny-test-model.json"))
+
+
+def test_card_missing_fields_is_refused(tiny_weights, tmp_path):
+    card = json.loads((tiny_weights / "tiny-test-model.json").read_text())
+    del card["sha256"], card["threshold"]
+    with pytest.raises(ModelCardError, match="sha256, threshold|threshold.*sha256"):
+        ModelCard.from_dict(card)
+    bad = tmp_path / "broken.json"
+    bad.write_text("{not json")
+    with pytest.raises(ModelCardError, match="not readable JSON"):
+        ModelCard.read(bad)
+
+
+def test_card_threshold_out_of_range(tiny_weights):
+    card = json.loads((tiny_weights / "tiny-test-model.json").read_text())
+    card["threshold"] = 1.5
+    with pytest.raises(ModelCardError, match="threshold"):
+        ModelCard.from_dict(card)
+
+
+def test_weights_without_card_are_not_listed_and_unknown_name_lists_installed(tiny_weights):
+    names = [c.name for _, c in list_cards(tiny_weights) if isinstance(c, ModelCard)]
+    assert "tiny-test-model" in names
+    with pytest.raises(ModelNotFound, match="installed: .*tiny-test-model"):
+        load_model("no-such-model", weights_dir=tiny_weights)
+
+
+def test_half_precision_checkpoint_roundtrip(tmp_path):
+    from dfd_lib.models import save_checkpoint
+
+    m = BACKBONES.get("efficientnet_lite0").build(False).eval()
+    card = ModelCard(name="half", backbone="efficientnet_lite0", input_size=160, mean=(0.5,) * 3, std=(0.5,) * 3, crop_scale=0.7,
+                     temperature=1.0, threshold=0.5, training_data="x", metrics={}, weights_file="half.pt", sha256="0" * 64)
+    p = save_checkpoint(m, card, tmp_path, half=True)
+    loaded = load_model(str(p))
+    x = torch.randn(1, 3, 160, 160)
+    with torch.inference_mode():
+        assert np.allclose(loaded.module(x).numpy(), m(x).numpy(), atol=5e-2)
