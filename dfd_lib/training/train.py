@@ -1,0 +1,227 @@
+"""The training loop: seeded, class-balanced, resumable per epoch, calibrated at the end.
+
+``train(config)`` writes into ``config.out``: ``checkpoint_last.pt`` (resume state),
+``history.json``, the final ``<name>.pt`` + ``<name>.json`` model card, and the validation
+file lists ``calib_files.csv`` (temperature and threshold fitted here) and
+``val_files.csv`` (held-out groups the card's metrics are measured on).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from ..models.backbones import BACKBONES
+from ..models.card import ModelCard
+from ..models.checkpoint import save_checkpoint
+from ..progress import Progress, ensure_progress
+from .calibrate import THRESHOLD_RULE, choose_threshold, fit_temperature, sigmoid
+from .data import Sample, load_labels, split_by_group
+from .dataset import CropDataset, epoch_samples
+from .metrics import roc_auc, summarize
+
+__all__ = ["TrainConfig", "train", "predict_logits"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    data: str
+    out: str
+    labels: str | None = None
+    name: str = "dfd-model"
+    backbone: str = "efficientnet_lite0"
+    input_size: int = 160
+    epochs: int = 6
+    samples_per_epoch: int = 16000
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    val_fraction: float = 0.2
+    monitor_size: int = 1500  # validation images scored after each epoch (all at the end)
+    seed: int = 0
+    mode: str = "mixed"  # mixed | sbi_only | fakes_only
+    landmarks_csv: str | None = None
+    workers: int = 1
+    device: str = "auto"
+    pretrained: bool = True
+    half: bool = False  # store weights as float16
+    crop_scale: float = 0.70  # inference framing, see the model card
+    crop_offset_y: float = 0.09
+    training_data: str = ""
+    data_terms: str = ""
+    limits: list[str] = field(default_factory=list)
+
+
+def _device(name: str):
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def predict_logits(model, dataset, batch_size: int, device, workers: int = 0, progress: Progress | None = None) -> np.ndarray:
+    import torch
+
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
+    prog = ensure_progress(progress)
+    out = []
+    model.eval()
+    with torch.inference_mode():
+        for x, _ in loader:
+            x = x.to(device).contiguous(memory_format=torch.channels_last)
+            out.append(model(x).float().reshape(-1).cpu().numpy())
+            prog.advance(len(x))
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+
+
+def _split(cfg: TrainConfig):
+    df = load_labels(cfg.data, cfg.labels)
+    train_df, val_df = split_by_group(df, cfg.val_fraction, cfg.seed)
+    calib_df, report_df = split_by_group(val_df, 0.5, cfg.seed + 1)
+    return train_df, calib_df, report_df
+
+
+def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
+    """Train, calibrate and write a model card; returns the card's path."""
+    import torch
+
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    device = _device(cfg.device)
+    bb = BACKBONES.get(cfg.backbone)
+    train_df, calib_df, report_df = _split(cfg)
+    for name, d in (("calib_files.csv", calib_df), ("val_files.csv", report_df)):
+        d.assign(label=d["label"].map({0: "real", 1: "fake"})).to_csv(out / name, index=False)
+    reals = train_df.loc[train_df.label == 0, "path"].tolist()
+    fakes = train_df.loc[train_df.label == 1, "path"].tolist()
+    landmarks = {}
+    if cfg.mode != "fakes_only":
+        from .landmarks import compute_landmarks, read_landmarks
+
+        lm_csv = Path(cfg.landmarks_csv) if cfg.landmarks_csv else out / "landmarks.csv"
+        compute_landmarks(cfg.data, reals, lm_csv, progress=progress)
+        landmarks = {k: v for k, v in read_landmarks(lm_csv).items() if v is not None}
+    sbi_pool = [p for p in reals if p in landmarks]
+    if cfg.mode != "fakes_only" and not sbi_pool:
+        raise ValueError("no real face with landmarks: pseudo-fakes cannot be made")
+
+    model = bb.build(cfg.pretrained).to(device).to(memory_format=torch.channels_last)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = max(1, cfg.samples_per_epoch // cfg.batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=cfg.lr, total_steps=steps_per_epoch * cfg.epochs, pct_start=0.1
+    )
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    history: list[dict] = []
+    start_epoch = 0
+    ckpt = out / "checkpoint_last.pt"
+    if ckpt.exists():
+        state = torch.load(ckpt, map_location=device, weights_only=True)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        start_epoch = int(state["epoch"])
+        history = json.loads((out / "history.json").read_text()) if (out / "history.json").exists() else []
+        log.info("resuming %s after epoch %d", out, start_epoch)
+
+    val_all = pd_concat(calib_df, report_df)
+    mon = val_all.sample(n=min(cfg.monitor_size, len(val_all)), random_state=cfg.seed)
+    mon_ds = CropDataset(cfg.data, _samples(mon), cfg.input_size, bb.mean, bb.std, train=False)
+    prog = ensure_progress(progress)
+    for epoch in range(start_epoch, cfg.epochs):
+        rng = np.random.default_rng([cfg.seed, epoch])
+        samples = epoch_samples(reals, fakes, sbi_pool, steps_per_epoch * cfg.batch_size, cfg.mode, rng)
+        ds = CropDataset(cfg.data, samples, cfg.input_size, bb.mean, bb.std, train=True, landmarks=landmarks, seed=cfg.seed * 1000 + epoch)
+        loader = torch.utils.data.DataLoader(
+            ds, batch_size=cfg.batch_size, shuffle=False, num_workers=cfg.workers, drop_last=True,
+            persistent_workers=False, generator=torch.Generator().manual_seed(cfg.seed + epoch),
+        )
+        model.train()
+        prog.start(len(loader), f"epoch {epoch + 1}/{cfg.epochs}")
+        t0, running = time.time(), None
+        for x, y in loader:
+            x = x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+            y = y.to(device)
+            loss = loss_fn(model(x).reshape(-1), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
+            prog.advance(1, loss=running)
+        prog.close()
+        y_mon = mon["label"].to_numpy()
+        auc = roc_auc(y_mon, predict_logits(model, mon_ds, 64, device))
+        rec = {"epoch": epoch + 1, "loss": running, "val_auc_monitor": auc, "seconds": time.time() - t0,
+               "images_per_s": len(loader) * cfg.batch_size / (time.time() - t0)}
+        history.append(rec)
+        log.info("epoch %d: %s", epoch + 1, rec)
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "epoch": epoch + 1}, ckpt)
+        (out / "history.json").write_text(json.dumps(history, indent=2))
+    return _finish(cfg, model, bb, calib_df, report_df, history, device, progress)
+
+
+def pd_concat(a, b):
+    import pandas as pd
+
+    return pd.concat([a, b], ignore_index=True)
+
+
+def _samples(df) -> list[Sample]:
+    return [Sample(p, int(l), "fake" if l else "real") for p, l in zip(df["path"], df["label"])]
+
+
+def _finish(cfg, model, bb, calib_df, report_df, history, device, progress) -> Path:
+    prog = ensure_progress(progress)
+    logits = {}
+    for name, d in (("calib", calib_df), ("val", report_df)):
+        ds = CropDataset(cfg.data, _samples(d), cfg.input_size, bb.mean, bb.std, train=False)
+        prog.start(len(ds), f"scoring {name}")
+        logits[name] = predict_logits(model, ds, 64, device, progress=prog)
+        prog.close()
+    y_cal, y_val = calib_df["label"].to_numpy(), report_df["label"].to_numpy()
+    temperature = fit_temperature(logits["calib"], y_cal)
+    threshold = choose_threshold(y_cal, sigmoid(logits["calib"] / temperature))
+    val = summarize(y_val, sigmoid(logits["val"] / temperature), threshold)
+    val_uncal = summarize(y_val, sigmoid(logits["val"]), 0.5)
+    cal = summarize(y_cal, sigmoid(logits["calib"] / temperature), threshold)
+    np.savez(Path(cfg.out) / "val_logits.npz", calib=logits["calib"], val=logits["val"])
+    card = ModelCard(
+        name=cfg.name,
+        backbone=cfg.backbone,
+        input_size=cfg.input_size,
+        mean=bb.mean,
+        std=bb.std,
+        crop_scale=cfg.crop_scale,
+        crop_offset_y=cfg.crop_offset_y,
+        temperature=temperature,
+        threshold=threshold,
+        threshold_rule=THRESHOLD_RULE,
+        training_data=cfg.training_data or f"{Path(cfg.data).name} ({len(calib_df) + len(report_df)} validation crops held out by group)",
+        data_terms=cfg.data_terms,
+        split={
+            "rule": f"by group (source video), sha256(seed:group) < {cfg.val_fraction} -> validation; validation split again by group into calibration and held-out halves",
+            "seed": cfg.seed,
+            "calibration_files": "calib_files.csv",
+            "validation_files": "val_files.csv",
+            "n_calibration": int(len(calib_df)),
+            "n_validation": int(len(report_df)),
+        },
+        training={k: v for k, v in asdict(cfg).items() if k not in ("limits", "data_terms", "training_data")} | {"history": history},
+        metrics={"validation": val, "validation_uncalibrated": val_uncal, "calibration": cal},
+        limits=list(cfg.limits),
+        weights_file=f"{cfg.name}.pt",
+        sha256="0" * 64,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+    model = model.to("cpu").to(memory_format=__import__("torch").contiguous_format)
+    return save_checkpoint(model, card, cfg.out, half=cfg.half)
