@@ -1,0 +1,47 @@
+"""`dfd train`: train, calibrate and write a model with its card."""
+from __future__ import annotations
+
+from ..progress import TqdmProgress
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train a detector (resumable)", description=(
+        "DATA holds real/ and fake/ (or labels.csv / --labels with path,label[,group]). Splits by group. "
+        "Writes weights, model card and validation file lists into --out; rerun the same command to resume."))
+    p.add_argument("data", metavar="DATA")
+    p.add_argument("--out", required=True, help="run folder (checkpoints, card, validation lists)")
+    p.add_argument("--labels", metavar="CSV")
+    p.add_argument("--name", default="dfd-model")
+    p.add_argument("--backbone", default="efficientnet_lite0")
+    p.add_argument("--mode", choices=["mixed", "sbi_only", "fakes_only"], default="mixed",
+                   help="mixed: real fakes + self-blended pseudo-fakes; sbi_only: pseudo-fakes only; fakes_only: no pseudo-fakes")
+    p.add_argument("--input-size", type=int, default=160)
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--samples-per-epoch", type=int, default=16000)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--val-fraction", type=float, default=0.2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda")
+    p.add_argument("--no-pretrained", action="store_true", help="start from random weights")
+    p.add_argument("--half", action="store_true", help="store weights as float16")
+    p.add_argument("--landmarks", metavar="CSV", help="landmark cache (computed if missing)")
+    p.add_argument("--monitor-size", type=int, default=1500)
+    p.add_argument("--training-data", default="", help="description of the data for the model card")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..training.train import TrainConfig, train
+
+    cfg = TrainConfig(
+        data=args.data, out=args.out, labels=args.labels, name=args.name, backbone=args.backbone, mode=args.mode,
+        input_size=args.input_size, epochs=args.epochs, samples_per_epoch=args.samples_per_epoch, batch_size=args.batch_size,
+        lr=args.lr, val_fraction=args.val_fraction, seed=args.seed, workers=args.workers, device=args.device,
+        pretrained=not args.no_pretrained and args.backbone != "inception_resnet_v1", half=args.half,
+        landmarks_csv=args.landmarks, monitor_size=args.monitor_size, training_data=args.training_data,
+    )
+    card = train(cfg, progress=TqdmProgress(unit="batch"))
+    print(f"model card: {card}")
+    return 0

@@ -1,0 +1,129 @@
+"""Training, calibration and evaluation on a tiny generated set (no ../shared needed)."""
+import csv
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dfd_lib.cli import main
+from dfd_lib.training.calibrate import fit_temperature, sigmoid
+from dfd_lib.training.data import load_labels, split_by_group
+from dfd_lib.training.metrics import equal_error_rate, expected_calibration_error, summarize
+
+
+@pytest.fixture(scope="module")
+def tiny_set(tmp_path_factory):
+    """16 groups: a real crop of the public-domain astronaut (jittered) and its self-blended fake."""
+    from skimage import data
+
+    from dfd_lib.faces import FaceDetector
+    from dfd_lib.training.sbi import self_blend
+
+    root = tmp_path_factory.mktemp("tiny")
+    (root / "real").mkdir()
+    (root / "fake").mkdir()
+    astro = data.astronaut()
+    face = FaceDetector().detect(astro)[0]
+    rng = np.random.default_rng(0)
+    rows = []
+    for g in range(16):
+        dx, dy = rng.integers(-12, 12, size=2)
+        x0, y0 = int(face.box[0]) + dx - 10, int(face.box[1]) + dy - 10
+        crop = astro[y0 : y0 + 140, x0 : x0 + 140]
+        crop = np.clip(crop.astype(float) * rng.uniform(0.8, 1.2) + rng.uniform(-20, 20), 0, 255).astype(np.uint8)
+        lm = np.array(face.landmarks) - [x0, y0]
+        fake, _ = self_blend(crop, lm, rng)
+        Image.fromarray(crop).save(root / "real" / f"r{g}.jpg", quality=90)
+        Image.fromarray(fake).save(root / "fake" / f"f{g}.jpg", quality=90)
+        rows += [(f"real/r{g}.jpg", "real", f"g{g}"), (f"fake/f{g}.jpg", "fake", f"g{g}")]
+    with open(root / "labels.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["path", "label", "group"])
+        w.writerows(rows)
+    return root
+
+
+def test_split_is_by_group_and_deterministic(tiny_set):
+    df = load_labels(tiny_set)
+    tr, va = split_by_group(df, 0.4, seed=3)
+    assert set(tr.group) & set(va.group) == set()
+    assert len(tr) + len(va) == len(df)
+    tr2, va2 = split_by_group(df, 0.4, seed=3)
+    assert list(va.path) == list(va2.path)
+
+
+def test_labels_from_folders_when_no_csv(tmp_path):
+    for sub in ("real", "fake"):
+        (tmp_path / sub).mkdir()
+        (tmp_path / sub / "a.jpg").write_bytes(b"x")
+    df = load_labels(tmp_path)
+    assert sorted(zip(df.path, df.label)) == [("fake/a.jpg", 1), ("real/a.jpg", 0)]
+
+
+def test_metrics_formulas():
+    y = np.array([0, 0, 1, 1])
+    p = np.array([0.1, 0.4, 0.35, 0.8])
+    s = summarize(y, p, 0.5)
+    assert s["auc"] == pytest.approx(0.75) and s["accuracy"] == pytest.approx(0.75)
+    assert s["tpr"] == pytest.approx(0.5) and s["fpr"] == pytest.approx(0.0)
+    assert equal_error_rate(np.array([0, 1]), np.array([0.2, 0.9]))[0] == pytest.approx(0.0)
+    # Perfectly calibrated scores: ECE 0; overconfident ones: large.
+    assert expected_calibration_error(np.array([0, 1] * 50), np.full(100, 0.5)) == pytest.approx(0.0)
+    assert expected_calibration_error(np.array([0, 1] * 50), np.full(100, 0.99)) > 0.4
+
+
+def test_temperature_scaling_recovers_a_known_temperature():
+    rng = np.random.default_rng(0)
+    true_logit = rng.normal(0, 2, 20000)
+    y = (rng.random(20000) < sigmoid(true_logit)).astype(int)
+    t = fit_temperature(true_logit * 3.0, y)  # a model 3x overconfident
+    assert t == pytest.approx(3.0, rel=0.1)
+
+
+@pytest.mark.slow
+def test_train_resume_and_eval_reproduces_card(tiny_set, tmp_path):
+    out = tmp_path / "run"
+    args = ["train", str(tiny_set), "--out", str(out), "--name", "tiny", "--epochs", "2", "--samples-per-epoch", "16",
+            "--batch-size", "8", "--input-size", "64", "--val-fraction", "0.5", "--workers", "0", "--monitor-size", "8", "--device", "cpu"]
+
+    # First run dies when epoch 2 starts (as a killed process would); the rerun resumes from epoch 1.
+    from dfd_lib.progress import NullProgress
+    from dfd_lib.training import train as train_mod
+
+    class Dies(NullProgress):
+        def start(self, total, desc=""):
+            if desc.startswith("epoch 2"):
+                raise KeyboardInterrupt
+
+    cfg = train_mod.TrainConfig(data=str(tiny_set), out=str(out), name="tiny", epochs=2, samples_per_epoch=16, batch_size=8,
+                                input_size=64, val_fraction=0.5, workers=0, monitor_size=8, device="cpu")
+    with pytest.raises(KeyboardInterrupt):
+        train_mod.train(cfg, progress=Dies())
+    first = json.loads((out / "history.json").read_text())
+    assert [h["epoch"] for h in first] == [1]
+    assert main(args) == 0
+    hist = json.loads((out / "history.json").read_text())
+    assert [h["epoch"] for h in hist] == [1, 2] and hist[0] == first[0]
+
+    card = json.loads((out / "tiny.json").read_text())
+    for key in ("backbone", "input_size", "mean", "std", "temperature", "threshold", "training_data", "sha256", "split", "metrics"):
+        assert key in card
+    val_list = out / "val_files.csv"
+    assert val_list.exists() and (out / "calib_files.csv").exists()
+    groups_val = {r["group"] for r in csv.DictReader(val_list.open())}
+    groups_cal = {r["group"] for r in csv.DictReader((out / "calib_files.csv").open())}
+    assert not groups_val & groups_cal
+
+    res = tmp_path / "eval.json"
+    assert main(["eval", str(tiny_set), "--crops", "--labels", str(val_list), "--weights-dir", str(out), "--model", "tiny",
+                 "--json", str(res), "--plots", str(tmp_path / "plots"), "--quiet"]) == 0
+    got = json.loads(res.read_text())
+    assert list(got) == ["n", "n_real", "n_fake", "n_no_face", "auc", "ap", "eer", "accuracy", "threshold", "ece", "model"]
+    want = card["metrics"]["validation"]
+    assert got["n"] == want["n"] and got["threshold"] == pytest.approx(card["threshold"])
+    for k in ("auc", "accuracy", "ece"):
+        if not np.isnan(want[k]):
+            assert got[k] == pytest.approx(want[k], abs=0.02), k
+    for name in ("roc.png", "score_histogram.png", "reliability.png"):
+        assert (tmp_path / "plots" / name).stat().st_size > 1000
