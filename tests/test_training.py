@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from dfd_lib.cli import main
 from dfd_lib.training.calibrate import fit_temperature, sigmoid
@@ -14,34 +13,10 @@ from dfd_lib.training.metrics import equal_error_rate, expected_calibration_erro
 
 @pytest.fixture(scope="module")
 def tiny_set(tmp_path_factory):
-    """16 groups: a real crop of the public-domain astronaut (jittered) and its self-blended fake."""
-    from skimage import data
+    """16 groups: a jittered real crop of the public-domain astronaut and its self-blended fake."""
+    from dfd_lib.training.demo_set import make_demo_set
 
-    from dfd_lib.faces import FaceDetector
-    from dfd_lib.training.sbi import self_blend
-
-    root = tmp_path_factory.mktemp("tiny")
-    (root / "real").mkdir()
-    (root / "fake").mkdir()
-    astro = data.astronaut()
-    face = FaceDetector().detect(astro)[0]
-    rng = np.random.default_rng(0)
-    rows = []
-    for g in range(16):
-        dx, dy = rng.integers(-12, 12, size=2)
-        x0, y0 = int(face.box[0]) + dx - 10, int(face.box[1]) + dy - 10
-        crop = astro[y0 : y0 + 140, x0 : x0 + 140]
-        crop = np.clip(crop.astype(float) * rng.uniform(0.8, 1.2) + rng.uniform(-20, 20), 0, 255).astype(np.uint8)
-        lm = np.array(face.landmarks) - [x0, y0]
-        fake, _ = self_blend(crop, lm, rng)
-        Image.fromarray(crop).save(root / "real" / f"r{g}.jpg", quality=90)
-        Image.fromarray(fake).save(root / "fake" / f"f{g}.jpg", quality=90)
-        rows += [(f"real/r{g}.jpg", "real", f"g{g}"), (f"fake/f{g}.jpg", "fake", f"g{g}")]
-    with open(root / "labels.csv", "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["path", "label", "group"])
-        w.writerows(rows)
-    return root
+    return make_demo_set(tmp_path_factory.mktemp("tiny"))
 
 
 def test_split_is_by_group_and_deterministic(tiny_set):
