@@ -1,0 +1,253 @@
+"""Common shape of every forensic analysis: a typed result, a small base class, shared helpers.
+
+An analysis is one subclass of :class:`Analysis` that overrides :meth:`Analysis.analyse`. It
+receives an :class:`Evidence`, which sniffs the file once and decodes the pixels at most once,
+so running several analyses on one photo does not decode it several times.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..errors import MediaError
+from ..media import MediaLimits, load_image, sniff
+
+__all__ = [
+    "STATUSES",
+    "DEFAULT_MAX_PIXELS",
+    "MAP_MAX_PIXELS",
+    "ForensicResult",
+    "Analysis",
+    "Evidence",
+    "json_safe",
+    "colorize",
+    "fit_pixels",
+    "fitted_size",
+]
+
+log = logging.getLogger(__name__)
+
+STATUSES = {
+    "ok": "the analysis ran; see summary, metrics and flags",
+    "not_applicable": "the analysis does not apply to this kind of file",
+    "error": "the analysis could not run on this file (see summary)",
+}
+
+# Pixel analyses (ELA, noise) work on at most this many pixels; larger images are downscaled
+# (area averaging) and the result says so. 16 MP keeps common 12 MP phone photos at native
+# resolution, where JPEG block traces are intact, and all analyses of such a photo well under 2 s.
+DEFAULT_MAX_PIXELS = 16_000_000
+# Visual maps are for display: they are reduced to at most this many pixels.
+MAP_MAX_PIXELS = 4_000_000
+
+
+def json_safe(value: Any) -> Any:
+    """Convert numpy scalars/arrays, tuples and non-finite floats into plain JSON values."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return json_safe(value.tolist())
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        return v if math.isfinite(v) else None
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
+@dataclass(frozen=True)
+class ForensicResult:
+    """What one analysis found in one file.
+
+    ``status`` is one of :data:`STATUSES`. ``summary`` is a plain-language note that includes
+    what the analysis cannot show. ``metrics`` holds JSON-safe values only. ``flags`` are short
+    machine-readable observations (e.g. ``editing_software``); a flag is a lead for a human
+    examiner, not a verdict. ``map_image`` is an HxWx3 uint8 RGB visual map where one applies.
+    """
+
+    analysis: str
+    status: str
+    summary: str
+    metrics: dict = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)
+    map_image: np.ndarray | None = field(default=None, repr=False, compare=False)
+    analysed_size: tuple[int, int] | None = None  # (width, height) the analysis worked on
+    downscaled: bool = False
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"unknown status {self.status!r}; expected one of {sorted(STATUSES)}")
+        object.__setattr__(self, "metrics", json_safe(dict(self.metrics)))
+        object.__setattr__(self, "flags", sorted(set(self.flags)))
+        if self.analysed_size is not None:
+            object.__setattr__(self, "analysed_size", (int(self.analysed_size[0]), int(self.analysed_size[1])))
+        m = self.map_image
+        if m is not None and (m.ndim != 3 or m.shape[2] != 3 or m.dtype != np.uint8):
+            raise ValueError(f"map_image must be HxWx3 uint8, got {m.shape} {m.dtype}")
+
+    @classmethod
+    def error(cls, analysis: str, message: str, **metrics: Any) -> "ForensicResult":
+        return cls(analysis, "error", message, metrics=metrics)
+
+    @classmethod
+    def not_applicable(cls, analysis: str, message: str) -> "ForensicResult":
+        return cls(analysis, "not_applicable", message)
+
+    def to_dict(self) -> dict:
+        """JSON-ready record without pixels (``has_map`` says whether a map exists)."""
+        return {
+            "analysis": self.analysis,
+            "status": self.status,
+            "summary": self.summary,
+            "flags": list(self.flags),
+            "metrics": self.metrics,
+            "analysed_size": None if self.analysed_size is None else list(self.analysed_size),
+            "downscaled": self.downscaled,
+            "has_map": self.map_image is not None,
+        }
+
+
+class Evidence:
+    """One file under analysis: its sniffed type and lazily decoded, cached pixels.
+
+    Raises ``OSError`` at construction if the file cannot be read at all. A decoding failure is
+    remembered, so every analysis that needs the pixels reports the same error without retrying.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        max_pixels: int | None = DEFAULT_MAX_PIXELS,
+        limits: MediaLimits = MediaLimits(),
+    ) -> None:
+        self.path = Path(path)
+        self.kind, self.mime, self.format = sniff(self.path)
+        self.max_pixels = max_pixels
+        self.limits = limits
+        self._pixels: np.ndarray | None = None
+        self._error: MediaError | None = None
+        self._bounded: tuple[np.ndarray, bool] | None = None
+
+    def pixels(self) -> np.ndarray:
+        """Full-resolution HxWx3 uint8 RGB, EXIF orientation applied (raises MediaError)."""
+        if self._error is not None:
+            raise self._error
+        if self._pixels is None:
+            try:
+                self._pixels = load_image(self.path, self.limits)
+            except MediaError as exc:
+                self._error = exc
+                raise
+        return self._pixels
+
+    def analysis_pixels(self) -> tuple[np.ndarray, bool]:
+        """Pixels bounded to ``max_pixels`` (area downscaling) and whether they were reduced."""
+        if self._bounded is None:
+            full = self.pixels()
+            small = fit_pixels(full, self.max_pixels)
+            self._bounded = (small, small.shape[:2] != full.shape[:2])
+        return self._bounded
+
+
+def fitted_size(width: int, height: int, max_pixels: int | None) -> tuple[int, int]:
+    """(width, height) scaled down, aspect ratio kept, to at most ``max_pixels`` pixels."""
+    if not max_pixels or width * height <= max_pixels:
+        return width, height
+    scale = math.sqrt(max_pixels / (width * height))
+    return max(1, int(width * scale)), max(1, int(height * scale))
+
+
+def fit_pixels(image: np.ndarray, max_pixels: int | None, interpolation: int | None = None) -> np.ndarray:
+    """Downscale ``image`` keeping its aspect ratio so that it has at most ``max_pixels`` pixels."""
+    import cv2
+
+    h, w = image.shape[:2]
+    size = fitted_size(w, h, max_pixels)
+    if size == (w, h):
+        return image
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if interpolation is None else interpolation)
+
+
+def colorize(values: np.ndarray, vmin: float = 0.0, vmax: float | None = None) -> np.ndarray:
+    """Map a 2-D array to an RGB uint8 image with the perceptually ordered 'inferno' colour map."""
+    import cv2
+
+    v = np.asarray(values, dtype=np.float32)
+    hi = float(np.max(v)) if vmax is None else float(vmax)
+    span = hi - vmin if hi > vmin else 1.0
+    scaled = np.clip((v - vmin) / span * 255.0, 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(cv2.applyColorMap(scaled, cv2.COLORMAP_INFERNO)[..., ::-1])
+
+
+class Analysis(ABC):
+    """Base of every forensic analysis (template method: subclasses override ``analyse``).
+
+    ``run(path)`` never raises for a problem with the file: failures become a result with
+    ``status='error'`` and a message, never a neutral-looking score.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    applies_to: ClassVar[frozenset[str]]
+
+    def run(self, path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> ForensicResult:
+        try:
+            evidence = Evidence(path, max_pixels=max_pixels)
+        except OSError as exc:
+            return ForensicResult.error(self.name, f"file could not be read: {exc.strerror or exc}")
+        return self.run_on(evidence)
+
+    def run_on(self, evidence: Evidence) -> ForensicResult:
+        """Run on an already opened :class:`Evidence`, turning any failure into an error result."""
+        skip = self.applicability(evidence)
+        if skip is not None:
+            return skip
+        try:
+            return self.analyse(evidence)
+        except MediaError as exc:
+            return ForensicResult.error(self.name, f"{exc}", error_type=exc.status)
+        except MemoryError:
+            return ForensicResult.error(self.name, "ran out of memory on this file", error_type="too_large")
+        except Exception as exc:  # one analysis must never crash a batch; the log keeps the trace
+            log.exception("forensic analysis %r failed on %s", self.name, evidence.path)
+            return ForensicResult.error(
+                self.name, f"unexpected failure in the {self.name} analysis: {type(exc).__name__}: {exc}",
+                error_type="internal",
+            )
+
+    def applicability(self, evidence: Evidence) -> ForensicResult | None:
+        """None if the analysis applies to this file, else the result that says why not."""
+        if evidence.kind == "empty":
+            return ForensicResult.error(self.name, "file is empty (0 bytes); there is nothing to analyse",
+                                        error_type="unreadable")
+        if evidence.kind == "unknown":
+            return ForensicResult.not_applicable(
+                self.name,
+                f"content is not an image or video format this tool decodes (detected {evidence.mime}, "
+                f"from the file's first bytes)",
+            )
+        if evidence.kind not in self.applies_to:
+            kinds = " or ".join(sorted(self.applies_to))
+            return ForensicResult.not_applicable(
+                self.name, f"{self.name} applies to {kinds} files; this file is {evidence.kind} ({evidence.mime})"
+            )
+        return None
+
+    @abstractmethod
+    def analyse(self, evidence: Evidence) -> ForensicResult:
+        """Do the work; may raise MediaError (reported as an error result)."""

@@ -1,0 +1,240 @@
+"""Image metadata: EXIF, XMP, IPTC and PNG text chunks.
+
+Reports camera make/model, software, dates and GPS, and flags software names of editors and
+AI generators, IPTC Digital Source Type codes that declare AI generation, and dates that
+contradict each other. Metadata is a claim written by software: it is easy to edit, forge or
+strip, so a flag is a lead and an absence is normal (messengers, social networks, screenshots).
+"""
+from __future__ import annotations
+
+import html
+import re
+from datetime import datetime, timedelta
+
+from ..errors import UnreadableMedia
+from .base import Analysis, Evidence, ForensicResult
+from .patterns import AI_GENERATORS, AI_SOURCE_TYPES, EDITORS, digital_source_types, find_tools
+
+__all__ = ["MetadataAnalysis", "read_xmp", "parse_exif_datetime"]
+
+_IFD0 = {0x010F: "Make", 0x0110: "Model", 0x0131: "Software", 0x0132: "DateTime", 0x010E: "ImageDescription",
+         0x013B: "Artist", 0x8298: "Copyright", 0x000B: "ProcessingSoftware", 0x9C9C: "XPComment"}
+_EXIF = {0x9003: "DateTimeOriginal", 0x9004: "DateTimeDigitized", 0x9010: "OffsetTime", 0x9011: "OffsetTimeOriginal",
+         0x9286: "UserComment", 0xA433: "LensMake", 0xA434: "LensModel", 0xA431: "BodySerialNumber"}
+_IPTC = {(2, 5): "ObjectName", (2, 25): "Keywords", (2, 55): "DateCreated", (2, 65): "OriginatingProgram",
+         (2, 70): "ProgramVersion", (2, 80): "Byline", (2, 105): "Headline", (2, 115): "Source", (2, 120): "Caption"}
+_XMP_FIELDS = ("xmp:CreatorTool", "tiff:Software", "stEvt:softwareAgent", "xmp:CreateDate", "xmp:ModifyDate",
+               "photoshop:DateCreated", "dc:description", "exif:DateTimeOriginal")
+_SOFTWARE_FIELDS = frozenset({"EXIF Software", "EXIF ProcessingSoftware", "XMP xmp:CreatorTool", "XMP tiff:Software",
+                              "XMP stEvt:softwareAgent", "IPTC OriginatingProgram", "PNG Software"})
+_SCAN_LIMIT = 32 * 1024 * 1024
+_TEXT_LIMIT = 200_000
+_SLACK = timedelta(seconds=60)
+_TZ_SLACK = timedelta(hours=14)  # EXIF times are local and usually carry no zone
+
+
+def _text(value) -> str:
+    if isinstance(value, tuple) and all(isinstance(v, int) and 0 <= v < 256 for v in value):
+        value = bytes(value)  # BYTE-typed tags such as XPComment
+    if isinstance(value, bytes):
+        if value[:8] in (b"ASCII\x00\x00\x00", b"UNICODE\x00", b"\x00" * 8):  # EXIF UserComment header
+            enc = "utf-16" if value[:8] == b"UNICODE\x00" else "latin-1"
+            value = value[8:].decode(enc, errors="replace")
+        elif value[1:2] == b"\x00":  # XP* tags are UTF-16LE
+            value = value.decode("utf-16-le", errors="replace")
+        else:
+            value = value.decode("utf-8", errors="replace")
+    return str(value).replace("\x00", "").strip()[:_TEXT_LIMIT]
+
+
+def read_xmp(path, pil_info: dict | None = None) -> str:
+    """All XMP packets in the file (raw byte scan plus what PIL decoded), as text."""
+    packets: list[str] = []
+    for key in ("xmp", "XML:com.adobe.xmp"):
+        v = (pil_info or {}).get(key)
+        if v:
+            packets.append(_text(v))
+    with open(path, "rb") as fh:
+        data = fh.read(_SCAN_LIMIT)
+    for m in re.finditer(rb"<x:xmpmeta.*?</x:xmpmeta>", data, re.S):
+        t = m.group(0).decode("utf-8", errors="replace")
+        if t not in packets:
+            packets.append(t)
+    return "\n".join(packets)[: 4 * _TEXT_LIMIT]
+
+
+def _xmp_values(xmp: str, qname: str) -> list[str]:
+    vals = re.findall(rf'{re.escape(qname)}\s*=\s*"([^"]*)"', xmp)
+    for m in re.finditer(rf"<{re.escape(qname)}(?:\s[^>]*)?>(.*?)</{re.escape(qname)}>", xmp, re.S):
+        items = re.findall(r"<rdf:li[^>]*>(.*?)</rdf:li>", m.group(1), re.S)
+        vals.extend(items or [re.sub(r"<[^>]+>", " ", m.group(1))])
+    return list(dict.fromkeys(html.unescape(v).strip() for v in vals if v.strip()))
+
+
+def parse_exif_datetime(value: str | None) -> datetime | None:
+    """'YYYY:MM:DD HH:MM:SS' (or ISO 8601 from XMP) to a naive datetime; None if absent or zeroed."""
+    if not value:
+        return None
+    s = value.strip()
+    for fmt, n in (("%Y:%m:%d %H:%M:%S", 19), ("%Y-%m-%dT%H:%M:%S", 19), ("%Y-%m-%d", 10)):
+        try:
+            return datetime.strptime(s[:n], fmt)
+        except ValueError:
+            continue
+    return None
+
+
+def _gps(gps: dict) -> dict | None:
+    def deg(v, ref) -> float | None:
+        try:
+            d = float(v[0]) + float(v[1]) / 60 + float(v[2]) / 3600
+        except (TypeError, ValueError, IndexError, ZeroDivisionError):
+            return None
+        return -d if str(ref).upper() in ("S", "W") else d
+
+    if not gps or 2 not in gps or 4 not in gps:
+        return None
+    lat, lon = deg(gps[2], gps.get(1, "N")), deg(gps[4], gps.get(3, "E"))
+    if lat is None or lon is None:
+        return None
+    out = {"latitude": round(lat, 6), "longitude": round(lon, 6)}
+    try:
+        out["altitude_m"] = round(float(gps[6]), 1) if 6 in gps else None
+    except (TypeError, ValueError, ZeroDivisionError):
+        out["altitude_m"] = None
+    return out
+
+
+def _dedupe(matches: list) -> list:
+    """Drop whole-packet XMP matches for tools already found in a named field."""
+    named = {m.tool for m in matches if m.field != "XMP packet"}
+    return [m for m in matches if m.field != "XMP packet" or m.tool not in named]
+
+
+def _date_checks(dates: dict[str, str], mtime: float) -> tuple[list[str], bool]:
+    original = parse_exif_datetime(dates.get("DateTimeOriginal"))
+    digitized = parse_exif_datetime(dates.get("DateTimeDigitized"))
+    modified = parse_exif_datetime(dates.get("DateTime"))
+    problems: list[str] = []
+    after_capture = False
+    if original and modified:
+        if modified < original - _SLACK:
+            problems.append("DateTime (last change) is earlier than DateTimeOriginal (capture)")
+        elif modified > original + _SLACK:
+            after_capture = True
+    if original and digitized and abs(original - digitized) > _SLACK:
+        problems.append("DateTimeOriginal and DateTimeDigitized differ (normal only for scans of older pictures)")
+    if original and original > datetime.now() + timedelta(days=1):
+        problems.append("DateTimeOriginal lies in the future")
+    if original and original > datetime.fromtimestamp(mtime) + _TZ_SLACK:
+        problems.append("DateTimeOriginal is later than the file's modification time on disk")
+    return problems, after_capture
+
+
+class MetadataAnalysis(Analysis):
+    name = "metadata"
+    description = "EXIF/XMP/IPTC/PNG text: camera, software, dates, GPS, editor and AI-generator tags"
+    applies_to = frozenset({"image"})
+
+    def analyse(self, evidence: Evidence) -> ForensicResult:
+        from PIL import Image, IptcImagePlugin
+
+        try:
+            with Image.open(evidence.path) as img:
+                exif = img.getexif()
+                ifd0 = {name: _text(exif[tag]) for tag, name in _IFD0.items() if tag in exif}
+                sub = exif.get_ifd(0x8769)
+                exif_ifd = {name: _text(sub[tag]) for tag, name in _EXIF.items() if tag in sub}
+                gps = _gps(exif.get_ifd(0x8825))
+                png_text = {k: _text(v) for k, v in getattr(img, "text", {}).items()}
+                if "comment" in img.info:
+                    png_text.setdefault("comment", _text(img.info["comment"]))
+                iptc_raw = IptcImagePlugin.getiptcinfo(img) if evidence.format in ("JPEG", "TIFF") else None
+                info = dict(img.info)
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise UnreadableMedia(f"metadata could not be read: {exc}") from exc
+        iptc = {}
+        for key, name in _IPTC.items():
+            v = (iptc_raw or {}).get(key)
+            if v is not None:
+                iptc[name] = "; ".join(_text(x) for x in v) if isinstance(v, list) else _text(v)
+        xmp = read_xmp(evidence.path, info)
+        xmp_fields = {q: _xmp_values(xmp, q) for q in _XMP_FIELDS}
+        xmp_fields = {k: v for k, v in xmp_fields.items() if v}
+
+        fields: dict[str, str] = {f"EXIF {k}": v for k, v in {**ifd0, **exif_ifd}.items()}
+        fields.update({f"IPTC {k}": v for k, v in iptc.items()})
+        fields.update({f"XMP {k}": " | ".join(v) for k, v in xmp_fields.items()})
+        fields.update({f"PNG {k}": v for k, v in png_text.items()})
+        scan = dict(fields)
+        if xmp:
+            scan["XMP packet"] = xmp
+        ai = _dedupe(find_tools(scan, AI_GENERATORS, _SOFTWARE_FIELDS))
+        editors = _dedupe(find_tools(scan, EDITORS, _SOFTWARE_FIELDS))
+        source_types = digital_source_types(xmp + "\n" + "\n".join(png_text.values()))
+        dates = {k: v for k, v in {**ifd0, **exif_ifd}.items() if k.startswith(("DateTime", "OffsetTime"))}
+        problems, after_capture = _date_checks(dates, evidence.path.stat().st_mtime)
+
+        flags = []
+        if editors:
+            flags.append("editing_software")
+        if ai:
+            flags.append("ai_generator_tag")
+        if AI_SOURCE_TYPES.intersection(source_types):
+            flags.append("ai_digital_source_type")
+        if problems:
+            flags.append("date_inconsistency")
+        if after_capture:
+            flags.append("modified_after_capture")
+        if gps:
+            flags.append("gps_present")
+        has_any = bool(ifd0 or exif_ifd or gps or iptc or xmp or png_text)
+        if not has_any:
+            flags.append("no_metadata")
+
+        metrics = {
+            "make": ifd0.get("Make"), "model": ifd0.get("Model"), "software": ifd0.get("Software"),
+            "dates": dates, "gps": gps, "has_exif": bool(ifd0 or exif_ifd), "has_xmp": bool(xmp),
+            "has_iptc": bool(iptc), "png_text_keys": sorted(png_text), "fields": fields,
+            "xmp": xmp_fields, "digital_source_types": source_types,
+            "ai_generator_matches": [m.to_dict() for m in ai],
+            "editing_software_matches": [m.to_dict() for m in editors],
+            "date_problems": problems,
+        }
+        for key, value in list(metrics["fields"].items()):
+            metrics["fields"][key] = value if len(value) <= 2000 else value[:2000] + " [...]"
+        return ForensicResult(self.name, "ok", self._summary(metrics, ai, editors, source_types, problems,
+                                                             after_capture, has_any), metrics=metrics, flags=flags)
+
+    @staticmethod
+    def _summary(m: dict, ai, editors, source_types, problems, after_capture, has_any) -> str:
+        notes: list[str] = []
+        if not has_any:
+            notes.append("The file carries no EXIF, XMP, IPTC or text metadata. That is normal for images "
+                         "from messengers, social networks, screenshots and many generators, and proves "
+                         "nothing either way.")
+        else:
+            make, model = m["make"] or "", m["model"] or ""
+            camera = model if make and model.lower().startswith(make.lower()) else f"{make} {model}".strip()
+            notes.append(f"Camera: {camera}." if camera else "No camera make/model recorded.")
+            if m["software"]:
+                notes.append(f"Software tag: {m['software']!r}.")
+        if ai:
+            notes.append("AI-generator names appear in the metadata: "
+                         + "; ".join(f"{x.tool} in {x.field}" for x in ai[:4]) + ".")
+        if source_types:
+            notes.append("IPTC Digital Source Type declared: " + ", ".join(source_types) + ".")
+        if editors:
+            notes.append("Editing software named: " + "; ".join(f"{x.tool} in {x.field}" for x in editors[:4])
+                         + ". Editors and raw converters are also used for routine, honest adjustments.")
+        if after_capture:
+            notes.append("DateTime is later than DateTimeOriginal: the file was written again after capture "
+                         "(typical of editing or export).")
+        if problems:
+            notes.append("Date inconsistencies: " + "; ".join(problems) + ".")
+        if m["gps"]:
+            notes.append(f"GPS position recorded: {m['gps']['latitude']}, {m['gps']['longitude']}.")
+        if has_any:
+            notes.append("Metadata is written by software and is easy to edit, forge or strip: treat every "
+                         "entry as a claim to corroborate, and its absence as uninformative.")
+        return " ".join(notes)

@@ -1,0 +1,91 @@
+"""The registry of forensic analyses and ``run_all``, which runs them on one file.
+
+Registration is explicit: :func:`default_registry` lists every analysis in one place, in the
+order reports show them. A new analysis is one module with an :class:`Analysis` subclass and one
+line here.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Iterable
+
+from ..errors import RegistryError
+from ..models.registry import Registry
+from .base import DEFAULT_MAX_PIXELS, Analysis, Evidence, ForensicResult
+from .ela import ElaAnalysis
+from .jpeg import JpegAnalysis
+from .metadata import MetadataAnalysis
+from .noise import NoiseAnalysis
+from .provenance import ProvenanceAnalysis
+from .spectrum import SpectrumAnalysis
+from .video_meta import VideoMetaAnalysis
+
+__all__ = ["ANALYSES", "default_registry", "analysis_names", "get_analysis", "run_all"]
+
+log = logging.getLogger(__name__)
+
+
+def default_registry() -> Registry:
+    """A fresh registry holding every built-in analysis, in report order."""
+    reg = Registry("forensic analysis")
+    for analysis in (
+        MetadataAnalysis(),
+        ProvenanceAnalysis(),
+        JpegAnalysis(),
+        ElaAnalysis(),
+        NoiseAnalysis(),
+        SpectrumAnalysis(),
+        VideoMetaAnalysis(),
+    ):
+        reg.register(analysis)
+    return reg
+
+
+ANALYSES = default_registry()
+
+
+def analysis_names(registry: Registry = ANALYSES) -> list[str]:
+    """Registered analysis names in registration (report) order."""
+    return list(registry._items)
+
+
+def get_analysis(name: str, registry: Registry = ANALYSES) -> Analysis:
+    """The analysis called ``name``; RegistryError lists the known names otherwise."""
+    return registry.get(name)
+
+
+def _select(names: Iterable[str] | None, registry: Registry) -> list[Analysis]:
+    if names is None:
+        return [registry.get(n) for n in analysis_names(registry)]
+    chosen = [n.strip() for n in names if n and n.strip()]
+    if not chosen:
+        raise RegistryError(f"no analysis named; known: {', '.join(analysis_names(registry))}")
+    return [registry.get(n) for n in dict.fromkeys(chosen)]
+
+
+def run_all(
+    path: str | os.PathLike,
+    names: Iterable[str] | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    registry: Registry = ANALYSES,
+) -> list[ForensicResult]:
+    """Run the selected analyses (all by default) on one file; one result per analysis.
+
+    The file is sniffed once and decoded at most once. Analyses that do not apply to the file's
+    type give ``not_applicable``; any failure gives ``error`` with a message. Only an unknown
+    analysis name raises (RegistryError), before any work is done.
+    """
+    analyses = _select(names, registry)
+    try:
+        evidence = Evidence(path, max_pixels=max_pixels)
+    except OSError as exc:
+        msg = f"file could not be read: {exc.strerror or exc}"
+        return [ForensicResult.error(a.name, msg, error_type="unreadable") for a in analyses]
+    results = []
+    for analysis in analyses:
+        t0 = time.perf_counter()
+        results.append(analysis.run_on(evidence))
+        log.debug("%s on %s took %.3f s", analysis.name, path, time.perf_counter() - t0)
+    return results
