@@ -1,0 +1,256 @@
+"""The :class:`Case` object: one investigation's evidence, findings, reviews and custody log.
+
+Open one with :func:`dfd_lib.case.open_case`; every method is a thin call into the module
+that does the job (intake, triage, review, custody, verify). A Case holds one SQLite
+connection guarded by a lock, so a long job (triage, verify) holds the object until it ends:
+give a background thread its own Case (``open_case(case.id, cases_dir=case.path.parent)``).
+Several Case objects, in threads or processes, may work on the same case at the same time.
+"""
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+
+from ..progress import Progress
+from . import evidence, queries, review, triage as triage_mod
+from .clock import format_ist
+from .custody import CustodyEntry, append_entry, read_entries
+from .errors import CaseError
+from .files import ARTIFACTS_DIR, EVIDENCE_DIR
+from .store import write_transaction
+from .verify import VerificationReport, verify_case
+
+__all__ = ["DB_NAME", "CaseInfo", "Case", "default_actor"]
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "case.db"
+_INFO_FIELDS = ("title", "examiner", "agency", "description", "target_portal")
+
+
+def default_actor() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+@dataclass(frozen=True)
+class CaseInfo:
+    id: str
+    title: str
+    examiner: str
+    agency: str
+    description: str
+    target_portal: str
+    created_utc: str
+    updated_utc: str
+
+    @property
+    def created_ist(self) -> str:
+        return format_ist(self.created_utc)
+
+    @property
+    def updated_ist(self) -> str:
+        return format_ist(self.updated_utc)
+
+    def to_dict(self) -> dict[str, str]:
+        return {**{k: getattr(self, k) for k in self.__dataclass_fields__},
+                "created_ist": self.created_ist, "updated_ist": self.updated_ist}
+
+
+class Case:
+    """An open case. Use :func:`open_case` rather than the constructor."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+        self.path = path
+        self.id = path.name
+        self._conn = conn
+        self._lock = threading.RLock()
+
+    # -- plumbing ---------------------------------------------------------------------------
+    @property
+    def db_path(self) -> Path:
+        return self.path / DB_NAME
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self.path / EVIDENCE_DIR
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.path / ARTIFACTS_DIR
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> "Case":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Case({self.id!r}, path={str(self.path)!r})"
+
+    def _actor(self, who: str | None) -> str:
+        return who or self.info.examiner or default_actor()
+
+    def _item(self, item: int | str) -> sqlite3.Row:
+        return queries.resolve_item(self._conn, item)
+
+    # -- metadata ---------------------------------------------------------------------------
+    @property
+    def info(self) -> CaseInfo:
+        with self._lock:
+            row = self._conn.execute("SELECT * FROM case_info").fetchone()
+            last = self._conn.execute("SELECT time_utc FROM custody ORDER BY seq DESC LIMIT 1").fetchone()
+        if row is None:
+            raise CaseError(f"case {self.id}: metadata row is missing")
+        return CaseInfo(row["case_id"], *(row[k] for k in _INFO_FIELDS), row["created_utc"],
+                        last[0] if last else row["created_utc"])
+
+    def update_info(self, actor: str | None = None, **fields: str) -> CaseInfo:
+        """Change title, examiner, agency, description or target_portal (logged as ``case_updated``)."""
+        unknown = set(fields) - set(_INFO_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown case field(s): {', '.join(sorted(unknown))}")
+        with self._lock, write_transaction(self._conn):
+            for k, v in fields.items():
+                self._conn.execute(f"UPDATE case_info SET {k} = ?", (str(v),))
+            append_entry(self._conn, "case_updated", self._actor(actor), details={"info": fields})
+        return self.info
+
+    # -- intake and triage -----------------------------------------------------------------------
+    def ingest(self, paths: Iterable[str | os.PathLike] | str | os.PathLike, acquired_by: str | None = None,
+               source: evidence.Source | dict | str | None = None, actor: str | None = None,
+               progress: Progress | None = None) -> list[evidence.IntakeRecord]:
+        """Hash and copy files (folders recursively) into the case; one item per distinct content."""
+        paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+        who = self._actor(actor or acquired_by)
+        with self._lock:
+            return evidence.ingest_paths(self._conn, self.path, paths, who, acquired_by or who,
+                                         evidence.as_source(source), progress)
+
+    def triage(self, paths: Iterable[str | os.PathLike] | str | os.PathLike = (), scanner: Any = None,
+               progress: Progress | None = None, examiner: str | None = None, forensics: bool = True,
+               acquired_by: str | None = None, source: evidence.Source | dict | str | None = None) -> pd.DataFrame:
+        """Ingest ``paths``, then analyse every item of the case still lacking findings for this model.
+
+        Returns the case's items sorted by suspicion (detector columns for this model);
+        ``df.attrs`` holds the run's counts: intake outcomes, analysed, already_done, failed,
+        cancelled, model and model_sha256. Resumable: re-running finishes only what is missing.
+        """
+        if scanner is None:
+            from ..scan import Scanner
+
+            scanner = Scanner()
+        who = self._actor(examiner)
+        intake = self.ingest(paths, acquired_by=acquired_by or who, source=source, actor=who, progress=progress)
+        if progress is not None and progress.cancelled():
+            outcomes, cancelled = [], True
+        else:
+            with self._lock:
+                outcomes, cancelled = triage_mod.triage_items(self._conn, self.path, scanner, who, progress, forensics)
+        ident = triage_mod.model_identity(scanner)
+        df = queries.sort_by_suspicion(self.items(model_sha256=ident.sha256))
+        ran = {o.item_id: o.outcome for o in outcomes}
+        df.insert(1, "run", [ran.get(i, "pending" if m is None else "previous")
+                             for i, m in zip(df["item_id"], df["model_sha256"])])
+        df.attrs.update(
+            model=ident.name, model_sha256=ident.sha256, cancelled=cancelled,
+            intake={k: sum(r.outcome == k for r in intake) for k in ("new", "new_source", "known", "error")},
+            intake_errors=[{"path": r.path, "error": r.message} for r in intake if r.outcome == "error"],
+            **{k: sum(o.outcome == k for o in outcomes) for k in ("analysed", "already_done", "failed")},
+        )
+        return df
+
+    # -- read side -----------------------------------------------------------------------------
+    def items(self, model_sha256: str | None = None) -> pd.DataFrame:
+        """One row per item: path, sha256, status, score, verdict, analyst_verdict, tags, sensitive, ..."""
+        with self._lock:
+            return queries.items_frame(self._conn, self.path, model_sha256)
+
+    def item(self, item: int | str) -> dict[str, Any]:
+        with self._lock:
+            return dict(self._item(item))
+
+    def evidence_path(self, item: int | str) -> Path:
+        return self.evidence_dir / self.item(item)["stored_name"]
+
+    def findings(self, item: int | str | None = None, kind: str | None = None) -> pd.DataFrame:
+        """Findings (all, or one item's); ``kind`` is exact or a prefix such as ``forensic``."""
+        with self._lock:
+            item_id = None if item is None else self._item(item)["id"]
+            return queries.findings_frame(self._conn, item_id, kind)
+
+    def sources(self, item: int | str | None = None) -> pd.DataFrame:
+        with self._lock:
+            return queries.sources_frame(self._conn, None if item is None else self._item(item)["id"])
+
+    def intake_errors(self) -> pd.DataFrame:
+        with self._lock:
+            rows = self._conn.execute("SELECT * FROM intake_errors ORDER BY id")
+            cols = [d[0] for d in rows.description]
+            return pd.DataFrame([tuple(r) for r in rows.fetchall()], columns=cols)
+
+    # -- review --------------------------------------------------------------------------------
+    def annotate(self, item: int | str, verdict: str | None = None, notes: str | None = None,
+                 tags: str | list[str] | None = None, sensitive: bool | None = None,
+                 reviewer: str | None = None) -> review.Annotation:
+        """Record the analyst's review of an item (a new record; ``None`` keeps a field's current value)."""
+        with self._lock:
+            row = self._item(item)
+            return review.annotate(self._conn, row["id"], row["sha256"], self._actor(reviewer), verdict, notes,
+                                   tags, sensitive)
+
+    def history(self, item: int | str) -> list[review.Annotation]:
+        with self._lock:
+            return review.history(self._conn, self._item(item)["id"])
+
+    def sensitive_items(self) -> set[int]:
+        """Ids of items currently flagged sensitive: exports must withhold their media."""
+        with self._lock:
+            return review.sensitive_item_ids(self._conn)
+
+    # -- custody -------------------------------------------------------------------------------
+    def log_action(self, action: str, actor: str, item: int | str | None = None,
+                   details: dict[str, Any] | None = None) -> CustodyEntry:
+        """Append a custody entry for an action done outside this module (view, export, report, ...)."""
+        if details and "records" in details:
+            raise ValueError("'records' is reserved for entries that create case records")
+        with self._lock:
+            row = None if item is None else self._item(item)
+            with write_transaction(self._conn):
+                return append_entry(self._conn, action, actor, None if row is None else row["id"],
+                                    None if row is None else row["sha256"], details or {})
+
+    def custody_log(self, item: int | str | None = None) -> pd.DataFrame:
+        with self._lock:
+            return queries.custody_frame(read_entries(self._conn, None if item is None else self._item(item)["id"]))
+
+    def custody_entries(self) -> list[CustodyEntry]:
+        with self._lock:
+            return read_entries(self._conn)
+
+    def verify(self, actor: str | None = None, progress: Progress | None = None, log_result: bool = True
+               ) -> VerificationReport:
+        """Re-hash every stored file and record, walk the chain; the verification itself is logged."""
+        with self._lock:
+            report = verify_case(self._conn, self.path, self.id, progress)
+            if log_result:
+                with write_transaction(self._conn):
+                    append_entry(self._conn, "verification", self._actor(actor), details={
+                        "ok": report.ok, "head_seq": report.head_seq, "head_hash": report.head_hash,
+                        **{k: len(getattr(report, k)) for k in ("altered", "added", "removed", "chain_breaks")},
+                        "evidence_checked": report.evidence_checked, "artifacts_checked": report.artifacts_checked})
+        return report

@@ -1,0 +1,92 @@
+"""The case store: where cases live, opening or creating one, listing them."""
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from .case import DB_NAME, Case, default_actor
+from .clock import utc_now
+from .custody import append_entry
+from .errors import CaseNotFound
+from .files import ARTIFACTS_DIR, EVIDENCE_DIR, STAGING_DIR, recover
+from .ids import case_id_from_name
+from .store import SCHEMA_VERSION, connect, migrate, write_transaction
+
+__all__ = ["CASES_DIR_ENV", "resolve_cases_dir", "open_case", "list_cases"]
+
+log = logging.getLogger(__name__)
+
+CASES_DIR_ENV = "DFD_CASES_DIR"
+
+
+def resolve_cases_dir(cases_dir: str | os.PathLike | None = None) -> Path:
+    """The case store: the argument, else ``$DFD_CASES_DIR``, else ``./cases``."""
+    return Path(cases_dir or os.environ.get(CASES_DIR_ENV) or "cases")
+
+
+def _recorded_sha(conn: sqlite3.Connection) -> Callable[[str, str], str | None]:
+    def lookup(area: str, stored_name: str) -> str | None:
+        table = "items" if area == EVIDENCE_DIR else "artifacts"
+        row = conn.execute(f"SELECT sha256 FROM {table} WHERE stored_name = ?", (stored_name,)).fetchone()
+        return None if row is None else row[0]
+    return lookup
+
+
+def open_case(name: str, cases_dir: str | os.PathLike | None = None, create: bool = True, title: str | None = None,
+              examiner: str | None = None, agency: str | None = None, description: str | None = None,
+              target_portal: str | None = None) -> Case:
+    """Open (or create) the case named ``name`` in the case store."""
+    case_id = case_id_from_name(name)
+    store = resolve_cases_dir(cases_dir)
+    path = store / case_id
+    if not (path / DB_NAME).exists():
+        if not create:
+            known = ", ".join(sorted(p.parent.name for p in store.glob(f"*/{DB_NAME}"))) if store.is_dir() else ""
+            raise CaseNotFound(f"no case {case_id!r} in {store}" + (f" (cases: {known})" if known else ""))
+        for sub in ("", EVIDENCE_DIR, ARTIFACTS_DIR, STAGING_DIR):
+            (path / sub).mkdir(parents=True, exist_ok=True)
+    conn = connect(path / DB_NAME)
+    try:
+        migrate(conn)
+        with write_transaction(conn):
+            if conn.execute("SELECT 1 FROM case_info").fetchone() is None:
+                info = {"title": title or name, "examiner": examiner or "", "agency": agency or "",
+                        "description": description or "", "target_portal": target_portal or ""}
+                conn.execute("INSERT INTO case_info (singleton, case_id, title, examiner, agency, description,"
+                             " target_portal, created_utc) VALUES (1, ?, ?, ?, ?, ?, ?, ?)",
+                             (case_id, *info.values(), utc_now()))
+                from .. import __version__
+                append_entry(conn, "case_created", examiner or default_actor(), details={
+                    "case_id": case_id, "info": info, "tool_version": __version__, "schema_version": SCHEMA_VERSION})
+        for action in recover(path, _recorded_sha(conn)):
+            log.warning("case %s: %s", case_id, action)
+    except BaseException:
+        conn.close()
+        raise
+    return Case(path, conn)
+
+
+def list_cases(cases_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Every case in the store: id, title, examiner, agency, created/updated, item count, path."""
+    store = resolve_cases_dir(cases_dir)
+    cols = ["id", "title", "examiner", "agency", "created_utc", "updated_utc", "items", "path", "error"]
+    rows = []
+    for db in sorted(store.glob(f"*/{DB_NAME}")) if store.is_dir() else []:
+        try:
+            conn = connect(db, readonly=True)
+            try:
+                info = conn.execute("SELECT * FROM case_info").fetchone()
+                last = conn.execute("SELECT MAX(time_utc) FROM custody").fetchone()[0]
+                n = conn.execute("SELECT COUNT(*) FROM items").fetchone()[0]
+            finally:
+                conn.close()
+            rows.append([db.parent.name, info["title"], info["examiner"], info["agency"], info["created_utc"],
+                         last or info["created_utc"], n, str(db.parent), ""])
+        except (sqlite3.Error, TypeError) as exc:
+            rows.append([db.parent.name, "", "", "", "", "", None, str(db.parent), f"unreadable: {exc}"])
+    return pd.DataFrame(rows, columns=cols)

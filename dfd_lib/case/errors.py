@@ -1,0 +1,30 @@
+"""Errors raised by the case layer; all derive from :class:`dfd_lib.errors.DfdError`."""
+from __future__ import annotations
+
+from ..errors import DfdError
+
+__all__ = ["CaseError", "InvalidCaseName", "CaseNotFound", "CaseSchemaError", "ItemNotFound", "AmbiguousItem"]
+
+
+class CaseError(DfdError):
+    """A case could not be created, opened or changed."""
+
+
+class InvalidCaseName(CaseError):
+    """A case name that cannot safely become a folder name (path separators, '..', control characters)."""
+
+
+class CaseNotFound(CaseError):
+    """No case of that name exists in the case store."""
+
+
+class CaseSchemaError(CaseError):
+    """The case database is damaged or was written by a newer version of the tool."""
+
+
+class ItemNotFound(CaseError):
+    """No evidence item matches the given id or SHA-256 prefix."""
+
+
+class AmbiguousItem(CaseError):
+    """More than one evidence item matches the given SHA-256 prefix."""

@@ -1,0 +1,220 @@
+"""Intake: hash each evidence file, keep one write-once copy per content, record every source.
+
+The original is only read (never opened for writing, never renamed). Its SHA-256, MD5 and
+SHA-1 are taken from the original, the copy is re-hashed before it is accepted, and the
+original's size and modification time must be the same before and after, or the file is
+refused as changing under our feet. The same content arriving from two places is one item
+with two sources. A file that is empty or not a supported format is still an item (its
+status says why it cannot be analysed); a path that cannot be read at all is recorded as an
+intake error and the batch goes on.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sqlite3
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+from ..media import file_hashes, iter_evidence_files, sniff
+from ..progress import Progress, ensure_progress
+from .clock import utc_now
+from .custody import append_entry, record_ref
+from .errors import CaseError
+from .files import EVIDENCE_DIR, Staged, discard, publish, stage_copy
+from .store import write_transaction
+
+__all__ = ["Source", "IntakeRecord", "as_source", "ingest_paths", "ingest_file"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where an item came from (all optional, free text)."""
+
+    device: str = ""  # e.g. "complainant's phone, IMEI ..."
+    url: str = ""
+    platform: str = ""  # e.g. "WhatsApp", "Instagram"
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class IntakeRecord:
+    path: str  # the path as given (absolute)
+    outcome: str  # "new" | "new_source" | "known" | "error"
+    item_id: int | None
+    sha256: str | None
+    intake_status: str | None  # "ok" | "empty" | "unsupported"; None for an error
+    message: str
+
+
+def as_source(source: Source | dict[str, Any] | str | None) -> Source:
+    """Accept a Source, a dict with its fields, a URL or a free-text device description."""
+    if source is None:
+        return Source()
+    if isinstance(source, Source):
+        return source
+    if isinstance(source, dict):
+        unknown = set(source) - set(Source.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown source field(s): {', '.join(sorted(unknown))}")
+        return Source(**{k: str(v) for k, v in source.items() if v is not None})
+    text = str(source)
+    return Source(url=text) if re.match(r"^[a-z][a-z0-9+.-]*://", text, re.I) else Source(device=text)
+
+
+def _stored_name(sha256: str, original: Path) -> str:
+    ext = re.sub(r"[^a-z0-9]", "", original.suffix.lower())[:10]
+    return sha256 + (f".{ext}" if ext else "")
+
+
+def _mtime_utc(st: os.stat_result) -> str:
+    return datetime.fromtimestamp(st.st_mtime, timezone.utc).isoformat(timespec="microseconds")
+
+
+def _intake_status(kind: str, fmt: str) -> tuple[str, str]:
+    if kind in ("image", "video"):
+        return "ok", ""
+    if kind == "empty":
+        return "empty", "the file has zero bytes"
+    if fmt == "HEIF":
+        return "unsupported", "HEIF/AVIF images are not decoded by this tool; convert a copy to PNG"
+    return "unsupported", "content is not an image or video format the tool decodes"
+
+
+def _record_error(conn: sqlite3.Connection, path: str, error: str, actor: str, acquired_by: str) -> IntakeRecord:
+    with write_transaction(conn):
+        cur = conn.execute("INSERT INTO intake_errors (path, error, acquired_by, time_utc) VALUES (?, ?, ?, ?)",
+                           (path, error, acquired_by, utc_now()))
+        append_entry(conn, "intake", actor, details={
+            "path": path, "error": error, "records": [record_ref(conn, "intake_errors", cur.lastrowid)]})
+    log.warning("intake error: %s: %s", path, error)
+    return IntakeRecord(path, "error", None, None, None, error)
+
+
+def ingest_file(
+    conn: sqlite3.Connection,
+    case_dir: Path,
+    path: str | os.PathLike,
+    actor: str,
+    acquired_by: str = "",
+    source: Source = Source(),
+) -> IntakeRecord:
+    """Take one file into the case; never raises for a bad or unreadable file (it records it)."""
+    p = Path(os.path.abspath(path))
+    shown = str(p)
+    try:
+        if p.resolve().is_relative_to(case_dir.resolve()):
+            return _record_error(conn, shown, "refused: the file is inside the case folder itself", actor, acquired_by)
+        if not p.exists():
+            return _record_error(conn, shown, "no such file", actor, acquired_by)
+        if not p.is_file():
+            return _record_error(conn, shown, "not a regular file", actor, acquired_by)
+        before = p.stat()
+        hashes = file_hashes(p)
+        kind, mime, fmt = sniff(p)
+        after = p.stat()
+    except OSError as exc:
+        return _record_error(conn, shown, f"cannot be read: {exc.strerror or exc}", actor, acquired_by)
+    if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
+        return _record_error(conn, shown, "the file changed while it was being hashed", actor, acquired_by)
+    sha256 = hashes["sha256"]
+    status, message = _intake_status(kind, fmt)
+    stored_name = _stored_name(sha256, p)
+    staged: Staged | None = None
+    known = conn.execute("SELECT id FROM items WHERE sha256 = ?", (sha256,)).fetchone()
+    if known is None:
+        try:
+            staged = stage_copy(case_dir, EVIDENCE_DIR, p, stored_name, sha256)
+        except (OSError, CaseError) as exc:
+            return _record_error(conn, shown, f"could not be copied into the case: {exc}", actor, acquired_by)
+    try:
+        record = _commit(conn, p, hashes, kind, mime, fmt, status, message, stored_name, before, actor,
+                         acquired_by, source)
+        if staged is not None:
+            if record.outcome == "new":
+                publish(case_dir, staged)
+            else:
+                discard(staged)
+    except BaseException:
+        if staged is not None:
+            discard(staged)
+        raise
+    return record
+
+
+def _commit(conn, p, hashes, kind, mime, fmt, status, message, stored_name, st, actor, acquired_by, source) -> IntakeRecord:
+    sha256, now = hashes["sha256"], utc_now()
+    src = asdict(source)
+    with write_transaction(conn):
+        row = conn.execute("SELECT id, intake_status FROM items WHERE sha256 = ?", (sha256,)).fetchone()
+        refs = []
+        if row is None:
+            cur = conn.execute(
+                "INSERT INTO items (sha256, md5, sha1, size, mime, media_kind, format, stored_name, original_name,"
+                " intake_status, intake_message, intake_utc, acquired_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (sha256, hashes["md5"], hashes["sha1"], st.st_size, mime, kind, fmt, stored_name, p.name, status,
+                 message, now, acquired_by),
+            )
+            item_id, outcome = cur.lastrowid, "new"
+            refs.append(record_ref(conn, "items", item_id))
+        else:
+            item_id, status, outcome = row["id"], row["intake_status"], "new_source"
+        dup = conn.execute(
+            "SELECT id FROM sources WHERE item_id = ? AND original_path = ? AND device = ? AND url = ? AND platform = ?",
+            (item_id, str(p), source.device, source.url, source.platform),
+        ).fetchone()
+        if dup is not None:
+            return IntakeRecord(str(p), "known", item_id, sha256, status, "already in the case from this source")
+        cur = conn.execute(
+            "INSERT INTO sources (item_id, original_path, original_mtime_utc, device, url, platform, acquired_by,"
+            " notes, added_utc) VALUES (?,?,?,?,?,?,?,?,?)",
+            (item_id, str(p), _mtime_utc(st), source.device, source.url, source.platform, acquired_by, source.notes, now),
+        )
+        refs.append(record_ref(conn, "sources", cur.lastrowid))
+        append_entry(conn, "intake", actor, item_id=item_id, item_sha256=sha256, details={
+            "path": str(p), "stored": f"{EVIDENCE_DIR}/{stored_name}", "size": st.st_size, "md5": hashes["md5"],
+            "sha1": hashes["sha1"], "mime": mime, "intake_status": status, "duplicate": outcome != "new",
+            "source": {k: v for k, v in src.items() if v}, "acquired_by": acquired_by, "records": refs,
+        })
+    text = message if outcome == "new" else "same content as an item already in the case; source added"
+    return IntakeRecord(str(p), outcome, item_id, sha256, status, text)
+
+
+def ingest_paths(
+    conn: sqlite3.Connection,
+    case_dir: Path,
+    paths: Iterable[str | os.PathLike],
+    actor: str,
+    acquired_by: str = "",
+    source: Source = Source(),
+    progress: Progress | None = None,
+) -> list[IntakeRecord]:
+    """Ingest files and folders (recursively); stops early, keeping what is done, if cancelled."""
+    progress = ensure_progress(progress)
+    home = case_dir.resolve()
+    files, own = [], 0
+    for f in iter_evidence_files(paths):
+        if f.resolve().is_relative_to(home):
+            own += 1  # the case's own database, copies and artifacts are never evidence of it
+        else:
+            files.append(f)
+    if own:
+        log.warning("skipped %d file(s) inside the case folder %s", own, case_dir)
+    records: list[IntakeRecord] = []
+    progress.start(len(files), "intake")
+    try:
+        for f in files:
+            if progress.cancelled():
+                log.info("intake cancelled after %d of %d files", len(records), len(files))
+                break
+            rec = ingest_file(conn, case_dir, f, actor, acquired_by, source)
+            records.append(rec)
+            progress.advance(1, file=Path(rec.path).name, outcome=rec.outcome)
+    finally:
+        progress.close()
+    return records

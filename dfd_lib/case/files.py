@@ -1,0 +1,149 @@
+"""Content-addressed files of a case: write-once evidence copies and analysis artifacts.
+
+A file is first *staged* under ``tmp/<area>/`` (copied, flushed to disk, re-hashed, made
+read-only), then its database record is committed, then it is *published* by an atomic
+rename into ``evidence/`` or ``artifacts/``. A process killed between commit and publish
+leaves a staged file that :func:`recover` (run whenever a case is opened for writing) moves
+into place after checking its hash; a staged file whose record never committed is removed
+once it is older than :data:`STALE_STAGING_S`.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ..media import sha256_file
+from .errors import CaseError
+
+__all__ = [
+    "EVIDENCE_DIR",
+    "ARTIFACTS_DIR",
+    "STAGING_DIR",
+    "READ_ONLY_MODE",
+    "STALE_STAGING_S",
+    "Staged",
+    "stage_copy",
+    "stage_bytes",
+    "publish",
+    "discard",
+    "recover",
+]
+
+log = logging.getLogger(__name__)
+
+EVIDENCE_DIR = "evidence"
+ARTIFACTS_DIR = "artifacts"
+STAGING_DIR = "tmp"
+READ_ONLY_MODE = 0o444
+STALE_STAGING_S = 3600.0
+
+
+@dataclass(frozen=True)
+class Staged:
+    path: Path  # the staged file under tmp/<area>/
+    area: str  # EVIDENCE_DIR or ARTIFACTS_DIR
+    stored_name: str  # final name inside the area: <sha256><ext>
+    sha256: str
+
+
+def _staging_path(case_dir: Path, area: str, stored_name: str) -> Path:
+    folder = case_dir / STAGING_DIR / area
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{stored_name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part"
+
+
+def _finish(tmp: Path) -> None:
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.chmod(tmp, READ_ONLY_MODE)
+
+
+def stage_copy(case_dir: Path, area: str, src: Path, stored_name: str, expected_sha256: str) -> Staged:
+    """Copy ``src`` (content and times) to staging and prove the copy hashes to ``expected_sha256``."""
+    tmp = _staging_path(case_dir, area, stored_name)
+    try:
+        shutil.copy2(src, tmp)
+        got = sha256_file(tmp)
+        if got != expected_sha256:
+            raise CaseError(f"{src}: the file changed while it was being copied (SHA-256 {expected_sha256[:16]}... "
+                            f"at hashing, {got[:16]}... in the copy); acquire it again")
+        _finish(tmp)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return Staged(tmp, area, stored_name, expected_sha256)
+
+
+def stage_bytes(case_dir: Path, area: str, data: bytes, stored_name: str, sha256: str) -> Staged:
+    tmp = _staging_path(case_dir, area, stored_name)
+    try:
+        with open(tmp, "xb") as fh:
+            fh.write(data)
+        _finish(tmp)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return Staged(tmp, area, stored_name, sha256)
+
+
+def publish(case_dir: Path, staged: Staged) -> Path:
+    """Move a staged file into its area (after its record committed); idempotent."""
+    target = case_dir / staged.area / staged.stored_name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        staged.path.unlink(missing_ok=True)
+        return target
+    try:
+        os.replace(staged.path, target)
+    except FileNotFoundError:
+        # Another process published the same content (or recovered our staged file) first.
+        if not target.exists():
+            raise
+    return target
+
+
+def discard(staged: Staged) -> None:
+    staged.path.unlink(missing_ok=True)
+
+
+def recover(case_dir: Path, recorded_sha256: Callable[[str, str], str | None]) -> list[str]:
+    """Finish or clean up staging left by an interrupted process; returns what was done.
+
+    ``recorded_sha256(area, stored_name)`` gives the SHA-256 the database records for that
+    file, or None when no record exists.
+    """
+    done: list[str] = []
+    now = time.time()
+    for area in (EVIDENCE_DIR, ARTIFACTS_DIR):
+        folder = case_dir / STAGING_DIR / area
+        if not folder.is_dir():
+            continue
+        for part in sorted(folder.glob("*.part")):
+            stored_name = part.name.rsplit(".", 2)[0]
+            target = case_dir / area / stored_name
+            expected = recorded_sha256(area, stored_name)
+            try:
+                age = now - part.stat().st_mtime
+            except FileNotFoundError:
+                continue  # a concurrent writer published or removed it
+            if expected is not None and not target.exists():
+                if sha256_file(part) == expected:
+                    publish(case_dir, Staged(part, area, stored_name, expected))
+                    done.append(f"published {area}/{stored_name} left staged by an interrupted run")
+                    log.warning("recovered %s/%s from staging", area, stored_name)
+                    continue
+                log.error("staged %s does not match its record; left in place for examination", part)
+                done.append(f"kept {part.relative_to(case_dir)}: content does not match its record")
+            elif expected is not None or age > STALE_STAGING_S:
+                part.unlink(missing_ok=True)
+                done.append(f"removed stale staging file {part.relative_to(case_dir)}")
+    return done

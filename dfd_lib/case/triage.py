@@ -1,0 +1,217 @@
+"""Triage: run the detector (and forensic analyses) on every item that lacks their findings.
+
+Each item is analysed outside any transaction, then its findings, artifact records and one
+``analysis`` custody entry are committed together in one short transaction. What is already
+recorded (by ``UNIQUE(item, kind, model_sha256, subject)``) is never re-run or duplicated, so a
+run killed at any point is finished by simply running it again.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from ..progress import Progress, ensure_progress
+from .artifacts import ArtifactFile, register_artifact, stage_artifact
+from .custody import append_entry, clean_json
+from .errors import CaseError
+from .files import EVIDENCE_DIR, discard, publish
+from .findings import DETECTOR, FORENSIC_PREFIX, NewFinding, detector_findings, face_subject, finding_exists, \
+    forensic_finding, insert_finding
+from .store import write_transaction
+
+__all__ = ["ModelIdentity", "ItemOutcome", "model_identity", "scanner_params", "load_forensics", "triage_items"]
+
+log = logging.getLogger(__name__)
+
+_PARAM_NAMES = ("fps", "every", "min_face_size", "max_faces", "max_frames", "aggregate", "batch_size", "device")
+_CARD_FIELDS = ("name", "sha256", "threshold", "temperature", "backbone", "input_size", "crop_scale", "crop_offset_y",
+                "weights_file", "format_version")
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    name: str
+    sha256: str
+    threshold: float | None
+    card: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ItemOutcome:
+    item_id: int
+    sha256: str
+    outcome: str  # "analysed" | "already_done" | "failed"
+    message: str = ""
+
+
+def model_identity(scanner: Any) -> ModelIdentity:
+    card = scanner.model.card
+    fields = {k: clean_json(getattr(card, k)) for k in _CARD_FIELDS if hasattr(card, k)}
+    if not getattr(card, "sha256", None):
+        raise CaseError("the scanner's model card has no SHA-256; findings could not be tied to a model")
+    threshold = getattr(card, "threshold", None)
+    return ModelIdentity(str(card.name), str(card.sha256), None if threshold is None else float(threshold), fields)
+
+
+def scanner_params(scanner: Any) -> dict[str, Any]:
+    """Settings that change results, as recorded with every finding (so the run can be repeated)."""
+    from .. import __version__
+
+    params: dict[str, Any] = {"tool": "dfd_lib", "tool_version": __version__}
+    settings = getattr(scanner, "settings", None)
+    if callable(getattr(settings, "to_dict", None)):  # dfd_lib.scan.Scanner
+        params.update(clean_json(settings.to_dict()))
+    for name in _PARAM_NAMES:
+        value = getattr(scanner, name, None)
+        if isinstance(value, (int, float, str, bool)):
+            params[name] = value
+    params["model_card"] = model_identity(scanner).card
+    return params
+
+
+def load_forensics() -> Callable[[Path], list] | None:
+    """``dfd_lib.forensics.run_all`` if that package is importable, else None (with a warning)."""
+    try:
+        module = importlib.import_module("dfd_lib.forensics")
+    except ImportError as exc:
+        log.warning("forensic analyses skipped: dfd_lib.forensics is not importable (%s)", exc)
+        return None
+    run_all = getattr(module, "run_all", None)
+    if not callable(run_all):
+        log.warning("forensic analyses skipped: dfd_lib.forensics has no run_all()")
+        return None
+    return run_all
+
+
+def _pending(conn: sqlite3.Connection, model_sha256: str, forensics: bool) -> list[tuple[sqlite3.Row, bool, bool]]:
+    rows = conn.execute(
+        "SELECT i.*, EXISTS (SELECT 1 FROM findings f WHERE f.item_id = i.id AND f.kind = ? AND f.model_sha256 = ?)"
+        " AS has_detector, EXISTS (SELECT 1 FROM findings f WHERE f.item_id = i.id AND f.kind LIKE ?) AS has_forensics"
+        " FROM items i ORDER BY i.id",
+        (DETECTOR, model_sha256, FORENSIC_PREFIX + "%"),
+    ).fetchall()
+    work = []
+    for r in rows:
+        need_det = not r["has_detector"]
+        need_for = forensics and r["media_kind"] in ("image", "video") and not r["has_forensics"]
+        if need_det or need_for:
+            work.append((r, need_det, need_for))
+    return work
+
+
+def _detector_part(case_dir: Path, item: sqlite3.Row, scanner: Any, ident: ModelIdentity, params: dict,
+                   arts: list[ArtifactFile]) -> list[NewFinding]:
+    result = scanner.scan_file(case_dir / EVIDENCE_DIR / item["stored_name"])
+    if result.sha256 and result.sha256 != item["sha256"]:
+        raise CaseError(f"stored copy of item {item['id']} hashes to {result.sha256[:16]}..., not the recorded "
+                        f"{item['sha256'][:16]}...; run verify")
+    face_refs: dict[str, list[dict]] = {}
+    for face in result.faces:
+        if face.crop is not None:
+            art = stage_artifact(case_dir, face.crop, "face_crop")
+            arts.append(art)
+            face_refs[face_subject(face)] = [art.ref(face=face_subject(face))]
+    file_refs = [ref for refs in face_refs.values() for ref in refs]
+    top = result.most_suspicious_face
+    params = dict(params)
+    if top is not None and callable(getattr(scanner, "explain", None)):
+        try:
+            overlay = scanner.explain(top).overlay
+            art = stage_artifact(case_dir, overlay, "gradcam")
+        except Exception as exc:  # an explanation failing must not cost the finding itself
+            log.warning("item %s: Grad-CAM explanation failed: %s", item["id"], exc)
+            params["explain_error"] = f"{type(exc).__name__}: {exc}"
+        else:
+            arts.append(art)
+            file_refs.append(art.ref(face=face_subject(top)))
+    return detector_findings(result, ident.name, ident.sha256, ident.threshold, params, face_refs, file_refs)
+
+
+def _forensic_part(case_dir: Path, item: sqlite3.Row, run_all: Callable, arts: list[ArtifactFile]) -> list[NewFinding]:
+    out = []
+    for fr in run_all(case_dir / EVIDENCE_DIR / item["stored_name"]):
+        refs = []
+        if getattr(fr, "map_image", None) is not None:
+            art = stage_artifact(case_dir, fr.map_image, "forensic_map")
+            arts.append(art)
+            refs.append(art.ref(analysis=str(fr.analysis)))
+        out.append(forensic_finding(fr, refs))
+    return out
+
+
+def _analyse(conn, case_dir, item, need_det, run_all, scanner, ident, params, actor) -> ItemOutcome:
+    arts: list[ArtifactFile] = []
+    try:
+        found = _detector_part(case_dir, item, scanner, ident, params, arts) if need_det else []
+        if run_all is not None:
+            try:
+                found += _forensic_part(case_dir, item, run_all, arts)
+            except Exception as exc:  # forensics are optional extras; the detector finding still counts
+                log.warning("item %s: forensic analyses failed: %s", item["id"], exc)
+        if not found:
+            return ItemOutcome(item["id"], item["sha256"], "failed", "the analyses produced no findings")
+        with write_transaction(conn):
+            found = [f for f in found if not finding_exists(conn, item["id"], f)]
+            if not found:
+                return ItemOutcome(item["id"], item["sha256"], "already_done", "recorded by another run")
+            used = {ref["sha256"] for f in found for ref in f.artifacts}
+            refs = [r for a in {a.sha256: a for a in arts if a.sha256 in used}.values()
+                    if (r := register_artifact(conn, item["id"], a)) is not None]
+            refs += [insert_finding(conn, item["id"], f, actor) for f in found]
+            det = next((f for f in found if f.kind == DETECTOR), None)
+            details: dict[str, Any] = {"kinds": sorted({f.kind for f in found}), "findings": len(found),
+                                       "artifacts": sorted(used), "records": refs}
+            if det is not None:
+                details.update(model=det.model_name, model_sha256=det.model_sha256, threshold=det.threshold,
+                               status=det.status, score=det.score, verdict=det.verdict, params=det.params)
+            append_entry(conn, "analysis", actor, item_id=item["id"], item_sha256=item["sha256"], details=details)
+        for art in arts:
+            if art.sha256 in used:
+                publish(case_dir, art.staged)
+        msg = "" if det is None else f"{det.status}" + ("" if det.score is None else f" {det.score:.3f}")
+        return ItemOutcome(item["id"], item["sha256"], "analysed", msg)
+    finally:
+        for art in arts:
+            discard(art.staged)
+
+
+def triage_items(
+    conn: sqlite3.Connection,
+    case_dir: Path,
+    scanner: Any,
+    actor: str,
+    progress: Progress | None = None,
+    forensics: bool = True,
+) -> tuple[list[ItemOutcome], bool]:
+    """Analyse every item lacking findings; returns the outcomes and whether it was cancelled."""
+    progress = ensure_progress(progress)
+    ident = model_identity(scanner)
+    params = scanner_params(scanner)
+    work = _pending(conn, ident.sha256, forensics)
+    run_all = load_forensics() if forensics and any(nf for _, _, nf in work) else None
+    if run_all is None:
+        work = [(item, True, False) for item, need_det, _ in work if need_det]
+    outcomes: list[ItemOutcome] = []
+    cancelled = False
+    progress.start(len(work), f"triage ({ident.name})")
+    try:
+        for item, need_det, need_for in work:
+            if progress.cancelled():
+                cancelled = True
+                log.info("triage cancelled after %d of %d items", len(outcomes), len(work))
+                break
+            try:
+                out = _analyse(conn, case_dir, item, need_det, run_all if need_for else None, scanner, ident,
+                               params, actor)
+            except Exception as exc:  # one bad item must not stop the batch; it stays pending for the next run
+                log.error("item %s (%s): analysis failed: %s", item["id"], item["original_name"], exc, exc_info=True)
+                out = ItemOutcome(item["id"], item["sha256"], "failed", f"{type(exc).__name__}: {exc}")
+            outcomes.append(out)
+            progress.advance(1, item=item["id"], result=out.message or out.outcome)
+    finally:
+        progress.close()
+    return outcomes, cancelled

@@ -1,0 +1,197 @@
+"""Case commands: ``dfd triage``, ``dfd cases``, ``dfd show``, ``dfd verify``, ``dfd annotate``."""
+from __future__ import annotations
+
+import json
+import math
+import sys
+from typing import Any
+
+import pandas as pd
+
+from .common import add_model_options, add_sampling_options, fmt_score, print_table
+
+__all__ = ["register", "VERIFY_FAILED"]
+
+VERIFY_FAILED = 3  # exit status of `dfd verify` when the case is not intact
+
+
+def _case_options(p) -> None:
+    p.add_argument("--cases-dir", default=None, metavar="DIR",
+                   help="case store (default: $DFD_CASES_DIR, else ./cases)")
+
+
+def register(sub) -> None:
+    from ..case import VERDICTS
+
+    p = sub.add_parser("triage", help="take evidence into a case and scan it (resumable)",
+                       description="Create or open a case, hash and copy the evidence into it, and score every item "
+                                   "that lacks findings for the model. Interrupted runs are finished by running "
+                                   "the same command again.")
+    p.add_argument("paths", nargs="+", metavar="EVIDENCE", help="files or folders (searched recursively)")
+    p.add_argument("--case", required=True, metavar="NAME", help="case name (created if new)")
+    p.add_argument("--examiner", default=None, help="who performs the triage (recorded in the custody log)")
+    p.add_argument("--title", default=None, help="case title when creating it")
+    p.add_argument("--agency", default=None, help="agency or unit when creating the case")
+    p.add_argument("--acquired-by", default=None, help="who acquired the evidence (default: the examiner)")
+    p.add_argument("--source-device", default="", help="device the evidence came from")
+    p.add_argument("--source-url", default="", help="URL the evidence came from")
+    p.add_argument("--source-platform", default="", help="platform, e.g. WhatsApp")
+    p.add_argument("--no-forensics", action="store_true", help="skip the forensic analyses of images")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _case_options(p)
+    add_model_options(p)
+    add_sampling_options(p)
+    p.set_defaults(func=run_triage)
+
+    p = sub.add_parser("cases", help="list the cases in the case store")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    _case_options(p)
+    p.set_defaults(func=run_cases)
+
+    p = sub.add_parser("show", help="list a case's evidence items with scores and verdicts")
+    p.add_argument("case", metavar="CASE")
+    p.add_argument("--json", action="store_true", help="print one JSON object per evidence item")
+    _case_options(p)
+    p.set_defaults(func=run_show)
+
+    p = sub.add_parser("verify", help="re-hash a case's files and check its custody chain",
+                       description=f"Exit status 0 when the case is intact, {VERIFY_FAILED} when anything was "
+                                   "altered, added, removed or the custody chain is broken.")
+    p.add_argument("case", metavar="CASE")
+    p.add_argument("--examiner", default=None, help="who verifies (recorded in the custody log)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    _case_options(p)
+    p.set_defaults(func=run_verify)
+
+    p = sub.add_parser("annotate", help="record an analyst's review of an evidence item")
+    p.add_argument("case", metavar="CASE")
+    p.add_argument("item", metavar="ITEM", help="item id or SHA-256 prefix (6+ hex digits)")
+    p.add_argument("--verdict", choices=VERDICTS, default=None)
+    p.add_argument("--notes", default=None)
+    p.add_argument("--tags", default=None, help="comma-separated tags (replace the current tags)")
+    flag = p.add_mutually_exclusive_group()
+    flag.add_argument("--sensitive", dest="sensitive", action="store_true", default=None,
+                      help="sexual or child-abuse material: withhold the media from exports")
+    flag.add_argument("--not-sensitive", dest="sensitive", action="store_false", help="clear the sensitive flag")
+    p.add_argument("--reviewer", default=None, help="who reviews (default: the case examiner)")
+    _case_options(p)
+    p.set_defaults(func=run_annotate)
+
+
+def _plain(v: Any) -> Any:
+    """A JSON-ready Python value from a pandas cell (NaN/NA -> None, numpy scalars -> Python)."""
+    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+        return None
+    if hasattr(v, "item") and not isinstance(v, (list, str)):
+        return v.item()
+    return v
+
+
+def _print_items(df, with_run: bool = False) -> None:
+    headers = ["item", "score", "verdict", "status", "faces", "analyst", "tags", "file", "sha256"]
+    if with_run:
+        headers.insert(1, "this run")
+    rows = []
+    for r in df.to_dict("records"):
+        score = _plain(r["score"])
+        faces = _plain(r["n_faces"])
+        row = [r["item_id"], fmt_score(score), _plain(r["verdict"]) or "-", r["status"],
+               "-" if faces is None else int(faces),
+               (_plain(r["analyst_verdict"]) or "-") + (" [SENSITIVE]" if r["sensitive"] else ""),
+               ",".join(r["tags"]), _plain(r["path"]) or r["name"], r["sha256"][:12]]
+        if with_run:
+            row.insert(1, r["run"])
+        rows.append(row)
+    print_table(headers, rows)
+
+
+def run_triage(args) -> int:
+    from ..case import Source, open_case
+    from ..progress import TqdmProgress
+    from .scan_cmd import scanner_from_args
+
+    case = open_case(args.case, args.cases_dir, create=True, title=args.title, examiner=args.examiner,
+                     agency=args.agency)
+    scanner = scanner_from_args(args)
+    try:
+        source = Source(device=args.source_device, url=args.source_url, platform=args.source_platform)
+        df = case.triage(args.paths, scanner=scanner, progress=TqdmProgress(disable=args.quiet),
+                         examiner=args.examiner, forensics=not args.no_forensics, acquired_by=args.acquired_by,
+                         source=source)
+    finally:
+        close = getattr(scanner, "close", None)
+        if callable(close):
+            close()
+        case.close()
+    a = df.attrs
+    print(f"case {case.id} ({case.path}); model {a['model']} (sha256 {a['model_sha256'][:12]}...)")
+    _print_items(df, with_run=True)
+    intake = a["intake"]
+    print(f"intake: {intake['new']} new, {intake['new_source']} new source(s) of known items, {intake['known']} "
+          f"already in the case, {intake['error']} error(s); analysed {a['analysed']}, failed {a['failed']}")
+    for err in a["intake_errors"]:
+        print(f"  intake error: {err['path']}: {err['error']}")
+    if a["cancelled"]:
+        print("triage was cancelled: run the same command again to finish it")
+    return 1 if a["failed"] else 0
+
+
+def run_cases(args) -> int:
+    from ..case import format_ist, list_cases
+
+    df = list_cases(args.cases_dir)
+    if args.json:
+        print(json.dumps([{k: _plain(v) for k, v in r.items()} for r in df.to_dict("records")], indent=2))
+        return 0
+    if df.empty:
+        print("no cases")
+        return 0
+    print_table(["case", "title", "examiner", "agency", "items", "created (IST)", "updated (IST)", "note"],
+                [(r["id"], r["title"], r["examiner"], r["agency"], _plain(r["items"]), format_ist(r["created_utc"]),
+                  format_ist(r["updated_utc"]), r["error"]) for r in df.to_dict("records")])
+    return 0
+
+
+def run_show(args) -> int:
+    from ..case import open_case
+
+    with open_case(args.case, args.cases_dir, create=False) as case:
+        df = case.items()
+        info = case.info
+    if args.json:
+        keep = ["item_id", "path", "name", "sha256", "md5", "sha1", "size", "mime", "media_kind", "intake_status",
+                "status", "message", "score", "verdict", "model", "model_sha256", "n_faces", "analyst_verdict",
+                "tags", "sensitive", "reviewer", "n_sources", "intake_utc"]
+        print(json.dumps([{k: _plain(r[k]) for k in keep} for r in df.to_dict("records")], indent=2))
+        return 0
+    print(f"case {info.id}: {info.title} | examiner {info.examiner or '-'} | agency {info.agency or '-'} | "
+          f"created {info.created_ist} | updated {info.updated_ist}")
+    _print_items(df)
+    return 0
+
+
+def run_verify(args) -> int:
+    from ..case import open_case
+
+    with open_case(args.case, args.cases_dir, create=False) as case:
+        report = case.verify(actor=args.examiner)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print("\n".join(report.lines()))
+    return 0 if report.ok else VERIFY_FAILED
+
+
+def run_annotate(args) -> int:
+    from ..case import open_case
+
+    if args.verdict is None and args.notes is None and args.tags is None and args.sensitive is None:
+        print("dfd annotate: give at least one of --verdict, --notes, --tags, --sensitive/--not-sensitive",
+              file=sys.stderr)
+        return 2
+    with open_case(args.case, args.cases_dir, create=False) as case:
+        a = case.annotate(args.item, verdict=args.verdict, notes=args.notes, tags=args.tags,
+                          sensitive=args.sensitive, reviewer=args.reviewer)
+    print(f"item {a.item_id}: verdict {a.verdict or '-'}, tags {','.join(a.tags) or '-'}, "
+          f"sensitive {'yes' if a.sensitive else 'no'} (record {a.id} by {a.reviewer})")
+    return 0

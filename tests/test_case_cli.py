@@ -1,0 +1,121 @@
+"""The case commands through ``dfd_lib.cli.main``: triage, cases, show, annotate, verify."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dfd_lib.case import open_case
+from dfd_lib.case.triage import load_forensics
+from dfd_lib.cli import main
+from test_case_support import FakeScanner, make_images
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    import dfd_lib.cli.scan_cmd as scan_cmd
+
+    monkeypatch.setattr(scan_cmd, "scanner_from_args", lambda args: FakeScanner())
+    make_images(tmp_path / "ev", 3)
+    (tmp_path / "ev" / "empty.jpg").write_bytes(b"")
+    return tmp_path
+
+
+def _triage(store, *extra):
+    return main(["triage", str(store / "ev"), "--case", "FIR 7 of 2025", "--examiner", "Insp. Rao",
+                 "--cases-dir", str(store / "cases"), "--quiet", "--no-forensics", *extra])
+
+
+def test_triage_then_show_annotate_and_list(store, capsys):
+    assert _triage(store, "--source-platform", "WhatsApp") == 0
+    out = capsys.readouterr().out
+    assert "case fir-7-of-2025" in out and "intake: 4 new" in out and "analysed 4" in out
+    lines = [ln for ln in out.splitlines() if ln.split()[:1] and ln.split()[0].isdigit()]
+    assert len(lines) == 4 and lines[-1].split()[2] == "-"  # the unscored empty file comes last
+
+    assert main(["show", "FIR 7 of 2025", "--cases-dir", str(store / "cases"), "--json"]) == 0
+    items = json.loads(capsys.readouterr().out)
+    assert len(items) == 4
+    for key in ("path", "sha256", "status", "score", "analyst_verdict"):
+        assert key in items[0]
+    scored = [i for i in items if i["status"] == "scored"]
+    assert len(scored) == 3 and all(0 <= i["score"] <= 1 for i in scored)
+    target = scored[0]
+
+    assert main(["annotate", "fir-7-of-2025", target["sha256"][:12], "--verdict", "likely_fake", "--tags", "a,b",
+                 "--notes", "blending at jaw", "--sensitive", "--reviewer", "SI Khan",
+                 "--cases-dir", str(store / "cases")]) == 0
+    assert "likely_fake" in capsys.readouterr().out
+    assert main(["show", "fir-7-of-2025", "--cases-dir", str(store / "cases"), "--json"]) == 0
+    after = {i["sha256"]: i for i in json.loads(capsys.readouterr().out)}[target["sha256"]]
+    assert after["analyst_verdict"] == "likely_fake" and after["tags"] == ["a", "b"] and after["sensitive"] is True
+
+    assert main(["show", "fir-7-of-2025", "--cases-dir", str(store / "cases")]) == 0
+    assert "likely_fake [SENSITIVE]" in capsys.readouterr().out
+
+    assert main(["cases", "--cases-dir", str(store / "cases"), "--json"]) == 0
+    [listed] = json.loads(capsys.readouterr().out)
+    assert listed["id"] == "fir-7-of-2025" and listed["items"] == 4 and listed["examiner"] == "Insp. Rao"
+
+    with open_case("fir-7-of-2025", cases_dir=store / "cases", create=False) as case:
+        assert set(case.sources()["platform"]) == {"WhatsApp"}
+        assert case.custody_log()["actor"].iloc[-1] == "SI Khan"
+
+
+def test_triage_twice_is_idempotent(store, capsys):
+    assert _triage(store) == 0
+    capsys.readouterr()
+    assert _triage(store) == 0
+    out = capsys.readouterr().out
+    assert "intake: 0 new" in out and "analysed 0" in out
+    assert main(["verify", "fir-7-of-2025", "--cases-dir", str(store / "cases"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["ok"] is True
+
+
+def test_errors_are_reported_not_raised(store, capsys):
+    cases = str(store / "cases")
+    assert main(["show", "nope", "--cases-dir", cases]) == 1
+    assert "no case 'nope'" in capsys.readouterr().err
+    assert _triage(store) == 0
+    assert main(["annotate", "fir-7-of-2025", "99", "--verdict", "real", "--cases-dir", cases]) == 1
+    assert "no evidence item" in capsys.readouterr().err
+    assert main(["annotate", "fir-7-of-2025", "1", "--cases-dir", cases]) == 2
+    with pytest.raises(SystemExit):
+        main(["annotate", "fir-7-of-2025", "1", "--verdict", "maybe", "--cases-dir", cases])
+    assert main(["triage", str(store / "ev"), "--case", "../evil", "--cases-dir", cases, "--quiet"]) == 1
+    assert "path separator" in capsys.readouterr().err
+
+
+def test_cases_empty_store(tmp_path, capsys):
+    assert main(["cases", "--cases-dir", str(tmp_path / "none")]) == 0
+    assert "no cases" in capsys.readouterr().out
+
+
+def test_real_scanner_end_to_end(tiny_weights, examples, tmp_path, capsys):
+    """The real scan pipeline on the bundled sample evidence, through the CLI."""
+    cases = tmp_path / "cases"
+    argv = ["triage", str(examples), "--case", "sample", "--cases-dir", str(cases), "--weights-dir",
+            str(tiny_weights), "--examiner", "tester", "--quiet"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    with open_case("sample", cases_dir=cases, create=False) as case:
+        items = case.items().set_index("name")
+        assert items.loc["astronaut.jpg", "status"] == "scored" and items.loc["astronaut.jpg", "n_faces"] >= 1
+        assert items.loc["coffee_no_face.jpg", "status"] == "no_face"
+        assert items.loc["notes.jpg", "status"] == "unsupported" and items.loc["empty.jpg", "status"] == "unreadable"
+        assert items.loc["astronaut_clip.mp4", "status"] == "scored"
+        det = case.findings(kind="detector").query("kind == 'detector'")
+        assert set(det["model_name"]) == {"tiny-test-model"} and det["model_sha256"].str.len().eq(64).all()
+        assert det["params"].iloc[0]["frames_per_second"] == 1.0
+        scored = det[det.status == "scored"]
+        assert all(any(a["kind"] == "gradcam" for a in arts) for arts in scored["artifacts"])
+        if load_forensics() is not None:  # dfd_lib.forensics is present: its results are findings too
+            photo = int(items.loc["astronaut.jpg", "item_id"])
+            forensic = case.findings(item=photo, kind="forensic")
+            assert len(forensic) >= 3 and set(forensic["status"]) <= {"ok", "not_applicable", "error"}
+            maps = [a for arts in forensic["artifacts"] for a in arts]
+            assert maps and all((case.path / a["path"]).is_file() for a in maps)
+        report = case.verify()
+        assert report.ok, report.lines()
+    assert main(argv) == 0  # a second run finds nothing to do
+    assert "analysed 0" in capsys.readouterr().out

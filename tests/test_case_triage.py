@@ -1,0 +1,254 @@
+"""Triage: findings and artifacts per item and face, models side by side, resumable after kill -9."""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dfd_lib.case import open_case
+from dfd_lib.progress import CallbackProgress
+from test_case_support import FakeScanner, make_images
+
+TESTS_DIR = Path(__file__).resolve().parent
+
+
+@pytest.fixture
+def evidence(tmp_path):
+    folder = tmp_path / "ev"
+    make_images(folder, 4)
+    (folder / "sub").mkdir()
+    (folder / "sub" / "empty.jpg").write_bytes(b"")
+    (folder / "sub" / "notes.jpg").write_text("text, not a photo")
+    return folder
+
+
+@pytest.fixture
+def case(tmp_path):
+    c = open_case("triage", cases_dir=tmp_path / "cases", examiner="Insp. Rao")
+    yield c
+    c.close()
+
+
+def _detector_counts(db: Path) -> dict[tuple[int, str], int]:
+    if not db.exists():
+        return {}
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        rows = conn.execute("SELECT item_id, model_sha256, COUNT(*) FROM findings WHERE kind = 'detector'"
+                            " GROUP BY item_id, model_sha256").fetchall()
+    except sqlite3.OperationalError:
+        return {}
+    finally:
+        conn.close()
+    return {(i, m): n for i, m, n in rows}
+
+
+def test_triage_stores_findings_artifacts_and_summary(case, evidence):
+    scanner = FakeScanner()
+    df = case.triage([evidence], scanner=scanner, forensics=False)
+    assert len(df) == 6 and set(df["run"]) == {"analysed"}
+    scores = list(df["score"])
+    assert scores[:4] == sorted(scores[:4], reverse=True) and all(np.isnan(scores[4:]))
+    statuses = dict(zip(df["name"], df["status"]))
+    assert statuses["empty.jpg"] == "unreadable" and statuses["notes.jpg"] == "unsupported"
+    assert df.attrs["analysed"] == 6 and df.attrs["intake"]["new"] == 6 and not df.attrs["cancelled"]
+    # scanned the write-once copies, never the originals
+    assert all(Path(p).parent == case.evidence_dir for p in scanner.scanned)
+    f = case.findings()
+    top = df.iloc[0]
+    det = f[(f.item_id == top.item_id) & (f.kind == "detector")].iloc[0]
+    assert det.model_name == "fake-v1" and det.model_sha256 == scanner.model.card.sha256 and det.threshold == 0.5
+    assert det.result["score"] == round(top.score, 6) and det.params["model_card"]["name"] == "fake-v1"
+    assert det.params["fps"] == 1.0 and det.params["tool"] == "dfd_lib"
+    faces = f[(f.item_id == top.item_id) & (f.kind == "detector:face")]
+    assert list(faces.subject) == ["face:-:0", "face:-:1"] and faces.score.iloc[0] == pytest.approx(top.score)
+    kinds = sorted(a["kind"] for a in det.artifacts)
+    assert kinds == ["face_crop", "face_crop", "gradcam"]
+    for a in det.artifacts:
+        path = case.path / a["path"]
+        assert path.is_file() and oct(path.stat().st_mode & 0o777) == "0o444"
+    assert case.verify().ok
+
+
+def test_rerun_adds_nothing_and_another_model_adds_findings(case, evidence):
+    case.triage([evidence], scanner=FakeScanner(), forensics=False)
+    n_findings, n_log = len(case.findings()), len(case.custody_log())
+    again = FakeScanner()
+    df = case.triage([evidence], scanner=again, forensics=False)
+    assert again.scanned == [] and df.attrs["analysed"] == 0 and set(df["run"]) == {"previous"}
+    assert len(case.findings()) == n_findings and len(case.custody_log()) == n_log
+    other = FakeScanner("fake-v2")
+    df2 = case.triage([], scanner=other, forensics=False)
+    assert len(other.scanned) == 6 and df2.attrs["analysed"] == 6
+    counts = _detector_counts(case.db_path)
+    assert len(counts) == 12 and set(counts.values()) == {1}
+    assert set(case.items(model_sha256=other.model.card.sha256)["model"].dropna()) == {"fake-v2"}
+    # the first model's findings are untouched
+    assert len(case.findings(kind="detector")) == 2 * n_findings
+    assert case.verify().ok
+
+
+def test_failed_explanation_keeps_the_finding(case, evidence, caplog):
+    with caplog.at_level(logging.WARNING, logger="dfd_lib.case"):
+        df = case.triage([evidence], scanner=FakeScanner(explain_fails=True), forensics=False)
+    assert df.attrs["analysed"] == 6 and "Grad-CAM explanation failed" in caplog.text
+    det = case.findings(kind="detector").query("kind == 'detector' and status == 'scored'").iloc[0]
+    assert "no gradients" in det.params["explain_error"]
+    assert [a["kind"] for a in det.artifacts] == ["face_crop", "face_crop"]
+
+
+def test_cancel_between_items_keeps_what_is_done(case, evidence):
+    n = {"done": 0}
+    prog = CallbackProgress(on_update=lambda d, t, desc, info: n.__setitem__("done", d if desc.startswith("triage") else 0),
+                            should_cancel=lambda: n["done"] >= 2)
+    df = case.triage([evidence], scanner=FakeScanner(), progress=prog, forensics=False)
+    assert df.attrs["cancelled"] and df.attrs["analysed"] == 2
+    assert sorted(df["run"].value_counts().items()) == [("analysed", 2), ("pending", 4)]
+    df = case.triage([], scanner=FakeScanner(), forensics=False)
+    assert df.attrs["analysed"] == 4 and set(_detector_counts(case.db_path).values()) == {1}
+
+
+@dataclass(frozen=True)
+class _FakeForensic:
+    analysis: str
+    status: str = "ok"
+    summary: str = "looks consistent"
+    metrics: dict = field(default_factory=lambda: {"mean": np.float32(0.25)})
+    flags: tuple = ("recompressed",)
+    map_image: np.ndarray | None = None
+
+    def to_dict(self):
+        return {"analysis": self.analysis, "status": self.status, "summary": self.summary,
+                "metrics": {"mean": 0.25}, "flags": list(self.flags)}
+
+
+def test_forensic_results_become_findings_with_map_artifacts(case, evidence, monkeypatch):
+    calls = []
+
+    def run_all(path):
+        calls.append(Path(path))
+        heat = np.linspace(0, 1, 32 * 32, dtype=np.float32).reshape(32, 32)
+        return [_FakeForensic("ela", map_image=heat), _FakeForensic("metadata", status="not_applicable")]
+
+    monkeypatch.setitem(sys.modules, "dfd_lib.forensics", types.SimpleNamespace(run_all=run_all))
+    case.triage([evidence], scanner=FakeScanner())
+    assert len(calls) == 4  # only items whose content is an image
+    ela = case.findings(kind="forensic:ela")
+    assert len(ela) == 4 and set(ela.status) == {"ok"} and ela.params.iloc[0]["flags"] == ["recompressed"]
+    art = ela.artifacts.iloc[0][0]
+    assert art["kind"] == "forensic_map" and (case.path / art["path"]).is_file()
+    assert len(case.findings(kind="forensic")) == 8
+    case.triage([], scanner=FakeScanner())
+    assert len(calls) == 4 and case.verify().ok
+
+
+def test_missing_forensics_package_is_skipped_with_a_warning(case, evidence, monkeypatch, caplog):
+    monkeypatch.setitem(sys.modules, "dfd_lib.forensics", None)
+    with caplog.at_level(logging.WARNING, logger="dfd_lib.case"):
+        df = case.triage([evidence], scanner=FakeScanner())
+    assert df.attrs["analysed"] == 6 and "forensic analyses skipped" in caplog.text
+    assert case.findings(kind="forensic").empty
+
+
+RUNNER = textwrap.dedent("""
+    import sys
+    from dfd_lib.case import open_case
+    from test_case_support import FakeScanner
+    import time
+    from pathlib import Path
+    cases, evidence, delay, who = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
+    case = open_case("shared", cases_dir=cases, examiner=who)
+    if len(sys.argv) > 6:  # start together: announce readiness, wait for the go signal
+        barrier = Path(sys.argv[6])
+        (barrier / f"ready-{who}").touch()
+        while not (barrier / "go").exists():
+            time.sleep(0.01)
+    case.triage([evidence], scanner=FakeScanner(delay=delay), forensics=False, examiner=who)
+    for k in range(int(sys.argv[5])):
+        case.log_action("view", who, item=1 + k % 3, details={"k": k})
+        case.annotate(1 + k % 3, notes=f"{who} {k}", reviewer=who)
+    case.close()
+""")
+
+
+def _spawn(tmp_path, cases, evidence, delay, who="runner", extra=0, barrier=None):
+    script = tmp_path / "runner.py"
+    script.write_text(RUNNER)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]),
+           "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, str(script), str(cases), str(evidence), str(delay), who, str(extra)]
+                            + ([str(barrier)] if barrier else []),
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_triage_resumes_after_kill_9(tmp_path):
+    evidence = tmp_path / "ev"
+    make_images(evidence, 10)
+    cases = tmp_path / "cases"
+    db = cases / "shared" / "case.db"
+    proc = _spawn(tmp_path, cases, evidence, delay=0.4)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(_detector_counts(db)) < 3:
+        assert proc.poll() is None, proc.stderr.read().decode()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    proc.stdout.close()
+    proc.stderr.close()
+    done_before = len(_detector_counts(db))
+    assert 3 <= done_before < 10, "the kill must land mid-run"
+    with open_case("shared", cases_dir=cases, create=False) as case:
+        scanner = FakeScanner()
+        df = case.triage([evidence], scanner=scanner, forensics=False)
+        assert len(scanner.scanned) == 10 - done_before  # only what was missing
+        assert df.attrs["analysed"] == 10 - done_before and df.attrs["intake"]["new"] == 0
+        counts = _detector_counts(db)
+        assert len(counts) == 10 and set(counts.values()) == {1}
+        faces = case.findings(kind="detector:face")
+        assert faces.groupby("item_id").size().tolist() == [2] * 10
+        assert (case.custody_log()["action"] == "analysis").sum() == 10
+        report = case.verify()
+        assert report.ok, report.lines()
+        assert not list((case.path / "tmp").rglob("*.part"))
+
+
+def test_two_processes_write_one_case_without_corrupting_it(tmp_path):
+    evidence = tmp_path / "ev"
+    make_images(evidence, 6)
+    cases = tmp_path / "cases"
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    procs = [_spawn(tmp_path, cases, evidence, delay=0.05, who=f"proc{i}", extra=15, barrier=barrier)
+             for i in range(2)]
+    deadline = time.monotonic() + 120
+    while len(list(barrier.glob("ready-*"))) < 2 and time.monotonic() < deadline:
+        assert all(p.poll() is None for p in procs), procs[0].stderr.read().decode()
+        time.sleep(0.01)
+    (barrier / "go").touch()
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err.decode()
+    with open_case("shared", cases_dir=cases, create=False) as case:
+        counts = _detector_counts(case.db_path)
+        assert len(counts) == 6 and set(counts.values()) == {1}
+        assert len(case.items()) == 6 and len(case.sources()) == 6
+        log = case.custody_log()
+        assert list(log["seq"]) == list(range(1, len(log) + 1))
+        assert (log["action"] == "view").sum() == 30 and (log["action"] == "case_created").sum() == 1
+        assert (log["action"] == "analysis").sum() == 6 and (log["action"] == "intake").sum() == 6
+        assert set(log["actor"]) == {"proc0", "proc1"}
+        notes = {a.notes for i in (1, 2, 3) for a in case.history(i)}
+        assert notes == {f"proc{p} {k}" for p in (0, 1) for k in range(15)}
+        report = case.verify()
+        assert report.ok, report.lines()

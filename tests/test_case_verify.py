@@ -1,0 +1,124 @@
+"""Tamper detection: verify names precisely what was altered, added, removed or broken."""
+from __future__ import annotations
+
+import os
+import sqlite3
+
+import pytest
+
+from dfd_lib.case import open_case
+from test_case_support import FakeScanner, make_images
+
+
+@pytest.fixture
+def case(tmp_path):
+    make_images(tmp_path / "ev", 3)
+    c = open_case("tamper", cases_dir=tmp_path / "cases", examiner="Insp. Rao")
+    c.triage([tmp_path / "ev"], scanner=FakeScanner(), forensics=False)
+    c.annotate(1, verdict="likely_fake", reviewer="Insp. Rao")
+    yield c
+    c.close()
+
+
+def _sql(case, *statements):
+    conn = sqlite3.connect(case.db_path, isolation_level=None)
+    for s in statements:
+        conn.execute(s)
+    conn.close()
+
+
+def test_untouched_case_verifies_and_verification_is_logged(case):
+    report = case.verify(actor="auditor")
+    assert report.ok, report.lines()
+    assert report.evidence_checked == 3 and report.artifacts_checked == 9  # 2 crops + 1 Grad-CAM per image
+    assert report.problems == () and report.warnings == ()
+    last = case.custody_log().iloc[-1]
+    assert last["action"] == "verification" and last["actor"] == "auditor" and last["details"]["ok"] is True
+    assert last["details"]["head_seq"] == report.head_seq == last["seq"] - 1
+    assert case.verify().ok  # the verification entry itself keeps the chain valid
+
+
+def test_changed_evidence_byte_is_reported_as_altered(case):
+    item = case.item(2)
+    path = case.evidence_path(2)
+    path.chmod(0o644)
+    data = bytearray(path.read_bytes())
+    data[100] ^= 0xFF
+    path.write_bytes(bytes(data))
+    report = case.verify()
+    assert not report.ok
+    [issue] = report.altered
+    assert issue.target == f"evidence/{item['stored_name']}" and issue.expected == item["sha256"]
+    assert issue.actual != item["sha256"] and "item 2" in issue.message
+    assert report.added == report.removed == report.chain_breaks == ()
+    assert any("writable" in w.message for w in report.warnings)
+    assert case.custody_log().iloc[-1]["details"]["altered"] == 1
+
+
+def test_added_and_removed_files_are_reported(case):
+    (case.evidence_dir / "planted.jpg").write_bytes(b"\xff\xd8\xffplanted")
+    art = sorted(case.artifacts_dir.iterdir())[0]
+    art.unlink()
+    report = case.verify()
+    assert [i.target for i in report.added] == ["evidence/planted.jpg"]
+    assert [i.target for i in report.removed] == [f"artifacts/{art.name}"]
+    assert report.altered == () and report.chain_breaks == ()
+
+
+def test_deleted_log_entry_breaks_the_chain_at_that_point(case):
+    _sql(case, "DROP TRIGGER custody_no_delete", "DELETE FROM custody WHERE seq = 3")
+    report = case.verify()
+    assert not report.ok
+    first = report.chain_breaks[0]
+    assert first.target == "custody #3" and "missing" in first.message
+    # the records that entry 3 (an intake) vouched for are now uncovered, and named
+    assert any(i.target == "items #2" and "not covered" in i.message for i in report.chain_breaks)
+    assert report.altered == report.added == report.removed == ()
+
+
+def test_edited_log_entry_is_reported(case):
+    _sql(case, "DROP TRIGGER custody_no_update", "UPDATE custody SET actor = 'mallory' WHERE seq = 2")
+    report = case.verify()
+    assert [i.target for i in report.chain_breaks] == ["custody #2"]
+    assert "edited" in report.chain_breaks[0].message
+
+
+def test_edited_finding_is_reported_precisely(case):
+    fid = int(case.findings(item=3, kind="detector").query("kind == 'detector'")["id"].iloc[0])
+    _sql(case, "DROP TRIGGER findings_no_update", f"UPDATE findings SET score = 0.001 WHERE id = {fid}")
+    report = case.verify()
+    assert [i.target for i in report.chain_breaks] == [f"findings #{fid}"]
+    issue = report.chain_breaks[0]
+    assert "edited" in issue.message and issue.expected != issue.actual
+
+
+def test_deleted_and_forged_findings_are_reported(case):
+    fid = int(case.findings(item=1)["id"].iloc[0])
+    _sql(case, "DROP TRIGGER findings_no_delete", f"DELETE FROM findings WHERE id = {fid}",
+         "INSERT INTO findings (item_id, kind, subject, status, result_json, created_utc)"
+         " VALUES (2, 'detector', 'file', 'scored', '{}', '2025-01-01T00:00:00+00:00')")
+    report = case.verify()
+    msgs = {i.target: i.message for i in report.chain_breaks}
+    assert "deleted" in msgs[f"findings #{fid}"]
+    forged = max(int(t.split("#")[1]) for t in msgs if t.startswith("findings"))
+    assert "not covered" in msgs[f"findings #{forged}"]
+
+
+def test_edited_annotation_and_removed_guard_are_reported(case):
+    _sql(case, "DROP TRIGGER annotations_no_update", "UPDATE annotations SET verdict = 'real'")
+    report = case.verify()
+    assert [i.target for i in report.chain_breaks] == ["annotations #1"]
+    assert any("annotations_no_update" in w.message for w in report.warnings)
+
+
+def test_cli_verify_exit_status(case, capsys):
+    from dfd_lib.cli import main
+
+    cases_dir = str(case.path.parent)
+    assert main(["verify", "tamper", "--cases-dir", cases_dir]) == 0
+    assert "INTACT" in capsys.readouterr().out
+    os.chmod(case.evidence_path(1), 0o644)
+    case.evidence_path(1).write_bytes(b"replaced")
+    assert main(["verify", "tamper", "--cases-dir", cases_dir]) != 0
+    out = capsys.readouterr().out
+    assert "NOT INTACT" in out and f"evidence/{case.item(1)['stored_name']}" in out and "ALTERED" in out
