@@ -1,8 +1,8 @@
-"""Backbone registry: explicit registration, no duplicates, helpful unknown-name errors."""
+"""Registries (backbones, forensic analyses): explicit registration, no duplicates, helpful unknown-name errors."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Generic, TypeVar
 
 from ..errors import RegistryError
 
@@ -28,18 +28,23 @@ class Backbone:
     pretrained_source: str = ""
 
 
-@dataclass
-class Registry:
-    kind: str
-    _items: dict[str, Backbone] = field(default_factory=dict)
+T = TypeVar("T")
 
-    def register(self, item: Backbone) -> Backbone:
+
+@dataclass
+class Registry(Generic[T]):
+    """Name -> item (anything with a ``name``), registered explicitly; duplicates refused."""
+
+    kind: str
+    _items: dict[str, T] = field(default_factory=dict)
+
+    def register(self, item: T) -> T:
         if item.name in self._items:
             raise RegistryError(f"{self.kind} {item.name!r} is already registered")
         self._items[item.name] = item
         return item
 
-    def get(self, name: str) -> Backbone:
+    def get(self, name: str) -> T:
         try:
             return self._items[name]
         except KeyError:
@@ -53,4 +58,4 @@ class Registry:
         return name in self._items
 
 
-BACKBONES = Registry("backbone")
+BACKBONES: Registry[Backbone] = Registry("backbone")
