@@ -14,10 +14,10 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## Triage the bundled sample evidence with the shipped model and print the result table.
+## Triage the bundled sample evidence into the case "demo" with the shipped model and print the result table.
 demo: $(STAMP)
-	$(DFD) scan examples/evidence --gradcam out/demo/gradcam --json out/demo/scan.json --csv out/demo/scan.csv
-	@echo "Grad-CAM overlays: out/demo/gradcam   records: out/demo/scan.json"
+	$(DFD) triage examples/evidence --case demo --examiner "demo examiner"
+	$(DFD) verify demo
 
 ## The whole test suite, slow and browser tests included (what CI runs).
 test: $(STAMP)

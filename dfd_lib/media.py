@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -27,6 +28,7 @@ __all__ = [
     "load_image",
     "iter_video_frames",
     "video_info",
+    "open_image_header",
 ]
 
 _CHUNK = 1 << 20
@@ -167,6 +169,29 @@ def _to_rgb(img) -> np.ndarray:
     return np.ascontiguousarray(arr[..., :3])
 
 
+@contextmanager
+def open_image_header(path: str | os.PathLike):
+    """PIL ``Image.open`` without PIL's own decompression-bomb refusal.
+
+    Opening reads only the header; callers that go on to decode pixels must check the size
+    against :class:`MediaLimits` first (``load_image`` does), which gives a clearer message.
+    """
+    import warnings
+
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        saved = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            img = Image.open(path)
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+        with img:
+            yield img
+
+
 def load_image(path: str | os.PathLike, limits: MediaLimits = MediaLimits()) -> np.ndarray:
     """Open an image file as an HxWx3 RGB uint8 array, EXIF orientation applied.
 
@@ -174,29 +199,20 @@ def load_image(path: str | os.PathLike, limits: MediaLimits = MediaLimits()) -> 
     or MediaTooLarge (more pixels than ``limits.max_image_pixels``); the size check happens
     before any pixel is decoded.
     """
-    import warnings
-
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            saved = Image.MAX_IMAGE_PIXELS
-            Image.MAX_IMAGE_PIXELS = None  # our own limit below gives the clearer message
-            try:
-                with Image.open(path) as img:
-                    w, h = img.size
-                    if w * h > limits.max_image_pixels:
-                        raise MediaTooLarge(
-                            f"image is {w}x{h} = {w * h / 1e6:.0f} megapixels; the limit is "
-                            f"{limits.max_image_pixels / 1e6:.0f} megapixels"
-                        )
-                    img.seek(0)  # GIF/TIFF: first frame
-                    img.load()
-                    img = ImageOps.exif_transpose(img)
-                    return _to_rgb(img)
-            finally:
-                Image.MAX_IMAGE_PIXELS = saved
+        with open_image_header(path) as img:
+            w, h = img.size
+            if w * h > limits.max_image_pixels:
+                raise MediaTooLarge(
+                    f"image is {w}x{h} = {w * h / 1e6:.0f} megapixels; the limit is "
+                    f"{limits.max_image_pixels / 1e6:.0f} megapixels"
+                )
+            img.seek(0)  # GIF/TIFF: first frame
+            img.load()
+            img = ImageOps.exif_transpose(img)
+            return _to_rgb(img)
     except (MediaTooLarge, UnsupportedMedia):
         raise
     except UnidentifiedImageError as exc:

@@ -12,6 +12,7 @@ import re
 from datetime import datetime, timedelta
 
 from ..errors import UnreadableMedia
+from ..media import open_image_header
 from .base import Analysis, Evidence, ForensicResult
 from .patterns import AI_GENERATORS, AI_SOURCE_TYPES, EDITORS, digital_source_types, find_tools
 
@@ -140,7 +141,7 @@ class MetadataAnalysis(Analysis):
         from PIL import Image, IptcImagePlugin
 
         try:
-            with Image.open(evidence.path) as img:
+            with open_image_header(evidence.path) as img:
                 exif = img.getexif()
                 ifd0 = {name: _text(exif[tag]) for tag, name in _IFD0.items() if tag in exif}
                 sub = exif.get_ifd(0x8769)
