@@ -29,5 +29,14 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/scan_bench.py
 
+## The Voila dashboard on http://127.0.0.1:8866 (cases in $$DFD_CASES_DIR, else ./cases). Listening beyond
+## localhost (DASHBOARD_IP=0.0.0.0) turns on a token: open the URL with the token that Voila prints.
+DASHBOARD_IP ?= 127.0.0.1
+DASHBOARD_PORT ?= 8866
+dashboard: $(STAMP)
+	DFD_CASES_DIR="$${DFD_CASES_DIR:-$(CURDIR)/cases}" $(VENV)/bin/voila notebooks/dashboard.ipynb --no-browser \
+	  --Voila.ip=$(DASHBOARD_IP) --port=$(DASHBOARD_PORT) \
+	  $(if $(filter 127.0.0.1 localhost ::1,$(DASHBOARD_IP)),,--token)
+
 examples: $(STAMP)
 	$(PY) examples/make_examples.py

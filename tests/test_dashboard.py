@@ -1,0 +1,159 @@
+"""The Voila dashboard in a real browser (Chromium through Playwright), driven as an investigator would."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+CASE_NAME = "FIR 77 of 2025"
+NOTE = "Face boundary looks blended around the jaw."
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"voila exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=5):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"voila did not answer at {url}:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture()
+def voila(tmp_path: Path, tiny_weights: Path):
+    """Voila serving notebooks/dashboard.ipynb with the tiny model and an empty case store; killed afterwards."""
+    port = _free_port()
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    env = {**os.environ, "DFD_WEIGHTS_DIR": str(tiny_weights), "DFD_CASES_DIR": str(cases),
+           "PYTHONPATH": str(ROOT)}
+    log = tmp_path / "voila.log"
+    voila_bin = Path(sys.executable).with_name("voila")
+    with open(log, "w") as fh:
+        proc = subprocess.Popen([str(voila_bin), str(ROOT / "notebooks" / "dashboard.ipynb"), "--no-browser",
+                                 f"--port={port}", "--Voila.ip=127.0.0.1",
+                                 "--VoilaConfiguration.show_tracebacks=True"],
+                                cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        _wait_http(url, proc, log)
+        yield url, cases, log
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def _evidence(tmp_path: Path, examples: Path) -> tuple[Path, Path]:
+    folder = tmp_path / "evidence"
+    (folder / "problem_files").mkdir(parents=True)
+    for name in ("astronaut.jpg", "astronaut_blended_face.jpg"):
+        shutil.copy2(examples / name, folder / name)
+    shutil.copy2(examples / "problem_files" / "empty.jpg", folder / "problem_files" / "empty.jpg")
+    upload = tmp_path / "to_upload"
+    upload.mkdir()
+    shutil.copy2(examples / "coffee_no_face.jpg", upload / "coffee_no_face.jpg")
+    return folder, upload / "coffee_no_face.jpg"
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (.ci/run installs it)")
+def test_dashboard_triage_review_export(voila, tmp_path: Path, examples: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    url, cases, log = voila
+    folder, upload = _evidence(tmp_path, examples)
+    shots = tmp_path / "screens"
+    shots.mkdir()
+    t0 = time.monotonic()
+
+    def shot(page, name: str) -> None:
+        page.screenshot(path=str(shots / f"{name}.png"))
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1100}, accept_downloads=True)
+            page.goto(url, timeout=120_000)
+            expect(page.locator(".dfd-case-bar")).to_be_visible(timeout=180_000)
+            shot(page, "01_start")
+
+            # 1. create the case
+            page.locator(".dfd-case-name input").fill(CASE_NAME)
+            page.locator(".dfd-examiner input").fill("Insp. Rao")
+            page.locator(".dfd-agency input").fill("Cyber Cell Pune")
+            page.locator("button.dfd-open-case").click()
+            expect(page.locator(".dfd-case-summary")).to_contain_text("fir-77-of-2025", timeout=60_000)
+            shot(page, "02_case")
+
+            # 2. triage a folder plus one uploaded file, watching the progress
+            page.locator(".dfd-evidence-path input").fill(str(folder))
+            with page.expect_file_chooser() as chooser:  # the upload widget's file input is not in the DOM
+                page.locator(".dfd-upload").click()
+            chooser.value.set_files(str(upload))
+            expect(page.locator(".dfd-upload")).to_contain_text("1", timeout=30_000)
+            page.locator("button.dfd-triage").click()
+            expect(page.locator(".dfd-progress-text")).to_contain_text("done:", timeout=300_000)
+            expect(page.locator(".dfd-counts")).to_contain_text("4 of 4", timeout=60_000)
+            shot(page, "03_triaged")
+
+            # 3. open the most suspicious item: its Grad-CAM overlay is shown
+            page.locator("button.dfd-tile-open").first.click()
+            expect(page.locator(".dfd-item-facts")).to_be_visible(timeout=60_000)
+            cam = page.locator(".dfd-gradcam img, img.dfd-gradcam").first
+            expect(cam).to_be_visible(timeout=120_000)
+            assert cam.evaluate("el => el.complete && el.naturalWidth") > 0
+            page.locator(".dfd-opacity input, .dfd-opacity").first.scroll_into_view_if_needed()
+            shot(page, "04_item")
+
+            # 4. review: a note typed, the verdict given with the keyboard (mouse over the picture, key 1 = fake)
+            page.locator(".dfd-notes textarea").fill(NOTE)
+            page.locator(".dfd-picture").hover()
+            page.keyboard.press("1")
+            expect(page.locator(".dfd-status")).to_contain_text("review saved", timeout=60_000)
+            expect(page.locator(".dfd-custody-tab")).to_contain_text("annotation", timeout=60_000)
+            shot(page, "05_reviewed")
+        finally:
+            browser.close()
+    elapsed = time.monotonic() - t0
+
+    from dfd_lib.case import open_case
+
+    case = open_case(CASE_NAME, cases_dir=cases, create=False)
+    try:
+        items = case.items()
+        top = items.sort_values("score", ascending=False).iloc[0]
+        assert top["analyst_verdict"] == "fake" and top["notes"] == NOTE
+        log_df = case.custody_log()
+        assert {"view", "annotation", "analysis", "intake"} <= set(log_df["action"])
+        assert "coffee_no_face.jpg" in set(items["name"])
+        assert case.verify(log_result=False).ok
+    finally:
+        case.close()
+    shutil.copy2(shots / "05_reviewed.png", ROOT / "docs" / "dashboard.png")
+    print(f"browser session took {elapsed:.1f} s; screenshots in {shots}")

@@ -1,0 +1,243 @@
+"""The workbench components driven programmatically (values set, buttons clicked) against a real case."""
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timezone
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ipywidgets = pytest.importorskip("ipywidgets")
+
+from workbench import AppState, Workbench  # noqa: E402
+from workbench.base import Component, reports_errors  # noqa: E402
+from workbench.presenters import ANY, UNREVIEWED, ItemFilter, filter_items, n_pages, page_of, state_counts  # noqa: E402
+
+
+def _frame() -> pd.DataFrame:
+    return pd.DataFrame({
+        "item_id": [1, 2, 3, 4, 5],
+        "status": ["scored", "scored", "no_face", "unreadable", "scored"],
+        "score": [0.9, 0.2, float("nan"), float("nan"), 0.55],
+        "analyst_verdict": ["fake", None, None, None, "real"],
+        "tags": [["WhatsApp"], [], ["x"], [], ["whatsapp", "morphed"]],
+        "sensitive": [False, False, False, True, False],
+        "media_kind": ["image", "video", "image", "unknown", "image"],
+    })
+
+
+def test_filters_counts_and_pages() -> None:
+    df = _frame()
+    assert list(filter_items(df, ItemFilter())["item_id"]) == [1, 2, 3, 4, 5]
+    assert list(filter_items(df, ItemFilter(status="scored"))["item_id"]) == [1, 2, 5]
+    assert list(filter_items(df, ItemFilter(score_min=0.5))["item_id"]) == [1, 5]  # unscored drop out
+    assert list(filter_items(df, ItemFilter(analyst_verdict=UNREVIEWED))["item_id"]) == [2, 3, 4]
+    assert list(filter_items(df, ItemFilter(analyst_verdict="real"))["item_id"]) == [5]
+    assert list(filter_items(df, ItemFilter(tag=" whatsapp "))["item_id"]) == [1, 5]
+    assert list(filter_items(df, ItemFilter(media_kind="video", status=ANY))["item_id"]) == [2]
+    assert state_counts(df) == {"no_face": 1, "scored": 3, "unreadable": 1, "reviewed": 2, "sensitive": 1}
+    assert n_pages(0, 24) == 1 and n_pages(49, 24) == 3
+    assert list(page_of(df, 1, 2)["item_id"]) == [3, 4] and list(page_of(df, 9, 2)["item_id"]) == [5]
+
+
+def test_freeze_restores_previous_state_and_errors_reach_the_log(caplog) -> None:
+    class Two(Component):
+        def __init__(self) -> None:
+            self.a, self.b = ipywidgets.Button(), ipywidgets.Button(disabled=True)
+            super().__init__([self.a, self.b])
+
+        def controls(self):
+            return [self.a, self.b]
+
+    c = Two()
+    with pytest.raises(RuntimeError):
+        with c.busy():
+            assert c.a.disabled and c.b.disabled
+            raise RuntimeError("boom")
+    assert not c.a.disabled and c.b.disabled and not c.frozen
+
+    @reports_errors("doing it")
+    def fails() -> None:
+        raise ValueError("bad input")
+
+    with caplog.at_level("ERROR", logger="workbench"):
+        assert fails() is None
+    assert "doing it failed: bad input" in caplog.text
+
+
+@pytest.fixture()
+def app(tmp_path: Path, tiny_weights: Path):
+    wb = Workbench(AppState(tmp_path / "cases", tiny_weights))
+    yield wb
+    wb.close_all()
+
+
+def _open(wb: Workbench, name: str = "FIR 9 of 2025") -> None:
+    bar = wb.case_bar
+    bar.name.value, bar.examiner.value, bar.agency.value = name, "Insp. Rao", "Cyber Cell"
+    bar.open_button.click()
+
+
+def test_case_bar_creates_then_reopens_a_case(app: Workbench) -> None:
+    app.case_bar.open_button.click()  # no name: an error in the status line, nothing opened
+    assert app.state.case is None and "error" in app.log_panel.status.value
+    _open(app)
+    assert app.case_bar.case_id == "fir-9-of-2025"
+    assert "Insp. Rao" in app.case_bar.summary.value and "0 item(s)" in app.case_bar.summary.value
+    assert not app.case_bar.verify_button.disabled
+    app.case_bar.verify_button.click()
+    assert app.state.last_verify is not None and app.state.last_verify.ok
+    assert "intact" in app.case_bar.summary.value
+    app.state.close_case()
+    assert app.case_bar.case_id == ""
+    app.case_bar.reload_cases()
+    assert "fir-9-of-2025" in [v for _, v in app.case_bar.existing.options[1:]]
+    app.case_bar.existing.value = "fir-9-of-2025"
+    app.case_bar.examiner.value = "SI Kumar"
+    app.case_bar.open_button.click()
+    assert app.state.case is not None and app.state.examiner == "SI Kumar"
+    assert app.state.case.info.examiner == "Insp. Rao"  # the case keeps its examiner; the actor changed
+
+
+def _evidence(tmp_path: Path, examples: Path) -> Path:
+    folder = tmp_path / "evidence"
+    folder.mkdir()
+    for name in ("astronaut.jpg", "astronaut_blended_face.jpg"):
+        shutil.copy2(examples / name, folder / name)
+    shutil.copy2(examples / "problem_files" / "empty.jpg", folder / "empty.jpg")
+    return folder
+
+
+@pytest.mark.slow
+def test_triage_grid_item_view_and_review(app: Workbench, tmp_path: Path, examples: Path) -> None:
+    _open(app)
+    app.intake.path.value = str(_evidence(tmp_path, examples))
+    coffee = (examples / "coffee_no_face.jpg").read_bytes()
+    app.intake.upload.value = ({"name": "coffee_no_face.jpg", "type": "image/jpeg", "size": len(coffee),
+                                "content": memoryview(coffee),
+                                "last_modified": datetime.now(timezone.utc)},)
+    app.intake.start_button.click()
+    assert app.intake.running and app.case_bar.frozen and app.intake.start_button.disabled
+    assert app.intake.wait(600)
+    assert not app.intake.running and not app.case_bar.frozen and not app.intake.start_button.disabled
+    assert "done: analysed 4" in app.intake.progress_text.value and app.intake.bar.value == app.intake.bar.max
+    assert "4 of 4 item(s)" in app.grid.counts.value
+    staged = list((tmp_path / "cases" / "_uploads" / "fir-9-of-2025").glob("*/coffee_no_face.jpg"))
+    assert len(staged) == 1 and app.intake.upload.value == ()
+
+    # grid: most suspicious first, filters narrow it
+    items = app.state.items()
+    top = int(items.iloc[0]["item_id"])
+    shown = [t.item_id for t in app.grid.tiles if t.layout.display != "none"]
+    assert shown == [int(i) for i in items["item_id"]] and all(t.image.value for t in app.grid.tiles[:4])
+    app.grid.status.value = "scored"
+    assert len([t for t in app.grid.tiles if t.layout.display != "none"]) == 2
+    app.grid.reset()
+
+    # item view: picture, face crop and a recomputed Grad-CAM re-blended at another opacity
+    app.grid.tiles[0].button.click()
+    assert app.grid.selected_item == top and app.item_view.item_id == top and app.state.selected == top
+    assert bytes(app.item_view.picture.value).startswith(b"\x89PNG")
+    cams = [w for card in app.item_view.faces.children for box in card.children[1:] for w in box.children
+            if "dfd-gradcam" in w._dom_classes]
+    assert cams and bytes(cams[0].value).startswith(b"\x89PNG")
+    before = cams[0].value
+    app.item_view.opacity.value = 0.9
+    after = [w for card in app.item_view.faces.children for box in card.children[1:] for w in box.children
+             if "dfd-gradcam" in w._dom_classes][0].value
+    assert after != before
+    assert "view" in set(app.state.case.custody_log(top)["action"])
+    assert app.item_view.forensics.children  # forensic findings of the image are listed
+
+    # review: keys 1-6 choose the verdict and save; j/k move through the grid
+    app.review.notes.value = "blended jaw line"
+    app.review.tags.value = "whatsapp, morphed"
+    assert app.shortcuts.press("1")
+    hist = app.state.case.history(top)
+    assert hist[-1].verdict == "fake" and hist[-1].notes == "blended jaw line" and hist[-1].tags == ("whatsapp", "morphed")
+    assert app.review.last_saved == hist[-1] and "annotation" in app.item_view.custody.value
+    app.shortcuts.on_event({"key": "j", "target": {"tagName": "DIV"}})
+    second = int(items.iloc[1]["item_id"])
+    assert app.state.selected == second and app.review.item == second and app.review.verdict.value is None
+    app.shortcuts.on_event({"key": "k", "target": {"tagName": "TEXTAREA"}})  # typing in a field: ignored
+    assert app.state.selected == second
+    app.shortcuts.press("k")
+    assert app.state.selected == top and app.review.verdict.value == "fake"
+    app.grid.analyst.value = "fake"
+    assert [t.item_id for t in app.grid.tiles if t.layout.display != "none"] == [top]
+
+
+@pytest.mark.slow
+def test_intake_cancel_keeps_the_case_resumable(app: Workbench, tmp_path: Path, examples: Path) -> None:
+    _open(app)
+    app.intake.path.value = str(_evidence(tmp_path, examples))
+    app.intake.start_button.click()
+    app.intake.cancel_button.click()  # before the model has even loaded
+    assert app.intake.wait(600)
+    assert "cancelled" in app.intake.progress_text.value
+    assert not app.intake.start_button.disabled and app.intake.cancel_button.disabled
+    app.intake.start([])  # finish what is pending
+    assert app.intake.wait(600)
+    assert set(app.state.items()["status"]) <= {"scored", "no_face", "unreadable"}
+
+
+def test_intake_reports_a_missing_folder(app: Workbench, tmp_path: Path) -> None:
+    _open(app)
+    app.intake.path.value = str(tmp_path / "nope")
+    app.intake.start_button.click()
+    assert app.intake.wait(60)
+    assert "does not exist" in app.log_panel.status.value
+    assert not app.intake.running and not app.intake.start_button.disabled
+
+
+NARRATIVE = ("A morphed photograph showing the complainant's face on another person's body was sent to her "
+             "contacts on WhatsApp from an unknown number, with threats to post more. The workbench flags the "
+             "face as likely manipulated; see the attached report for the analysis and the chain of custody.")
+NCRP_OTHER_PATH = {
+    "complaint_path": "Report Other Cyber Crime", "category": "Online and Social Media Related Crime",
+    "sub_category": "Cheating by Impersonation", "incident_date": "2025-03-01", "incident_time": "14:30",
+    "platform": "WhatsApp", "incident_state": "Maharashtra", "narrative": NARRATIVE,
+    "complainant_name": "A. Complainant", "complainant_mobile": "9876543210",
+    "complainant_address": "12 MG Road, Pune", "complainant_state": "Maharashtra",
+}
+
+
+def fill_form(panel, values: dict) -> None:
+    for key, value in values.items():  # in form order, so dependent drop-downs have their choices
+        panel.form.inputs[key].value = value
+
+
+def test_export_form_is_generated_validated_and_saved(app: Workbench) -> None:
+    from dfd_lib.report.portal_store import load_portal_fields
+
+    _open(app)
+    panel = app.export
+    assert panel.portal.value == "ncrp" and not panel.bundle_button.disabled
+    profile = panel.form.profile
+    assert list(panel.form.inputs) == list(profile.field_ids)
+    sub = panel.form.inputs["sub_category"]
+    assert sub.disabled and list(sub.options) == [""]  # depends on category, not chosen yet
+    assert any("required" in p for p in panel.form.check())
+    assert "problem(s) in the form" in panel.form.problems.value
+    panel.form.inputs["complaint_path"].value = "Report Other Cyber Crime"
+    assert "Online and Social Media Related Crime" in panel.form.inputs["category"].options
+    fill_form(panel, NCRP_OTHER_PATH)
+    assert not sub.disabled and "Cheating by Impersonation" in sub.options
+    assert panel.form.check() == [] and "the form is complete" in panel.form.problems.value
+    panel.form.anonymous.value = True  # only the Women/Child path may be anonymous; the complainant block hides
+    assert panel.form.rows["complainant_name"].layout.display == "none"
+    assert any("anonymous" in p for p in panel.form.check())
+    panel.form.anonymous.value = False
+    panel.save_button.click()
+    case = app.state.case
+    assert load_portal_fields(case, "ncrp")["sub_category"] == "Cheating by Impersonation"
+    assert case.custody_log()["action"].iloc[-1] == "case_updated"
+    panel.portal.value = "generic"
+    assert "addressed_to" in panel.form.inputs and panel.form.inputs["narrative"].value == ""
+    panel.portal.value = "ncrp"  # the saved answers come back
+    assert panel.form.inputs["platform"].value == "WhatsApp"
+    panel.form.inputs["narrative"].value = "too short"
+    panel.bundle_button.click()  # refused: the form is incomplete, nothing exported
+    assert "form is incomplete" in app.log_panel.status.value and panel.downloads.value == ""

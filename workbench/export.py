@@ -1,0 +1,133 @@
+"""Export panel: the portal form (generated from the profile), validation, PDF report and export bundle,
+with download links that work inside Voila (``data:`` URIs)."""
+from __future__ import annotations
+
+import base64
+import html
+import logging
+import mimetypes
+from pathlib import Path
+
+import ipywidgets as widgets
+from traitlets import Unicode
+
+from dfd_lib.progress import CallbackProgress
+
+from .base import Component, reports_errors
+from .portal_form import PortalForm
+from .state import AppState
+
+__all__ = ["ExportPanel", "download_link", "MAX_DOWNLOAD_BYTES"]
+
+log = logging.getLogger(__name__)
+
+MAX_DOWNLOAD_BYTES = 200 * 1024 * 1024  # larger files are shown by path only
+
+
+def download_link(path: Path, css_class: str = "dfd-download") -> str:
+    """An ``<a download>`` anchor carrying the file as a data: URI (or its path when too large)."""
+    size = path.stat().st_size
+    if size > MAX_DOWNLOAD_BYTES:
+        return (f"<span class='{css_class}-too-large'>{html.escape(path.name)} is {size / 1e6:.0f} MB, too large "
+                f"to download through the page: take it from {html.escape(str(path))}</span>")
+    mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return (f"<a class='{css_class}' download='{html.escape(path.name)}' href='data:{mime};base64,{data}' "
+            f"style='font-weight:bold'>⬇ {html.escape(path.name)}</a> ({size / 1e3:.0f} kB)")
+
+
+class ExportPanel(Component):
+    """Publishes ``last_output``: the path of the report or bundle written last ('' when none)."""
+
+    last_output = Unicode("")
+
+    def __init__(self, state: AppState) -> None:
+        self.state = state
+        names = state.portal_names()
+        self.portal = widgets.Dropdown(options=names, value="ncrp" if "ncrp" in names else names[0],
+                                       description="Portal")
+        self.profile_note = widgets.HTML()
+        self.form = PortalForm()
+        self.save_button = widgets.Button(description="Save form", icon="save")
+        self.check_button = widgets.Button(description="Check form", icon="check")
+        self.report_button = widgets.Button(description="PDF report", icon="file-pdf-o", button_style="info")
+        self.bundle_button = widgets.Button(description="Export bundle", icon="archive", button_style="primary")
+        self.bar = widgets.IntProgress(value=0, min=0, max=1, description="Progress")
+        self.downloads = widgets.HTML()
+        for w, cls in ((self.portal, "dfd-portal"), (self.save_button, "dfd-save-form"),
+                       (self.check_button, "dfd-check-form"), (self.report_button, "dfd-report"),
+                       (self.bundle_button, "dfd-bundle"), (self.downloads, "dfd-downloads")):
+            w.add_class(cls)
+        self.portal.observe(lambda _: self.refresh(), names="value")
+        self.save_button.on_click(lambda _: self.save())
+        self.check_button.on_click(lambda _: self.form.check())
+        self.report_button.on_click(lambda _: self.make_report())
+        self.bundle_button.on_click(lambda _: self.make_bundle())
+        super().__init__([self.portal, self.profile_note, self.form,
+                          widgets.HBox([self.save_button, self.check_button, self.report_button,
+                                        self.bundle_button]), self.bar, self.downloads])
+        self.add_class("dfd-export")
+
+    def controls(self) -> list[widgets.Widget]:
+        return [self.portal, self.save_button, self.check_button, self.report_button, self.bundle_button]
+
+    def freeze(self) -> None:
+        super().freeze()
+        self.form.freeze()
+
+    def unfreeze(self) -> None:
+        super().unfreeze()
+        self.form.unfreeze()
+
+    def reset(self) -> None:
+        super().reset()
+        self.downloads.value = ""
+        self.last_output = ""
+        self.bar.value = 0
+
+    @reports_errors("loading the portal form")
+    def refresh(self) -> None:
+        """Rebuild the form for the chosen portal with the case's saved answers (subscribed to 'case')."""
+        profile = self.state.portal(self.portal.value)
+        values = self.state.portal_values(profile.name) if self.state.case is not None else {}
+        self.profile_note.value = (f"<div style='font-size:12px'><b>{html.escape(profile.title)}</b> "
+                                   f"{html.escape(profile.url)}<br>{html.escape(profile.notes)}</div>")
+        self.form.build(profile, values)
+        disabled = self.state.case is None
+        for w in self.controls()[1:]:
+            w.disabled = disabled
+
+    def _progress(self) -> CallbackProgress:
+        def update(done: int, total: int | None, desc: str, info: dict) -> None:
+            self.bar.max = max(1, total or 1)
+            self.bar.value = min(done, self.bar.max)
+            self.bar.description = (desc or "Progress")[:18]
+        return CallbackProgress(update)
+
+    @reports_errors("saving the portal form")
+    def save(self) -> None:
+        with self.busy():
+            self.state.save_portal_values(self.portal.value, self.form.current())
+            self.form.check()
+
+    @reports_errors("writing the report")
+    def make_report(self) -> None:
+        with self.busy():
+            path = self.state.report("pdf", self._progress())
+        self._offer(path, "dfd-download-report")
+
+    @reports_errors("exporting the bundle")
+    def make_bundle(self) -> None:
+        problems = self.form.check()
+        if problems:
+            raise ValueError(f"the {self.portal.value} form is incomplete ({len(problems)} problem(s)); "
+                             "fix the fields listed under the form")
+        with self.busy():
+            self.state.save_portal_values(self.portal.value, self.form.current())
+            result = self.state.bundle(self.portal.value, self.form.anonymous.value, self._progress())
+        self._offer(Path(result.path), "dfd-download-bundle", f"SHA-256 {result.sha256}")
+
+    def _offer(self, path: Path, css_class: str, note: str = "") -> None:
+        line = f"<div>{download_link(path, css_class)} {html.escape(note)}</div>"
+        self.downloads.value = line + self.downloads.value
+        self.last_output = str(path)

@@ -1,0 +1,123 @@
+"""Intake: choose an evidence folder or upload files, run triage in a worker thread with progress and cancel."""
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as widgets
+from traitlets import Bool
+
+from dfd_lib.progress import CallbackProgress
+
+from .base import Component, reports_errors
+from .state import AppState
+
+__all__ = ["Intake"]
+
+log = logging.getLogger(__name__)
+
+
+class Intake(Component):
+    """Publishes ``running``: True while a triage runs in the background."""
+
+    running = Bool(False)
+
+    def __init__(self, state: AppState) -> None:
+        self.state = state
+        self.path = widgets.Text(placeholder="/path/to/evidence folder or file", description="Evidence",
+                                 layout=widgets.Layout(width="460px"))
+        self.upload = widgets.FileUpload(multiple=True, description="Upload files", accept="")
+        self.start_button = widgets.Button(description="Triage", button_style="primary", icon="play",
+                                           tooltip="copy the evidence into the case and analyse it")
+        self.cancel_button = widgets.Button(description="Cancel", icon="stop", disabled=True)
+        self.bar = widgets.IntProgress(value=0, min=0, max=1, description="Progress",
+                                       layout=widgets.Layout(width="460px"))
+        self.progress_text = widgets.HTML("")
+        for w, cls in ((self.path, "dfd-evidence-path"), (self.upload, "dfd-upload"),
+                       (self.start_button, "dfd-triage"), (self.cancel_button, "dfd-cancel"),
+                       (self.bar, "dfd-progress"), (self.progress_text, "dfd-progress-text")):
+            w.add_class(cls)
+        self.start_button.on_click(self._on_start)
+        self.cancel_button.on_click(self._on_cancel)
+        self._cancel = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_result: Any = None
+        super().__init__([widgets.HBox([self.path, self.upload, self.start_button, self.cancel_button]),
+                          widgets.HBox([self.bar, self.progress_text])])
+        self.add_class("dfd-intake")
+
+    def controls(self) -> list[widgets.Widget]:
+        return [self.path, self.upload, self.start_button]
+
+    def reset(self) -> None:
+        super().reset()
+        self.path.value = ""
+        self.upload.value = ()
+        self.bar.value, self.bar.max = 0, 1
+        self.progress_text.value = ""
+
+    # -- actions -------------------------------------------------------------------------------
+    def _paths(self) -> list[str]:
+        paths = [self.path.value.strip()] if self.path.value.strip() else []
+        files = [(f["name"], bytes(f["content"])) for f in self.upload.value]
+        if files:
+            paths.append(str(self.state.stage_uploads(files)))
+            self.upload.value = ()
+        return paths
+
+    @reports_errors("starting triage")
+    def _on_start(self, _: widgets.Button) -> None:
+        if self.running:
+            return
+        self.state.require_case()
+        paths = self._paths()
+        if not paths and self.state.items().empty:
+            raise ValueError("give an evidence folder or upload files first")
+        self.start(paths)
+
+    def start(self, paths: list[str]) -> None:
+        """Run triage of ``paths`` (may be empty: finishes pending items) in a worker thread."""
+        self._cancel.clear()
+        self.freeze()
+        self.cancel_button.disabled = False
+        self.running = True
+        self.progress_text.value = "starting (loading the model)..."
+        self._thread = threading.Thread(target=self._work, args=(paths,), name="dfd-triage", daemon=True)
+        self._thread.start()
+
+    def _on_cancel(self, _: widgets.Button) -> None:
+        self._cancel.set()
+        self.cancel_button.disabled = True
+        self.progress_text.value = "cancelling after the current item..."
+        log.info("triage cancel requested")
+
+    def _on_progress(self, done: int, total: int | None, desc: str, info: dict) -> None:
+        self.bar.max = max(1, total or 1)
+        self.bar.value = min(done, self.bar.max)
+        extra = f" — item {info['item']}: {info['result']}" if "item" in info else ""
+        self.progress_text.value = f"{desc}: {done}/{total if total is not None else '?'}{extra}"
+
+    def _work(self, paths: list[str]) -> None:
+        try:
+            progress = CallbackProgress(self._on_progress, self._cancel.is_set)
+            self.last_result = self.state.triage([Path(p) for p in paths], progress)
+            a = self.last_result.attrs
+            self.progress_text.value = (f"done: analysed {a['analysed']}, failed {a['failed']}"
+                                        + (" — cancelled; start again to finish" if a["cancelled"] else ""))
+        except Exception as exc:  # a worker thread: report to the page, never die silently
+            from dfd_lib.errors import DfdError
+
+            log.error("triage failed: %s", exc, exc_info=not isinstance(exc, (DfdError, OSError, ValueError)))
+            self.progress_text.value = "<span style='color:#c62828'>triage failed (see log)</span>"
+        finally:
+            self.cancel_button.disabled = True
+            self.unfreeze()
+            self.running = False
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the running triage ends (for tests and scripts); True when it has ended."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self._thread is None or not self._thread.is_alive()

@@ -1,0 +1,101 @@
+"""Review panel: the analyst's verdict, notes, tags and sensitive flag, saved through ``case.annotate``.
+
+Keys (with the mouse over the item picture, see :mod:`workbench.shortcuts`): ``j`` next item, ``k`` previous
+item, ``1``-``6`` set the verdict in the order of ``VERDICTS`` and save, ``s`` save.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import ipywidgets as widgets
+from traitlets import Instance
+
+from dfd_lib.case import VERDICTS, Annotation
+
+from .base import Component, reports_errors
+from .state import AppState
+
+__all__ = ["ReviewPanel", "KEY_HELP"]
+
+log = logging.getLogger(__name__)
+
+KEY_HELP = ("keys (mouse over the picture): j next · k previous · "
+            + " · ".join(f"{i + 1} {v}" for i, v in enumerate(VERDICTS)) + " (saves) · s save")
+
+
+class ReviewPanel(Component):
+    """Publishes ``last_saved``: the annotation most recently saved from this panel."""
+
+    last_saved = Instance(Annotation, allow_none=True)
+
+    def __init__(self, state: AppState, on_step: Callable[[int], None]) -> None:
+        self.state, self.on_step = state, on_step
+        self.item: int | None = None
+        self.verdict = widgets.ToggleButtons(options=[(f"{i + 1} {v}", v) for i, v in enumerate(VERDICTS)],
+                                             value=None, description="Verdict",
+                                             style={"button_width": "112px"})
+        self.notes = widgets.Textarea(placeholder="what you saw, why", description="Notes",
+                                      layout=widgets.Layout(width="560px", height="70px"))
+        self.tags = widgets.Text(placeholder="comma-separated, e.g. whatsapp, morphed", description="Tags",
+                                 layout=widgets.Layout(width="560px"))
+        self.sensitive = widgets.Checkbox(description="sensitive (withhold media from exports)", indent=False)
+        self.save_button = widgets.Button(description="Save review (s)", button_style="success", icon="save")
+        self.prev_button = widgets.Button(description="◀ previous (k)")
+        self.next_button = widgets.Button(description="next (j) ▶")
+        self.message = widgets.HTML(f"<span style='font-size:11px;color:#616161'>{KEY_HELP}</span>")
+        for w, cls in ((self.verdict, "dfd-verdict"), (self.notes, "dfd-notes"), (self.tags, "dfd-tags"),
+                       (self.sensitive, "dfd-sensitive"), (self.save_button, "dfd-save-review"),
+                       (self.prev_button, "dfd-prev"), (self.next_button, "dfd-next")):
+            w.add_class(cls)
+        self.save_button.on_click(lambda _: self.save())
+        self.prev_button.on_click(lambda _: self.on_step(-1))
+        self.next_button.on_click(lambda _: self.on_step(1))
+        super().__init__([self.verdict, self.notes, self.tags, self.sensitive,
+                          widgets.HBox([self.save_button, self.prev_button, self.next_button]), self.message])
+        self.add_class("dfd-review")
+        self.load(None)
+
+    def controls(self) -> list[widgets.Widget]:
+        return [self.verdict, self.notes, self.tags, self.sensitive, self.save_button]
+
+    def reset(self) -> None:
+        super().reset()
+        self.load(None)
+
+    def load(self, item_id: int | None) -> None:
+        """Fill the form with the item's current review (empty when never reviewed)."""
+        self.item = item_id
+        current = self.state.require_case().history(item_id)[-1:] if item_id is not None else []
+        ann = current[0] if current else None
+        self.verdict.value = ann.verdict if ann else None
+        self.notes.value = ann.notes if ann else ""
+        self.tags.value = ", ".join(ann.tags) if ann else ""
+        self.sensitive.value = ann.sensitive if ann else False
+        disabled = item_id is None
+        for w in self.controls():
+            w.disabled = disabled
+
+    @reports_errors("saving the review")
+    def save(self) -> None:
+        if self.item is None:
+            raise ValueError("open an item before saving a review")
+        with self.busy():
+            self.last_saved = self.state.annotate(self.item, self.verdict.value, self.notes.value, self.tags.value,
+                                                  self.sensitive.value)
+
+    def set_verdict(self, verdict: str, save: bool = True) -> None:
+        """Choose a verdict (keyboard 1-6) and save at once."""
+        if self.item is None:
+            log.warning("open an item before choosing a verdict")
+            return
+        self.verdict.value = verdict
+        if save:
+            self.save()
+
+    def key_handlers(self) -> dict[str, Callable[[], None]]:
+        keys: dict[str, Callable[[], None]] = {"j": lambda: self.on_step(1), "k": lambda: self.on_step(-1),
+                                               "s": self.save}
+        for i, v in enumerate(VERDICTS):
+            keys[str(i + 1)] = (lambda verdict=v: self.set_verdict(verdict))
+        return keys

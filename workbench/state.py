@@ -1,0 +1,245 @@
+"""The workbench's state: one plain object holding the open case and the selection, with methods that change it.
+
+Components never reach dfd_lib themselves for anything that changes the case; they call these
+methods, and subscribe to the topics below to redraw (the solara store pattern)::
+
+    "case"       a case was opened or closed
+    "items"      items, findings or reviews changed (triage ran, an annotation was saved)
+    "selection"  another item was opened
+    "export"     a report or bundle was written
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dfd_lib.case import Annotation, Case, VerificationReport, list_cases, open_case, resolve_cases_dir
+from dfd_lib.errors import DfdError
+from dfd_lib.progress import Progress
+
+from .presenters import ItemDetail, item_detail
+
+__all__ = ["AppState", "TOPICS", "UPLOADS_DIR"]
+
+log = logging.getLogger(__name__)
+
+TOPICS = ("case", "items", "selection", "export")
+UPLOADS_DIR = "_uploads"  # under the case store; not a case (it has no case.db)
+
+
+class AppState:
+    """Open case, selected item, examiner and the lazily loaded models; no widgets."""
+
+    def __init__(self, cases_dir: str | os.PathLike | None = None, weights_dir: str | os.PathLike | None = None,
+                 model: str | None = None, examiner: str = "") -> None:
+        self.cases_dir = resolve_cases_dir(cases_dir)
+        self.weights_dir = None if weights_dir is None else Path(weights_dir)
+        self.model = model
+        self.examiner = examiner
+        self.case: Case | None = None
+        self.selected: int | None = None
+        self.last_verify: VerificationReport | None = None
+        self._listeners: dict[str, list[Callable[[], None]]] = {t: [] for t in TOPICS}
+        self._explainers: dict[str, Any] = {}
+        self._heatmaps: dict[tuple[str, str], np.ndarray] = {}
+        self._model_lock = threading.Lock()
+
+    # -- notifications ---------------------------------------------------------------------------
+    def subscribe(self, topic: str, callback: Callable[[], None]) -> None:
+        if topic not in self._listeners:
+            raise ValueError(f"unknown topic {topic!r}; topics: {', '.join(TOPICS)}")
+        self._listeners[topic].append(callback)
+
+    def notify(self, topic: str) -> None:
+        for cb in list(self._listeners[topic]):
+            cb()
+
+    # -- cases -----------------------------------------------------------------------------------
+    def require_case(self) -> Case:
+        if self.case is None:
+            raise DfdError("no case is open: open or create one first")
+        return self.case
+
+    def list_cases(self) -> pd.DataFrame:
+        return list_cases(self.cases_dir)
+
+    def open_case(self, name: str, title: str = "", examiner: str = "", agency: str = "",
+                  create: bool = True) -> Case:
+        """Open (or create) a case and make it the current one; the examiner becomes the acting user."""
+        if not name.strip():
+            raise DfdError("give the case a name (for example an FIR number)")
+        case = open_case(name.strip(), self.cases_dir, create=create, title=title.strip() or None,
+                         examiner=examiner.strip() or None, agency=agency.strip() or None)
+        self.close_case(notify=False)
+        self.case, self.selected, self.last_verify = case, None, None
+        self.examiner = examiner.strip() or case.info.examiner
+        log.info("opened case %s (%s)", case.id, case.path)
+        self.notify("case")
+        self.notify("items")
+        return case
+
+    def close_case(self, notify: bool = True) -> None:
+        if self.case is not None:
+            self.case.close()
+        self.case, self.selected, self.last_verify = None, None, None
+        if notify:
+            self.notify("case")
+
+    def verify(self) -> VerificationReport:
+        self.last_verify = self.require_case().verify(actor=self.actor)
+        self.notify("case")
+        return self.last_verify
+
+    @property
+    def actor(self) -> str | None:
+        return self.examiner or None
+
+    # -- items -----------------------------------------------------------------------------------
+    def items(self) -> pd.DataFrame:
+        """The open case's items, most suspicious first (an empty frame when no case is open)."""
+        from dfd_lib.case.queries import sort_by_suspicion
+
+        if self.case is None:
+            from dfd_lib.case.queries import ITEM_COLUMNS
+
+            return pd.DataFrame(columns=ITEM_COLUMNS)
+        return sort_by_suspicion(self.case.items())
+
+    def select(self, item_id: int | None) -> None:
+        """Open an item (logged as a ``view`` in the custody log) or clear the selection."""
+        if item_id is not None:
+            self.require_case().log_action("view", self.actor or "unknown", item=int(item_id),
+                                           details={"via": "workbench"})
+        self.selected = None if item_id is None else int(item_id)
+        self.notify("selection")
+
+    def detail(self, item_id: int) -> ItemDetail:
+        return item_detail(self.require_case(), item_id)
+
+    def annotate(self, item_id: int, verdict: str | None, notes: str, tags: str, sensitive: bool) -> Annotation:
+        ann = self.require_case().annotate(item_id, verdict=verdict, notes=notes, tags=tags, sensitive=sensitive,
+                                           reviewer=self.actor)
+        log.info("item %s: review saved (%s)", item_id, ann.verdict or "no verdict")
+        self.notify("items")
+        return ann
+
+    # -- intake and triage -------------------------------------------------------------------------
+    def stage_uploads(self, files: list[tuple[str, bytes]]) -> Path:
+        """Write uploaded files into ``<case store>/_uploads/<case>/<UTC time>/`` and return that folder."""
+        case = self.require_case()
+        if not files:
+            raise DfdError("no uploaded files to stage")
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        folder = self.cases_dir / UPLOADS_DIR / case.id / stamp
+        folder.mkdir(parents=True, exist_ok=False)
+        for name, data in files:
+            safe = re.sub(r"[^A-Za-z0-9._ -]", "_", Path(name).name).strip() or "upload"
+            (folder / safe).write_bytes(data)
+        log.info("staged %d uploaded file(s) in %s", len(files), folder)
+        return folder
+
+    def triage(self, paths: list[str | os.PathLike], progress: Progress | None = None) -> pd.DataFrame:
+        """Ingest and analyse ``paths`` into the open case. Safe to call from a worker thread."""
+        case = self.require_case()
+        for p in paths:
+            if not Path(p).exists():
+                raise DfdError(f"evidence path {p} does not exist")
+        from dfd_lib.scan import Scanner
+
+        scanner = Scanner(self.model, weights_dir=self.weights_dir)
+        worker = open_case(case.id, cases_dir=case.path.parent, create=False)
+        try:
+            df = worker.triage(paths, scanner=scanner, progress=progress, examiner=self.actor)
+        finally:
+            worker.close()
+            scanner.close()
+        a = df.attrs
+        log.info("triage: %s new item(s), %s known; analysed %s, failed %s%s", a["intake"]["new"],
+                 a["intake"]["known"], a["analysed"], a["failed"], " (cancelled)" if a["cancelled"] else "")
+        for err in a["intake_errors"]:
+            log.warning("intake error: %s: %s", err["path"], err["error"])
+        self.notify("items")
+        return df
+
+    # -- reports and exports (dfd_lib.report) ------------------------------------------------------
+    def portal_names(self) -> list[str]:
+        from dfd_lib.report.portal import portal_names
+
+        return portal_names()
+
+    def portal(self, name: str) -> Any:
+        from dfd_lib.report.portal import load_portal
+
+        return load_portal(name)
+
+    def portal_values(self, name: str) -> dict[str, Any]:
+        from dfd_lib.report.portal_store import load_portal_fields
+
+        return load_portal_fields(self.require_case(), name)
+
+    def save_portal_values(self, name: str, values: dict[str, Any]) -> None:
+        from dfd_lib.report.portal_store import save_portal_fields
+
+        save_portal_fields(self.require_case(), name, values)
+        log.info("portal form %s saved (%d field(s))", name, len(values))
+        self.notify("export")
+
+    def report(self, fmt: str = "pdf", progress: Progress | None = None) -> Path:
+        from dfd_lib.report import generate_report
+
+        path = Path(generate_report(self.require_case(), fmt=fmt, progress=progress))
+        log.info("report written: %s", path)
+        self.notify("export")
+        return path
+
+    def bundle(self, portal: str, anonymous: bool = False, progress: Progress | None = None) -> Any:
+        """The portal export bundle (a zip under ``<case>/exports/``); returns the library's ExportResult."""
+        from dfd_lib.report import export_bundle
+
+        case = self.require_case()
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        out = case.path / "exports" / f"{case.id}_{portal}_{stamp}.zip"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        result = export_bundle(case, portal, out, anonymous=anonymous, progress=progress)
+        log.info("export bundle written: %s (SHA-256 %s)", result.path, result.sha256)
+        self.notify("export")
+        return result
+
+    # -- explanations ------------------------------------------------------------------------------
+    def heatmap(self, crop_path: Path, model_name: str, model_sha256: str) -> np.ndarray:
+        """Grad-CAM heatmap of a stored face crop, recomputed with the model that scored it (cached)."""
+        key = (str(crop_path), model_sha256)
+        if key not in self._heatmaps:
+            from dfd_lib.media import load_image
+
+            crop = load_image(crop_path)
+            with self._model_lock:
+                self._heatmaps[key] = self._explainer(model_name, model_sha256).explain(crop).heatmap
+        return self._heatmaps[key]
+
+    def _explainer(self, model_name: str, model_sha256: str) -> Any:
+        if model_sha256 not in self._explainers:
+            from dfd_lib.explain import Explainer
+            from dfd_lib.models.checkpoint import load_model
+
+            model = load_model(model_name, self.weights_dir)
+            if model.sha256 != model_sha256:
+                raise DfdError(f"the installed model {model_name} (SHA-256 {model.sha256[:12]}...) is not the one "
+                               f"that scored this item ({model_sha256[:12]}...); cannot recompute its Grad-CAM")
+            self._explainers[model_sha256] = Explainer(model)
+        return self._explainers[model_sha256]
+
+    def close(self) -> None:
+        for ex in self._explainers.values():
+            ex.close()
+        self._explainers.clear()
+        self.close_case(notify=False)
