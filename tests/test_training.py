@@ -84,10 +84,10 @@ def test_train_resume_and_eval_reproduces_card(tiny_set, tmp_path):
     card = json.loads((out / "tiny.json").read_text())
     for key in ("backbone", "input_size", "mean", "std", "temperature", "threshold", "training_data", "sha256", "split", "metrics"):
         assert key in card
-    val_list = out / "val_files.csv"
-    assert val_list.exists() and (out / "calib_files.csv").exists()
+    val_list = out / "tiny.val_files.csv"
+    assert val_list.exists() and (out / "tiny.calib_files.csv").exists()
     groups_val = {r["group"] for r in csv.DictReader(val_list.open())}
-    groups_cal = {r["group"] for r in csv.DictReader((out / "calib_files.csv").open())}
+    groups_cal = {r["group"] for r in csv.DictReader((out / "tiny.calib_files.csv").open())}
     assert not groups_val & groups_cal
 
     res = tmp_path / "eval.json"

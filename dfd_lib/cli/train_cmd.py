@@ -26,6 +26,7 @@ def register(sub) -> None:
     p.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda")
     p.add_argument("--no-pretrained", action="store_true", help="start from random weights")
     p.add_argument("--half", action="store_true", help="store weights as float16")
+    p.add_argument("--init-from", metavar="CARD", help="start from this model card's (hash-verified) weights")
     p.add_argument("--landmarks", metavar="CSV", help="landmark cache (computed if missing)")
     p.add_argument("--monitor-size", type=int, default=1500)
     p.add_argument("--training-data", default="", help="description of the data for the model card")
@@ -40,7 +41,7 @@ def run(args) -> int:
         input_size=args.input_size, epochs=args.epochs, samples_per_epoch=args.samples_per_epoch, batch_size=args.batch_size,
         lr=args.lr, val_fraction=args.val_fraction, seed=args.seed, workers=args.workers, device=args.device,
         pretrained=not args.no_pretrained and args.backbone != "inception_resnet_v1", half=args.half,
-        landmarks_csv=args.landmarks, monitor_size=args.monitor_size, training_data=args.training_data,
+        landmarks_csv=args.landmarks, init_from=args.init_from, monitor_size=args.monitor_size, training_data=args.training_data,
     )
     card = train(cfg, progress=TqdmProgress(unit="batch"))
     print(f"model card: {card}")

@@ -2,8 +2,9 @@
 
 ``train(config)`` writes into ``config.out``: ``checkpoint_last.pt`` (resume state),
 ``history.json``, the final ``<name>.pt`` + ``<name>.json`` model card, and the validation
-file lists ``calib_files.csv`` (temperature and threshold fitted here) and
-``val_files.csv`` (held-out groups the card's metrics are measured on).
+file lists ``<name>.calib_files.csv`` (temperature and threshold fitted here) and
+``<name>.val_files.csv`` (held-out groups the card's metrics are measured on), which ship
+beside the weights so anyone can reproduce the card's numbers with ``dfd eval``.
 """
 from __future__ import annotations
 
@@ -45,12 +46,14 @@ class TrainConfig:
     weight_decay: float = 1e-4
     val_fraction: float = 0.2
     monitor_size: int = 1500  # validation images scored after each epoch (all at the end)
-    seed: int = 0
+    seed: int = 0  # sampling, augmentation and initialisation
+    split_seed: int | None = None  # train/validation split; defaults to seed (keep it fixed when fine-tuning)
     mode: str = "mixed"  # mixed | sbi_only | fakes_only
     landmarks_csv: str | None = None
     workers: int = 1
     device: str = "auto"
     pretrained: bool = True
+    init_from: str | None = None  # a model card (.json): start from its verified weights (fine-tuning)
     half: bool = False  # store weights as float16
     crop_scale: float = 0.70  # inference framing, see the model card
     crop_offset_y: float = 0.09
@@ -84,8 +87,9 @@ def predict_logits(model, dataset, batch_size: int, device, workers: int = 0, pr
 
 def _split(cfg: TrainConfig):
     df = load_labels(cfg.data, cfg.labels)
-    train_df, val_df = split_by_group(df, cfg.val_fraction, cfg.seed)
-    calib_df, report_df = split_by_group(val_df, 0.5, cfg.seed + 1)
+    split_seed = cfg.seed if cfg.split_seed is None else cfg.split_seed
+    train_df, val_df = split_by_group(df, cfg.val_fraction, split_seed)
+    calib_df, report_df = split_by_group(val_df, 0.5, split_seed + 1)
     return train_df, calib_df, report_df
 
 
@@ -99,7 +103,7 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
     device = _device(cfg.device)
     bb = BACKBONES.get(cfg.backbone)
     train_df, calib_df, report_df = _split(cfg)
-    for name, d in (("calib_files.csv", calib_df), ("val_files.csv", report_df)):
+    for name, d in ((f"{cfg.name}.calib_files.csv", calib_df), (f"{cfg.name}.val_files.csv", report_df)):
         d.assign(label=d["label"].map({0: "real", 1: "fake"})).to_csv(out / name, index=False)
     reals = train_df.loc[train_df.label == 0, "path"].tolist()
     fakes = train_df.loc[train_df.label == 1, "path"].tolist()
@@ -114,7 +118,16 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
     if cfg.mode != "fakes_only" and not sbi_pool:
         raise ValueError("no real face with landmarks: pseudo-fakes cannot be made")
 
-    model = bb.build(cfg.pretrained).to(device).to(memory_format=torch.channels_last)
+    model = bb.build(cfg.pretrained and not cfg.init_from)
+    if cfg.init_from:
+        from ..models.checkpoint import load_model
+
+        start = load_model(cfg.init_from)
+        if start.card.backbone != cfg.backbone:
+            raise ValueError(f"--init-from model is a {start.card.backbone}, not a {cfg.backbone}")
+        model.load_state_dict(start.module.state_dict())
+        log.info("initialised from %s (sha256 %s)", start.card.name, start.card.sha256)
+    model = model.to(device).to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = max(1, cfg.samples_per_epoch // cfg.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(
@@ -134,7 +147,7 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
         log.info("resuming %s after epoch %d", out, start_epoch)
 
     val_all = pd_concat(calib_df, report_df)
-    mon = val_all.sample(n=min(cfg.monitor_size, len(val_all)), random_state=cfg.seed)
+    mon = val_all.sample(n=min(cfg.monitor_size, len(val_all)), random_state=0)
     mon_ds = CropDataset(cfg.data, _samples(mon), cfg.input_size, bb.mean, bb.std, train=False)
     prog = ensure_progress(progress)
     for epoch in range(start_epoch, cfg.epochs):
@@ -210,9 +223,9 @@ def _finish(cfg, model, bb, calib_df, report_df, history, device, progress) -> P
         data_terms=cfg.data_terms,
         split={
             "rule": f"by group (source video), sha256(seed:group) < {cfg.val_fraction} -> validation; validation split again by group into calibration and held-out halves",
-            "seed": cfg.seed,
-            "calibration_files": "calib_files.csv",
-            "validation_files": "val_files.csv",
+            "seed": cfg.seed if cfg.split_seed is None else cfg.split_seed,
+            "calibration_files": f"{cfg.name}.calib_files.csv",
+            "validation_files": f"{cfg.name}.val_files.csv",
             "n_calibration": int(len(calib_df)),
             "n_validation": int(len(report_df)),
         },
