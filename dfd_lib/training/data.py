@@ -87,7 +87,7 @@ def to_tensor(img: np.ndarray, mean, std):
     """HxWx3 uint8 RGB -> normalised 3xHxW float tensor."""
     import torch
 
-    t = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float().div_(255.0)
+    t = torch.from_numpy(np.array(img, dtype=np.uint8, copy=True)).permute(2, 0, 1).float().div_(255.0)
     m = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
     s = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)
     return (t - m) / s
