@@ -1,0 +1,165 @@
+"""Portal-ready export bundle: one zip with the report, evidence, form answers, custody log and hashes.
+
+The bundle describes the case as of its last content-changing custody entry (see
+:mod:`dfd_lib.report.reportdata`), is written with fixed zip times in a fixed order, and so
+exports of an unchanged case are byte-identical. The bundle's SHA-256 goes into the custody
+log (action ``export``) after it is written.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from .. import __version__
+from ..case import Case, default_actor
+from ..progress import Progress, ensure_progress
+from .bsa63 import render_part_a
+from .bundle_files import custody_log_json, dumps, manifest_csv, portal_fields_json, portal_fields_text, sha256sums
+from .errors import ExportError, PortalFieldsError, ReportCancelled
+from .evidence_prep import EvidenceEntry, plan_evidence
+from .pdf import render_pdf
+from .portal import load_portal
+from .portal_store import load_stored_fields, save_portal_fields
+from .reportdata import collect_report_data
+from .text import fmt_both
+from .zipout import ZipMember, write_zip
+
+__all__ = ["ExportResult", "export_bundle"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    sha256: str
+    manifest: dict[str, Any]
+
+
+def _file_row(path: str, role: str, data: bytes | None = None, sha: str = "", size: int = 0,
+              **extra: Any) -> dict[str, Any]:
+    if data is not None:
+        sha, size = hashlib.sha256(data).hexdigest(), len(data)
+    return {"path": path, "role": role, "sha256": sha, "size": size, **extra}
+
+
+def _evidence_members(entries: list[EvidenceEntry]) -> tuple[list[ZipMember], list[dict[str, Any]]]:
+    members, rows = [], []
+    for e in entries:
+        if e.arcname is None:
+            continue
+        if e.action == "converted":
+            members.append(ZipMember(e.arcname, data=e.data))
+            rows.append(_file_row(e.arcname, "evidence_converted", sha=e.sha256, size=e.size, item_id=e.item.item_id,
+                                  original_sha256=e.item.sha256, note=e.reason))
+        else:
+            members.append(ZipMember(e.arcname, path=e.item.evidence_path, sha256=e.item.sha256))
+            rows.append(_file_row(e.arcname, "evidence_original", sha=e.sha256, size=e.size, item_id=e.item.item_id))
+    return members, rows
+
+
+def _evidence_record(e: EvidenceEntry) -> dict[str, Any]:
+    it = e.item
+    rec: dict[str, Any] = {"item_id": it.item_id, "file_name": it.name, "sha256": it.sha256, "md5": it.md5,
+                           "sha1": it.sha1, "size": it.size, "mime": it.mime, "included_as": e.action,
+                           "path": e.arcname, "reason": e.reason}
+    if e.action == "converted":
+        rec["converted"] = {"sha256": e.sha256, "md5": e.md5, "sha1": e.sha1, "size": e.size}
+    if e.action in ("withheld", "not_included"):
+        rec.update(description=it.description, urls=list(e.urls))
+    return rec
+
+
+def export_bundle(case: Case, portal: str, out: str | os.PathLike, anonymous: bool = False,
+                  progress: Progress | None = None, *, values: Mapping[str, Any] | None = None,
+                  file_rules: Mapping[str, Any] | None = None, actor: str | None = None,
+                  weights_dir: str | os.PathLike | None = None, allow_unverified: bool = False) -> ExportResult:
+    """Validate the stored form answers and write the bundle to ``out``.
+
+    ``values`` / ``file_rules`` (e.g. from a fields YAML) are saved to the case first. Raises
+    :class:`PortalFieldsError` listing every missing or invalid field, and :class:`ExportError`
+    if the case does not verify (unless ``allow_unverified``).
+    """
+    progress = ensure_progress(progress)
+    profile = load_portal(portal)
+    who = actor or case.info.examiner or default_actor()
+    stored = load_stored_fields(case, profile.name)
+    if values is not None or file_rules is not None:
+        stored = save_portal_fields(
+            case, profile.name, dict(values) if values is not None else (stored.values if stored else {}),
+            dict(file_rules) if file_rules is not None else (stored.file_rules if stored else None),
+            actor=who, only_if_changed=True)
+    answers = {} if stored is None else stored.values
+    clean, problems = profile.check(answers, anonymous)
+    if problems:
+        raise PortalFieldsError(profile.name, problems)
+    rules = profile.file_rules.merged(stored.file_rules if stored else None, "stored file_rules")
+    out = Path(out)
+    progress.start(len(case.items()) + 3, f"export ({profile.name})")
+    try:
+        verification = case.verify(log_result=False)
+        if not verification.ok and not allow_unverified:
+            raise ExportError(f"case {case.id} failed verification; fix or explain it before exporting:\n"
+                              + "\n".join(verification.lines()[1:21]))
+        data = collect_report_data(case, verification, snapshot=True, weights_dir=weights_dir)
+
+        def step() -> None:
+            if progress.cancelled():
+                raise ReportCancelled(f"export of case {case.id} cancelled; nothing was written")
+            progress.advance(1)
+
+        step()
+        report = render_pdf(data, progress_step=step)
+        entries = plan_evidence(data.items, rules)
+        as_of = fmt_both(data.as_of_utc)
+        notes = [] if rules.allows_size(len(report)) else [
+            f"report.pdf is {len(report) / 1048576:.1f} MB, over the assumed {rules.max_file_mb:g} MB limit; "
+            "upload it in parts or hand it over with the bundle."]
+        for note in notes:
+            log.warning("case %s: %s", case.id, note)
+        texts = {
+            "report.pdf": (report, "report"),
+            "portal_fields.json": (portal_fields_json(profile, clean, anonymous, entries), "portal_fields"),
+            "portal_fields.txt": (portal_fields_text(profile, clean, anonymous, entries, rules.describe(),
+                                                     len(report), notes), "portal_fields"),
+            "custody_log.json": (custody_log_json(case.id, data.custody.entries), "custody_log"),
+            "bsa63_part_a.txt": (render_part_a(data.info, entries, as_of).encode("utf-8"), "certificate_draft"),
+        }
+        members, rows = _evidence_members(entries)
+        members += [ZipMember(name, data=body) for name, (body, _) in texts.items()]
+        rows += [_file_row(name, role, body) for name, (body, role) in texts.items()]
+        rows.sort(key=lambda r: r["path"])
+        manifest = {
+            "format": "dfd-export-bundle", "format_version": 1, "tool": f"dfd_lib {__version__}",
+            "case_id": case.id, "portal": profile.name, "portal_title": profile.title, "anonymous": anonymous,
+            "case_state": {"custody_seq": data.as_of_seq, "entry_hash": data.custody.head_hash,
+                           "time_utc": data.as_of_utc},
+            "verification": {"ok": verification.ok, "evidence_checked": verification.evidence_checked,
+                             "artifacts_checked": verification.artifacts_checked},
+            "file_rules": rules.to_dict(), "notes": notes, "files": rows, "evidence": [_evidence_record(e) for e in entries],
+        }
+        manifest_json = dumps(manifest)
+        csv_rows = rows + [_file_row("manifest.json", "manifest", manifest_json)]
+        manifest_text = manifest_csv(csv_rows)
+        members += [ZipMember("manifest.json", data=manifest_json), ZipMember("manifest.csv", data=manifest_text)]
+        sums = [(r["path"], r["sha256"]) for r in csv_rows] + [("manifest.csv", hashlib.sha256(manifest_text).hexdigest())]
+        members.append(ZipMember("SHA256SUMS", data=sha256sums(sums)))
+        step()
+        sha = write_zip(members, out)
+        size = out.stat().st_size
+        case.log_action("export", who, details={
+            "portal": profile.name, "anonymous": anonymous, "file": out.name, "path": str(out.resolve()),
+            "sha256": sha, "size": size, "files": len(members), "as_of_seq": data.as_of_seq,
+            "report_sha256": hashlib.sha256(report).hexdigest(), "verification_ok": verification.ok,
+            "withheld_items": [e.item.item_id for e in entries if e.action == "withheld"],
+            "not_included_items": [e.item.item_id for e in entries if e.action == "not_included"],
+            "converted": [[e.item.item_id, e.item.sha256, e.sha256] for e in entries if e.action == "converted"]})
+        progress.advance(1)
+        log.info("case %s: exported %s for %s (SHA-256 %s)", case.id, out, profile.name, sha)
+        return ExportResult(out, sha, manifest)
+    finally:
+        progress.close()

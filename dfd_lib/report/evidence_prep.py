@@ -1,0 +1,135 @@
+"""What goes into a bundle's ``evidence/`` folder: originals, converted copies, or nothing (with the reason).
+
+Sensitive items are always withheld (hash, description and URL only). An item the portal's file
+rules accept is included as acquired. An image outside the rules is converted (to JPEG by
+default, downscaled until it fits the size limit) and both hashes are recorded; anything else
+outside the rules, such as a video over the size limit, is listed as not included.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import math
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..media import MediaLimits
+from .filerules import FileRules, format_of_mime
+from .reportdata import ItemView
+from .zipout import safe_component
+
+__all__ = ["EvidenceEntry", "plan_evidence", "convert_image", "EXTENSIONS"]
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "gif": ".gif", "bmp": ".bmp", "tiff": ".tif", "webp": ".webp",
+              "mp4": ".mp4", "mov": ".mov", "avi": ".avi", "webm": ".webm", "mkv": ".mkv", "pdf": ".pdf", "txt": ".txt"}
+_MIN_SIDE = 320
+
+
+@dataclass(frozen=True)
+class EvidenceEntry:
+    item: ItemView
+    action: str  # "original" | "converted" | "withheld" | "not_included"
+    reason: str = ""
+    arcname: str | None = None
+    data: bytes | None = None  # converted bytes
+    sha256: str = ""  # of the file in the bundle
+    md5: str = ""
+    sha1: str = ""
+    size: int = 0
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        return tuple(sorted({s.url for s in self.item.sources if s.url}))
+
+
+def _arcname(item: ItemView, fmt: str) -> str:
+    stem = safe_component(Path(item.name).stem, fallback="item")
+    ext = EXTENSIONS.get(fmt) or ("." + safe_component(Path(item.name).suffix.lstrip("."), "bin", 8))
+    return f"evidence/{item.item_id:03d}_{stem}{ext}"
+
+
+def convert_image(path: Path, target: str, quality: int, max_bytes: int | None,
+                  limits: MediaLimits = MediaLimits()) -> tuple[bytes, str]:
+    """Re-encode an image as ``target`` ('jpeg' or 'png'), downscaling until it fits ``max_bytes``.
+
+    Returns the bytes and a note of what was done; raises ValueError (with the reason) if it cannot.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                if img.width * img.height > limits.max_image_pixels:
+                    raise ValueError(f"{img.width}x{img.height} pixels is over the {limits.max_image_pixels:,}-pixel "
+                                     "limit for conversion")
+                img.load()
+                img = ImageOps.exif_transpose(img)
+    except (OSError, SyntaxError, EOFError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
+        raise ValueError(f"the image could not be decoded for conversion: {exc}") from exc
+    img = img.convert("RGB") if target == "jpeg" or img.mode not in ("RGB", "RGBA", "L", "LA") else img
+    w0, h0 = img.size
+    current = img
+    for _ in range(12):
+        buf = io.BytesIO()
+        if target == "jpeg":
+            current.save(buf, format="JPEG", quality=quality, optimize=True)
+        else:
+            current.save(buf, format="PNG", optimize=True)
+        data = buf.getvalue()
+        if max_bytes is None or len(data) <= max_bytes:
+            note = f"re-encoded as {target.upper()}" + (f" (quality {quality})" if target == "jpeg" else "")
+            if current.size != (w0, h0):
+                note += f", downscaled from {w0}x{h0} to {current.width}x{current.height} to fit the size limit"
+            return data, note + "; metadata (EXIF) is not carried over"
+        scale = max(0.5, min(0.9, math.sqrt(max_bytes / len(data)) * 0.95))
+        size = (max(1, int(current.width * scale)), max(1, int(current.height * scale)))
+        if max(size) < _MIN_SIDE:
+            break
+        current = img.resize(size, Image.Resampling.LANCZOS)
+    raise ValueError(f"could not fit under {max_bytes:,} bytes without shrinking the longer side below {_MIN_SIDE} px")
+
+
+def _hashes(data: bytes) -> dict[str, str]:
+    return {k: hashlib.new(k, data).hexdigest() for k in ("sha256", "md5", "sha1")}
+
+
+def _plan_one(item: ItemView, rules: FileRules) -> EvidenceEntry:
+    if item.sensitive:
+        return EvidenceEntry(item, "withheld", "flagged sensitive: described by hash, description and URL only")
+    if not item.evidence_path.is_file():
+        return EvidenceEntry(item, "not_included", "the stored copy is missing from the case (run dfd verify)")
+    fmt = format_of_mime(item.mime)
+    if item.size == 0:
+        return EvidenceEntry(item, "not_included", "empty file (0 bytes)")
+    if rules.allows_format(fmt) and rules.allows_size(item.size):
+        return EvidenceEntry(item, "original", "", _arcname(item, fmt), None, item.sha256, item.md5, item.sha1,
+                             item.size)
+    why = (f"{fmt.upper()} is not an accepted format" if not rules.allows_format(fmt)
+           else f"{item.size / 1048576:.1f} MB is over the {rules.max_file_mb:g} MB limit")
+    target = rules.convert_images_to
+    if item.media_kind == "image" and target and rules.allows_format(target):
+        try:
+            data, note = convert_image(item.evidence_path, target, rules.jpeg_quality, rules.max_file_bytes)
+        except ValueError as exc:
+            return EvidenceEntry(item, "not_included", f"{why}; conversion failed: {exc}")
+        h = _hashes(data)
+        return EvidenceEntry(item, "converted", f"{why}; {note}", _arcname(item, target), data, h["sha256"], h["md5"],
+                             h["sha1"], len(data))
+    if item.media_kind == "video":
+        why += "; the video is not re-encoded (that would alter the evidence): produce the original on request"
+    return EvidenceEntry(item, "not_included", why)
+
+
+def plan_evidence(items: tuple[ItemView, ...], rules: FileRules) -> list[EvidenceEntry]:
+    """One entry per item, in item order."""
+    entries = []
+    for item in items:
+        entry = _plan_one(item, rules)
+        log.debug("item %s: %s %s", item.item_id, entry.action, entry.reason)
+        entries.append(entry)
+    return entries

@@ -1,0 +1,120 @@
+"""Checking and normalising one portal form value: formats, allowed values, lengths.
+
+These are pure functions of a field description and a raw value (as typed at a prompt or read
+from YAML); :class:`dfd_lib.report.portal.PortalProfile` applies them to a whole form.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any, Sequence
+
+__all__ = ["FORMATS", "format_problem", "normalise_scalar", "normalise_value", "match_choice", "is_empty"]
+
+_URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.I)
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+_PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{5,18}[0-9]$")
+_MOBILE_IN = re.compile(r"^(\+91[ -]?|0)?[6-9][0-9]{9}$")
+_PINCODE = re.compile(r"^[1-9][0-9]{5}$")
+_TIME = re.compile(r"^([01]?[0-9]|2[0-3]):([0-5][0-9])(:[0-5][0-9])?$")
+
+FORMATS = {
+    "date": "a date, DD/MM/YYYY",
+    "time": "a time, HH:MM (24-hour)",
+    "email": "an email address such as name@example.com",
+    "phone": "a phone number (digits, optional leading +)",
+    "mobile_in": "an Indian mobile number: 10 digits starting 6-9, optionally after +91",
+    "url": "a web address starting http:// or https://",
+    "pincode": "a 6-digit Indian PIN code",
+}
+
+
+def is_empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == ()
+
+
+def match_choice(value: str, allowed: Sequence[str]) -> str | None:
+    """The allowed value ``value`` names (case and spacing ignored), or None."""
+    key = " ".join(value.split()).casefold()
+    for choice in allowed:
+        if " ".join(choice.split()).casefold() == key:
+            return choice
+    return None
+
+
+def _parse_date(text: str) -> dt.date | None:
+    for fmt in ("%d/%m/%Y", "%d-%m-%Y", "%Y-%m-%d", "%d.%m.%Y"):
+        try:
+            return dt.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def normalise_scalar(fmt: str | None, raw: Any) -> tuple[str, str | None]:
+    """``(text, problem)``: one value as clean text in its canonical form, or why it cannot be."""
+    if raw is None:
+        return "", None
+    if isinstance(raw, bool):
+        return "", "write the answer in quotes (YAML read it as true/false)"
+    if isinstance(raw, (dict, list, tuple, set)):
+        return "", "expected a single value, not a list or mapping"
+    if fmt == "time" and isinstance(raw, int):
+        guess = f"{raw // 60:02d}:{raw % 60:02d}" if 0 <= raw < 24 * 60 else "14:30"
+        return "", f"write the time in quotes, e.g. '{guess}' (YAML read an unquoted time as the number {raw})"
+    if isinstance(raw, dt.datetime):
+        raw = raw.date() if fmt == "date" else raw.isoformat()
+    if isinstance(raw, dt.date):
+        raw = raw.strftime("%d/%m/%Y")
+    text = " ".join(str(raw).split()) if fmt else str(raw).strip()
+    if not text:
+        return "", None
+    if fmt == "date":
+        day = _parse_date(text)
+        if day is None:
+            return text, f"'{text}' is not {FORMATS['date']}"
+        if day > dt.date.today():
+            return text, f"{day:%d/%m/%Y} is in the future"
+        return day.strftime("%d/%m/%Y"), None
+    if fmt == "time":
+        m = _TIME.match(text)
+        if not m:
+            return text, f"'{text}' is not {FORMATS['time']}"
+        return f"{int(m.group(1)):02d}:{m.group(2)}", None
+    if fmt == "phone" or fmt == "mobile_in":
+        compact = text.replace(" ", "").replace("-", "") if fmt == "mobile_in" else text
+        ok = (_MOBILE_IN if fmt == "mobile_in" else _PHONE).match(compact)
+        return text, None if ok else f"'{text}' is not {FORMATS[fmt]}"
+    checks = {"email": _EMAIL, "url": _URL, "pincode": _PINCODE}
+    if fmt in checks and not checks[fmt].match(text):
+        return text, f"'{text}' is not {FORMATS[fmt]}"
+    return text, None
+
+
+def normalise_value(fmt: str | None, multiple: bool, raw: Any) -> tuple[str | list[str], list[str]]:
+    """A field's value (a list when ``multiple``) and the problems with it, before choice/length checks."""
+    if not multiple:
+        text, problem = normalise_scalar(fmt, raw)
+        return text, [problem] if problem else []
+    if raw is None or raw == "":
+        return [], []
+    if isinstance(raw, str):
+        raw = [line for line in raw.splitlines()]
+    if not isinstance(raw, (list, tuple)):
+        raw = [raw]
+    out: list[str] = []
+    problems: list[str] = []
+    for i, item in enumerate(raw, 1):
+        text, problem = normalise_scalar(fmt, item)
+        if problem:
+            problems.append(f"entry {i}: {problem}")
+        if text and text not in out:
+            out.append(text)
+    return out, problems
+
+
+def format_problem(pattern: str | None, text: str) -> str | None:
+    """Problem with ``text`` against the field's own regular expression, if it has one."""
+    if pattern and not re.fullmatch(pattern, text):
+        return f"'{text}' does not have the expected form"
+    return None

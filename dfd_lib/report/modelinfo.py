@@ -1,0 +1,77 @@
+"""The model behind each finding: its card if installed (matched by SHA-256, then name), else what was recorded."""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..models import ModelCard, list_cards
+
+__all__ = ["ModelView", "describe_models", "flatten_metrics"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelView:
+    name: str
+    sha256: str
+    installed: bool
+    card: ModelCard | None = None
+    card_file: str = ""  # file name of the card (no folder: reports carry no local paths)
+    recorded: dict[str, Any] = field(default_factory=dict)  # card fields stored with the findings
+    note: str = ""
+
+    @property
+    def threshold(self) -> float | None:
+        if self.card is not None:
+            return self.card.threshold
+        value = self.recorded.get("threshold")
+        return float(value) if isinstance(value, (int, float)) else None
+
+
+def flatten_metrics(metrics: Any, prefix: str = "", depth: int = 0) -> list[tuple[str, str]]:
+    """``{"validation": {"auc": 0.91}}`` -> ``[("validation auc", "0.910")]`` (two levels, numbers rounded)."""
+    out: list[tuple[str, str]] = []
+    if isinstance(metrics, dict):
+        for key, value in metrics.items():
+            name = f"{prefix} {key}".strip()
+            if isinstance(value, dict) and depth < 2:
+                out += flatten_metrics(value, name, depth + 1)
+            elif isinstance(value, float):
+                out.append((name, f"{value:.3f}"))
+            elif isinstance(value, (int, str, bool)) or value is None:
+                out.append((name, str(value)))
+            else:
+                out.append((name, f"({type(value).__name__})"))
+    return out
+
+
+def describe_models(used: list[tuple[str, str, dict[str, Any]]],
+                    weights_dir: str | os.PathLike | None = None) -> tuple[ModelView, ...]:
+    """One view per distinct (name, sha256) in ``used`` (name, sha256, recorded card fields)."""
+    cards = [(p, c) for p, c in list_cards(weights_dir) if isinstance(c, ModelCard)]
+    views: list[ModelView] = []
+    seen: set[tuple[str, str]] = set()
+    for name, sha, recorded in used:
+        if (name, sha) in seen:
+            continue
+        seen.add((name, sha))
+        by_sha = [(p, c) for p, c in cards if c.sha256 == sha]
+        by_name = [(p, c) for p, c in cards if c.name == name]
+        if by_sha:
+            path, card = by_sha[0]
+            views.append(ModelView(name, sha, True, card, Path(path).name, recorded))
+        elif by_name:
+            path, card = by_name[0]
+            views.append(ModelView(name, sha, False, None, Path(path).name, recorded, note=(
+                f"A model named {name} is installed, but with different weights (SHA-256 {card.sha256[:16]}...); "
+                "its card does not describe these findings. Details below were recorded with the findings.")))
+        else:
+            views.append(ModelView(name, sha, False, None, "", recorded, note=(
+                f"The model card of {name} is not installed on this machine; details below were recorded "
+                "with the findings.")))
+        log.debug("model %s (%s): installed=%s", name, sha[:12], views[-1].installed)
+    return tuple(views)

@@ -1,0 +1,141 @@
+"""Report modules (after Autopsy): each has a name, a description and ``generate(case, settings, progress)``.
+
+A module verifies the case (logged), reads it into a :class:`ReportData`, renders, writes the
+file atomically and records the file's SHA-256 in the custody log (action ``report``). The
+same module runs headless (CLI, tests) or in the dashboard, which passes its own Progress.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Protocol, runtime_checkable
+
+from ..case import Case, default_actor
+from ..case.clock import parse_utc
+from ..progress import Progress, ensure_progress
+from .errors import ReportCancelled, ReportError
+from .html import render_html
+from .pdf import render_pdf
+from .reportdata import ReportData, collect_report_data
+
+__all__ = ["ReportSettings", "ReportModule", "RenderModule", "REPORT_MODULES", "get_report_module",
+           "generate_report", "write_atomic", "REPORTS_DIR"]
+
+log = logging.getLogger(__name__)
+
+REPORTS_DIR = "reports"
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    out: Path | None = None  # file (or existing folder); default <case>/reports/report_<UTC>.<ext>
+    weights_dir: str | None = None  # where to look for model cards (default search path otherwise)
+    actor: str | None = None  # who makes the report (default: the case examiner)
+
+
+@runtime_checkable
+class ReportModule(Protocol):
+    name: str
+    description: str
+
+    def generate(self, case: Case, settings: ReportSettings, progress: Progress | None) -> Path: ...
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _out_path(case: Case, settings: ReportSettings, generated_utc: str, extension: str) -> Path:
+    name = f"report_{case.id}_{parse_utc(generated_utc).strftime('%Y%m%dT%H%M%SZ')}.{extension}"
+    if settings.out is None:
+        return case.path / REPORTS_DIR / name
+    out = Path(settings.out)
+    return out / name if out.is_dir() else out
+
+
+@dataclass(frozen=True)
+class RenderModule:
+    """A report module whose output is one file rendered from :class:`ReportData`."""
+
+    name: str
+    description: str
+    extension: str
+    render: Callable[[ReportData, Callable[[], None]], bytes]
+
+    def generate(self, case: Case, settings: ReportSettings, progress: Progress | None = None) -> Path:
+        progress = ensure_progress(progress)
+        actor = settings.actor or case.info.examiner or default_actor()
+        n_items = len(case.items())
+        progress.start(n_items + 2, f"report ({self.name})")
+
+        def step() -> None:
+            if progress.cancelled():
+                raise ReportCancelled(f"report of case {case.id} cancelled; nothing was written")
+            progress.advance(1)
+
+        try:
+            verification = case.verify(actor=actor)
+            step()
+            data = collect_report_data(case, verification, snapshot=False, weights_dir=settings.weights_dir)
+            body = self.render(data, step)
+            out = _out_path(case, settings, data.generated_utc, self.extension)
+            write_atomic(out, body)
+            sha = hashlib.sha256(body).hexdigest()
+            case.log_action("report", actor, details={
+                "format": self.name, "file": out.name, "path": str(out.resolve()), "sha256": sha, "size": len(body),
+                "as_of_seq": data.as_of_seq, "verification_ok": verification.ok, "items": len(data.items)})
+            progress.advance(1)
+            log.info("case %s: %s report %s (SHA-256 %s)", case.id, self.name, out, sha)
+            return out
+        finally:
+            progress.close()
+
+
+def _pdf(data: ReportData, step: Callable[[], None]) -> bytes:
+    return render_pdf(data, owner_password=secrets.token_hex(16), progress_step=step)
+
+
+def _html(data: ReportData, step: Callable[[], None]) -> bytes:
+    body = render_html(data)
+    for _ in data.items:
+        step()
+    return body
+
+
+REPORT_MODULES: dict[str, ReportModule] = {
+    m.name: m for m in (
+        RenderModule("pdf", "Read-only PDF report: summary, items with thumbnails and hashes, faces with Grad-CAM, "
+                            "forensic maps, model card, custody log and verification.", "pdf", _pdf),
+        RenderModule("html", "The same report as one self-contained HTML file (pictures embedded).", "html", _html),
+    )
+}
+
+
+def get_report_module(name: str) -> ReportModule:
+    try:
+        return REPORT_MODULES[name]
+    except KeyError:
+        raise ReportError(f"unknown report format {name!r}; known: {', '.join(REPORT_MODULES)}") from None
+
+
+def generate_report(case: Case, fmt: str = "pdf", out: str | os.PathLike | None = None,
+                    progress: Progress | None = None, *, weights_dir: str | os.PathLike | None = None,
+                    actor: str | None = None) -> Path:
+    """Write a report of ``case`` (``fmt`` 'pdf' or 'html'); its SHA-256 goes into the custody log."""
+    settings = ReportSettings(None if out is None else Path(out), None if weights_dir is None else str(weights_dir),
+                              actor)
+    return get_report_module(fmt).generate(case, settings, progress)

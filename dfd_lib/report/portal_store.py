@@ -1,0 +1,157 @@
+"""Portal form answers kept with a case: ``<case>/portal/<portal>.json``, each save logged in custody.
+
+The case store has no table for form answers, so they live in a JSON file beside the database;
+every save appends a ``case_updated`` custody entry holding the file's SHA-256 (never the
+answers themselves, which may identify the complainant). Loading checks the file against the
+last logged hash, so an edit made outside the tool is reported instead of being exported.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from ..case import Case, default_actor, utc_now
+from .errors import PortalError
+from .fieldcheck import is_empty
+from .portal import load_portal
+
+__all__ = ["FIELDS_DIR", "StoredFields", "fields_path", "save_portal_fields", "load_portal_fields",
+           "load_stored_fields", "read_fields_file"]
+
+FIELDS_DIR = "portal"
+
+
+@dataclass(frozen=True)
+class StoredFields:
+    portal: str
+    values: dict[str, Any]
+    file_rules: dict[str, Any] = field(default_factory=dict)  # the user's override, not the merged rules
+    saved_utc: str = ""
+    saved_by: str = ""
+    sha256: str = ""
+    custody_seq: int | None = None
+
+
+def fields_path(case: Case, portal: str) -> Path:
+    return case.path / FIELDS_DIR / f"{portal}.json"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return "" if value is None else value if isinstance(value, str) else str(value)
+
+
+def save_portal_fields(case: Case, portal: str, values: Mapping[str, Any],
+                       file_rules: Mapping[str, Any] | None = None, actor: str | None = None,
+                       only_if_changed: bool = False) -> StoredFields:
+    """Store the form answers (normalised where valid; incomplete forms are allowed) and log the save.
+
+    With ``only_if_changed`` an identical save (same answers and file rules) writes and logs nothing.
+    """
+    profile = load_portal(portal)
+    unknown = sorted(set(values) - set(profile.field_ids))
+    if unknown:
+        raise PortalError(f"not field(s) of the {profile.name} form: {', '.join(unknown)} "
+                          f"(known: {', '.join(profile.field_ids)})")
+    profile.file_rules.merged(file_rules, "file_rules")  # raises on a bad override
+    clean, _ = profile.check(values)
+    stored: dict[str, Any] = {}
+    for f in profile.fields:
+        raw = values.get(f.id)
+        if is_empty(raw):
+            continue
+        _, issues = f.check(raw, clean)
+        stored[f.id] = clean[f.id] if not issues and not is_empty(clean[f.id]) else _jsonable(raw)
+    if only_if_changed:
+        current = load_stored_fields(case, profile.name)
+        if current is not None and current.values == stored and current.file_rules == dict(file_rules or {}):
+            return current
+    who = actor or case.info.examiner or default_actor()
+    doc = {"format_version": 1, "portal": profile.name, "values": stored, "file_rules": dict(file_rules or {}),
+           "saved_utc": utc_now(), "saved_by": who}
+    data = (json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
+    path = fields_path(case, profile.name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    sha = hashlib.sha256(data).hexdigest()
+    entry = case.log_action("case_updated", who, details={"portal_fields": {
+        "portal": profile.name, "file": f"{FIELDS_DIR}/{path.name}", "sha256": sha, "fields": sorted(stored),
+        "file_rules_override": bool(file_rules)}})
+    return StoredFields(profile.name, stored, dict(file_rules or {}), doc["saved_utc"], who, sha, entry.seq)
+
+
+def _last_logged(case: Case, portal: str) -> tuple[int, str] | None:
+    found = None
+    for e in case.custody_entries():
+        info = e.details.get("portal_fields") if e.action == "case_updated" and isinstance(e.details, dict) else None
+        if isinstance(info, dict) and info.get("portal") == portal:
+            found = (e.seq, str(info.get("sha256")))
+    return found
+
+
+def load_stored_fields(case: Case, portal: str) -> StoredFields | None:
+    """The stored answers with their custody record; None if never saved. Raises if the file was tampered with."""
+    profile = load_portal(portal)
+    path = fields_path(case, profile.name)
+    logged = _last_logged(case, profile.name)
+    if not path.exists():
+        if logged is not None:
+            raise PortalError(f"{path} is missing although custody entry #{logged[0]} recorded it; "
+                              "save the form again")
+        return None
+    data = path.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    if logged is None or logged[1] != sha:
+        where = "no custody entry records it" if logged is None else f"custody entry #{logged[0]} recorded {logged[1][:16]}..."
+        raise PortalError(f"{path} was changed outside dfd (SHA-256 {sha[:16]}...; {where}); "
+                          f"save the form again with `dfd portal-form`")
+    try:
+        doc = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PortalError(f"{path} is not valid JSON: {exc}") from exc
+    return StoredFields(profile.name, dict(doc.get("values") or {}), dict(doc.get("file_rules") or {}),
+                        str(doc.get("saved_utc", "")), str(doc.get("saved_by", "")), sha, logged[0])
+
+
+def load_portal_fields(case: Case, portal: str) -> dict[str, Any]:
+    """The stored answers of ``portal``'s form (empty when never saved)."""
+    stored = load_stored_fields(case, portal)
+    return {} if stored is None else dict(stored.values)
+
+
+def read_fields_file(path: str | os.PathLike, portal: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(values, file_rules override)`` from a fields YAML (the shape ``--template`` prints)."""
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PortalError(f"fields file {p} could not be read: {exc.strerror or exc}") from exc
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise PortalError(f"fields file {p} is not valid YAML: {exc}") from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise PortalError(f"fields file {p}: expected a mapping with 'fields:' (see --template)")
+    unknown = sorted(set(data) - {"portal", "fields", "file_rules"})
+    if unknown:
+        raise PortalError(f"fields file {p}: unknown top-level key(s) {', '.join(map(str, unknown))}; "
+                          "expected portal, fields and file_rules")
+    if data.get("portal") not in (None, portal):
+        raise PortalError(f"fields file {p} is for portal {data['portal']!r}, not {portal!r}")
+    values = data.get("fields") or {}
+    rules = data.get("file_rules") or {}
+    if not isinstance(values, dict) or not isinstance(rules, dict):
+        raise PortalError(f"fields file {p}: 'fields' and 'file_rules' must be mappings")
+    return {str(k): v for k, v in values.items()}, dict(rules)

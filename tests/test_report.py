@@ -1,0 +1,148 @@
+"""The case report: PDF text and pictures, HTML twin, sensitive items, custody entries, the CLI."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import shutil
+import subprocess
+
+import pypdf
+import pytest
+from pypdf.constants import UserAccessPermissions
+
+from dfd_lib.cli import main
+from dfd_lib.progress import CallbackProgress
+from dfd_lib.report import ReportCancelled, collect_report_data, generate_report
+from test_report_support import CASE_NAME, UNICODE_NAME, case, item_id_of, report_case_store  # noqa: F401
+
+
+def _text(path) -> str:
+    """All text of the PDF, runs of white space (justified lines) collapsed to one space."""
+    reader = pypdf.PdfReader(str(path))
+    return " ".join(" ".join(page.extract_text() for page in reader.pages).split())
+
+
+def _image_count(path) -> int:
+    return sum(len(page.images) for page in pypdf.PdfReader(str(path)).pages)
+
+
+def _sha(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_pdf_report_content_and_custody(case, tiny_weights, tmp_path):
+    out = generate_report(case, "pdf", tmp_path / "r.pdf", weights_dir=tiny_weights)
+    assert out == tmp_path / "r.pdf" and out.read_bytes().startswith(b"%PDF")
+    text = _text(out)
+    squashed = re.sub(r"\s+", "", text)
+    info = case.info
+    for expected in (info.id, info.title, "Insp. Rao", "Cyber Cell Pune", "UTC", "IST", "Summary of findings",
+                     "Most suspicious items", "tiny-test-model", "Known limits", "Verification", "INTACT",
+                     "Chain head", "fpdf2", "facenet-pytorch", "timm", "torch", "numpy", "pillow",
+                     "Blur along the jaw line", "likely fake", "Score of each sampled frame"):
+        assert expected in text, expected
+    for sha in case.items()["sha256"]:
+        assert sha in squashed  # every item's full SHA-256, not cut off
+    pages = len(pypdf.PdfReader(str(out)).pages)
+    assert f"Page 1 of {pages}" in text and f"Page {pages} of {pages}" in text
+    assert f"Case {info.id}" in text
+    # Read-only: printing and copying allowed, modification not.
+    perms = pypdf.PdfReader(str(out)).user_access_permissions
+    assert perms & UserAccessPermissions.PRINT and not perms & UserAccessPermissions.MODIFY
+    # Thumbnails, face crops, Grad-CAM overlays, forensic maps and the frame plot are embedded.
+    assert _image_count(out) >= 15
+    entries = case.custody_entries()
+    assert [e.action for e in entries[-2:]] == ["verification", "report"]
+    assert entries[-1].details["sha256"] == _sha(out) and entries[-1].details["format"] == "pdf"
+    assert case.verify(log_result=False).ok
+
+
+def test_unicode_file_name_is_drawn_or_spelled_out(case, tiny_weights, tmp_path):
+    text = _text(generate_report(case, "pdf", tmp_path / "r.pdf", weights_dir=tiny_weights))
+    # DejaVu has Latin-1 but no Devanagari/CJK glyphs: those are written as code points, never dropped.
+    assert "ünï.jpg" in text and "<U+092B>" in text and "<U+8BC1>" in text
+
+
+def test_pdf_page_renders_to_png(case, tiny_weights, tmp_path):
+    out = generate_report(case, "pdf", tmp_path / "r.pdf", weights_dir=tiny_weights)
+    if shutil.which("pdftoppm") is None:
+        pytest.skip("pdftoppm (poppler-utils) is not installed: page rendering not checked")
+    subprocess.run(["pdftoppm", "-r", "40", "-png", "-f", "1", "-l", "1", str(out), str(tmp_path / "page")], check=True)
+    from PIL import Image
+
+    page = Image.open(next(tmp_path.glob("page*.png"))).convert("L")
+    assert page.width > 250 and page.height > 300
+    lo, hi = page.getextrema()
+    assert hi - lo > 150  # text and pictures, not a blank page
+
+
+def test_sensitive_item_pixels_never_in_the_report(case, tiny_weights, tmp_path):
+    item = item_id_of(case, "astronaut_blended_face.jpg")
+    data = collect_report_data(case, weights_dir=tiny_weights)
+    view = next(i for i in data.items if i.item_id == item)
+    own_images = 1 + sum(1 for f in view.faces if f.crop and (f.gradcam or f is view.faces[0])) \
+        + sum(1 for f in view.faces if f.gradcam) + sum(1 for f in view.forensics if f.map)
+    assert own_images >= 4  # thumbnail, crop, Grad-CAM, forensic maps
+    before = generate_report(case, "pdf", tmp_path / "before.pdf", weights_dir=tiny_weights)
+    html_before = generate_report(case, "html", tmp_path / "before.html", weights_dir=tiny_weights).read_text()
+    crop = base64.b64encode(view.faces[0].crop.read_bytes()).decode()
+    assert crop in html_before  # the check below can fail
+
+    case.annotate(item, sensitive=True, notes="intimate image; do not reproduce", reviewer="Insp. Rao")
+    after = generate_report(case, "pdf", tmp_path / "after.pdf", weights_dir=tiny_weights)
+    html_after = generate_report(case, "html", tmp_path / "after.html", weights_dir=tiny_weights).read_text()
+    assert _image_count(before) - _image_count(after) == own_images
+    text = _text(after)
+    assert "Flagged sensitive" in text and view.sha256 in re.sub(r"\s+", "", text)
+    assert crop not in html_after
+    for art in [f.crop for f in view.faces] + [f.gradcam for f in view.faces] + [f.map for f in view.forensics]:
+        if art is not None:
+            assert base64.b64encode(art.read_bytes()).decode() not in html_after
+    assert "withheld (sensitive)" in html_after
+
+
+def test_html_report_is_self_contained(case, tiny_weights, tmp_path):
+    out = generate_report(case, "html", tmp_path / "r.html", weights_dir=tiny_weights)
+    html = out.read_text(encoding="utf-8")
+    srcs = re.findall(r'src="([^"]*)"', html)
+    assert srcs and all(s.startswith("data:image/") for s in srcs)
+    for sha in case.items()["sha256"]:
+        assert sha in html
+    assert UNICODE_NAME in html and "tiny-test-model" in html
+    last = case.custody_entries()[-1]
+    assert last.action == "report" and last.details["format"] == "html" and last.details["sha256"] == _sha(out)
+
+
+def test_report_says_when_the_model_card_is_not_installed(case, tmp_path, monkeypatch):
+    monkeypatch.setenv("DFD_WEIGHTS_DIR", str(tmp_path / "none"))
+    monkeypatch.chdir(tmp_path)
+    data = collect_report_data(case, weights_dir=tmp_path / "none")
+    assert [m.installed for m in data.models] == [False]
+    text = _text(generate_report(case, "pdf", tmp_path / "r.pdf", weights_dir=tmp_path / "none"))
+    assert "not installed" in text or "different weights" in text
+    assert "tiny-test-model" in text and "threshold" in text
+
+
+def test_cancelled_report_writes_and_logs_nothing(case, tiny_weights, tmp_path):
+    before = [e.action for e in case.custody_entries()]
+    progress = CallbackProgress(should_cancel=lambda: True)
+    with pytest.raises(ReportCancelled):
+        generate_report(case, "pdf", tmp_path / "r.pdf", progress=progress, weights_dir=tiny_weights)
+    assert not (tmp_path / "r.pdf").exists()
+    assert "report" not in [e.action for e in case.custody_entries()][len(before):]
+
+
+def test_cli_report_and_errors(case, tiny_weights, tmp_path, capsys):
+    store = str(case.path.parent)
+    case.close()
+    rc = main(["report", case.id, "--cases-dir", store, "--out", str(tmp_path / "cli.pdf"), "--quiet",
+               "--weights-dir", str(tiny_weights), "--examiner", "SI Kulkarni"])
+    out = capsys.readouterr().out
+    assert rc == 0 and (tmp_path / "cli.pdf").exists()
+    assert _sha(tmp_path / "cli.pdf") in out
+    assert main(["report", "no such case", "--cases-dir", store]) == 1
+    assert "no case" in capsys.readouterr().err
+    # Default location: inside the case folder, under reports/.
+    assert main(["report", CASE_NAME, "--cases-dir", store, "--format", "html", "--quiet"]) == 0
+    assert len(list((case.path / "reports").glob("report_*.html"))) == 1
