@@ -18,6 +18,8 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(DFD) triage examples/evidence --case demo --examiner "demo examiner"
 	$(DFD) verify demo
+	$(DFD) report demo --out out/demo/report.pdf
+	@echo "Report: out/demo/report.pdf   Dashboard: make dashboard"
 
 ## The whole test suite, slow and browser tests included (what CI runs).
 test: $(STAMP)
