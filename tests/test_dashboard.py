@@ -1,6 +1,7 @@
 """The Voila dashboard in a real browser (Chromium through Playwright), driven as an investigator would."""
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import socket
@@ -19,6 +20,18 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]
 CASE_NAME = "FIR 77 of 2025"
 NOTE = "Face boundary looks blended around the jaw."
+
+NCRP = {  # in form order: a drop-down's choices depend on the answer above it
+    "complaint_path": "Report Other Cyber Crime", "category": "Online and Social Media Related Crime",
+    "sub_category": "Cheating by Impersonation", "incident_date": "2025-03-01", "incident_time": "14:30",
+    "platform": "WhatsApp", "incident_state": "Maharashtra",
+    "narrative": "A photograph with the complainant's face swapped onto another body was sent to her contacts on "
+                 "WhatsApp from an unknown number, with threats to post more. The attached report shows the "
+                 "analysis of the image and the chain of custody of the evidence.",
+    "complainant_name": "A. Complainant", "complainant_mobile": "9876543210",
+    "complainant_address": "12 MG Road, Pune", "complainant_state": "Maharashtra",
+}
+CHOICE_FIELDS = {"complaint_path", "category", "sub_category", "platform", "incident_state", "complainant_state"}
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -138,11 +151,36 @@ def test_dashboard_triage_review_export(voila, tmp_path: Path, examples: Path) -
             expect(page.locator(".dfd-status")).to_contain_text("review saved", timeout=60_000)
             expect(page.locator(".dfd-custody-tab")).to_contain_text("annotation", timeout=60_000)
             shot(page, "05_reviewed")
+
+            # 5. the portal form, generated from the NCRP profile, then the bundle downloaded
+            page.locator(".lm-TabBar-tab", has_text="Report & export").click()
+            expect(page.locator(".dfd-portal-form")).to_be_visible(timeout=30_000)
+            for field, value in NCRP.items():
+                box = page.locator(f".dfd-field-{field}")
+                if field in CHOICE_FIELDS:
+                    box.locator("select").select_option(label=value, timeout=30_000)
+                else:
+                    box.locator("input, textarea").fill(value)
+            page.locator("button.dfd-check-form").click()
+            expect(page.locator(".dfd-form-problems")).to_contain_text("the form is complete", timeout=30_000)
+            page.locator("button.dfd-bundle").click()
+            link = page.locator("a.dfd-download-bundle")
+            expect(link).to_be_visible(timeout=300_000)
+            shot(page, "06_export")
+            with page.expect_download(timeout=60_000) as download:
+                link.click()
+            bundle = tmp_path / "downloaded" / download.value.suggested_filename
+            download.value.save_as(bundle)
+            page.locator(".lm-TabBar-tab", has_text="Triage & review").click()
+            page.locator(".dfd-case-bar").scroll_into_view_if_needed()
+            expect(page.locator(".dfd-gradcam img, img.dfd-gradcam").first).to_be_visible(timeout=30_000)
+            shot(page, "07_final")
         finally:
             browser.close()
     elapsed = time.monotonic() - t0
 
     from dfd_lib.case import open_case
+    from dfd_lib.report import load_portal_fields
 
     case = open_case(CASE_NAME, cases_dir=cases, create=False)
     try:
@@ -153,7 +191,15 @@ def test_dashboard_triage_review_export(voila, tmp_path: Path, examples: Path) -
         assert {"view", "annotation", "analysis", "intake"} <= set(log_df["action"])
         assert "coffee_no_face.jpg" in set(items["name"])
         assert case.verify(log_result=False).ok
+        export = log_df[log_df["action"] == "export"].iloc[-1]["details"]
+        assert export["portal"] == "ncrp" and export["sha256"] == hashlib.sha256(bundle.read_bytes()).hexdigest()
+        with zipfile.ZipFile(bundle) as z:
+            assert z.testzip() is None
+            names = z.namelist()
+        assert any(n.endswith(".pdf") for n in names) and any("astronaut_blended_face" in n for n in names), names
+        assert load_portal_fields(case, "ncrp")["sub_category"] == NCRP["sub_category"]
     finally:
         case.close()
-    shutil.copy2(shots / "05_reviewed.png", ROOT / "docs" / "dashboard.png")
+    (ROOT / "docs").mkdir(exist_ok=True)
+    shutil.copy2(shots / "07_final.png", ROOT / "docs" / "dashboard.png")
     print(f"browser session took {elapsed:.1f} s; screenshots in {shots}")

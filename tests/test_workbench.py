@@ -178,9 +178,12 @@ def test_intake_cancel_keeps_the_case_resumable(app: Workbench, tmp_path: Path, 
     assert app.intake.wait(600)
     assert "cancelled" in app.intake.progress_text.value
     assert not app.intake.start_button.disabled and app.intake.cancel_button.disabled
-    app.intake.start([])  # finish what is pending
+    assert (app.state.items()["status"] == "pending").all()  # nothing analysed (maybe nothing taken in)
+    app.intake.start_button.click()  # the same folder again: what is missing is finished
     assert app.intake.wait(600)
-    assert set(app.state.items()["status"]) <= {"scored", "no_face", "unreadable"}
+    items = app.state.items()
+    assert len(items) == 3 and set(items["status"]) == {"scored", "unreadable"}
+    assert "done: analysed 3" in app.intake.progress_text.value
 
 
 def test_intake_reports_a_missing_folder(app: Workbench, tmp_path: Path) -> None:
@@ -210,7 +213,7 @@ def fill_form(panel, values: dict) -> None:
 
 
 def test_export_form_is_generated_validated_and_saved(app: Workbench) -> None:
-    from dfd_lib.report.portal_store import load_portal_fields
+    from dfd_lib.report import load_portal_fields
 
     _open(app)
     panel = app.export
@@ -241,3 +244,63 @@ def test_export_form_is_generated_validated_and_saved(app: Workbench) -> None:
     panel.form.inputs["narrative"].value = "too short"
     panel.bundle_button.click()  # refused: the form is incomplete, nothing exported
     assert "form is incomplete" in app.log_panel.status.value and panel.downloads.value == ""
+
+
+def _download(html_text: str, css_class: str) -> tuple[str, bytes]:
+    import base64
+    import re
+
+    m = re.search(rf"class='{css_class}' download='([^']+)' href='data:([^;]+);base64,([^']+)'", html_text)
+    assert m, html_text[:300]
+    return m.group(1), base64.b64decode(m.group(3))
+
+
+@pytest.mark.slow
+def test_report_and_bundle_download_links(app: Workbench, tmp_path: Path, examples: Path) -> None:
+    import io
+
+    _open(app)
+    app.state.triage([examples / "astronaut_blended_face.jpg"])
+    panel = app.export
+    fill_form(panel, NCRP_OTHER_PATH)
+    panel.report_button.click()
+    name, pdf = _download(panel.downloads.value, "dfd-download-report")
+    assert name.endswith(".pdf") and pdf.startswith(b"%PDF") and panel.last_output.endswith(name)
+    panel.bundle_button.click()
+    name, data = _download(panel.downloads.value, "dfd-download-bundle")
+    assert name.endswith(".zip") and panel.bar.value == panel.bar.max
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        assert z.testzip() is None and len(z.namelist()) > 2
+    actions = list(app.state.case.custody_log()["action"])
+    assert "report" in actions and actions[-1] == "export"
+    assert not panel.frozen and not panel.bundle_button.disabled
+
+
+@pytest.mark.slow
+def test_video_item_has_score_plot_and_frame_picker(app: Workbench, examples: Path) -> None:
+    from workbench.grid import TriageGrid
+
+    _open(app)
+    app.state.triage([examples / "astronaut_clip.mp4", examples / "astronaut.jpg", examples / "coffee_no_face.jpg"])
+    video = int(app.state.items().query("media_kind == 'video'")["item_id"].iloc[0])
+    app.state.select(video)
+    view, d = app.item_view, app.item_view.detail
+    assert view.item_id == video and d.is_video and len(d.frames) >= 2
+    assert view.video_box.layout.display == "flex" and bytes(view.plot.value).startswith(b"\x89PNG")
+    scores = [f.score if f.score is not None else -1 for f in d.frames]
+    assert view.frame.max == len(d.frames) - 1 and view.frame.value == scores.index(max(scores))
+    view.frame.value = 0  # another sampled frame: its faces, its picture
+    titles = " ".join(card.children[0].value for card in view.faces.children)
+    assert f"(frame {d.frames[0].index})" in titles
+    assert bytes(view.picture.value).startswith(b"\x89PNG")
+
+    # paging: a grid of two tiles per page walks all three items
+    picked: list[int] = []
+    small = TriageGrid(app.state, on_select=picked.append, page_size=2)
+    small.refresh()
+    assert "page 1 / 2" in small.page_label.value
+    small.next_button.click()
+    assert "page 2 / 2" in small.page_label.value
+    assert [t.item_id for t in small.tiles if t.layout.display != "none"] == [int(app.state.items()["item_id"].iloc[2])]
+    small.tiles[0].button.click()
+    assert picked == [small.tiles[0].item_id] and small.selected_item == picked[0]

@@ -22,6 +22,8 @@ STYLE = """<style>
 .dfd-workbench .ipyevents-watched { outline: 3px solid #1565c0; }
 .dfd-workbench h2 { margin: 4px 0; }
 .dfd-tile-selected { box-shadow: 0 0 6px #1565c0; }
+.dfd-verdict .widget-toggle-button { font-size: 12px; padding: 0 2px; }
+.dfd-verdict .widget-toggle-button.mod-active { background: #1565c0; color: white; }
 </style>"""
 
 
@@ -40,7 +42,7 @@ class Workbench(widgets.VBox):
         self.export = ExportPanel(state)
         self.shortcuts = KeyboardShortcuts(self.item_view, self.review.key_handlers())
         self._link()
-        right = widgets.VBox([self.item_view, widgets.HTML("<h3>Review</h3>"), self.review],
+        right = widgets.VBox([self.item_view, widgets.HTML("<h3>Review</h3>"), self.review, self.item_view.tabs],
                              layout=widgets.Layout(width="56%", padding="0 0 0 12px"))
         left = widgets.VBox([widgets.HTML("<h3>Triage</h3>"), self.grid], layout=widgets.Layout(width="44%"))
         self.tabs = widgets.Tab(children=[widgets.HBox([left, right]), self.export],

@@ -77,6 +77,7 @@ class CaseBar(Component):
         self.title.value, self.agency.value = info.title, info.agency
         self.examiner.value = self.state.examiner
         self.reload_cases()
+        self.existing.value = case.id
         self.refresh()
 
     @reports_errors("verifying the case")

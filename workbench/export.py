@@ -53,6 +53,7 @@ class ExportPanel(Component):
         self.report_button = widgets.Button(description="PDF report", icon="file-pdf-o", button_style="info")
         self.bundle_button = widgets.Button(description="Export bundle", icon="archive", button_style="primary")
         self.bar = widgets.IntProgress(value=0, min=0, max=1, description="Progress")
+        self.bar_text = widgets.HTML()
         self.downloads = widgets.HTML()
         for w, cls in ((self.portal, "dfd-portal"), (self.save_button, "dfd-save-form"),
                        (self.check_button, "dfd-check-form"), (self.report_button, "dfd-report"),
@@ -65,7 +66,8 @@ class ExportPanel(Component):
         self.bundle_button.on_click(lambda _: self.make_bundle())
         super().__init__([self.portal, self.profile_note, self.form,
                           widgets.HBox([self.save_button, self.check_button, self.report_button,
-                                        self.bundle_button]), self.bar, self.downloads])
+                                        self.bundle_button]), widgets.HBox([self.bar, self.bar_text]),
+                          self.downloads])
         self.add_class("dfd-export")
 
     def controls(self) -> list[widgets.Widget]:
@@ -101,7 +103,7 @@ class ExportPanel(Component):
         def update(done: int, total: int | None, desc: str, info: dict) -> None:
             self.bar.max = max(1, total or 1)
             self.bar.value = min(done, self.bar.max)
-            self.bar.description = (desc or "Progress")[:18]
+            self.bar_text.value = html.escape(f"{desc}: {done}/{total if total is not None else '?'}")
         return CallbackProgress(update)
 
     @reports_errors("saving the portal form")
@@ -123,8 +125,8 @@ class ExportPanel(Component):
             raise ValueError(f"the {self.portal.value} form is incomplete ({len(problems)} problem(s)); "
                              "fix the fields listed under the form")
         with self.busy():
-            self.state.save_portal_values(self.portal.value, self.form.current())
-            result = self.state.bundle(self.portal.value, self.form.anonymous.value, self._progress())
+            result = self.state.bundle(self.portal.value, self.form.current(), self.form.anonymous.value,
+                                       self._progress())
         self._offer(Path(result.path), "dfd-download-bundle", f"SHA-256 {result.sha256}")
 
     def _offer(self, path: Path, css_class: str, note: str = "") -> None:

@@ -13,7 +13,7 @@ from dfd_lib.case import VERDICTS
 from dfd_lib.results import STATUSES
 
 from .base import Component, reports_errors
-from .imaging import VERDICT_COLOURS, ThumbnailCache, score_colour
+from .imaging import VERDICT_COLOURS, ThumbnailCache
 from .presenters import ANY, UNREVIEWED, ItemFilter, filter_items, n_pages, page_of, state_counts
 from .state import AppState
 
@@ -43,8 +43,7 @@ class _Tile(widgets.VBox):
     def show(self, row: dict, thumb: bytes, selected: bool) -> None:
         self.item_id = int(row["item_id"])
         score = row["score"] if row["score"] == row["score"] else None
-        colour = VERDICT_COLOURS[row["analyst_verdict"]] if row["analyst_verdict"] else \
-            score_colour(score, None)
+        colour = VERDICT_COLOURS.get(row["analyst_verdict"] or row["verdict"], VERDICT_COLOURS[None])
         self.image.value = thumb
         self.button.description = f"#{self.item_id} " + ("-" if score is None else f"{score:.3f}")
         self.button.tooltip = f"open item {self.item_id}: {row['name']}"
@@ -78,7 +77,8 @@ class TriageGrid(Component):
         self.status = widgets.Dropdown(options=_STATUS_OPTIONS, value=ANY, description="Status",
                                        layout=widgets.Layout(width="200px"))
         self.score = widgets.FloatRangeSlider(value=(0.0, 1.0), min=0.0, max=1.0, step=0.01, description="Score",
-                                              readout_format=".2f", continuous_update=False)
+                                              readout_format=".2f", continuous_update=False,
+                                              layout=widgets.Layout(width="330px"))
         self.analyst = widgets.Dropdown(options=[ANY, UNREVIEWED, *VERDICTS], value=ANY, description="Analyst",
                                         layout=widgets.Layout(width="220px"))
         self.tag = widgets.Text(placeholder="tag", description="Tag", continuous_update=False,
@@ -97,8 +97,12 @@ class TriageGrid(Component):
         self.next_button.on_click(lambda _: self.go_to(self.page + 1))
         self.counts.add_class("dfd-counts")
         self.page_label.add_class("dfd-page-label")
-        super().__init__([widgets.HBox([self.status, self.score, self.analyst]),
-                          widgets.HBox([self.tag, self.media]), self.counts,
+        legend = " ".join(f"<span style='background:{VERDICT_COLOURS[v]};color:white;padding:0 4px;"
+                          f"border-radius:3px'>{v}</span>" for v in VERDICTS)
+        self.legend = widgets.HTML(f"<div style='font-size:11px'>colour = analyst verdict, else the model's "
+                                   f"(grey: no score): {legend}</div>")
+        super().__init__([widgets.HBox([self.status, self.score]), widgets.HBox([self.analyst, self.tag, self.media]),
+                          self.counts, self.legend,
                           widgets.HBox([self.prev_button, self.page_label, self.next_button]), self.box])
         self.add_class("dfd-grid")
 

@@ -130,14 +130,16 @@ def draw_boxes(image: np.ndarray, boxes: Sequence[tuple[tuple[float, float, floa
     if scale < 1.0:
         img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.BILINEAR)
     draw = ImageDraw.Draw(img)
-    font = ImageFont.load_default()
+    size = max(12, round(max(img.size) / 28))
+    font = ImageFont.load_default(size=size)
     width = max(2, round(max(img.size) / 240))
     for (x1, y1, x2, y2), label, colour in boxes:
         rect = [x1 * scale, y1 * scale, x2 * scale, y2 * scale]
         draw.rectangle(rect, outline=colour, width=width)
-        tx, ty = rect[0], max(0, rect[1] - 14)
-        draw.rectangle([tx, ty, tx + 7 * len(label) + 6, ty + 13], fill=colour)
-        draw.text((tx + 3, ty + 1), label, fill="white", font=font)
+        left, top, right, bottom = draw.textbbox((0, 0), label, font=font)
+        tx, ty = rect[0], max(0, rect[1] - (bottom - top) - 6)
+        draw.rectangle([tx, ty, tx + right - left + 6, ty + bottom - top + 6], fill=colour)
+        draw.text((tx + 3 - left, ty + 3 - top), label, fill="white", font=font)
     return png(img)
 
 

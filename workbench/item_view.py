@@ -26,7 +26,11 @@ MAX_FACES_SHOWN = 8
 
 
 class ItemView(Component):
-    """Publishes ``item_id``: the item on display (None when none)."""
+    """Publishes ``item_id``: the item on display (None when none).
+
+    ``tabs`` (forensics, metadata, custody and review history) is laid out by the app, below the
+    review form, so the form stays near the picture.
+    """
 
     item_id = Int(None, allow_none=True)
 
@@ -36,10 +40,12 @@ class ItemView(Component):
         self._heat: dict[str, np.ndarray | None] = {}
         self._loading = False
         self.facts = widgets.HTML("<i>Open an item from the grid.</i>")
-        self.gradcam = widgets.Checkbox(value=True, description="Grad-CAM overlay", indent=False)
+        self.gradcam = widgets.Checkbox(value=True, description="Grad-CAM overlay", indent=False,
+                                       layout=widgets.Layout(width="150px"))
         self.opacity = widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="Opacity",
-                                           continuous_update=False)
-        self.picture = widgets.Image(format="png", layout=widgets.Layout(max_width="440px", max_height="440px",
+                                           continuous_update=False, layout=widgets.Layout(width="300px"),
+                                           style={"description_width": "60px"})
+        self.picture = widgets.Image(format="png", layout=widgets.Layout(max_width="380px", max_height="380px",
                                                                           object_fit="contain", display="none"))
         self.frame = widgets.IntSlider(value=0, min=0, max=0, description="Frame", continuous_update=False)
         self.plot = widgets.Image(format="png", layout=widgets.Layout(max_width="640px"))
@@ -58,9 +64,9 @@ class ItemView(Component):
         self.gradcam.observe(lambda _: self._draw_faces(), names="value")
         self.opacity.observe(lambda _: self._draw_faces(), names="value")
         self.frame.observe(lambda _: None if self._loading else self._draw_frame(), names="value")
-        faces_col = widgets.VBox([widgets.HBox([self.gradcam, self.opacity]), self.faces],
+        faces_col = widgets.VBox([self.gradcam, self.opacity, self.faces],
                                  layout=widgets.Layout(padding="0 0 0 8px"))
-        super().__init__([self.facts, widgets.HBox([self.picture, faces_col]), self.video_box, self.tabs])
+        super().__init__([self.facts, widgets.HBox([self.picture, faces_col]), self.video_box])
         self.add_class("dfd-item-view")
 
     def controls(self) -> list[widgets.Widget]:

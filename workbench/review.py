@@ -32,9 +32,9 @@ class ReviewPanel(Component):
     def __init__(self, state: AppState, on_step: Callable[[int], None]) -> None:
         self.state, self.on_step = state, on_step
         self.item: int | None = None
-        self.verdict = widgets.ToggleButtons(options=[(f"{i + 1} {v}", v) for i, v in enumerate(VERDICTS)],
-                                             value=None, description="Verdict",
-                                             style={"button_width": "112px"})
+        self.verdict = widgets.ToggleButtons(options=[(v.replace("_", " "), v) for v in VERDICTS], value=None,
+                                             tooltips=[f"key {i + 1}" for i in range(len(VERDICTS))],
+                                             style={"button_width": "98px"})
         self.notes = widgets.Textarea(placeholder="what you saw, why", description="Notes",
                                       layout=widgets.Layout(width="560px", height="70px"))
         self.tags = widgets.Text(placeholder="comma-separated, e.g. whatsapp, morphed", description="Tags",
@@ -51,7 +51,7 @@ class ReviewPanel(Component):
         self.save_button.on_click(lambda _: self.save())
         self.prev_button.on_click(lambda _: self.on_step(-1))
         self.next_button.on_click(lambda _: self.on_step(1))
-        super().__init__([self.verdict, self.notes, self.tags, self.sensitive,
+        super().__init__([widgets.HTML("<b>Verdict</b> (keys 1-6 choose and save)"), self.verdict, self.notes, self.tags, self.sensitive,
                           widgets.HBox([self.save_button, self.prev_button, self.next_button]), self.message])
         self.add_class("dfd-review")
         self.load(None)

@@ -172,44 +172,50 @@ class AppState:
 
     # -- reports and exports (dfd_lib.report) ------------------------------------------------------
     def portal_names(self) -> list[str]:
-        from dfd_lib.report.portal import portal_names
+        from dfd_lib.report import portal_names
 
         return portal_names()
 
     def portal(self, name: str) -> Any:
-        from dfd_lib.report.portal import load_portal
+        from dfd_lib.report import load_portal
 
         return load_portal(name)
 
     def portal_values(self, name: str) -> dict[str, Any]:
-        from dfd_lib.report.portal_store import load_portal_fields
+        from dfd_lib.report import load_portal_fields
 
         return load_portal_fields(self.require_case(), name)
 
     def save_portal_values(self, name: str, values: dict[str, Any]) -> None:
-        from dfd_lib.report.portal_store import save_portal_fields
+        from dfd_lib.report import save_portal_fields
 
-        save_portal_fields(self.require_case(), name, values)
+        save_portal_fields(self.require_case(), name, values, actor=self.actor)
         log.info("portal form %s saved (%d field(s))", name, len(values))
         self.notify("export")
 
     def report(self, fmt: str = "pdf", progress: Progress | None = None) -> Path:
         from dfd_lib.report import generate_report
 
-        path = Path(generate_report(self.require_case(), fmt=fmt, progress=progress))
+        path = Path(generate_report(self.require_case(), fmt=fmt, progress=progress, weights_dir=self.weights_dir,
+                                    actor=self.actor))
         log.info("report written: %s", path)
         self.notify("export")
         return path
 
-    def bundle(self, portal: str, anonymous: bool = False, progress: Progress | None = None) -> Any:
-        """The portal export bundle (a zip under ``<case>/exports/``); returns the library's ExportResult."""
+    def bundle(self, portal: str, values: dict[str, Any], anonymous: bool = False,
+               progress: Progress | None = None) -> Any:
+        """Save the form answers (if changed) and write the portal bundle, a zip under ``<case>/exports/``.
+
+        Returns the library's ExportResult; the export is logged in the custody log by the library.
+        """
         from dfd_lib.report import export_bundle
 
         case = self.require_case()
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         out = case.path / "exports" / f"{case.id}_{portal}_{stamp}.zip"
         out.parent.mkdir(parents=True, exist_ok=True)
-        result = export_bundle(case, portal, out, anonymous=anonymous, progress=progress)
+        result = export_bundle(case, portal, out, anonymous=anonymous, progress=progress, values=values,
+                               actor=self.actor, weights_dir=self.weights_dir)
         log.info("export bundle written: %s (SHA-256 %s)", result.path, result.sha256)
         self.notify("export")
         return result
