@@ -44,8 +44,9 @@ class PortalForm(Component):
 
     def reset(self) -> None:
         super().reset()
-        for f in self.inputs.values():
-            f.value = "" if not isinstance(f, widgets.Dropdown) else ""
+        for w in self.inputs.values():
+            w.value = ""
+        self.anonymous.value = False
         self.problems.value = ""
 
     # -- building ----------------------------------------------------------------------------------
