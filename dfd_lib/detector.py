@@ -1,7 +1,7 @@
 """Face crops -> calibrated P(fake), and the aggregation of face scores into file and video scores.
 
-Calibration: P(fake) = sigmoid(logit / T) with the temperature T fitted on held-out data and
-recorded in the model card; the verdict compares P(fake) with the card's threshold.
+Calibration: P(fake) = sigmoid(logit / T + b) with the temperature T and bias b fitted on
+held-out data and recorded in the model card; the verdict compares P(fake) with the card's threshold.
 """
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ class Detector:
         return np.concatenate(out).astype(np.float64)
 
     def calibrate(self, logits: np.ndarray) -> np.ndarray:
-        z = np.clip(np.asarray(logits, dtype=np.float64) / self.card.temperature, -60, 60)
+        z = np.clip(np.asarray(logits, dtype=np.float64) / self.card.temperature + self.card.logit_bias, -60, 60)
         return 1.0 / (1.0 + np.exp(-z))
 
     def predict(self, crops: Sequence[np.ndarray]) -> np.ndarray:

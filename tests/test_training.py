@@ -100,5 +100,24 @@ def test_train_resume_and_eval_reproduces_card(tiny_set, tmp_path):
     for k in ("auc", "accuracy", "ece"):
         if not np.isnan(want[k]):
             assert got[k] == pytest.approx(want[k], abs=0.02), k
+    # Refitting the calibration from the saved logits gives the same card (same rule, same data).
+    from dfd_lib.training.train import recalibrate_run
+
+    again = recalibrate_run(out / "tiny.json")
+    assert again.temperature == pytest.approx(card["temperature"], rel=1e-3)
+    assert again.logit_bias == pytest.approx(card["logit_bias"], abs=1e-3) and again.sha256 == card["sha256"]
     for name in ("roc.png", "score_histogram.png", "reliability.png"):
         assert (tmp_path / "plots" / name).stat().st_size > 1000
+
+
+def test_platt_scaling_recovers_temperature_and_bias():
+    from dfd_lib.training.calibrate import apply_calibration, fit_platt
+
+    rng = np.random.default_rng(1)
+    true_logit = rng.normal(0, 2, 20000)
+    y = (rng.random(20000) < sigmoid(true_logit)).astype(int)
+    # A model 2x overconfident and shifted by -1.5 (as a training mix with extra pseudo-fakes would do).
+    t, b = fit_platt(true_logit * 2.0 - 3.0, y)
+    assert t == pytest.approx(2.0, rel=0.1) and b == pytest.approx(1.5, abs=0.15)
+    p = apply_calibration(true_logit * 2.0 - 3.0, t, b)
+    assert expected_calibration_error(y, p) < 0.02

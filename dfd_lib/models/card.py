@@ -39,13 +39,15 @@ class ModelCard:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     crop_scale: float  # face crop side = crop_scale x the larger side of the MTCNN box
-    temperature: float  # calibrated P(fake) = sigmoid(logit / temperature)
+    temperature: float  # calibrated P(fake) = sigmoid(logit / temperature + logit_bias)
     threshold: float  # decision threshold on calibrated P(fake)
     training_data: str
     metrics: dict[str, Any]
     weights_file: str
     sha256: str
     crop_offset_y: float = 0.0  # crop centre shift, in box heights (positive = down)
+    logit_bias: float = 0.0  # calibrated P(fake) = sigmoid(logit / temperature + logit_bias)
+    calibration_rule: str = ""
     threshold_rule: str = ""
     data_terms: str = ""
     split: dict[str, Any] = field(default_factory=dict)
@@ -69,7 +71,7 @@ class ModelCard:
             kwargs["mean"] = tuple(float(x) for x in data["mean"])
             kwargs["std"] = tuple(float(x) for x in data["std"])
             kwargs["input_size"] = int(data["input_size"])
-            for k in ("crop_scale", "temperature", "threshold", "crop_offset_y"):
+            for k in ("crop_scale", "temperature", "threshold", "crop_offset_y", "logit_bias"):
                 if k in kwargs:
                     kwargs[k] = float(kwargs[k])
         except (TypeError, ValueError) as exc:

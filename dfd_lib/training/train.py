@@ -21,12 +21,12 @@ from ..models.backbones import BACKBONES
 from ..models.card import ModelCard
 from ..models.checkpoint import save_checkpoint
 from ..progress import Progress, ensure_progress
-from .calibrate import THRESHOLD_RULE, choose_threshold, fit_temperature, sigmoid
+from .calibrate import CALIBRATION_RULE, THRESHOLD_RULE, apply_calibration, choose_threshold, fit_platt, sigmoid
 from .data import Sample, load_labels, split_by_group
 from .dataset import CropDataset, epoch_samples
 from .metrics import roc_auc, summarize
 
-__all__ = ["TrainConfig", "train", "predict_logits"]
+__all__ = ["TrainConfig", "train", "predict_logits", "recalibrate_run"]
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +193,39 @@ def _samples(df) -> list[Sample]:
     return [Sample(p, int(l), "fake" if l else "real") for p, l in zip(df["path"], df["label"])]
 
 
+def _calibrate(logits: dict, y_cal: np.ndarray, y_val: np.ndarray):
+    """Fit calibration and threshold on the calibration half; measure on the held-out half."""
+    temperature, bias = fit_platt(logits["calib"], y_cal)
+    threshold = choose_threshold(y_cal, apply_calibration(logits["calib"], temperature, bias))
+    metrics = {
+        "validation": summarize(y_val, apply_calibration(logits["val"], temperature, bias), threshold),
+        "validation_uncalibrated": summarize(y_val, sigmoid(logits["val"]), 0.5),
+        "calibration": summarize(y_cal, apply_calibration(logits["calib"], temperature, bias), threshold),
+    }
+    return temperature, bias, threshold, metrics
+
+
+def recalibrate_run(card_path: str | Path) -> ModelCard:
+    """Refit a finished run's calibration from its saved validation logits and rewrite its card.
+
+    The weights (and so the card's SHA-256) are unchanged; only temperature, bias, threshold and
+    the metrics derived from them are recomputed with the current rule.
+    """
+    import pandas as pd
+    from dataclasses import replace
+
+    card_path = Path(card_path)
+    card = ModelCard.read(card_path)
+    run = card_path.parent
+    logits = dict(np.load(run / "val_logits.npz"))
+    ys = [pd.read_csv(run / card.split[k])["label"].map({"real": 0, "fake": 1}).to_numpy() for k in ("calibration_files", "validation_files")]
+    temperature, bias, threshold, metrics = _calibrate(logits, ys[0], ys[1])
+    new = replace(card, temperature=temperature, logit_bias=bias, threshold=threshold, metrics={**card.metrics, **metrics},
+                  calibration_rule=CALIBRATION_RULE, threshold_rule=THRESHOLD_RULE)
+    new.write(card_path)
+    return new
+
+
 def _finish(cfg, model, bb, calib_df, report_df, history, device, progress) -> Path:
     prog = ensure_progress(progress)
     logits = {}
@@ -202,11 +235,7 @@ def _finish(cfg, model, bb, calib_df, report_df, history, device, progress) -> P
         logits[name] = predict_logits(model, ds, 64, device, progress=prog)
         prog.close()
     y_cal, y_val = calib_df["label"].to_numpy(), report_df["label"].to_numpy()
-    temperature = fit_temperature(logits["calib"], y_cal)
-    threshold = choose_threshold(y_cal, sigmoid(logits["calib"] / temperature))
-    val = summarize(y_val, sigmoid(logits["val"] / temperature), threshold)
-    val_uncal = summarize(y_val, sigmoid(logits["val"]), 0.5)
-    cal = summarize(y_cal, sigmoid(logits["calib"] / temperature), threshold)
+    temperature, bias, threshold, metrics = _calibrate(logits, y_cal, y_val)
     np.savez(Path(cfg.out) / "val_logits.npz", calib=logits["calib"], val=logits["val"])
     card = ModelCard(
         name=cfg.name,
@@ -217,6 +246,8 @@ def _finish(cfg, model, bb, calib_df, report_df, history, device, progress) -> P
         crop_scale=cfg.crop_scale,
         crop_offset_y=cfg.crop_offset_y,
         temperature=temperature,
+        logit_bias=bias,
+        calibration_rule=CALIBRATION_RULE,
         threshold=threshold,
         threshold_rule=THRESHOLD_RULE,
         training_data=cfg.training_data or f"{Path(cfg.data).name} ({len(calib_df) + len(report_df)} validation crops held out by group)",
@@ -230,7 +261,7 @@ def _finish(cfg, model, bb, calib_df, report_df, history, device, progress) -> P
             "n_validation": int(len(report_df)),
         },
         training={k: v for k, v in asdict(cfg).items() if k not in ("limits", "data_terms", "training_data")} | {"history": history},
-        metrics={"validation": val, "validation_uncalibrated": val_uncal, "calibration": cal},
+        metrics=metrics,
         limits=list(cfg.limits),
         weights_file=f"{cfg.name}.pt",
         sha256="0" * 64,
