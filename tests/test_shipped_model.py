@@ -1,0 +1,61 @@
+"""The shipped default model: valid card, hash-verified load, and its card's numbers reproduced."""
+import json
+from pathlib import Path
+
+import pytest
+
+from dfd_lib.models import ModelCard, find_card, load_model
+
+ROOT = Path(__file__).resolve().parents[1]
+WEIGHTS = ROOT / "weights"
+SHARED_DATA = ROOT.parent / "shared" / "data" / "dfdc-faces-224"
+
+
+def _default():
+    path, card = find_card(None, WEIGHTS)
+    assert path.parent.resolve() == WEIGHTS.resolve(), "the default model must ship in weights/"
+    return path, card
+
+
+def test_default_model_ships_with_a_complete_card():
+    path, card = _default()
+    assert card.default
+    for key in ("auc", "ece", "eer", "accuracy"):
+        assert key in card.metrics["validation"]
+    assert card.training_data and card.data_terms and card.limits and card.threshold_rule
+    assert (WEIGHTS / card.split["validation_files"]).is_file()
+    assert (WEIGHTS / card.weights_file).stat().st_size < 50 * 1024 * 1024
+    assert "README.md" in {p.name for p in WEIGHTS.iterdir()}
+
+
+def test_default_model_loads_with_hash_check():
+    m = load_model(None, WEIGHTS)
+    assert m.card.default and not m.module.training
+
+
+def test_validation_list_is_group_disjoint_from_calibration_list():
+    import pandas as pd
+
+    _, card = _default()
+    val = pd.read_csv(WEIGHTS / card.split["validation_files"])
+    cal = pd.read_csv(WEIGHTS / card.split["calibration_files"])
+    assert len(val) == card.split["n_validation"] and len(cal) == card.split["n_calibration"]
+    assert not set(val.group) & set(cal.group)
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data/dfdc-faces-224 is not present")
+def test_dfd_eval_reproduces_the_card(tmp_path):
+    from dfd_lib.cli import main
+
+    _, card = _default()
+    out = tmp_path / "eval.json"
+    rc = main(["eval", str(SHARED_DATA), "--crops", "--labels", str(WEIGHTS / card.split["validation_files"]),
+               "--weights-dir", str(WEIGHTS), "--json", str(out), "--quiet"])
+    assert rc == 0
+    got = json.loads(out.read_text())
+    want = card.metrics["validation"]
+    assert got["n"] == want["n"] and got["n_fake"] == want["n_fake"]
+    for k in ("auc", "ap", "eer", "accuracy", "ece"):
+        assert got[k] == pytest.approx(want[k], abs=0.005), k
