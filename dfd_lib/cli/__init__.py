@@ -12,17 +12,10 @@ __all__ = ["main", "build_parser"]
 
 
 def _command_modules():
-    # Explicit list: a new command is one module with register(subparsers) and one line here.
-    from . import models_cmd, scan_cmd
+    # Explicit list: a new command is one module with register(subparsers) and one name here.
+    from . import case_cmd, eval_cmd, forensics_cmd, models_cmd, notebook_cmd, report_cmd, scan_cmd, train_cmd
 
-    mods = [scan_cmd, models_cmd]
-    for optional in ("train_cmd", "eval_cmd", "case_cmd", "forensics_cmd", "report_cmd", "notebook_cmd"):
-        try:
-            mods.append(__import__(f"{__name__}.{optional}", fromlist=["register"]))
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{optional}":
-                raise
-    return mods
+    return [scan_cmd, case_cmd, forensics_cmd, report_cmd, notebook_cmd, models_cmd, train_cmd, eval_cmd]
 
 
 def build_parser() -> argparse.ArgumentParser:
