@@ -50,8 +50,7 @@ class Detector:
     def to_batch(self, crops: Sequence[np.ndarray]):
         import torch
 
-        from .training.augment import resize_square
-        from .training.data import to_tensor
+        from .preprocess import resize_square, to_tensor
 
         size = self.card.input_size
         return torch.stack([to_tensor(resize_square(c, size), self.card.mean, self.card.std) for c in crops])

@@ -8,15 +8,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["augment", "resize_square"]
+from ..preprocess import resize_square
 
-
-def resize_square(img: np.ndarray, size: int) -> np.ndarray:
-    h, w = img.shape[:2]
-    if (h, w) == (size, size):
-        return img
-    interp = cv2.INTER_AREA if max(h, w) > size else cv2.INTER_LINEAR
-    return cv2.resize(img, (size, size), interpolation=interp)
+__all__ = ["augment"]
 
 
 def _jpeg(img: np.ndarray, quality: int) -> np.ndarray:

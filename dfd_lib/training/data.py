@@ -11,12 +11,11 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ..errors import DataError
 
-__all__ = ["load_labels", "split_by_group", "Sample", "to_tensor"]
+__all__ = ["load_labels", "split_by_group", "Sample"]
 
 _IMAGE_EXT = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 
@@ -81,13 +80,3 @@ class Sample:
     path: str
     label: int  # 1 = fake
     kind: str  # real | fake | sbi
-
-
-def to_tensor(img: np.ndarray, mean, std):
-    """HxWx3 uint8 RGB -> normalised 3xHxW float tensor."""
-    import torch
-
-    t = torch.from_numpy(np.array(img, dtype=np.uint8, copy=True)).permute(2, 0, 1).float().div_(255.0)
-    m = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
-    s = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)
-    return (t - m) / s

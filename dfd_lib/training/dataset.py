@@ -5,8 +5,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .augment import augment, resize_square
-from .data import Sample, to_tensor
+from ..preprocess import resize_square, to_tensor
+from .augment import augment
+from .data import Sample
 from .sbi import self_blend
 
 __all__ = ["CropDataset", "epoch_samples"]
