@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 DFD := $(VENV)/bin/dfd
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast dashboard venv bench examples clean-demo
+.PHONY: demo test test-fast dashboard venv bench examples clean-demo screenshot
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -39,6 +39,10 @@ dashboard: $(STAMP)
 	DFD_CASES_DIR="$${DFD_CASES_DIR:-$(CURDIR)/cases}" $(VENV)/bin/voila notebooks/dashboard.ipynb --no-browser \
 	  --Voila.ip=$(DASHBOARD_IP) --port=$(DASHBOARD_PORT) \
 	  $(if $(filter 127.0.0.1 localhost ::1,$(DASHBOARD_IP)),,--token)
+
+## Refresh docs/dashboard.png from the browser test's final screenshot (tests alone never touch docs/).
+screenshot: $(STAMP)
+	DFD_UPDATE_DOCS=1 $(PY) -m pytest tests/test_dashboard.py
 
 examples: $(STAMP)
 	$(PY) examples/make_examples.py
