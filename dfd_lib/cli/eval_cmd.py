@@ -15,6 +15,11 @@ def register(sub) -> None:
     p.add_argument("--json", dest="json_out", metavar="OUT", help="write the metrics as JSON")
     p.add_argument("--plots", metavar="DIR", help="write ROC, histogram and reliability PNGs")
     p.add_argument("--scores", metavar="CSV", help="write per-file scores")
+    p.add_argument("--self-blend", action="store_true",
+                   help="generalization check (with --crops): score the listed real crops against self-blended "
+                        "pseudo-fakes made from them; listed fakes are ignored")
+    p.add_argument("--landmarks", metavar="CSV", help="landmark cache for --self-blend (computed if missing)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the pseudo-fakes (--self-blend)")
     p.add_argument("--quiet", action="store_true")
     add_model_options(p)
     p.set_defaults(func=run)
@@ -24,10 +29,13 @@ def run(args) -> int:
     from ..training.evaluate import evaluate
 
     r = evaluate(args.dir, args.labels, crops=args.crops, model=args.model, weights_dir=args.weights_dir,
-                 progress=TqdmProgress(disable=args.quiet, unit="file"))
+                 progress=TqdmProgress(disable=args.quiet, unit="file"), self_blend=args.self_blend,
+                 landmarks_csv=args.landmarks, seed=args.seed)
     m = r.metrics
     rows = [(k, f"{m[k]:.4f}" if isinstance(m[k], float) else m[k]) for k in
             ("model", "mode", "n", "n_real", "n_fake", "n_no_face", "n_failed", "auc", "ap", "eer", "threshold", "accuracy", "tpr", "fpr", "ece")]
+    if "n_no_landmarks" in m:
+        rows.insert(6, ("n_no_landmarks", m["n_no_landmarks"]))
     print_table(["metric", "value"], rows)
     for path, status, msg in r.problems[:20]:
         print(f"  {status}: {path}: {msg}")

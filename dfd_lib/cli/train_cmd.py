@@ -15,6 +15,8 @@ def register(sub) -> None:
     p.add_argument("--backbone", default="efficientnet_lite0")
     p.add_argument("--mode", choices=["mixed", "sbi_only", "fakes_only"], default="mixed",
                    help="mixed: real fakes + self-blended pseudo-fakes; sbi_only: pseudo-fakes only; fakes_only: no pseudo-fakes")
+    p.add_argument("--sbi-share", type=float, default=0.5,
+                   help="mixed mode: share of the fake half made of pseudo-fakes (0.5: a quarter of all samples each)")
     p.add_argument("--input-size", type=int, default=160)
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--samples-per-epoch", type=int, default=16000)
@@ -37,7 +39,7 @@ def run(args) -> int:
     from ..training.train import TrainConfig, train
 
     cfg = TrainConfig(
-        data=args.data, out=args.out, labels=args.labels, name=args.name, backbone=args.backbone, mode=args.mode,
+        data=args.data, out=args.out, labels=args.labels, name=args.name, backbone=args.backbone, mode=args.mode, sbi_share=args.sbi_share,
         input_size=args.input_size, epochs=args.epochs, samples_per_epoch=args.samples_per_epoch, batch_size=args.batch_size,
         lr=args.lr, val_fraction=args.val_fraction, seed=args.seed, workers=args.workers, device=args.device,
         pretrained=not args.no_pretrained and args.backbone != "inception_resnet_v1", half=args.half,

@@ -14,17 +14,21 @@ __all__ = ["CropDataset", "epoch_samples"]
 
 
 def epoch_samples(
-    reals: list[str], fakes: list[str], sbi_pool: list[str], n: int, mode: str, rng: np.random.Generator
+    reals: list[str], fakes: list[str], sbi_pool: list[str], n: int, mode: str, rng: np.random.Generator,
+    sbi_share: float = 0.5,
 ) -> list[Sample]:
     """A class-balanced list of ``n`` samples for one epoch.
 
-    mode ``mixed``: half real, a quarter real fakes, a quarter self-blended pseudo-fakes;
+    mode ``mixed``: half real; the fake half is ``sbi_share`` self-blended pseudo-fakes and the
+    rest real fakes (0.5: a quarter each);
     ``sbi_only``: half real, half pseudo-fakes (never sees a real fake);
     ``fakes_only``: half real, half real fakes (no pseudo-fakes).
     ``sbi_pool`` holds the real crops whose landmarks are known (pseudo-fakes are made from them).
     """
     if mode not in ("mixed", "sbi_only", "fakes_only"):
         raise ValueError(f"unknown mode {mode!r}")
+    if not 0.0 <= sbi_share <= 1.0:
+        raise ValueError(f"sbi_share must lie in [0, 1], not {sbi_share}")
     half = n // 2
 
     def pick(pool: list[str], k: int) -> list[str]:
@@ -34,8 +38,9 @@ def epoch_samples(
 
     out = [Sample(p, 0, "real") for p in pick(reals, half)]
     if mode == "mixed":
-        out += [Sample(p, 1, "fake") for p in pick(fakes, half // 2)]
-        out += [Sample(p, 1, "sbi") for p in pick(sbi_pool, half - half // 2)]
+        n_sbi = int(round((n - half) * sbi_share))
+        out += [Sample(p, 1, "fake") for p in pick(fakes, n - half - n_sbi)]
+        out += [Sample(p, 1, "sbi") for p in pick(sbi_pool, n_sbi)]
     elif mode == "sbi_only":
         out += [Sample(p, 1, "sbi") for p in pick(sbi_pool, half)]
     else:

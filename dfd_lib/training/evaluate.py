@@ -4,6 +4,12 @@ With ``crops=True`` each image is one face crop, framed as in training: it is re
 model's input size and scored (no face search). Otherwise every file goes through the scan
 pipeline (faces found by MTCNN, videos aggregated at video level); files with no face are
 counted in ``n_no_face`` and left out of the metrics, and unreadable files in ``n_failed``.
+
+``self_blend=True`` (crops only) is a generalization check that needs no fake at all: the listed
+real crops are scored against self-blended pseudo-fakes made from those same crops (a blending
+boundary and a colour/sharpness mismatch with no particular generator's fingerprint). Both
+sides are re-encoded as JPEG quality 90, so compression cannot tell them apart. Listed fakes
+are ignored. Reals on which MTCNN finds no landmarks yield no pseudo-fake (``n_no_landmarks``).
 """
 from __future__ import annotations
 
@@ -43,10 +49,17 @@ def evaluate(
     weights_dir: str | os.PathLike | None = None,
     progress: Progress | None = None,
     batch_size: int = 64,
+    self_blend: bool = False,
+    landmarks_csv: str | os.PathLike | None = None,
+    seed: int = 0,
 ) -> EvalResult:
     from ..scan import Scanner
 
+    if self_blend and not crops:
+        raise ValueError("the self-blend check works on face crops: use it with crops=True (--crops)")
     df = load_labels(root, labels_csv)
+    if self_blend:
+        return _evaluate_self_blend(root, df[df["label"] == 0], model, weights_dir, progress, batch_size, landmarks_csv, seed)
     scanner = Scanner(model, weights_dir=weights_dir)
     card = scanner.model.card
     prog = ensure_progress(progress)
@@ -91,4 +104,59 @@ def evaluate(
     m = summarize(y_arr, p_arr, card.threshold)
     m.update(n_no_face=n_no_face, n_failed=len(problems) - n_no_face, model=card.name, model_sha256=card.sha256,
              mode="crops" if crops else "pipeline")
+    return EvalResult(metrics=m, labels=y_arr, scores=p_arr, paths=paths, problems=problems)
+
+
+def _jpeg90(img: np.ndarray) -> np.ndarray:
+    import cv2
+
+    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(img[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
+
+
+def _evaluate_self_blend(root, reals, model, weights_dir, progress, batch_size, landmarks_csv, seed) -> EvalResult:
+    import tempfile
+
+    from ..media import load_image
+    from ..scan import Scanner
+    from .landmarks import compute_landmarks, read_landmarks
+    from .sbi import self_blend
+
+    scanner = Scanner(model, weights_dir=weights_dir)
+    card = scanner.model.card
+    rels = reals["path"].tolist()
+    with tempfile.TemporaryDirectory() as tmp:
+        lm_csv = Path(landmarks_csv) if landmarks_csv else Path(tmp) / "landmarks.csv"
+        compute_landmarks(root, rels, lm_csv, progress=progress)
+        landmarks = read_landmarks(lm_csv)
+    prog = ensure_progress(progress)
+    prog.start(len(rels), "scoring reals and their self-blends")
+    ys, ps, paths, problems = [], [], [], []
+    n_no_lm = 0
+    for s in range(0, len(rels), batch_size):
+        items: list[tuple[str, int, np.ndarray]] = []
+        for i, rel in enumerate(rels[s : s + batch_size], start=s):
+            try:
+                img = load_image(Path(root) / rel)
+            except (MediaError, OSError) as exc:
+                problems.append((rel, getattr(exc, "status", "unreadable"), str(exc)))
+                continue
+            items.append((rel, 0, _jpeg90(img)))
+            lm = landmarks.get(rel)
+            if lm is None:
+                n_no_lm += 1
+                continue
+            fake, _ = self_blend(img, lm[1], np.random.default_rng([seed, i]))
+            items.append((f"{rel}#self-blend", 1, _jpeg90(fake)))
+        if items:
+            for (p, y, _), sc in zip(items, scanner.detector.predict([it[2] for it in items])):
+                paths.append(p), ys.append(y), ps.append(float(sc))
+        prog.advance(min(batch_size, len(rels) - s))
+    prog.close()
+    y_arr, p_arr = np.array(ys, dtype=int), np.array(ps, dtype=float)
+    m = summarize(y_arr, p_arr, card.threshold)
+    m.update(n_no_face=0, n_no_landmarks=n_no_lm, n_failed=len(problems), model=card.name, model_sha256=card.sha256,
+             mode="crops, self-blended pseudo-fakes")
     return EvalResult(metrics=m, labels=y_arr, scores=p_arr, paths=paths, problems=problems)

@@ -49,6 +49,7 @@ class TrainConfig:
     seed: int = 0  # sampling, augmentation and initialisation
     split_seed: int | None = None  # train/validation split; defaults to seed (keep it fixed when fine-tuning)
     mode: str = "mixed"  # mixed | sbi_only | fakes_only
+    sbi_share: float = 0.5  # mixed mode: share of the fake half made of self-blended pseudo-fakes
     landmarks_csv: str | None = None
     workers: int = 1
     device: str = "auto"
@@ -152,7 +153,7 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
     prog = ensure_progress(progress)
     for epoch in range(start_epoch, cfg.epochs):
         rng = np.random.default_rng([cfg.seed, epoch])
-        samples = epoch_samples(reals, fakes, sbi_pool, steps_per_epoch * cfg.batch_size, cfg.mode, rng)
+        samples = epoch_samples(reals, fakes, sbi_pool, steps_per_epoch * cfg.batch_size, cfg.mode, rng, cfg.sbi_share)
         ds = CropDataset(cfg.data, samples, cfg.input_size, bb.mean, bb.std, train=True, landmarks=landmarks, seed=cfg.seed * 1000 + epoch)
         loader = torch.utils.data.DataLoader(
             ds, batch_size=cfg.batch_size, shuffle=False, num_workers=cfg.workers, drop_last=True,
