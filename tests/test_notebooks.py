@@ -18,5 +18,6 @@ def test_train_and_evaluate_notebook_runs(tmp_path):
     nb = nbformat.read(out, as_version=4)
     printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert '"auc"' in printed and "notebook-model" in printed
+    assert printed.count('"n_no_face"') == 2  # the held-out evaluation and the self-blend check both printed
     assert (tmp_path / "run" / "plots" / "roc.png").exists()
     assert (tmp_path / "run" / "model" / "notebook-model.json").exists()
