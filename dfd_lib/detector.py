@@ -11,6 +11,7 @@ from typing import Sequence
 import numpy as np
 
 from .models.checkpoint import LoadedModel
+from .models.tta import forward_logits
 
 __all__ = ["Detector", "aggregate_video", "VIDEO_AGGREGATE", "IMAGE_AGGREGATE", "verdict"]
 
@@ -56,6 +57,7 @@ class Detector:
         return torch.stack([to_tensor(resize_square(c, size), self.card.mean, self.card.std) for c in crops])
 
     def logits(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        """Raw logits, computed with the card's test-time augmentation (as its calibration was)."""
         import torch
 
         if len(crops) == 0:
@@ -64,7 +66,7 @@ class Detector:
         with torch.inference_mode():
             for s in range(0, len(crops), self.batch_size):
                 x = self.to_batch(crops[s : s + self.batch_size]).to(self.device)
-                out.append(self.model.module(x).float().reshape(-1).cpu().numpy())
+                out.append(forward_logits(self.model.module, x, self.card.tta).cpu().numpy())
         return np.concatenate(out).astype(np.float64)
 
     def calibrate(self, logits: np.ndarray) -> np.ndarray:

@@ -98,3 +98,22 @@ def test_half_precision_checkpoint_roundtrip(tmp_path):
     x = torch.randn(1, 3, 160, 160)
     with torch.inference_mode():
         assert np.allclose(loaded.module(x).numpy(), m(x).numpy(), atol=5e-2)
+
+
+def test_hflip_card_scores_the_mean_of_a_face_and_its_mirror_image(tiny_weights):
+    """A card with tta 'hflip' was calibrated on averaged logits: the detector must compute them the same way."""
+    from dataclasses import replace
+
+    from dfd_lib.detector import Detector
+
+    m = load_model("tiny-test-model", weights_dir=tiny_weights)
+    rng = np.random.default_rng(0)
+    crops = [rng.integers(0, 255, (120, 100, 3), dtype=np.uint8) for _ in range(3)]
+    mirrored = [np.ascontiguousarray(c[:, ::-1]) for c in crops]
+    plain = Detector(m)
+    assert m.card.tta == "none"
+    a, b = plain.logits(crops), plain.logits(mirrored)
+    assert not np.allclose(a, b)  # the mirror image is a different input to the network
+    flip = Detector(replace(m, card=replace(m.card, tta="hflip")))
+    np.testing.assert_allclose(flip.logits(crops), (a + b) / 2, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(flip.logits(crops), flip.logits(mirrored), rtol=1e-4, atol=1e-5)

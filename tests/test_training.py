@@ -109,6 +109,25 @@ def test_train_resume_and_eval_reproduces_card(tiny_set, tmp_path):
     for name in ("roc.png", "score_histogram.png", "reliability.png"):
         assert (tmp_path / "plots" / name).stat().st_size > 1000
 
+    # Test-time augmentation: the card says how logits are computed, and calibration follows it.
+    assert card["tta"] == "hflip"
+    with pytest.raises(ValueError, match="give data"):
+        recalibrate_run(out / "tiny.json", tta="none")
+    plain = recalibrate_run(out / "tiny.json", data=tiny_set, tta="none")
+    assert plain.tta == "none" and plain.sha256 == card["sha256"]
+    res2 = tmp_path / "eval_plain.json"
+    assert main(["eval", str(tiny_set), "--crops", "--labels", str(val_list), "--weights-dir", str(out), "--model", "tiny",
+                 "--json", str(res2), "--quiet"]) == 0
+    got2 = json.loads(res2.read_text())
+    assert got2["threshold"] == pytest.approx(plain.threshold)
+    assert got2["auc"] == pytest.approx(plain.metrics["validation"]["auc"], abs=0.02)
+    bad = json.loads((out / "tiny.json").read_text()) | {"tta": "rot90"}
+    from dfd_lib.errors import ModelCardError
+    from dfd_lib.models.card import ModelCard
+
+    with pytest.raises(ModelCardError, match="tta"):
+        ModelCard.from_dict(bad)
+
 
 def test_platt_scaling_recovers_temperature_and_bias():
     from dfd_lib.training.calibrate import apply_calibration, fit_platt

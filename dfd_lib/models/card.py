@@ -46,6 +46,7 @@ class ModelCard:
     weights_file: str
     sha256: str
     crop_offset_y: float = 0.0  # crop centre shift, in box heights (positive = down)
+    tta: str = "none"  # test-time augmentation the logits (and so the calibration) are computed with: none | hflip
     logit_bias: float = 0.0  # calibrated P(fake) = sigmoid(logit / temperature + logit_bias)
     calibration_rule: str = ""
     threshold_rule: str = ""
@@ -92,6 +93,10 @@ class ModelCard:
             problems.append(f"input_size {self.input_size} is too small")
         if not (0.3 <= self.crop_scale <= 4.0):
             problems.append(f"crop_scale {self.crop_scale} must be between 0.3 and 4")
+        from .tta import TTA_MODES
+
+        if self.tta not in TTA_MODES:
+            problems.append(f"tta {self.tta!r} is not one of {', '.join(TTA_MODES)}")
         if len(self.sha256) != 64 or any(c not in "0123456789abcdef" for c in self.sha256):
             problems.append("sha256 must be 64 lower-case hex digits")
         if Path(self.weights_file).name != self.weights_file:
@@ -127,4 +132,6 @@ class ModelCard:
         if "ece" in val:
             parts.append(f"ECE {val['ece']:.3f}")
         parts.append(f"threshold {self.threshold:.3f}")
+        if self.tta != "none":
+            parts.append(f"test-time {self.tta}")
         return ", ".join(parts)

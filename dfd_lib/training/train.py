@@ -58,6 +58,7 @@ class TrainConfig:
     half: bool = False  # store weights as float16
     crop_scale: float = 0.70  # inference framing, see the model card
     crop_offset_y: float = 0.09
+    tta: str = "hflip"  # test-time augmentation for validation, calibration and (via the card) scanning
     training_data: str = ""
     data_terms: str = ""
     limits: list[str] = field(default_factory=list)
@@ -71,8 +72,12 @@ def _device(name: str):
     return torch.device(name)
 
 
-def predict_logits(model, dataset, batch_size: int, device, workers: int = 0, progress: Progress | None = None) -> np.ndarray:
+def predict_logits(
+    model, dataset, batch_size: int, device, workers: int = 0, progress: Progress | None = None, tta: str = "none"
+) -> np.ndarray:
     import torch
+
+    from ..models.tta import forward_logits
 
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
     prog = ensure_progress(progress)
@@ -81,7 +86,7 @@ def predict_logits(model, dataset, batch_size: int, device, workers: int = 0, pr
     with torch.inference_mode():
         for x, _ in loader:
             x = x.to(device).contiguous(memory_format=torch.channels_last)
-            out.append(model(x).float().reshape(-1).cpu().numpy())
+            out.append(forward_logits(model, x, tta).cpu().numpy())
             prog.advance(len(x))
     return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
 
@@ -174,7 +179,7 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
             prog.advance(1, loss=running)
         prog.close()
         y_mon = mon["label"].to_numpy()
-        auc = roc_auc(y_mon, predict_logits(model, mon_ds, 64, device))
+        auc = roc_auc(y_mon, predict_logits(model, mon_ds, 64, device, tta=cfg.tta))
         rec = {"epoch": epoch + 1, "loss": running, "val_auc_monitor": auc, "seconds": time.time() - t0,
                "images_per_s": len(loader) * cfg.batch_size / (time.time() - t0)}
         history.append(rec)
@@ -206,11 +211,15 @@ def _calibrate(logits: dict, y_cal: np.ndarray, y_val: np.ndarray):
     return temperature, bias, threshold, metrics
 
 
-def recalibrate_run(card_path: str | Path) -> ModelCard:
-    """Refit a finished run's calibration from its saved validation logits and rewrite its card.
+def recalibrate_run(card_path: str | Path, data: str | Path | None = None, tta: str | None = None,
+                    progress: Progress | None = None) -> ModelCard:
+    """Refit a finished run's calibration and rewrite its card.
 
-    The weights (and so the card's SHA-256) are unchanged; only temperature, bias, threshold and
-    the metrics derived from them are recomputed with the current rule.
+    With the same test-time augmentation (``tta`` None or the card's), the saved validation
+    logits are reused. With another one, the calibration and validation halves under ``data``
+    are scored again that way first (the logits must be computed as the scanner will compute
+    them). The weights, and so the card's SHA-256, are unchanged; temperature, bias, threshold
+    and the metrics derived from them are recomputed with the current rule.
     """
     import pandas as pd
     from dataclasses import replace
@@ -218,23 +227,40 @@ def recalibrate_run(card_path: str | Path) -> ModelCard:
     card_path = Path(card_path)
     card = ModelCard.read(card_path)
     run = card_path.parent
-    logits = dict(np.load(run / "val_logits.npz"))
-    ys = [pd.read_csv(run / card.split[k])["label"].map({"real": 0, "fake": 1}).to_numpy() for k in ("calibration_files", "validation_files")]
-    temperature, bias, threshold, metrics = _calibrate(logits, ys[0], ys[1])
-    new = replace(card, temperature=temperature, logit_bias=bias, threshold=threshold, metrics={**card.metrics, **metrics},
+    halves = [pd.read_csv(run / card.split[k]) for k in ("calibration_files", "validation_files")]
+    for h in halves:
+        h["label"] = h["label"].map({"real": 0, "fake": 1})
+    tta = card.tta if tta is None else tta
+    if tta != card.tta:
+        if data is None:
+            raise ValueError(f"changing test-time augmentation ({card.tta} -> {tta}) means scoring again: give data")
+        from ..models.checkpoint import load_model
+
+        loaded = load_model(str(card_path))
+        logits = _score_halves(data, loaded.module, halves[0], halves[1], card.input_size, card.mean, card.std, "cpu", tta, progress)
+        np.savez(run / "val_logits.npz", calib=logits["calib"], val=logits["val"])
+    else:
+        logits = dict(np.load(run / "val_logits.npz"))
+    temperature, bias, threshold, metrics = _calibrate(logits, halves[0]["label"].to_numpy(), halves[1]["label"].to_numpy())
+    new = replace(card, tta=tta, temperature=temperature, logit_bias=bias, threshold=threshold, metrics={**card.metrics, **metrics},
                   calibration_rule=CALIBRATION_RULE, threshold_rule=THRESHOLD_RULE)
     new.write(card_path)
     return new
 
 
-def _finish(cfg, model, bb, calib_df, report_df, history, device, progress) -> Path:
+def _score_halves(data, model, calib_df, report_df, input_size, mean, std, device, tta, progress) -> dict:
     prog = ensure_progress(progress)
     logits = {}
     for name, d in (("calib", calib_df), ("val", report_df)):
-        ds = CropDataset(cfg.data, _samples(d), cfg.input_size, bb.mean, bb.std, train=False)
+        ds = CropDataset(data, _samples(d), input_size, mean, std, train=False)
         prog.start(len(ds), f"scoring {name}")
-        logits[name] = predict_logits(model, ds, 64, device, progress=prog)
+        logits[name] = predict_logits(model, ds, 64, device, progress=prog, tta=tta)
         prog.close()
+    return logits
+
+
+def _finish(cfg, model, bb, calib_df, report_df, history, device, progress) -> Path:
+    logits = _score_halves(cfg.data, model, calib_df, report_df, cfg.input_size, bb.mean, bb.std, device, cfg.tta, progress)
     y_cal, y_val = calib_df["label"].to_numpy(), report_df["label"].to_numpy()
     temperature, bias, threshold, metrics = _calibrate(logits, y_cal, y_val)
     np.savez(Path(cfg.out) / "val_logits.npz", calib=logits["calib"], val=logits["val"])
@@ -246,6 +272,7 @@ def _finish(cfg, model, bb, calib_df, report_df, history, device, progress) -> P
         std=bb.std,
         crop_scale=cfg.crop_scale,
         crop_offset_y=cfg.crop_offset_y,
+        tta=cfg.tta,
         temperature=temperature,
         logit_bias=bias,
         calibration_rule=CALIBRATION_RULE,
