@@ -165,3 +165,18 @@ def test_self_blend_check_scores_reals_against_their_own_pseudo_fakes(tiny_set, 
         from dfd_lib.training.evaluate import evaluate
 
         evaluate(tiny_set, self_blend=True)
+
+
+def test_self_blend_check_reports_an_unreadable_real_and_scores_the_rest(tiny_set, tmp_path):
+    import shutil
+
+    from dfd_lib.training.evaluate import evaluate
+
+    reals = sorted((tiny_set / "real").iterdir())[:3]
+    (tmp_path / "real").mkdir()
+    for p in reals:
+        shutil.copy2(p, tmp_path / "real" / p.name)
+    (tmp_path / "real" / "truncated.jpg").write_bytes(reals[0].read_bytes()[:200])
+    r = evaluate(tmp_path, crops=True, self_blend=True)
+    assert [(p, s) for p, s, _ in r.problems] == [("real/truncated.jpg", "unreadable")]
+    assert r.metrics["n_real"] == 3 and r.metrics["n_fake"] == 3 and r.metrics["n_failed"] == 1

@@ -10,10 +10,11 @@ import numpy as np
 
 from ..preprocess import resize_square
 
-__all__ = ["augment"]
+__all__ = ["augment", "jpeg_roundtrip"]
 
 
-def _jpeg(img: np.ndarray, quality: int) -> np.ndarray:
+def jpeg_roundtrip(img: np.ndarray, quality: int) -> np.ndarray:
+    """Encode an RGB image as JPEG at ``quality`` and decode it again."""
     ok, buf = cv2.imencode(".jpg", img[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     return cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1] if ok else img
 
@@ -43,5 +44,5 @@ def augment(img: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
         out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.4, 1.2))
     out = resize_square(out, size)
     if rng.random() < 0.6:
-        out = _jpeg(out, int(rng.integers(35, 96)))
+        out = jpeg_roundtrip(out, int(rng.integers(35, 96)))
     return np.ascontiguousarray(out)

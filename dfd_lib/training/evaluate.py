@@ -107,20 +107,12 @@ def evaluate(
     return EvalResult(metrics=m, labels=y_arr, scores=p_arr, paths=paths, problems=problems)
 
 
-def _jpeg90(img: np.ndarray) -> np.ndarray:
-    import cv2
-
-    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(img[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, 90])
-    if not ok:
-        raise RuntimeError("JPEG encoding failed")
-    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
-
-
 def _evaluate_self_blend(root, reals, model, weights_dir, progress, batch_size, landmarks_csv, seed) -> EvalResult:
     import tempfile
 
     from ..media import load_image
     from ..scan import Scanner
+    from .augment import jpeg_roundtrip
     from .landmarks import compute_landmarks, read_landmarks
     from .sbi import self_blend
 
@@ -143,13 +135,13 @@ def _evaluate_self_blend(root, reals, model, weights_dir, progress, batch_size, 
             except (MediaError, OSError) as exc:
                 problems.append((rel, getattr(exc, "status", "unreadable"), str(exc)))
                 continue
-            items.append((rel, 0, _jpeg90(img)))
+            items.append((rel, 0, jpeg_roundtrip(img, 90)))
             lm = landmarks.get(rel)
             if lm is None:
                 n_no_lm += 1
                 continue
             fake, _ = self_blend(img, lm[1], np.random.default_rng([seed, i]))
-            items.append((f"{rel}#self-blend", 1, _jpeg90(fake)))
+            items.append((f"{rel}#self-blend", 1, jpeg_roundtrip(fake, 90)))
         if items:
             for (p, y, _), sc in zip(items, scanner.detector.predict([it[2] for it in items])):
                 paths.append(p), ys.append(y), ps.append(float(sc))

@@ -6,6 +6,7 @@ would dominate training time on a CPU, so they are computed once and kept in a C
 from __future__ import annotations
 
 import csv
+import logging
 from pathlib import Path
 from typing import Sequence
 
@@ -14,6 +15,8 @@ import numpy as np
 from ..progress import Progress, ensure_progress
 
 __all__ = ["compute_landmarks", "read_landmarks"]
+
+log = logging.getLogger(__name__)
 
 _FIELDS = ["path", "x1", "y1", "x2", "y2", "prob"] + [f"{a}{i}" for i in range(5) for a in ("lx", "ly")]
 
@@ -27,8 +30,8 @@ def compute_landmarks(
 ) -> Path:
     """Detect the largest face in each image under ``root`` and append rows to ``out_csv``.
 
-    Resumable: paths already in the CSV are skipped. Images without a face get an empty row
-    (prob 0) so they are not retried.
+    Resumable: paths already in the CSV are skipped. Images without a face, and images that
+    cannot be read, get an empty row (prob 0) so they are not retried.
     """
     from PIL import Image
 
@@ -46,19 +49,23 @@ def compute_landmarks(
         if new:
             w.writerow(_FIELDS)
         for s in range(0, len(todo), batch):
-            chunk = todo[s : s + batch]
-            imgs = []
-            for p in chunk:
-                with Image.open(Path(root) / p) as im:
-                    imgs.append(np.asarray(im.convert("RGB")))
-            for p, faces in zip(chunk, det.detect_batch(imgs)):
+            chunk, imgs = [], []
+            for p in todo[s : s + batch]:
+                try:
+                    with Image.open(Path(root) / p) as im:
+                        imgs.append(np.asarray(im.convert("RGB")))
+                    chunk.append(p)
+                except (OSError, ValueError) as exc:  # unreadable: no landmarks; the caller reports the file
+                    log.warning("landmarks: cannot read %s: %s", p, exc)
+                    w.writerow([p] + [""] * 4 + [0] + [""] * 10)
+            for p, faces in zip(chunk, det.detect_batch(imgs) if imgs else []):
                 if faces:
                     f = faces[0]
                     w.writerow([p, *[round(v, 2) for v in f.box], round(f.prob, 4), *[round(c, 2) for pt in f.landmarks for c in pt]])
                 else:
                     w.writerow([p] + [""] * 4 + [0] + [""] * 10)
             fh.flush()
-            prog.advance(len(chunk))
+            prog.advance(len(todo[s : s + batch]))
     prog.close()
     return out_csv
 
