@@ -13,7 +13,7 @@ import numpy as np
 from .models.checkpoint import LoadedModel
 from .models.tta import forward_logits
 
-__all__ = ["Detector", "aggregate_video", "VIDEO_AGGREGATE", "IMAGE_AGGREGATE", "verdict"]
+__all__ = ["Detector", "aggregate_video", "VIDEO_AGGREGATE", "IMAGE_AGGREGATE", "verdict", "file_verdict", "OUTSIDE_REASON"]
 
 IMAGE_AGGREGATE = "max over faces: the most suspicious face decides the file"
 VIDEO_AGGREGATE = (
@@ -37,6 +37,30 @@ def aggregate_video(frame_scores: Sequence[float | None]) -> float | None:
 
 def verdict(score: float, threshold: float) -> str:
     return "fake" if score >= threshold else "real"
+
+
+OUTSIDE_REASON = ("unlike the faces the model was validated on (novelty {novelty:.1f} > {limit:.1f}: another kind of "
+                  "camera, rendering, compression or not a natural face)")
+
+
+def file_verdict(faces, score: float, threshold: float) -> tuple[str, tuple[str, ...]]:
+    """(verdict, caveats) for a scored file from its score and its faces.
+
+    The score decides between "fake" and "real" as before, unless the faces that decide are
+    outside the model's experience: a "fake" whose faces at or above the threshold are all
+    outside it, or a "real" most of whose faces are outside it, becomes "inconclusive" (the
+    score is still shown, but is not evidence either way).
+    """
+    base = verdict(score, threshold)
+    outside = [f for f in faces if f.outside]
+    if not outside:
+        return base, ()
+    reasons = "; ".join(sorted({r for f in outside for r in f.outside}))
+    note = f"{len(outside)} of {len(faces)} face(s) outside the model's experience"
+    deciding = [f for f in faces if f.p_fake >= threshold] if base == "fake" else list(faces)
+    if (base == "fake" and all(f.outside for f in deciding)) or (base == "real" and len(outside) * 2 > len(faces)):
+        return "inconclusive", (f"{note}: {reasons}",)
+    return base, (note,)
 
 
 class Detector:
@@ -68,6 +92,32 @@ class Detector:
                 x = self.to_batch(crops[s : s + self.batch_size]).to(self.device)
                 out.append(forward_logits(self.model.module, x, self.card.tta).cpu().numpy())
         return np.concatenate(out).astype(np.float64)
+
+    def assess(self, crops: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+        """(calibrated P(fake), novelty or None) per crop, from one forward pass."""
+        import torch
+
+        from .models.tta import forward_logits_features
+
+        nov = self.model.novelty
+        if nov is None:
+            return self.predict(crops), None
+        if len(crops) == 0:
+            return np.zeros(0), np.zeros(0)
+        zs, ns = [], []
+        with torch.inference_mode():
+            for s in range(0, len(crops), self.batch_size):
+                x = self.to_batch(crops[s : s + self.batch_size]).to(self.device)
+                z, feats = forward_logits_features(self.model.module, x, self.card.tta)
+                zs.append(z.cpu().numpy())
+                ns.append(nov.score(feats.cpu().numpy()))
+        return self.calibrate(np.concatenate(zs).astype(np.float64)), np.concatenate(ns)
+
+    def outside_reasons(self, novelty: float | None) -> tuple[str, ...]:
+        nov = self.model.novelty
+        if nov is None or novelty is None or novelty <= nov.threshold:
+            return ()
+        return (OUTSIDE_REASON.format(novelty=novelty, limit=nov.threshold),)
 
     def calibrate(self, logits: np.ndarray) -> np.ndarray:
         z = np.clip(np.asarray(logits, dtype=np.float64) / self.card.temperature + self.card.logit_bias, -60, 60)

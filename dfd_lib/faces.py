@@ -3,7 +3,9 @@
 Two public steps, so a caller can show boxes before cropping:
 
 * :meth:`FaceDetector.detect_batch` finds every face above a probability threshold, with its
-  box and five landmarks (eyes, nose, mouth corners), batching images of equal size.
+  box and five landmarks (eyes, nose, mouth corners), batching images of equal size. A picture
+  in which no face is found is tried once more with a plain border added around it: MTCNN
+  misses faces that touch the picture's edge, as in tight profile pictures and screenshots.
 * :func:`crop_face` cuts a square crop around a box, framed by the model card's ``crop_scale``
   (crop side = scale x the box's larger side) so inference sees faces framed as in training.
 """
@@ -22,6 +24,7 @@ class FaceBox:
     box: tuple[float, float, float, float]  # x1, y1, x2, y2 in image pixels
     prob: float  # MTCNN detection probability
     landmarks: tuple[tuple[float, float], ...]  # left eye, right eye, nose, mouth left, mouth right
+    padded: bool = False  # found only on the bordered retry (the face touches the picture's edge)
 
     @property
     def width(self) -> float:
@@ -36,6 +39,7 @@ class FaceBox:
             "box": [round(v, 1) for v in self.box],
             "det_prob": round(self.prob, 4),
             "landmarks": [[round(x, 1), round(y, 1)] for x, y in self.landmarks],
+            "padded": self.padded,
         }
 
 
@@ -44,6 +48,8 @@ class FaceDetector:
 
     ``min_face_size`` is in original-image pixels. Images larger than ``max_side`` on their
     longer side are downscaled for detection only; boxes are mapped back to full resolution.
+    ``pad_retry`` (a share of the longer side) is the border added for the second try on
+    pictures with no face found; 0 turns the retry off.
     """
 
     def __init__(
@@ -52,19 +58,38 @@ class FaceDetector:
         prob_threshold: float = 0.90,
         max_side: int = 1600,
         device: str = "cpu",
+        pad_retry: float = 0.25,
     ) -> None:
         from facenet_pytorch import MTCNN
 
         self.min_face_size = int(min_face_size)
         self.prob_threshold = float(prob_threshold)
         self.max_side = int(max_side)
+        self.pad_retry = float(pad_retry)
         self._mtcnn = MTCNN(keep_all=True, min_face_size=self.min_face_size, device=device, post_process=False)
 
     def detect(self, image: np.ndarray) -> list[FaceBox]:
         return self.detect_batch([image])[0]
 
     def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[FaceBox]]:
-        """Detect faces in RGB uint8 images; images of the same shape run as one batch."""
+        """Detect faces in RGB uint8 images; images of the same shape run as one batch.
+
+        Images with no face are tried again with a border (see ``pad_retry``); faces found so
+        have ``padded=True`` and boxes in the original image's coordinates.
+        """
+        results = self._detect(images)
+        missing = [i for i, r in enumerate(results) if not r]
+        if self.pad_retry > 0 and missing:
+            import cv2
+
+            pads = [max(8, int(round(self.pad_retry * max(images[i].shape[:2])))) for i in missing]
+            bordered = [cv2.copyMakeBorder(images[i], p, p, p, p, cv2.BORDER_CONSTANT, value=(127, 127, 127))
+                        for i, p in zip(missing, pads)]
+            for i, p, faces in zip(missing, pads, self._detect(bordered)):
+                results[i] = [_shift(f, -p) for f in faces]
+        return results
+
+    def _detect(self, images: Sequence[np.ndarray]) -> list[list[FaceBox]]:
         results: list[list[FaceBox] | None] = [None] * len(images)
         groups: dict[tuple, list[int]] = {}
         for i, img in enumerate(images):
@@ -102,6 +127,12 @@ class FaceDetector:
             faces.append(FaceBox(box=(b[0], b[1], b[2], b[3]), prob=float(p), landmarks=lm))
         faces.sort(key=lambda f: -f.width * f.height)
         return faces
+
+
+def _shift(face: FaceBox, d: float) -> FaceBox:
+    x1, y1, x2, y2 = face.box
+    lm = tuple((x + d, y + d) for x, y in face.landmarks)
+    return FaceBox(box=(x1 + d, y1 + d, x2 + d, y2 + d), prob=face.prob, landmarks=lm, padded=True)
 
 
 def square_box(face: FaceBox, scale: float, offset_y: float = 0.0) -> tuple[int, int, int, int]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["STATUSES", "FaceResult", "FrameScore", "FileResult"]
+__all__ = ["STATUSES", "VERDICTS", "FaceResult", "FrameScore", "FileResult"]
 
 # Every file ends in exactly one of these states; only "scored" carries a score.
 STATUSES = {
@@ -19,6 +19,14 @@ STATUSES = {
     "unsupported": "content is not an image or video format the tool decodes",
     "too_large": "over the configured size limits",
     "error": "unexpected failure while analysing this file (see message)",
+}
+
+# The model's verdict on a scored file. "inconclusive": the deciding faces are outside the
+# model's experience (see FaceResult.outside), so its score is not to be relied on either way.
+VERDICTS = {
+    "fake": "P(fake) at or above the model card's threshold",
+    "real": "P(fake) below the model card's threshold",
+    "inconclusive": "the faces that decide are outside the model's experience; the score is shown but not relied on",
 }
 
 
@@ -32,6 +40,9 @@ class FaceResult:
     det_prob: float
     p_fake: float  # calibrated probability that this face is manipulated
     crop: np.ndarray | None = field(default=None, repr=False, compare=False)  # model input crop, RGB uint8
+    novelty: float | None = None  # distance from the faces the model was validated on (None: card has no statistics)
+    outside: tuple[str, ...] = ()  # why this face is outside the model's experience; empty when it is not
+    padded: bool = False  # found only after padding the picture (a face touching its border)
 
     def to_dict(self) -> dict:
         return {
@@ -42,6 +53,9 @@ class FaceResult:
             "landmarks": [[round(x, 1), round(y, 1)] for x, y in self.landmarks],
             "det_prob": round(self.det_prob, 4),
             "p_fake": round(self.p_fake, 6),
+            "novelty": None if self.novelty is None else round(self.novelty, 3),
+            "outside_experience": list(self.outside),
+            "padded": self.padded,
         }
 
 
@@ -75,7 +89,8 @@ class FileResult:
     faces: tuple[FaceResult, ...] = ()
     frames: tuple[FrameScore, ...] = ()
     score: float | None = None  # file-level calibrated P(fake); None unless status == "scored"
-    verdict: str | None = None  # "fake" or "real" at the model's threshold; None unless scored
+    verdict: str | None = None  # one of VERDICTS; None unless scored
+    caveats: tuple[str, ...] = ()  # why the verdict is inconclusive, or what limits it
     aggregate: str = ""  # how ``score`` was formed from the face scores
     threshold: float | None = None
     model_name: str | None = None
@@ -87,6 +102,8 @@ class FileResult:
             raise ValueError(f"unknown status {self.status!r}")
         if (self.status == "scored") != (self.score is not None):
             raise ValueError("a score is present exactly when the status is 'scored'")
+        if self.verdict is not None and self.verdict not in VERDICTS:
+            raise ValueError(f"unknown verdict {self.verdict!r}")
 
     @property
     def most_suspicious_face(self) -> FaceResult | None:
@@ -105,6 +122,7 @@ class FileResult:
             "message": self.message,
             "score": None if self.score is None else round(self.score, 6),
             "verdict": self.verdict,
+            "caveats": list(self.caveats),
             "threshold": self.threshold,
             "aggregate": self.aggregate,
             "model": self.model_name,

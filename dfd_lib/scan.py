@@ -13,7 +13,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from .detector import IMAGE_AGGREGATE, VIDEO_AGGREGATE, Detector, aggregate_video, verdict
+from .detector import IMAGE_AGGREGATE, VIDEO_AGGREGATE, Detector, aggregate_video, file_verdict
 from .errors import MediaError
 from .explain import Explainer, Explanation
 from .faces import FaceBox, FaceDetector, crop_face
@@ -148,9 +148,9 @@ class Scanner:
         if not faces:
             return self._fail(base, "no_face", self._no_face_message(), t0)
         crops = self._crops(image, faces)
-        scores = self.detector.predict(crops)
+        scores, novelty = self.detector.assess(crops)
         results = tuple(
-            FaceResult(i, None, None, f.box, f.landmarks, f.prob, float(s), crop)
+            self._face(i, None, None, f, float(s), crop, None if novelty is None else float(novelty[i]))
             for i, (f, s, crop) in enumerate(zip(faces, scores, crops))
         )
         score = float(max(scores))
@@ -185,16 +185,20 @@ class Scanner:
             for i, (face, crop) in enumerate(zip(faces, self._crops(fr.image, faces))):
                 crops.append(crop)
                 owners.append((fr, i, face))
-        scores = self.detector.predict(crops)
+        scores, novelty = self.detector.assess(crops)
         per_frame: dict[int, list[float]] = {}
-        for (fr, i, face), crop, sc in zip(owners, crops, scores):
-            faces_out.append(FaceResult(i, fr.index, fr.time_s, face.box, face.landmarks, face.prob, float(sc), crop))
+        for k, ((fr, i, face), crop, sc) in enumerate(zip(owners, crops, scores)):
+            faces_out.append(self._face(i, fr.index, fr.time_s, face, float(sc), crop, None if novelty is None else float(novelty[k])))
             per_frame.setdefault(fr.index, []).append(float(sc))
         for fr in frames:
             sc = per_frame.get(fr.index, [])
             frames_out.append(FrameScore(fr.index, fr.time_s, len(sc), max(sc) if sc else None))
 
     # -- result builders ----------------------------------------------------------------------
+    def _face(self, i: int, frame: int | None, time_s: float | None, f: FaceBox, score: float, crop, novelty) -> FaceResult:
+        return FaceResult(i, frame, time_s, f.box, f.landmarks, f.prob, score, crop, novelty=novelty,
+                          outside=self.detector.outside_reasons(novelty), padded=f.padded)
+
     def _model_fields(self) -> dict:
         c = self.model.card
         return {"threshold": c.threshold, "model_name": c.name, "model_sha256": c.sha256}
@@ -211,9 +215,10 @@ class Scanner:
 
     def _scored(self, base, faces, frames, score, aggregate, message, t0) -> FileResult:
         c = self.model.card
+        v, caveats = file_verdict(faces, score, c.threshold)
         return FileResult(
             status="scored", message=message, faces=faces, frames=frames, score=score,
-            verdict=verdict(score, c.threshold), aggregate=aggregate, elapsed_s=time.perf_counter() - t0,
+            verdict=v, caveats=caveats, aggregate=aggregate, elapsed_s=time.perf_counter() - t0,
             **self._model_fields(), **base,
         )
 

@@ -8,8 +8,10 @@ from .common import add_model_options, print_table, write_csv, write_json
 def register(sub) -> None:
     p = sub.add_parser("eval", help="evaluate a model on a labelled folder", description=(
         "DIR holds real/ and fake/ (or --labels lists path,label relative to DIR). With --crops each image is "
-        "already one face crop; without it the full scan pipeline runs and videos are scored at video level."))
-    p.add_argument("dir", metavar="DIR")
+        "already one face crop; without it the full scan pipeline runs and videos are scored at video level. "
+        "DIR may also be a multi-source data spec (.yaml): --labels is then a file list with a source column (as "
+        "shipped beside the weights; default: the spec's held-out rows) and a per-source, per-method table is printed."))
+    p.add_argument("dir", metavar="DIR", help="a labelled folder, or a data spec (.yaml)")
     p.add_argument("--crops", action="store_true", help="images are face crops: no face search")
     p.add_argument("--labels", metavar="CSV", help="path,label[,group] rows relative to DIR; only these files count")
     p.add_argument("--json", dest="json_out", metavar="OUT", help="write the metrics as JSON")
@@ -18,7 +20,9 @@ def register(sub) -> None:
     p.add_argument("--self-blend", action="store_true",
                    help="generalization check (with --crops): score the listed real crops against self-blended "
                         "pseudo-fakes made from them; listed fakes are ignored")
-    p.add_argument("--landmarks", metavar="CSV", help="landmark cache for --self-blend (computed if missing)")
+    p.add_argument("--landmarks", metavar="PATH",
+                   help="landmark cache (computed if missing): a CSV for --self-blend, a folder for a data spec")
+    p.add_argument("--data-root", metavar="DIR", help="with a data spec: the folder holding its data sets (default: as the spec says)")
     p.add_argument("--seed", type=int, default=0, help="seed of the pseudo-fakes (--self-blend)")
     p.add_argument("--quiet", action="store_true")
     add_model_options(p)
@@ -26,6 +30,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    if args.dir.endswith((".yaml", ".yml")):
+        return _run_spec(args)
     from ..training.evaluate import evaluate
 
     r = evaluate(args.dir, args.labels, crops=args.crops, model=args.model, weights_dir=args.weights_dir,
@@ -43,6 +49,39 @@ def run(args) -> int:
         print(f"  ... and {len(r.problems) - 20} more")
     if args.json_out:
         write_json(args.json_out, r.json_record())
+    if args.scores:
+        write_csv(args.scores, ["path", "label", "score"], zip(r.paths, r.labels.tolist(), r.scores.tolist()))
+    if args.plots:
+        from ..training.plots import write_eval_plots
+
+        for p in write_eval_plots(r.labels, r.scores, m["threshold"], args.plots, title=m["model"]):
+            print(f"wrote {p}")
+    return 0
+
+
+def _run_spec(args) -> int:
+    from ..training.breakdown import format_table
+    from ..training.evaluate_spec import evaluate_spec
+
+    if args.self_blend:
+        raise SystemExit("dfd eval: --self-blend takes a folder of crops, not a data spec")
+    r = evaluate_spec(args.dir, args.labels, crops=args.crops, model=args.model, weights_dir=args.weights_dir,
+                      landmarks_dir=args.landmarks, data_root=args.data_root,
+                      progress=TqdmProgress(disable=args.quiet, unit="file"))
+    m = r.metrics
+    print(f"model {m['model']}, {m['mode']}, threshold {m['threshold']:.4f}; {m['n']} scored, "
+          f"{m['n_no_face']} without a face, {m['n_failed']} failed")
+    print(format_table({"overall": m, "by_source": m["by_source"], "by_method": m["by_method"]}))
+    extra = [(k, v) for k in ("outside_share", "inconclusive_share") for v in [
+        {s: d.get(k) for s, d in m["by_source"].items() if d.get(k) is not None}] if v]
+    for k, v in extra:
+        print(f"{k.replace('_', ' ')}: " + ", ".join(f"{s} {x:.3f}" for s, x in v.items()))
+    for path, status, msg in r.problems[:20]:
+        print(f"  {status}: {path}: {msg}")
+    if len(r.problems) > 20:
+        print(f"  ... and {len(r.problems) - 20} more")
+    if args.json_out:
+        write_json(args.json_out, m)
     if args.scores:
         write_csv(args.scores, ["path", "label", "score"], zip(r.paths, r.labels.tolist(), r.scores.tolist()))
     if args.plots:

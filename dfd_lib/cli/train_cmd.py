@@ -6,9 +6,11 @@ from ..progress import TqdmProgress
 
 def register(sub) -> None:
     p = sub.add_parser("train", help="train a detector (resumable)", description=(
-        "DATA holds real/ and fake/ (or labels.csv / --labels with path,label[,group]). Splits by group. "
+        "DATA holds real/ and fake/ (or labels.csv / --labels with path,label[,group]), split by group; or DATA is a "
+        "multi-source data spec (.yaml: sources, framing, validation split, sampling weights; see "
+        "weights/dfd-lite0-multi.spec.yaml), calibrated across sources with a per-source table in the card. "
         "Writes weights, model card and validation file lists into --out; rerun the same command to resume."))
-    p.add_argument("data", metavar="DATA")
+    p.add_argument("data", metavar="DATA", help="a data folder, or a data spec (.yaml)")
     p.add_argument("--out", required=True, help="run folder (checkpoints, card, validation lists)")
     p.add_argument("--labels", metavar="CSV")
     p.add_argument("--name", default="dfd-model")
@@ -29,7 +31,10 @@ def register(sub) -> None:
     p.add_argument("--no-pretrained", action="store_true", help="start from random weights")
     p.add_argument("--half", action="store_true", help="store weights as float16")
     p.add_argument("--init-from", metavar="CARD", help="start from this model card's (hash-verified) weights")
-    p.add_argument("--landmarks", metavar="CSV", help="landmark cache (computed if missing)")
+    p.add_argument("--landmarks", metavar="PATH",
+                   help="landmark cache, computed if missing: a CSV for a folder, a folder of per-source CSVs for a spec")
+    p.add_argument("--crop-scale", type=float, default=0.70, help="scanner framing: crop side / MTCNN box side")
+    p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--monitor-size", type=int, default=1500)
     p.add_argument("--training-data", default="", help="description of the data for the model card")
     p.set_defaults(func=run)
@@ -41,7 +46,7 @@ def run(args) -> int:
     cfg = TrainConfig(
         data=args.data, out=args.out, labels=args.labels, name=args.name, backbone=args.backbone, mode=args.mode, sbi_share=args.sbi_share,
         input_size=args.input_size, epochs=args.epochs, samples_per_epoch=args.samples_per_epoch, batch_size=args.batch_size,
-        lr=args.lr, val_fraction=args.val_fraction, seed=args.seed, workers=args.workers, device=args.device,
+        lr=args.lr, weight_decay=args.weight_decay, crop_scale=args.crop_scale, val_fraction=args.val_fraction, seed=args.seed, workers=args.workers, device=args.device,
         pretrained=not args.no_pretrained and args.backbone != "inception_resnet_v1", half=args.half,
         landmarks_csv=args.landmarks, init_from=args.init_from, monitor_size=args.monitor_size, training_data=args.training_data,
     )

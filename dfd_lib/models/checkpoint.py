@@ -22,6 +22,7 @@ class LoadedModel:
     card: ModelCard
     module: object  # torch.nn.Module in eval mode, float32
     card_path: Path
+    novelty: object = None  # NoveltyModel when the card has novelty statistics
 
     @property
     def name(self) -> str:
@@ -127,7 +128,15 @@ def load_model(
     except RuntimeError as exc:
         raise ModelCardError(f"model {card.name}: weights do not fit backbone {card.backbone}: {exc}") from exc
     module.eval().to(device)
-    return LoadedModel(card=card, module=module, card_path=card_path)
+    novelty = None
+    if card.novelty:
+        from .novelty import NoveltyModel
+
+        nov_path = card_path.parent / card.novelty["file"]
+        if not nov_path.is_file():
+            raise ModelCardError(f"model {card.name}: novelty statistics {nov_path} are missing")
+        novelty = NoveltyModel.load(nov_path, card.novelty["sha256"])
+    return LoadedModel(card=card, module=module, card_path=card_path, novelty=novelty)
 
 
 def save_checkpoint(module, card: ModelCard, out_dir: str | os.PathLike, half: bool = False) -> Path:

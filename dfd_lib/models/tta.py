@@ -8,7 +8,7 @@ The model card names the mode, and calibration is always fitted on logits comput
 """
 from __future__ import annotations
 
-__all__ = ["TTA_MODES", "forward_logits"]
+__all__ = ["TTA_MODES", "forward_logits", "forward_logits_features"]
 
 TTA_MODES = ("none", "hflip")
 
@@ -21,3 +21,17 @@ def forward_logits(module, x, tta: str = "none"):
     if tta == "hflip":
         z = (z + module(x.flip(-1)).float().reshape(-1)) / 2
     return z
+
+
+def forward_logits_features(module, x, tta: str = "none"):
+    """(logits (N,), pooled features (N, D)) in one pass, both averaged over the same views as the logits."""
+    from .novelty import last_linear
+
+    captured = []
+    handle = last_linear(module).register_forward_pre_hook(lambda _m, inputs: captured.append(inputs[0].detach().float()))
+    try:
+        z = forward_logits(module, x, tta)
+    finally:
+        handle.remove()
+    feats = captured[0] if len(captured) == 1 else sum(captured) / len(captured)
+    return z, feats.reshape(len(x), -1)

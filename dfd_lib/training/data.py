@@ -80,3 +80,4 @@ class Sample:
     path: str
     label: int  # 1 = fake
     kind: str  # real | fake | sbi
+    framing: str = "as_given"  # as_given: the image is the face crop; pipeline: crop its MTCNN box as the scanner does

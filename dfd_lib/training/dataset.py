@@ -1,4 +1,4 @@
-"""Torch Dataset over labelled face crops, with self-blended pseudo-fakes generated on the fly."""
+"""Torch Dataset over labelled face images, with self-blended pseudo-fakes generated on the fly."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,7 +10,7 @@ from .augment import augment
 from .data import Sample
 from .sbi import self_blend
 
-__all__ = ["CropDataset", "epoch_samples"]
+__all__ = ["CropDataset", "epoch_samples", "epoch_samples_multi", "frame_box"]
 
 
 def epoch_samples(
@@ -30,29 +30,78 @@ def epoch_samples(
     if not 0.0 <= sbi_share <= 1.0:
         raise ValueError(f"sbi_share must lie in [0, 1], not {sbi_share}")
     half = n // 2
-
-    def pick(pool: list[str], k: int) -> list[str]:
-        if not pool or k <= 0:
-            return []
-        return [pool[i] for i in rng.choice(len(pool), size=k, replace=k > len(pool))]
-
-    out = [Sample(p, 0, "real") for p in pick(reals, half)]
+    out = [Sample(p, 0, "real") for p in _pick(reals, half, rng)]
     if mode == "mixed":
         n_sbi = int(round((n - half) * sbi_share))
-        out += [Sample(p, 1, "fake") for p in pick(fakes, n - half - n_sbi)]
-        out += [Sample(p, 1, "sbi") for p in pick(sbi_pool, n_sbi)]
+        out += [Sample(p, 1, "fake") for p in _pick(fakes, n - half - n_sbi, rng)]
+        out += [Sample(p, 1, "sbi") for p in _pick(sbi_pool, n_sbi, rng)]
     elif mode == "sbi_only":
-        out += [Sample(p, 1, "sbi") for p in pick(sbi_pool, half)]
+        out += [Sample(p, 1, "sbi") for p in _pick(sbi_pool, half, rng)]
     else:
-        out += [Sample(p, 1, "fake") for p in pick(fakes, half)]
+        out += [Sample(p, 1, "fake") for p in _pick(fakes, half, rng)]
     order = rng.permutation(len(out))
     return [out[i] for i in order]
 
 
-class CropDataset:
-    """Loads crops under ``root``; ``train=True`` applies augmentation and builds pseudo-fakes."""
+def _pick(pool: list, k: int, rng: np.random.Generator) -> list:
+    if not pool or k <= 0:
+        return []
+    return [pool[i] for i in rng.choice(len(pool), size=k, replace=k > len(pool))]
 
-    def __init__(self, root, samples: list[Sample], size: int, mean, std, train: bool, landmarks=None, seed: int = 0):
+
+def _counts(weights: dict[str, float], k: int, rng: np.random.Generator) -> dict[str, int]:
+    names = [n for n, w in weights.items() if w > 0]
+    if not names or k <= 0:
+        return {}
+    w = np.array([weights[n] for n in names], dtype=float)
+    return dict(zip(names, rng.multinomial(k, w / w.sum()).tolist()))
+
+
+def epoch_samples_multi(pools: dict[str, dict], n: int, sbi_share: float, rng: np.random.Generator) -> list[Sample]:
+    """A class-balanced epoch drawn across sources.
+
+    ``pools[source]`` holds ``reals``, ``fakes`` and ``sbi`` (lists of paths), ``framing``, and the
+    ``real_weight`` / ``fake_weight`` shares. The real half is split across sources by
+    ``real_weight``; of the fake half, ``sbi_share`` are pseudo-fakes (sources weighted by
+    ``real_weight``, among those with an SBI pool), the rest real fakes by ``fake_weight``.
+    """
+    half = n // 2
+    n_sbi = int(round((n - half) * sbi_share))
+    out: list[Sample] = []
+    for src, k in _counts({s: p["real_weight"] for s, p in pools.items() if p["reals"]}, half, rng).items():
+        out += [Sample(x, 0, "real", pools[src]["framing"]) for x in _pick(pools[src]["reals"], k, rng)]
+    for src, k in _counts({s: p["real_weight"] for s, p in pools.items() if p["sbi"]}, n_sbi, rng).items():
+        out += [Sample(x, 1, "sbi", pools[src]["framing"]) for x in _pick(pools[src]["sbi"], k, rng)]
+    for src, k in _counts({s: p["fake_weight"] for s, p in pools.items() if p["fakes"]}, n - half - n_sbi, rng).items():
+        out += [Sample(x, 1, "fake", pools[src]["framing"]) for x in _pick(pools[src]["fakes"], k, rng)]
+    order = rng.permutation(len(out))
+    return [out[i] for i in order]
+
+
+def frame_box(img: np.ndarray, box, scale: float, offset_y: float) -> np.ndarray:
+    """The scanner's square face window around an MTCNN ``box`` (x1, y1, x2, y2), at full resolution."""
+    from ..faces import FaceBox, square_box
+
+    x1, y1, x2, y2 = square_box(FaceBox(tuple(float(v) for v in box), 1.0, ()), scale, offset_y)
+    h, w = img.shape[:2]
+    side = x2 - x1
+    canvas = np.zeros((side, side, 3), dtype=np.uint8)
+    sx1, sy1, sx2, sy2 = max(0, x1), max(0, y1), min(w, x2), min(h, y2)
+    if sx2 > sx1 and sy2 > sy1:
+        canvas[sy1 - y1 : sy2 - y1, sx1 - x1 : sx2 - x1] = img[sy1:sy2, sx1:sx2]
+    return canvas
+
+
+class CropDataset:
+    """Loads face images under ``root`` (or absolute paths); ``train=True`` augments and builds pseudo-fakes.
+
+    ``landmarks`` maps a path to its MTCNN ``(box, five points)``; samples framed ``pipeline``
+    are cut from their box with the scanner's framing (``crop_scale``, ``crop_offset_y``), jittered
+    a little in training.
+    """
+
+    def __init__(self, root, samples: list[Sample], size: int, mean, std, train: bool, landmarks=None, seed: int = 0,
+                 crop_scale: float = 0.70, crop_offset_y: float = 0.09):
         self.root = Path(root)
         self.samples = samples
         self.size = size
@@ -60,6 +109,7 @@ class CropDataset:
         self.train = train
         self.landmarks = landmarks or {}
         self.seed = seed
+        self.crop_scale, self.crop_offset_y = crop_scale, crop_offset_y
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -79,7 +129,12 @@ class CropDataset:
             rng = np.random.default_rng((self.seed, i, torch.initial_seed() % 2**32))
             if s.kind == "sbi":
                 img, _ = self_blend(img, self.landmarks[s.path][1], rng)
+            if s.framing == "pipeline":
+                img = frame_box(img, self.landmarks[s.path][0], self.crop_scale * rng.uniform(0.9, 1.2),
+                                self.crop_offset_y + rng.uniform(-0.04, 0.04))
             img = augment(img, self.size, rng)
         else:
+            if s.framing == "pipeline":
+                img = frame_box(img, self.landmarks[s.path][0], self.crop_scale, self.crop_offset_y)
             img = resize_square(img, self.size)
         return to_tensor(img, self.mean, self.std), torch.tensor(float(s.label))

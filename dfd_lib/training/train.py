@@ -100,7 +100,15 @@ def _split(cfg: TrainConfig):
 
 
 def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
-    """Train, calibrate and write a model card; returns the card's path."""
+    """Train, calibrate and write a model card; returns the card's path.
+
+    ``cfg.data`` is a folder (or ``cfg.labels`` a CSV) of one source, or a multi-source data
+    spec (``.yaml``): then see :mod:`dfd_lib.training.multi`.
+    """
+    if str(cfg.data).endswith((".yaml", ".yml")):
+        from .multi import train_spec
+
+        return train_spec(cfg, progress)
     import torch
 
     out = Path(cfg.out)
@@ -124,6 +132,23 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
     if cfg.mode != "fakes_only" and not sbi_pool:
         raise ValueError("no real face with landmarks: pseudo-fakes cannot be made")
 
+    model = build_model(cfg, bb, device)
+    val_all = pd_concat(calib_df, report_df)
+    mon = val_all.sample(n=min(cfg.monitor_size, len(val_all)), random_state=0)
+    mon_ds = CropDataset(cfg.data, _samples(mon), cfg.input_size, bb.mean, bb.std, train=False)
+
+    def epoch_dataset(epoch: int, n: int) -> CropDataset:
+        rng = np.random.default_rng([cfg.seed, epoch])
+        samples = epoch_samples(reals, fakes, sbi_pool, n, cfg.mode, rng, cfg.sbi_share)
+        return CropDataset(cfg.data, samples, cfg.input_size, bb.mean, bb.std, train=True, landmarks=landmarks,
+                           seed=cfg.seed * 1000 + epoch)
+
+    history = fit(cfg, model, epoch_dataset, mon_ds, mon["label"].to_numpy(), device, progress)
+    return _finish(cfg, model, bb, calib_df, report_df, history, device, progress)
+
+
+def build_model(cfg: TrainConfig, bb, device):
+    """The backbone, from ImageNet weights, random, or a verified model card (``init_from``)."""
     model = bb.build(cfg.pretrained and not cfg.init_from)
     if cfg.init_from:
         from ..models.checkpoint import load_model
@@ -133,7 +158,16 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
             raise ValueError(f"--init-from model is a {start.card.backbone}, not a {cfg.backbone}")
         model.load_state_dict(start.module.state_dict())
         log.info("initialised from %s (sha256 %s)", start.card.name, start.card.sha256)
-    model = model.to(device).to(memory_format=torch.channels_last)
+    import torch
+
+    return model.to(device).to(memory_format=torch.channels_last)
+
+
+def fit(cfg: TrainConfig, model, epoch_dataset, mon_ds, y_mon: np.ndarray, device, progress: Progress | None) -> list[dict]:
+    """The epoch loop, resumable from ``checkpoint_last.pt``; ``epoch_dataset(epoch, n)`` gives each epoch's samples."""
+    import torch
+
+    out = Path(cfg.out)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = max(1, cfg.samples_per_epoch // cfg.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(
@@ -151,15 +185,9 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
         start_epoch = int(state["epoch"])
         history = json.loads((out / "history.json").read_text()) if (out / "history.json").exists() else []
         log.info("resuming %s after epoch %d", out, start_epoch)
-
-    val_all = pd_concat(calib_df, report_df)
-    mon = val_all.sample(n=min(cfg.monitor_size, len(val_all)), random_state=0)
-    mon_ds = CropDataset(cfg.data, _samples(mon), cfg.input_size, bb.mean, bb.std, train=False)
     prog = ensure_progress(progress)
     for epoch in range(start_epoch, cfg.epochs):
-        rng = np.random.default_rng([cfg.seed, epoch])
-        samples = epoch_samples(reals, fakes, sbi_pool, steps_per_epoch * cfg.batch_size, cfg.mode, rng, cfg.sbi_share)
-        ds = CropDataset(cfg.data, samples, cfg.input_size, bb.mean, bb.std, train=True, landmarks=landmarks, seed=cfg.seed * 1000 + epoch)
+        ds = epoch_dataset(epoch, steps_per_epoch * cfg.batch_size)
         loader = torch.utils.data.DataLoader(
             ds, batch_size=cfg.batch_size, shuffle=False, num_workers=cfg.workers, drop_last=True,
             persistent_workers=False, generator=torch.Generator().manual_seed(cfg.seed + epoch),
@@ -178,7 +206,6 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
             running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
             prog.advance(1, loss=running)
         prog.close()
-        y_mon = mon["label"].to_numpy()
         auc = roc_auc(y_mon, predict_logits(model, mon_ds, 64, device, tta=cfg.tta))
         rec = {"epoch": epoch + 1, "loss": running, "val_auc_monitor": auc, "seconds": time.time() - t0,
                "images_per_s": len(loader) * cfg.batch_size / (time.time() - t0)}
@@ -186,7 +213,7 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
         log.info("epoch %d: %s", epoch + 1, rec)
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "epoch": epoch + 1}, ckpt)
         (out / "history.json").write_text(json.dumps(history, indent=2))
-    return _finish(cfg, model, bb, calib_df, report_df, history, device, progress)
+    return history
 
 
 def pd_concat(a, b):

@@ -1,0 +1,210 @@
+"""Training on a multi-source data spec: every source in one run, calibrated across sources.
+
+``train_spec(cfg)`` is what ``dfd train SPEC.yaml`` runs. Per source it finds MTCNN boxes and
+landmarks once (cached), draws each epoch's class-balanced mix by the spec's weights (reals
+from every real source, pseudo-fakes self-blended from each of them, real fakes of every
+kind), fits calibration on the pooled calibration halves with each source weighted equally,
+sets the threshold so that no source's calibration reals exceed the spec's false-positive rate,
+and records per-source and per-method metrics of the held-out halves in the card.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..models.backbones import BACKBONES
+from ..models.card import ModelCard
+from ..models.checkpoint import save_checkpoint
+from ..progress import Progress, ensure_progress
+from .breakdown import breakdown
+from .calibrate import (MULTI_CALIBRATION_RULE, MULTI_THRESHOLD_RULE, apply_calibration, choose_threshold_multi, fit_platt,
+                        sigmoid, source_weights)
+from .data import Sample
+from .dataset import CropDataset, epoch_samples_multi
+from .metrics import summarize
+from .spec import DataSpec, load_spec, read_spec
+
+__all__ = ["train_spec", "prepare_sources", "spec_samples", "score_table", "LIST_COLUMNS"]
+
+log = logging.getLogger(__name__)
+
+LIST_COLUMNS = ["source", "path", "label", "method", "group"]
+
+
+def prepare_sources(spec: DataSpec, cache_dir: str | Path, rows: pd.DataFrame | None = None,
+                    progress: Progress | None = None) -> tuple[pd.DataFrame, dict, dict]:
+    """(rows usable, landmarks by absolute path, {source: rows dropped for want of a face}).
+
+    Landmarks are computed (and cached per source folder in ``cache_dir``) for every image of a
+    ``pipeline``-framed source, which cannot be cropped without its box, and for the training
+    reals of sources that give pseudo-fakes.
+    """
+    from .landmarks import compute_landmarks, read_landmarks
+
+    table = load_spec(spec) if rows is None else rows
+    cache = Path(cache_dir)
+    cache.mkdir(parents=True, exist_ok=True)
+    landmarks: dict = {}
+    dropped: dict = {}
+    keep = np.ones(len(table), dtype=bool)
+    for src in spec.sources:
+        m = (table["source"] == src.name).to_numpy()
+        if src.framing == "pipeline":
+            need = table.loc[m, "path"].tolist()
+        else:
+            role = table["role"] if "role" in table else pd.Series("val", index=table.index)
+            need = table.loc[m & (table["label"] == 0).to_numpy() & (role == "train").to_numpy() & src.sbi, "path"].tolist()
+        if not need:
+            continue
+        csv = cache / f"landmarks-{src.root.name}.csv"
+        compute_landmarks(src.root, need, csv, progress=progress)
+        found = read_landmarks(csv)
+        for rel in need:
+            if found.get(rel) is not None:
+                landmarks[str(src.root / rel)] = found[rel]
+        if src.framing == "pipeline":
+            lost = m & ~table["abs_path"].isin(landmarks).to_numpy()
+            dropped[src.name] = int(lost.sum())
+            keep &= ~lost
+    return table[keep].reset_index(drop=True), landmarks, dropped
+
+
+def spec_samples(spec: DataSpec, rows: pd.DataFrame) -> list[Sample]:
+    framing = {s.name: s.framing for s in spec.sources}
+    return [Sample(p, int(y), "fake" if y else "real", framing[s]) for p, y, s in zip(rows["abs_path"], rows["label"], rows["source"])]
+
+
+def score_table(spec: DataSpec, rows: pd.DataFrame, landmarks: dict, model, size: int, mean, std, crop_scale: float,
+                crop_offset_y: float, device, tta: str, progress: Progress | None = None, label: str = "scoring") -> np.ndarray:
+    """Logits for ``rows`` as crops, each source framed as its spec says (the scanner's framing)."""
+    from .train import predict_logits
+
+    ds = CropDataset("/", spec_samples(spec, rows), size, mean, std, train=False, landmarks=landmarks,
+                     crop_scale=crop_scale, crop_offset_y=crop_offset_y)
+    prog = ensure_progress(progress)
+    prog.start(len(ds), label)
+    z = predict_logits(model, ds, 64, device, progress=prog, tta=tta)
+    prog.close()
+    return z
+
+
+def _pools(spec: DataSpec, train_rows: pd.DataFrame, landmarks: dict) -> dict:
+    pools = {}
+    for src in spec.sources:
+        r = train_rows[train_rows["source"] == src.name]
+        reals = r.loc[r["label"] == 0, "abs_path"].tolist()
+        pools[src.name] = {
+            "reals": reals,
+            "fakes": r.loc[r["label"] == 1, "abs_path"].tolist(),
+            "sbi": [p for p in reals if p in landmarks] if src.sbi else [],
+            "framing": src.framing,
+            "real_weight": src.real_weight,
+            "fake_weight": src.fake_weight,
+        }
+        log.info("source %s: %d reals, %d fakes, %d pseudo-fake sources", src.name, len(reals), len(pools[src.name]["fakes"]),
+                 len(pools[src.name]["sbi"]))
+    return pools
+
+
+def train_spec(cfg, progress: Progress | None = None) -> Path:
+    """Train on every source of the spec ``cfg.data``; returns the card's path."""
+    import torch
+
+    from .train import _device, build_model, fit
+
+    spec = read_spec(cfg.data)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    device = _device(cfg.device)
+    bb = BACKBONES.get(cfg.backbone)
+    table, landmarks, dropped = prepare_sources(spec, cfg.landmarks_csv or out / "landmarks", progress=progress)
+    for role, name in (("calib", "calib_files"), ("val", "val_files")):
+        rows = table[table["role"] == role]
+        rows.assign(label=rows["label"].map({0: "real", 1: "fake"}))[LIST_COLUMNS].to_csv(out / f"{cfg.name}.{name}.csv", index=False)
+    pools = _pools(spec, table[table["role"] == "train"], landmarks)
+    model = build_model(cfg, bb, device)
+    held = table[table["role"] != "train"]
+    per = max(50, cfg.monitor_size // len(spec.sources))
+    mon = pd.concat([d.sample(n=min(len(d), per), random_state=0) for _, d in held.groupby("source")], ignore_index=True)
+    mon_ds = CropDataset("/", spec_samples(spec, mon), cfg.input_size, bb.mean, bb.std, train=False, landmarks=landmarks,
+                         crop_scale=cfg.crop_scale, crop_offset_y=cfg.crop_offset_y)
+
+    def epoch_dataset(epoch: int, n: int) -> CropDataset:
+        rng = np.random.default_rng([cfg.seed, epoch])
+        samples = epoch_samples_multi(pools, n, spec.sbi_share, rng)
+        return CropDataset("/", samples, cfg.input_size, bb.mean, bb.std, train=True, landmarks=landmarks,
+                           seed=cfg.seed * 1000 + epoch, crop_scale=cfg.crop_scale, crop_offset_y=cfg.crop_offset_y)
+
+    history = fit(cfg, model, epoch_dataset, mon_ds, mon["label"].to_numpy(), device, progress)
+    return _finish(cfg, spec, model, bb, table, landmarks, dropped, history, device, progress)
+
+
+def calibrate_sources(z_cal, cal: pd.DataFrame, z_val, val: pd.DataFrame, max_fpr: float):
+    """(temperature, bias, threshold, metrics) fitted on the calibration rows, measured on the held-out rows."""
+    y_cal, y_val = cal["label"].to_numpy(), val["label"].to_numpy()
+    s_cal = cal["source"].to_numpy()
+    temperature, bias = fit_platt(z_cal, y_cal, source_weights(s_cal))
+    p_cal = apply_calibration(z_cal, temperature, bias)
+    threshold = choose_threshold_multi(y_cal, p_cal, s_cal, max_fpr)
+    p_val = apply_calibration(z_val, temperature, bias)
+    table = breakdown(val, p_val, threshold)
+    metrics = {
+        "validation": summarize(y_val, p_val, threshold),
+        "validation_uncalibrated": summarize(y_val, sigmoid(z_val), 0.5),
+        "calibration": summarize(y_cal, p_cal, threshold),
+        "validation_by_source": table["by_source"],
+        "validation_by_method": table["by_method"],
+        "calibration_by_source": breakdown(cal, p_cal, threshold)["by_source"],
+    }
+    return temperature, bias, threshold, metrics
+
+
+def _finish(cfg, spec: DataSpec, model, bb, table, landmarks, dropped, history, device, progress) -> Path:
+    cal, val = table[table["role"] == "calib"].reset_index(drop=True), table[table["role"] == "val"].reset_index(drop=True)
+    args = (landmarks, model, cfg.input_size, bb.mean, bb.std, cfg.crop_scale, cfg.crop_offset_y, device, cfg.tta, progress)
+    z_cal = score_table(spec, cal, *args, label="scoring calibration rows")
+    z_val = score_table(spec, val, *args, label="scoring held-out rows")
+    np.savez(Path(cfg.out) / "val_logits.npz", calib=z_cal, val=z_val)
+    temperature, bias, threshold, metrics = calibrate_sources(z_cal, cal, z_val, val, spec.max_fpr)
+    metrics["no_face_dropped"] = dropped
+    sources_txt = "; ".join(
+        f"{s.name}: {s.description or s.root.name} ({int(((table.source == s.name) & (table.role == 'train')).sum())} training images)"
+        for s in spec.sources)
+    card = ModelCard(
+        name=cfg.name, backbone=cfg.backbone, input_size=cfg.input_size, mean=bb.mean, std=bb.std,
+        crop_scale=cfg.crop_scale, crop_offset_y=cfg.crop_offset_y, tta=cfg.tta,
+        temperature=temperature, logit_bias=bias, calibration_rule=MULTI_CALIBRATION_RULE,
+        threshold=threshold, threshold_rule=MULTI_THRESHOLD_RULE.replace("max_fpr", f"max_fpr ({spec.max_fpr:g})"),
+        training_data=cfg.training_data or sources_txt,
+        data_terms=cfg.data_terms or " ".join(s.terms for s in spec.sources if s.terms),
+        split={
+            "rule": "per source as the spec says (its own train/test split, or by group hash); each source's validation "
+                    f"part halved by group (seed {spec.calibration_split_seed}) into calibration and held-out rows",
+            "spec": spec.path.name,
+            "sources": {s.name: {"root": s.root.name, "framing": s.framing, "validation": s.validation} for s in spec.sources},
+            "calibration_files": f"{cfg.name}.calib_files.csv",
+            "validation_files": f"{cfg.name}.val_files.csv",
+            "n_calibration": int(len(cal)),
+            "n_validation": int(len(val)),
+        },
+        training={k: v for k, v in asdict(cfg).items() if k not in ("limits", "data_terms", "training_data")}
+        | {"spec": spec.raw, "history": history},
+        metrics=metrics, limits=list(cfg.limits), weights_file=f"{cfg.name}.pt", sha256="0" * 64,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+    (Path(cfg.out) / "spec_used.json").write_text(json.dumps(spec.raw, indent=2))
+    import torch
+
+    model = model.to("cpu").to(memory_format=torch.contiguous_format)
+    card_path = save_checkpoint(model, card, cfg.out, half=cfg.half)
+    from .novelty_fit import attach_novelty
+
+    attach_novelty(card_path, spec, table, landmarks, seed=cfg.seed, progress=progress)
+    return card_path

@@ -1,0 +1,77 @@
+"""Fit the "outside the model's experience" statistics of a trained model and record them in its card.
+
+Reference faces: a per-source sample of the spec's training rows, framed as the scanner frames
+them (no augmentation). Threshold: the 99th percentile of the calibration rows of every source.
+The held-out rows' flag rate per source is written to the card, so the rate at which familiar
+media is called "outside" is stated, not assumed.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..media import sha256_file
+from ..models.card import ModelCard
+from ..models.novelty import NOVELTY_RULE, fit_novelty
+from ..progress import Progress, ensure_progress
+from .spec import DataSpec
+
+__all__ = ["features_for_rows", "attach_novelty"]
+
+
+def features_for_rows(spec: DataSpec, rows: pd.DataFrame, landmarks: dict, loaded, progress: Progress | None = None,
+                      label: str = "features") -> np.ndarray:
+    """Pooled classifier features of ``rows`` (framed per source as the scanner frames faces)."""
+    import torch
+
+    from ..models.tta import forward_logits_features
+    from .dataset import CropDataset
+    from .multi import spec_samples
+
+    c = loaded.card
+    ds = CropDataset("/", spec_samples(spec, rows), c.input_size, c.mean, c.std, train=False, landmarks=landmarks,
+                     crop_scale=c.crop_scale, crop_offset_y=c.crop_offset_y)
+    loader = torch.utils.data.DataLoader(ds, batch_size=64, shuffle=False, num_workers=0)
+    prog = ensure_progress(progress)
+    prog.start(len(ds), label)
+    out = []
+    with torch.inference_mode():
+        for x, _ in loader:
+            _, f = forward_logits_features(loaded.module, x.contiguous(memory_format=torch.channels_last), c.tta)
+            out.append(f.numpy())
+            prog.advance(len(x))
+    prog.close()
+    return np.concatenate(out)
+
+
+def attach_novelty(card_path: str | Path, spec: DataSpec, table: pd.DataFrame, landmarks: dict, n_reference: int = 4000,
+                   k: int = 32, percentile: float = 99.0, seed: int = 0, progress: Progress | None = None) -> ModelCard:
+    """Fit novelty statistics for the model at ``card_path``, save them beside it and rewrite its card."""
+    from ..models.checkpoint import load_model
+    from ..models.novelty import NoveltyModel
+
+    card_path = Path(card_path)
+    loaded = load_model(str(card_path))
+    train = table[table["role"] == "train"]
+    per = max(1, n_reference // max(1, train["source"].nunique()))
+    ref = pd.concat([d.sample(n=min(len(d), per), random_state=seed) for _, d in train.groupby("source")], ignore_index=True)
+    cal = table[table["role"] == "calib"].reset_index(drop=True)
+    val = table[table["role"] == "val"].reset_index(drop=True)
+    f_ref = features_for_rows(spec, ref, landmarks, loaded, progress, "novelty: reference faces")
+    f_cal = features_for_rows(spec, cal, landmarks, loaded, progress, "novelty: calibration faces")
+    f_val = features_for_rows(spec, val, landmarks, loaded, progress, "novelty: held-out faces")
+    model: NoveltyModel = fit_novelty(f_ref, f_cal, k=k, percentile=percentile)
+    out = card_path.parent / f"{loaded.card.name}.novelty.npz"
+    model.save(out)
+    s_val = model.score(f_val)
+    rates = {src: float((s_val[(val["source"] == src).to_numpy()] > model.threshold).mean()) for src in sorted(val["source"].unique())}
+    card = replace(loaded.card, novelty={
+        "file": out.name, "sha256": sha256_file(out), "threshold": model.threshold, "k": int(len(model.variances)),
+        "percentile": percentile, "n_reference": int(len(ref)), "rule": NOVELTY_RULE.format(pct=f"{percentile:g}"),
+        "flagged_share_validation_by_source": rates,
+    })
+    card.write(card_path)
+    return card

@@ -1,0 +1,95 @@
+"""Verdicts that say "inconclusive" outside the model's experience, novelty scores, and faces that fill the picture."""
+import numpy as np
+import pytest
+
+from dfd_lib.detector import file_verdict
+from dfd_lib.results import FaceResult, FileResult
+
+
+def _face(p, outside=False):
+    return FaceResult(0, None, None, (0, 0, 10, 10), (), 0.99, p, outside=("unlike the faces",) if outside else ())
+
+
+@pytest.mark.parametrize("faces, score, want", [
+    ([_face(0.9)], 0.9, "fake"),
+    ([_face(0.1)], 0.1, "real"),
+    ([_face(0.9, True)], 0.9, "inconclusive"),  # a confident "fake" from a face the model does not know
+    ([_face(0.1, True)], 0.1, "inconclusive"),
+    ([_face(0.9, True), _face(0.8)], 0.9, "fake"),  # a familiar face above the threshold decides
+    ([_face(0.9, True), _face(0.2)], 0.9, "inconclusive"),
+    ([_face(0.2, True), _face(0.1), _face(0.1)], 0.2, "real"),  # one unfamiliar face of three, all low
+])
+def test_file_verdict(faces, score, want):
+    v, caveats = file_verdict(faces, score, 0.5)
+    assert v == want
+    assert bool(caveats) == any(f.outside for f in faces)
+    if v == "inconclusive":
+        assert "outside the model's experience" in caveats[0] and "unlike the faces" in caveats[0]
+
+
+def test_file_result_refuses_an_unknown_verdict_and_reports_caveats():
+    with pytest.raises(ValueError, match="verdict"):
+        FileResult("x.jpg", "scored", "", score=0.7, verdict="maybe")
+    r = FileResult("x.jpg", "scored", "", score=0.7, verdict="inconclusive", caveats=("1 of 1 face(s) outside",))
+    d = r.to_dict()
+    assert d["verdict"] == "inconclusive" and d["caveats"] == ["1 of 1 face(s) outside"]
+
+
+def test_novelty_is_low_for_the_reference_and_high_for_something_else():
+    from dfd_lib.models.novelty import NoveltyModel, fit_novelty
+
+    rng = np.random.default_rng(0)
+    basis = rng.normal(size=(8, 64))
+    ref = rng.normal(size=(2000, 8)) @ basis + 0.05 * rng.normal(size=(2000, 64))
+    cal = rng.normal(size=(500, 8)) @ basis + 0.05 * rng.normal(size=(500, 64))
+    m = fit_novelty(ref, cal, k=8, percentile=99)
+    assert (m.score(cal) > m.threshold).mean() == pytest.approx(0.01, abs=0.006)
+    other = rng.normal(size=(200, 64)) * 3  # off the reference subspace
+    assert (m.score(other) > m.threshold).mean() > 0.95
+
+
+def test_saved_novelty_statistics_load_only_with_their_hash(tmp_path):
+    from dfd_lib.errors import ModelCardMismatch
+    from dfd_lib.media import sha256_file
+    from dfd_lib.models.novelty import NoveltyModel, fit_novelty
+
+    rng = np.random.default_rng(1)
+    m = fit_novelty(rng.normal(size=(100, 16)), rng.normal(size=(50, 16)), k=4)
+    path = tmp_path / "n.npz"
+    m.save(path)
+    again = NoveltyModel.load(path, sha256_file(path))
+    x = rng.normal(size=(5, 16))
+    assert np.allclose(again.score(x), m.score(x), rtol=1e-5)
+    with pytest.raises(ModelCardMismatch):
+        NoveltyModel.load(path, "0" * 64)
+
+
+@pytest.fixture(scope="module")
+def astronaut_face():
+    from skimage import data
+
+    from dfd_lib.faces import FaceDetector
+
+    img = data.astronaut()
+    return img, FaceDetector().detect(img)[0]
+
+
+def test_a_face_filling_the_picture_is_found_on_the_padded_retry(astronaut_face):
+    """Profile pictures cropped tight to the face: MTCNN misses faces touching the border; the retry finds them."""
+    import cv2
+
+    from dfd_lib.faces import FaceDetector
+
+    img, face = astronaut_face
+    x1, y1, x2, y2 = face.box
+    cx, cy, side = (x1 + x2) / 2, (y1 + y2) / 2, 0.55 * max(x2 - x1, y2 - y1)
+    tight = img[int(cy - side / 2) : int(cy + side / 2), int(cx - side / 2) : int(cx + side / 2)]
+    tight = cv2.resize(tight, (256, 256))
+    assert FaceDetector(pad_retry=0).detect(tight) == []
+    found = FaceDetector().detect(tight)
+    assert len(found) == 1 and found[0].padded
+    bx1, by1, bx2, by2 = found[0].box
+    # The box is in the picture's own coordinates: centred on it and larger than it (the face overflows).
+    assert abs((bx1 + bx2) / 2 - 128) < 40 and abs((by1 + by2) / 2 - 128) < 50 and bx2 - bx1 > 256
+    # A face found at once is not marked.
+    assert not FaceDetector().detect(img)[0].padded
