@@ -93,25 +93,30 @@ class Detector:
                 out.append(forward_logits(self.model.module, x, self.card.tta).cpu().numpy())
         return np.concatenate(out).astype(np.float64)
 
-    def assess(self, crops: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
-        """(calibrated P(fake), novelty or None) per crop, from one forward pass."""
+    def assess(self, crops: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None, list | None]:
+        """(calibrated P(fake), novelty or None, [(kind, probability)] or None) per crop, from one forward pass.
+
+        Novelty and kind need the model's side files (see the card); without them they are None.
+        """
         import torch
 
         from .models.tta import forward_logits_features
 
-        nov = self.model.novelty
-        if nov is None:
-            return self.predict(crops), None
+        nov, kind = self.model.novelty, self.model.kind_head
+        if nov is None and kind is None:
+            return self.predict(crops), None, None
         if len(crops) == 0:
-            return np.zeros(0), np.zeros(0)
-        zs, ns = [], []
+            return np.zeros(0), None if nov is None else np.zeros(0), None if kind is None else []
+        zs, feats = [], []
         with torch.inference_mode():
             for s in range(0, len(crops), self.batch_size):
                 x = self.to_batch(crops[s : s + self.batch_size]).to(self.device)
-                z, feats = forward_logits_features(self.model.module, x, self.card.tta)
+                z, f = forward_logits_features(self.model.module, x, self.card.tta)
                 zs.append(z.cpu().numpy())
-                ns.append(nov.score(feats.cpu().numpy()))
-        return self.calibrate(np.concatenate(zs).astype(np.float64)), np.concatenate(ns)
+                feats.append(f.cpu().numpy())
+        f = np.concatenate(feats)
+        p = self.calibrate(np.concatenate(zs).astype(np.float64))
+        return p, None if nov is None else nov.score(f), None if kind is None else kind.name(f)
 
     def outside_reasons(self, novelty: float | None) -> tuple[str, ...]:
         nov = self.model.novelty

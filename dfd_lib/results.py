@@ -43,6 +43,8 @@ class FaceResult:
     novelty: float | None = None  # distance from the faces the model was validated on (None: card has no statistics)
     outside: tuple[str, ...] = ()  # why this face is outside the model's experience; empty when it is not
     padded: bool = False  # found only after padding the picture (a face touching its border)
+    kind: str | None = None  # kind of manipulation this face most resembles (faces at or above the threshold), or "unclear"
+    kind_p: float | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -56,6 +58,8 @@ class FaceResult:
             "novelty": None if self.novelty is None else round(self.novelty, 3),
             "outside_experience": list(self.outside),
             "padded": self.padded,
+            "kind": self.kind,
+            "kind_p": None if self.kind_p is None else round(self.kind_p, 4),
         }
 
 
@@ -91,6 +95,7 @@ class FileResult:
     score: float | None = None  # file-level calibrated P(fake); None unless status == "scored"
     verdict: str | None = None  # one of VERDICTS; None unless scored
     caveats: tuple[str, ...] = ()  # why the verdict is inconclusive, or what limits it
+    suspected_kind: str | None = None  # kind of manipulation the deciding face most resembles (fake verdicts only)
     aggregate: str = ""  # how ``score`` was formed from the face scores
     threshold: float | None = None
     model_name: str | None = None
@@ -123,6 +128,7 @@ class FileResult:
             "score": None if self.score is None else round(self.score, 6),
             "verdict": self.verdict,
             "caveats": list(self.caveats),
+            "suspected_kind": self.suspected_kind,
             "threshold": self.threshold,
             "aggregate": self.aggregate,
             "model": self.model_name,

@@ -148,9 +148,9 @@ class Scanner:
         if not faces:
             return self._fail(base, "no_face", self._no_face_message(), t0)
         crops = self._crops(image, faces)
-        scores, novelty = self.detector.assess(crops)
+        scores, novelty, kinds = self.detector.assess(crops)
         results = tuple(
-            self._face(i, None, None, f, float(s), crop, None if novelty is None else float(novelty[i]))
+            self._face(i, None, None, f, float(s), crop, novelty, kinds, i)
             for i, (f, s, crop) in enumerate(zip(faces, scores, crops))
         )
         score = float(max(scores))
@@ -185,19 +185,23 @@ class Scanner:
             for i, (face, crop) in enumerate(zip(faces, self._crops(fr.image, faces))):
                 crops.append(crop)
                 owners.append((fr, i, face))
-        scores, novelty = self.detector.assess(crops)
+        scores, novelty, kinds = self.detector.assess(crops)
         per_frame: dict[int, list[float]] = {}
         for k, ((fr, i, face), crop, sc) in enumerate(zip(owners, crops, scores)):
-            faces_out.append(self._face(i, fr.index, fr.time_s, face, float(sc), crop, None if novelty is None else float(novelty[k])))
+            faces_out.append(self._face(i, fr.index, fr.time_s, face, float(sc), crop, novelty, kinds, k))
             per_frame.setdefault(fr.index, []).append(float(sc))
         for fr in frames:
             sc = per_frame.get(fr.index, [])
             frames_out.append(FrameScore(fr.index, fr.time_s, len(sc), max(sc) if sc else None))
 
     # -- result builders ----------------------------------------------------------------------
-    def _face(self, i: int, frame: int | None, time_s: float | None, f: FaceBox, score: float, crop, novelty) -> FaceResult:
-        return FaceResult(i, frame, time_s, f.box, f.landmarks, f.prob, score, crop, novelty=novelty,
-                          outside=self.detector.outside_reasons(novelty), padded=f.padded)
+    def _face(self, i: int, frame: int | None, time_s: float | None, f: FaceBox, score: float, crop, novelty, kinds,
+              k: int) -> FaceResult:
+        """One face's result; ``novelty[k]`` and ``kinds[k]`` when the model has those heads."""
+        nov = None if novelty is None else float(novelty[k])
+        kind, kind_p = (None, None) if kinds is None or score < self.model.card.threshold else kinds[k]
+        return FaceResult(i, frame, time_s, f.box, f.landmarks, f.prob, score, crop, novelty=nov,
+                          outside=self.detector.outside_reasons(nov), padded=f.padded, kind=kind, kind_p=kind_p)
 
     def _model_fields(self) -> dict:
         c = self.model.card
@@ -216,11 +220,30 @@ class Scanner:
     def _scored(self, base, faces, frames, score, aggregate, message, t0) -> FileResult:
         c = self.model.card
         v, caveats = file_verdict(faces, score, c.threshold)
+        kind = _suspected_kind(faces) if v == "fake" else None
+        # The message travels to every table, report and view: say it there.
+        if kind:
+            message = f"{message}; suspected: {kind}"
+        if caveats:
+            message = f"{message}; " + ("INCONCLUSIVE, " if v == "inconclusive" else "") + "; ".join(caveats)
         return FileResult(
             status="scored", message=message, faces=faces, frames=frames, score=score,
-            verdict=v, caveats=caveats, aggregate=aggregate, elapsed_s=time.perf_counter() - t0,
+            verdict=v, caveats=caveats, suspected_kind=kind, aggregate=aggregate, elapsed_s=time.perf_counter() - t0,
             **self._model_fields(), **base,
         )
+
+
+def _suspected_kind(faces) -> str | None:
+    """The kind named for the most suspicious face inside the model's experience, in words with its probability."""
+    from .models.kind import KIND_WORDS
+
+    named = [f for f in faces if f.kind is not None and not f.outside]
+    if not named:
+        return None
+    f = max(named, key=lambda x: x.p_fake)
+    if f.kind == "unclear":
+        return f"kind unclear (no kind reaches the head's confidence; best {f.kind_p:.2f})"
+    return f"{KIND_WORDS.get(f.kind, f.kind)} ({f.kind_p:.2f})"
 
 
 def _unsupported_message(p: Path, mime: str, fmt: str) -> str:

@@ -93,3 +93,26 @@ def test_a_face_filling_the_picture_is_found_on_the_padded_retry(astronaut_face)
     assert abs((bx1 + bx2) / 2 - 128) < 40 and abs((by1 + by2) / 2 - 128) < 50 and bx2 - bx1 > 256
     # A face found at once is not marked.
     assert not FaceDetector().detect(img)[0].padded
+
+
+def test_kind_head_names_a_kind_only_when_confident(tmp_path):
+    from dfd_lib.errors import ModelCardMismatch
+    from dfd_lib.media import sha256_file
+    from dfd_lib.models.kind import UNCLEAR, KindHead, fit_kind_head
+
+    rng = np.random.default_rng(0)
+    centres = {"swap": rng.normal(size=32) * 3, "reenactment": rng.normal(size=32) * 3, "synthetic": rng.normal(size=32) * 3}
+    x = np.vstack([c + rng.normal(size=(100, 32)) for c in centres.values()])
+    kinds = [k for k in centres for _ in range(100)]
+    head = fit_kind_head(x, kinds)
+    named = head.name(np.vstack([c + rng.normal(size=(20, 32)) for c in centres.values()]))
+    assert [n for n, _ in named] == [k for k in centres for _ in range(20)]
+    # Half-way between two kinds: the head will not name one.
+    mid = (centres["swap"] + centres["synthetic"]) / 2
+    assert head.name(mid[None])[0][0] == UNCLEAR
+    path = tmp_path / "k.npz"
+    head.save(path)
+    again = KindHead.load(path, sha256_file(path))
+    assert again.classes == head.classes and np.allclose(again.proba(x[:5]), head.proba(x[:5]), atol=1e-5)
+    with pytest.raises(ModelCardMismatch):
+        KindHead.load(path, "f" * 64)

@@ -59,3 +59,41 @@ def test_dfd_eval_reproduces_the_card(tmp_path):
     assert got["n"] == want["n"] and got["n_fake"] == want["n_fake"]
     for k in ("auc", "ap", "eer", "accuracy", "ece"):
         assert got[k] == pytest.approx(want[k], abs=0.005), k
+
+
+SPEC = WEIGHTS / "dfd-lite0-multi.spec.yaml"
+SHARED_ALL = [ROOT.parent / "shared" / "data" / n for n in ("dfdc-faces-224", "ffpp-faces-224", "rff-photoshop-320", "synthetic-faces-320")]
+
+
+def test_default_model_states_per_source_numbers_and_its_outside_experience_rule():
+    path, card = _default()
+    m = card.metrics
+    assert {"dfdc", "ffpp", "rff", "synthetic"} <= set(m["validation_by_source"])
+    for src in ("dfdc", "ffpp", "rff"):
+        row = m["validation_by_source"][src]
+        assert row["n_real"] > 100 and row["auc"] is not None and row["fpr"] is not None
+    assert card.novelty and (WEIGHTS / card.novelty["file"]).is_file()
+    assert card.split["spec"] == SPEC.name and SPEC.is_file()
+    # The recipe's starting point ships too, so `dfd train` on the spec reproduces it from a fresh clone.
+    init = card.training.get("init_from")
+    assert init is None or (ROOT / init).is_file() or (WEIGHTS / Path(init).name).is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+@pytest.mark.skipif(not all(p.is_dir() for p in SHARED_ALL), reason="../shared/data sets are not present")
+def test_dfd_eval_reproduces_the_cards_per_source_table(tmp_path):
+    from dfd_lib.cli import main
+
+    _, card = _default()
+    out = tmp_path / "eval.json"
+    rc = main(["eval", str(SPEC), "--crops", "--labels", str(WEIGHTS / card.split["validation_files"]),
+               "--weights-dir", str(WEIGHTS), "--json", str(out), "--quiet", "--landmarks", str(tmp_path / "lm")])
+    assert rc == 0
+    got = json.loads(out.read_text())
+    for src, want in card.metrics["validation_by_source"].items():
+        for k in ("auc", "ece", "tpr", "fpr"):
+            if want[k] is not None:
+                assert got["by_source"][src][k] == pytest.approx(want[k], abs=0.005), (src, k)
+    for key, want in card.metrics["validation_by_method"].items():
+        assert got["by_method"][key]["auc"] == pytest.approx(want["auc"], abs=0.005), key

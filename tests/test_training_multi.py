@@ -53,7 +53,7 @@ def sources(tmp_path_factory):
         "  crops: {root: crops, framing: as_given, validation: {group_fraction: 0.5, seed: 0}, real_weight: 0.5, fake_weight: 0.4}\n"
         "  photos: {root: photos, framing: pipeline, group_column: null, validation: {column: split, value: test},"
         " real_weight: 0.5, fake_weight: 0.3}\n"
-        "  gan: {root: gan, framing: pipeline, group_column: null, sbi: false, validation: {group_fraction: 0.5},"
+        "  gan: {root: gan, framing: pipeline, kind: synthetic, group_column: null, sbi: false, validation: {group_fraction: 0.5},"
         " real_weight: 0.0, fake_weight: 0.3}\n"
     )
     return root
@@ -162,6 +162,9 @@ def test_train_on_a_spec_records_per_source_metrics_and_eval_reproduces_them(sou
     # The novelty statistics ship beside the weights, hash-checked.
     nov = card["novelty"]
     assert (out / nov["file"]).is_file() and nov["threshold"] > 0 and set(nov["flagged_share_validation_by_source"]) == {"crops", "photos", "gan"}
+    kh = card["kind_head"]
+    assert kh["classes"] == ["swap", "synthetic"] and (out / kh["file"]).is_file()
+    assert set(kh["validation_held_out_fakes"]) == {"swap", "synthetic"}
 
     res = tmp_path / "eval.json"
     assert main(["eval", str(sources / "spec.yaml"), "--crops", "--labels", str(out / "tiny-multi.val_files.csv"),

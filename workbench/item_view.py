@@ -2,6 +2,7 @@
 the per-frame score plot and frame picker for videos, and tabs for forensics, metadata and custody."""
 from __future__ import annotations
 
+import html
 import logging
 
 import ipywidgets as widgets
@@ -169,7 +170,9 @@ class ItemView(Component):
 
     def _face_card(self, i: int, f: FaceView) -> widgets.Widget:
         title = widgets.HTML(f"<b>face {i + 1}</b>: P(fake) <b class='dfd-face-score'>{f.p_fake:.3f}</b>"
-                             + ("" if f.frame_index is None else f" (frame {f.frame_index})"))
+                             + ("" if f.frame_index is None else f" (frame {f.frame_index})")
+                             + ("" if not f.outside else "<br><span class='dfd-outside' style='color:#9e9d24' title='"
+                                + html.escape("; ".join(f.outside), quote=True) + "'>outside the model's experience</span>"))
         crop = load_image(f.crop_path) if f.crop_path is not None and f.crop_path.is_file() else None
         pictures: list[widgets.Widget] = []
         if crop is not None:

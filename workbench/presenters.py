@@ -82,6 +82,7 @@ class FaceView:
     p_fake: float
     crop_path: Path | None
     overlay_path: Path | None  # Grad-CAM overlay stored at triage (most suspicious face only)
+    outside: tuple[str, ...] = ()  # why the face is outside the model's experience (empty: it is not)
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,8 @@ def item_detail(case: Case, item_id: int, model_sha256: str | None = None) -> It
             res, refs = fr["result"], list(fr["artifacts"])
             faces.append(FaceView(fr["subject"], int(res["face_index"]), res.get("frame_index"),
                                   tuple(res["box"]), float(res["p_fake"]), _art_path(case, refs, "face_crop"),
-                                  _art_path(case, file_refs, "gradcam", fr["subject"])))
+                                  _art_path(case, file_refs, "gradcam", fr["subject"]),
+                                  tuple(res.get("outside_experience") or ())))
         frames = [FrameView(int(f["index"]), f.get("time_s"), int(f["n_faces"]), f.get("score"))
                   for f in row["result"].get("frames", [])]
     faces.sort(key=lambda f: -f.p_fake)

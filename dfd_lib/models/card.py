@@ -55,6 +55,7 @@ class ModelCard:
     training: dict[str, Any] = field(default_factory=dict)
     limits: list[str] = field(default_factory=list)
     novelty: dict[str, Any] = field(default_factory=dict)  # "outside the model's experience" statistics: file, sha256, threshold, rule
+    kind_head: dict[str, Any] = field(default_factory=dict)  # kind-of-manipulation head: file, sha256, classes, accuracy
     default: bool = False
     description: str = ""
     created: str = ""
@@ -102,12 +103,13 @@ class ModelCard:
             problems.append("sha256 must be 64 lower-case hex digits")
         if Path(self.weights_file).name != self.weights_file:
             problems.append("weights_file must be a bare file name beside the card")
-        if self.novelty:
-            nf, nh = str(self.novelty.get("file", "")), str(self.novelty.get("sha256", ""))
-            if not nf or Path(nf).name != nf:
-                problems.append("novelty.file must be a bare file name beside the card")
-            if len(nh) != 64 or any(c not in "0123456789abcdef" for c in nh):
-                problems.append("novelty.sha256 must be 64 lower-case hex digits")
+        for label, side in (("novelty", self.novelty), ("kind_head", self.kind_head)):
+            if side:
+                nf, nh = str(side.get("file", "")), str(side.get("sha256", ""))
+                if not nf or Path(nf).name != nf:
+                    problems.append(f"{label}.file must be a bare file name beside the card")
+                if len(nh) != 64 or any(c not in "0123456789abcdef" for c in nh):
+                    problems.append(f"{label}.sha256 must be 64 lower-case hex digits")
         if problems:
             raise ModelCardError(f"{source}: invalid model card: " + "; ".join(problems))
 

@@ -23,6 +23,7 @@ class LoadedModel:
     module: object  # torch.nn.Module in eval mode, float32
     card_path: Path
     novelty: object = None  # NoveltyModel when the card has novelty statistics
+    kind_head: object = None  # KindHead when the card has one
 
     @property
     def name(self) -> str:
@@ -128,15 +129,18 @@ def load_model(
     except RuntimeError as exc:
         raise ModelCardError(f"model {card.name}: weights do not fit backbone {card.backbone}: {exc}") from exc
     module.eval().to(device)
-    novelty = None
-    if card.novelty:
-        from .novelty import NoveltyModel
+    sides = {}
+    for label, side, loader in (("novelty", card.novelty, "NoveltyModel"), ("kind_head", card.kind_head, "KindHead")):
+        if not side:
+            continue
+        from . import kind, novelty
 
-        nov_path = card_path.parent / card.novelty["file"]
-        if not nov_path.is_file():
-            raise ModelCardError(f"model {card.name}: novelty statistics {nov_path} are missing")
-        novelty = NoveltyModel.load(nov_path, card.novelty["sha256"])
-    return LoadedModel(card=card, module=module, card_path=card_path, novelty=novelty)
+        path = card_path.parent / side["file"]
+        if not path.is_file():
+            raise ModelCardError(f"model {card.name}: {label} file {path} is missing")
+        cls = getattr(novelty if label == "novelty" else kind, loader)
+        sides[label] = cls.load(path, side["sha256"])
+    return LoadedModel(card=card, module=module, card_path=card_path, **sides)
 
 
 def save_checkpoint(module, card: ModelCard, out_dir: str | os.PathLike, half: bool = False) -> Path:

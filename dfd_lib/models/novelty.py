@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ModelCardMismatch
+from .sidecar import load_npz, save_npz
 
 __all__ = ["NoveltyModel", "fit_novelty", "last_linear", "NOVELTY_RULE"]
 
@@ -58,21 +58,15 @@ class NoveltyModel:
         return (proj * proj / self.variances).mean(1) + np.maximum(resid, 0) / self.residual_mean
 
     def save(self, path: str | Path) -> None:
-        with open(path, "wb") as fh:
-            np.savez(fh, mean=self.mean.astype(np.float32), components=self.components.astype(np.float32),
-                     variances=self.variances.astype(np.float64), residual_mean=np.float64(self.residual_mean),
-                     threshold=np.float64(self.threshold))
+        save_npz(path, mean=self.mean.astype(np.float32), components=self.components.astype(np.float32),
+                 variances=self.variances.astype(np.float64), residual_mean=np.float64(self.residual_mean),
+                 threshold=np.float64(self.threshold))
 
     @classmethod
     def load(cls, path: str | Path, sha256: str) -> "NoveltyModel":
-        from ..media import sha256_file
-
-        actual = sha256_file(path)
-        if actual != sha256:
-            raise ModelCardMismatch(f"novelty statistics {Path(path).name} have SHA-256 {actual}, the card says {sha256}; refusing them")
-        with np.load(path, allow_pickle=False) as z:
-            return cls(mean=z["mean"].astype(np.float64), components=z["components"].astype(np.float64),
-                       variances=z["variances"], residual_mean=float(z["residual_mean"]), threshold=float(z["threshold"]))
+        z = load_npz(path, sha256, "novelty statistics")
+        return cls(mean=z["mean"].astype(np.float64), components=z["components"].astype(np.float64),
+                   variances=z["variances"], residual_mean=float(z["residual_mean"]), threshold=float(z["threshold"]))
 
 
 def fit_novelty(reference: np.ndarray, calibration: np.ndarray, k: int = 32, percentile: float = 99.0) -> NoveltyModel:

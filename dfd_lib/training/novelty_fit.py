@@ -1,9 +1,12 @@
-"""Fit the "outside the model's experience" statistics of a trained model and record them in its card.
+"""Fit the heads that read a trained model's features, and record them in its card.
 
-Reference faces: a per-source sample of the spec's training rows, framed as the scanner frames
-them (no augmentation). Threshold: the 99th percentile of the calibration rows of every source.
-The held-out rows' flag rate per source is written to the card, so the rate at which familiar
-media is called "outside" is stated, not assumed.
+* "Outside the model's experience" statistics (:mod:`dfd_lib.models.novelty`). Reference faces: a
+  per-source sample of the spec's training rows, framed as the scanner frames them (no
+  augmentation). Threshold: the 99th percentile of the calibration rows of every source. The
+  held-out rows' flag rate per source is written to the card, so the rate at which familiar media
+  is called "outside" is stated, not assumed.
+* The kind-of-manipulation head (:mod:`dfd_lib.models.kind`), fitted on the reference sample's
+  fakes with the kinds the spec gives; its per-kind accuracy on held-out fakes goes into the card.
 """
 from __future__ import annotations
 
@@ -68,10 +71,38 @@ def attach_novelty(card_path: str | Path, spec: DataSpec, table: pd.DataFrame, l
     model.save(out)
     s_val = model.score(f_val)
     rates = {src: float((s_val[(val["source"] == src).to_numpy()] > model.threshold).mean()) for src in sorted(val["source"].unique())}
-    card = replace(loaded.card, novelty={
+    novelty = {
         "file": out.name, "sha256": sha256_file(out), "threshold": model.threshold, "k": int(len(model.variances)),
         "percentile": percentile, "n_reference": int(len(ref)), "rule": NOVELTY_RULE.format(pct=f"{percentile:g}"),
         "flagged_share_validation_by_source": rates,
-    })
+    }
+    kind_head = _fit_kinds(loaded.card.name, card_path.parent, ref, f_ref, val, f_val)
+    card = replace(loaded.card, novelty=novelty, kind_head=kind_head)
     card.write(card_path)
     return card
+
+
+def _fit_kinds(name: str, folder: Path, ref: pd.DataFrame, f_ref: np.ndarray, val: pd.DataFrame, f_val: np.ndarray) -> dict:
+    """Fit and save the kind head on the reference fakes; measure it on the held-out fakes."""
+    from ..models.kind import KIND_WORDS, UNCLEAR, fit_kind_head
+
+    fakes = (ref["label"] == 1).to_numpy()
+    if "kind" not in ref or len(set(ref.loc[fakes, "kind"])) < 2:
+        return {}
+    head = fit_kind_head(f_ref[fakes], ref.loc[fakes, "kind"].tolist())
+    out = folder / f"{name}.kind.npz"
+    head.save(out)
+    vf = (val["label"] == 1).to_numpy()
+    named = head.name(f_val[vf])
+    truth = val.loc[vf, "kind"].tolist()
+    per = {}
+    for k in head.classes:
+        idx = [i for i, t in enumerate(truth) if t == k]
+        if idx:
+            per[k] = {"n": len(idx), "named_right": sum(named[i][0] == k for i in idx) / len(idx),
+                      "unclear": sum(named[i][0] == UNCLEAR for i in idx) / len(idx)}
+    return {"file": out.name, "sha256": sha256_file(out), "classes": list(head.classes),
+            "min_confidence": head.min_confidence, "words": {k: KIND_WORDS.get(k, k) for k in head.classes},
+            "rule": "multinomial logistic regression on the standardised pooled features of the reference sample's fakes "
+                    "(kinds from the data spec); a kind is named only when its probability reaches min_confidence",
+            "validation_held_out_fakes": per}

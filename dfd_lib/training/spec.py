@@ -10,6 +10,7 @@ how its validation part is chosen and how often training draws from it::
         framing: as_given        # the images are face crops framed as the scanner frames faces
         validation: {group_fraction: 0.2, seed: 0}   # by the labels' group column (source video)
         real_weight: 0.4         # share of the real half of each batch drawn from this source
+        exclude_methods: []      # methods left out entirely (for leave-one-out checks)
         fake_weight: 0.25        # share of the fake half (pseudo-fakes take sbi_share first)
       rff:
         root: ../../shared/data/rff-photoshop-320
@@ -20,8 +21,8 @@ how its validation part is chosen and how often training draws from it::
 
 Validation rows are split again (by group where one exists, else by file) into a calibration
 half and a held-out half, per source, so every source is present in both. ``load_spec``
-returns one table with the columns ``source, path, abs_path, label, group, method, role``
-(``role`` is train, calib or val).
+returns one table with the columns ``source, path, abs_path, label, group, method, kind, role``
+(``role`` is train, calib or val; ``kind`` is real or the kind of manipulation).
 """
 from __future__ import annotations
 
@@ -48,6 +49,9 @@ class SourceSpec:
     fake_weight: float = 0.0
     sbi: bool = True  # make pseudo-fakes from this source's training reals
     group_column: str | None = "group"  # None: every file is its own group
+    exclude_methods: tuple[str, ...] = ()  # rows of these methods are left out entirely (leave-one-out checks)
+    kind: str = "swap"  # kind of manipulation of this source's fakes (see dfd_lib.models.kind.KIND_WORDS)
+    method_kinds: dict = field(default_factory=dict)  # method -> kind, where it differs from ``kind``
     description: str = ""
     terms: str = ""
 
@@ -100,6 +104,8 @@ def read_spec(path: str | Path, data_root: str | Path | None = None) -> DataSpec
             name=str(name), root=root, framing=framing, validation=dict(val),
             real_weight=float(s.get("real_weight", 0.0)), fake_weight=float(s.get("fake_weight", 0.0)),
             sbi=bool(s.get("sbi", True)), group_column=s.get("group_column", "group"),
+            exclude_methods=tuple(str(m) for m in s.get("exclude_methods", ()) or ()),
+            kind=str(s.get("kind", "swap")), method_kinds={str(k): str(v) for k, v in (s.get("method_kinds") or {}).items()},
             description=str(s.get("description", "")), terms=str(s.get("terms", "")),
         ))
     share = float(raw.get("sbi_share", 0.3))
@@ -135,8 +141,11 @@ def _source_table(src: SourceSpec) -> pd.DataFrame:
         train, valid = split_by_group(df, float(val["group_fraction"]), int(val.get("seed", 0)))
         keep = set(valid["path"])
         df["role"] = ["calib" if p in keep else "train" for p in df["path"]]
+    if src.exclude_methods:
+        df = df[~df["method"].isin(src.exclude_methods)].reset_index(drop=True)
     df["source"] = src.name
     df["abs_path"] = [str(src.root / p) for p in df["path"]]
+    df["kind"] = ["real" if y == 0 else src.method_kinds.get(m, src.kind) for y, m in zip(df["label"], df["method"])]
     return df
 
 
@@ -151,7 +160,7 @@ def load_spec(spec: DataSpec) -> pd.DataFrame:
         held_paths = set(held["path"])
         df.loc[vmask & df["path"].isin(held_paths), "role"] = "val"
         parts.append(df)
-    cols = ["source", "path", "abs_path", "label", "group", "method", "role"]
+    cols = ["source", "path", "abs_path", "label", "group", "method", "kind", "role"]
     return pd.concat(parts, ignore_index=True)[cols]
 
 
