@@ -271,3 +271,24 @@ def test_the_case_folder_itself_is_never_ingested(tmp_path):
         again = c.ingest([tmp_path / "work"])
         assert [r.outcome for r in first] == ["new", "new"] and [r.outcome for r in again] == ["known", "known"]
         assert c.intake_errors().empty and len(c.items()) == 2
+
+
+def test_non_utf8_file_names_are_taken_in_and_the_batch_goes_on(case, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    bad = folder / os.fsdecode(b"\xff\xferaw.png")  # not valid UTF-8 on disk
+    write_image(bad, seed=21)
+    write_image(folder / "zz_after.png", seed=22)
+    recs = case.ingest([folder, folder / os.fsdecode(b"\xff\xferaw.png.missing")])
+    by_name = {os.path.basename(r.path): r for r in recs}  # escaped, storable text
+    assert sorted(by_name) == ["\\xff\\xferaw.png", "\\xff\\xferaw.png.missing", "zz_after.png"]
+    assert by_name["\\xff\\xferaw.png"].outcome == "new" and by_name["zz_after.png"].outcome == "new"
+    missing = by_name["\\xff\\xferaw.png.missing"]
+    assert missing.outcome == "error" and "no such file" in missing.message
+    shown = [by_name["\\xff\\xferaw.png"].path, None, missing.path]
+    items = case.items()
+    assert len(items) == 2 and "\\xff\\xferaw.png" in set(items["name"])
+    assert shown[0] in set(case.sources()["original_path"])
+    assert shown[2] in set(case.intake_errors()["path"])
+    assert case.verify(log_result=False).ok
+    assert case.ingest([bad])[0].outcome == "known"  # the same source is recognised again

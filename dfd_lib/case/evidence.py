@@ -67,6 +67,26 @@ def as_source(source: Source | dict[str, Any] | str | None) -> Source:
     return Source(url=text) if re.match(r"^[a-z][a-z0-9+.-]*://", text, re.I) else Source(device=text)
 
 
+def storable_text(text: str) -> str:
+    """Text that SQLite and the custody JSON can store: bytes of a file name that are not valid
+    UTF-8 (which Python keeps as lone surrogates) are written as ``\\xNN`` escapes."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        raw = text.encode("utf-8", "surrogateescape")  # exactly the bytes the OS gave us
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def shown_path(path: str | os.PathLike) -> str:
+    """A path as text for records and messages (see :func:`storable_text`)."""
+    return storable_text(os.fsdecode(path))
+
+
 def _stored_name(sha256: str, original: Path) -> str:
     ext = re.sub(r"[^a-z0-9]", "", original.suffix.lower())[:10]
     return sha256 + (f".{ext}" if ext else "")
@@ -87,6 +107,7 @@ def _intake_status(kind: str, fmt: str) -> tuple[str, str]:
 
 
 def _record_error(conn: sqlite3.Connection, path: str, error: str, actor: str, acquired_by: str) -> IntakeRecord:
+    path, error = storable_text(path), storable_text(error)
     with write_transaction(conn):
         cur = conn.execute("INSERT INTO intake_errors (path, error, acquired_by, time_utc) VALUES (?, ?, ?, ?)",
                            (path, error, acquired_by, utc_now()))
@@ -106,7 +127,7 @@ def ingest_file(
 ) -> IntakeRecord:
     """Take one file into the case; never raises for a bad or unreadable file (it records it)."""
     p = Path(os.path.abspath(path))
-    shown = str(p)
+    shown = shown_path(p)
     try:
         if p.resolve().is_relative_to(case_dir.resolve()):
             return _record_error(conn, shown, "refused: the file is inside the case folder itself", actor, acquired_by)
@@ -150,6 +171,7 @@ def ingest_file(
 def _commit(conn, p, hashes, kind, mime, fmt, status, message, stored_name, st, actor, acquired_by, source) -> IntakeRecord:
     sha256, now = hashes["sha256"], utc_now()
     src = asdict(source)
+    shown, name = shown_path(p), storable_text(p.name)
     with write_transaction(conn):
         row = conn.execute("SELECT id, intake_status FROM items WHERE sha256 = ?", (sha256,)).fetchone()
         refs = []
@@ -157,7 +179,7 @@ def _commit(conn, p, hashes, kind, mime, fmt, status, message, stored_name, st, 
             cur = conn.execute(
                 "INSERT INTO items (sha256, md5, sha1, size, mime, media_kind, format, stored_name, original_name,"
                 " intake_status, intake_message, intake_utc, acquired_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (sha256, hashes["md5"], hashes["sha1"], st.st_size, mime, kind, fmt, stored_name, p.name, status,
+                (sha256, hashes["md5"], hashes["sha1"], st.st_size, mime, kind, fmt, stored_name, name, status,
                  message, now, acquired_by),
             )
             item_id, outcome = cur.lastrowid, "new"
@@ -166,23 +188,23 @@ def _commit(conn, p, hashes, kind, mime, fmt, status, message, stored_name, st, 
             item_id, status, outcome = row["id"], row["intake_status"], "new_source"
         dup = conn.execute(
             "SELECT id FROM sources WHERE item_id = ? AND original_path = ? AND device = ? AND url = ? AND platform = ?",
-            (item_id, str(p), source.device, source.url, source.platform),
+            (item_id, shown, source.device, source.url, source.platform),
         ).fetchone()
         if dup is not None:
-            return IntakeRecord(str(p), "known", item_id, sha256, status, "already in the case from this source")
+            return IntakeRecord(shown, "known", item_id, sha256, status, "already in the case from this source")
         cur = conn.execute(
             "INSERT INTO sources (item_id, original_path, original_mtime_utc, device, url, platform, acquired_by,"
             " notes, added_utc) VALUES (?,?,?,?,?,?,?,?,?)",
-            (item_id, str(p), _mtime_utc(st), source.device, source.url, source.platform, acquired_by, source.notes, now),
+            (item_id, shown, _mtime_utc(st), source.device, source.url, source.platform, acquired_by, source.notes, now),
         )
         refs.append(record_ref(conn, "sources", cur.lastrowid))
         append_entry(conn, "intake", actor, item_id=item_id, item_sha256=sha256, details={
-            "path": str(p), "stored": f"{EVIDENCE_DIR}/{stored_name}", "size": st.st_size, "md5": hashes["md5"],
+            "path": shown, "stored": f"{EVIDENCE_DIR}/{stored_name}", "size": st.st_size, "md5": hashes["md5"],
             "sha1": hashes["sha1"], "mime": mime, "intake_status": status, "duplicate": outcome != "new",
             "source": {k: v for k, v in src.items() if v}, "acquired_by": acquired_by, "records": refs,
         })
     text = message if outcome == "new" else "same content as an item already in the case; source added"
-    return IntakeRecord(str(p), outcome, item_id, sha256, status, text)
+    return IntakeRecord(shown, outcome, item_id, sha256, status, text)
 
 
 def ingest_paths(
@@ -212,7 +234,11 @@ def ingest_paths(
             if progress.cancelled():
                 log.info("intake cancelled after %d of %d files", len(records), len(files))
                 break
-            rec = ingest_file(conn, case_dir, f, actor, acquired_by, source)
+            try:
+                rec = ingest_file(conn, case_dir, f, actor, acquired_by, source)
+            except Exception as exc:  # one bad file never ends the batch; it is recorded by name
+                log.exception("intake of %s failed", shown_path(f))
+                rec = _record_error(conn, shown_path(os.path.abspath(f)), f"intake failed: {exc}", actor, acquired_by)
             records.append(rec)
             progress.advance(1, file=Path(rec.path).name, outcome=rec.outcome)
     finally:
