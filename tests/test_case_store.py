@@ -292,3 +292,37 @@ def test_non_utf8_file_names_are_taken_in_and_the_batch_goes_on(case, tmp_path):
     assert shown[2] in set(case.intake_errors()["path"])
     assert case.verify(log_result=False).ok
     assert case.ingest([bad])[0].outcome == "known"  # the same source is recognised again
+
+
+def test_opening_the_case_while_another_writer_stages_keeps_its_copy(case, tmp_path):
+    from dfd_lib.case.files import publish, recover
+
+    src = write_image(tmp_path / "old.png", seed=23)
+    os.utime(src, (1_000_000_000, 1_000_000_000))  # an original last modified years ago
+    sha = hashlib.sha256(src.read_bytes()).hexdigest()
+    staged = stage_copy(case.path, "evidence", src, f"{sha}.png", sha)  # writer: copied, not yet committed
+    assert staged.path.stat().st_mtime == 1_000_000_000  # the copy keeps the original's times
+    # a second process opens the case meanwhile and tidies staging
+    done = recover(case.path, lambda area, name: None)
+    assert staged.path.exists(), done
+    reopened = open_case(case.id, cases_dir=case.path.parent)
+    reopened.close()
+    assert staged.path.exists()
+    target = publish(case.path, staged)
+    assert target.is_file() and os.stat(target).st_mtime == 1_000_000_000
+
+
+def test_reingest_restores_a_missing_stored_copy(case, tmp_path):
+    src = write_image(tmp_path / "p.png", seed=24)
+    [rec] = case.ingest([src])
+    stored = case.evidence_path(rec.item_id)
+    stored.chmod(0o644)
+    stored.unlink()  # e.g. lost to a concurrent clean-up
+    assert not case.verify(log_result=False).ok
+    [again] = case.ingest([src])
+    assert again.outcome == "known" and again.item_id == rec.item_id and "restored" in again.message
+    assert stored.is_file() and hashlib.sha256(stored.read_bytes()).hexdigest() == rec.sha256
+    assert not os.stat(stored).st_mode & 0o222  # write-once copy again
+    assert case.verify(log_result=False).ok
+    assert any("restored" in e["details"] for e in case.custody_log().to_dict("records"))
+    assert len(case.items()) == 1 and len(case.sources()) == 1

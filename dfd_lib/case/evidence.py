@@ -147,8 +147,11 @@ def ingest_file(
     status, message = _intake_status(kind, fmt)
     stored_name = _stored_name(sha256, p)
     staged: Staged | None = None
-    known = conn.execute("SELECT id FROM items WHERE sha256 = ?", (sha256,)).fetchone()
-    if known is None:
+    known = conn.execute("SELECT id, stored_name FROM items WHERE sha256 = ?", (sha256,)).fetchone()
+    if known is not None:
+        stored_name = known["stored_name"]
+    # a new content, or a known one whose stored copy is missing (this source can restore it)
+    if known is None or not (case_dir / EVIDENCE_DIR / stored_name).is_file():
         try:
             staged = stage_copy(case_dir, EVIDENCE_DIR, p, stored_name, sha256)
         except (OSError, CaseError) as exc:
@@ -159,6 +162,9 @@ def ingest_file(
         if staged is not None:
             if record.outcome == "new":
                 publish(case_dir, staged)
+            elif not (case_dir / EVIDENCE_DIR / stored_name).exists():
+                publish(case_dir, staged)
+                record = _log_restored(conn, record, stored_name, actor)
             else:
                 discard(staged)
     except BaseException:
@@ -166,6 +172,18 @@ def ingest_file(
             discard(staged)
         raise
     return record
+
+
+def _log_restored(conn: sqlite3.Connection, record: IntakeRecord, stored_name: str, actor: str) -> IntakeRecord:
+    """Record that a missing stored copy was put back from a source whose SHA-256 matched the item's."""
+    rel = f"{EVIDENCE_DIR}/{stored_name}"
+    with write_transaction(conn):
+        append_entry(conn, "intake", actor, item_id=record.item_id, item_sha256=record.sha256, details={
+            "path": record.path, "restored": rel,
+            "note": "the stored copy was missing; restored from this source (SHA-256 verified)"})
+    log.warning("restored missing %s from %s", rel, record.path)
+    text = f"{record.message}; the missing stored copy {rel} was restored from this file"
+    return IntakeRecord(record.path, record.outcome, record.item_id, record.sha256, record.intake_status, text)
 
 
 def _commit(conn, p, hashes, kind, mime, fmt, status, message, stored_name, st, actor, acquired_by, source) -> IntakeRecord:
