@@ -29,6 +29,7 @@ __all__ = [
     "iter_video_frames",
     "video_info",
     "open_image_header",
+    "open_video",
 ]
 
 _CHUNK = 1 << 20
@@ -226,12 +227,21 @@ def load_image(path: str | os.PathLike, limits: MediaLimits = MediaLimits()) -> 
         raise UnreadableMedia(f"image could not be decoded: {exc}") from exc
 
 
-def video_info(path: str | os.PathLike) -> dict:
-    """Container-level facts about a video: duration, frame rate, size, codec, frame count."""
+def open_video(path: str | os.PathLike):
+    """``av.open`` for reading, with metadata bytes that are not UTF-8 decoded as U+FFFD.
+
+    PyAV decodes every container and stream tag when it opens a file, strictly by default, so
+    one bad byte in a title would make the whole video unreadable.
+    """
     import av
 
+    return av.open(str(path), metadata_encoding="utf-8", metadata_errors="replace")
+
+
+def video_info(path: str | os.PathLike) -> dict:
+    """Container-level facts about a video: duration, frame rate, size, codec, frame count."""
     try:
-        with av.open(str(path)) as container:
+        with open_video(path) as container:
             if not container.streams.video:
                 raise UnsupportedMedia("container has no video stream")
             s = container.streams.video[0]
@@ -268,8 +278,6 @@ def iter_video_frames(
     frames per second of video time (the first frame at or after each 1/f step). At most
     ``limits.max_video_frames`` frames are yielded. Raises UnreadableMedia if nothing decodes.
     """
-    import av
-
     if every is not None and every < 1:
         raise ValueError("every must be >= 1")
     if every is None and (fps is None or fps <= 0):
@@ -277,7 +285,7 @@ def iter_video_frames(
     yielded = 0
     next_t = 0.0
     try:
-        container = av.open(str(path))
+        container = open_video(path)
     except Exception as exc:
         raise UnreadableMedia(f"video could not be opened: {exc}") from exc
     try:

@@ -124,3 +124,40 @@ def test_corrupt_video_is_unreadable(tmp_path, examples):
     p.write_bytes(data[:64] + b"\x00" * 500)
     with pytest.raises(UnreadableMedia):
         list(iter_video_frames(p))
+
+
+def _video_with_invalid_utf8_tags(path):
+    """An MP4 whose container title and stream handler name hold bytes that are not UTF-8."""
+    av = pytest.importorskip("av")
+    with av.open(str(path), "w") as container:
+        container.metadata["title"] = "TITLEMARKER1"
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.metadata["handler_name"] = "HANDLERMARK2"
+        rng = np.random.default_rng(0)
+        for _ in range(5):
+            frame = av.VideoFrame.from_ndarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    data = path.read_bytes()
+    assert data.count(b"TITLEMARKER1") == 1 and data.count(b"HANDLERMARK2") == 1
+    # same lengths, so every box size stays right
+    path.write_bytes(data.replace(b"TITLEMARKER1", b"TITLE\xff\xfeRKER1").replace(b"HANDLERMARK2", b"HANDL\xc3(MARK2"))
+    return path
+
+
+def test_invalid_utf8_in_video_metadata_still_reads_frames(tmp_path):
+    from dfd_lib.forensics import VideoMetaAnalysis
+    from dfd_lib.media import video_info
+
+    path = _video_with_invalid_utf8_tags(tmp_path / "tags.mp4")
+    assert sniff(path)[0] == "video"
+    frames = list(iter_video_frames(path, every=1))
+    assert len(frames) == 5 and frames[0].image.shape == (48, 64, 3)
+    info = video_info(path)
+    assert info["width"] == 64 and info["frames"] == 5
+    meta = VideoMetaAnalysis().run(path)
+    assert meta.status == "ok", meta.summary
+    assert meta.metrics["tags"]["title"] == "TITLE\ufffd\ufffdRKER1"  # bad bytes shown as U+FFFD
