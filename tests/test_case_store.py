@@ -22,7 +22,7 @@ from dfd_lib.case import (
 from dfd_lib.case.custody import check_chain
 from dfd_lib.case.files import STAGING_DIR, stage_copy
 from dfd_lib.case.store import SCHEMA_VERSION
-from test_case_support import make_images, write_image
+from test_case_support import make_deep_tree, make_images, remove_deep_tree, write_image
 
 
 @pytest.fixture
@@ -326,3 +326,34 @@ def test_reingest_restores_a_missing_stored_copy(case, tmp_path):
     assert case.verify(log_result=False).ok
     assert any("restored" in e["details"] for e in case.custody_log().to_dict("records"))
     assert len(case.items()) == 1 and len(case.sources()) == 1
+
+
+def test_every_path_given_ends_as_an_item_or_a_named_intake_error(case, tmp_path, monkeypatch, request):
+    folder = tmp_path / "in"
+    write_image(folder / ".hidden" / "h.png", seed=31)
+    write_image(folder / ".dot.png", seed=32)
+    write_image(folder / "locked" / "x.png", seed=33)
+    write_image(tmp_path / "elsewhere.png", seed=34)
+    (folder / "link.png").symlink_to(tmp_path / "elsewhere.png")
+    request.addfinalizer(lambda: remove_deep_tree(folder / "deep"))
+    write_image(make_deep_tree(folder / "deep", 1000) / "bottom.png", seed=35)  # deeper than the recursion limit
+    loop = tmp_path / "loop"
+    (tmp_path / "loop2").symlink_to(loop)
+    loop.symlink_to(tmp_path / "loop2")
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if os.fspath(path).endswith("locked"):  # as for a folder without read permission (root reads all)
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    recs = case.ingest([folder, loop])
+    by_name = {os.path.basename(r.path): r for r in recs}
+    assert by_name["h.png"].outcome == "new" and by_name[".dot.png"].outcome == "new"
+    assert by_name["bottom.png"].outcome == "new"
+    assert by_name["locked"].outcome == "error" and "cannot be read" in by_name["locked"].message
+    assert by_name["link.png"].outcome == "error" and "not followed" in by_name["link.png"].message
+    assert by_name["loop"].outcome == "error" and "symbolic link loop" in by_name["loop"].message
+    assert len(case.items()) == 3
+    assert {str(folder / "locked"), str(folder / "link.png"), str(loop)} <= set(case.intake_errors()["path"])

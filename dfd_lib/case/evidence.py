@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..media import file_hashes, iter_evidence_files, sniff
+from ..media import file_hashes, sniff, walk_evidence
 from ..progress import Progress, ensure_progress
 from .clock import utc_now
 from .custody import append_entry, record_ref
@@ -87,6 +87,11 @@ def shown_path(path: str | os.PathLike) -> str:
     return storable_text(os.fsdecode(path))
 
 
+def _real(path: Path) -> Path:
+    """The path with links resolved as far as they go; never raises for a symbolic link loop."""
+    return Path(os.path.realpath(path))
+
+
 def _stored_name(sha256: str, original: Path) -> str:
     ext = re.sub(r"[^a-z0-9]", "", original.suffix.lower())[:10]
     return sha256 + (f".{ext}" if ext else "")
@@ -129,7 +134,7 @@ def ingest_file(
     p = Path(os.path.abspath(path))
     shown = shown_path(p)
     try:
-        if p.resolve().is_relative_to(case_dir.resolve()):
+        if _real(p).is_relative_to(case_dir.resolve()):
             return _record_error(conn, shown, "refused: the file is inside the case folder itself", actor, acquired_by)
         if not p.exists():
             return _record_error(conn, shown, "no such file", actor, acquired_by)
@@ -237,23 +242,27 @@ def ingest_paths(
     """Ingest files and folders (recursively); stops early, keeping what is done, if cancelled."""
     progress = ensure_progress(progress)
     home = case_dir.resolve()
-    files, own = [], 0
-    for f in iter_evidence_files(paths):
-        if f.resolve().is_relative_to(home):
+    entries, own = [], 0
+    for entry in walk_evidence(paths):
+        if _real(entry.path).is_relative_to(home):
             own += 1  # the case's own database, copies and artifacts are never evidence of it
         else:
-            files.append(f)
+            entries.append(entry)
     if own:
         log.warning("skipped %d file(s) inside the case folder %s", own, case_dir)
     records: list[IntakeRecord] = []
-    progress.start(len(files), "intake")
+    progress.start(len(entries), "intake")
     try:
-        for f in files:
+        for entry in entries:
             if progress.cancelled():
-                log.info("intake cancelled after %d of %d files", len(records), len(files))
+                log.info("intake cancelled after %d of %d files", len(records), len(entries))
                 break
+            f = entry.path
             try:
-                rec = ingest_file(conn, case_dir, f, actor, acquired_by, source)
+                if entry.problem is not None:
+                    rec = _record_error(conn, shown_path(os.path.abspath(f)), entry.problem, actor, acquired_by)
+                else:
+                    rec = ingest_file(conn, case_dir, f, actor, acquired_by, source)
             except Exception as exc:  # one bad file never ends the batch; it is recorded by name
                 log.exception("intake of %s failed", shown_path(f))
                 rec = _record_error(conn, shown_path(os.path.abspath(f)), f"intake failed: {exc}", actor, acquired_by)
