@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..errors import DfdError
 
-__all__ = ["CaseError", "InvalidCaseName", "CaseNotFound", "CaseSchemaError", "ItemNotFound", "AmbiguousItem"]
+__all__ = ["CaseError", "InvalidCaseName", "CaseNotFound", "CaseNameConflict", "CaseSchemaError", "ItemNotFound", "AmbiguousItem"]
 
 
 class CaseError(DfdError):
@@ -16,6 +16,10 @@ class InvalidCaseName(CaseError):
 
 class CaseNotFound(CaseError):
     """No case of that name exists in the case store."""
+
+
+class CaseNameConflict(CaseError):
+    """Creating a case would open the folder of a case created under a different name."""
 
 
 class CaseSchemaError(CaseError):
