@@ -304,3 +304,30 @@ def test_video_item_has_score_plot_and_frame_picker(app: Workbench, examples: Pa
     assert [t.item_id for t in small.tiles if t.layout.display != "none"] == [int(app.state.items()["item_id"].iloc[2])]
     small.tiles[0].button.click()
     assert picked == [small.tiles[0].item_id] and small.selected_item == picked[0]
+
+
+def test_video_frame_returns_the_frame_asked_for_beyond_the_sampling_cap(tmp_path: Path) -> None:
+    import av
+    import numpy as np
+
+    from dfd_lib.errors import DfdError
+    from workbench.imaging import video_frame
+
+    path = tmp_path / "long.mp4"
+    rng = np.random.default_rng(1)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 32, 24, "yuv420p"
+        for _ in range(130):  # more frames than MediaLimits.max_video_frames (120)
+            frame = av.VideoFrame.from_ndarray(rng.integers(0, 255, (24, 32, 3), dtype=np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    with av.open(str(path)) as container:
+        decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(decoded) == 130
+    for index in (0, 119, 120, 125, 129):
+        assert np.array_equal(video_frame(path, index), decoded[index]), index
+    with pytest.raises(DfdError, match="130"):
+        video_frame(path, 130)  # no such frame: never a different one in its place
