@@ -404,3 +404,27 @@ def test_case_made_under_an_earlier_id_scheme_is_still_found(tmp_path, monkeypat
     with pytest.raises(CaseNameConflict, match="'99'"):
         open_case("मामला 99", cases_dir=store)  # the same old id, but another case's title
     assert old.path.name == "old-slug"
+
+
+def test_a_stale_review_save_is_refused_and_keeps_the_other_examiners_review(case, tmp_path):
+    from dfd_lib.case import StaleReview, review_version
+
+    [rec] = case.ingest([write_image(tmp_path / "p.png", seed=51)])
+    form_a = review_version(None)  # examiner A opens the item: never reviewed
+    other = open_case(case.id, cases_dir=case.path.parent)  # examiner B, another process
+    try:
+        b = other.annotate(rec.item_id, verdict="fake", notes="minor; do not export", sensitive=True,
+                           reviewer="SI Khan", based_on=0)
+    finally:
+        other.close()
+    with pytest.raises(StaleReview, match="SI Khan") as err:  # A saves the form loaded before B's save
+        case.annotate(rec.item_id, verdict="real", notes="", tags="", sensitive=False, reviewer="Insp. Rao",
+                      based_on=form_a)
+    assert err.value.current == b
+    assert case.history(rec.item_id) == [b] and case.sensitive_items() == {rec.item_id}
+    # after reloading, A's save is based on B's record and goes through
+    a = case.annotate(rec.item_id, verdict="likely_fake", notes=b.notes, tags="", sensitive=True,
+                      reviewer="Insp. Rao", based_on=review_version(b))
+    assert [h.id for h in case.history(rec.item_id)] == [b.id, a.id] and a.sensitive and a.notes == b.notes
+    case.annotate(rec.item_id, tags="x", reviewer="Insp. Rao")  # without based_on: a change of the given fields
+    assert case.history(rec.item_id)[-1].sensitive and case.verify(log_result=False).ok

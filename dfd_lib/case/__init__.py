@@ -24,10 +24,11 @@ from .errors import (
     CaseSchemaError,
     InvalidCaseName,
     ItemNotFound,
+    StaleReview,
 )
 from .evidence import IntakeRecord, Source
 from .ids import case_id_from_name
-from .review import VERDICTS, Annotation
+from .review import VERDICTS, Annotation, review_version
 from .verify import Issue, VerificationReport
 
 __all__ = [
@@ -54,6 +55,8 @@ __all__ = [
     "CaseError",
     "CaseNotFound",
     "CaseNameConflict",
+    "StaleReview",
+    "review_version",
     "CaseSchemaError",
     "InvalidCaseName",
     "ItemNotFound",
