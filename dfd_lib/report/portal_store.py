@@ -33,7 +33,7 @@ import yaml
 from ..case import Case, default_actor, utc_now
 from .errors import PortalError
 from .fieldcheck import is_empty
-from .portal import load_portal
+from .portal import check_portal_name, load_portal
 
 __all__ = ["FIELDS_DIR", "StoredFields", "fields_path", "save_portal_fields", "load_portal_fields",
            "load_stored_fields", "read_fields_file"]
@@ -55,7 +55,12 @@ class StoredFields:
 
 
 def fields_path(case: Case, portal: str) -> Path:
-    return case.path / FIELDS_DIR / f"{portal}.json"
+    """``<case>/portal/<portal>.json``; a name that is not a plain identifier is refused (PortalError)."""
+    folder = case.path / FIELDS_DIR
+    path = folder / f"{check_portal_name(portal)}.json"
+    if path.parent != folder:  # cannot happen for a checked name; kept as the last line of defence
+        raise PortalError(f"portal name {portal!r} would leave the case folder")
+    return path
 
 
 def _pending_path(path: Path, sha256: str) -> Path:
