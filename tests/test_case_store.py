@@ -404,6 +404,9 @@ def test_case_made_under_an_earlier_id_scheme_is_still_found(tmp_path, monkeypat
     with pytest.raises(CaseNameConflict, match="'99'"):
         open_case("मामला 99", cases_dir=store)  # the same old id, but another case's title
     assert old.path.name == "old-slug"
+    # a folder this version made for an ASCII name is not mistaken for an old one
+    with open_case("7", cases_dir=store) as ascii_case, open_case("केस 7", cases_dir=store) as hindi:
+        assert ascii_case.path.name == "7" and hindi.path.name.startswith("7-") and hindi.items().empty
 
 
 def test_a_stale_review_save_is_refused_and_keeps_the_other_examiners_review(case, tmp_path):

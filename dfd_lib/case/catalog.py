@@ -92,8 +92,9 @@ def open_case(name: str, cases_dir: str | os.PathLike | None = None, create: boo
     store = resolve_cases_dir(cases_dir)
     path = store / case_id
     legacy = legacy_case_id(name)
-    if not (path / DB_NAME).exists() and legacy and (store / legacy / DB_NAME).exists():
-        # a non-ASCII name whose case an earlier version filed under the plain slug
+    if not (path / DB_NAME).exists() and legacy and (store / legacy / DB_NAME).exists() \
+            and _owner(store / legacy)[0] is None:
+        # a non-ASCII name whose case an earlier version (which recorded no names) filed under the plain slug
         if _owned_by(store / legacy, name, legacy, legacy_title=True):
             case_id, path = legacy, store / legacy
         elif create:
@@ -124,7 +125,8 @@ def open_case(name: str, cases_dir: str | os.PathLike | None = None, create: boo
                              (case_id, *info.values(), utc_now()))
                 from .. import __version__
                 append_entry(conn, "case_created", examiner or default_actor(), details={
-                    "case_id": case_id, "name": normalise_case_name(name), "info": info, "tool_version": __version__, "schema_version": SCHEMA_VERSION})
+                    "case_id": case_id, "name": normalise_case_name(name), "info": info, "tool_version": __version__,
+                    "schema_version": SCHEMA_VERSION})
         for action in recover(path, _recorded_sha(conn)):
             log.warning("case %s: %s", case_id, action)
     except BaseException:

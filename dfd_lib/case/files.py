@@ -186,6 +186,10 @@ def recover(case_dir: Path, recorded_sha256: Callable[[str, str], str | None]) -
                 lock = open(part, "rb")
             except FileNotFoundError:
                 continue  # a concurrent writer published or removed it
+            except OSError as exc:
+                log.warning("staging file %s could not be examined: %s", part, exc)
+                done.append(f"left {part.relative_to(case_dir)}: it could not be read ({exc.strerror or exc})")
+                continue
             try:
                 if not _try_lock(lock):
                     continue  # its writer is alive and still working on it
