@@ -6,8 +6,10 @@ the original file.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
@@ -25,10 +27,13 @@ __all__ = [
     "file_hashes",
     "sha256_file",
     "iter_evidence_files",
+    "walk_evidence",
+    "WalkEntry",
     "load_image",
     "iter_video_frames",
     "video_info",
     "open_image_header",
+    "open_video",
 ]
 
 _CHUNK = 1 << 20
@@ -118,26 +123,81 @@ def sha256_file(path: str | os.PathLike) -> str:
     return file_hashes(path, ("sha256",))["sha256"]
 
 
-def iter_evidence_files(paths: Iterable[str | os.PathLike]) -> Iterator[Path]:
-    """Yield every regular file under the given files and folders, in a stable order.
+@dataclass(frozen=True)
+class WalkEntry:
+    """One path met while walking evidence: a file to take in, or why this path cannot be."""
 
-    Hidden files and folders (names starting with '.') inside folders are skipped; symbolic
-    links are not followed into folders, so a link cannot pull in files outside the tree.
-    A path given explicitly is always yielded, even if it does not exist (the caller reports it).
+    path: Path
+    problem: str | None = None  # None: take it in (the caller still checks it exists and is readable)
+    unfollowed_link: bool = False  # a symbolic link met inside a folder
+
+
+def walk_evidence(paths: Iterable[str | os.PathLike]) -> Iterator[WalkEntry]:
+    """Every path under the given files and folders, in a stable order, each with a status.
+
+    A path given explicitly is always yielded (even if it does not exist; the caller reports
+    it), and followed if it is a symbolic link. Inside folders everything is yielded, hidden
+    files and folders included: regular files with ``problem=None``; symbolic links (never
+    followed, so a link cannot pull in files outside the tree), folders that cannot be read,
+    and devices, pipes or sockets with a ``problem`` saying why they are not taken in. The
+    walk uses an explicit stack (no recursion limit on depth) and enters each folder once.
     """
+    entered: set[tuple[int, int]] = set()
     for raw in paths:
         p = Path(raw)
-        if p.is_dir():
-            for root, dirs, files in os.walk(p, followlinks=False):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for name in sorted(files):
-                    if name.startswith("."):
-                        continue
-                    f = Path(root) / name
-                    if f.is_file() and not f.is_symlink():
-                        yield f
-        else:
-            yield p
+        try:
+            st = os.stat(p)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                yield WalkEntry(p, "symbolic link loop: the path never reaches a file or folder")
+            else:
+                yield WalkEntry(p)  # missing or unreadable: the caller records why
+            continue
+        if not stat.S_ISDIR(st.st_mode):
+            yield WalkEntry(p)
+            continue
+        stack = [(p, (st.st_dev, st.st_ino))]
+        while stack:
+            folder, key = stack.pop()
+            if key in entered:
+                continue  # given twice, or reached again through a bind mount
+            entered.add(key)
+            try:
+                with os.scandir(folder) as it:
+                    entries = sorted(it, key=lambda e: e.name)
+            except OSError as exc:
+                yield WalkEntry(folder, f"folder cannot be read: {exc.strerror or exc}")
+                continue
+            subfolders = []
+            for e in entries:
+                path = Path(e.path)
+                try:
+                    if e.is_symlink():
+                        yield WalkEntry(path, f"symbolic link (to {os.readlink(e.path)}) inside a folder is not "
+                                              "followed; give its target explicitly to take it in", True)
+                    elif e.is_dir(follow_symlinks=False):
+                        est = e.stat(follow_symlinks=False)
+                        subfolders.append((path, (est.st_dev, est.st_ino)))
+                    elif e.is_file(follow_symlinks=False):
+                        yield WalkEntry(path)
+                    else:
+                        yield WalkEntry(path, "not a regular file (a device, pipe or socket)")
+                except OSError as exc:
+                    yield WalkEntry(path, f"cannot be examined: {exc.strerror or exc}")
+            stack.extend(reversed(subfolders))  # depth first, in name order
+
+
+def iter_evidence_files(paths: Iterable[str | os.PathLike]) -> Iterator[Path]:
+    """Yield every path to report on under the given files and folders, in a stable order.
+
+    Hidden files and folders are included. Symbolic links inside folders are not followed
+    (so a link cannot pull in files outside the tree) and are left out here; folders that
+    cannot be read and non-regular files are yielded, so the caller reports each one (see
+    :func:`walk_evidence` for the reason of each). A path given explicitly is always yielded.
+    """
+    for entry in walk_evidence(paths):
+        if not entry.unfollowed_link:
+            yield entry.path
 
 
 def _to_rgb(img) -> np.ndarray:
@@ -226,12 +286,21 @@ def load_image(path: str | os.PathLike, limits: MediaLimits = MediaLimits()) -> 
         raise UnreadableMedia(f"image could not be decoded: {exc}") from exc
 
 
-def video_info(path: str | os.PathLike) -> dict:
-    """Container-level facts about a video: duration, frame rate, size, codec, frame count."""
+def open_video(path: str | os.PathLike):
+    """``av.open`` for reading, with metadata bytes that are not UTF-8 decoded as U+FFFD.
+
+    PyAV decodes every container and stream tag when it opens a file, strictly by default, so
+    one bad byte in a title would make the whole video unreadable.
+    """
     import av
 
+    return av.open(str(path), metadata_encoding="utf-8", metadata_errors="replace")
+
+
+def video_info(path: str | os.PathLike) -> dict:
+    """Container-level facts about a video: duration, frame rate, size, codec, frame count."""
     try:
-        with av.open(str(path)) as container:
+        with open_video(path) as container:
             if not container.streams.video:
                 raise UnsupportedMedia("container has no video stream")
             s = container.streams.video[0]
@@ -268,8 +337,6 @@ def iter_video_frames(
     frames per second of video time (the first frame at or after each 1/f step). At most
     ``limits.max_video_frames`` frames are yielded. Raises UnreadableMedia if nothing decodes.
     """
-    import av
-
     if every is not None and every < 1:
         raise ValueError("every must be >= 1")
     if every is None and (fps is None or fps <= 0):
@@ -277,7 +344,7 @@ def iter_video_frames(
     yielded = 0
     next_t = 0.0
     try:
-        container = av.open(str(path))
+        container = open_video(path)
     except Exception as exc:
         raise UnreadableMedia(f"video could not be opened: {exc}") from exc
     try:

@@ -119,3 +119,19 @@ def test_real_scanner_end_to_end(tiny_weights, examples, tmp_path, capsys):
         assert report.ok, report.lines()
     assert main(argv) == 0  # a second run finds nothing to do
     assert "analysed 0" in capsys.readouterr().out
+
+
+def test_annotate_based_on_an_old_record_is_refused(tmp_path, capsys):
+    cases = str(tmp_path / "cases")
+    with open_case("FIR 8", cases_dir=cases) as case:
+        [rec] = case.ingest(make_images(tmp_path / "ev", 1))
+        first = case.annotate(rec.item_id, notes="flagged by SI Khan", sensitive=True, reviewer="SI Khan")
+    assert main(["annotate", "fir-8", str(rec.item_id), "--not-sensitive", "--based-on", "0",
+                 "--cases-dir", cases]) == 1
+    err = capsys.readouterr().err
+    assert "SI Khan" in err and "nothing was saved" in err
+    assert main(["annotate", "fir-8", str(rec.item_id), "--verdict", "fake", "--based-on", str(first.id),
+                 "--cases-dir", cases]) == 0
+    assert f"record {first.id + 1}" in capsys.readouterr().out
+    with open_case("fir-8", cases_dir=cases, create=False) as case:
+        assert [a.sensitive for a in case.history(rec.item_id)] == [True, True]

@@ -82,3 +82,30 @@ def write_image(path: Path, seed: int, size: int = 64, fmt: str = "PNG") -> Path
 
 def make_images(folder: Path, n: int, start: int = 0) -> list[Path]:
     return [write_image(folder / f"img_{i:03d}.png", seed=i) for i in range(start, start + n)]
+
+
+def make_deep_tree(root: Path, depth: int) -> Path:
+    """``root/d/d/.../d`` (``depth`` levels), made without recursion; returns the deepest folder."""
+    os.mkdir(root)
+    folder = root
+    for _ in range(depth):
+        folder = folder / "d"
+        os.mkdir(folder)
+    return folder
+
+
+def remove_deep_tree(root: Path) -> None:
+    """Remove a tree of any depth without recursion (shutil.rmtree recurses and fails on very deep trees)."""
+    stack = [Path(root)] if os.path.lexists(root) else []
+    while stack:
+        folder = stack[-1]
+        with os.scandir(folder) as it:
+            entries = list(it)
+        subfolders = [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
+        if subfolders:
+            stack.extend(subfolders)  # come back to this folder once they are gone
+            continue
+        for e in entries:
+            os.unlink(e.path)
+        os.rmdir(folder)
+        stack.pop()

@@ -252,3 +252,41 @@ def test_two_processes_write_one_case_without_corrupting_it(tmp_path):
         assert notes == {f"proc{p} {k}" for p in (0, 1) for k in range(15)}
         report = case.verify()
         assert report.ok, report.lines()
+
+
+class _FlakyScanner(FakeScanner):
+    """Returns an ``error`` result (a transient failure) for the first ``failures`` files it scans."""
+
+    def __init__(self, failures: int, **kw) -> None:
+        super().__init__(**kw)
+        self.failures = failures
+
+    def scan_file(self, path):
+        if self.failures > 0:
+            self.failures -= 1
+            from dfd_lib.media import sha256_file
+            from dfd_lib.results import FileResult
+
+            card = self.model.card
+            return FileResult(str(path), "error", "CUDA out of memory", sha256_file(path), os.path.getsize(path),
+                              model_name=card.name, model_sha256=card.sha256, threshold=card.threshold)
+        return super().scan_file(path)
+
+
+def test_an_error_result_is_retried_when_triage_resumes(case, tmp_path):
+    images = make_images(tmp_path / "ev", 2)
+    first = case.triage(images, scanner=_FlakyScanner(failures=1), forensics=False)
+    assert sorted(first["status"]) == ["error", "scored"]
+    failed = int(first[first["status"] == "error"]["item_id"].iloc[0])
+    again = _FlakyScanner(failures=0)
+    df = case.triage([], scanner=again, forensics=False)  # resume: only the item that errored is re-run
+    stored = Path(case.items().set_index("item_id").loc[failed, "stored_path"])
+    assert [Path(p) for p in again.scanned] == [stored]
+    assert set(df["status"]) == {"scored"} and df.attrs["analysed"] == 1
+    f = case.findings()
+    det = f[(f.item_id == failed) & (f.kind == "detector")]
+    assert list(det["status"]) == ["error", "scored"]  # the failed attempt stays on record
+    assert list(det["subject"]) == ["file", "file:attempt:2"]
+    assert case.verify(log_result=False).ok
+    done = FakeScanner()
+    assert case.triage([], scanner=done, forensics=False).attrs["analysed"] == 0 and done.scanned == []

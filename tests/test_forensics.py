@@ -272,3 +272,30 @@ def test_cli_only_restricts_and_rejects_unknown_names(tmp_path, capsys):
     assert main(["forensics", str(path), "--only", "ela,bogus", "--no-progress"]) == 1
     err = capsys.readouterr().err
     assert "bogus" in err and "spectrum" in err
+
+
+def test_cli_reports_hidden_files_and_never_opens_a_pipe(tmp_path, capsys):
+    import os
+    import threading
+
+    from dfd_lib.cli import main
+
+    folder = tmp_path / "in"
+    (folder / ".cache").mkdir(parents=True)
+    Image.fromarray(skdata.astronaut()[:64, :64]).save(folder / ".cache" / "h.png")
+    os.mkfifo(folder / "pipe")
+    out = tmp_path / "r.json"
+    rc = []
+    t = threading.Thread(target=lambda: rc.append(main(["forensics", str(folder), "--only", "metadata", "--json",
+                                                        str(out), "--no-progress"])), daemon=True)
+    t.start()
+    t.join(60)
+    if t.is_alive():  # release the reader so the test process can end
+        fd = os.open(folder / "pipe", os.O_WRONLY | os.O_NONBLOCK)
+        os.close(fd)
+        pytest.fail("the forensics command blocked reading a named pipe")
+    assert rc == [0]
+    files = {Path(f["path"]).name: f for f in json.loads(out.read_text())["files"]}
+    assert files["h.png"]["results"][0]["status"] == "ok"
+    [pipe] = files["pipe"]["results"]
+    assert pipe["status"] == "error" and "not a regular file" in pipe["summary"]

@@ -284,3 +284,28 @@ def test_video_container_metadata(tmp_path):
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(path.read_bytes()[:40])
     assert VideoMetaAnalysis().run(broken).status == "error"
+
+
+def _with_app1_segments(jpeg: bytes, payload: bytes) -> bytes:
+    """Insert ``payload`` after SOI as a run of APP1 segments (each at most 65533 bytes)."""
+    segments = b"".join(b"\xff\xe1" + struct.pack(">H", len(payload[i:i + 65000]) + 2) + payload[i:i + 65000]
+                        for i in range(0, len(payload), 65000))
+    return jpeg[:2] + segments + jpeg[2:]
+
+
+def test_hostile_xmp_packet_is_read_in_linear_time(tmp_path):
+    import time
+
+    body = (b"<x:xmpmeta xmlns:x=\"adobe:ns:meta/\">"  # a closed packet full of unclosed elements
+            + b"<xmp:CreatorTool>" * 40_000 + b"<xmp:ModifyDate a=\"" + b"<dc:description>" * 20_000
+            + b"<rdf:li " * 40_000 + b"</x:xmpmeta>")
+    hostile = body + b"<x:xmpmeta" * 300_000  # ~4 MB of packet starts that never close
+    path = tmp_path / "hostile.jpg"
+    path.write_bytes(_with_app1_segments(_jpeg_bytes(_picture(128), 90), XMP_AI + hostile))
+    assert path.stat().st_size > 3_000_000
+    t0 = time.monotonic()
+    r = MetadataAnalysis().run(path)
+    assert time.monotonic() - t0 < 5.0
+    assert r.status == "ok"  # the honest packet before the hostile data is still read
+    assert r.metrics["xmp"]["xmp:CreatorTool"] == ["ImageMaker 2.1"]
+    assert r.metrics["digital_source_types"] == ["trainedAlgorithmicMedia"]

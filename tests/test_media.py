@@ -6,7 +6,16 @@ import pytest
 from PIL import Image
 
 from dfd_lib.errors import MediaTooLarge, UnreadableMedia, UnsupportedMedia
-from dfd_lib.media import MediaLimits, file_hashes, iter_evidence_files, iter_video_frames, load_image, sniff
+from dfd_lib.media import (
+    MediaLimits,
+    file_hashes,
+    iter_evidence_files,
+    iter_video_frames,
+    load_image,
+    sniff,
+    walk_evidence,
+)
+from test_case_support import make_deep_tree, remove_deep_tree
 
 
 def _save(img: Image.Image, path, fmt, **kw):
@@ -96,15 +105,50 @@ def test_text_as_image_is_unsupported(tmp_path):
         load_image(p)
 
 
-def test_walk_skips_hidden_and_is_sorted(tmp_path):
+def test_walk_keeps_hidden_is_sorted_and_does_not_follow_links(tmp_path):
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "2.jpg").write_bytes(b"x")
     (tmp_path / "1.jpg").write_bytes(b"x")
     (tmp_path / ".hidden").mkdir()
     (tmp_path / ".hidden" / "h.jpg").write_bytes(b"x")
+    (tmp_path / ".h.jpg").write_bytes(b"x")
     (tmp_path / "link").symlink_to(tmp_path / "b")
     names = [p.relative_to(tmp_path).as_posix() for p in iter_evidence_files([tmp_path])]
-    assert names == ["1.jpg", "b/2.jpg"]
+    assert names == [".h.jpg", "1.jpg", ".hidden/h.jpg", "b/2.jpg"]
+    entries = {e.path.relative_to(tmp_path).as_posix(): e.problem for e in walk_evidence([tmp_path])}
+    assert entries[".hidden/h.jpg"] is None and entries["b/2.jpg"] is None
+    assert "symbolic link" in entries["link"] and "not followed" in entries["link"]
+
+
+def test_walk_is_iterative_and_reports_what_it_cannot_enter(tmp_path, monkeypatch):
+    import os
+
+    deep = tmp_path / "deep"
+    try:
+        (make_deep_tree(deep, 1000) / "bottom.jpg").write_bytes(b"x")  # deeper than Python's recursion limit
+        assert [p.name for p in iter_evidence_files([deep])] == ["bottom.jpg"]
+    finally:
+        remove_deep_tree(deep)
+
+    (tmp_path / "tree" / "locked").mkdir(parents=True)
+    (tmp_path / "tree" / "locked" / "x.jpg").write_bytes(b"x")
+    (tmp_path / "tree" / "ok.jpg").write_bytes(b"x")
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if os.fspath(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    entries = {e.path.name: e.problem for e in walk_evidence([tmp_path / "tree"])}
+    assert entries["ok.jpg"] is None and "cannot be read" in entries["locked"] and "x.jpg" not in entries
+
+    loop = tmp_path / "loop"
+    (tmp_path / "loop2").symlink_to(loop)
+    loop.symlink_to(tmp_path / "loop2")
+    [entry] = list(walk_evidence([loop]))
+    assert entry.path == loop and "symbolic link loop" in entry.problem
 
 
 def test_video_sampling(examples):
@@ -124,3 +168,40 @@ def test_corrupt_video_is_unreadable(tmp_path, examples):
     p.write_bytes(data[:64] + b"\x00" * 500)
     with pytest.raises(UnreadableMedia):
         list(iter_video_frames(p))
+
+
+def _video_with_invalid_utf8_tags(path):
+    """An MP4 whose container title and stream handler name hold bytes that are not UTF-8."""
+    av = pytest.importorskip("av")
+    with av.open(str(path), "w") as container:
+        container.metadata["title"] = "TITLEMARKER1"
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.metadata["handler_name"] = "HANDLERMARK2"
+        rng = np.random.default_rng(0)
+        for _ in range(5):
+            frame = av.VideoFrame.from_ndarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    data = path.read_bytes()
+    assert data.count(b"TITLEMARKER1") == 1 and data.count(b"HANDLERMARK2") == 1
+    # same lengths, so every box size stays right
+    path.write_bytes(data.replace(b"TITLEMARKER1", b"TITLE\xff\xfeRKER1").replace(b"HANDLERMARK2", b"HANDL\xc3(MARK2"))
+    return path
+
+
+def test_invalid_utf8_in_video_metadata_still_reads_frames(tmp_path):
+    from dfd_lib.forensics import VideoMetaAnalysis
+    from dfd_lib.media import video_info
+
+    path = _video_with_invalid_utf8_tags(tmp_path / "tags.mp4")
+    assert sniff(path)[0] == "video"
+    frames = list(iter_video_frames(path, every=1))
+    assert len(frames) == 5 and frames[0].image.shape == (48, 64, 3)
+    info = video_info(path)
+    assert info["width"] == 64 and info["frames"] == 5
+    meta = VideoMetaAnalysis().run(path)
+    assert meta.status == "ok", meta.summary
+    assert meta.metrics["tags"]["title"] == "TITLE\ufffd\ufffdRKER1"  # bad bytes shown as U+FFFD

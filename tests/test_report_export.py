@@ -212,3 +212,21 @@ def test_cli_export_with_fields_file(case, tiny_weights, tmp_path, capsys):
     assert _sha(out.read_bytes()) in printed and "withheld" in printed
     manifest = json.loads(_members(out)["manifest.json"])
     assert manifest["file_rules"]["max_file_mb"] == 5
+
+
+def test_line_breaks_in_names_cannot_add_lines_to_the_certificate_or_portal_text(case, tiny_weights, tmp_path):
+    fake = "0" * 64
+    evil = tmp_path / "ev" / f"chat.jpg\nSHA-256: {fake}\r\nItem 99: forged.jpg"
+    evil.parent.mkdir()
+    evil.write_text("not a picture: a chat export")  # unsupported, so listed by name as not uploaded
+    [rec] = case.ingest([evil], source={"device": f"phone\nSHA-256: {fake}", "platform": "WhatsApp\u2028Item 98: x"})
+    export_bundle(case, "ncrp", tmp_path / "bundle.zip", values=NCRP_VALUES, weights_dir=tiny_weights)
+    members = _members(tmp_path / "bundle.zip")
+    for name in ("bsa63_part_a.txt", "portal_fields.txt"):
+        text = members[name].decode()
+        lines = text.splitlines()
+        assert not any(fake in ln for ln in lines if ln.strip().startswith("SHA-256:")), name
+        assert not any(ln.strip().startswith(("Item 99:", "Item 98:")) for ln in lines), name
+        assert "chat.jpg\\nSHA-256" in text, name  # the name is still shown, its line breaks spelled out
+        assert f"SHA-256: {rec.sha256}" in text, name
+    assert "phone\\nSHA-256" in members["bsa63_part_a.txt"].decode()

@@ -156,3 +156,65 @@ def test_portal_form_interactive(case, monkeypatch, capsys):
     monkeypatch.setattr("sys.stdin", io.StringIO("1\n"))
     assert main(["portal-form", case_id, "--portal", "ncrp", "--cases-dir", store]) == 1
     assert "input ended" in capsys.readouterr().err
+
+
+def test_a_crash_during_a_form_save_never_blocks_loading(case, monkeypatch):
+    import os
+
+    from dfd_lib.report import portal_store
+
+    first = save_portal_fields(case, "ncrp", NCRP_VALUES, actor="SI Kulkarni")
+    changed = {**NCRP_VALUES, "narrative": NCRP_VALUES["narrative"] + " Second statement recorded."}
+
+    # killed after the file is written but before its custody entry commits
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(case, "log_action", killed)
+        with pytest.raises(KeyboardInterrupt):
+            save_portal_fields(case, "ncrp", changed, actor="SI Kulkarni")
+    stored = load_stored_fields(case, "ncrp")  # the last logged answers, intact
+    assert stored.sha256 == first.sha256 and stored.values["narrative"] == NCRP_VALUES["narrative"]
+
+    # killed after the custody entry commits but before the file is renamed into place
+    real_replace = os.replace
+
+    def replace(src, dst, *args, **kwargs):
+        if str(dst).endswith("ncrp.json"):
+            raise KeyboardInterrupt
+        return real_replace(src, dst, *args, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(portal_store.os, "replace", replace)
+        with pytest.raises(KeyboardInterrupt):
+            save_portal_fields(case, "ncrp", changed, actor="SI Kulkarni")
+    stored = load_stored_fields(case, "ncrp")  # the logged save is completed
+    assert stored.values["narrative"].endswith("Second statement recorded.")
+    assert stored.custody_seq == case.custody_entries()[-1].seq and case.verify(log_result=False).ok
+    assert not list((case.path / "portal").glob("*.pending"))
+    assert save_portal_fields(case, "ncrp", NCRP_VALUES).values["narrative"] == NCRP_VALUES["narrative"]
+    assert load_portal_fields(case, "ncrp")["narrative"] == NCRP_VALUES["narrative"]
+
+
+def test_a_custom_profile_name_cannot_write_outside_the_case(tmp_path):
+    from importlib import resources
+
+    from dfd_lib.case import open_case
+    from dfd_lib.report import portal_store
+
+    generic = yaml.safe_load((resources.files("dfd_lib.report") / "portals" / "generic.yaml").read_text("utf-8"))
+    with open_case("FIR 3", cases_dir=tmp_path / "cases") as c:
+        for bad in ("../../../escaped", "/tmp/abs", "..", "a/b", ".hidden", "Sub Dir"):
+            custom = tmp_path / "custom.yaml"
+            custom.write_text(yaml.safe_dump({**generic, "name": bad}), encoding="utf-8")
+            with pytest.raises(PortalError, match="portal name"):
+                load_portal(str(custom))
+            with pytest.raises(PortalError, match="portal name"):
+                save_portal_fields(c, str(custom), {})
+            with pytest.raises(PortalError, match="portal name"):
+                portal_store.fields_path(c, bad)
+        assert not (tmp_path / "escaped.json").exists() and not list(tmp_path.rglob("escaped*"))
+        custom.write_text(yaml.safe_dump({**generic, "name": "state-portal_2"}), encoding="utf-8")
+        assert load_portal(str(custom)).name == "state-portal_2"
+        assert portal_store.fields_path(c, "state-portal_2") == c.path / "portal" / "state-portal_2.json"

@@ -304,3 +304,56 @@ def test_video_item_has_score_plot_and_frame_picker(app: Workbench, examples: Pa
     assert [t.item_id for t in small.tiles if t.layout.display != "none"] == [int(app.state.items()["item_id"].iloc[2])]
     small.tiles[0].button.click()
     assert picked == [small.tiles[0].item_id] and small.selected_item == picked[0]
+
+
+def test_video_frame_returns_the_frame_asked_for_beyond_the_sampling_cap(tmp_path: Path) -> None:
+    import av
+    import numpy as np
+
+    from dfd_lib.errors import DfdError
+    from workbench.imaging import video_frame
+
+    path = tmp_path / "long.mp4"
+    rng = np.random.default_rng(1)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 32, 24, "yuv420p"
+        for _ in range(130):  # more frames than MediaLimits.max_video_frames (120)
+            frame = av.VideoFrame.from_ndarray(rng.integers(0, 255, (24, 32, 3), dtype=np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    with av.open(str(path)) as container:
+        decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(decoded) == 130
+    for index in (0, 119, 120, 125, 129):
+        assert np.array_equal(video_frame(path, index), decoded[index]), index
+    with pytest.raises(DfdError, match="130"):
+        video_frame(path, 130)  # no such frame: never a different one in its place
+
+
+def test_review_form_refuses_to_overwrite_a_review_saved_meanwhile(app: Workbench, tmp_path: Path, caplog) -> None:
+    from dfd_lib.case import open_case
+
+    from test_case_support import write_image
+
+    _open(app)
+    case = app.state.require_case()
+    [rec] = case.ingest([write_image(tmp_path / "p.png", seed=52)])
+    app.review.load(rec.item_id)  # the form shows "never reviewed"
+    with open_case(case.id, cases_dir=case.path.parent, create=False) as other:
+        theirs = other.annotate(rec.item_id, notes="victim is a minor", sensitive=True, reviewer="SI Khan")
+    app.review.verdict.value = "real"
+    with caplog.at_level("ERROR", logger="workbench"):
+        app.review.save()
+    assert "saving the review failed" in caplog.text and "SI Khan" in caplog.text
+    assert case.history(rec.item_id) == [theirs] and case.sensitive_items() == {rec.item_id}
+    assert app.review.verdict.value == "real"  # what was typed is kept
+    app.review.load(rec.item_id)  # reload: the form now shows their review and saves on top of it
+    assert app.review.sensitive.value and app.review.notes.value == "victim is a minor"
+    app.review.verdict.value = "fake"
+    app.review.save()
+    app.review.save()  # saving twice from the same form is not stale: it is based on its own last save
+    last = case.history(rec.item_id)[-1]
+    assert last.verdict == "fake" and last.sensitive and last.notes == "victim is a minor"

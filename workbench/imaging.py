@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from dfd_lib.errors import DfdError
-from dfd_lib.media import iter_video_frames, load_image
+from dfd_lib.media import MediaLimits, iter_video_frames, load_image
 
 __all__ = ["png", "fit_png", "placeholder_png", "thumbnail_png", "load_still", "video_frame", "draw_boxes", "score_plot_png",
            "ThumbnailCache", "VERDICT_COLOURS", "score_colour"]
@@ -80,15 +80,19 @@ def load_still(path: str | Path, media_kind: str) -> np.ndarray:
 
 
 def video_frame(path: str | Path, index: int) -> np.ndarray:
-    """The decoded frame with the given index (frame numbers as the scan records them)."""
-    last = None
-    for frame in iter_video_frames(path, fps=None, every=1):
-        last = frame.image
-        if frame.index >= index:
+    """The decoded frame with the given index (frame numbers as the scan records them).
+
+    Every frame up to ``index`` is decoded (the count of sampled frames kept by a scan does
+    not bound it); a frame that the video does not have raises DfdError, never another frame.
+    """
+    if index < 0:
+        raise DfdError(f"{path}: there is no frame {index}")
+    seen = 0
+    for frame in iter_video_frames(path, fps=None, every=1, limits=MediaLimits(max_video_frames=index + 1)):
+        seen = frame.index + 1
+        if frame.index == index:
             return frame.image
-    if last is None:
-        raise DfdError(f"{path}: no frame could be decoded")
-    return last
+    raise DfdError(f"{path}: frame {index} could not be decoded (only {seen} frame(s) decoded)")
 
 
 def thumbnail_png(path: str | Path, media_kind: str, size: int = 128) -> bytes:

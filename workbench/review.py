@@ -11,7 +11,7 @@ from collections.abc import Callable
 import ipywidgets as widgets
 from traitlets import Instance
 
-from dfd_lib.case import VERDICTS, Annotation
+from dfd_lib.case import VERDICTS, Annotation, review_version
 
 from .base import Component, reports_errors
 from .state import AppState
@@ -32,6 +32,7 @@ class ReviewPanel(Component):
     def __init__(self, state: AppState, on_step: Callable[[int], None]) -> None:
         self.state, self.on_step = state, on_step
         self.item: int | None = None
+        self.based_on: int | None = None  # the review version the form shows (0: never reviewed)
         self.verdict = widgets.ToggleButtons(options=[(v.replace("_", " "), v) for v in VERDICTS], value=None,
                                              tooltips=[f"key {i + 1}" for i in range(len(VERDICTS))],
                                              style={"button_width": "98px"})
@@ -68,6 +69,7 @@ class ReviewPanel(Component):
         self.item = item_id
         current = self.state.require_case().history(item_id)[-1:] if item_id is not None else []
         ann = current[0] if current else None
+        self.based_on = review_version(ann) if item_id is not None else None
         self.verdict.value = ann.verdict if ann else None
         self.notes.value = ann.notes if ann else ""
         self.tags.value = ", ".join(ann.tags) if ann else ""
@@ -81,8 +83,13 @@ class ReviewPanel(Component):
         if self.item is None:
             raise ValueError("open an item before saving a review")
         with self.busy():
-            self.last_saved = self.state.annotate(self.item, self.verdict.value, self.notes.value, self.tags.value,
-                                                  self.sensitive.value)
+            # every field is saved, so the save must be based on the review as it is now: if another
+            # examiner saved since this form was loaded, StaleReview is reported and the form keeps
+            # what was typed (reload the item to see their review)
+            saved = self.state.annotate(self.item, self.verdict.value, self.notes.value, self.tags.value,
+                                        self.sensitive.value, based_on=self.based_on)
+            self.based_on = review_version(saved)
+            self.last_saved = saved
 
     def set_verdict(self, verdict: str, save: bool = True) -> None:
         """Choose a verdict (keyboard 1-6) and save at once."""

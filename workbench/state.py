@@ -125,9 +125,11 @@ class AppState:
     def detail(self, item_id: int) -> ItemDetail:
         return item_detail(self.require_case(), item_id)
 
-    def annotate(self, item_id: int, verdict: str | None, notes: str, tags: str, sensitive: bool) -> Annotation:
+    def annotate(self, item_id: int, verdict: str | None, notes: str, tags: str, sensitive: bool,
+                 based_on: int | None = None) -> Annotation:
+        """Save a review; ``based_on`` is the review version the form was loaded from (StaleReview if it moved)."""
         ann = self.require_case().annotate(item_id, verdict=verdict, notes=notes, tags=tags, sensitive=sensitive,
-                                           reviewer=self.actor)
+                                           reviewer=self.actor, based_on=based_on)
         log.info("item %s: review saved (%s)", item_id, ann.verdict or "no verdict")
         self.notify("items")
         return ann

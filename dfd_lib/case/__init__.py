@@ -16,10 +16,19 @@ from .case import Case, CaseInfo, default_actor
 from .catalog import CASES_DIR_ENV, list_cases, open_case, resolve_cases_dir
 from .clock import IST, format_ist, to_ist, utc_now
 from .custody import ACTIONS, CustodyEntry
-from .errors import AmbiguousItem, CaseError, CaseNotFound, CaseSchemaError, InvalidCaseName, ItemNotFound
+from .errors import (
+    AmbiguousItem,
+    CaseError,
+    CaseNameConflict,
+    CaseNotFound,
+    CaseSchemaError,
+    InvalidCaseName,
+    ItemNotFound,
+    StaleReview,
+)
 from .evidence import IntakeRecord, Source
 from .ids import case_id_from_name
-from .review import VERDICTS, Annotation
+from .review import VERDICTS, Annotation, review_version
 from .verify import Issue, VerificationReport
 
 __all__ = [
@@ -45,6 +54,9 @@ __all__ = [
     "CASES_DIR_ENV",
     "CaseError",
     "CaseNotFound",
+    "CaseNameConflict",
+    "StaleReview",
+    "review_version",
     "CaseSchemaError",
     "InvalidCaseName",
     "ItemNotFound",

@@ -206,12 +206,16 @@ class Case:
     # -- review --------------------------------------------------------------------------------
     def annotate(self, item: int | str, verdict: str | None = None, notes: str | None = None,
                  tags: str | list[str] | None = None, sensitive: bool | None = None,
-                 reviewer: str | None = None) -> review.Annotation:
-        """Record the analyst's review of an item (a new record; ``None`` keeps a field's current value)."""
+                 reviewer: str | None = None, based_on: int | None = None) -> review.Annotation:
+        """Record the analyst's review of an item (a new record; ``None`` keeps a field's current value).
+
+        ``based_on``: the review version the caller's form was loaded from (``review_version`` of
+        the record then current, 0 for none); a save on a stale version raises StaleReview.
+        """
         with self._lock:
             row = self._item(item)
             return review.annotate(self._conn, row["id"], row["sha256"], self._actor(reviewer), verdict, notes,
-                                   tags, sensitive)
+                                   tags, sensitive, based_on)
 
     def history(self, item: int | str) -> list[review.Annotation]:
         with self._lock:

@@ -1,6 +1,7 @@
 """The case store: where cases live, opening or creating one, listing them."""
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sqlite3
@@ -12,9 +13,9 @@ import pandas as pd
 from .case import DB_NAME, Case, default_actor
 from .clock import utc_now
 from .custody import append_entry
-from .errors import CaseNotFound
+from .errors import CaseNameConflict, CaseNotFound
 from .files import ARTIFACTS_DIR, EVIDENCE_DIR, STAGING_DIR, recover
-from .ids import case_id_from_name
+from .ids import case_id_from_name, legacy_case_id, normalise_case_name
 from .store import SCHEMA_VERSION, connect, migrate, write_transaction
 
 __all__ = ["CASES_DIR_ENV", "resolve_cases_dir", "open_case", "list_cases"]
@@ -37,14 +38,76 @@ def _recorded_sha(conn: sqlite3.Connection) -> Callable[[str, str], str | None]:
     return lookup
 
 
+def _owner(folder: Path) -> tuple[str | None, str | None]:
+    """(name recorded at creation or None for cases made before names were recorded, title) of a case."""
+    try:
+        conn = connect(folder / DB_NAME, readonly=True)
+    except sqlite3.Error:
+        return None, None
+    try:
+        row = conn.execute("SELECT details_json FROM custody WHERE action = 'case_created' ORDER BY seq LIMIT 1"
+                           ).fetchone()
+        info = conn.execute("SELECT title FROM case_info").fetchone()
+    except sqlite3.Error:
+        return None, None
+    finally:
+        conn.close()
+    name = None
+    if row is not None:
+        try:
+            name = json.loads(row[0]).get("name")
+        except (ValueError, AttributeError):
+            name = None
+    return (name if isinstance(name, str) and name else None), (info[0] if info is not None else None)
+
+
+def _owner_label(folder: Path) -> str:
+    name, title = _owner(folder)
+    return repr(name) if name else f"title {title!r}"
+
+
+def _owned_by(folder: Path, name: str, case_id: str, legacy_title: bool = False) -> bool:
+    """Whether opening ``name`` may open the case in ``folder`` (its recorded name, or its id)."""
+    if name == case_id:
+        return True
+    recorded, title = _owner(folder)
+    wanted = normalise_case_name(name)
+    if recorded is not None:
+        return recorded == wanted
+    if legacy_title:  # made before names were recorded: its title is the name unless one was given
+        return title is not None and normalise_case_name(title) == wanted
+    return True  # made before names were recorded and opened by the name of its id: as before
+
+
 def open_case(name: str, cases_dir: str | os.PathLike | None = None, create: bool = True, title: str | None = None,
               examiner: str | None = None, agency: str | None = None, description: str | None = None,
               target_portal: str | None = None) -> Case:
-    """Open (or create) the case named ``name`` in the case store."""
+    """Open (or create) the case named ``name`` (or whose id is ``name``) in the case store.
+
+    Creating never opens another case's folder: when the folder for ``name``'s id holds a case
+    created under a different name, :class:`CaseNameConflict` is raised (open that case by its
+    id, or choose another name).
+    """
     case_id = case_id_from_name(name)
     store = resolve_cases_dir(cases_dir)
     path = store / case_id
-    if not (path / DB_NAME).exists():
+    legacy = legacy_case_id(name)
+    if not (path / DB_NAME).exists() and legacy and (store / legacy / DB_NAME).exists() \
+            and _owner(store / legacy)[0] is None:
+        # a non-ASCII name whose case an earlier version (which recorded no names) filed under the plain slug
+        if _owned_by(store / legacy, name, legacy, legacy_title=True):
+            case_id, path = legacy, store / legacy
+        elif create:
+            raise CaseNameConflict(
+                f"case {name!r} may be the case in folder {legacy!r}, which an earlier version made for a "
+                f"case recorded as {_owner_label(store / legacy)}: open that case by its id {legacy!r} if it is "
+                "this investigation, or give this case a name that differs in its ASCII letters or digits")
+    existed = (path / DB_NAME).exists()
+    if existed and create and not _owned_by(path, name, case_id):
+        raise CaseNameConflict(
+            f"the folder {case_id!r} holds another case, recorded as {_owner_label(path)}; open it by its id "
+            f"{case_id!r} if it is this investigation, or give this case a different name")
+    if not existed:
         if not create:
             known = ", ".join(sorted(p.parent.name for p in store.glob(f"*/{DB_NAME}"))) if store.is_dir() else ""
             raise CaseNotFound(f"no case {case_id!r} in {store}" + (f" (cases: {known})" if known else ""))
@@ -62,7 +125,8 @@ def open_case(name: str, cases_dir: str | os.PathLike | None = None, create: boo
                              (case_id, *info.values(), utc_now()))
                 from .. import __version__
                 append_entry(conn, "case_created", examiner or default_actor(), details={
-                    "case_id": case_id, "info": info, "tool_version": __version__, "schema_version": SCHEMA_VERSION})
+                    "case_id": case_id, "name": normalise_case_name(name), "info": info, "tool_version": __version__,
+                    "schema_version": SCHEMA_VERSION})
         for action in recover(path, _recorded_sha(conn)):
             log.warning("case %s: %s", case_id, action)
     except BaseException:

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from ..errors import DfdError
 
-__all__ = ["CaseError", "InvalidCaseName", "CaseNotFound", "CaseSchemaError", "ItemNotFound", "AmbiguousItem"]
+__all__ = ["CaseError", "InvalidCaseName", "CaseNotFound", "CaseNameConflict", "CaseSchemaError", "ItemNotFound", "AmbiguousItem",
+           "StaleReview"]
 
 
 class CaseError(DfdError):
@@ -18,6 +19,10 @@ class CaseNotFound(CaseError):
     """No case of that name exists in the case store."""
 
 
+class CaseNameConflict(CaseError):
+    """Creating a case would open the folder of a case created under a different name."""
+
+
 class CaseSchemaError(CaseError):
     """The case database is damaged or was written by a newer version of the tool."""
 
@@ -28,3 +33,11 @@ class ItemNotFound(CaseError):
 
 class AmbiguousItem(CaseError):
     """More than one evidence item matches the given SHA-256 prefix."""
+
+
+class StaleReview(CaseError):
+    """A review save based on an older version of the item's review (another examiner saved since)."""
+
+    def __init__(self, message: str, current=None) -> None:
+        super().__init__(message)
+        self.current = current  # the review record now current (an Annotation), or None

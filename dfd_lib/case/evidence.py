@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..media import file_hashes, iter_evidence_files, sniff
+from ..media import file_hashes, sniff, walk_evidence
 from ..progress import Progress, ensure_progress
 from .clock import utc_now
 from .custody import append_entry, record_ref
@@ -67,6 +67,31 @@ def as_source(source: Source | dict[str, Any] | str | None) -> Source:
     return Source(url=text) if re.match(r"^[a-z][a-z0-9+.-]*://", text, re.I) else Source(device=text)
 
 
+def storable_text(text: str) -> str:
+    """Text that SQLite and the custody JSON can store: bytes of a file name that are not valid
+    UTF-8 (which Python keeps as lone surrogates) are written as ``\\xNN`` escapes."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        raw = text.encode("utf-8", "surrogateescape")  # exactly the bytes the OS gave us
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def shown_path(path: str | os.PathLike) -> str:
+    """A path as text for records and messages (see :func:`storable_text`)."""
+    return storable_text(os.fsdecode(path))
+
+
+def _real(path: Path) -> Path:
+    """The path with links resolved as far as they go; never raises for a symbolic link loop."""
+    return Path(os.path.realpath(path))
+
+
 def _stored_name(sha256: str, original: Path) -> str:
     ext = re.sub(r"[^a-z0-9]", "", original.suffix.lower())[:10]
     return sha256 + (f".{ext}" if ext else "")
@@ -87,6 +112,7 @@ def _intake_status(kind: str, fmt: str) -> tuple[str, str]:
 
 
 def _record_error(conn: sqlite3.Connection, path: str, error: str, actor: str, acquired_by: str) -> IntakeRecord:
+    path, error = storable_text(path), storable_text(error)
     with write_transaction(conn):
         cur = conn.execute("INSERT INTO intake_errors (path, error, acquired_by, time_utc) VALUES (?, ?, ?, ?)",
                            (path, error, acquired_by, utc_now()))
@@ -106,9 +132,9 @@ def ingest_file(
 ) -> IntakeRecord:
     """Take one file into the case; never raises for a bad or unreadable file (it records it)."""
     p = Path(os.path.abspath(path))
-    shown = str(p)
+    shown = shown_path(p)
     try:
-        if p.resolve().is_relative_to(case_dir.resolve()):
+        if _real(p).is_relative_to(case_dir.resolve()):
             return _record_error(conn, shown, "refused: the file is inside the case folder itself", actor, acquired_by)
         if not p.exists():
             return _record_error(conn, shown, "no such file", actor, acquired_by)
@@ -126,8 +152,11 @@ def ingest_file(
     status, message = _intake_status(kind, fmt)
     stored_name = _stored_name(sha256, p)
     staged: Staged | None = None
-    known = conn.execute("SELECT id FROM items WHERE sha256 = ?", (sha256,)).fetchone()
-    if known is None:
+    known = conn.execute("SELECT id, stored_name FROM items WHERE sha256 = ?", (sha256,)).fetchone()
+    if known is not None:
+        stored_name = known["stored_name"]
+    # a new content, or a known one whose stored copy is missing (this source can restore it)
+    if known is None or not (case_dir / EVIDENCE_DIR / stored_name).is_file():
         try:
             staged = stage_copy(case_dir, EVIDENCE_DIR, p, stored_name, sha256)
         except (OSError, CaseError) as exc:
@@ -138,6 +167,9 @@ def ingest_file(
         if staged is not None:
             if record.outcome == "new":
                 publish(case_dir, staged)
+            elif not (case_dir / EVIDENCE_DIR / stored_name).exists():
+                publish(case_dir, staged)
+                record = _log_restored(conn, record, stored_name, actor)
             else:
                 discard(staged)
     except BaseException:
@@ -147,9 +179,22 @@ def ingest_file(
     return record
 
 
+def _log_restored(conn: sqlite3.Connection, record: IntakeRecord, stored_name: str, actor: str) -> IntakeRecord:
+    """Record that a missing stored copy was put back from a source whose SHA-256 matched the item's."""
+    rel = f"{EVIDENCE_DIR}/{stored_name}"
+    with write_transaction(conn):
+        append_entry(conn, "intake", actor, item_id=record.item_id, item_sha256=record.sha256, details={
+            "path": record.path, "restored": rel,
+            "note": "the stored copy was missing; restored from this source (SHA-256 verified)"})
+    log.warning("restored missing %s from %s", rel, record.path)
+    text = f"{record.message}; the missing stored copy {rel} was restored from this file"
+    return IntakeRecord(record.path, record.outcome, record.item_id, record.sha256, record.intake_status, text)
+
+
 def _commit(conn, p, hashes, kind, mime, fmt, status, message, stored_name, st, actor, acquired_by, source) -> IntakeRecord:
     sha256, now = hashes["sha256"], utc_now()
     src = asdict(source)
+    shown, name = shown_path(p), storable_text(p.name)
     with write_transaction(conn):
         row = conn.execute("SELECT id, intake_status FROM items WHERE sha256 = ?", (sha256,)).fetchone()
         refs = []
@@ -157,7 +202,7 @@ def _commit(conn, p, hashes, kind, mime, fmt, status, message, stored_name, st, 
             cur = conn.execute(
                 "INSERT INTO items (sha256, md5, sha1, size, mime, media_kind, format, stored_name, original_name,"
                 " intake_status, intake_message, intake_utc, acquired_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (sha256, hashes["md5"], hashes["sha1"], st.st_size, mime, kind, fmt, stored_name, p.name, status,
+                (sha256, hashes["md5"], hashes["sha1"], st.st_size, mime, kind, fmt, stored_name, name, status,
                  message, now, acquired_by),
             )
             item_id, outcome = cur.lastrowid, "new"
@@ -166,23 +211,23 @@ def _commit(conn, p, hashes, kind, mime, fmt, status, message, stored_name, st, 
             item_id, status, outcome = row["id"], row["intake_status"], "new_source"
         dup = conn.execute(
             "SELECT id FROM sources WHERE item_id = ? AND original_path = ? AND device = ? AND url = ? AND platform = ?",
-            (item_id, str(p), source.device, source.url, source.platform),
+            (item_id, shown, source.device, source.url, source.platform),
         ).fetchone()
         if dup is not None:
-            return IntakeRecord(str(p), "known", item_id, sha256, status, "already in the case from this source")
+            return IntakeRecord(shown, "known", item_id, sha256, status, "already in the case from this source")
         cur = conn.execute(
             "INSERT INTO sources (item_id, original_path, original_mtime_utc, device, url, platform, acquired_by,"
             " notes, added_utc) VALUES (?,?,?,?,?,?,?,?,?)",
-            (item_id, str(p), _mtime_utc(st), source.device, source.url, source.platform, acquired_by, source.notes, now),
+            (item_id, shown, _mtime_utc(st), source.device, source.url, source.platform, acquired_by, source.notes, now),
         )
         refs.append(record_ref(conn, "sources", cur.lastrowid))
         append_entry(conn, "intake", actor, item_id=item_id, item_sha256=sha256, details={
-            "path": str(p), "stored": f"{EVIDENCE_DIR}/{stored_name}", "size": st.st_size, "md5": hashes["md5"],
+            "path": shown, "stored": f"{EVIDENCE_DIR}/{stored_name}", "size": st.st_size, "md5": hashes["md5"],
             "sha1": hashes["sha1"], "mime": mime, "intake_status": status, "duplicate": outcome != "new",
             "source": {k: v for k, v in src.items() if v}, "acquired_by": acquired_by, "records": refs,
         })
     text = message if outcome == "new" else "same content as an item already in the case; source added"
-    return IntakeRecord(str(p), outcome, item_id, sha256, status, text)
+    return IntakeRecord(shown, outcome, item_id, sha256, status, text)
 
 
 def ingest_paths(
@@ -197,22 +242,30 @@ def ingest_paths(
     """Ingest files and folders (recursively); stops early, keeping what is done, if cancelled."""
     progress = ensure_progress(progress)
     home = case_dir.resolve()
-    files, own = [], 0
-    for f in iter_evidence_files(paths):
-        if f.resolve().is_relative_to(home):
+    entries, own = [], 0
+    for entry in walk_evidence(paths):
+        if _real(entry.path).is_relative_to(home):
             own += 1  # the case's own database, copies and artifacts are never evidence of it
         else:
-            files.append(f)
+            entries.append(entry)
     if own:
         log.warning("skipped %d file(s) inside the case folder %s", own, case_dir)
     records: list[IntakeRecord] = []
-    progress.start(len(files), "intake")
+    progress.start(len(entries), "intake")
     try:
-        for f in files:
+        for entry in entries:
             if progress.cancelled():
-                log.info("intake cancelled after %d of %d files", len(records), len(files))
+                log.info("intake cancelled after %d of %d files", len(records), len(entries))
                 break
-            rec = ingest_file(conn, case_dir, f, actor, acquired_by, source)
+            f = entry.path
+            try:
+                if entry.problem is not None:
+                    rec = _record_error(conn, shown_path(os.path.abspath(f)), entry.problem, actor, acquired_by)
+                else:
+                    rec = ingest_file(conn, case_dir, f, actor, acquired_by, source)
+            except Exception as exc:  # one bad file never ends the batch; it is recorded by name
+                log.exception("intake of %s failed", shown_path(f))
+                rec = _record_error(conn, shown_path(os.path.abspath(f)), f"intake failed: {exc}", actor, acquired_by)
             records.append(rec)
             progress.advance(1, file=Path(rec.path).name, outcome=rec.outcome)
     finally:

@@ -6,6 +6,12 @@ rename into ``evidence/`` or ``artifacts/``. A process killed between commit and
 leaves a staged file that :func:`recover` (run whenever a case is opened for writing) moves
 into place after checking its hash; a staged file whose record never committed is removed
 once it is older than :data:`STALE_STAGING_S`.
+
+A staged file is in use while its writer holds an exclusive ``flock`` on it (taken when the
+file is created, released by :func:`publish` or :func:`discard`, or by the writer's death);
+:func:`recover` never touches a file in use. Its age is the staging time written into its
+name, not its modification time: an evidence copy keeps the original's (possibly years old)
+modification time.
 """
 from __future__ import annotations
 
@@ -14,9 +20,14 @@ import os
 import shutil
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import IO, Any, Callable
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: only the staging time in the name protects
+    fcntl = None  # type: ignore[assignment]
 
 from ..media import sha256_file
 from .errors import CaseError
@@ -50,12 +61,47 @@ class Staged:
     area: str  # EVIDENCE_DIR or ARTIFACTS_DIR
     stored_name: str  # final name inside the area: <sha256><ext>
     sha256: str
+    # the open file holding the writer's lock (closed, so unlocked, by publish/discard or GC)
+    lock: IO[bytes] | None = field(default=None, compare=False, repr=False)
 
 
-def _staging_path(case_dir: Path, area: str, stored_name: str) -> Path:
+def _try_lock(fh: IO[bytes]) -> bool:
+    if fcntl is None:
+        return True
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError:  # a file system without flock: fall back on the staging time alone
+        return True
+    return True
+
+
+def _create_staging(case_dir: Path, area: str, stored_name: str) -> tuple[Path, IO[bytes]]:
+    """Create an empty staging file, locked by this process; its name carries the staging time."""
     folder = case_dir / STAGING_DIR / area
     folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{stored_name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part"
+    tmp = folder / f"{stored_name}.{os.getpid()}-{uuid.uuid4().hex[:8]}-{time.time_ns():x}.part"
+    fh = open(tmp, "xb")
+    _try_lock(fh)
+    return tmp, fh
+
+
+def _staged_at(part: Path) -> float:
+    """When a staging file was created: from its name, else (older names) its modification time."""
+    token = part.name.rsplit(".", 2)[1] if part.name.count(".") >= 2 else ""
+    bits = token.split("-")
+    if len(bits) == 3:
+        try:
+            return int(bits[2], 16) / 1e9
+        except ValueError:
+            pass
+    return part.stat().st_mtime
+
+
+def _release(lock: Any) -> None:
+    if lock is not None:
+        lock.close()
 
 
 def _finish(tmp: Path) -> None:
@@ -69,7 +115,7 @@ def _finish(tmp: Path) -> None:
 
 def stage_copy(case_dir: Path, area: str, src: Path, stored_name: str, expected_sha256: str) -> Staged:
     """Copy ``src`` (content and times) to staging and prove the copy hashes to ``expected_sha256``."""
-    tmp = _staging_path(case_dir, area, stored_name)
+    tmp, lock = _create_staging(case_dir, area, stored_name)
     try:
         shutil.copy2(src, tmp)
         got = sha256_file(tmp)
@@ -79,40 +125,48 @@ def stage_copy(case_dir: Path, area: str, src: Path, stored_name: str, expected_
         _finish(tmp)
     except BaseException:
         tmp.unlink(missing_ok=True)
+        lock.close()
         raise
-    return Staged(tmp, area, stored_name, expected_sha256)
+    return Staged(tmp, area, stored_name, expected_sha256, lock)
 
 
 def stage_bytes(case_dir: Path, area: str, data: bytes, stored_name: str, sha256: str) -> Staged:
-    tmp = _staging_path(case_dir, area, stored_name)
+    tmp, lock = _create_staging(case_dir, area, stored_name)
     try:
-        with open(tmp, "xb") as fh:
-            fh.write(data)
+        lock.write(data)
+        lock.flush()
         _finish(tmp)
     except BaseException:
         tmp.unlink(missing_ok=True)
+        lock.close()
         raise
-    return Staged(tmp, area, stored_name, sha256)
+    return Staged(tmp, area, stored_name, sha256, lock)
 
 
 def publish(case_dir: Path, staged: Staged) -> Path:
     """Move a staged file into its area (after its record committed); idempotent."""
     target = case_dir / staged.area / staged.stored_name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists():
-        staged.path.unlink(missing_ok=True)
-        return target
     try:
-        os.replace(staged.path, target)
-    except FileNotFoundError:
-        # Another process published the same content (or recovered our staged file) first.
-        if not target.exists():
-            raise
-    return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            staged.path.unlink(missing_ok=True)
+            return target
+        try:
+            os.replace(staged.path, target)
+        except FileNotFoundError:
+            # Another process published the same content (or recovered our staged file) first.
+            if not target.exists():
+                raise
+        return target
+    finally:
+        _release(staged.lock)
 
 
 def discard(staged: Staged) -> None:
-    staged.path.unlink(missing_ok=True)
+    try:
+        staged.path.unlink(missing_ok=True)
+    finally:
+        _release(staged.lock)
 
 
 def recover(case_dir: Path, recorded_sha256: Callable[[str, str], str | None]) -> list[str]:
@@ -128,22 +182,39 @@ def recover(case_dir: Path, recorded_sha256: Callable[[str, str], str | None]) -
         if not folder.is_dir():
             continue
         for part in sorted(folder.glob("*.part")):
-            stored_name = part.name.rsplit(".", 2)[0]
-            target = case_dir / area / stored_name
-            expected = recorded_sha256(area, stored_name)
             try:
-                age = now - part.stat().st_mtime
+                lock = open(part, "rb")
             except FileNotFoundError:
                 continue  # a concurrent writer published or removed it
-            if expected is not None and not target.exists():
-                if sha256_file(part) == expected:
-                    publish(case_dir, Staged(part, area, stored_name, expected))
-                    done.append(f"published {area}/{stored_name} left staged by an interrupted run")
-                    log.warning("recovered %s/%s from staging", area, stored_name)
-                    continue
-                log.error("staged %s does not match its record; left in place for examination", part)
-                done.append(f"kept {part.relative_to(case_dir)}: content does not match its record")
-            elif expected is not None or age > STALE_STAGING_S:
-                part.unlink(missing_ok=True)
-                done.append(f"removed stale staging file {part.relative_to(case_dir)}")
+            except OSError as exc:
+                log.warning("staging file %s could not be examined: %s", part, exc)
+                done.append(f"left {part.relative_to(case_dir)}: it could not be read ({exc.strerror or exc})")
+                continue
+            try:
+                if not _try_lock(lock):
+                    continue  # its writer is alive and still working on it
+                done.extend(_recover_one(case_dir, area, part, recorded_sha256, now))
+            except FileNotFoundError:
+                continue
+            finally:
+                lock.close()
     return done
+
+
+def _recover_one(case_dir: Path, area: str, part: Path, recorded_sha256: Callable[[str, str], str | None],
+                 now: float) -> list[str]:
+    stored_name = part.name.rsplit(".", 2)[0]
+    target = case_dir / area / stored_name
+    expected = recorded_sha256(area, stored_name)
+    age = now - _staged_at(part)
+    if expected is not None and not target.exists():
+        if sha256_file(part) == expected:
+            publish(case_dir, Staged(part, area, stored_name, expected))
+            log.warning("recovered %s/%s from staging", area, stored_name)
+            return [f"published {area}/{stored_name} left staged by an interrupted run"]
+        log.error("staged %s does not match its record; left in place for examination", part)
+        return [f"kept {part.relative_to(case_dir)}: content does not match its record"]
+    if expected is not None or age > STALE_STAGING_S:
+        part.unlink(missing_ok=True)
+        return [f"removed stale staging file {part.relative_to(case_dir)}"]
+    return []

@@ -2,7 +2,10 @@
 
 Every call to :func:`annotate` appends a complete record (fields not given are carried over
 from the previous record), so the current review is simply the latest record and every
-earlier state stays visible. Items flagged ``sensitive`` (sexual or child-abuse material)
+earlier state stays visible. A form that saves every field passes ``based_on``, the review
+version it was loaded from (:func:`review_version`); when another examiner saved in between,
+the save is refused with :class:`StaleReview` instead of silently undoing their changes
+(a cleared sensitive flag, a lost note). Items flagged ``sensitive`` (sexual or child-abuse material)
 must be withheld from exports; :func:`sensitive_item_ids` is what exporters consult.
 """
 from __future__ import annotations
@@ -13,9 +16,11 @@ from dataclasses import dataclass
 
 from .clock import utc_now
 from .custody import append_entry, canonical_json, record_ref
+from .errors import StaleReview
 from .store import VERDICTS, write_transaction
 
-__all__ = ["VERDICTS", "Annotation", "annotate", "history", "current_annotation", "sensitive_item_ids", "normalise_tags"]
+__all__ = ["VERDICTS", "Annotation", "annotate", "history", "current_annotation", "review_version",
+           "sensitive_item_ids", "normalise_tags", "StaleReview"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,11 @@ def current_annotation(conn: sqlite3.Connection, item_id: int) -> Annotation | N
     return None if row is None else Annotation.from_row(row)
 
 
+def review_version(annotation: Annotation | None) -> int:
+    """The version a review form was loaded from: the current record's id, 0 when never reviewed."""
+    return 0 if annotation is None else annotation.id
+
+
 def history(conn: sqlite3.Connection, item_id: int) -> list[Annotation]:
     """Every review record of an item, oldest first."""
     rows = conn.execute("SELECT * FROM annotations WHERE item_id = ? ORDER BY id", (item_id,)).fetchall()
@@ -71,14 +81,25 @@ def annotate(
     notes: str | None = None,
     tags: str | list[str] | tuple[str, ...] | None = None,
     sensitive: bool | None = None,
+    based_on: int | None = None,
 ) -> Annotation:
-    """Record a new review state; ``None`` for a field keeps its current value."""
+    """Record a new review state; ``None`` for a field keeps its current value.
+
+    ``based_on`` (optional) is the :func:`review_version` the caller's values were based on;
+    if the item's review has changed since, nothing is written and :class:`StaleReview` is raised.
+    """
     if verdict is not None and verdict not in VERDICTS:
         raise ValueError(f"unknown verdict {verdict!r}; choose one of: {', '.join(VERDICTS)}")
     if not reviewer or not str(reviewer).strip():
         raise ValueError("an annotation names its reviewer")
     with write_transaction(conn):
         prev = current_annotation(conn, item_id)
+        if based_on is not None and review_version(prev) != based_on:
+            raise StaleReview(
+                f"item {item_id}: the review was changed by {prev.reviewer if prev else 'someone'} at "
+                f"{prev.created_utc if prev else 'an unknown time'} (record {review_version(prev)}) after this form "
+                f"was loaded (record {based_on or 'none'}); nothing was saved. Reload the item to see the current "
+                "review, then save again", current=prev)
         new_verdict = verdict if verdict is not None else (prev.verdict if prev else None)
         new_notes = notes if notes is not None else (prev.notes if prev else "")
         new_tags = normalise_tags(tags) if tags is not None else (prev.tags if prev else ())

@@ -4,13 +4,18 @@ Each item is analysed outside any transaction, then its findings, artifact recor
 ``analysis`` custody entry are committed together in one short transaction. What is already
 recorded (by ``UNIQUE(item, kind, model_sha256, subject)``) is never re-run or duplicated, so a
 run killed at any point is finished by simply running it again.
+
+A detector result with status ``error`` (an unexpected failure, e.g. out of memory, not a
+property of the file like ``unreadable``) does not count as done: the next run analyses the
+item again and records the new attempt beside the failed one (subject ``file:attempt:<n>``),
+so the failure stays on record and the latest attempt is the item's result.
 """
 from __future__ import annotations
 
 import importlib
 import logging
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -87,12 +92,15 @@ def load_forensics() -> Callable[[Path], list] | None:
     return run_all
 
 
+RETRY_STATUSES = ("error",)  # detector outcomes that are failures of the run, not facts about the file
+
+
 def _pending(conn: sqlite3.Connection, model_sha256: str, forensics: bool) -> list[tuple[sqlite3.Row, bool, bool]]:
     rows = conn.execute(
-        "SELECT i.*, EXISTS (SELECT 1 FROM findings f WHERE f.item_id = i.id AND f.kind = ? AND f.model_sha256 = ?)"
-        " AS has_detector, EXISTS (SELECT 1 FROM findings f WHERE f.item_id = i.id AND f.kind LIKE ?) AS has_forensics"
+        "SELECT i.*, EXISTS (SELECT 1 FROM findings f WHERE f.item_id = i.id AND f.kind = ? AND f.model_sha256 = ?"
+        f" AND f.status NOT IN ({', '.join('?' * len(RETRY_STATUSES))})) AS has_detector, EXISTS (SELECT 1 FROM findings f WHERE f.item_id = i.id AND f.kind LIKE ?) AS has_forensics"
         " FROM items i ORDER BY i.id",
-        (DETECTOR, model_sha256, FORENSIC_PREFIX + "%"),
+        (DETECTOR, model_sha256, *RETRY_STATUSES, FORENSIC_PREFIX + "%"),
     ).fetchall()
     work = []
     for r in rows:
@@ -143,6 +151,16 @@ def _forensic_part(case_dir: Path, item: sqlite3.Row, run_all: Callable, arts: l
     return out
 
 
+def _detector_attempt(conn: sqlite3.Connection, item_id: int, f: NewFinding) -> NewFinding | None:
+    """The detector finding to insert: None when a usable result is already recorded, else ``f``
+    with the subject of the next attempt when earlier attempts failed."""
+    rows = conn.execute("SELECT status FROM findings WHERE item_id = ? AND kind = ? AND model_sha256 = ?",
+                        (item_id, DETECTOR, f.model_sha256)).fetchall()
+    if any(r["status"] not in RETRY_STATUSES for r in rows):
+        return None
+    return f if not rows else replace(f, subject=f"file:attempt:{len(rows) + 1}")
+
+
 def _analyse(conn, case_dir, item, need_det, run_all, scanner, ident, params, actor) -> ItemOutcome:
     arts: list[ArtifactFile] = []
     try:
@@ -155,7 +173,16 @@ def _analyse(conn, case_dir, item, need_det, run_all, scanner, ident, params, ac
         if not found:
             return ItemOutcome(item["id"], item["sha256"], "failed", "the analyses produced no findings")
         with write_transaction(conn):
-            found = [f for f in found if not finding_exists(conn, item["id"], f)]
+            kept = []
+            for f in found:
+                if f.kind == DETECTOR:
+                    f = _detector_attempt(conn, item["id"], f)
+                    if f is None:
+                        continue
+                elif finding_exists(conn, item["id"], f):
+                    continue
+                kept.append(f)
+            found = kept
             if not found:
                 return ItemOutcome(item["id"], item["sha256"], "already_done", "recorded by another run")
             used = {ref["sha256"] for f in found for ref in f.artifacts}

@@ -74,6 +74,9 @@ def register(sub) -> None:
                       help="sexual or child-abuse material: withhold the media from exports")
     flag.add_argument("--not-sensitive", dest="sensitive", action="store_false", help="clear the sensitive flag")
     p.add_argument("--reviewer", default=None, help="who reviews (default: the case examiner)")
+    p.add_argument("--based-on", dest="based_on", type=int, default=None, metavar="RECORD",
+                   help="refuse to save unless the item's current review is record RECORD (0: never reviewed), "
+                   "so a review written by someone else meanwhile is never overwritten")
     _case_options(p)
     p.set_defaults(func=run_annotate)
 
@@ -191,7 +194,7 @@ def run_annotate(args) -> int:
         return 2
     with open_case(args.case, args.cases_dir, create=False) as case:
         a = case.annotate(args.item, verdict=args.verdict, notes=args.notes, tags=args.tags,
-                          sensitive=args.sensitive, reviewer=args.reviewer)
+                          sensitive=args.sensitive, reviewer=args.reviewer, based_on=args.based_on)
     print(f"item {a.item_id}: verdict {a.verdict or '-'}, tags {','.join(a.tags) or '-'}, "
           f"sensitive {'yes' if a.sensitive else 'no'} (record {a.id} by {a.reviewer})")
     return 0

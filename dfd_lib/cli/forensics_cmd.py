@@ -62,9 +62,14 @@ def _write_map(image, maps_dir: Path, stem: str, analysis: str) -> dict:
 
 
 def _analyse_file(path: Path, names, max_pixels, maps_dir: Path | None) -> dict:
-    from ..forensics import run_all
+    from ..forensics import ForensicResult, analysis_names, run_all
     from ..media import sha256_file, sniff
 
+    if path.exists() and not path.is_file():  # never open a pipe or device (it may block forever)
+        msg = "not a regular file (a folder that cannot be read, a device, a pipe or a socket)"
+        results = [ForensicResult.error(n, msg, error_type="unreadable") for n in (names or analysis_names())]
+        return {"path": str(path), "sha256": None, "size": None, "kind": None, "mime": None,
+                "results": [r.to_dict() for r in results]}
     try:
         sha = sha256_file(path)
         kind, mime, _ = sniff(path)

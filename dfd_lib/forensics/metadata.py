@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import re
 from datetime import datetime, timedelta
+from typing import Iterator
 
 from ..errors import UnreadableMedia
 from ..media import open_image_header
@@ -28,8 +29,10 @@ _XMP_FIELDS = ("xmp:CreatorTool", "tiff:Software", "stEvt:softwareAgent", "xmp:C
                "photoshop:DateCreated", "dc:description", "exif:DateTimeOriginal")
 _SOFTWARE_FIELDS = frozenset({"EXIF Software", "EXIF ProcessingSoftware", "XMP xmp:CreatorTool", "XMP tiff:Software",
                               "XMP stEvt:softwareAgent", "IPTC OriginatingProgram", "PNG Software"})
-_SCAN_LIMIT = 32 * 1024 * 1024
-_TEXT_LIMIT = 200_000
+_SCAN_LIMIT = 32 * 1024 * 1024  # bytes of the file searched for XMP packets
+_TEXT_LIMIT = 200_000  # characters kept of one value
+_XMP_LIMIT = 4 * _TEXT_LIMIT  # characters of XMP kept in all
+_MAX_VALUES = 1000  # values kept of one XMP property
 _SLACK = timedelta(seconds=60)
 _TZ_SLACK = timedelta(hours=14)  # EXIF times are local and usually carry no zone
 
@@ -48,28 +51,74 @@ def _text(value) -> str:
     return str(value).replace("\x00", "").strip()[:_TEXT_LIMIT]
 
 
+def _packets(data: bytes) -> Iterator[bytes]:
+    """``<x:xmpmeta ...</x:xmpmeta>`` packets in ``data``, each found by one forward search (linear)."""
+    pos = 0
+    while True:
+        start = data.find(b"<x:xmpmeta", pos)
+        if start < 0:
+            return
+        end = data.find(b"</x:xmpmeta>", start)
+        if end < 0:
+            return  # no later start can close either
+        pos = end + len(b"</x:xmpmeta>")
+        yield data[start:pos]
+
+
 def read_xmp(path, pil_info: dict | None = None) -> str:
-    """All XMP packets in the file (raw byte scan plus what PIL decoded), as text."""
+    """All XMP packets in the file (raw byte scan plus what PIL decoded), as text.
+
+    Reads at most ``_SCAN_LIMIT`` bytes, keeps at most ``_XMP_LIMIT`` characters and works in
+    time linear in what it reads, so a crafted packet cannot stall the analysis.
+    """
     packets: list[str] = []
+    seen: set[str] = set()
+    total = 0
+
+    def add(text: str) -> bool:
+        nonlocal total
+        if text and text not in seen:
+            seen.add(text)
+            packets.append(text)
+            total += len(text) + 1
+        return total < _XMP_LIMIT
+
     for key in ("xmp", "XML:com.adobe.xmp"):
         v = (pil_info or {}).get(key)
         if v:
-            packets.append(_text(v))
-    with open(path, "rb") as fh:
-        data = fh.read(_SCAN_LIMIT)
-    for m in re.finditer(rb"<x:xmpmeta.*?</x:xmpmeta>", data, re.S):
-        t = m.group(0).decode("utf-8", errors="replace")
-        if t not in packets:
-            packets.append(t)
-    return "\n".join(packets)[: 4 * _TEXT_LIMIT]
+            add(_text(v))
+    if total < _XMP_LIMIT:
+        with open(path, "rb") as fh:
+            data = fh.read(_SCAN_LIMIT)
+        for raw in _packets(data):
+            if not add(raw[:_XMP_LIMIT].decode("utf-8", errors="replace")):
+                break
+    return "\n".join(packets)[:_XMP_LIMIT]
+
+
+def _elements(xmp: str, tag: str) -> Iterator[str]:
+    """Inner text of each ``<tag ...>...</tag>`` (first closing tag wins), in one linear pass."""
+    opening = re.compile(rf"<{re.escape(tag)}(?:\s[^<>]*)?>")
+    closing = f"</{tag}>"
+    pos = 0
+    for _ in range(_MAX_VALUES):
+        m = opening.search(xmp, pos)
+        if m is None:
+            return
+        end = xmp.find(closing, m.end())
+        if end < 0:
+            return  # no later element can close either
+        yield xmp[m.end():end]
+        pos = end + len(closing)
 
 
 def _xmp_values(xmp: str, qname: str) -> list[str]:
-    vals = re.findall(rf'{re.escape(qname)}\s*=\s*"([^"]*)"', xmp)
-    for m in re.finditer(rf"<{re.escape(qname)}(?:\s[^>]*)?>(.*?)</{re.escape(qname)}>", xmp, re.S):
-        items = re.findall(r"<rdf:li[^>]*>(.*?)</rdf:li>", m.group(1), re.S)
-        vals.extend(items or [re.sub(r"<[^>]+>", " ", m.group(1))])
-    return list(dict.fromkeys(html.unescape(v).strip() for v in vals if v.strip()))
+    """Values of an XMP property written as an attribute or an element (``rdf:li`` items, or its text)."""
+    vals = re.findall(rf'{re.escape(qname)}\s*=\s*"([^"]*)"', xmp)[:_MAX_VALUES]
+    for inner in _elements(xmp, qname):
+        items = list(_elements(inner, "rdf:li"))
+        vals.extend(items or [re.sub(r"<[^<>]*>", " ", inner)])
+    return list(dict.fromkeys(html.unescape(v).strip()[:_TEXT_LIMIT] for v in vals if v.strip()))
 
 
 def parse_exif_datetime(value: str | None) -> datetime | None:

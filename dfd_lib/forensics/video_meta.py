@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from ..errors import UnreadableMedia, UnsupportedMedia
+from ..media import open_video
 from .base import Analysis, Evidence, ForensicResult
 from .patterns import AI_GENERATORS, EDITORS, REENCODERS, Match, find_tools
 
@@ -36,10 +37,8 @@ class VideoMetaAnalysis(Analysis):
     applies_to = frozenset({"video"})
 
     def analyse(self, evidence: Evidence) -> ForensicResult:
-        import av
-
         try:
-            with av.open(str(evidence.path)) as container:
+            with open_video(evidence.path) as container:
                 tags = {str(k): str(v) for k, v in container.metadata.items()}
                 streams = []
                 for s in container.streams:

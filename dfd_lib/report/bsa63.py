@@ -12,6 +12,7 @@ from typing import Sequence
 
 from ..case import CaseInfo
 from .evidence_prep import EvidenceEntry
+from .text import one_line
 
 __all__ = ["render_part_a"]
 
@@ -28,8 +29,8 @@ def _sources(entries: Sequence[EvidenceEntry]) -> list[str]:
     for e in entries:
         it = e.item
         for s in it.sources or ():
-            bits = [f"file '{s.file_name}'"] + [f"{k}: {v}" for k, v in (("device", s.device), ("platform", s.platform),
-                                                                           ("URL", s.url)) if v]
+            bits = [f"file '{one_line(s.file_name)}'"] + [f"{k}: {one_line(v)}" for k, v in (
+                ("device", s.device), ("platform", s.platform), ("URL", s.url)) if v]
             lines += _wrap(f"- item {it.item_id}: " + "; ".join(bits), "  ")
     return lines or ["  - (no source recorded in the case)"]
 
@@ -38,16 +39,16 @@ def _hash_report(entries: Sequence[EvidenceEntry]) -> list[str]:
     out = ["HASH REPORT (enclosed with the certificate)", "=" * 43, ""]
     for e in entries:
         it = e.item
-        status = {"original": f"produced as acquired: {e.arcname}",
-                  "converted": f"produced as a converted copy: {e.arcname}",
+        status = {"original": f"produced as acquired: {one_line(e.arcname)}",
+                  "converted": f"produced as a converted copy: {one_line(e.arcname)}",
                   "withheld": "withheld from this bundle (flagged sensitive); available on lawful request",
-                  "not_included": f"not included in this bundle: {e.reason}"}[e.action]
-        out += [f"Item {it.item_id}: {it.name}"]
+                  "not_included": f"not included in this bundle: {one_line(e.reason)}"}[e.action]
+        out += [f"Item {it.item_id}: {one_line(it.name)}"]
         out += _wrap(f"Status: {status}", "  ")
-        out += [f"  Size:    {it.size:,} bytes ({it.mime or 'unknown type'})",
+        out += [f"  Size:    {it.size:,} bytes ({one_line(it.mime) or 'unknown type'})",
                 f"  SHA-256: {it.sha256}", f"  MD5:     {it.md5}", f"  SHA-1:   {it.sha1}"]
         if e.action == "converted":
-            out += _wrap(f"Converted copy ({e.reason}):", "  ")
+            out += _wrap(f"Converted copy ({one_line(e.reason)}):", "  ")
             out += [f"    SHA-256: {e.sha256}", f"    MD5:     {e.md5}", f"    SHA-1:   {e.sha1}",
                     f"    Size:    {e.size:,} bytes"]
         out.append("")
@@ -58,7 +59,7 @@ def render_part_a(info: CaseInfo, entries: Sequence[EvidenceEntry], as_of: str) 
     """The draft certificate (Part A) followed by its hash report, as plain UTF-8 text."""
     lines = [
         "DRAFT - to be completed, checked and signed by the party producing the electronic record.",
-        f"Prepared by dfd from case {info.id} ({info.title}) as of {as_of}.",
+        f"Prepared by dfd from case {one_line(info.id)} ({one_line(info.title)}) as of {one_line(as_of)}.",
         "",
         "THE SCHEDULE",
         "[See section 63(4)(c) of the Bharatiya Sakshya Adhiniyam, 2023]",

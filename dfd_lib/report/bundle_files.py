@@ -10,6 +10,7 @@ from typing import Any, Sequence
 from ..case import CustodyEntry
 from .evidence_prep import EvidenceEntry
 from .portal import PortalProfile
+from .text import flowing, one_line
 
 __all__ = ["dumps", "portal_fields_json", "portal_fields_text", "custody_log_json", "manifest_csv", "sha256sums"]
 
@@ -40,7 +41,7 @@ def portal_fields_json(profile: PortalProfile, values: dict[str, Any], anonymous
 def portal_fields_text(profile: PortalProfile, values: dict[str, Any], anonymous: bool,
                        entries: Sequence[EvidenceEntry], file_rules_text: str, report_size: int,
                        notes: Sequence[str] = ()) -> bytes:
-    out = [f"{profile.title}", f"{profile.url}" if profile.url else "", ""]
+    out = [one_line(profile.title), one_line(profile.url) if profile.url else "", ""]
     out += textwrap.wrap("Copy each answer into the portal's form, in this order. "
                          + ("ANONYMOUS complaint: the complainant section is left out. " if anonymous else "")
                          + "Upload the files listed at the end from the evidence/ folder.", 92)
@@ -48,33 +49,38 @@ def portal_fields_text(profile: PortalProfile, values: dict[str, Any], anonymous
     for f in profile.fields_for(anonymous):
         if f.section != section:
             section = f.section
-            title = profile.section_label(section)
+            title = one_line(profile.section_label(section))
             out += ["", title.upper(), "-" * len(title)]
         value = values.get(f.id, "")
-        shown = "\n".join(f"  - {v}" for v in value) if isinstance(value, list) else str(value)
+        label = one_line(f.label)
+        # every answer is one line (a list: one line per entry; free text: wrapped, its breaks as spaces)
+        shown = "\n".join(f"  - {one_line(v)}" for v in value) if isinstance(value, list) else flowing(value)
         if not shown:
-            out.append(f"{f.label}: (leave empty)")
-        elif "\n" in shown or len(shown) > 60 or isinstance(value, list):
-            out += [f"{f.label}:"] + ([shown] if isinstance(value, list) else
-                                      [textwrap.indent(p, "  ") for p in textwrap.wrap(shown, 88)])
+            out.append(f"{label}: (leave empty)")
+        elif len(shown) > 60 or isinstance(value, list):
+            out += [f"{label}:"] + ([shown] if isinstance(value, list) else
+                                    [textwrap.indent(p, "  ") for p in textwrap.wrap(shown, 88)])
         else:
-            out.append(f"{f.label}: {shown}")
+            out.append(f"{label}: {shown}")
     out += ["", "FILES TO UPLOAD", "---------------"]
-    out += textwrap.wrap(f"Upload rules assumed: {file_rules_text}", 92)
+    out += textwrap.wrap(f"Upload rules assumed: {flowing(file_rules_text)}", 92)
     out += [f"  report.pdf  ({report_size:,} bytes; the examination report)"]
-    out += [f"  {e.arcname}  ({e.size:,} bytes, SHA-256 {e.sha256})" for e in entries if e.arcname]
+    out += [f"  {one_line(e.arcname)}  ({e.size:,} bytes, SHA-256 {e.sha256})" for e in entries if e.arcname]
     for note in notes:
-        out += textwrap.wrap(f"NOTE: {note}", 92)
+        out += textwrap.wrap(f"NOTE: {flowing(note)}", 92)
     held = [e for e in entries if e.action in ("withheld", "not_included")]
     if held:
         out += ["", "NOT UPLOADED (give the description, hash and URL instead)", "-" * 57]
         for e in held:
-            out.append(f"  Item {e.item.item_id}: {e.item.name}")
-            out += textwrap.wrap(f"Reason: {e.reason}", 88, initial_indent="    ", subsequent_indent="    ")
-            out += textwrap.wrap(f"Description: {e.item.description}", 88, initial_indent="    ",
-                                 subsequent_indent="    ")
+            out.append(f"  Item {e.item.item_id}: {one_line(e.item.name)}")
+            # continuation lines are indented deeper than the SHA-256/URL lines, so free text such as
+            # analyst notes can never pass for one of them
+            out += textwrap.wrap(f"Reason: {flowing(e.reason)}", 88, initial_indent="    ",
+                                 subsequent_indent="      ")
+            out += textwrap.wrap(f"Description: {flowing(e.item.description)}", 88, initial_indent="    ",
+                                 subsequent_indent="      ")
             out.append(f"    SHA-256: {e.item.sha256}")
-            out += [f"    URL: {u}" for u in e.urls]
+            out += [f"    URL: {one_line(u)}" for u in e.urls]
     return ("\n".join(out).rstrip() + "\n").encode("utf-8")
 
 

@@ -20,7 +20,7 @@ from .errors import PortalError
 from .fieldcheck import FORMATS, format_problem, is_empty, match_choice, normalise_value
 from .filerules import FileRules
 
-__all__ = ["PortalField", "PortalProfile", "load_portal", "portal_names"]
+__all__ = ["PortalField", "PortalProfile", "load_portal", "portal_names", "check_portal_name"]
 
 log = logging.getLogger(__name__)
 
@@ -216,9 +216,23 @@ def _field(raw: Any, sections: set[str], earlier: set[str], source: str) -> Port
     )
 
 
+_PORTAL_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+
+
+def check_portal_name(name: object, source: str = "portal profile") -> str:
+    """A profile name names the file its answers are kept in (``<case>/portal/<name>.json``), so it
+    must be a plain identifier: 1-64 lower-case letters, digits, '-' or '_', not starting with '-' or '_'."""
+    text = str(name)
+    if not _PORTAL_NAME.fullmatch(text):
+        raise PortalError(f"{source}: portal name {text!r} must be 1-64 lower-case letters, digits, '-' or '_' "
+                          "(starting with a letter or digit); it names the file the form's answers are kept in")
+    return text
+
+
 def profile_from_dict(data: Any, source: str) -> PortalProfile:
     if not isinstance(data, dict) or not data.get("name") or not isinstance(data.get("fields"), list):
         raise PortalError(f"{source}: a portal profile needs 'name', 'sections' and a list of 'fields'")
+    check_portal_name(data["name"], source)
     sections = tuple((str(s["id"]), str(s.get("label", s["id"]))) for s in data.get("sections") or ()
                      if isinstance(s, dict) and s.get("id"))
     fields: list[PortalField] = []

@@ -4,27 +4,43 @@ The case store has no table for form answers, so they live in a JSON file beside
 every save appends a ``case_updated`` custody entry holding the file's SHA-256 (never the
 answers themselves, which may identify the complainant). Loading checks the file against the
 last logged hash, so an edit made outside the tool is reported instead of being exported.
+
+A save is crash-consistent: the new file is first written (and flushed) as a pending file
+named by its SHA-256, then the custody entry is committed, then the pending file is renamed
+over the form. A crash before the commit leaves the previous form and its entry as they were
+(the pending file is removed by the next save); a crash after it is completed by the next
+load, which finds the pending file whose hash the last entry records. Saves of one form are
+serialised by a lock file, so two writers cannot leave the file and the log disagreeing.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX
+    fcntl = None  # type: ignore[assignment]
 
 import yaml
 
 from ..case import Case, default_actor, utc_now
 from .errors import PortalError
 from .fieldcheck import is_empty
-from .portal import load_portal
+from .portal import check_portal_name, load_portal
 
 __all__ = ["FIELDS_DIR", "StoredFields", "fields_path", "save_portal_fields", "load_portal_fields",
            "load_stored_fields", "read_fields_file"]
 
 FIELDS_DIR = "portal"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -39,7 +55,39 @@ class StoredFields:
 
 
 def fields_path(case: Case, portal: str) -> Path:
-    return case.path / FIELDS_DIR / f"{portal}.json"
+    """``<case>/portal/<portal>.json``; a name that is not a plain identifier is refused (PortalError)."""
+    folder = case.path / FIELDS_DIR
+    path = folder / f"{check_portal_name(portal)}.json"
+    if path.parent != folder:  # cannot happen for a checked name; kept as the last line of defence
+        raise PortalError(f"portal name {portal!r} would leave the case folder")
+    return path
+
+
+def _pending_path(path: Path, sha256: str) -> Path:
+    return path.with_name(f".{path.name}.{sha256}.pending")
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def _form_lock(path: Path) -> Iterator[None]:
+    """Serialise saves (and load-time completions) of one form across processes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(f".{path.name}.lock"), "a+b") as fh:
+        if fcntl is not None:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        yield
 
 
 def _jsonable(value: Any) -> Any:
@@ -78,17 +126,23 @@ def save_portal_fields(case: Case, portal: str, values: Mapping[str, Any],
            "saved_utc": utc_now(), "saved_by": who}
     data = (json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
     path = fields_path(case, profile.name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     sha = hashlib.sha256(data).hexdigest()
-    entry = case.log_action("case_updated", who, details={"portal_fields": {
-        "portal": profile.name, "file": f"{FIELDS_DIR}/{path.name}", "sha256": sha, "fields": sorted(stored),
-        "file_rules_override": bool(file_rules)}})
+    with _form_lock(path):
+        for old in path.parent.glob(f".{path.name}.*.pending"):  # left by a save that crashed before its log
+            old.unlink(missing_ok=True)
+        pending = _pending_path(path, sha)
+        with open(pending, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        _fsync_dir(path.parent)
+        # the log entry is committed only once the content it names is safely on disk; the
+        # rename that follows is completed by the next load if it never happens
+        entry = case.log_action("case_updated", who, details={"portal_fields": {
+            "portal": profile.name, "file": f"{FIELDS_DIR}/{path.name}", "sha256": sha, "fields": sorted(stored),
+            "file_rules_override": bool(file_rules)}})
+        os.replace(pending, path)
+        _fsync_dir(path.parent)
     return StoredFields(profile.name, stored, dict(file_rules or {}), doc["saved_utc"], who, sha, entry.seq)
 
 
@@ -101,11 +155,35 @@ def _last_logged(case: Case, portal: str) -> tuple[int, str] | None:
     return found
 
 
+def _complete_interrupted_save(path: Path, logged: tuple[int, str]) -> None:
+    """Finish a save whose custody entry committed but whose file was never renamed into place."""
+    pending = _pending_path(path, logged[1])
+    if not pending.exists():
+        return
+    with _form_lock(path):
+        if not pending.exists():
+            return  # its writer, or another reader, finished it meanwhile
+        try:
+            if path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() == logged[1]:
+                pending.unlink(missing_ok=True)
+                return
+            if hashlib.sha256(pending.read_bytes()).hexdigest() != logged[1]:
+                return  # not the content the log records: reported by the caller's check
+            os.replace(pending, path)
+            _fsync_dir(path.parent)
+        except OSError as exc:
+            log.warning("could not complete the interrupted save of %s: %s", path, exc)
+            return
+    log.warning("completed an interrupted save of %s (custody entry #%d)", path, logged[0])
+
+
 def load_stored_fields(case: Case, portal: str) -> StoredFields | None:
     """The stored answers with their custody record; None if never saved. Raises if the file was tampered with."""
     profile = load_portal(portal)
     path = fields_path(case, profile.name)
     logged = _last_logged(case, profile.name)
+    if logged is not None:
+        _complete_interrupted_save(path, logged)
     if not path.exists():
         if logged is not None:
             raise PortalError(f"{path} is missing although custody entry #{logged[0]} recorded it; "

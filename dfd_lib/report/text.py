@@ -8,7 +8,7 @@ from pathlib import Path
 from ..case import format_ist
 from ..case.clock import parse_utc
 
-__all__ = ["font_files", "covered_codepoints", "glyph_safe", "fmt_utc", "fmt_both", "fmt_score", "fmt_size",
+__all__ = ["font_files", "covered_codepoints", "glyph_safe", "one_line", "flowing", "fmt_utc", "fmt_both", "fmt_score", "fmt_size",
            "VERDICT_WORDS", "STATUS_WORDS"]
 
 VERDICT_WORDS = {
@@ -56,6 +56,36 @@ def glyph_safe(text: object) -> str:
         else:
             out.append(f"<U+{ord(ch):04X}>")
     return "".join(out)
+
+
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def one_line(text: object) -> str:
+    """``text`` made safe for one line of a plain-text document.
+
+    Line breaks of every kind (``\\n``, ``\\r``, U+0085, U+2028/9, vertical tab, form feed...)
+    and other control characters are written as visible escapes (``\\n``, ``\\x0b``,
+    ``\\u2028``), so a file name or a source description cannot start a line of its own (a
+    forged ``SHA-256:`` line in a hash report) and nothing is silently dropped.
+    """
+    s = "" if text is None else str(text)
+    if s.isprintable():
+        return s
+    out = []
+    for ch in s:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif unicodedata.category(ch) in ("Cc", "Zl", "Zp"):
+            out.append(f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def flowing(text: object) -> str:
+    """Free text (a narrative) as one paragraph to wrap: its line breaks become spaces, other controls escaped."""
+    return one_line(" ".join(("" if text is None else str(text)).splitlines()))
 
 
 def fmt_utc(stamp: str | None) -> str:
