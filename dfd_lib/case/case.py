@@ -246,11 +246,15 @@ class Case:
         with self._lock:
             return read_entries(self._conn)
 
-    def verify(self, actor: str | None = None, progress: Progress | None = None, log_result: bool = True
-               ) -> VerificationReport:
-        """Re-hash every stored file and record, walk the chain; the verification itself is logged."""
+    def verify(self, actor: str | None = None, progress: Progress | None = None, log_result: bool = True,
+               anchors: Iterable[str | os.PathLike] = ()) -> VerificationReport:
+        """Re-hash every stored file and record, walk the chain; the verification itself is logged.
+
+        ``anchors``: reports, export bundles or custody_log.json files whose recorded chain head
+        the log must still contain (see :mod:`dfd_lib.case.anchors`).
+        """
         with self._lock:
-            report = verify_case(self._conn, self.path, self.id, progress)
+            report = verify_case(self._conn, self.path, self.id, progress, anchors=anchors)
             if log_result:
                 with write_transaction(self._conn):
                     append_entry(self._conn, "verification", self._actor(actor), details={

@@ -32,12 +32,17 @@ __all__ = [
     "append_entry",
     "read_entries",
     "check_chain",
+    "ANCHOR_TABLE",
+    "read_anchor",
 ]
 
 ACTIONS = frozenset(
     {"case_created", "case_updated", "intake", "analysis", "view", "annotation", "export", "report", "verification"}
 )
 GENESIS_HASH = "0" * 64
+ANCHOR_TABLE = "custody_anchor"  # one row: head_seq, head_hash, entries - rewritten by every append
+# Actions whose entry records the chain head the action saw (``details["custody_head"]``).
+HEAD_RECORDING_ACTIONS = frozenset({"report", "export"})
 
 
 def clean_json(obj: Any) -> Any:
@@ -92,6 +97,7 @@ class CustodyEntry:
     details: dict[str, Any] = field(default_factory=dict)
     prev_hash: str = GENESIS_HASH
     entry_hash: str = ""
+    damaged: str = ""  # why the stored entry could not be read as written (not hashed); "" when sound
 
     def hashed_fields(self) -> dict[str, Any]:
         return {
@@ -109,13 +115,16 @@ class CustodyEntry:
         return sha256_json(self.hashed_fields())
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.hashed_fields(), "entry_hash": self.entry_hash}
+        out = {**self.hashed_fields(), "entry_hash": self.entry_hash}
+        if self.damaged:
+            out["damaged"] = self.damaged
+        return out
 
 
 @dataclass(frozen=True)
 class ChainBreak:
     seq: int
-    problem: str  # "missing" | "altered" | "relinked" | "unreadable"
+    problem: str  # "missing" | "altered" | "relinked" | "damaged"
     message: str
 
 
@@ -136,6 +145,10 @@ def append_entry(
         raise ValueError("every custody entry names its actor")
     head = conn.execute("SELECT seq, entry_hash FROM custody ORDER BY seq DESC LIMIT 1").fetchone()
     seq, prev = (1, GENESIS_HASH) if head is None else (head["seq"] + 1, head["entry_hash"])
+    details = dict(details or {})
+    if action in HEAD_RECORDING_ACTIONS and head is not None:
+        count = conn.execute("SELECT COUNT(*) FROM custody").fetchone()[0]
+        details["custody_head"] = {"seq": head["seq"], "hash": head["entry_hash"], "entries": count}
     draft = CustodyEntry(
         seq=seq,
         time_utc=utc_now(),
@@ -143,7 +156,7 @@ def append_entry(
         actor=str(actor),
         item_id=item_id,
         item_sha256=item_sha256,
-        details=clean_json(details or {}),
+        details=clean_json(details),
         prev_hash=prev,
     )
     entry = replace(draft, entry_hash=draft.compute_hash())
@@ -153,23 +166,47 @@ def append_entry(
         (entry.seq, entry.time_utc, entry.action, entry.actor, entry.item_id, entry.item_sha256,
          canonical_json(entry.details), entry.prev_hash, entry.entry_hash),
     )
+    # the anchor: the head and the number of entries, so a deleted newest entry cannot pass unnoticed
+    conn.execute(f"INSERT OR REPLACE INTO {ANCHOR_TABLE} (singleton, head_seq, head_hash, entries)"
+                 " VALUES (1, ?, ?, (SELECT COUNT(*) FROM custody))", (entry.seq, entry.entry_hash))
     return entry
 
 
+def read_anchor(conn: sqlite3.Connection) -> dict[str, Any] | None:
+    """The recorded chain head ``{"seq", "hash", "entries"}``; None when the case has no anchor table
+    (a database older than schema version 2 opened read-only); ``{}`` when the table has no row."""
+    try:
+        row = conn.execute(f"SELECT head_seq, head_hash, entries FROM {ANCHOR_TABLE}").fetchone()
+    except sqlite3.OperationalError:
+        return None
+    return {} if row is None else {"seq": row[0], "hash": row[1], "entries": row[2]}
+
+
+def _parse_details(raw: Any) -> tuple[dict[str, Any], str]:
+    """(details, damage) of a stored ``details_json``: damaged details read as ``{"_unparseable": raw}``."""
+    try:
+        details = json.loads(raw)
+    except (TypeError, ValueError):
+        return {"_unparseable": raw}, "its details are not valid JSON"
+    if not isinstance(details, dict):
+        return {"_unparseable": raw}, f"its details are a JSON {type(details).__name__}, not an object"
+    return details, ""
+
+
 def read_entries(conn: sqlite3.Connection, item_id: int | None = None) -> list[CustodyEntry]:
-    """Entries in chain order (all, or those naming one item). Unparseable details read as ``{"_unparseable": text}``."""
+    """Entries in chain order (all, or those naming one item).
+
+    Details that are not a JSON object read as ``{"_unparseable": text}`` with ``damaged`` saying why.
+    """
     sql = "SELECT * FROM custody" + (" WHERE item_id = ?" if item_id is not None else "") + " ORDER BY seq"
     out = []
     for row in conn.execute(sql, () if item_id is None else (item_id,)):
-        try:
-            details = json.loads(row["details_json"])
-        except (TypeError, ValueError):
-            details = {"_unparseable": row["details_json"]}
+        details, damaged = _parse_details(row["details_json"])
         out.append(
             CustodyEntry(
                 seq=row["seq"], time_utc=row["time_utc"], action=row["action"], actor=row["actor"],
                 item_id=row["item_id"], item_sha256=row["item_sha256"], details=details,
-                prev_hash=row["prev_hash"], entry_hash=row["entry_hash"],
+                prev_hash=row["prev_hash"], entry_hash=row["entry_hash"], damaged=damaged,
             )
         )
     return out
@@ -180,13 +217,14 @@ def check_chain(entries: Iterable[CustodyEntry]) -> list[ChainBreak]:
     breaks: list[ChainBreak] = []
     expected_seq, prev_hash = 1, GENESIS_HASH
     for e in entries:
-        if "_unparseable" in e.details and len(e.details) == 1:
-            breaks.append(ChainBreak(e.seq, "unreadable", f"entry {e.seq}: details are not valid JSON"))
+        if e.damaged:
+            breaks.append(ChainBreak(e.seq, "damaged", f"entry {e.seq} ({e.action}, {e.time_utc}) is damaged: "
+                                     f"{e.damaged}"))
         if e.seq != expected_seq:
             missing = f"{expected_seq}" if e.seq == expected_seq + 1 else f"{expected_seq}..{e.seq - 1}"
             breaks.append(ChainBreak(expected_seq, "missing", f"entry {missing} missing: the log jumps from "
                                      f"{expected_seq - 1} to {e.seq}"))
-        if e.compute_hash() != e.entry_hash:
+        if not e.damaged and e.compute_hash() != e.entry_hash:
             breaks.append(ChainBreak(e.seq, "altered", f"entry {e.seq} ({e.action}, {e.time_utc}) was edited: "
                                      f"its content no longer matches its hash {e.entry_hash[:16]}..."))
         if e.prev_hash != prev_hash and e.seq == expected_seq:

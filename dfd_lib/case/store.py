@@ -163,7 +163,19 @@ _V1: tuple[str, ...] = (
     ),
 )
 
-MIGRATIONS: list[tuple[str, ...]] = [_V1]
+# Version 2: the custody chain's anchor - the head entry and the entry count, rewritten by every
+# append (dfd_lib.case.custody.append_entry) so deleting the newest entries is detected by verify.
+_V2: tuple[str, ...] = (
+    """CREATE TABLE custody_anchor (
+        singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+        head_seq INTEGER NOT NULL,
+        head_hash TEXT NOT NULL,
+        entries INTEGER NOT NULL)""",
+    """INSERT INTO custody_anchor (singleton, head_seq, head_hash, entries)
+        SELECT 1, seq, entry_hash, (SELECT COUNT(*) FROM custody) FROM custody ORDER BY seq DESC LIMIT 1""",
+)
+
+MIGRATIONS: list[tuple[str, ...]] = [_V1, _V2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

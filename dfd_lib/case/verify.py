@@ -4,18 +4,26 @@ The report says precisely what is wrong: ``altered`` (a stored file whose hash d
 record), ``added`` (a file on disk the database does not know), ``removed`` (a recorded file
 missing from disk) and ``chain_breaks`` (custody entries missing, edited or re-linked; records
 — findings, items, sources, annotations, artifacts — edited, deleted or inserted outside the
-tool, detected by their canonical hashes logged in the custody chain).
+tool, detected by their canonical hashes logged in the custody chain; newest entries deleted,
+detected against the chain's anchor in the database and against anchors given from reports and
+export bundles, see :mod:`dfd_lib.case.anchors`).
+
+The database is read in one read transaction: a legitimate write by another process while
+verify runs is simply not seen (it belongs to the next verification), never taken for tampering.
 """
 from __future__ import annotations
 
+import os
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Iterable
 
 from ..media import sha256_file
 from ..progress import Progress, ensure_progress
 from .clock import utc_now
-from .custody import CustodyEntry, check_chain, read_entries, record_hash
+from .anchors import Anchor, AnchorError, read_anchor_file
+from .custody import CustodyEntry, check_chain, read_anchor, read_entries, record_hash
 from .files import ARTIFACTS_DIR, EVIDENCE_DIR
 from .store import APPEND_ONLY_TABLES, HASHED_COLUMNS
 
@@ -117,11 +125,18 @@ def _unknown_files(case_dir: Path, area: str, known: set[str]) -> list[Issue]:
 
 def _check_records(conn: sqlite3.Connection, entries: list[CustodyEntry]) -> tuple[int, list[Issue]]:
     logged: dict[tuple[str, int], tuple[str, int]] = {}
+    issues: list[Issue] = []
     for e in entries:
-        for ref in e.details.get("records", []) if isinstance(e.details, dict) else []:
-            if isinstance(ref, list) and len(ref) == 3:
-                logged[(str(ref[0]), int(ref[1]))] = (str(ref[2]), e.seq)
-    issues, checked, seen = [], 0, set()
+        refs = e.details.get("records", []) if isinstance(e.details, dict) and not e.damaged else []
+        if not isinstance(refs, list):
+            refs = [refs]
+        for ref in refs:
+            if isinstance(ref, list) and len(ref) == 3 and isinstance(ref[1], int) and not isinstance(ref[1], bool):
+                logged[(str(ref[0]), ref[1])] = (str(ref[2]), e.seq)
+            else:
+                issues.append(Issue("chain_break", f"custody #{e.seq}", f"entry {e.seq} is damaged: a record "
+                                    f"reference {str(ref)[:80]!r} is not [table, id, hash]"))
+    checked, seen = 0, set()
     for table, columns in HASHED_COLUMNS.items():
         for row in conn.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY id"):
             record = dict(zip(columns, tuple(row)))
@@ -144,20 +159,120 @@ def _check_records(conn: sqlite3.Connection, entries: list[CustodyEntry]) -> tup
 
 def _check_case_info(conn: sqlite3.Connection, entries: list[CustodyEntry]) -> list[Issue]:
     logged: dict = {}
+    issues: list[Issue] = []
     for e in entries:
-        if e.action in ("case_created", "case_updated") and isinstance(e.details.get("info"), dict):
+        if e.action not in ("case_created", "case_updated") or e.damaged or "info" not in e.details:
+            continue
+        if isinstance(e.details["info"], dict):
             logged.update(e.details["info"])
+        else:
+            issues.append(Issue("chain_break", f"custody #{e.seq}", f"entry {e.seq} is damaged: its case "
+                                "information is not a JSON object"))
     row = conn.execute("SELECT * FROM case_info").fetchone()
     if row is None:
-        return [Issue("chain_break", "case_info", "case metadata row is missing")]
-    return [Issue("chain_break", f"case_info.{k}", "case metadata differs from the custody log", str(v), str(row[k]))
-            for k, v in sorted(logged.items()) if k in row.keys() and row[k] != v]
+        return issues + [Issue("chain_break", "case_info", "case metadata row is missing")]
+    return issues + [Issue("chain_break", f"case_info.{k}", "case metadata differs from the custody log", str(v),
+                           str(row[k])) for k, v in sorted(logged.items()) if k in row.keys() and row[k] != v]
 
 
-def verify_case(conn: sqlite3.Connection, case_dir: Path, case_id: str, progress: Progress | None = None) -> VerificationReport:
-    """Check everything; read-only (the caller logs the verification entry)."""
+def _missing_after(entries: list[CustodyEntry], seq: int) -> str:
+    last = entries[-1].seq if entries else 0
+    return f"#{seq}" if seq == last + 1 else f"#{last + 1}..#{seq}"
+
+
+def _check_head(entries: list[CustodyEntry], seq: int, head_hash: str, where: str, target: str) -> list[Issue]:
+    """The log must still hold entry ``seq`` with ``head_hash`` (recorded by ``where``)."""
+    by_seq = {e.seq: e for e in entries}
+    if seq == 0:
+        return []
+    if seq not in by_seq:
+        last = entries[-1].seq if entries else 0
+        gone = _missing_after(entries, seq)
+        what = (f"{'entries' if '..' in gone else 'entry'} {gone} {'are' if '..' in gone else 'is'} missing: the "
+                f"log ends at #{last}" if seq > last else f"entry #{seq} is missing")
+        return [Issue("chain_break", target, f"{where} records the chain head #{seq} {head_hash[:16]}..., but {what}"
+                      " (deleted after it was recorded)", head_hash, None)]
+    if by_seq[seq].entry_hash != head_hash:
+        return [Issue("chain_break", target, f"{where} records entry #{seq} with hash {head_hash[:16]}..., but the "
+                      f"log's entry #{seq} has another hash (the log was rewritten from there)", head_hash,
+                      by_seq[seq].entry_hash)]
+    return []
+
+
+def _check_anchors(conn: sqlite3.Connection, entries: list[CustodyEntry], anchors: list[Anchor], case_id: str
+                   ) -> tuple[list[Issue], list[Issue]]:
+    """(chain breaks, warnings) from the database anchor, heads logged by reports/exports, and anchor files."""
+    breaks: list[Issue] = []
+    warnings: list[Issue] = []
+    head = entries[-1] if entries else None
+    anchor = read_anchor(conn)
+    if anchor is None:
+        warnings.append(Issue("warning", "custody anchor", "this case database has no chain anchor (made by an older "
+                              "version and opened read-only): deleted newest entries can only be found with --anchor"))
+    elif not anchor:
+        if entries:
+            breaks.append(Issue("chain_break", "custody anchor", "the chain anchor (head and entry count) is missing "
+                                "from the database: it was deleted outside the tool"))
+    else:
+        breaks += _check_head(entries, anchor["seq"], anchor["hash"], "the case's chain anchor", "custody anchor")
+        if head is not None and head.seq > anchor["seq"]:
+            breaks.append(Issue("chain_break", "custody anchor", f"entries after #{anchor['seq']} were added outside "
+                                "the tool (the anchor was not moved)", anchor["hash"], head.entry_hash))
+        if anchor["entries"] != len(entries):
+            breaks.append(Issue("chain_break", "custody anchor", f"the log holds {len(entries)} entries, the anchor "
+                                f"recorded {anchor['entries']}", str(anchor["entries"]), str(len(entries))))
+    for e in entries:  # heads recorded by report and export entries
+        rec = e.details.get("custody_head") if not e.damaged else None
+        if isinstance(rec, dict) and isinstance(rec.get("seq"), int) and isinstance(rec.get("hash"), str):
+            breaks += _check_head(entries, rec["seq"], rec["hash"], f"{e.action} entry #{e.seq}", f"custody #{e.seq}")
+    for a in anchors:
+        target = f"anchor {a.source}"
+        if a.case_id is not None and a.case_id != case_id:
+            breaks.append(Issue("chain_break", target, f"this anchor belongs to case {a.case_id!r}, not {case_id!r}"))
+            continue
+        breaks += _check_head(entries, a.seq, a.hash, f"the file {Path(a.source).name}", target)
+    return breaks, warnings
+
+
+def _load_anchors(files: Iterable[str | os.PathLike]) -> tuple[list[Anchor], list[Issue]]:
+    anchors, problems = [], []
+    for f in files:
+        try:
+            anchors.append(read_anchor_file(f))
+        except AnchorError as exc:
+            problems.append(Issue("chain_break", f"anchor {f}", f"cannot check against this file: {exc}"))
+    return anchors, problems
+
+
+def verify_case(conn: sqlite3.Connection, case_dir: Path, case_id: str, progress: Progress | None = None,
+                anchors: Iterable[str | os.PathLike] = ()) -> VerificationReport:
+    """Check everything; read-only (the caller logs the verification entry).
+
+    ``anchors``: report, export bundle or custody-log files whose recorded chain head the log
+    must still contain. The database is read in one read transaction (a consistent snapshot).
+    """
     progress = ensure_progress(progress)
+    anchor_list, anchor_problems = _load_anchors(anchors)
+    own_txn = not conn.in_transaction
+    if own_txn:
+        conn.execute("BEGIN")  # deferred: the first read fixes the snapshot every later read sees
+    try:
+        report = _verify_snapshot(conn, case_dir, case_id, progress, anchor_list, anchor_problems)
+    finally:
+        if own_txn and conn.in_transaction:
+            conn.execute("COMMIT")
+    if report.added:  # a file published by a write that committed after the snapshot is not foreign
+        known = {(EVIDENCE_DIR, r[0]) for r in conn.execute("SELECT stored_name FROM items")}
+        known |= {(ARTIFACTS_DIR, r[0]) for r in conn.execute("SELECT stored_name FROM artifacts")}
+        added = tuple(i for i in report.added if tuple(i.target.split("/", 1)) not in known)
+        report = replace(report, added=added)
+    return report
+
+
+def _verify_snapshot(conn: sqlite3.Connection, case_dir: Path, case_id: str, progress: Progress,
+                     anchors: list[Anchor], anchor_problems: list[Issue]) -> VerificationReport:
     total = conn.execute("SELECT (SELECT COUNT(*) FROM items) + (SELECT COUNT(*) FROM artifacts)").fetchone()[0]
+    entries = read_entries(conn)
     progress.start(total, "verify")
     try:
         n_ev, alt1, rem1, warn1 = _check_files(conn, case_dir, "items", EVIDENCE_DIR, progress)
@@ -166,13 +281,13 @@ def verify_case(conn: sqlite3.Connection, case_dir: Path, case_id: str, progress
         progress.close()
     added = _unknown_files(case_dir, EVIDENCE_DIR, {r[0] for r in conn.execute("SELECT stored_name FROM items")})
     added += _unknown_files(case_dir, ARTIFACTS_DIR, {r[0] for r in conn.execute("SELECT stored_name FROM artifacts")})
-    entries = read_entries(conn)
     breaks = [Issue("chain_break", f"custody #{b.seq}", b.message) for b in check_chain(entries)]
     n_rec, rec_issues = _check_records(conn, entries)
-    breaks += rec_issues + _check_case_info(conn, entries)
+    anchor_breaks, anchor_warnings = _check_anchors(conn, entries, anchors, case_id)
+    breaks += rec_issues + _check_case_info(conn, entries) + anchor_breaks + anchor_problems
     triggers = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
     missing = [f"{t}_no_{op}" for t in APPEND_ONLY_TABLES for op in ("update", "delete") if f"{t}_no_{op}" not in triggers]
-    warnings = warn1 + warn2
+    warnings = warn1 + warn2 + anchor_warnings
     if missing:
         warnings.append(Issue("warning", "database", f"append-only guard(s) removed: {', '.join(missing)}"))
     head = entries[-1] if entries else None

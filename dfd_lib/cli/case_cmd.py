@@ -60,6 +60,9 @@ def register(sub) -> None:
     p.add_argument("case", metavar="CASE")
     p.add_argument("--examiner", default=None, help="who verifies (recorded in the custody log)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--anchor", action="append", default=[], metavar="FILE",
+                   help="a report (PDF/HTML), export bundle (.zip) or custody_log.json of this case: the custody "
+                        "log must still hold the chain head it recorded (repeatable)")
     _case_options(p)
     p.set_defaults(func=run_verify)
 
@@ -177,7 +180,7 @@ def run_verify(args) -> int:
     from ..case import open_case
 
     with open_case(args.case, args.cases_dir, create=False) as case:
-        report = case.verify(actor=args.examiner)
+        report = case.verify(actor=args.examiner, anchors=args.anchor)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:

@@ -8,6 +8,7 @@ import base64
 from html import escape
 from pathlib import Path
 
+from ..case.anchors import anchor_text
 from .figures import display_jpeg, frame_plot_png, thumbnail_jpeg
 from .modelinfo import flatten_metrics
 from .pdf import TITLE
@@ -109,7 +110,9 @@ def _item_section(it: ItemView) -> str:
 
 def render_html(data: ReportData) -> bytes:
     info, s = data.info, summarise(data)
-    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{escape(TITLE)}: case "
+    anchor = escape(anchor_text(info.id, data.custody.head_seq, data.custody.head_hash))
+    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><meta name='dfd-custody-head' "
+             f"content='{anchor}'><title>{escape(TITLE)}: case "
              f"{escape(info.id)}</title><style>{_CSS}</style></head><body><h1>{escape(TITLE)}</h1>"]
     rows = [("Case ID", info.id), ("Title", info.title), ("Examiner", info.examiner), ("Agency", info.agency),
             ("Case opened", fmt_both(info.created_utc)),

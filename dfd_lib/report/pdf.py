@@ -12,6 +12,7 @@ from typing import Callable
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
+from ..case.anchors import anchor_text
 from ..case.clock import IST, parse_utc
 from .figures import thumbnail_jpeg
 from .modelinfo import flatten_metrics
@@ -219,6 +220,8 @@ def render_pdf(data: ReportData, owner_password: str | None = None,
     pdf.set_title(f"{TITLE}: case {data.info.id}")
     pdf.set_author(data.info.examiner or "dfd")
     pdf.set_creator(f"dfd {data.versions[0][1]}")
+    # the chain head this report saw, machine-readable for `dfd verify --anchor report.pdf`
+    pdf.set_keywords(anchor_text(data.info.id, data.custody.head_seq, data.custody.head_hash))
     pdf.add_page()
     _case_header(pdf, data)
     _summary(pdf, data)
