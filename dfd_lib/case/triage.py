@@ -53,9 +53,23 @@ class ItemOutcome:
     message: str = ""
 
 
+def _card_sha256(model: Any) -> str | None:
+    """SHA-256 of the model card file the scanner loaded (None when its model has no card file)."""
+    sha = getattr(model, "card_sha256", None)
+    if isinstance(sha, str) and sha:
+        return sha
+    path = getattr(model, "card_path", None)
+    if path is not None and Path(path).is_file():
+        from ..media import sha256_file
+
+        return sha256_file(path)
+    return None
+
+
 def model_identity(scanner: Any) -> ModelIdentity:
     card = scanner.model.card
     fields = {k: clean_json(getattr(card, k)) for k in _CARD_FIELDS if hasattr(card, k)}
+    fields["card_sha256"] = _card_sha256(scanner.model)
     if not getattr(card, "sha256", None):
         raise CaseError("the scanner's model card has no SHA-256; findings could not be tied to a model")
     threshold = getattr(card, "threshold", None)

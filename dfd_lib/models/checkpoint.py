@@ -5,6 +5,7 @@ SHA-256 has been checked against its card. Nothing is ever downloaded.
 """
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -14,7 +15,11 @@ from ..media import sha256_file
 from .backbones import BACKBONES
 from .card import ModelCard
 
-__all__ = ["LoadedModel", "weights_dirs", "list_cards", "find_card", "load_model", "save_checkpoint"]
+log = logging.getLogger(__name__)
+
+WEIGHTS_DIR_ENV = "DFD_WEIGHTS_DIR"
+
+__all__ = ["WEIGHTS_DIR_ENV", "LoadedModel", "weights_dirs", "list_cards", "find_card", "load_model", "save_checkpoint"]
 
 
 @dataclass(frozen=True)
@@ -24,6 +29,7 @@ class LoadedModel:
     card_path: Path
     novelty: object = None  # NoveltyModel when the card has novelty statistics
     kind_head: object = None  # KindHead when the card has one
+    card_sha256: str = ""  # SHA-256 of the card file as loaded (recorded with every finding)
 
     @property
     def name(self) -> str:
@@ -37,15 +43,16 @@ class LoadedModel:
 def weights_dirs(extra: str | os.PathLike | None = None) -> list[Path]:
     """Folders searched for model cards, first match wins.
 
-    ``extra`` (a --weights-dir option), then ``$DFD_WEIGHTS_DIR``, then ``./weights`` of the
-    current directory, then the ``weights/`` folder of the source checkout this package runs from.
+    ``extra`` (a --weights-dir option), then ``$DFD_WEIGHTS_DIR``, then the ``weights/`` folder
+    of the installation this package runs from. Nothing else: a ``weights/`` folder in the current
+    directory is never searched unless it is named (``--weights-dir weights``), so a folder where
+    the tool happens to be started cannot replace the installed model.
     """
     dirs: list[Path] = []
     if extra:
         dirs.append(Path(extra))
-    if os.environ.get("DFD_WEIGHTS_DIR"):
-        dirs.append(Path(os.environ["DFD_WEIGHTS_DIR"]))
-    dirs.append(Path.cwd() / "weights")
+    if os.environ.get(WEIGHTS_DIR_ENV):
+        dirs.append(Path(os.environ[WEIGHTS_DIR_ENV]))
     import dfd_lib
 
     dirs.append(Path(dfd_lib.__file__).resolve().parent.parent / "weights")
@@ -140,7 +147,10 @@ def load_model(
             raise ModelCardError(f"model {card.name}: {label} file {path} is missing")
         cls = getattr(novelty if label == "novelty" else kind, loader)
         sides[label] = cls.load(path, side["sha256"])
-    return LoadedModel(card=card, module=module, card_path=card_path, **sides)
+    card_sha = sha256_file(card_path)
+    log.info("model %s: card %s (card SHA-256 %s, weights SHA-256 %s)", card.name, card_path.resolve(), card_sha,
+             card.sha256)
+    return LoadedModel(card=card, module=module, card_path=card_path, card_sha256=card_sha, **sides)
 
 
 def save_checkpoint(module, card: ModelCard, out_dir: str | os.PathLike, half: bool = False) -> Path:

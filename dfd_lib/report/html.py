@@ -131,15 +131,17 @@ def render_html(data: ReportData) -> bytes:
     parts.append("<h2>Item details</h2>" + "".join(_item_section(i) for i in data.items))
     parts.append("<h2>Model used for the scores</h2>")
     for m in data.models:
-        rows = [("Name", m.name), ("Weights SHA-256", m.sha256), ("Card installed", "yes" if m.installed else "no")]
+        rows = [("Name", m.name), ("Weights SHA-256", m.sha256), ("Card SHA-256", m.card_sha256_text),
+                ("Card installed", "yes" if m.installed else "no")]
         if m.card is not None:
             rows += [("Backbone", m.card.backbone), ("Threshold", f"{m.card.threshold:.3f}"),
                      ("Training data", m.card.training_data),
                      ("Measured performance", "; ".join(f"{k}: {v}" for k, v in flatten_metrics(m.card.metrics))
                       or "none recorded"), ("Known limits", "\n".join(m.card.limits) or "none listed")]
         else:
-            rows += [(k, str(v)) for k, v in sorted(m.recorded.items())]
-        parts.append((f"<p class='warn'>{escape(m.note)}</p>" if m.note else "") + _kv(rows, ("Weights SHA-256",)))
+            rows += [(k, str(v)) for k, v in sorted(m.recorded.items()) if k != "card_sha256"]
+        parts.append((f"<p class='warn'>{escape(m.note)}</p>" if m.note else "")
+                     + _kv(rows, ("Weights SHA-256", "Card SHA-256")))
     v = data.verification
     parts.append("<h2>Verification and chain of custody</h2>")
     if v is not None:

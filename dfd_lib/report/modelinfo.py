@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..media import sha256_file
 from ..models import ModelCard, list_cards
 
 __all__ = ["ModelView", "describe_models", "flatten_metrics"]
@@ -23,6 +24,18 @@ class ModelView:
     card_file: str = ""  # file name of the card (no folder: reports carry no local paths)
     recorded: dict[str, Any] = field(default_factory=dict)  # card fields stored with the findings
     note: str = ""
+    card_sha256s: tuple[str, ...] = ()  # SHA-256 of the card file(s) recorded with the findings
+    installed_card_sha256: str = ""  # SHA-256 of the installed card file (when installed)
+
+    @property
+    def card_sha256_text(self) -> str:
+        """The recorded card hash(es), for the report's model section."""
+        if not self.card_sha256s:
+            return "not recorded (findings made before card hashes were recorded)"
+        text = ", ".join(self.card_sha256s)
+        if self.installed_card_sha256 and self.installed_card_sha256 not in self.card_sha256s:
+            text += f" (the installed card differs: {self.installed_card_sha256})"
+        return text
 
     @property
     def threshold(self) -> float | None:
@@ -55,22 +68,30 @@ def describe_models(used: list[tuple[str, str, dict[str, Any]]],
     cards = [(p, c) for p, c in list_cards(weights_dir) if isinstance(c, ModelCard)]
     views: list[ModelView] = []
     seen: set[tuple[str, str]] = set()
+    card_shas: dict[tuple[str, str], list[str]] = {}
+    for name, sha, recorded in used:
+        value = recorded.get("card_sha256") if isinstance(recorded, dict) else None
+        if isinstance(value, str) and value and value not in card_shas.setdefault((name, sha), []):
+            card_shas[(name, sha)].append(value)
     for name, sha, recorded in used:
         if (name, sha) in seen:
             continue
         seen.add((name, sha))
         by_sha = [(p, c) for p, c in cards if c.sha256 == sha]
         by_name = [(p, c) for p, c in cards if c.name == name]
+        recorded_cards = tuple(card_shas.get((name, sha), ()))
         if by_sha:
             path, card = by_sha[0]
-            views.append(ModelView(name, sha, True, card, Path(path).name, recorded))
+            views.append(ModelView(name, sha, True, card, Path(path).name, recorded, card_sha256s=recorded_cards,
+                                   installed_card_sha256=sha256_file(path)))
         elif by_name:
             path, card = by_name[0]
-            views.append(ModelView(name, sha, False, None, Path(path).name, recorded, note=(
+            views.append(ModelView(name, sha, False, None, Path(path).name, recorded, card_sha256s=recorded_cards,
+                                   note=(
                 f"A model named {name} is installed, but with different weights (SHA-256 {card.sha256[:16]}...); "
                 "its card does not describe these findings. Details below were recorded with the findings.")))
         else:
-            views.append(ModelView(name, sha, False, None, "", recorded, note=(
+            views.append(ModelView(name, sha, False, None, "", recorded, card_sha256s=recorded_cards, note=(
                 f"The model card of {name} is not installed on this machine; details below were recorded "
                 "with the findings.")))
         log.debug("model %s (%s): installed=%s", name, sha[:12], views[-1].installed)

@@ -135,7 +135,8 @@ def _models(pdf: ReportPDF, data: ReportData) -> None:
             pdf.para(m.note, 8.5, "I", RED)
         card = m.card
         rec = m.recorded
-        rows = [("Weights SHA-256", m.sha256), ("Card installed", f"yes ({m.card_file})" if m.installed else "no")]
+        rows = [("Weights SHA-256", m.sha256), ("Card SHA-256", m.card_sha256_text),
+                ("Card installed", f"yes ({m.card_file})" if m.installed else "no")]
         if card is not None:
             rows += [("Backbone", f"{card.backbone}, {card.input_size} px input"),
                      ("Decision threshold", f"{card.threshold:.3f}" + (f" ({card.threshold_rule})" if card.threshold_rule else "")),
@@ -148,8 +149,9 @@ def _models(pdf: ReportPDF, data: ReportData) -> None:
             if card.description:
                 rows.append(("Description", card.description))
         else:
-            rows += [(k.replace("_", " "), str(v)) for k, v in sorted(rec.items()) if k not in ("name", "sha256")]
-        pdf.key_values(rows, key_width=42, mono_keys=("Weights SHA-256",))
+            rows += [(k.replace("_", " "), str(v)) for k, v in sorted(rec.items())
+                     if k not in ("name", "sha256", "card_sha256")]
+        pdf.key_values(rows, key_width=42, mono_keys=("Weights SHA-256", "Card SHA-256"))
 
 
 def _custody(pdf: ReportPDF, data: ReportData) -> None:
