@@ -13,7 +13,7 @@ SHA-256) and ``artifacts/`` (PNG crops, Grad-CAM overlays, forensic maps)::
 from __future__ import annotations
 
 from .case import Case, CaseInfo, default_actor
-from .catalog import CASES_DIR_ENV, list_cases, open_case, resolve_cases_dir
+from .catalog import CASES_DIR_ENV, case_writable, list_cases, open_case, resolve_cases_dir
 from .clock import IST, format_ist, to_ist, utc_now
 from .custody import ACTIONS, CustodyEntry
 from .errors import (
@@ -21,6 +21,7 @@ from .errors import (
     CaseError,
     CaseNameConflict,
     CaseNotFound,
+    CaseReadOnly,
     CaseSchemaError,
     InvalidCaseName,
     ItemNotFound,
@@ -56,6 +57,7 @@ __all__ = [
     "CaseNotFound",
     "CaseNameConflict",
     "StaleReview",
+    "CaseReadOnly",
     "review_version",
     "CaseSchemaError",
     "InvalidCaseName",

@@ -23,7 +23,7 @@ from ..progress import Progress
 from . import evidence, queries, review, triage as triage_mod
 from .clock import format_ist
 from .custody import CustodyEntry, append_entry, read_entries
-from .errors import CaseError
+from .errors import CaseError, CaseReadOnly
 from .files import ARTIFACTS_DIR, EVIDENCE_DIR
 from .store import write_transaction
 from .verify import VerificationReport, verify_case
@@ -70,11 +70,16 @@ class CaseInfo:
 class Case:
     """An open case. Use :func:`open_case` rather than the constructor."""
 
-    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+    def __init__(self, path: Path, conn: sqlite3.Connection, readonly: bool = False) -> None:
         self.path = path
         self.id = path.name
         self._conn = conn
         self._lock = threading.RLock()
+        self.readonly = readonly  # opened read-only: every write raises CaseReadOnly
+
+    def _writable(self, what: str) -> None:
+        if self.readonly:
+            raise CaseReadOnly(f"case {self.id} is open read-only ({self.path}); cannot {what}: nothing was written")
 
     # -- plumbing ---------------------------------------------------------------------------
     @property
@@ -124,6 +129,7 @@ class Case:
         unknown = set(fields) - set(_INFO_FIELDS)
         if unknown:
             raise ValueError(f"unknown case field(s): {', '.join(sorted(unknown))}")
+        self._writable("change the case information")
         with self._lock, write_transaction(self._conn):
             for k, v in fields.items():
                 self._conn.execute(f"UPDATE case_info SET {k} = ?", (str(v),))
@@ -135,6 +141,7 @@ class Case:
                source: evidence.Source | dict | str | None = None, actor: str | None = None,
                progress: Progress | None = None) -> list[evidence.IntakeRecord]:
         """Hash and copy files (folders recursively) into the case; one item per distinct content."""
+        self._writable("take in evidence")
         paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
         who = self._actor(actor or acquired_by)
         with self._lock:
@@ -150,6 +157,7 @@ class Case:
         ``df.attrs`` holds the run's counts: intake outcomes, analysed, already_done, failed,
         cancelled, model and model_sha256. Resumable: re-running finishes only what is missing.
         """
+        self._writable("triage")
         if scanner is None:
             from ..scan import Scanner
 
@@ -212,6 +220,7 @@ class Case:
         ``based_on``: the review version the caller's form was loaded from (``review_version`` of
         the record then current, 0 for none); a save on a stale version raises StaleReview.
         """
+        self._writable("record a review")
         with self._lock:
             row = self._item(item)
             return review.annotate(self._conn, row["id"], row["sha256"], self._actor(reviewer), verdict, notes,
@@ -232,6 +241,7 @@ class Case:
         """Append a custody entry for an action done outside this module (view, export, report, ...)."""
         if details and "records" in details:
             raise ValueError("'records' is reserved for entries that create case records")
+        self._writable(f"log a {action!r} custody entry")
         with self._lock:
             row = None if item is None else self._item(item)
             with write_transaction(self._conn):
@@ -248,14 +258,15 @@ class Case:
 
     def verify(self, actor: str | None = None, progress: Progress | None = None, log_result: bool = True,
                anchors: Iterable[str | os.PathLike] = ()) -> VerificationReport:
-        """Re-hash every stored file and record, walk the chain; the verification itself is logged.
+        """Re-hash every stored file and record, walk the chain; the verification itself is logged
+        (not on a case open read-only: nothing can be written there).
 
         ``anchors``: reports, export bundles or custody_log.json files whose recorded chain head
         the log must still contain (see :mod:`dfd_lib.case.anchors`).
         """
         with self._lock:
             report = verify_case(self._conn, self.path, self.id, progress, anchors=anchors)
-            if log_result:
+            if log_result and not self.readonly:
                 with write_transaction(self._conn):
                     append_entry(self._conn, "verification", self._actor(actor), details={
                         "ok": report.ok, "head_seq": report.head_seq, "head_hash": report.head_hash,

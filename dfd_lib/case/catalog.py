@@ -13,12 +13,12 @@ import pandas as pd
 from .case import DB_NAME, Case, default_actor
 from .clock import utc_now
 from .custody import append_entry
-from .errors import CaseNameConflict, CaseNotFound
+from .errors import CaseNameConflict, CaseNotFound, CaseReadOnly, CaseSchemaError
 from .files import ARTIFACTS_DIR, EVIDENCE_DIR, STAGING_DIR, recover
 from .ids import case_id_from_name, legacy_case_id, normalise_case_name
 from .store import SCHEMA_VERSION, connect, migrate, write_transaction
 
-__all__ = ["CASES_DIR_ENV", "resolve_cases_dir", "open_case", "list_cases"]
+__all__ = ["CASES_DIR_ENV", "resolve_cases_dir", "open_case", "list_cases", "case_writable"]
 
 log = logging.getLogger(__name__)
 
@@ -79,14 +79,25 @@ def _owned_by(folder: Path, name: str, case_id: str, legacy_title: bool = False)
     return True  # made before names were recorded and opened by the name of its id: as before
 
 
+def case_writable(folder: Path) -> bool:
+    """Whether the case folder and its database can be written (False on read-only media)."""
+    db = folder / DB_NAME
+    return os.access(folder, os.W_OK) and (not db.exists() or os.access(db, os.W_OK))
+
+
 def open_case(name: str, cases_dir: str | os.PathLike | None = None, create: bool = True, title: str | None = None,
               examiner: str | None = None, agency: str | None = None, description: str | None = None,
-              target_portal: str | None = None) -> Case:
+              target_portal: str | None = None, readonly: bool | None = False) -> Case:
     """Open (or create) the case named ``name`` (or whose id is ``name``) in the case store.
 
     Creating never opens another case's folder: when the folder for ``name``'s id holds a case
     created under a different name, :class:`CaseNameConflict` is raised (open that case by its
     id, or choose another name).
+
+    ``readonly=True`` opens an existing case without writing anything (no migration, no
+    recovery; every write raises :class:`CaseReadOnly`); ``readonly=None`` does so only when the
+    case folder cannot be written (read-only media). A case that cannot be written, opened for
+    writing, raises :class:`CaseReadOnly`.
     """
     case_id = case_id_from_name(name)
     store = resolve_cases_dir(cases_dir)
@@ -103,6 +114,15 @@ def open_case(name: str, cases_dir: str | os.PathLike | None = None, create: boo
                 f"case recorded as {_owner_label(store / legacy)}: open that case by its id {legacy!r} if it is "
                 "this investigation, or give this case a name that differs in its ASCII letters or digits")
     existed = (path / DB_NAME).exists()
+    if existed and readonly is None:
+        readonly = not case_writable(path)
+    if readonly:
+        if not existed:
+            raise CaseNotFound(f"no case {case_id!r} in {store}")
+        return _open_readonly(path)
+    if existed and not case_writable(path):
+        raise CaseReadOnly(f"case {case_id!r} ({path}) cannot be written (read-only media?): it can be listed, shown, "
+                           "verified and reported to another folder, but not changed")
     if existed and create and not _owned_by(path, name, case_id):
         raise CaseNameConflict(
             f"the folder {case_id!r} holds another case, recorded as {_owner_label(path)}; open it by its id "
@@ -133,6 +153,21 @@ def open_case(name: str, cases_dir: str | os.PathLike | None = None, create: boo
         conn.close()
         raise
     return Case(path, conn)
+
+
+def _open_readonly(path: Path) -> Case:
+    conn = connect(path / DB_NAME, readonly=True)
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise CaseSchemaError(f"case database has schema version {version}, newer than this tool understands "
+                                  f"({SCHEMA_VERSION}); upgrade dfd_lib to open it")
+        if version < 1 or conn.execute("SELECT 1 FROM case_info").fetchone() is None:
+            raise CaseSchemaError(f"{path / DB_NAME}: not a complete case database (schema version {version})")
+    except BaseException:
+        conn.close()
+        raise
+    return Case(path, conn, readonly=True)
 
 
 def list_cases(cases_dir: str | os.PathLike | None = None) -> pd.DataFrame:

@@ -4,11 +4,15 @@ from __future__ import annotations
 from ..errors import DfdError
 
 __all__ = ["CaseError", "InvalidCaseName", "CaseNotFound", "CaseNameConflict", "CaseSchemaError", "ItemNotFound", "AmbiguousItem",
-           "StaleReview"]
+           "StaleReview", "CaseReadOnly"]
 
 
 class CaseError(DfdError):
     """A case could not be created, opened or changed."""
+
+
+class CaseReadOnly(CaseError):
+    """A write to a case opened read-only (or kept on read-only media)."""
 
 
 class InvalidCaseName(CaseError):

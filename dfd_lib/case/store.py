@@ -183,12 +183,13 @@ def connect(db_path: str | os.PathLike, readonly: bool = False) -> sqlite3.Conne
     """Open a case database: WAL journal, busy timeout, foreign keys, autocommit mode.
 
     Transactions are explicit (see :func:`write_transaction`); rows come back as
-    :class:`sqlite3.Row`.
+    :class:`sqlite3.Row`. ``readonly`` opens with ``mode=ro``; on read-only media, where SQLite
+    cannot create the WAL index, a database without a write-ahead log is opened ``immutable``
+    (nothing can change it there). Writes on a read-only connection fail.
     """
     path = Path(db_path)
     if readonly:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
-                               isolation_level=None, check_same_thread=False)
+        conn = _connect_readonly(path)
     else:
         conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                                check_same_thread=False)
@@ -203,6 +204,29 @@ def connect(db_path: str | os.PathLike, readonly: bool = False) -> sqlite3.Conne
     return conn
 
 
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    if not path.is_file():
+        raise CaseSchemaError(f"{path}: no case database there")
+    uri = path.resolve().as_uri()
+    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                           check_same_thread=False)
+    try:
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        wal = path.with_name(path.name + "-wal")
+        if os.access(path.parent, os.W_OK):
+            raise
+        if wal.exists() and wal.stat().st_size > 0:
+            raise CaseSchemaError(
+                f"{path}: on read-only media with an unfinished write-ahead log ({wal.name}) and no index SQLite can "
+                f"read ({exc}); copy the case folder to writable storage to open it") from exc
+    # read-only media and no write-ahead log: the file is all there is, and nobody can change it
+    return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
+                           isolation_level=None, check_same_thread=False)
+
+
 @contextmanager
 def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """``BEGIN IMMEDIATE`` ... ``COMMIT``; any exception (or interrupt) rolls back and re-raises.
@@ -210,7 +234,14 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     IMMEDIATE takes the write lock up front, so two processes appending to the custody chain
     queue (up to the busy timeout) instead of both reading the same chain head.
     """
-    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if "readonly" in str(exc) or "read-only" in str(exc):
+            from .errors import CaseReadOnly
+
+            raise CaseReadOnly(f"the case database is read-only ({exc}); nothing was written") from exc
+        raise
     try:
         yield conn
     except BaseException:

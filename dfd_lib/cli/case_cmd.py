@@ -161,7 +161,7 @@ def run_cases(args) -> int:
 def run_show(args) -> int:
     from ..case import open_case
 
-    with open_case(args.case, args.cases_dir, create=False) as case:
+    with open_case(args.case, args.cases_dir, create=False, readonly=True) as case:
         df = case.items()
         info = case.info
     if args.json:
@@ -179,12 +179,15 @@ def run_show(args) -> int:
 def run_verify(args) -> int:
     from ..case import open_case
 
-    with open_case(args.case, args.cases_dir, create=False) as case:
+    with open_case(args.case, args.cases_dir, create=False, readonly=None) as case:
         report = case.verify(actor=args.examiner, anchors=args.anchor)
+        readonly = case.readonly
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
+        print(json.dumps({**report.to_dict(), "logged": not readonly}, indent=2))
     else:
         print("\n".join(report.lines()))
+        if readonly:
+            print("note: the case is on read-only media: this verification was not logged in its custody log")
     return 0 if report.ok else VERIFY_FAILED
 
 

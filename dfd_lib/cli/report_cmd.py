@@ -66,11 +66,19 @@ def run_report(args) -> int:
     from ..progress import TqdmProgress
     from ..report import generate_report
 
-    with _open(args) as case:
+    from ..case import open_case
+
+    # a case on read-only media is reported read-only (to another folder, nothing logged)
+    with open_case(args.case, cases_dir=args.cases_dir, create=False, readonly=None) as case:
         path = generate_report(case, args.format, args.out, TqdmProgress(disable=args.quiet, unit="item"),
                                weights_dir=args.weights_dir, actor=args.examiner)
+        readonly = case.readonly
     print(f"wrote {path}")
-    print(f"SHA-256 {sha256_file(path)} (recorded in the custody log)")
+    if readonly:
+        print(f"SHA-256 {sha256_file(path)} (NOT recorded: the case is on read-only media, its custody log cannot "
+              "be written; keep this hash with the report)")
+    else:
+        print(f"SHA-256 {sha256_file(path)} (recorded in the custody log)")
     return 0
 
 

@@ -87,6 +87,13 @@ class RenderModule:
                 raise ReportCancelled(f"report of case {case.id} cancelled; nothing was written")
             progress.advance(1)
 
+        readonly = getattr(case, "readonly", False)
+        if readonly and settings.out is None:
+            from ..case import CaseReadOnly
+
+            progress.close()
+            raise CaseReadOnly(f"case {case.id} is read-only: give an output file or folder outside the case "
+                               "(--out) for the report")
         try:
             verification = case.verify(actor=actor)
             step()
@@ -95,6 +102,11 @@ class RenderModule:
             out = _out_path(case, settings, data.generated_utc, self.extension)
             write_atomic(out, body)
             sha = hashlib.sha256(body).hexdigest()
+            if readonly:  # nothing can be written to the case: the report's hash is printed, not logged
+                progress.advance(1)
+                log.warning("case %s is read-only: %s report %s (SHA-256 %s) not recorded in its custody log",
+                            case.id, self.name, out, sha)
+                return out
             case.log_action("report", actor, details={
                 "format": self.name, "file": out.name, "path": str(out.resolve()), "sha256": sha, "size": len(body),
                 "as_of_seq": data.as_of_seq, "verification_ok": verification.ok, "items": len(data.items)})
