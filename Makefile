@@ -31,14 +31,17 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/scan_bench.py
 
-## The Voila dashboard on http://127.0.0.1:8866 (cases in $$DFD_CASES_DIR, else ./cases). Listening beyond
-## localhost (DASHBOARD_IP=0.0.0.0) turns on a token: open the URL with the token that Voila prints.
+## The Voila dashboard on http://localhost:8866 (cases in $$DFD_CASES_DIR, else ./cases): open the URL it prints,
+## which carries the access token ($$DFD_DASHBOARD_TOKEN, else a new random one). Only requests addressed to
+## localhost or a loopback address are served (more names: DASHBOARD_HOSTS=name1,name2). The evidence path box
+## reads only under $$DFD_EVIDENCE_ROOTS (default: none - uploads only); uploads may total $$DFD_UPLOAD_MAX_MB MiB
+## per batch (default 256). See docs/security.md.
 DASHBOARD_IP ?= 127.0.0.1
 DASHBOARD_PORT ?= 8866
+DASHBOARD_HOSTS ?=
 dashboard: $(STAMP)
-	DFD_CASES_DIR="$${DFD_CASES_DIR:-$(CURDIR)/cases}" $(VENV)/bin/voila notebooks/dashboard.ipynb --no-browser \
-	  --Voila.ip=$(DASHBOARD_IP) --port=$(DASHBOARD_PORT) \
-	  $(if $(filter 127.0.0.1 localhost ::1,$(DASHBOARD_IP)),,--token)
+	DFD_CASES_DIR="$${DFD_CASES_DIR:-$(CURDIR)/cases}" DFD_DASHBOARD_HOSTS="$(DASHBOARD_HOSTS)" \
+	  $(PY) -m workbench.serve --ip $(DASHBOARD_IP) --port $(DASHBOARD_PORT)
 
 ## Refresh docs/dashboard.png from the browser test's final screenshot (tests alone never touch docs/).
 screenshot: $(STAMP)

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -43,6 +44,7 @@ def _free_port() -> int:
 
 
 def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120.0) -> None:
+    """Wait until the server answers (any HTTP status: /login needs no token and starts no kernel)."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if proc.poll() is not None:
@@ -50,30 +52,32 @@ def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120
         try:
             with urllib.request.urlopen(url, timeout=5):
                 return
+        except urllib.error.HTTPError:
+            return
         except OSError:
             time.sleep(0.5)
     raise TimeoutError(f"voila did not answer at {url}:\n{log.read_text()[-3000:]}")
 
 
+TOKEN = "browser-test-token-0123456789"
+
+
 @pytest.fixture()
 def voila(tmp_path: Path, tiny_weights: Path):
-    """Voila serving notebooks/dashboard.ipynb with the tiny model and an empty case store; killed afterwards."""
+    """The dashboard as `make dashboard` serves it (workbench.serve: token, Host check) with the tiny model, an
+    empty case store and tmp_path as the evidence root; killed afterwards. Yields the URL with its token."""
     port = _free_port()
     cases = tmp_path / "cases"
     cases.mkdir()
     env = {**os.environ, "DFD_WEIGHTS_DIR": str(tiny_weights), "DFD_CASES_DIR": str(cases),
-           "PYTHONPATH": str(ROOT)}
+           "PYTHONPATH": str(ROOT), "DFD_DASHBOARD_TOKEN": TOKEN, "DFD_EVIDENCE_ROOTS": str(tmp_path)}
     log = tmp_path / "voila.log"
-    voila_bin = Path(sys.executable).with_name("voila")
     with open(log, "w") as fh:
-        proc = subprocess.Popen([str(voila_bin), str(ROOT / "notebooks" / "dashboard.ipynb"), "--no-browser",
-                                 f"--port={port}", "--Voila.ip=127.0.0.1",
-                                 "--VoilaConfiguration.show_tracebacks=True"],
+        proc = subprocess.Popen([sys.executable, "-m", "workbench.serve", f"--port={port}", "--show-tracebacks"],
                                 cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
     try:
-        url = f"http://127.0.0.1:{port}/"
-        _wait_http(url, proc, log)
-        yield url, cases, log
+        _wait_http(f"http://127.0.0.1:{port}/login", proc, log)
+        yield f"http://127.0.0.1:{port}/?token={TOKEN}", cases, log
     finally:
         proc.terminate()
         try:

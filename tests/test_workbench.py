@@ -1,6 +1,7 @@
 """The workbench components driven programmatically (values set, buttons clicked) against a real case."""
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import datetime, timezone
 import zipfile
@@ -68,8 +69,8 @@ def test_freeze_restores_previous_state_and_errors_reach_the_log(caplog) -> None
 
 
 @pytest.fixture()
-def app(tmp_path: Path, tiny_weights: Path):
-    wb = Workbench(AppState(tmp_path / "cases", tiny_weights))
+def app(tmp_path: Path, tiny_weights: Path, examples: Path):
+    wb = Workbench(AppState(tmp_path / "cases", tiny_weights, evidence_roots=[tmp_path, examples]))
     yield wb
     wb.close_all()
 
@@ -124,7 +125,7 @@ def test_triage_grid_item_view_and_review(app: Workbench, tmp_path: Path, exampl
     assert not app.intake.running and not app.case_bar.frozen and not app.intake.start_button.disabled
     assert "done: analysed 4" in app.intake.progress_text.value and app.intake.bar.value == app.intake.bar.max
     assert "4 of 4 item(s)" in app.grid.counts.value
-    staged = list((tmp_path / "cases" / "_uploads" / "fir-9-of-2025").glob("*/coffee_no_face.jpg"))
+    staged = list((tmp_path / "cases" / "_uploads" / "fir-9-of-2025").glob("*/*/coffee_no_face.jpg"))
     assert len(staged) == 1 and app.intake.upload.value == ()
 
     # grid: most suspicious first, filters narrow it
@@ -193,6 +194,75 @@ def test_intake_reports_a_missing_folder(app: Workbench, tmp_path: Path) -> None
     assert app.intake.wait(60)
     assert "does not exist" in app.log_panel.status.value
     assert not app.intake.running and not app.intake.start_button.disabled
+
+
+def test_intake_refuses_a_path_outside_the_evidence_roots(app: Workbench, tmp_path: Path) -> None:
+    _open(app)
+    for outside in ("/etc/passwd", str(tmp_path / ".." / "elsewhere"), "/etc"):
+        app.intake.path.value = outside
+        app.intake.start_button.click()
+        assert app.intake.wait(60)
+        assert "outside the folders this dashboard may take evidence from" in app.log_panel.status.value
+        assert not app.intake.running and app.intake.last_result is None
+    assert app.state.items().empty and len(app.state.case.custody_entries()) == 1  # nothing read or recorded
+    with pytest.raises(Exception, match="outside"):
+        app.state.triage([Path("/etc/passwd")])
+
+
+def test_evidence_roots_default_to_none(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("DFD_EVIDENCE_ROOTS", raising=False)
+    state = AppState(tmp_path / "cases")
+    assert state.evidence_roots == []
+    with pytest.raises(Exception, match="none configured"):
+        state.check_evidence_path(tmp_path)
+    monkeypatch.setenv("DFD_EVIDENCE_ROOTS", f"{tmp_path / 'a'}{os.pathsep}{tmp_path / 'b'}")
+    state = AppState(tmp_path / "cases")
+    assert state.check_evidence_path(tmp_path / "b" / "x.jpg") == (tmp_path / "b" / "x.jpg").resolve()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "link").symlink_to("/etc/passwd")
+    with pytest.raises(Exception, match="outside"):
+        state.check_evidence_path(tmp_path / "b" / "link")
+
+
+@pytest.mark.slow
+def test_every_upload_arrives_under_a_unique_name_with_its_original_name_recorded(app: Workbench,
+                                                                                   examples: Path) -> None:
+    _open(app)
+    contents = {name: (examples / src).read_bytes() for name, src in (
+        ("照片.jpg", "astronaut.jpg"), ("图片.jpg", "coffee_no_face.jpg"), (".hidden.jpg", "two_faces.png"),
+        ("..", "astronaut_blended_face.jpg"), ("photo.jpg", "problem_files/empty.jpg"))}
+    contents["dup/photo.jpg"] = b"\xff\xd8\xff not really a jpeg"
+    app.intake.upload.value = tuple({"name": n, "type": "image/jpeg", "size": len(b), "content": memoryview(b),
+                                     "last_modified": datetime.now(timezone.utc)} for n, b in contents.items())
+    app.intake.start_button.click()
+    assert app.intake.wait(600) and app.intake.last_result is not None, app.log_panel.status.value
+    case = app.state.case
+    items = case.items()
+    assert len(items) == len(contents)  # nothing overwritten, nothing skipped
+    notes = " ".join(case.sources()["notes"])
+    for name in contents:
+        assert repr(name) in notes, name
+    names = set(items["name"])
+    assert {"照片.jpg", "图片.jpg", ".hidden.jpg", "photo.jpg"} <= names and "upload-004" in names
+    staged = sorted(p for p in (app.state.uploads_dir / case.id).rglob("*") if p.is_file())
+    assert len(staged) == len(contents) + 1  # + uploads.json
+    import json as _json
+    listed = _json.loads(next(p for p in staged if p.name == "uploads.json").read_text(encoding="utf-8"))
+    assert [e["original_name"] for e in listed] == list(contents)
+
+
+def test_upload_limit_is_stated_and_configurable(tmp_path: Path, monkeypatch) -> None:
+    from workbench.intake import Intake
+    from workbench.serve import tornado_settings
+    from workbench.state import DEFAULT_UPLOAD_MAX_MB, upload_limit_bytes
+
+    monkeypatch.delenv("DFD_UPLOAD_MAX_MB", raising=False)
+    assert upload_limit_bytes() == DEFAULT_UPLOAD_MAX_MB << 20
+    assert tornado_settings()["websocket_max_message_size"] > 10 * (1 << 20)  # tornado's default dropped uploads
+    monkeypatch.setenv("DFD_UPLOAD_MAX_MB", "40")
+    assert upload_limit_bytes() == 40 << 20
+    assert 40 << 20 < tornado_settings()["websocket_max_message_size"] < 42 << 20
+    assert "40 MiB" in Intake(AppState(tmp_path / "cases")).upload.description
 
 
 NARRATIVE = ("A morphed photograph showing the complainant's face on another person's body was sent to her "

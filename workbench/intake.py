@@ -12,7 +12,7 @@ from traitlets import Bool
 from dfd_lib.progress import CallbackProgress
 
 from .base import Component, reports_errors
-from .state import AppState
+from .state import AppState, StagedUpload, upload_limit_bytes
 
 __all__ = ["Intake"]
 
@@ -28,7 +28,10 @@ class Intake(Component):
         self.state = state
         self.path = widgets.Text(placeholder="/path/to/evidence folder or file", description="Evidence",
                                  layout=widgets.Layout(width="460px"))
-        self.upload = widgets.FileUpload(multiple=True, description="Upload files", accept="")
+        limit_mb = upload_limit_bytes() / (1 << 20)
+        self.upload = widgets.FileUpload(multiple=True, description=f"Upload (≤ {limit_mb:g} MiB)", accept="",
+                                         tooltip=f"files uploaded together may total at most {limit_mb:g} MiB "
+                                                 "(DFD_UPLOAD_MAX_MB); upload larger evidence in several batches")
         self.start_button = widgets.Button(description="Triage", button_style="primary", icon="play",
                                            tooltip="copy the evidence into the case and analyse it")
         self.cancel_button = widgets.Button(description="Cancel", icon="stop", disabled=True)
@@ -59,32 +62,36 @@ class Intake(Component):
         self.progress_text.value = ""
 
     # -- actions -------------------------------------------------------------------------------
-    def _paths(self) -> list[str]:
+    def _paths(self) -> tuple[list[str], list[StagedUpload]]:
         paths = [self.path.value.strip()] if self.path.value.strip() else []
+        for p in paths:  # refused here, before anything is staged or started
+            self.state.check_evidence_path(p)
         files = [(f["name"], bytes(f["content"])) for f in self.upload.value]
+        uploads: list[StagedUpload] = []
         if files:
-            paths.append(str(self.state.stage_uploads(files)))
+            uploads = self.state.stage_uploads(files)
             self.upload.value = ()
-        return paths
+        return paths, uploads
 
     @reports_errors("starting triage")
     def _on_start(self, _: widgets.Button) -> None:
         if self.running:
             return
         self.state.require_case()
-        paths = self._paths()
-        if not paths and self.state.items().empty:
+        paths, uploads = self._paths()
+        if not paths and not uploads and self.state.items().empty:
             raise ValueError("give an evidence folder or upload files first")
-        self.start(paths)
+        self.start(paths, uploads)
 
-    def start(self, paths: list[str]) -> None:
-        """Run triage of ``paths`` (may be empty: finishes pending items) in a worker thread."""
+    def start(self, paths: list[str], uploads: list[StagedUpload] | tuple = ()) -> None:
+        """Run triage of ``paths`` and ``uploads`` (both may be empty: finishes pending items) in a worker thread."""
         self._cancel.clear()
         self.freeze()
         self.cancel_button.disabled = False
         self.running = True
         self.progress_text.value = "starting (loading the model)..."
-        self._thread = threading.Thread(target=self._work, args=(paths,), name="dfd-triage", daemon=True)
+        self._thread = threading.Thread(target=self._work, args=(paths, list(uploads)), name="dfd-triage",
+                                        daemon=True)
         self._thread.start()
 
     def _on_cancel(self, _: widgets.Button) -> None:
@@ -99,10 +106,10 @@ class Intake(Component):
         extra = f" — item {info['item']}: {info['result']}" if "item" in info else ""
         self.progress_text.value = f"{desc}: {done}/{total if total is not None else '?'}{extra}"
 
-    def _work(self, paths: list[str]) -> None:
+    def _work(self, paths: list[str], uploads: list[StagedUpload]) -> None:
         try:
             progress = CallbackProgress(self._on_progress, self._cancel.is_set)
-            self.last_result = self.state.triage([Path(p) for p in paths], progress)
+            self.last_result = self.state.triage([Path(p) for p in paths], progress, uploads=uploads)
             a = self.last_result.attrs
             self.progress_text.value = (f"done: analysed {a['analysed']}, failed {a['failed']}"
                                         + (" — cancelled; start again to finish" if a["cancelled"] else ""))

@@ -10,11 +10,12 @@ methods, and subscribe to the topics below to redraw (the solara store pattern):
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
-import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -22,26 +23,78 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dfd_lib.case import Annotation, Case, VerificationReport, list_cases, open_case, resolve_cases_dir
+from dfd_lib.case import Annotation, Case, Source, VerificationReport, list_cases, open_case, resolve_cases_dir
 from dfd_lib.errors import DfdError
 from dfd_lib.progress import Progress
 
 from .presenters import ItemDetail, item_detail
 
-__all__ = ["AppState", "TOPICS", "UPLOADS_DIR"]
+__all__ = ["AppState", "TOPICS", "UPLOADS_DIR", "StagedUpload", "EVIDENCE_ROOTS_ENV", "UPLOAD_MAX_ENV",
+           "DEFAULT_UPLOAD_MAX_MB", "evidence_roots_from_env", "upload_limit_bytes"]
 
 log = logging.getLogger(__name__)
 
 TOPICS = ("case", "items", "selection", "export")
 UPLOADS_DIR = "_uploads"  # under the case store; not a case (it has no case.db)
+# Folders the evidence path box may read (os.pathsep-separated). Unset or empty: none - only
+# uploaded files can be taken in through the dashboard.
+EVIDENCE_ROOTS_ENV = "DFD_EVIDENCE_ROOTS"
+UPLOAD_MAX_ENV = "DFD_UPLOAD_MAX_MB"  # most MiB one upload batch may total (the websocket message limit)
+DEFAULT_UPLOAD_MAX_MB = 256
+_NAME_MAX_BYTES = 255
+
+
+def evidence_roots_from_env() -> list[Path]:
+    raw = os.environ.get(EVIDENCE_ROOTS_ENV, "")
+    return [Path(r).expanduser() for r in raw.split(os.pathsep) if r.strip()]
+
+
+def upload_limit_bytes() -> int:
+    """The upload batch limit in bytes: ``$DFD_UPLOAD_MAX_MB`` MiB, else :data:`DEFAULT_UPLOAD_MAX_MB`."""
+    raw = os.environ.get(UPLOAD_MAX_ENV, "").strip()
+    if raw:
+        try:
+            mb = float(raw)
+            if mb > 0:
+                return int(mb * (1 << 20))
+        except ValueError:
+            pass
+        log.warning("%s=%r is not a positive number of MiB; using %d", UPLOAD_MAX_ENV, raw, DEFAULT_UPLOAD_MAX_MB)
+    return DEFAULT_UPLOAD_MAX_MB << 20
+
+
+@dataclass(frozen=True)
+class StagedUpload:
+    path: Path  # where it was written: <case store>/_uploads/<case>/<time>/<NNN>/<name>
+    original_name: str  # exactly as the browser sent it
+    size: int
+
+
+def _storable_name(name: str, index: int) -> str:
+    """The name an upload is stored under: its own name when that is a valid file name, else a stand-in."""
+    base = name.replace("\\", "/").split("/")[-1].replace("\x00", "")
+    if base in ("", ".", ".."):
+        return f"upload-{index:03d}"
+    if len(base.encode("utf-8", "surrogatepass")) > _NAME_MAX_BYTES:
+        stem, dot, ext = base.rpartition(".")
+        ext = ext if dot and len(ext) <= 16 else ""
+        keep = base if not ext else stem
+        while len((keep + "." + ext if ext else keep).encode("utf-8", "surrogatepass")) > _NAME_MAX_BYTES - 8:
+            keep = keep[:-1]
+        base = f"{keep}~{index:03d}" + (f".{ext}" if ext else "")
+    return base
 
 
 class AppState:
     """Open case, selected item, examiner and the lazily loaded models; no widgets."""
 
     def __init__(self, cases_dir: str | os.PathLike | None = None, weights_dir: str | os.PathLike | None = None,
-                 model: str | None = None, examiner: str = "") -> None:
+                 model: str | None = None, examiner: str = "",
+                 evidence_roots: Iterable[str | os.PathLike] | None = None) -> None:
+        """``evidence_roots``: folders the evidence path box may read (None: ``$DFD_EVIDENCE_ROOTS``)."""
         self.cases_dir = resolve_cases_dir(cases_dir)
+        roots = evidence_roots_from_env() if evidence_roots is None else [Path(r) for r in evidence_roots]
+        self.evidence_roots = [Path(os.path.realpath(r)) for r in roots]
         self.weights_dir = None if weights_dir is None else Path(weights_dir)
         self.model = model
         self.examiner = examiner
@@ -135,32 +188,78 @@ class AppState:
         return ann
 
     # -- intake and triage -------------------------------------------------------------------------
-    def stage_uploads(self, files: list[tuple[str, bytes]]) -> Path:
-        """Write uploaded files into ``<case store>/_uploads/<case>/<UTC time>/`` and return that folder."""
+    @property
+    def uploads_dir(self) -> Path:
+        return self.cases_dir / UPLOADS_DIR
+
+    def check_evidence_path(self, path: str | os.PathLike) -> Path:
+        """The real path of ``path`` if the dashboard may read it (under an evidence root or the uploads
+        folder); DfdError saying why not otherwise."""
+        text = str(path).strip()
+        real = Path(os.path.realpath(Path(text).expanduser()))
+        allowed = self.evidence_roots + [Path(os.path.realpath(self.uploads_dir))]
+        if any(real == r or real.is_relative_to(r) for r in allowed):
+            return real
+        roots = ", ".join(str(r) for r in self.evidence_roots) or "none configured"
+        raise DfdError(f"{text} is outside the folders this dashboard may take evidence from (evidence folders: "
+                       f"{roots}); nothing was read. Upload the files instead, or start the dashboard with the "
+                       f"folder in {EVIDENCE_ROOTS_ENV}")
+
+    def stage_uploads(self, files: list[tuple[str, bytes]]) -> list[StagedUpload]:
+        """Write uploaded files under ``<case store>/_uploads/<case>/<UTC time>/<NNN>/``, one folder per file.
+
+        Every file is kept: under its own name when that is a valid file name (any script), else
+        under ``upload-NNN``; its own folder makes equal names never collide. The names as sent are
+        listed in ``uploads.json`` beside them, and go into the case as each item's source notes.
+        """
         case = self.require_case()
         if not files:
             raise DfdError("no uploaded files to stage")
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-        folder = self.cases_dir / UPLOADS_DIR / case.id / stamp
+        folder = self.uploads_dir / case.id / stamp
         folder.mkdir(parents=True, exist_ok=False)
-        for name, data in files:
-            safe = re.sub(r"[^A-Za-z0-9._ -]", "_", Path(name).name).strip() or "upload"
-            (folder / safe).write_bytes(data)
-        log.info("staged %d uploaded file(s) in %s", len(files), folder)
-        return folder
+        staged: list[StagedUpload] = []
+        for index, (name, data) in enumerate(files, 1):
+            sub = folder / f"{index:03d}"
+            sub.mkdir()
+            path = sub / _storable_name(name, index)
+            with open(path, "xb") as fh:  # never overwrite
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            staged.append(StagedUpload(path, name, len(data)))
+        (folder / "uploads.json").write_text(json.dumps(
+            [{"original_name": u.original_name, "stored_as": str(u.path.relative_to(folder)), "size": u.size}
+             for u in staged], ensure_ascii=False, indent=1), encoding="utf-8")
+        log.info("staged %d uploaded file(s) in %s", len(staged), folder)
+        return staged
 
-    def triage(self, paths: list[str | os.PathLike], progress: Progress | None = None) -> pd.DataFrame:
-        """Ingest and analyse ``paths`` into the open case. Safe to call from a worker thread."""
+    def triage(self, paths: list[str | os.PathLike], progress: Progress | None = None,
+               uploads: Iterable[StagedUpload] = ()) -> pd.DataFrame:
+        """Ingest ``paths`` and ``uploads`` and analyse them into the open case. Safe to call from a worker thread.
+
+        ``paths`` must lie under the evidence roots (or the uploads folder); an upload's name as
+        sent is recorded as its source note.
+        """
         case = self.require_case()
+        checked = []
         for p in paths:
-            if not Path(p).exists():
+            real = self.check_evidence_path(p)
+            if not real.exists():
                 raise DfdError(f"evidence path {p} does not exist")
+            checked.append(real)
+        uploads = list(uploads)
+        for u in uploads:
+            self.check_evidence_path(u.path)
         from dfd_lib.scan import Scanner
 
         scanner = Scanner(self.model, weights_dir=self.weights_dir)
         worker = open_case(case.id, cases_dir=case.path.parent, create=False)
         try:
-            df = worker.triage(paths, scanner=scanner, progress=progress, examiner=self.actor)
+            for u in uploads:
+                worker.ingest([u.path], source=Source(notes=f"uploaded through the dashboard as {u.original_name!r} "
+                                                            f"({u.size} bytes)"), actor=self.actor)
+            df = worker.triage(checked, scanner=scanner, progress=progress, examiner=self.actor)
         finally:
             worker.close()
             scanner.close()

@@ -1,0 +1,83 @@
+"""The dashboard server refuses requests without its token and requests addressed to a foreign Host (plain HTTP)."""
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN = "test-token-0123456789abcdef"
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(port: int, path: str, host: str | None = None) -> tuple[int, dict, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    try:
+        conn.request("GET", path, headers={"Host": host or f"127.0.0.1:{port}"})
+        resp = conn.getresponse()
+        return resp.status, dict(resp.getheaders()), resp.read()
+    finally:
+        conn.close()
+
+
+@pytest.fixture()
+def served(tmp_path: Path, tiny_weights: Path):
+    port = _free_port()
+    (tmp_path / "cases").mkdir()
+    env = {**os.environ, "DFD_WEIGHTS_DIR": str(tiny_weights), "DFD_CASES_DIR": str(tmp_path / "cases"),
+           "PYTHONPATH": str(ROOT), "DFD_DASHBOARD_TOKEN": TOKEN}
+    env.pop("DFD_EVIDENCE_ROOTS", None)
+    log = tmp_path / "serve.log"
+    with open(log, "w") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "workbench.serve", "--port", str(port)], cwd=ROOT, env=env,
+                                stdout=fh, stderr=subprocess.STDOUT)
+    try:
+        end = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the dashboard exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                _get(port, "/login")
+                break
+            except OSError:
+                if time.monotonic() > end:
+                    raise TimeoutError(log.read_text()[-3000:])
+                time.sleep(0.5)
+        yield port, log
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def test_token_required_and_foreign_host_refused(served) -> None:
+    port, log = served
+    printed = log.read_text()
+    assert f"http://localhost:{port}/?token={TOKEN}" in printed  # the URL to open is printed with its token
+    status, headers, _ = _get(port, "/")
+    assert status in (302, 401, 403) and (status != 302 or "login" in headers.get("Location", "")), status
+    status, headers, _ = _get(port, "/?token=wrong")
+    assert status in (302, 401, 403) and (status != 302 or "login" in headers.get("Location", "")), status
+    # DNS rebinding: the right token, but the request is addressed to another host name
+    status, _, _ = _get(port, f"/?token={TOKEN}", host=f"attacker.example:{port}")
+    assert status == 403
+    status, _, _ = _get(port, f"/voila/api/shutdown/x?token={TOKEN}", host="attacker.example")
+    assert status == 403
+    status, _, body = _get(port, f"/?token={TOKEN}")
+    assert status == 200 and b"<html" in body.lower()
