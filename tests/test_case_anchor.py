@@ -96,7 +96,7 @@ def test_cli_verify_with_anchor(case, tmp_path, capsys):
 
 @pytest.mark.parametrize("raw", ["{not json", "[1, 2]", "\"text\"", "null",
                                  '{"records": [["items", "x", "h"], 7, "z"], "info": 5}'])
-def test_damaged_details_are_reported_not_crashing(case, raw):
+def test_damaged_details_are_reported_not_crashing(case, raw, tmp_path):
     seq = case.custody_entries()[1].seq
     conn = sqlite3.connect(case.db_path, isolation_level=None)
     conn.execute("DROP TRIGGER custody_no_update")
@@ -113,6 +113,10 @@ def test_damaged_details_are_reported_not_crashing(case, raw):
 
     data = collect_report_data(case, report, snapshot=True)
     assert json.loads(custody_log_json(case.id, data.custody.entries))["head_seq"] > 0
+    from dfd_lib.report import generate_report
+
+    html = generate_report(case, "html", tmp_path / "r.html").read_text()
+    assert "NOT INTACT" in html and f"custody #{seq}" in html
 
 
 def test_damaged_entry_says_damaged(case):

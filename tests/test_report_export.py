@@ -230,3 +230,20 @@ def test_line_breaks_in_names_cannot_add_lines_to_the_certificate_or_portal_text
         assert "chat.jpg\\nSHA-256" in text, name  # the name is still shown, its line breaks spelled out
         assert f"SHA-256: {rec.sha256}" in text, name
     assert "phone\\nSHA-256" in members["bsa63_part_a.txt"].decode()
+
+
+def test_damaged_custody_details_are_exported_as_damaged_not_a_crash(case, tmp_path):
+    import sqlite3
+
+    save_portal_fields(case, "ncrp", NCRP_VALUES)
+    seq = case.custody_entries()[1].seq
+    conn = sqlite3.connect(case.db_path, isolation_level=None)
+    conn.execute("DROP TRIGGER custody_no_update")
+    conn.execute("UPDATE custody SET details_json = '[\"not\", \"an object\"]' WHERE seq = ?", (seq,))
+    conn.close()
+    with pytest.raises(ExportError, match=f"custody #{seq}"):
+        export_bundle(case, "ncrp", tmp_path / "refused.zip")
+    result = export_bundle(case, "ncrp", tmp_path / "b.zip", allow_unverified=True)
+    log = json.loads(_members(result.path)["custody_log.json"])
+    [damaged] = [e for e in log["entries"] if e["seq"] == seq]
+    assert "not an object" in damaged["damaged"]
