@@ -23,12 +23,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _get(port: int, path: str, host: str | None = None) -> tuple[int, dict, bytes]:
+def _get(port: int, path: str, host: str | None = None, headers: dict | None = None) -> tuple[int, dict, bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     try:
-        conn.request("GET", path, headers={"Host": host or f"127.0.0.1:{port}"})
+        conn.request("GET", path, headers={"Host": host or f"127.0.0.1:{port}", **(headers or {})})
         resp = conn.getresponse()
-        return resp.status, dict(resp.getheaders()), resp.read()
+        headers = dict(resp.getheaders())
+        headers["cookies"] = [c.split(";", 1)[0] for c in resp.msg.get_all("Set-Cookie") or []]
+        return resp.status, headers, resp.read()
     finally:
         conn.close()
 
@@ -79,5 +81,26 @@ def test_token_required_and_foreign_host_refused(served) -> None:
     assert status == 403
     status, _, _ = _get(port, f"/voila/api/shutdown/x?token={TOKEN}", host="attacker.example")
     assert status == 403
-    status, _, body = _get(port, f"/?token={TOKEN}")
+    status, headers, body = _get(port, f"/?token={TOKEN}")
     assert status == 200 and b"<html" in body.lower()
+    cookie = "; ".join(headers["cookies"])
+    assert cookie, "the token login sets a session cookie"
+
+    # the kernel websocket the page uses: with the session cookie, only the page's own origin is accepted
+    import re
+
+    ids = sorted(set(re.findall(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", body)))
+    assert ids, "the page names the kernel it started"
+    upgrade = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
+               "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Cookie": cookie}
+    own = {**upgrade, "Origin": f"http://127.0.0.1:{port}"}
+    foreign = {**upgrade, "Origin": f"http://attacker.example:{port}"}
+    accepted = [k for k in ids if _get(port, f"/api/kernels/{k.decode()}/channels", headers=own)[0] == 101]
+    assert accepted, "the page's own websocket is accepted"
+    channels = f"/api/kernels/{accepted[0].decode()}/channels"
+    # a page elsewhere, riding on the session cookie: refused
+    assert _get(port, channels, headers=foreign)[0] == 403
+    # DNS rebinding: that page's Host and Origin are both the attacker's name: refused by the Host check
+    assert _get(port, channels, host=f"attacker.example:{port}", headers=foreign)[0] == 403
+    # no cookie and no token: refused
+    assert _get(port, channels, headers={k: v for k, v in own.items() if k != "Cookie"})[0] in (302, 401, 403)
