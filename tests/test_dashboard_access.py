@@ -42,6 +42,7 @@ def served(tmp_path: Path, tiny_weights: Path):
     env = {**os.environ, "DFD_WEIGHTS_DIR": str(tiny_weights), "DFD_CASES_DIR": str(tmp_path / "cases"),
            "PYTHONPATH": str(ROOT), "DFD_DASHBOARD_TOKEN": TOKEN}
     env.pop("DFD_EVIDENCE_ROOTS", None)
+    env.pop("DFD_UPLOAD_MAX_MB", None)  # the default limit
     log = tmp_path / "serve.log"
     with open(log, "w") as fh:
         proc = subprocess.Popen([sys.executable, "-m", "workbench.serve", "--port", str(port)], cwd=ROOT, env=env,
@@ -104,3 +105,37 @@ def test_token_required_and_foreign_host_refused(served) -> None:
     assert _get(port, channels, host=f"attacker.example:{port}", headers=foreign)[0] == 403
     # no cookie and no token: refused
     assert _get(port, channels, headers={k: v for k, v in own.items() if k != "Cookie"})[0] in (302, 401, 403)
+
+
+def test_upload_sized_messages_keep_the_connection(served) -> None:
+    """Uploads travel as one websocket message: over tornado's default 10 MiB the connection was closed (1009)."""
+    import asyncio
+    import re
+
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    port, _ = served
+    status, headers, body = _get(port, f"/?token={TOKEN}")
+    assert status == 200
+    ids = sorted(set(re.findall(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", body)))
+
+    async def send_big() -> int | None:
+        for k in ids:
+            req = HTTPRequest(f"ws://127.0.0.1:{port}/api/kernels/{k.decode()}/channels",
+                              headers={"Cookie": "; ".join(headers["cookies"]), "Origin": f"http://127.0.0.1:{port}"})
+            try:
+                ws = await websocket_connect(req)
+            except Exception:
+                continue
+            await ws.write_message(b"\0" * (12 << 20), binary=True)
+            try:
+                await asyncio.wait_for(ws.read_message(), 5)
+            except asyncio.TimeoutError:
+                pass
+            code = ws.close_code
+            ws.close()
+            return code
+        raise AssertionError("no kernel websocket accepted")
+
+    assert asyncio.run(send_big()) != 1009  # 1009: message too big
