@@ -6,10 +6,8 @@ import json
 import logging
 import shutil
 
-import pytest
-
 from dfd_lib.case import open_case
-from dfd_lib.models import ModelCard, find_card, weights_dirs
+from dfd_lib.models import find_card, weights_dirs
 
 
 def _sha(path) -> str:

@@ -36,6 +36,7 @@ __all__ = [
     "open_case",
     "list_cases",
     "resolve_cases_dir",
+    "case_writable",
     "case_id_from_name",
     "default_actor",
     "Case",
