@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["FaceBox", "FaceDetector", "square_box", "crop_face"]
+__all__ = ["FaceBox", "FaceDetector", "square_box", "cut_window", "crop_face"]
 
 
 @dataclass(frozen=True)
@@ -147,16 +147,22 @@ def square_box(face: FaceBox, scale: float, offset_y: float = 0.0) -> tuple[int,
     return (x0, y0, x0 + n, y0 + n)
 
 
-def crop_face(image: np.ndarray, face: FaceBox, size: int, scale: float, offset_y: float = 0.0) -> np.ndarray:
-    """Square RGB crop of ``size`` x ``size``; parts outside the image are black."""
-    import cv2
-
-    x1, y1, x2, y2 = square_box(face, scale, offset_y)
+def cut_window(image: np.ndarray, window: tuple[int, int, int, int]) -> np.ndarray:
+    """The square ``window`` (x1, y1, x2, y2) of ``image`` at full resolution; parts outside the image are black."""
+    x1, y1, x2, y2 = window
     h, w = image.shape[:2]
     side = x2 - x1
     canvas = np.zeros((side, side, 3), dtype=np.uint8)
     sx1, sy1, sx2, sy2 = max(0, x1), max(0, y1), min(w, x2), min(h, y2)
     if sx2 > sx1 and sy2 > sy1:
         canvas[sy1 - y1 : sy2 - y1, sx1 - x1 : sx2 - x1] = image[sy1:sy2, sx1:sx2]
-    interp = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
+    return canvas
+
+
+def crop_face(image: np.ndarray, face: FaceBox, size: int, scale: float, offset_y: float = 0.0) -> np.ndarray:
+    """Square RGB crop of ``size`` x ``size``; parts outside the image are black."""
+    import cv2
+
+    canvas = cut_window(image, square_box(face, scale, offset_y))
+    interp = cv2.INTER_AREA if canvas.shape[0] > size else cv2.INTER_LINEAR
     return cv2.resize(canvas, (size, size), interpolation=interp)

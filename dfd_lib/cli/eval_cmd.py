@@ -43,20 +43,7 @@ def run(args) -> int:
     if "n_no_landmarks" in m:
         rows.insert(6, ("n_no_landmarks", m["n_no_landmarks"]))
     print_table(["metric", "value"], rows)
-    for path, status, msg in r.problems[:20]:
-        print(f"  {status}: {path}: {msg}")
-    if len(r.problems) > 20:
-        print(f"  ... and {len(r.problems) - 20} more")
-    if args.json_out:
-        write_json(args.json_out, r.json_record())
-    if args.scores:
-        write_csv(args.scores, ["path", "label", "score"], zip(r.paths, r.labels.tolist(), r.scores.tolist()))
-    if args.plots:
-        from ..training.plots import write_eval_plots
-
-        for p in write_eval_plots(r.labels, r.scores, m["threshold"], args.plots, title=m["model"]):
-            print(f"wrote {p}")
-    return 0
+    return _outputs(args, r, r.json_record())
 
 
 def _run_spec(args) -> int:
@@ -76,17 +63,22 @@ def _run_spec(args) -> int:
         {s: d.get(k) for s, d in m["by_source"].items() if d.get(k) is not None}] if v]
     for k, v in extra:
         print(f"{k.replace('_', ' ')}: " + ", ".join(f"{s} {x:.3f}" for s, x in v.items()))
+    return _outputs(args, r, m)
+
+
+def _outputs(args, r, record: dict) -> int:
+    """Problems (first 20), then the JSON record, per-file scores and plots the options ask for."""
     for path, status, msg in r.problems[:20]:
         print(f"  {status}: {path}: {msg}")
     if len(r.problems) > 20:
         print(f"  ... and {len(r.problems) - 20} more")
     if args.json_out:
-        write_json(args.json_out, m)
+        write_json(args.json_out, record)
     if args.scores:
         write_csv(args.scores, ["path", "label", "score"], zip(r.paths, r.labels.tolist(), r.scores.tolist()))
     if args.plots:
         from ..training.plots import write_eval_plots
 
-        for p in write_eval_plots(r.labels, r.scores, m["threshold"], args.plots, title=m["model"]):
+        for p in write_eval_plots(r.labels, r.scores, r.metrics["threshold"], args.plots, title=r.metrics["model"]):
             print(f"wrote {p}")
     return 0

@@ -80,16 +80,9 @@ def epoch_samples_multi(pools: dict[str, dict], n: int, sbi_share: float, rng: n
 
 def frame_box(img: np.ndarray, box, scale: float, offset_y: float) -> np.ndarray:
     """The scanner's square face window around an MTCNN ``box`` (x1, y1, x2, y2), at full resolution."""
-    from ..faces import FaceBox, square_box
+    from ..faces import FaceBox, cut_window, square_box
 
-    x1, y1, x2, y2 = square_box(FaceBox(tuple(float(v) for v in box), 1.0, ()), scale, offset_y)
-    h, w = img.shape[:2]
-    side = x2 - x1
-    canvas = np.zeros((side, side, 3), dtype=np.uint8)
-    sx1, sy1, sx2, sy2 = max(0, x1), max(0, y1), min(w, x2), min(h, y2)
-    if sx2 > sx1 and sy2 > sy1:
-        canvas[sy1 - y1 : sy2 - y1, sx1 - x1 : sx2 - x1] = img[sy1:sy2, sx1:sx2]
-    return canvas
+    return cut_window(img, square_box(FaceBox(tuple(float(v) for v in box), 1.0, ()), scale, offset_y))
 
 
 class CropDataset:
