@@ -103,12 +103,14 @@ def _flip(data: bytes, rng: random.Random, n: int) -> bytes:
 
 
 def make_corpus(folder: str | os.PathLike, n_small: int = 200, depth: int = 300, bomb_side: int = 4000,
-                seed: int = 12) -> Corpus:
+                big_side: int = 0, seed: int = 12) -> Corpus:
     """Write the corpus into ``folder`` (created; must not exist or be empty).
 
     ``n_small``: files in the many-small-files folder (10,000 for the full measurement);
     ``depth``: levels of the deep tree; ``bomb_side``: side of the zlib bomb PNG (decoded size
-    ``bomb_side**2`` bytes, kept under the default 120-megapixel limit so the decoder really runs).
+    ``bomb_side**2`` bytes, kept under the default 120-megapixel limit so the decoder really runs);
+    ``big_side``: when set, also a deflate-compressed float32 and a 16-bit TIFF of ``big_side**2``
+    pixels (small files whose decoding is memory-heavy; 10,000 gives 100 megapixels).
     """
     root = Path(folder)
     root.mkdir(parents=True, exist_ok=True)
@@ -162,6 +164,17 @@ def make_corpus(folder: str | os.PathLike, n_small: int = 200, depth: int = 300,
     nan = floats.copy()
     nan[::2] = np.nan
     put("float32_nan.tif", _encoded(Image.fromarray(nan), "TIFF"), "float TIFF with NaN")
+    if big_side:
+        big = np.zeros((big_side, big_side), np.float32)
+        big[::97] = 3.5
+        put("big_float32.tif", _encoded(Image.fromarray(big), "TIFF", compression="tiff_deflate"),
+            f"{big_side}x{big_side} float TIFF (deflate)")
+        del big
+        big16 = np.zeros((big_side, big_side), np.uint16)
+        big16[::89] = 60000
+        put("big_grey16.tif", _encoded(Image.fromarray(big16), "TIFF", compression="tiff_deflate"),
+            f"{big_side}x{big_side} 16-bit TIFF (deflate)")
+        del big16
 
     # container formats that are not decoded, or broken
     put("photo.heic", struct.pack(">I", 24) + b"ftypheic" + b"\x00" * 4 + b"mif1heic" + os.urandom(256),
