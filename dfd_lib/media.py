@@ -200,18 +200,50 @@ def iter_evidence_files(paths: Iterable[str | os.PathLike]) -> Iterator[Path]:
             yield entry.path
 
 
+_SCALE_ROWS = 256  # rows converted at a time: a 100-megapixel float image needs tens of MB extra, not GBs
+
+
+def _wide_to_uint8(arr: np.ndarray, sixteen_bit: bool) -> np.ndarray:
+    """A 16-bit, 32-bit integer or float greyscale array scaled to uint8 (min..max, or 0..65535 for
+    16-bit data above 255), a band of rows at a time in float32; NaN becomes 0 and infinities
+    are left out of the range (then shown as 0 or 255)."""
+    if sixteen_bit:
+        lo, hi = 0.0, (65535.0 if arr.size and int(arr.max()) > 255 else 255.0)
+    elif arr.dtype.kind == "f":
+        finite_lo = finite_hi = None
+        for start in range(0, arr.shape[0], _SCALE_ROWS):
+            band = arr[start:start + _SCALE_ROWS]
+            band = band[np.isfinite(band)]
+            if band.size:
+                b_lo, b_hi = float(band.min()), float(band.max())
+                finite_lo = b_lo if finite_lo is None else min(finite_lo, b_lo)
+                finite_hi = b_hi if finite_hi is None else max(finite_hi, b_hi)
+        lo, hi = (0.0, 0.0) if finite_lo is None else (finite_lo, finite_hi)
+    else:
+        lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
+    out = np.zeros(arr.shape, np.uint8)
+    if hi <= lo:
+        if arr.dtype.kind == "f":
+            out[np.isposinf(arr)] = 255
+        return out
+    factor = 255.0 / (hi - lo)
+    for start in range(0, arr.shape[0], _SCALE_ROWS):
+        band = arr[start:start + _SCALE_ROWS].astype(np.float32)
+        band -= lo
+        band *= factor
+        np.nan_to_num(band, copy=False, nan=0.0, posinf=255.0, neginf=0.0)
+        np.clip(band, 0, 255, out=band)
+        out[start:start + _SCALE_ROWS] = band
+    return out
+
+
 def _to_rgb(img) -> np.ndarray:
     """Convert any PIL mode (greyscale, alpha, palette, CMYK, 16-bit, float) to RGB uint8."""
     from PIL import Image
 
     mode = img.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        arr = np.asarray(img, dtype=np.float64)
-        lo, hi = float(arr.min()), float(arr.max())
-        if mode.startswith("I;16"):
-            lo, hi = 0.0, 65535.0 if hi > 255 else 255.0
-        scaled = np.zeros_like(arr) if hi <= lo else (arr - lo) / (hi - lo) * 255.0
-        img = Image.fromarray(np.clip(scaled, 0, 255).astype(np.uint8), "L")
+        img = Image.fromarray(_wide_to_uint8(np.asarray(img), mode.startswith("I;16")), "L")
         mode = "L"
     if mode == "P":
         img = img.convert("RGBA")
