@@ -203,37 +203,41 @@ def iter_evidence_files(paths: Iterable[str | os.PathLike]) -> Iterator[Path]:
 _SCALE_ROWS = 256  # rows converted at a time: a 100-megapixel float image needs tens of MB extra, not GBs
 
 
-def _wide_to_uint8(arr: np.ndarray, sixteen_bit: bool) -> np.ndarray:
-    """A 16-bit, 32-bit integer or float greyscale array scaled to uint8 (min..max, or 0..65535 for
-    16-bit data above 255), a band of rows at a time in float32; NaN becomes 0 and infinities
-    are left out of the range (then shown as 0 or 255)."""
-    if sixteen_bit:
-        lo, hi = 0.0, (65535.0 if arr.size and int(arr.max()) > 255 else 255.0)
-    elif arr.dtype.kind == "f":
-        finite_lo = finite_hi = None
-        for start in range(0, arr.shape[0], _SCALE_ROWS):
-            band = arr[start:start + _SCALE_ROWS]
+def _bands(img) -> Iterator[np.ndarray]:
+    """The image's pixels as arrays of at most ``_SCALE_ROWS`` rows (never the whole image copied at once)."""
+    w, h = img.size
+    for top in range(0, h, _SCALE_ROWS):
+        yield top, np.asarray(img.crop((0, top, w, min(h, top + _SCALE_ROWS))))
+
+
+def _wide_to_uint8(img, sixteen_bit: bool) -> np.ndarray:
+    """A 16-bit, 32-bit integer or float greyscale PIL image scaled to a uint8 array (min..max, or
+    0..65535 for 16-bit data above 255), a band of rows at a time in float32; NaN becomes 0 and
+    infinities are left out of the range (then shown as 0 or 255)."""
+    lo = hi = None
+    for _, band in _bands(img):
+        if band.dtype.kind == "f":
             band = band[np.isfinite(band)]
-            if band.size:
-                b_lo, b_hi = float(band.min()), float(band.max())
-                finite_lo = b_lo if finite_lo is None else min(finite_lo, b_lo)
-                finite_hi = b_hi if finite_hi is None else max(finite_hi, b_hi)
-        lo, hi = (0.0, 0.0) if finite_lo is None else (finite_lo, finite_hi)
-    else:
-        lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
-    out = np.zeros(arr.shape, np.uint8)
-    if hi <= lo:
-        if arr.dtype.kind == "f":
-            out[np.isposinf(arr)] = 255
+        if band.size:
+            b_lo, b_hi = float(band.min()), float(band.max())
+            lo = b_lo if lo is None else min(lo, b_lo)
+            hi = b_hi if hi is None else max(hi, b_hi)
+    if sixteen_bit:
+        lo, hi = 0.0, (65535.0 if hi is not None and hi > 255 else 255.0)
+    out = np.zeros((img.size[1], img.size[0]), np.uint8)
+    if lo is None or hi <= lo:
+        if img.mode == "F":
+            for top, band in _bands(img):
+                out[top:top + band.shape[0]][np.isposinf(band)] = 255
         return out
     factor = 255.0 / (hi - lo)
-    for start in range(0, arr.shape[0], _SCALE_ROWS):
-        band = arr[start:start + _SCALE_ROWS].astype(np.float32)
+    for top, band in _bands(img):
+        band = band.astype(np.float32)
         band -= lo
         band *= factor
         np.nan_to_num(band, copy=False, nan=0.0, posinf=255.0, neginf=0.0)
         np.clip(band, 0, 255, out=band)
-        out[start:start + _SCALE_ROWS] = band
+        out[top:top + band.shape[0]] = band
     return out
 
 
@@ -242,9 +246,8 @@ def _to_rgb(img) -> np.ndarray:
     from PIL import Image
 
     mode = img.mode
-    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        img = Image.fromarray(_wide_to_uint8(np.asarray(img), mode.startswith("I;16")), "L")
-        mode = "L"
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):  # greyscale: the scaled grey in all three channels
+        return np.repeat(_wide_to_uint8(img, mode.startswith("I;16"))[:, :, None], 3, axis=2)
     if mode == "P":
         img = img.convert("RGBA")
         mode = "RGBA"
@@ -303,7 +306,7 @@ def load_image(path: str | os.PathLike, limits: MediaLimits = MediaLimits()) -> 
                 )
             img.seek(0)  # GIF/TIFF: first frame
             img.load()
-            img = ImageOps.exif_transpose(img)
+            ImageOps.exif_transpose(img, in_place=True)  # (a copy of the whole image otherwise)
             return _to_rgb(img)
     except (MediaTooLarge, UnsupportedMedia):
         raise
