@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 DFD := $(VENV)/bin/dfd
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast dashboard venv bench examples clean-demo screenshot
+.PHONY: demo test test-fast dashboard venv bench hostile-bench examples clean-demo screenshot
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -30,6 +30,11 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/scan_bench.py
+
+## Scan a generated hostile-input corpus (10,000 small files, bombs, broken media, odd names) with the shipped
+## model; prints files with a status and message, crashes, the slowest file and peak RSS (no timed assertions).
+hostile-bench: $(STAMP)
+	$(PY) bench/hostile_bench.py
 
 ## The Voila dashboard on http://localhost:8866 (cases in $$DFD_CASES_DIR, else ./cases): open the URL it prints,
 ## which carries the access token ($$DFD_DASHBOARD_TOKEN, else a new random one). Only requests addressed to

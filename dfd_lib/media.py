@@ -200,19 +200,54 @@ def iter_evidence_files(paths: Iterable[str | os.PathLike]) -> Iterator[Path]:
             yield entry.path
 
 
+_SCALE_ROWS = 256  # rows converted at a time: a 100-megapixel float image needs tens of MB extra, not GBs
+
+
+def _bands(img) -> Iterator[np.ndarray]:
+    """The image's pixels as arrays of at most ``_SCALE_ROWS`` rows (never the whole image copied at once)."""
+    w, h = img.size
+    for top in range(0, h, _SCALE_ROWS):
+        yield top, np.asarray(img.crop((0, top, w, min(h, top + _SCALE_ROWS))))
+
+
+def _wide_to_uint8(img, sixteen_bit: bool) -> np.ndarray:
+    """A 16-bit, 32-bit integer or float greyscale PIL image scaled to a uint8 array (min..max, or
+    0..65535 for 16-bit data above 255), a band of rows at a time in float32; NaN becomes 0 and
+    infinities are left out of the range (then shown as 0 or 255)."""
+    lo = hi = None
+    for _, band in _bands(img):
+        if band.dtype.kind == "f":
+            band = band[np.isfinite(band)]
+        if band.size:
+            b_lo, b_hi = float(band.min()), float(band.max())
+            lo = b_lo if lo is None else min(lo, b_lo)
+            hi = b_hi if hi is None else max(hi, b_hi)
+    if sixteen_bit:
+        lo, hi = 0.0, (65535.0 if hi is not None and hi > 255 else 255.0)
+    out = np.zeros((img.size[1], img.size[0]), np.uint8)
+    if lo is None or hi <= lo:
+        if img.mode == "F":
+            for top, band in _bands(img):
+                out[top:top + band.shape[0]][np.isposinf(band)] = 255
+        return out
+    factor = 255.0 / (hi - lo)
+    for top, band in _bands(img):
+        band = band.astype(np.float32)
+        band -= lo
+        band *= factor
+        np.nan_to_num(band, copy=False, nan=0.0, posinf=255.0, neginf=0.0)
+        np.clip(band, 0, 255, out=band)
+        out[top:top + band.shape[0]] = band
+    return out
+
+
 def _to_rgb(img) -> np.ndarray:
     """Convert any PIL mode (greyscale, alpha, palette, CMYK, 16-bit, float) to RGB uint8."""
     from PIL import Image
 
     mode = img.mode
-    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        arr = np.asarray(img, dtype=np.float64)
-        lo, hi = float(arr.min()), float(arr.max())
-        if mode.startswith("I;16"):
-            lo, hi = 0.0, 65535.0 if hi > 255 else 255.0
-        scaled = np.zeros_like(arr) if hi <= lo else (arr - lo) / (hi - lo) * 255.0
-        img = Image.fromarray(np.clip(scaled, 0, 255).astype(np.uint8), "L")
-        mode = "L"
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):  # greyscale: the scaled grey in all three channels
+        return np.repeat(_wide_to_uint8(img, mode.startswith("I;16"))[:, :, None], 3, axis=2)
     if mode == "P":
         img = img.convert("RGBA")
         mode = "RGBA"
@@ -271,7 +306,7 @@ def load_image(path: str | os.PathLike, limits: MediaLimits = MediaLimits()) -> 
                 )
             img.seek(0)  # GIF/TIFF: first frame
             img.load()
-            img = ImageOps.exif_transpose(img)
+            ImageOps.exif_transpose(img, in_place=True)  # (a copy of the whole image otherwise)
             return _to_rgb(img)
     except (MediaTooLarge, UnsupportedMedia):
         raise

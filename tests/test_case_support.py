@@ -54,14 +54,14 @@ class FakeScanner:
         except MediaError as exc:
             return FileResult(str(path), exc.status, str(exc), sha, size, "image", mime, **common)
         h, w = img.shape[:2]
-        if w < 40:
+        if min(w, h) < 40:  # too small to hold a face (and to cut the two fake face crops from)
             return FileResult(str(path), "no_face", "no face", sha, size, "image", mime, w, h, **common)
         p = self._score(sha)
         faces = (
             FaceResult(0, None, None, (0.0, 0.0, w / 2, h / 2), ((5.0, 5.0),), 0.99, p, crop=img[: h // 2, : w // 2]),
             FaceResult(1, None, None, (w / 2, h / 2, w, h), (), 0.95, p / 2, crop=img[h // 2:, w // 2:]),
         )
-        return FileResult(str(path), "scored", "", sha, size, "image", mime, w, h, faces=faces, score=p,
+        return FileResult(str(path), "scored", "2 face(s) scored", sha, size, "image", mime, w, h, faces=faces, score=p,
                           verdict="fake" if p >= card.threshold else "real", aggregate="max", **common)
 
     def explain(self, face: FaceResult) -> SimpleNamespace:

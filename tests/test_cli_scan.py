@@ -2,6 +2,7 @@
 import csv
 import hashlib
 import json
+import os
 
 from dfd_lib.cli import main
 
@@ -43,3 +44,20 @@ def test_unknown_model_is_a_clear_error(tiny_weights, examples, capsys):
 def test_models_lists_cards(tiny_weights, capsys):
     assert main(["models", "--weights-dir", str(tiny_weights)]) == 0
     assert "tiny-test-model (default)" in capsys.readouterr().out
+
+
+def test_scan_prints_and_writes_names_that_are_not_utf8(tiny_weights, examples, tmp_path, capsys):
+    folder = tmp_path / "ev"
+    folder.mkdir()
+    data = (examples / "astronaut.jpg").read_bytes()
+    (folder / "line\nbreak.jpg").write_bytes(data)
+    open(os.path.join(os.fsencode(folder), b"caf\xe9.jpg"), "wb").write(data[:1000])  # truncated, Latin-1 name
+    js, cs = tmp_path / "r.json", tmp_path / "r.csv"
+    rc = main(["scan", str(folder), "--weights-dir", str(tiny_weights), "--json", str(js), "--csv", str(cs), "--quiet"])
+    out = capsys.readouterr().out
+    assert rc == 0  # printing the table and writing the CSV used to raise UnicodeEncodeError
+    assert "caf\\xe9.jpg" in out and "line\\nbreak.jpg" in out
+    assert len(out.strip().splitlines()) == 1 + 2 + 2 + 1  # model line, header and rule, one line per file, counts
+    assert sorted(os.path.basename(r["path"]) for r in json.loads(js.read_text())) == ["caf\udce9.jpg", "line\nbreak.jpg"]
+    assert sorted(r["path"].rsplit("/", 1)[1] for r in csv.DictReader(cs.open(encoding="utf-8"))) == \
+        ["caf\\xe9.jpg", "line\nbreak.jpg"]

@@ -1,5 +1,7 @@
 import hashlib
 import io
+import tracemalloc
+import warnings
 
 import numpy as np
 import pytest
@@ -205,3 +207,37 @@ def test_invalid_utf8_in_video_metadata_still_reads_frames(tmp_path):
     meta = VideoMetaAnalysis().run(path)
     assert meta.status == "ok", meta.summary
     assert meta.metrics["tags"]["title"] == "TITLE\ufffd\ufffdRKER1"  # bad bytes shown as U+FFFD
+
+
+def test_float_image_with_nan_and_infinity_scales_its_finite_range(tmp_path):
+    arr = np.tile(np.linspace(-1000.0, 1000.0, 20, dtype=np.float32), (10, 1))
+    arr[0, 0], arr[1, 1], arr[2, 2] = np.nan, np.inf, -np.inf
+    p = tmp_path / "f.tif"
+    Image.fromarray(arr).save(p, format="TIFF")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "invalid value encountered in cast"
+        out = load_image(p)
+    grey = out[..., 0].astype(int)
+    assert grey[0, 0] == 0 and grey[1, 1] == 255 and grey[2, 2] == 0
+    assert grey[5, 0] == 0 and grey[5, 19] == 255 and abs(grey[5, 10] - round(1000 / 2000 * 255 + 1000 / 19 / 2000 * 255)) <= 2
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.uint16])
+def test_wide_greyscale_decodes_in_bounded_memory(tmp_path, dtype):
+    side = 2000
+    arr = np.zeros((side, side), dtype)
+    arr[::7] = 3 if dtype is np.float32 else 60000
+    p = tmp_path / "big.tif"
+    Image.fromarray(arr).save(p, format="TIFF", compression="tiff_deflate")
+    del arr
+    tracemalloc.start()
+    try:
+        out = load_image(p)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert out.shape == (side, side, 3) and out[1, 0, 0] == 0
+    assert out[0, 0, 0] == (255 if dtype is np.float32 else int(60000 / 65535 * 255))
+    # numpy buffers at the peak: the image as numbers (4 bytes/pixel at most), the uint8 result and the RGB
+    # array; converting the whole image through float64 temporaries took over 24 bytes per pixel
+    assert peak < 10 * side * side, f"{peak / side / side:.1f} bytes per pixel"

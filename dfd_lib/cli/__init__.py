@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import sqlite3
 import sys
 from typing import Sequence
 
@@ -41,6 +43,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except DfdError as exc:
         print(f"dfd {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except (OSError, sqlite3.OperationalError) as exc:  # the machine's fault (disk full, I/O error), not a bug
+        logging.getLogger("dfd_lib.cli").debug("dfd %s failed", args.command, exc_info=True)
+        full = getattr(exc, "errno", None) == errno.ENOSPC or "disk is full" in str(exc)
+        hint = "; free some space and run the same command again" if full else ""
+        print(f"dfd {args.command}: error: {exc}{hint}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"dfd {args.command}: interrupted", file=sys.stderr)

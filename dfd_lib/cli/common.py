@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Iterable, Sequence
 
-__all__ = ["add_model_options", "add_sampling_options", "print_table", "write_json", "write_csv", "fmt_score"]
+__all__ = ["add_model_options", "add_sampling_options", "print_table", "write_json", "write_csv", "fmt_score", "shown"]
 
 
 def add_model_options(p) -> None:
@@ -23,6 +23,20 @@ def add_sampling_options(p) -> None:
     p.add_argument("--face-threshold", type=float, default=0.90, help="MTCNN detection probability threshold (default 0.90)")
 
 
+def shown(text: str) -> str:
+    """Text that can be printed or written as UTF-8: bytes of a file name that are not valid UTF-8
+    (kept by Python as lone surrogates) become ``\\xNN`` escapes instead of crashing the output."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def fmt_score(v) -> str:
     return "-" if v is None else f"{v:.3f}"
 
@@ -31,7 +45,9 @@ def print_table(headers: Sequence[str], rows: Iterable[Sequence], out=None) -> N
     import sys
 
     out = out or sys.stdout
-    rows = [[("" if c is None else str(c)) for c in r] for r in rows]
+    # one row per line: a line break in a file name is shown as an escape, not a new row
+    rows = [[("" if c is None else shown(str(c)).replace("\r", "\\r").replace("\n", "\\n")) for c in r]
+            for r in rows]
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
     print(line, file=out)
@@ -50,4 +66,4 @@ def write_csv(path: str | os.PathLike, headers: Sequence[str], rows: Iterable[Se
     with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(headers)
-        w.writerows(rows)
+        w.writerows([shown(c) if isinstance(c, str) else c for c in r] for r in rows)
