@@ -80,28 +80,44 @@ class FaceDetector:
         results = self._detect(images)
         missing = [i for i, r in enumerate(results) if not r]
         if self.pad_retry > 0 and missing:
-            import cv2
-
-            pads = [max(8, int(round(self.pad_retry * max(images[i].shape[:2])))) for i in missing]
-            bordered = [cv2.copyMakeBorder(images[i], p, p, p, p, cv2.BORDER_CONSTANT, value=(127, 127, 127))
-                        for i, p in zip(missing, pads)]
-            for i, p, faces in zip(missing, pads, self._detect(bordered)):
-                results[i] = [_shift(f, -p) for f in faces]
+            for i, faces in zip(missing, self._detect_bordered([images[i] for i in missing])):
+                results[i] = faces
         return results
 
-    def _detect(self, images: Sequence[np.ndarray]) -> list[list[FaceBox]]:
+    def _detect_bordered(self, images: Sequence[np.ndarray]) -> list[list[FaceBox]]:
+        """The retry: shrink to ``max_side`` first (a border around a full-size 100 MP picture would
+        double its memory), add the border, detect, and map the boxes back to the original picture."""
+        import cv2
+
+        prepared, params = [], []
+        for img in images:
+            f = min(1.0, self.max_side / max(img.shape[:2]))
+            small = self._resize(img, f)
+            pad = max(8, int(round(self.pad_retry * max(small.shape[:2]))))
+            prepared.append(cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(127, 127, 127)))
+            params.append((f, pad))
+        return [[_map_back(face, pad, f) for face in faces]
+                for (f, pad), faces in zip(params, self._detect(prepared, scale=[f for f, _ in params]))]
+
+    def _detect(self, images: Sequence[np.ndarray], scale: Sequence[float] | None = None) -> list[list[FaceBox]]:
+        """MTCNN on each image (downscaled to ``max_side``); ``scale[i]``: image i is already that
+        fraction of the original, so the minimum face size shrinks with it. Images smaller than the
+        minimum face are answered with no face (MTCNN itself fails on them)."""
         results: list[list[FaceBox] | None] = [None] * len(images)
         groups: dict[tuple, list[int]] = {}
         for i, img in enumerate(images):
-            groups.setdefault(tuple(img.shape), []).append(i)
-        for shape, idxs in groups.items():
+            groups.setdefault((tuple(img.shape), 1.0 if scale is None else scale[i]), []).append(i)
+        for (shape, pre), idxs in groups.items():
             h, w = shape[:2]
             factor = min(1.0, self.max_side / max(h, w))
+            min_face = max(12, int(round(self.min_face_size * pre * factor)))
+            if min(h, w) * factor < min_face:
+                continue
             batch = [self._resize(images[i], factor) for i in idxs]
-            self._mtcnn.min_face_size = max(12, int(round(self.min_face_size * factor)))
+            self._mtcnn.min_face_size = min_face
             boxes, probs, points = self._mtcnn.detect(np.stack(batch), landmarks=True)
             for j, i in enumerate(idxs):
-                results[i] = self._faces(boxes[j], probs[j], points[j], factor)
+                results[i] = self._faces(boxes[j], probs[j], points[j], factor, self.min_face_size * pre)
         return [r if r is not None else [] for r in results]
 
     @staticmethod
@@ -113,7 +129,7 @@ class FaceDetector:
         h, w = img.shape[:2]
         return cv2.resize(img, (max(1, round(w * factor)), max(1, round(h * factor))), interpolation=cv2.INTER_AREA)
 
-    def _faces(self, boxes, probs, points, factor: float) -> list[FaceBox]:
+    def _faces(self, boxes, probs, points, factor: float, min_face: float) -> list[FaceBox]:
         if boxes is None:
             return []
         faces = []
@@ -121,7 +137,7 @@ class FaceDetector:
             if p is None or float(p) < self.prob_threshold:
                 continue
             b = [float(v) / factor for v in b]
-            if max(b[2] - b[0], b[3] - b[1]) < self.min_face_size:
+            if max(b[2] - b[0], b[3] - b[1]) < min_face:
                 continue
             lm = tuple((float(x) / factor, float(y) / factor) for x, y in pts)
             faces.append(FaceBox(box=(b[0], b[1], b[2], b[3]), prob=float(p), landmarks=lm))
@@ -129,10 +145,11 @@ class FaceDetector:
         return faces
 
 
-def _shift(face: FaceBox, d: float) -> FaceBox:
-    x1, y1, x2, y2 = face.box
-    lm = tuple((x + d, y + d) for x, y in face.landmarks)
-    return FaceBox(box=(x1 + d, y1 + d, x2 + d, y2 + d), prob=face.prob, landmarks=lm, padded=True)
+def _map_back(face: FaceBox, pad: int, scale: float) -> FaceBox:
+    """A face found on the bordered, scaled copy, in the original picture's coordinates."""
+    x1, y1, x2, y2 = ((v - pad) / scale for v in face.box)
+    lm = tuple(((x - pad) / scale, (y - pad) / scale) for x, y in face.landmarks)
+    return FaceBox(box=(x1, y1, x2, y2), prob=face.prob, landmarks=lm, padded=True)
 
 
 def square_box(face: FaceBox, scale: float, offset_y: float = 0.0) -> tuple[int, int, int, int]:
