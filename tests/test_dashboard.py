@@ -87,6 +87,49 @@ def voila(tmp_path: Path, tiny_weights: Path):
             proc.wait(10)
 
 
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (.ci/run installs it)")
+def test_dashboard_refuses_missing_token_and_foreign_host(voila) -> None:
+    """In Chromium: without the token (or with a wrong one) the page is the login form, not the workbench; a page
+    addressed to a foreign host name that resolves to this machine (DNS rebinding: Chromium's resolver maps
+    attacker.example to 127.0.0.1) is refused with 403 even with the right token."""
+    from urllib.parse import urlsplit
+
+    from playwright.sync_api import sync_playwright
+
+    url, _, _ = voila
+    port = urlsplit(url).port
+    base = f"http://127.0.0.1:{port}"
+    args = CHROMIUM_ARGS + ["--host-resolver-rules=MAP attacker.example 127.0.0.1", "--no-proxy-server"]
+
+    def session_cookies(page) -> list[str]:  # jupyter_server's login cookie (the login form also sets _xsrf)
+        return [c["name"] for c in page.context.cookies() if c["name"].startswith("username-")]
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=args, headless=True)
+        try:
+            page = browser.new_page()
+            for plain in (f"{base}/", f"{base}/?token=wrong"):
+                resp = page.goto(plain, timeout=120_000)
+                assert resp is not None and resp.status in (200, 401, 403), (plain, resp and resp.status)
+                if resp.status == 200:  # redirected to the login form, which asks for the token
+                    assert urlsplit(page.url).path.endswith("/login"), page.url
+                    assert page.locator("input[type=password]").count() >= 1, page.content()[:2000]
+                page.wait_for_timeout(2000)  # time for any widget to render, were the workbench served
+                assert page.locator(".dfd-case-bar, .jp-OutputArea, .widget-box").count() == 0, page.content()[:2000]
+            assert not session_cookies(page), "no session cookie without the token"
+
+            resp = page.goto(f"http://attacker.example:{port}/?token={TOKEN}", timeout=120_000)
+            assert resp is not None and resp.status == 403, resp and resp.status
+            assert page.locator(".dfd-case-bar, .jp-OutputArea, .widget-box").count() == 0
+            assert not session_cookies(page), "the refused request set no session cookie"
+
+            # the control: the same browser and token, addressed to this machine, are let in
+            resp = page.goto(f"{base}/?token={TOKEN}", timeout=120_000)
+            assert resp is not None and resp.status == 200 and session_cookies(page), resp and resp.status
+        finally:
+            browser.close()
+
+
 def _evidence(tmp_path: Path, examples: Path) -> tuple[Path, Path]:
     folder = tmp_path / "evidence"
     (folder / "problem_files").mkdir(parents=True)
