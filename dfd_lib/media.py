@@ -211,9 +211,9 @@ def _bands(img) -> Iterator[np.ndarray]:
 
 
 def _wide_to_uint8(img, sixteen_bit: bool) -> np.ndarray:
-    """A 16-bit, 32-bit integer or float greyscale PIL image scaled to a uint8 array (min..max, or
-    0..65535 for 16-bit data above 255), a band of rows at a time in float32; NaN becomes 0 and
-    infinities are left out of the range (then shown as 0 or 255)."""
+    """A 16-bit, 32-bit integer or float greyscale PIL image scaled to an HxWx3 uint8 array (grey in all three
+    channels; min..max, or 0..65535 for 16-bit data above 255), a band of rows at a time in float32; NaN becomes
+    0 and infinities are left out of the range (then shown as 0 or 255)."""
     lo = hi = None
     for _, band in _bands(img):
         if band.dtype.kind == "f":
@@ -224,7 +224,7 @@ def _wide_to_uint8(img, sixteen_bit: bool) -> np.ndarray:
             hi = b_hi if hi is None else max(hi, b_hi)
     if sixteen_bit:
         lo, hi = 0.0, (65535.0 if hi is not None and hi > 255 else 255.0)
-    out = np.zeros((img.size[1], img.size[0]), np.uint8)
+    out = np.zeros((img.size[1], img.size[0], 3), np.uint8)
     if lo is None or hi <= lo:
         if img.mode == "F":
             for top, band in _bands(img):
@@ -237,31 +237,40 @@ def _wide_to_uint8(img, sixteen_bit: bool) -> np.ndarray:
         band *= factor
         np.nan_to_num(band, copy=False, nan=0.0, posinf=255.0, neginf=0.0)
         np.clip(band, 0, 255, out=band)
-        out[top:top + band.shape[0]] = band
+        out[top:top + band.shape[0]] = band[:, :, None]
     return out
 
 
-def _to_rgb(img) -> np.ndarray:
-    """Convert any PIL mode (greyscale, alpha, palette, CMYK, 16-bit, float) to RGB uint8."""
+def _band_to_rgb(band):
+    """One band of rows (a PIL image) in any 8-bit mode as RGB; transparency over white."""
     from PIL import Image
 
-    mode = img.mode
-    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):  # greyscale: the scaled grey in all three channels
-        return np.repeat(_wide_to_uint8(img, mode.startswith("I;16"))[:, :, None], 3, axis=2)
-    if mode == "P":
-        img = img.convert("RGBA")
-        mode = "RGBA"
-    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        rgba = img.convert("RGBA")
+    if band.mode == "P":
+        band = band.convert("RGBA")
+    if band.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = band.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))
         background.paste(rgba, mask=rgba.getchannel("A"))
-        img = background
-    elif mode != "RGB":
-        img = img.convert("RGB")
-    arr = np.asarray(img, dtype=np.uint8)
-    if arr.ndim == 2:
-        arr = np.stack([arr] * 3, axis=-1)
-    return np.ascontiguousarray(arr[..., :3])
+        return background
+    return band if band.mode == "RGB" else band.convert("RGB")
+
+
+def _to_rgb(img) -> np.ndarray:
+    """Convert any PIL mode (greyscale, alpha, palette, CMYK, 16-bit, float) to RGB uint8.
+
+    The result is filled a band of rows at a time: ``img.convert("RGB")`` of the whole picture and then
+    ``np.asarray`` (which goes through ``tobytes()``, building the bytes in pieces and then joining them) held
+    about three more full-size RGB copies at once: over 1 GB extra for a 100-megapixel greyscale PNG.
+    """
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):  # greyscale: the scaled grey in all three channels
+        return _wide_to_uint8(img, mode.startswith("I;16"))
+    w, h = img.size
+    out = np.empty((h, w, 3), np.uint8)
+    for top in range(0, h, _SCALE_ROWS):
+        band = _band_to_rgb(img.crop((0, top, w, min(h, top + _SCALE_ROWS))))
+        out[top:top + band.size[1]] = np.asarray(band, dtype=np.uint8).reshape(band.size[1], w, 3)
+    return out
 
 
 @contextmanager

@@ -241,3 +241,32 @@ def test_wide_greyscale_decodes_in_bounded_memory(tmp_path, dtype):
     # numpy buffers at the peak: the image as numbers (4 bytes/pixel at most), the uint8 result and the RGB
     # array; converting the whole image through float64 temporaries took over 24 bytes per pixel
     assert peak < 10 * side * side, f"{peak / side / side:.1f} bytes per pixel"
+
+
+@pytest.mark.parametrize("mode", ["L", "P", "RGB", "RGBA", "CMYK"])
+def test_eight_bit_modes_convert_in_bands_as_pil_does_in_bounded_memory(tmp_path, mode):
+    """8-bit pictures become RGB a band of rows at a time. Converting the whole picture and then np.asarray
+    (through PIL's tobytes, pieces then joined) held three more full-size RGB copies: a 100 MP greyscale PNG
+    took over 1 GB on top of its pixels, which put the hostile-input bench over 2 GB."""
+    h, w = 3000, 200  # many bands of rows (each small next to the picture), the last one partial
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 256, (h, w, 4 if mode == "RGBA" else 3), dtype=np.uint8)
+    img = Image.fromarray(pixels) if mode == "RGBA" else Image.fromarray(pixels).convert(mode)
+    fmt = "TIFF" if mode == "CMYK" else "PNG"
+    p = _save(img, tmp_path / f"x.{fmt.lower()}", fmt)
+    with Image.open(p) as again:
+        if mode == "RGBA":
+            want = Image.new("RGB", again.size, (255, 255, 255))
+            want.paste(again, mask=again.getchannel("A"))
+        else:
+            want = again.convert("RGB")
+        want = np.asarray(want)
+    tracemalloc.start()
+    try:
+        out = load_image(p)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert out.dtype == np.uint8 and out.shape == (h, w, 3) and out.flags.c_contiguous
+    assert np.array_equal(out, want)
+    assert peak < 1.5 * out.nbytes, f"{peak / out.nbytes:.2f} x the RGB result"
