@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 import logging
 import sqlite3
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -28,7 +28,8 @@ from .findings import DETECTOR, FORENSIC_PREFIX, NewFinding, detector_findings, 
     forensic_finding, insert_finding
 from .store import write_transaction
 
-__all__ = ["ModelIdentity", "ItemOutcome", "model_identity", "scanner_params", "load_forensics", "triage_items"]
+__all__ = ["ModelIdentity", "ItemOutcome", "Computed", "model_identity", "scanner_params", "load_forensics",
+           "compute_detector", "compute_forensics", "record_analysis", "pending_work", "triage_items"]
 
 log = logging.getLogger(__name__)
 
@@ -125,12 +126,46 @@ def _pending(conn: sqlite3.Connection, model_sha256: str, forensics: bool) -> li
     return work
 
 
-def _detector_part(case_dir: Path, item: sqlite3.Row, scanner: Any, ident: ModelIdentity, params: dict,
+@dataclass
+class Computed:
+    """What the analyses of one item produced, before anything is written (picklable: a Dask
+    worker computes it and the client records it with :func:`record_analysis`)."""
+
+    result: Any = None  # FileResult, or None when the detector was not run
+    overlay: Any = None  # Grad-CAM overlay of the most suspicious face (np.ndarray) or None
+    explain_error: str | None = None
+    forensic: list = field(default_factory=list)  # dfd_lib.forensics results
+    forensic_error: str | None = None
+    worker: dict[str, Any] | None = None  # who computed it (distributed triage), recorded in the params
+
+
+def compute_detector(path: Path, item_id: Any, sha256: str, scanner: Any, out: Computed) -> None:
+    """Scan ``path`` and explain its most suspicious face into ``out``."""
+    result = scanner.scan_file(path)
+    if result.sha256 and result.sha256 != sha256:
+        raise CaseError(f"stored copy of item {item_id} hashes to {result.sha256[:16]}..., not the recorded "
+                        f"{sha256[:16]}...; run verify")
+    out.result = result
+    top = result.most_suspicious_face
+    if top is not None and callable(getattr(scanner, "explain", None)):
+        try:
+            out.overlay = scanner.explain(top).overlay
+        except Exception as exc:  # an explanation failing must not cost the finding itself
+            log.warning("item %s: Grad-CAM explanation failed: %s", item_id, exc)
+            out.explain_error = f"{type(exc).__name__}: {exc}"
+
+
+def compute_forensics(path: Path, item_id: Any, run_all: Callable, out: Computed) -> None:
+    try:
+        out.forensic = list(run_all(path))
+    except Exception as exc:  # forensics are optional extras; the detector finding still counts
+        log.warning("item %s: forensic analyses failed: %s", item_id, exc)
+        out.forensic_error = f"{type(exc).__name__}: {exc}"
+
+
+def _detector_part(case_dir: Path, c: Computed, ident: ModelIdentity, params: dict,
                    arts: list[ArtifactFile]) -> list[NewFinding]:
-    result = scanner.scan_file(case_dir / EVIDENCE_DIR / item["stored_name"])
-    if result.sha256 and result.sha256 != item["sha256"]:
-        raise CaseError(f"stored copy of item {item['id']} hashes to {result.sha256[:16]}..., not the recorded "
-                        f"{item['sha256'][:16]}...; run verify")
+    result = c.result
     face_refs: dict[str, list[dict]] = {}
     for face in result.faces:
         if face.crop is not None:
@@ -140,12 +175,15 @@ def _detector_part(case_dir: Path, item: sqlite3.Row, scanner: Any, ident: Model
     file_refs = [ref for refs in face_refs.values() for ref in refs]
     top = result.most_suspicious_face
     params = dict(params)
-    if top is not None and callable(getattr(scanner, "explain", None)):
+    if c.worker is not None:
+        params["worker"] = c.worker
+    if c.explain_error is not None:
+        params["explain_error"] = c.explain_error
+    elif top is not None and c.overlay is not None:
         try:
-            overlay = scanner.explain(top).overlay
-            art = stage_artifact(case_dir, overlay, "gradcam")
+            art = stage_artifact(case_dir, c.overlay, "gradcam")
         except Exception as exc:  # an explanation failing must not cost the finding itself
-            log.warning("item %s: Grad-CAM explanation failed: %s", item["id"], exc)
+            log.warning("Grad-CAM overlay could not be stored: %s", exc)
             params["explain_error"] = f"{type(exc).__name__}: {exc}"
         else:
             arts.append(art)
@@ -153,9 +191,9 @@ def _detector_part(case_dir: Path, item: sqlite3.Row, scanner: Any, ident: Model
     return detector_findings(result, ident.name, ident.sha256, ident.threshold, params, face_refs, file_refs)
 
 
-def _forensic_part(case_dir: Path, item: sqlite3.Row, run_all: Callable, arts: list[ArtifactFile]) -> list[NewFinding]:
+def _forensic_part(case_dir: Path, c: Computed, arts: list[ArtifactFile]) -> list[NewFinding]:
     out = []
-    for fr in run_all(case_dir / EVIDENCE_DIR / item["stored_name"]):
+    for fr in c.forensic:
         refs = []
         if getattr(fr, "map_image", None) is not None:
             art = stage_artifact(case_dir, fr.map_image, "forensic_map")
@@ -176,14 +214,23 @@ def _detector_attempt(conn: sqlite3.Connection, item_id: int, f: NewFinding) -> 
 
 
 def _analyse(conn, case_dir, item, need_det, run_all, scanner, ident, params, actor) -> ItemOutcome:
+    path = case_dir / EVIDENCE_DIR / item["stored_name"]
+    c = Computed()
+    if need_det:
+        compute_detector(path, item["id"], item["sha256"], scanner, c)
+    if run_all is not None:
+        compute_forensics(path, item["id"], run_all, c)
+    return record_analysis(conn, case_dir, item, c, ident, params, actor)
+
+
+def record_analysis(conn: sqlite3.Connection, case_dir: Path, item: Any, c: Computed, ident: ModelIdentity,
+                    params: dict, actor: str) -> ItemOutcome:
+    """Write what was computed for ``item``: its findings, artifacts and one ``analysis`` custody entry,
+    in one transaction; what another run recorded meanwhile is skipped, never duplicated."""
     arts: list[ArtifactFile] = []
     try:
-        found = _detector_part(case_dir, item, scanner, ident, params, arts) if need_det else []
-        if run_all is not None:
-            try:
-                found += _forensic_part(case_dir, item, run_all, arts)
-            except Exception as exc:  # forensics are optional extras; the detector finding still counts
-                log.warning("item %s: forensic analyses failed: %s", item["id"], exc)
+        found = _detector_part(case_dir, c, ident, params, arts) if c.result is not None else []
+        found += _forensic_part(case_dir, c, arts)
         if not found:
             return ItemOutcome(item["id"], item["sha256"], "failed", "the analyses produced no findings")
         with write_transaction(conn):
@@ -220,6 +267,17 @@ def _analyse(conn, case_dir, item, need_det, run_all, scanner, ident, params, ac
             discard(art.staged)
 
 
+def pending_work(conn: sqlite3.Connection, model_sha256: str, forensics: bool
+                 ) -> tuple[list[tuple[sqlite3.Row, bool, bool]], Callable | None]:
+    """Items still lacking findings as ``(item, need_detector, need_forensics)``, and the forensic
+    analyses to run (None when skipped or not importable)."""
+    work = _pending(conn, model_sha256, forensics)
+    run_all = load_forensics() if forensics and any(nf for _, _, nf in work) else None
+    if run_all is None:
+        work = [(item, True, False) for item, need_det, _ in work if need_det]
+    return work, run_all
+
+
 def triage_items(
     conn: sqlite3.Connection,
     case_dir: Path,
@@ -232,10 +290,7 @@ def triage_items(
     progress = ensure_progress(progress)
     ident = model_identity(scanner)
     params = scanner_params(scanner)
-    work = _pending(conn, ident.sha256, forensics)
-    run_all = load_forensics() if forensics and any(nf for _, _, nf in work) else None
-    if run_all is None:
-        work = [(item, True, False) for item, need_det, _ in work if need_det]
+    work, run_all = pending_work(conn, ident.sha256, forensics)
     outcomes: list[ItemOutcome] = []
     cancelled = False
     progress.start(len(work), f"triage ({ident.name})")
