@@ -150,15 +150,22 @@ class Case:
 
     def triage(self, paths: Iterable[str | os.PathLike] | str | os.PathLike = (), scanner: Any = None,
                progress: Progress | None = None, examiner: str | None = None, forensics: bool = True,
-               acquired_by: str | None = None, source: evidence.Source | dict | str | None = None) -> pd.DataFrame:
+               acquired_by: str | None = None, source: evidence.Source | dict | str | None = None,
+               dask: Any = None) -> pd.DataFrame:
         """Ingest ``paths``, then analyse every item of the case still lacking findings for this model.
 
         Returns the case's items sorted by suspicion (detector columns for this model);
         ``df.attrs`` holds the run's counts: intake outcomes, analysed, already_done, failed,
         cancelled, model and model_sha256. Resumable: re-running finishes only what is missing.
+
+        ``dask`` (a :class:`dfd_lib.case.distributed.DaskTriage`) computes the analyses on Dask workers
+        (``scanner`` is then ignored: each worker builds ``dask.spec``); this process still writes
+        every finding, each item in its own transaction.
         """
         self._writable("triage")
-        if scanner is None:
+        if dask is not None:  # a dfd_lib.case.distributed.DaskTriage: workers build dask.spec's scanner
+            scanner = dask.client_scanner()
+        elif scanner is None:
             from ..scan import Scanner
 
             scanner = Scanner()
@@ -168,7 +175,13 @@ class Case:
             outcomes, cancelled = [], True
         else:
             with self._lock:
-                outcomes, cancelled = triage_mod.triage_items(self._conn, self.path, scanner, who, progress, forensics)
+                if dask is not None:
+                    from .distributed import triage_items_dask
+
+                    outcomes, cancelled = triage_items_dask(self._conn, self.path, dask, who, progress, forensics)
+                else:
+                    outcomes, cancelled = triage_mod.triage_items(self._conn, self.path, scanner, who, progress,
+                                                                  forensics)
         ident = triage_mod.model_identity(scanner)
         df = queries.sort_by_suspicion(self.items(model_sha256=ident.sha256))
         ran = {o.item_id: o.outcome for o in outcomes}

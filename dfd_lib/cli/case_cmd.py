@@ -38,6 +38,22 @@ def register(sub) -> None:
     p.add_argument("--source-platform", default="", help="platform, e.g. WhatsApp")
     p.add_argument("--no-forensics", action="store_true", help="skip the forensic analyses of images")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    dist = p.add_argument_group("scale-out (Dask)", "compute the analyses on Dask workers; this process still "
+                                "keeps the case and writes every finding (see docs/scaling.md)")
+    where = dist.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=None, metavar="N",
+                       help="start a local Dask cluster of N worker processes, one thread each")
+    where.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                       help="submit to a running Dask scheduler (workers need the same package and model)")
+    dist.add_argument("--upload", action="store_true",
+                      help="send each item's bytes to the workers instead of letting them read the case folder "
+                           "on a shared path")
+    dist.add_argument("--worker-case-dir", default=None, metavar="DIR",
+                      help="where the workers see this case's folder on the shared file system (default: the "
+                           "same path as here)")
+    dist.add_argument("--allowed-failures", type=int, default=None, metavar="K",
+                      help="with --workers: worker deaths one item may cause before it is recorded as an error "
+                           "(default 2); a remote scheduler uses its own distributed.scheduler.allowed-failures")
     _case_options(p)
     add_model_options(p)
     add_sampling_options(p)
@@ -111,19 +127,52 @@ def _print_items(df, with_run: bool = False) -> None:
     print_table(headers, rows)
 
 
+def _dask_triage(args, client):
+    from ..case.distributed import DaskTriage, ScannerSpec
+
+    spec = ScannerSpec(args.model, args.weights_dir, settings=dict(
+        fps=None if args.every else args.frames_per_second, every=args.every, min_face_size=args.min_face,
+        face_threshold=args.face_threshold))
+    return DaskTriage(client, spec, upload=args.upload, worker_case_dir=args.worker_case_dir)
+
+
 def run_triage(args) -> int:
+    import contextlib
+
     from ..case import Source, open_case
     from ..progress import TqdmProgress
     from .scan_cmd import scanner_from_args
 
+    distributed = args.workers is not None or args.scheduler is not None
+    if not distributed and (args.upload or args.worker_case_dir or args.allowed_failures is not None):
+        print("dfd triage: --upload, --worker-case-dir and --allowed-failures need --workers or --scheduler",
+              file=sys.stderr)
+        return 2
+    if args.workers is not None and args.workers < 1:
+        print("dfd triage: --workers must be at least 1", file=sys.stderr)
+        return 2
     case = open_case(args.case, args.cases_dir, create=True, title=args.title, examiner=args.examiner,
                      agency=args.agency)
-    scanner = scanner_from_args(args)
+    scanner = None
     try:
         source = Source(device=args.source_device, url=args.source_url, platform=args.source_platform)
-        df = case.triage(args.paths, scanner=scanner, progress=TqdmProgress(disable=args.quiet),
-                         examiner=args.examiner, forensics=not args.no_forensics, acquired_by=args.acquired_by,
-                         source=source)
+        with contextlib.ExitStack() as stack:
+            dask = None
+            if distributed:
+                from ..case.distributed import DEFAULT_ALLOWED_FAILURES, dask_client
+
+                failures = DEFAULT_ALLOWED_FAILURES if args.allowed_failures is None else args.allowed_failures
+                client = stack.enter_context(dask_client(args.workers, args.scheduler, failures))
+                dask = _dask_triage(args, client)
+                if not args.quiet:
+                    link = getattr(client, "dashboard_link", None) if args.scheduler else None
+                    print(f"Dask: {args.scheduler or f'local cluster of {args.workers} process(es)'}"
+                          + (f"; dashboard {link}" if link else ""), file=sys.stderr)
+            else:
+                scanner = scanner_from_args(args)
+            df = case.triage(args.paths, scanner=scanner, progress=TqdmProgress(disable=args.quiet),
+                             examiner=args.examiner, forensics=not args.no_forensics, acquired_by=args.acquired_by,
+                             source=source, dask=dask)
     finally:
         close = getattr(scanner, "close", None)
         if callable(close):
