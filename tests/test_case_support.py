@@ -19,7 +19,7 @@ from dfd_lib.errors import MediaError
 from dfd_lib.media import load_image, sha256_file, sniff
 from dfd_lib.results import FaceResult, FileResult
 
-__all__ = ["FakeScanner", "make_images", "write_image"]
+__all__ = ["FakeScanner", "PoisonScanner", "make_images", "write_image"]
 
 
 class FakeScanner:
@@ -109,3 +109,16 @@ def remove_deep_tree(root: Path) -> None:
             os.unlink(e.path)
         os.rmdir(folder)
         stack.pop()
+
+
+class PoisonScanner(FakeScanner):
+    """A FakeScanner whose process dies (SIGKILL) on any file starting with ``POISON``: a file that
+    kills every Dask worker that touches it."""
+
+    def scan_file(self, path: str | os.PathLike) -> FileResult:
+        with open(path, "rb") as fh:
+            if fh.read(6) == b"POISON":
+                import signal
+
+                os.kill(os.getpid(), signal.SIGKILL)
+        return super().scan_file(path)

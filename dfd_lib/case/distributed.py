@@ -262,8 +262,10 @@ def dask_client(workers: int | None = None, scheduler: str | None = None,
         return
     if workers < 1:
         raise ValueError("--workers must be at least 1")
+    # worker-saturation 1.0: a worker holds only the task it runs, so a worker killed by a poison file
+    # counts against that file alone, never against innocent tasks queued behind it.
     with dask.config.set({"distributed.scheduler.allowed-failures": int(allowed_failures),
-                          "distributed.worker.daemon": False}):
+                          "distributed.scheduler.worker-saturation": 1.0}):
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, env=worker_env(),
                                dashboard_address=":0" if dashboard else None, silence_logs=logging.ERROR)
         try:
