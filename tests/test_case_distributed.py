@@ -146,23 +146,51 @@ def test_evidence_that_hashes_differently_on_the_worker_is_not_scored(tmp_path, 
 
 
 @pytest.mark.slow
+def test_dashboard_intake_submits_to_the_configured_scheduler(tmp_path, tiny_weights, examples, client,
+                                                               monkeypatch):
+    from workbench.app import Workbench
+    from workbench.state import AppState
+
+    evidence = tmp_path / "ev"
+    evidence.mkdir()
+    for name in ("astronaut.jpg", "coffee_no_face.jpg"):
+        shutil.copy(examples / name, evidence / name)
+    monkeypatch.setenv("DFD_DASK_SCHEDULER", client.scheduler_info()["address"])
+    wb = Workbench(AppState(tmp_path / "cases", tiny_weights, evidence_roots=[tmp_path]))
+    try:
+        assert "Dask cluster at" in wb.intake.dask_info.value
+        wb.state.open_case("dash", examiner="Insp. Rao")
+        wb.intake.path.value = str(evidence)
+        wb.intake.start_button.click()
+        assert wb.intake.wait(600)
+        assert "done: analysed 2, failed 0" in wb.intake.progress_text.value
+        det = wb.state.case.findings(kind="detector").query("kind == 'detector'")
+        assert sorted(det.status) == ["no_face", "scored"]
+        assert {p["worker"]["worker"] for p in det.params} <= set(client.nthreads())
+    finally:
+        wb.close_all()
+    assert wb.state._dask_client is None
+
+
+@pytest.mark.slow
 def test_killed_worker_loses_nothing_and_poison_file_becomes_an_error_item(tmp_path, client):
     evidence = tmp_path / "ev"
     make_images(evidence, 14)
     cases = tmp_path / "cases"
     pids = client.run(os.getpid)
-    victim = sorted(pids.values())[0]
-    state = {"killed_at": None}
+    address, victim = sorted(pids.items())[0]
+    state = {"killed_at": None, "busy": None}
 
     def on_update(done, total, desc, info):
         if desc.startswith("triage") and done == 3 and state["killed_at"] is None:
+            state["busy"] = [k for k in client.processing().get(address, ()) if str(k).startswith("dfd-item-")]
             os.kill(victim, signal.SIGKILL)
             state["killed_at"] = done
 
     with open_case("kill", cases) as case:
         dask = DaskTriage(client, ScannerSpec(factory=FAKE, factory_kwargs={"delay": 0.4}))
         df = case.triage([evidence], dask=dask, progress=CallbackProgress(on_update), forensics=False)
-        assert state["killed_at"] == 3 and not df.attrs["cancelled"]
+        assert state["killed_at"] == 3 and state["busy"] and not df.attrs["cancelled"]  # killed mid-task
         assert df.attrs["analysed"] == 14 and df.attrs["failed"] == 0 and set(df["status"]) == {"scored"}
         rows = _detector_rows(case.db_path)
         assert sorted(r[0] for r in rows) == list(range(1, 15))  # every item once: no loss, no duplicate

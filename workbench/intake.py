@@ -1,6 +1,7 @@
 """Intake: choose an evidence folder or upload files, run triage in a worker thread with progress and cancel."""
 from __future__ import annotations
 
+import html
 import logging
 import threading
 from pathlib import Path
@@ -38,9 +39,12 @@ class Intake(Component):
         self.bar = widgets.IntProgress(value=0, min=0, max=1, description="Progress",
                                        layout=widgets.Layout(width="460px"))
         self.progress_text = widgets.HTML("")
+        # where the analyses run: this process, or the configured Dask scheduler (with its dashboard link)
+        self.dask_info = widgets.HTML(self._dask_text(None) if state.dask_scheduler else "")
         for w, cls in ((self.path, "dfd-evidence-path"), (self.upload, "dfd-upload"),
                        (self.start_button, "dfd-triage"), (self.cancel_button, "dfd-cancel"),
-                       (self.bar, "dfd-progress"), (self.progress_text, "dfd-progress-text")):
+                       (self.bar, "dfd-progress"), (self.progress_text, "dfd-progress-text"),
+                       (self.dask_info, "dfd-dask-info")):
             w.add_class(cls)
         self.start_button.on_click(self._on_start)
         self.cancel_button.on_click(self._on_cancel)
@@ -48,7 +52,7 @@ class Intake(Component):
         self._thread: threading.Thread | None = None
         self.last_result: Any = None
         super().__init__([widgets.HBox([self.path, self.upload, self.start_button, self.cancel_button]),
-                          widgets.HBox([self.bar, self.progress_text])])
+                          widgets.HBox([self.bar, self.progress_text]), self.dask_info])
         self.add_class("dfd-intake")
 
     def controls(self) -> list[widgets.Widget]:
@@ -104,10 +108,23 @@ class Intake(Component):
         self.bar.max = max(1, total or 1)
         self.bar.value = min(done, self.bar.max)
         extra = f" — item {info['item']}: {info['result']}" if "item" in info else ""
+        if info.get("worker") not in (None, "-"):
+            extra += f" (worker {html.escape(str(info['worker']))})"
         self.progress_text.value = f"{desc}: {done}/{total if total is not None else '?'}{extra}"
+
+    def _dask_text(self, link: str | None) -> str:
+        sched = html.escape(self.state.dask_scheduler or "")
+        where = f"Analyses run on the Dask cluster at <code>{sched}</code>"
+        if link:
+            href = html.escape(link, quote=True)
+            return f"{where} — <a href=\"{href}\" target=\"_blank\" rel=\"noopener\">Dask dashboard</a>"
+        return where
 
     def _work(self, paths: list[str], uploads: list[StagedUpload]) -> None:
         try:
+            if self.state.dask_scheduler:
+                self.progress_text.value = "connecting to the Dask scheduler..."
+                self.dask_info.value = self._dask_text(self.state.dask_dashboard_link())
             progress = CallbackProgress(self._on_progress, self._cancel.is_set)
             self.last_result = self.state.triage([Path(p) for p in paths], progress, uploads=uploads)
             a = self.last_result.attrs

@@ -30,7 +30,8 @@ from dfd_lib.progress import Progress
 from .presenters import ItemDetail, item_detail
 
 __all__ = ["AppState", "TOPICS", "UPLOADS_DIR", "StagedUpload", "EVIDENCE_ROOTS_ENV", "UPLOAD_MAX_ENV",
-           "DEFAULT_UPLOAD_MAX_MB", "evidence_roots_from_env", "upload_limit_bytes"]
+           "DEFAULT_UPLOAD_MAX_MB", "DASK_SCHEDULER_ENV", "DASK_UPLOAD_ENV", "evidence_roots_from_env",
+           "upload_limit_bytes"]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,10 @@ UPLOADS_DIR = "_uploads"  # under the case store; not a case (it has no case.db)
 EVIDENCE_ROOTS_ENV = "DFD_EVIDENCE_ROOTS"
 UPLOAD_MAX_ENV = "DFD_UPLOAD_MAX_MB"  # most MiB one upload batch may total (the websocket message limit)
 DEFAULT_UPLOAD_MAX_MB = 256
+# A Dask scheduler (tcp://HOST:PORT) the intake submits triage to; unset: analyses run in the dashboard's process.
+DASK_SCHEDULER_ENV = "DFD_DASK_SCHEDULER"
+# "1": send the evidence bytes to the Dask workers; otherwise they read the case folder on a shared path.
+DASK_UPLOAD_ENV = "DFD_DASK_UPLOAD"
 _NAME_MAX_BYTES = 255
 
 
@@ -90,8 +95,11 @@ class AppState:
 
     def __init__(self, cases_dir: str | os.PathLike | None = None, weights_dir: str | os.PathLike | None = None,
                  model: str | None = None, examiner: str = "",
-                 evidence_roots: Iterable[str | os.PathLike] | None = None) -> None:
-        """``evidence_roots``: folders the evidence path box may read (None: ``$DFD_EVIDENCE_ROOTS``)."""
+                 evidence_roots: Iterable[str | os.PathLike] | None = None, dask_scheduler: str | None = None,
+                 dask_upload: bool | None = None) -> None:
+        """``evidence_roots``: folders the evidence path box may read (None: ``$DFD_EVIDENCE_ROOTS``).
+        ``dask_scheduler``: triage on that Dask scheduler (None: ``$DFD_DASK_SCHEDULER``; empty: here);
+        ``dask_upload``: send the evidence bytes to its workers (None: ``$DFD_DASK_UPLOAD`` is "1")."""
         self.cases_dir = resolve_cases_dir(cases_dir)
         roots = evidence_roots_from_env() if evidence_roots is None else [Path(r) for r in evidence_roots]
         self.evidence_roots = [Path(os.path.realpath(r)) for r in roots]
@@ -105,6 +113,11 @@ class AppState:
         self._explainers: dict[str, Any] = {}
         self._heatmaps: dict[tuple[str, str], np.ndarray] = {}
         self._model_lock = threading.Lock()
+        sched = os.environ.get(DASK_SCHEDULER_ENV, "") if dask_scheduler is None else dask_scheduler
+        self.dask_scheduler = sched.strip() or None
+        self.dask_upload = (os.environ.get(DASK_UPLOAD_ENV, "").strip() == "1") if dask_upload is None else dask_upload
+        self._dask_client: Any = None
+        self._dask_lock = threading.Lock()
 
     # -- notifications ---------------------------------------------------------------------------
     def subscribe(self, topic: str, callback: Callable[[], None]) -> None:
@@ -251,18 +264,26 @@ class AppState:
         uploads = list(uploads)
         for u in uploads:
             self.check_evidence_path(u.path)
-        from dfd_lib.scan import Scanner
+        scanner = dask = None
+        if self.dask_scheduler:
+            from dfd_lib.case.distributed import DaskTriage, ScannerSpec
 
-        scanner = Scanner(self.model, weights_dir=self.weights_dir)
+            spec = ScannerSpec(self.model, None if self.weights_dir is None else str(self.weights_dir))
+            dask = DaskTriage(self.dask_client(), spec, upload=self.dask_upload)
+        else:
+            from dfd_lib.scan import Scanner
+
+            scanner = Scanner(self.model, weights_dir=self.weights_dir)
         worker = open_case(case.id, cases_dir=case.path.parent, create=False)
         try:
             for u in uploads:
                 worker.ingest([u.path], source=Source(notes=f"uploaded through the dashboard as {u.original_name!r} "
                                                             f"({u.size} bytes)"), actor=self.actor)
-            df = worker.triage(checked, scanner=scanner, progress=progress, examiner=self.actor)
+            df = worker.triage(checked, scanner=scanner, progress=progress, examiner=self.actor, dask=dask)
         finally:
             worker.close()
-            scanner.close()
+            if scanner is not None:
+                scanner.close()
         a = df.attrs
         log.info("triage: %s new item(s), %s known; analysed %s, failed %s%s", a["intake"]["new"],
                  a["intake"]["known"], a["analysed"], a["failed"], " (cancelled)" if a["cancelled"] else "")
@@ -270,6 +291,34 @@ class AppState:
             log.warning("intake error: %s: %s", err["path"], err["error"])
         self.notify("items")
         return df
+
+    # -- Dask ------------------------------------------------------------------------------------------
+    def dask_client(self) -> Any:
+        """The client of the configured Dask scheduler (connected on first use, kept for the session)."""
+        if not self.dask_scheduler:
+            raise DfdError(f"no Dask scheduler is configured ({DASK_SCHEDULER_ENV})")
+        with self._dask_lock:
+            if self._dask_client is None:
+                from distributed import Client
+
+                self._dask_client = Client(self.dask_scheduler, set_as_default=False, timeout="30s")
+                log.info("connected to Dask scheduler %s", self.dask_scheduler)
+            return self._dask_client
+
+    def dask_dashboard_link(self) -> str | None:
+        """The Dask dashboard's address (None without a scheduler, or when it serves no dashboard)."""
+        if not self.dask_scheduler:
+            return None
+        try:
+            return self.dask_client().dashboard_link
+        except Exception as exc:  # no dashboard (bokeh missing) or no scheduler: the link is only a help
+            log.debug("no Dask dashboard link: %s", exc)
+            return None
+
+    def close_dask(self) -> None:
+        if self._dask_client is not None:
+            self._dask_client.close()
+            self._dask_client = None
 
     # -- reports and exports (dfd_lib.report) ------------------------------------------------------
     def portal_names(self) -> list[str]:
@@ -350,3 +399,4 @@ class AppState:
             ex.close()
         self._explainers.clear()
         self.close_case(notify=False)
+        self.close_dask()

@@ -307,6 +307,26 @@ class DaskTriage:
             self._scanner = self.spec.client_scanner()
         return self._scanner
 
+    @property
+    def plugin_name(self) -> str:
+        return f"dfd-model-{self.spec.key()}"
+
+    def prepare(self) -> dict[str, dict]:
+        """Load the model on every worker (once: later calls only re-check) and check that every worker
+        runs this client's package version and model; returns each worker's identity."""
+        expected = local_identity(self.client_scanner())
+        if not getattr(self, "_registered", False):
+            self.client.wait_for_workers(1, timeout=self.wait_workers_s)
+            self.client.register_plugin(ModelPlugin(self.spec, expected, self.plugin_name), name=self.plugin_name)
+            self._registered = True
+        return check_workers(self.client, self.plugin_name, expected)
+
+    def dashboard_link(self) -> str | None:
+        try:
+            return self.client.dashboard_link
+        except Exception:  # no dashboard (bokeh missing, or disabled)
+            return None
+
 
 def _error_result(item: sqlite3.Row, path: Path, ident: Any, message: str) -> Any:
     from ..results import FileResult
@@ -331,15 +351,14 @@ def triage_items_dask(conn: sqlite3.Connection, case_dir: Path, dask: DaskTriage
     outcomes: list[ItemOutcome] = []
     if not work:
         return outcomes, False
-    plugin_name = f"dfd-model-{dask.spec.key()}"
-    client.wait_for_workers(1, timeout=dask.wait_workers_s)
-    client.register_plugin(ModelPlugin(dask.spec, expected, plugin_name), name=plugin_name)
-    workers = check_workers(client, plugin_name, expected)
+    plugin_name = dask.plugin_name
+    workers = dask.prepare()
     nthreads = sum(client.nthreads().values()) or 1
     window = dask.window or max(4, 2 * nthreads)
     evidence = case_dir / EVIDENCE_DIR
     remote_evidence = Path(dask.worker_case_dir) / EVIDENCE_DIR if dask.worker_case_dir else evidence
-    dask.stats.update(workers=len(workers), threads=nthreads, task_s=[], written=0, started=time.perf_counter())
+    dask.stats.update(workers=len(workers), threads=nthreads, task_s=[], written=0, write_s=0.0,
+                      started=time.perf_counter())
     pending = iter(work)
     inflight: dict[str, tuple[sqlite3.Row, bool, bool]] = {}
     futures: dict[str, Any] = {}
@@ -398,7 +417,9 @@ def triage_items_dask(conn: sqlite3.Connection, case_dir: Path, dask: DaskTriage
                         if c.result is not None:  # the worker's path may be a temp file or another mount
                             c.result = replace(c.result, path=str(path))
                         dask.stats["task_s"].append(remote.elapsed_s)
+                        t_write = time.perf_counter()
                         out = record_analysis(conn, case_dir, item, c, ident, params, actor)
+                        dask.stats["write_s"] += time.perf_counter() - t_write
                         dask.stats["written"] += out.outcome == "analysed"
                     if out.outcome == "failed":
                         log.error("item %s (%s): %s", item["id"], item["original_name"], out.message)
