@@ -7,6 +7,7 @@ import shutil
 import signal
 import sqlite3
 import stat
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ pytest.importorskip("distributed")
 
 from dfd_lib.case import open_case  # noqa: E402
 from dfd_lib.case.distributed import DaskTriage, ModelPlugin, ScannerSpec, analyse_on_worker, check_workers, \
-    dask_client, identity_mismatch, local_identity  # noqa: E402
+    dask_client, identity_mismatch, local_identity, tune_malloc  # noqa: E402
 from dfd_lib.case.errors import CaseError  # noqa: E402
 from dfd_lib.cli import main  # noqa: E402
 from dfd_lib.progress import CallbackProgress  # noqa: E402
@@ -123,6 +124,15 @@ def test_workers_that_differ_are_refused(client):
     remote = client.submit(analyse_on_worker, "dfd-test-other", 1, "0" * 64, "x.png", True, False, None, b"x",
                            pure=False).result()
     assert remote.computed is None and "tool_version" in remote.refused
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc malloc")
+def test_workers_get_glibc_malloc_thresholds_back(client):
+    # the nanny sets MALLOC_TRIM_THRESHOLD_, which made torch 1.65x slower in workers; the plugin undoes it
+    env = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
+    assert set(env.values()) == {"65536"}
+    assert set(client.run(tune_malloc).values()) == {True}
 
 
 @pytest.mark.slow
