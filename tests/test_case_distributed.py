@@ -94,6 +94,30 @@ def test_cli_workers_gives_the_same_findings_as_single_process(tmp_path, tiny_we
     assert main(["verify", "dask", "--cases-dir", str(cases)]) == 0
 
 
+def test_scale_out_flags_need_workers_or_a_scheduler(tmp_path, examples, capsys):
+    base = ["triage", str(examples), "--case", "x", "--cases-dir", str(tmp_path / "cases")]
+    assert main([*base, "--upload"]) == 2
+    assert "need --workers or --scheduler" in capsys.readouterr().err
+    assert main([*base, "--workers", "0"]) == 2
+    with pytest.raises(SystemExit):  # argparse: not both
+        main([*base, "--workers", "2", "--scheduler", "tcp://127.0.0.1:1"])
+    assert not (tmp_path / "cases").exists()  # refused before anything was taken in
+
+
+@pytest.mark.slow
+def test_cli_scheduler_uploads_to_a_running_cluster(tmp_path, tiny_weights, examples, client):
+    cases = tmp_path / "cases"
+    address = client.scheduler_info()["address"]
+    assert main(["triage", str(examples / "astronaut.jpg"), str(examples / "problem_files"), "--case", "remote",
+                 "--cases-dir", str(cases), "--weights-dir", str(tiny_weights), "--quiet", "--no-forensics",
+                 "--scheduler", address, "--upload"]) == 0
+    with open_case("remote", cases, create=False) as case:
+        det = case.findings(kind="detector").query("kind == 'detector'")
+        assert sorted(det.status) == ["scored", "too_large", "unreadable", "unreadable", "unsupported"]
+        assert {p["worker"]["worker"] for p in det.params} <= set(client.nthreads())
+    assert main(["verify", "remote", "--cases-dir", str(cases)]) == 0
+
+
 @pytest.mark.slow
 def test_uploaded_bytes_give_the_same_findings(tmp_path, tiny_weights, examples, scanner, client):
     with open_case("one", tmp_path / "cases") as one, open_case("up", tmp_path / "cases") as up:
