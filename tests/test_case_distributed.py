@@ -131,6 +131,11 @@ def test_uploaded_bytes_give_the_same_findings(tmp_path, tiny_weights, examples,
         det = up.findings(kind="detector").query("kind == 'detector'")
         assert all(Path(r["path"]).parent == up.evidence_dir for r in det.result)
         assert up.verify().ok
+    # another run with the same model reuses what the workers loaded
+    loaded = client.run(lambda dask_worker, name: id(dask_worker.plugins[name].scanner), name=dask.plugin_name)
+    again = DaskTriage(client, ScannerSpec(weights_dir=str(tiny_weights)))
+    assert again.plugin_name == dask.plugin_name and set(again.prepare()) == set(loaded)
+    assert client.run(lambda dask_worker, name: id(dask_worker.plugins[name].scanner), name=dask.plugin_name) == loaded
 
 
 @pytest.mark.slow

@@ -269,7 +269,7 @@ class AppState:
             from dfd_lib.case.distributed import DaskTriage, ScannerSpec
 
             spec = ScannerSpec(self.model, None if self.weights_dir is None else str(self.weights_dir))
-            dask = DaskTriage(self.dask_client(), spec, upload=self.dask_upload)
+            dask = DaskTriage(self.dask_client(), spec, upload=self.dask_upload)  # workers keep their model
         else:
             from dfd_lib.scan import Scanner
 

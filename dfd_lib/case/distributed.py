@@ -196,10 +196,13 @@ def _plugin(name: str) -> ModelPlugin:
     return plugin
 
 
+_NO_PLUGIN = "the model plugin is not installed on this worker"
+
+
 def _worker_identity(dask_worker: Any = None, name: str = "") -> dict[str, Any]:
     plugin = dask_worker.plugins.get(name) if dask_worker is not None else None
     if plugin is None:
-        return {"error": "the model plugin is not installed on this worker"}
+        return {"error": _NO_PLUGIN}
     return dict(plugin.identity)
 
 
@@ -332,17 +335,23 @@ class DaskTriage:
 
     @property
     def plugin_name(self) -> str:
-        return f"dfd-model-{self.spec.key()}"
+        """One name per scanner spec and model identity: a run with the same model reuses the model the
+        workers already loaded; another model (or changed files) gets its own plugin."""
+        ident = local_identity(self.client_scanner())
+        digest = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:12]
+        return f"dfd-model-{self.spec.key()}-{digest}"
 
     def prepare(self) -> dict[str, dict]:
-        """Load the model on every worker (once: later calls only re-check) and check that every worker
-        runs this client's package version and model; returns each worker's identity."""
+        """Load the model on every worker that lacks it (once per worker; the scheduler also installs it
+        on workers that join later) and check that every worker runs this client's package version and
+        model; returns each worker's identity."""
         expected = local_identity(self.client_scanner())
-        if not getattr(self, "_registered", False):
-            self.client.wait_for_workers(1, timeout=self.wait_workers_s)
-            self.client.register_plugin(ModelPlugin(self.spec, expected, self.plugin_name), name=self.plugin_name)
-            self._registered = True
-        return check_workers(self.client, self.plugin_name, expected)
+        name = self.plugin_name
+        self.client.wait_for_workers(1, timeout=self.wait_workers_s)
+        present = self.client.run(_worker_identity, name=name)
+        if not present or any(i.get("error") == _NO_PLUGIN for i in present.values()):
+            self.client.register_plugin(ModelPlugin(self.spec, expected, name), name=name)
+        return check_workers(self.client, name, expected)
 
     def dashboard_link(self) -> str | None:
         try:
