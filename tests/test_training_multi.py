@@ -158,7 +158,9 @@ def test_train_on_a_spec_records_per_source_metrics_and_eval_reproduces_them(sou
     assert "gan/gan-x vs all reals" in m["validation_by_method"] and "photos/blend" in m["validation_by_method"]
     assert card["split"]["spec"] == "spec.yaml" and card["training"]["spec"]["sbi_share"] == 0.3
     rows = list(csv.DictReader((out / "tiny-multi.val_files.csv").open()))
-    assert rows and set(rows[0]) == {"source", "path", "label", "method", "group"}
+    assert rows and set(rows[0]) == {"source", "path", "label", "method", "group", "x1", "y1", "x2", "y2"}
+    # Pipeline-framed rows carry the box their crop was cut from, so eval frames the very same crops.
+    assert all(r["x1"] for r in rows if r["source"] == "photos") and not any(r["x1"] for r in rows if r["source"] == "crops")
     # The novelty statistics ship beside the weights, hash-checked.
     nov = card["novelty"]
     assert (out / nov["file"]).is_file() and nov["threshold"] > 0 and set(nov["flagged_share_validation_by_source"]) == {"crops", "photos", "gan"}

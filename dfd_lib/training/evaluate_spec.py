@@ -77,8 +77,18 @@ def _score_crops(spec, rows, scanner, landmarks_dir, problems, progress):
     from .dataset import CropDataset
     from .multi import prepare_sources, spec_samples
 
-    with tempfile.TemporaryDirectory() as tmp:
-        usable, landmarks, _ = prepare_sources(spec, landmarks_dir or tmp, rows=rows.assign(role="val"), progress=progress)
+    from .multi import BOX_COLUMNS
+
+    if set(BOX_COLUMNS) <= set(rows.columns) and rows[BOX_COLUMNS].notna().all(axis=1).any():
+        # The list records the box each crop was cut from at training time: use it (exact reproduction).
+        framed = {s.name for s in spec.sources if s.framing == "pipeline"}
+        has_box = rows[BOX_COLUMNS].notna().all(axis=1)
+        usable = rows[has_box | ~rows["source"].isin(framed)].reset_index(drop=True)
+        landmarks = {p: (np.array(b, dtype=np.float32), None) for p, b in
+                     zip(rows.loc[has_box, "abs_path"], rows.loc[has_box, BOX_COLUMNS].astype(float).to_numpy())}
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            usable, landmarks, _ = prepare_sources(spec, landmarks_dir or tmp, rows=rows.assign(role="val"), progress=progress)
     lost = set(zip(rows["source"], rows["path"])) - set(zip(usable["source"], usable["path"]))
     problems += [(f"{s}/{p}", "no_face", "MTCNN found no face to frame the crop") for s, p in sorted(lost)]
     c = scanner.model.card

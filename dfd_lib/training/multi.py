@@ -35,6 +35,17 @@ __all__ = ["train_spec", "prepare_sources", "spec_samples", "score_table", "LIST
 log = logging.getLogger(__name__)
 
 LIST_COLUMNS = ["source", "path", "label", "method", "group"]
+BOX_COLUMNS = ["x1", "y1", "x2", "y2"]  # the MTCNN box a pipeline-framed row was cropped from (empty: as given)
+
+
+def list_frame(rows: pd.DataFrame, landmarks: dict) -> pd.DataFrame:
+    """A shippable file list: source, path, label, method, group and the face box each crop was cut from,
+    so ``dfd eval --crops`` frames exactly the same crops on any machine."""
+    out = rows.assign(label=rows["label"].map({0: "real", 1: "fake"}))[LIST_COLUMNS].copy()
+    boxes = [landmarks[p][0] if p in landmarks else [None] * 4 for p in rows["abs_path"]]
+    for i, col in enumerate(BOX_COLUMNS):
+        out[col] = [None if b[i] is None else round(float(b[i]), 2) for b in boxes]
+    return out
 
 
 def prepare_sources(spec: DataSpec, cache_dir: str | Path, rows: pd.DataFrame | None = None,
@@ -126,8 +137,7 @@ def train_spec(cfg, progress: Progress | None = None) -> Path:
     bb = BACKBONES.get(cfg.backbone)
     table, landmarks, dropped = prepare_sources(spec, cfg.landmarks_csv or out / "landmarks", progress=progress)
     for role, name in (("calib", "calib_files"), ("val", "val_files")):
-        rows = table[table["role"] == role]
-        rows.assign(label=rows["label"].map({0: "real", 1: "fake"}))[LIST_COLUMNS].to_csv(out / f"{cfg.name}.{name}.csv", index=False)
+        list_frame(table[table["role"] == role], landmarks).to_csv(out / f"{cfg.name}.{name}.csv", index=False)
     pools = _pools(spec, table[table["role"] == "train"], landmarks)
     model = build_model(cfg, bb, device)
     held = table[table["role"] != "train"]
