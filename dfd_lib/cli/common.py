@@ -26,15 +26,9 @@ def add_sampling_options(p) -> None:
 def shown(text: str) -> str:
     """Text that can be printed or written as UTF-8: bytes of a file name that are not valid UTF-8
     (kept by Python as lone surrogates) become ``\\xNN`` escapes instead of crashing the output."""
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        pass
-    try:
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    from ..case.evidence import storable_text
+
+    return storable_text(text)
 
 
 def fmt_score(v) -> str:
