@@ -73,6 +73,10 @@ def test_default_model_states_per_source_numbers_and_its_outside_experience_rule
     for src in ("dfdc", "ffpp", "rff"):
         row = m["validation_by_source"][src]
         assert row["n_real"] >= 90 and row["auc"] is not None and row["fpr"] is not None
+    # False positives on real faces of every source, scanned through the whole pipeline from the original images.
+    pipe = m["pipeline_validation"]["by_source"]
+    for src in ("dfdc", "ffpp", "rff"):
+        assert pipe[src]["n_real"] >= 90 and 0.0 <= pipe[src]["fpr"] <= 0.10, src
     assert card.novelty and (WEIGHTS / card.novelty["file"]).is_file()
     assert card.split["spec"] == SPEC.name and SPEC.is_file()
     # The recipe's starting point ships too, so `dfd train` on the spec reproduces it from a fresh clone.
