@@ -8,24 +8,17 @@ import pytest
 
 from dfd_lib.case import open_case
 from dfd_lib.case import verify as verify_mod
-from test_case_support import FakeScanner, make_images
+from test_case_support import raw_sql, reviewed_case
 
 
 @pytest.fixture
 def case(tmp_path):
-    make_images(tmp_path / "ev", 2)
-    c = open_case("anchor", cases_dir=tmp_path / "cases", examiner="Insp. Rao")
-    c.triage([tmp_path / "ev"], scanner=FakeScanner(), forensics=False)
-    c.annotate(1, verdict="likely_fake", reviewer="Insp. Rao")
+    c = reviewed_case(tmp_path, "anchor", 2)
     yield c
     c.close()
 
 
-def _sql(case, *statements):
-    conn = sqlite3.connect(case.db_path, isolation_level=None)
-    for s in statements:
-        conn.execute(s)
-    conn.close()
+_sql = raw_sql
 
 
 # -- A: deleting the newest entries is caught -------------------------------------------------------------------

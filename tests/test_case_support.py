@@ -122,3 +122,24 @@ class PoisonScanner(FakeScanner):
 
                 os.kill(os.getpid(), signal.SIGKILL)
         return super().scan_file(path)
+
+
+def reviewed_case(tmp_path: Path, name: str, n_images: int):
+    """A case with ``n_images`` triaged by the fake scanner and item 1 reviewed (caller closes it)."""
+    from dfd_lib.case import open_case
+
+    make_images(tmp_path / "ev", n_images)
+    c = open_case(name, cases_dir=tmp_path / "cases", examiner="Insp. Rao")
+    c.triage([tmp_path / "ev"], scanner=FakeScanner(), forensics=False)
+    c.annotate(1, verdict="likely_fake", reviewer="Insp. Rao")
+    return c
+
+
+def raw_sql(case, *statements: str) -> None:
+    """Change the case database behind the library's back, as a tamperer would."""
+    import sqlite3
+
+    conn = sqlite3.connect(case.db_path, isolation_level=None)
+    for s in statements:
+        conn.execute(s)
+    conn.close()

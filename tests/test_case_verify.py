@@ -2,29 +2,20 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 
 import pytest
 
-from dfd_lib.case import open_case
-from test_case_support import FakeScanner, make_images
+from test_case_support import raw_sql, reviewed_case
 
 
 @pytest.fixture
 def case(tmp_path):
-    make_images(tmp_path / "ev", 3)
-    c = open_case("tamper", cases_dir=tmp_path / "cases", examiner="Insp. Rao")
-    c.triage([tmp_path / "ev"], scanner=FakeScanner(), forensics=False)
-    c.annotate(1, verdict="likely_fake", reviewer="Insp. Rao")
+    c = reviewed_case(tmp_path, "tamper", 3)
     yield c
     c.close()
 
 
-def _sql(case, *statements):
-    conn = sqlite3.connect(case.db_path, isolation_level=None)
-    for s in statements:
-        conn.execute(s)
-    conn.close()
+_sql = raw_sql
 
 
 def test_untouched_case_verifies_and_verification_is_logged(case):
