@@ -6,7 +6,7 @@ import torch
 
 from dfd_lib.errors import ModelCardError, ModelCardMismatch, ModelNotFound, RegistryError
 from dfd_lib.models import BACKBONES, Backbone, ModelCard, list_cards, load_model
-from dfd_lib.models.registry import Registry
+from dfd_lib.registry import Registry
 
 
 def test_registry_refuses_duplicates_and_lists_known_names():

@@ -12,7 +12,7 @@ import time
 from typing import Iterable
 
 from ..errors import RegistryError
-from ..models.registry import Registry
+from ..registry import Registry
 from .base import DEFAULT_MAX_PIXELS, Analysis, Evidence, ForensicResult
 from .ela import ElaAnalysis
 from .jpeg import JpegAnalysis
@@ -48,7 +48,7 @@ ANALYSES = default_registry()
 
 def analysis_names(registry: Registry = ANALYSES) -> list[str]:
     """Registered analysis names in registration (report) order."""
-    return list(registry._items)
+    return [a.name for a in registry]
 
 
 def get_analysis(name: str, registry: Registry = ANALYSES) -> Analysis:

@@ -1,12 +1,12 @@
-"""Registries (backbones, forensic analyses): explicit registration, no duplicates, helpful unknown-name errors."""
+"""The backbone registry: how each classifier architecture is built (see :class:`dfd_lib.registry.Registry`)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable, Generic, TypeVar
+from dataclasses import dataclass
+from typing import Callable
 
-from ..errors import RegistryError
+from ..registry import Registry
 
-__all__ = ["Backbone", "Registry", "BACKBONES"]
+__all__ = ["Backbone", "BACKBONES"]
 
 
 @dataclass(frozen=True)
@@ -26,36 +26,6 @@ class Backbone:
     std: tuple[float, float, float]
     description: str = ""
     pretrained_source: str = ""
-
-
-T = TypeVar("T")
-
-
-@dataclass
-class Registry(Generic[T]):
-    """Name -> item (anything with a ``name``), registered explicitly; duplicates refused."""
-
-    kind: str
-    _items: dict[str, T] = field(default_factory=dict)
-
-    def register(self, item: T) -> T:
-        if item.name in self._items:
-            raise RegistryError(f"{self.kind} {item.name!r} is already registered")
-        self._items[item.name] = item
-        return item
-
-    def get(self, name: str) -> T:
-        try:
-            return self._items[name]
-        except KeyError:
-            known = ", ".join(sorted(self._items)) or "none"
-            raise RegistryError(f"unknown {self.kind} {name!r}; known: {known}") from None
-
-    def names(self) -> list[str]:
-        return sorted(self._items)
-
-    def __contains__(self, name: str) -> bool:
-        return name in self._items
 
 
 BACKBONES: Registry[Backbone] = Registry("backbone")
