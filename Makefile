@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 DFD := $(VENV)/bin/dfd
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast dashboard venv bench hostile-bench examples clean-demo screenshot
+.PHONY: demo test test-fast dashboard venv bench hostile-bench examples screenshot
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)

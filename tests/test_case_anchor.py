@@ -8,7 +8,7 @@ import pytest
 
 from dfd_lib.case import open_case
 from dfd_lib.case import verify as verify_mod
-from test_case_support import raw_sql, reviewed_case
+from case_support import raw_sql, reviewed_case
 
 
 @pytest.fixture

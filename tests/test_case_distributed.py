@@ -21,12 +21,12 @@ from dfd_lib.case.distributed import DaskTriage, ModelPlugin, ScannerSpec, analy
 from dfd_lib.case.errors import CaseError  # noqa: E402
 from dfd_lib.cli import main  # noqa: E402
 from dfd_lib.progress import CallbackProgress  # noqa: E402
-from test_case_support import FakeScanner, make_images  # noqa: E402
+from case_support import FakeScanner, make_images  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS_DIR = Path(__file__).resolve().parent
-FAKE = "test_case_support:FakeScanner"
-POISON = "test_case_support:PoisonScanner"
+FAKE = "case_support:FakeScanner"
+POISON = "case_support:PoisonScanner"
 
 
 @pytest.fixture(scope="module")

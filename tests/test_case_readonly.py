@@ -9,7 +9,7 @@ import pytest
 
 from dfd_lib.case import CaseError, open_case
 from dfd_lib.cli import main
-from test_case_support import FakeScanner, make_images
+from case_support import FakeScanner, make_images
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from dfd_lib.case import (
 from dfd_lib.case.custody import check_chain
 from dfd_lib.case.files import STAGING_DIR, stage_copy
 from dfd_lib.case.store import SCHEMA_VERSION
-from test_case_support import make_deep_tree, make_images, remove_deep_tree, write_image
+from case_support import make_deep_tree, make_images, remove_deep_tree, write_image
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import pytest
 
 from dfd_lib.case import open_case
 from dfd_lib.progress import CallbackProgress
-from test_case_support import FakeScanner, make_images
+from case_support import FakeScanner, make_images
 
 TESTS_DIR = Path(__file__).resolve().parent
 
@@ -164,7 +164,7 @@ def test_missing_forensics_package_is_skipped_with_a_warning(case, evidence, mon
 RUNNER = textwrap.dedent("""
     import sys
     from dfd_lib.case import open_case
-    from test_case_support import FakeScanner
+    from case_support import FakeScanner
     import time
     from pathlib import Path
     cases, evidence, delay, who = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]

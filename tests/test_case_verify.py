@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from test_case_support import raw_sql, reviewed_case
+from case_support import raw_sql, reviewed_case
 
 
 @pytest.fixture

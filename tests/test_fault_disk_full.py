@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 from dfd_lib.cli import main
-from test_case_support import FakeScanner, write_image
-from test_report_support import NCRP_VALUES
+from case_support import FakeScanner, write_image
+from report_support import NCRP_VALUES
 
 
 def _mount(path: Path, size: str) -> None:

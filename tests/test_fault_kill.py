@@ -30,8 +30,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from test_case_support import write_image
-from test_report_support import NCRP_VALUES
+from case_support import write_image
+from report_support import NCRP_VALUES
 
 TESTS_DIR = Path(__file__).resolve().parent
 
@@ -39,7 +39,7 @@ ZYGOTE = textwrap.dedent("""
     import json, os, sys
     import dfd_lib.cli, dfd_lib.cli.scan_cmd, dfd_lib.case, dfd_lib.report, dfd_lib.report.bundle  # noqa: F401
     import dfd_lib.report.pdf  # noqa: F401  (imported before forking: a kill then costs no start-up)
-    from test_case_support import FakeScanner
+    from case_support import FakeScanner
     dfd_lib.cli.scan_cmd.scanner_from_args = lambda args: FakeScanner(delay=float(os.environ["FAKE_DELAY"]))
     for line in sys.stdin:
         cmd = json.loads(line)

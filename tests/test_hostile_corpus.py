@@ -18,7 +18,7 @@ from dfd_lib.cli import main
 from dfd_lib.media import iter_evidence_files
 from dfd_lib.results import STATUSES
 from hostile_corpus import make_corpus, remove_corpus
-from test_case_support import FakeScanner
+from case_support import FakeScanner
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from dfd_lib.media import (
     sniff,
     walk_evidence,
 )
-from test_case_support import make_deep_tree, remove_deep_tree
+from case_support import make_deep_tree, remove_deep_tree
 
 
 def _save(img: Image.Image, path, fmt, **kw):

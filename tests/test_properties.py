@@ -23,7 +23,7 @@ from dfd_lib.report.errors import ExportError
 from dfd_lib.report.evidence_prep import EXTENSIONS, _arcname
 from dfd_lib.report.zipout import check_arcname, safe_component
 from dfd_lib.results import STATUSES
-from test_case_support import FakeScanner, write_image
+from case_support import FakeScanner, write_image
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                        HealthCheck.too_slow])

@@ -14,7 +14,7 @@ from pypdf.constants import UserAccessPermissions
 from dfd_lib.cli import main
 from dfd_lib.progress import CallbackProgress
 from dfd_lib.report import ReportCancelled, collect_report_data, generate_report
-from test_report_support import CASE_NAME, UNICODE_NAME, case, item_id_of, report_case_store  # noqa: F401
+from report_support import CASE_NAME, UNICODE_NAME, case, item_id_of, report_case_store  # noqa: F401
 
 
 def _text(path) -> str:

@@ -17,7 +17,7 @@ from dfd_lib.case.custody import CustodyEntry, check_chain
 from dfd_lib.cli import main
 from dfd_lib.report import ExportError, PortalFieldsError, export_bundle, save_portal_fields
 from dfd_lib.report.zipout import FIXED_DATE_TIME, check_arcname, safe_component
-from test_report_support import (NCRP_VALUES, SOURCE_URL, UNICODE_NAME, case, item_id_of,  # noqa: F401
+from report_support import (NCRP_VALUES, SOURCE_URL, UNICODE_NAME, case, item_id_of,  # noqa: F401
                                  report_case_store)
 
 

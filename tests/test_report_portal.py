@@ -10,7 +10,7 @@ import yaml
 from dfd_lib.cli import main
 from dfd_lib.report import (PortalError, load_portal, load_portal_fields, load_stored_fields, portal_names,
                             save_portal_fields)
-from test_report_support import CASE_NAME, NCRP_VALUES, case, report_case_store  # noqa: F401
+from report_support import CASE_NAME, NCRP_VALUES, case, report_case_store  # noqa: F401
 
 REQUIRED_NCRP = ["complaint_path", "incident_date", "incident_time", "platform", "incident_state", "narrative",
                  "complainant_name", "complainant_mobile", "complainant_address", "complainant_state"]

@@ -406,7 +406,7 @@ def test_video_frame_returns_the_frame_asked_for_beyond_the_sampling_cap(tmp_pat
 def test_review_form_refuses_to_overwrite_a_review_saved_meanwhile(app: Workbench, tmp_path: Path, caplog) -> None:
     from dfd_lib.case import open_case
 
-    from test_case_support import write_image
+    from case_support import write_image
 
     _open(app)
     case = app.state.require_case()

@@ -22,7 +22,7 @@ __all__ = ["TriageGrid", "PAGE_SIZE"]
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 24
-_STATUS_OPTIONS = [ANY, *STATUSES, "pending", "empty", "unsupported"]
+_STATUS_OPTIONS = list(dict.fromkeys([ANY, *STATUSES, "pending", "empty", "unsupported"]))
 
 
 class _Tile(widgets.VBox):
