@@ -16,6 +16,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .mtcnn_cascade import detect_cascade
+
 __all__ = ["FaceBox", "FaceDetector", "square_box", "cut_window", "crop_face"]
 
 
@@ -114,10 +116,10 @@ class FaceDetector:
             if min(h, w) * factor < min_face:
                 continue
             batch = [self._resize(images[i], factor) for i in idxs]
-            self._mtcnn.min_face_size = min_face
-            boxes, probs, points = self._mtcnn.detect(np.stack(batch), landmarks=True)
-            for j, i in enumerate(idxs):
-                results[i] = self._faces(boxes[j], probs[j], points[j], factor, self.min_face_size * pre)
+            m = self._mtcnn
+            found = detect_cascade(batch, min_face, m.pnet, m.rnet, m.onet, m.thresholds, m.factor)
+            for i, (boxes, probs, points) in zip(idxs, found):
+                results[i] = self._faces(boxes, probs, points, factor, self.min_face_size * pre)
         return [r if r is not None else [] for r in results]
 
     @staticmethod
@@ -130,11 +132,9 @@ class FaceDetector:
         return cv2.resize(img, (max(1, round(w * factor)), max(1, round(h * factor))), interpolation=cv2.INTER_AREA)
 
     def _faces(self, boxes, probs, points, factor: float, min_face: float) -> list[FaceBox]:
-        if boxes is None:
-            return []
         faces = []
         for b, p, pts in zip(boxes, probs, points):
-            if p is None or float(p) < self.prob_threshold:
+            if float(p) < self.prob_threshold:
                 continue
             b = [float(v) / factor for v in b]
             if max(b[2] - b[0], b[3] - b[1]) < min_face:
