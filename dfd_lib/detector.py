@@ -80,42 +80,60 @@ class Detector:
         size = self.card.input_size
         return torch.stack([to_tensor(resize_square(c, size), self.card.mean, self.card.std) for c in crops])
 
-    def logits(self, crops: Sequence[np.ndarray]) -> np.ndarray:
-        """Raw logits, computed with the card's test-time augmentation (as its calibration was)."""
+    def _forward(self, crops: Sequence[np.ndarray], features: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """(raw logits (N,), pooled features (N, D) or None), with the card's test-time augmentation.
+
+        ONNX Runtime computes them where the model has an ONNX export (same numbers, faster);
+        PyTorch otherwise.
+        """
         import torch
 
-        if len(crops) == 0:
-            return np.zeros(0, dtype=np.float64)
-        out = []
+        from .models.tta import forward_logits, forward_logits_features
+
+        onnx, tta = self.model.onnx, self.card.tta
+        zs, feats = [], []
         with torch.inference_mode():
             for s in range(0, len(crops), self.batch_size):
-                x = self.to_batch(crops[s : s + self.batch_size]).to(self.device)
-                out.append(forward_logits(self.model.module, x, self.card.tta).cpu().numpy())
-        return np.concatenate(out).astype(np.float64)
+                x = self.to_batch(crops[s : s + self.batch_size])
+                if onnx is not None:
+                    xn = x.numpy()
+                    z, f = onnx.run(xn)
+                    if tta == "hflip":
+                        z2, f2 = onnx.run(xn[..., ::-1])
+                        z, f = (z + z2) / 2, (f + f2) / 2
+                elif features:
+                    zt, ft = forward_logits_features(self.model.module, self._device_batch(x), tta)
+                    z, f = zt.cpu().numpy(), ft.cpu().numpy()
+                else:
+                    z, f = forward_logits(self.model.module, self._device_batch(x), tta).cpu().numpy(), None
+                zs.append(np.asarray(z, dtype=np.float64))
+                feats.append(f)
+        return np.concatenate(zs), (np.concatenate(feats) if features else None)
+
+    def _device_batch(self, x):
+        import torch
+
+        x = x.to(self.device)
+        return x.contiguous(memory_format=torch.channels_last) if self.device == "cpu" else x
+
+    def logits(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        """Raw logits, computed with the card's test-time augmentation (as its calibration was)."""
+        if len(crops) == 0:
+            return np.zeros(0, dtype=np.float64)
+        return self._forward(crops, features=False)[0]
 
     def assess(self, crops: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None, list | None]:
         """(calibrated P(fake), novelty or None, [(kind, probability)] or None) per crop, from one forward pass.
 
         Novelty and kind need the model's side files (see the card); without them they are None.
         """
-        import torch
-
-        from .models.tta import forward_logits_features
-
         nov, kind = self.model.novelty, self.model.kind_head
         if nov is None and kind is None:
             return self.predict(crops), None, None
         if len(crops) == 0:
             return np.zeros(0), None if nov is None else np.zeros(0), None if kind is None else []
-        zs, feats = [], []
-        with torch.inference_mode():
-            for s in range(0, len(crops), self.batch_size):
-                x = self.to_batch(crops[s : s + self.batch_size]).to(self.device)
-                z, f = forward_logits_features(self.model.module, x, self.card.tta)
-                zs.append(z.cpu().numpy())
-                feats.append(f.cpu().numpy())
-        f = np.concatenate(feats)
-        p = self.calibrate(np.concatenate(zs).astype(np.float64))
+        z, f = self._forward(crops, features=True)
+        p = self.calibrate(z)
         return p, None if nov is None else nov.score(f), None if kind is None else kind.name(f)
 
     def outside_reasons(self, novelty: float | None) -> tuple[str, ...]:

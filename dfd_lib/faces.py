@@ -86,6 +86,17 @@ class FaceDetector:
                 results[i] = faces
         return results
 
+    def detect_region(self, image: np.ndarray, window: tuple[int, int, int, int], min_face: float) -> list[FaceBox]:
+        """Faces of at least ``min_face`` px inside ``window`` (x1, y1, x2, y2, clipped to the picture), in the
+        picture's coordinates. Searching a small window for a face of known size is a fraction of a full search."""
+        h, w = image.shape[:2]
+        x1, y1, x2, y2 = max(0, int(window[0])), max(0, int(window[1])), min(w, int(window[2])), min(h, int(window[3]))
+        if x2 - x1 < 12 or y2 - y1 < 12:
+            return []
+        part = np.ascontiguousarray(image[y1:y2, x1:x2])
+        faces = self._detect([part], min_face=max(float(self.min_face_size), float(min_face)))[0]
+        return [_shift(f, x1, y1) for f in faces]
+
     def _detect_bordered(self, images: Sequence[np.ndarray]) -> list[list[FaceBox]]:
         """The retry: shrink to ``max_side`` first (a border around a full-size 100 MP picture would
         double its memory), add the border, detect, and map the boxes back to the original picture."""
@@ -101,10 +112,13 @@ class FaceDetector:
         return [[_map_back(face, pad, f) for face in faces]
                 for (f, pad), faces in zip(params, self._detect(prepared, scale=[f for f, _ in params]))]
 
-    def _detect(self, images: Sequence[np.ndarray], scale: Sequence[float] | None = None) -> list[list[FaceBox]]:
+    def _detect(self, images: Sequence[np.ndarray], scale: Sequence[float] | None = None,
+                min_face: float | None = None) -> list[list[FaceBox]]:
         """MTCNN on each image (downscaled to ``max_side``); ``scale[i]``: image i is already that
-        fraction of the original, so the minimum face size shrinks with it. Images smaller than the
+        fraction of the original, so the minimum face size shrinks with it; ``min_face``: the smallest
+        face searched for, in original pixels (default ``min_face_size``). Images smaller than the
         minimum face are answered with no face (MTCNN itself fails on them)."""
+        smallest = float(self.min_face_size if min_face is None else min_face)
         results: list[list[FaceBox] | None] = [None] * len(images)
         groups: dict[tuple, list[int]] = {}
         for i, img in enumerate(images):
@@ -112,14 +126,14 @@ class FaceDetector:
         for (shape, pre), idxs in groups.items():
             h, w = shape[:2]
             factor = min(1.0, self.max_side / max(h, w))
-            min_face = max(12, int(round(self.min_face_size * pre * factor)))
+            min_face = max(12, int(round(smallest * pre * factor)))
             if min(h, w) * factor < min_face:
                 continue
             batch = [self._resize(images[i], factor) for i in idxs]
             m = self._mtcnn
             found = detect_cascade(batch, min_face, m.pnet, m.rnet, m.onet, m.thresholds, m.factor)
             for i, (boxes, probs, points) in zip(idxs, found):
-                results[i] = self._faces(boxes, probs, points, factor, self.min_face_size * pre)
+                results[i] = self._faces(boxes, probs, points, factor, smallest * pre)
         return [r if r is not None else [] for r in results]
 
     @staticmethod
@@ -143,6 +157,13 @@ class FaceDetector:
             faces.append(FaceBox(box=(b[0], b[1], b[2], b[3]), prob=float(p), landmarks=lm))
         faces.sort(key=lambda f: -f.width * f.height)
         return faces
+
+
+def _shift(face: FaceBox, dx: float, dy: float) -> FaceBox:
+    """A face found in a window of a picture, in the picture's coordinates."""
+    x1, y1, x2, y2 = face.box
+    lm = tuple((x + dx, y + dy) for x, y in face.landmarks)
+    return FaceBox(box=(x1 + dx, y1 + dy, x2 + dx, y2 + dy), prob=face.prob, landmarks=lm, padded=face.padded)
 
 
 def _map_back(face: FaceBox, pad: int, scale: float) -> FaceBox:

@@ -10,6 +10,7 @@ import errno
 import hashlib
 import os
 import stat
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
@@ -273,6 +274,9 @@ def _to_rgb(img) -> np.ndarray:
     return out
 
 
+_HEADER_LOCK = threading.Lock()
+
+
 @contextmanager
 def open_image_header(path: str | os.PathLike):
     """PIL ``Image.open`` without PIL's own decompression-bomb refusal.
@@ -284,7 +288,9 @@ def open_image_header(path: str | os.PathLike):
 
     from PIL import Image
 
-    with warnings.catch_warnings():
+    # PIL's limit and the warnings filters are process-wide: one thread at a time changes and restores them
+    # (the scan reads the next file in a background thread).
+    with _HEADER_LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         saved = Image.MAX_IMAGE_PIXELS
         Image.MAX_IMAGE_PIXELS = None
@@ -292,8 +298,8 @@ def open_image_header(path: str | os.PathLike):
             img = Image.open(path)
         finally:
             Image.MAX_IMAGE_PIXELS = saved
-        with img:
-            yield img
+    with img:
+        yield img
 
 
 def load_image(path: str | os.PathLike, limits: MediaLimits = MediaLimits()) -> np.ndarray:

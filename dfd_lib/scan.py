@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -16,9 +17,11 @@ import numpy as np
 from .detector import IMAGE_AGGREGATE, VIDEO_AGGREGATE, Detector, aggregate_video, file_verdict
 from .errors import MediaError
 from .explain import Explainer, Explanation
+from .face_tracking import FaceTracker
 from .faces import FaceBox, FaceDetector, crop_face
-from .media import MediaLimits, file_hashes, iter_evidence_files, iter_video_frames, load_image, sniff
+from .media import MediaLimits, file_hashes, iter_evidence_files, iter_video_frames, load_image, open_image_header, sniff
 from .models.checkpoint import LoadedModel, load_model
+from .prefetch import prefetched
 from .progress import Progress, ensure_progress
 from .results import FaceResult, FileResult, FrameScore
 
@@ -27,6 +30,29 @@ __all__ = ["Scanner", "ScanSettings"]
 log = logging.getLogger(__name__)
 
 _FRAME_BATCH = 16
+# Pictures up to this size are decoded ahead, in the background, while the previous file is analysed
+# (at most two such pictures wait in memory: 2 x 3 bytes x 24 MP = 144 MB); larger ones when their turn comes.
+READ_AHEAD_MAX_PIXELS = 24_000_000
+
+
+@dataclass(frozen=True)
+class _Read:
+    """A file that passed the checks: its path, the result fields known so far, its type and maybe its pixels."""
+
+    path: Path
+    base: dict
+    kind: str
+    image: np.ndarray | None
+    t0: float
+
+
+def _pixels(p: Path) -> int:
+    """Width x height from the picture's header (no pixel decoded); 0 when the header cannot be read."""
+    try:
+        with open_image_header(p) as img:
+            return int(img.size[0]) * int(img.size[1])
+    except Exception:  # noqa: BLE001 - load_image reports the real problem when the file's turn comes
+        return 0
 
 
 class ScanSettings:
@@ -40,10 +66,14 @@ class ScanSettings:
         face_threshold: float = 0.90,
         limits: MediaLimits = MediaLimits(),
         batch_size: int = 32,
+        track_full_every: int = 4,
     ) -> None:
         self.fps, self.every = fps, every
         self.min_face_size, self.face_threshold = min_face_size, face_threshold
         self.limits, self.batch_size = limits, batch_size
+        # Video: a full face search on every track_full_every-th sampled frame, a search near the
+        # faces already found in between (see face_tracking); 1 searches every frame in full.
+        self.track_full_every = track_full_every
 
     def to_dict(self) -> dict:
         return {
@@ -54,6 +84,7 @@ class ScanSettings:
             "max_image_pixels": self.limits.max_image_pixels,
             "max_file_bytes": self.limits.max_file_bytes,
             "max_video_frames": self.limits.max_video_frames,
+            "video_full_face_search_every": self.track_full_every,
         }
 
 
@@ -78,21 +109,29 @@ class Scanner:
 
     # -- public API -------------------------------------------------------------------------
     def scan(self, paths: Iterable[str | os.PathLike], progress: Progress | None = None) -> Iterator[FileResult]:
-        """Scan every file under the given paths, yielding one result per file as it finishes."""
+        """Scan every file under the given paths, yielding one result per file as it finishes.
+
+        The next file is read, hashed and (for pictures up to ``READ_AHEAD_MAX_PIXELS``) decoded in
+        a background thread while the current one is analysed.
+        """
         files = list(iter_evidence_files(paths))
         prog = ensure_progress(progress)
         prog.start(len(files), "scanning")
         try:
-            for f in files:
+            for f, read in prefetched(((f, self._read(f, decode_limit=READ_AHEAD_MAX_PIXELS)) for f in files), depth=1):
                 if prog.cancelled():
                     break
-                r = self.scan_file(f)
+                r = self._analyse(read)
                 prog.advance(1, status=r.status)
                 yield r
         finally:
             prog.close()
 
     def scan_file(self, path: str | os.PathLike) -> FileResult:
+        return self._analyse(self._read(path))
+
+    def _read(self, path: str | os.PathLike, decode_limit: int | None = None) -> "FileResult | _Read":
+        """Checks, hash, type and (pictures of at most ``decode_limit`` pixels, all when None) pixels of one file."""
         t0 = time.perf_counter()
         p = Path(path)
         base = {"path": str(p)}
@@ -112,8 +151,27 @@ class Scanner:
                 return self._fail(base, "unreadable", "empty file (0 bytes)", t0)
             if kind == "unknown":
                 return self._fail(base, "unsupported", _unsupported_message(p, mime, fmt), t0)
-            if kind == "image":
-                return self._scan_image(p, base, t0)
+            image = None
+            if kind == "image" and (decode_limit is None or _pixels(p) <= decode_limit):
+                image = load_image(p, self.settings.limits)
+            return _Read(p, base, kind, image, t0)
+        except MediaError as exc:
+            return self._fail(base, exc.status, str(exc), t0)
+        except PermissionError as exc:
+            return self._fail(base, "unreadable", f"permission denied: {exc}", t0)
+        except Exception as exc:  # noqa: BLE001 - one bad file must not end the batch
+            log.exception("unexpected failure reading %s", p)
+            return self._fail(base, "error", f"{type(exc).__name__}: {exc}", t0)
+
+    def _analyse(self, read: "FileResult | _Read") -> FileResult:
+        """Faces and scores of a file that was read; a failed read is its own result."""
+        if isinstance(read, FileResult):
+            return read
+        p, base, t0 = read.path, read.base, read.t0
+        try:
+            if read.kind == "image":
+                image = read.image if read.image is not None else load_image(p, self.settings.limits)
+                return self._scan_image(image, base, t0)
             return self._scan_video(p, base, t0)
         except MediaError as exc:
             return self._fail(base, exc.status, str(exc), t0)
@@ -141,8 +199,7 @@ class Scanner:
         c = self.model.card
         return [crop_face(image, f, c.input_size, c.crop_scale, c.crop_offset_y) for f in faces]
 
-    def _scan_image(self, p: Path, base: dict, t0: float) -> FileResult:
-        image = load_image(p, self.settings.limits)
+    def _scan_image(self, image: np.ndarray, base: dict, t0: float) -> FileResult:
         base.update(height=image.shape[0], width=image.shape[1])
         faces = self.faces.detect(image)
         if not faces:
@@ -161,11 +218,12 @@ class Scanner:
         s = self.settings
         faces_out: list[FaceResult] = []
         frames_out: list[FrameScore] = []
-        batch = []
-        for frame in iter_video_frames(p, fps=s.fps, every=s.every, limits=s.limits):
+        batch: list[tuple] = []
+        tracker = FaceTracker(self.faces, full_every=s.track_full_every)
+        for frame in prefetched(iter_video_frames(p, fps=s.fps, every=s.every, limits=s.limits), depth=2):
             base.setdefault("height", frame.image.shape[0])
             base.setdefault("width", frame.image.shape[1])
-            batch.append(frame)
+            batch.append((frame, tracker.detect(frame.image)))
             if len(batch) == _FRAME_BATCH:
                 self._video_batch(batch, faces_out, frames_out)
                 batch = []
@@ -178,10 +236,11 @@ class Scanner:
         msg = f"{len(faces_out)} face(s) in {n_face_frames} of {len(frames_out)} sampled frame(s)"
         return self._scored(base, tuple(faces_out), tuple(frames_out), score, VIDEO_AGGREGATE, msg, t0)
 
-    def _video_batch(self, frames, faces_out: list, frames_out: list) -> None:
-        detected = self.faces.detect_batch([f.image for f in frames])
+    def _video_batch(self, batch: list[tuple], faces_out: list, frames_out: list) -> None:
+        """Score the faces of a batch of (frame, faces found in it) with one classifier call."""
+        frames = [fr for fr, _ in batch]
         crops, owners = [], []
-        for fr, faces in zip(frames, detected):
+        for fr, faces in batch:
             for i, (face, crop) in enumerate(zip(faces, self._crops(fr.image, faces))):
                 crops.append(crop)
                 owners.append((fr, i, face))

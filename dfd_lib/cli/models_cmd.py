@@ -1,4 +1,4 @@
-"""`dfd models`: list installed models with their cards (and cards that are invalid)."""
+"""`dfd models`: list installed models with their cards (and cards that are invalid); export one to ONNX."""
 from __future__ import annotations
 
 import json
@@ -10,6 +10,9 @@ def register(sub) -> None:
     p = sub.add_parser("models", help="list installed models and their model cards")
     p.add_argument("--weights-dir", default=None)
     p.add_argument("--json", action="store_true", help="print the full cards as JSON")
+    p.add_argument("--export-onnx", metavar="CARD", default=None,
+                   help="export the model of this card (.json) to ONNX beside it, check it reproduces PyTorch's "
+                        "scores, and name it with its SHA-256 in the card (scans then use ONNX Runtime)")
     p.set_defaults(func=run)
 
 
@@ -17,6 +20,12 @@ def run(args) -> int:
     from ..errors import DfdError
     from ..models import ModelCard, list_cards
 
+    if args.export_onnx:
+        from ..models.onnx_runtime import attach_onnx
+
+        out = attach_onnx(args.export_onnx)
+        print(f"wrote {out}; the card now names it with its SHA-256")
+        return 0
     cards = list_cards(args.weights_dir)
     if args.json:
         print(json.dumps([c.to_dict() if isinstance(c, ModelCard) else {"card": str(p), "error": str(c)} for p, c in cards], indent=2))

@@ -56,6 +56,7 @@ class ModelCard:
     limits: list[str] = field(default_factory=list)
     novelty: dict[str, Any] = field(default_factory=dict)  # "outside the model's experience" statistics: file, sha256, threshold, rule
     kind_head: dict[str, Any] = field(default_factory=dict)  # kind-of-manipulation head: file, sha256, classes, accuracy
+    onnx: dict[str, Any] = field(default_factory=dict)  # the same classifier exported to ONNX: file, sha256, check
     default: bool = False
     description: str = ""
     created: str = ""
@@ -103,7 +104,7 @@ class ModelCard:
             problems.append("sha256 must be 64 lower-case hex digits")
         if Path(self.weights_file).name != self.weights_file:
             problems.append("weights_file must be a bare file name beside the card")
-        for label, side in (("novelty", self.novelty), ("kind_head", self.kind_head)):
+        for label, side in (("novelty", self.novelty), ("kind_head", self.kind_head), ("onnx", self.onnx)):
             if side:
                 nf, nh = str(side.get("file", "")), str(side.get("sha256", ""))
                 if not nf or Path(nf).name != nf:

@@ -29,6 +29,7 @@ class LoadedModel:
     card_path: Path
     novelty: object = None  # NoveltyModel when the card has novelty statistics
     kind_head: object = None  # KindHead when the card has one
+    onnx: object = None  # OnnxClassifier when the card names an ONNX export and onnxruntime is installed
     card_sha256: str = ""  # SHA-256 of the card file as loaded (recorded with every finding)
 
     @property
@@ -106,11 +107,22 @@ def find_card(name: str | None = None, weights_dir: str | os.PathLike | None = N
     raise ModelNotFound(f"no model named {name!r}; installed: {known}")
 
 
+RUNTIMES = ("auto", "torch", "onnx")
+
+
 def load_model(
-    name: str | None = None, weights_dir: str | os.PathLike | None = None, device: str = "cpu"
+    name: str | None = None, weights_dir: str | os.PathLike | None = None, device: str = "cpu", runtime: str = "auto"
 ) -> LoadedModel:
-    """Load a model by name (or the default), verifying its weights against the card's SHA-256."""
+    """Load a model by name (or the default), verifying its weights against the card's SHA-256.
+
+    ``runtime``: where scores are computed. ``auto`` uses the card's ONNX export with ONNX Runtime
+    on the CPU when both exist (same scores, faster), PyTorch otherwise; ``torch`` always PyTorch;
+    ``onnx`` insists on ONNX Runtime. Grad-CAM always uses the PyTorch module.
+    """
     import torch
+
+    if runtime not in RUNTIMES:
+        raise ModelCardError(f"unknown runtime {runtime!r}; known: {', '.join(RUNTIMES)}")
 
     card_path, card = find_card(name, weights_dir)
     weights = card_path.parent / card.weights_file
@@ -136,6 +148,8 @@ def load_model(
     except RuntimeError as exc:
         raise ModelCardError(f"model {card.name}: weights do not fit backbone {card.backbone}: {exc}") from exc
     module.eval().to(device)
+    if device == "cpu":
+        module.to(memory_format=torch.channels_last)  # depthwise convolutions: 1.5x faster on the CPU, same outputs
     sides = {}
     for label, side, loader in (("novelty", card.novelty, "NoveltyModel"), ("kind_head", card.kind_head, "KindHead")):
         if not side:
@@ -147,10 +161,31 @@ def load_model(
             raise ModelCardError(f"model {card.name}: {label} file {path} is missing")
         cls = getattr(novelty if label == "novelty" else kind, loader)
         sides[label] = cls.load(path, side["sha256"])
+    onnx = _onnx_classifier(card, card_path, device, runtime)
+    if onnx is not None:
+        sides["onnx"] = onnx
     card_sha = sha256_file(card_path)
     log.info("model %s: card %s (card SHA-256 %s, weights SHA-256 %s)", card.name, card_path.resolve(), card_sha,
              card.sha256)
     return LoadedModel(card=card, module=module, card_path=card_path, card_sha256=card_sha, **sides)
+
+
+def _onnx_classifier(card: ModelCard, card_path: Path, device: str, runtime: str):
+    """The card's ONNX export as an OnnxClassifier, or None where PyTorch computes the scores."""
+    if runtime == "torch" or (runtime == "auto" and (not card.onnx or device != "cpu")):
+        return None
+    if not card.onnx:
+        raise ModelCardError(f"model {card.name}: the card names no ONNX export (dfd models export-onnx makes one)")
+    try:
+        import onnxruntime  # noqa: F401 - optional speed-up
+    except ImportError:
+        if runtime == "onnx":
+            raise ModelCardError("onnxruntime is not installed") from None
+        log.info("onnxruntime not installed: model %s runs on PyTorch", card.name)
+        return None
+    from .onnx_runtime import OnnxClassifier
+
+    return OnnxClassifier(card_path.parent / card.onnx["file"], card.onnx["sha256"])
 
 
 def save_checkpoint(module, card: ModelCard, out_dir: str | os.PathLike, half: bool = False) -> Path:

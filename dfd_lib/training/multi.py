@@ -217,4 +217,10 @@ def _finish(cfg, spec: DataSpec, model, bb, table, landmarks, dropped, history, 
     from .novelty_fit import attach_novelty
 
     attach_novelty(card_path, spec, table, landmarks, seed=cfg.seed, progress=progress)
+    try:
+        from ..models.onnx_runtime import attach_onnx
+
+        attach_onnx(card_path)  # the scan's fast path; its scores are checked against PyTorch's on export
+    except ImportError as exc:
+        log.warning("no ONNX export (%s): scans of this model run on PyTorch", exc)
     return card_path

@@ -1,0 +1,174 @@
+"""The scan's fast paths give what the plain paths give: ONNX Runtime scores, face tracking in video, reading ahead."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dfd_lib.errors import ModelCardError, ModelCardMismatch
+
+
+def _crops(examples: Path, card) -> list[np.ndarray]:
+    from dfd_lib.faces import FaceDetector, crop_face
+
+    det, crops = FaceDetector(), []
+    for name in ("astronaut.jpg", "astronaut_blended_face.jpg", "two_faces.png"):
+        im = np.asarray(Image.open(examples / name).convert("RGB"))
+        crops += [crop_face(im, f, card.input_size, card.crop_scale, card.crop_offset_y) for f in det.detect(im)]
+    return crops
+
+
+@pytest.fixture(scope="module")
+def onnx_weights(tiny_weights, tmp_path_factory):
+    """A copy of the tiny test model with an ONNX export named in its card."""
+    import shutil
+
+    from dfd_lib.models.onnx_runtime import attach_onnx
+
+    out = tmp_path_factory.mktemp("onnx_weights")
+    for f in tiny_weights.iterdir():
+        shutil.copy(f, out / f.name)
+    attach_onnx(out / "tiny-test-model.json")
+    return out
+
+
+def test_onnx_scores_equal_pytorch_scores(onnx_weights, examples):
+    from dfd_lib.detector import Detector
+    from dfd_lib.models.checkpoint import load_model
+
+    fast = load_model(None, onnx_weights, runtime="auto")
+    plain = load_model(None, onnx_weights, runtime="torch")
+    assert fast.onnx is not None and plain.onnx is None
+    crops = _crops(examples, plain.card)
+    assert len(crops) == 4
+    p_fast, p_plain = Detector(fast).predict(crops), Detector(plain).predict(crops)
+    assert np.abs(p_fast - p_plain).max() <= 1e-3
+    assert not np.allclose(p_plain, p_plain[0])  # the check compares real, differing scores
+
+
+def test_tampered_onnx_file_is_refused(onnx_weights, tmp_path):
+    import shutil
+
+    from dfd_lib.models.checkpoint import load_model
+
+    for f in onnx_weights.iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    onnx = tmp_path / "tiny-test-model.onnx"
+    data = bytearray(onnx.read_bytes())
+    data[-100] ^= 0xFF
+    onnx.write_bytes(bytes(data))
+    with pytest.raises(ModelCardMismatch, match="SHA-256"):
+        load_model(None, tmp_path)
+    assert load_model(None, tmp_path, runtime="torch").onnx is None  # PyTorch alone still loads
+
+
+def test_onnx_runtime_demanded_without_export_is_an_error(tiny_weights):
+    from dfd_lib.models.checkpoint import load_model
+
+    with pytest.raises(ModelCardError, match="no ONNX export"):
+        load_model(None, tiny_weights, runtime="onnx")
+
+
+def test_shipped_model_runs_on_onnx_with_pytorch_scores(examples):
+    from dfd_lib.detector import Detector
+    from dfd_lib.models.checkpoint import load_model
+
+    fast, plain = load_model(runtime="auto"), load_model(runtime="torch")
+    assert fast.onnx is not None, "the shipped card names its ONNX export"
+    crops = _crops(examples, plain.card)
+    pf, nf, kf = Detector(fast).assess(crops)
+    pp, np_, kp = Detector(plain).assess(crops)
+    assert np.abs(pf - pp).max() <= 1e-3
+    assert np.abs(nf - np_).max() <= 1e-2
+    assert [k for k, _ in kf] == [k for k, _ in kp]
+
+
+def test_tracking_finds_the_faces_a_full_search_finds(scanner, tmp_path):
+    """A moving face, a second face appearing midway: tracked scan and full search agree frame by frame."""
+    import av
+    from skimage import data
+
+    astro = np.asarray(Image.fromarray(data.astronaut()).resize((200, 200)))
+    clip = tmp_path / "moving.mp4"
+    with av.open(str(clip), "w") as c:
+        s = c.add_stream("mpeg4", rate=10)
+        s.width, s.height, s.pix_fmt, s.bit_rate = 640, 360, "yuv420p", 8_000_000
+        for i in range(80):
+            img = np.full((360, 640, 3), 90, np.uint8)
+            x = 20 + 3 * i
+            img[40:240, x : x + 200] = astro
+            if i >= 45:  # a second person enters the picture
+                img[150:350, 420:620] = astro
+            for pkt in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                c.mux(pkt)
+        for pkt in s.encode():
+            c.mux(pkt)
+    from dfd_lib.scan import Scanner
+
+    counts = {}
+    for every in (1, 4):
+        sc = Scanner(scanner.model, fps=2.0, track_full_every=every)
+        r = sc.scan_file(clip)
+        assert r.status == "scored", r.message
+        counts[every] = [f.n_faces for f in r.frames]
+    full, tracked = counts[1], counts[4]
+    assert full[0] == 1 and full[-1] == 2, counts  # the clip is what it should be
+    assert all(t >= min(f, 1) for t, f in zip(tracked, full)), counts  # a face being followed is never lost
+    enters, found = full.index(2), tracked.index(2)
+    assert enters <= found <= enters + 3, counts  # a new face: found at the latest at the next full search
+    assert tracked[found:] == full[found:], counts
+
+
+def test_tracker_searches_in_full_when_a_face_is_lost():
+    from dfd_lib.face_tracking import FaceTracker
+    from dfd_lib.faces import FaceBox
+
+    class Scripted:
+        """A face detector whose windows find nothing: every frame must fall back to a full search."""
+        min_face_size = 40
+
+        def __init__(self):
+            self.full = 0
+
+        def detect(self, image):
+            self.full += 1
+            return [FaceBox((10, 10, 90, 90), 0.99, ((30, 40),) * 5)]
+
+        def detect_region(self, image, window, min_face):
+            return []
+
+    det = Scripted()
+    tracker = FaceTracker(det, full_every=4)
+    frame = np.zeros((200, 200, 3), np.uint8)
+    for _ in range(6):
+        assert len(tracker.detect(frame)) == 1
+    assert det.full == 6
+
+
+def test_prefetched_keeps_order_reraises_and_closes_the_source():
+    from dfd_lib.prefetch import prefetched
+
+    closed = threading.Event()
+
+    def source():
+        try:
+            yield from range(5)
+            raise ValueError("damaged tail")
+        finally:
+            closed.set()
+
+    seen = []
+    with pytest.raises(ValueError, match="damaged tail"):
+        for v in prefetched(source(), depth=2):
+            seen.append(v)
+    assert seen == [0, 1, 2, 3, 4]
+    assert closed.wait(2)
+
+    closed.clear()
+    gen = prefetched(source(), depth=1)
+    assert next(gen) == 0
+    gen.close()  # the caller stops early: the source is closed, no thread is left waiting
+    assert closed.wait(2)
