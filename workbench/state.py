@@ -23,11 +23,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dfd_lib.case import Annotation, Case, Source, VerificationReport, list_cases, open_case, resolve_cases_dir
+from dfd_lib.case import (Annotation, Case, ItemDetail, Source, VerificationReport, list_cases, open_case,
+                          resolve_cases_dir)
 from dfd_lib.errors import DfdError
 from dfd_lib.progress import Progress
-
-from .presenters import ItemDetail, item_detail
 
 __all__ = ["AppState", "TOPICS", "UPLOADS_DIR", "StagedUpload", "EVIDENCE_ROOTS_ENV", "UPLOAD_MAX_ENV",
            "DEFAULT_UPLOAD_MAX_MB", "DASK_SCHEDULER_ENV", "DASK_UPLOAD_ENV", "evidence_roots_from_env",
@@ -189,7 +188,8 @@ class AppState:
         self.notify("selection")
 
     def detail(self, item_id: int) -> ItemDetail:
-        return item_detail(self.require_case(), item_id)
+        """The case's read model of one item (artifact paths checked to stay inside the case)."""
+        return self.require_case().detail(item_id)
 
     def annotate(self, item_id: int, verdict: str | None, notes: str, tags: str, sensitive: bool,
                  based_on: int | None = None) -> Annotation:
