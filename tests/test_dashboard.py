@@ -227,7 +227,7 @@ def test_dashboard_triage_review_export(voila, tmp_path: Path, examples: Path) -
     elapsed = time.monotonic() - t0
 
     from dfd_lib.case import open_case
-    from dfd_lib.report import load_portal_fields
+    from dfd_lib.portal import load_portal_fields
 
     case = open_case(CASE_NAME, cases_dir=cases, create=False)
     try:

@@ -283,7 +283,7 @@ def fill_form(panel, values: dict) -> None:
 
 
 def test_export_form_is_generated_validated_and_saved(app: Workbench) -> None:
-    from dfd_lib.report import load_portal_fields
+    from dfd_lib.portal import load_portal_fields
 
     _open(app)
     panel = app.export

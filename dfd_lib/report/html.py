@@ -16,7 +16,7 @@ from .pdf import TITLE
 from .pdf_items import ANALYSIS_TITLES
 from .reportdata import ReportData
 from .summary import READING_NOTES, summarise
-from .text import STATUS_WORDS, VERDICT_WORDS, fmt_both, fmt_score, fmt_size
+from .formatting import STATUS_WORDS, VERDICT_WORDS, fmt_both, fmt_score, fmt_size
 
 __all__ = ["render_html"]
 

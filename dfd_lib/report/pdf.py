@@ -21,7 +21,8 @@ from .pdf_items import item_details
 from .pdfdoc import MONO, MUTED, RED, SANS, ReportPDF
 from .reportdata import ReportData
 from .summary import READING_NOTES, summarise
-from .text import STATUS_WORDS, VERDICT_WORDS, fmt_both, fmt_score, fmt_size, glyph_safe
+from .fonts import glyph_safe
+from .formatting import STATUS_WORDS, VERDICT_WORDS, fmt_both, fmt_score, fmt_size
 
 __all__ = ["render_pdf", "TITLE"]
 

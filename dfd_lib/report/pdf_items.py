@@ -8,7 +8,8 @@ from PIL import Image
 from ..case import FaceDetail, ItemDetail
 from .figures import display_jpeg, frame_plot_png
 from .pdfdoc import MUTED, SANS, ReportPDF
-from .text import STATUS_WORDS, VERDICT_WORDS, fmt_score, fmt_size, glyph_safe
+from .fonts import glyph_safe
+from .formatting import STATUS_WORDS, VERDICT_WORDS, fmt_score, fmt_size
 
 __all__ = ["item_details", "ANALYSIS_TITLES"]
 

@@ -11,8 +11,7 @@ import os
 from dataclasses import dataclass
 
 from ..case import Case, CaseInfo, CustodyEntry, ItemDetail, VerificationReport, utc_now
-from .modelinfo import ModelView, describe_models
-from .versions import library_versions
+from .modelinfo import ModelView, describe_models, library_versions
 
 __all__ = ["NON_CONTENT_ACTIONS", "CustodySummary", "VerificationView", "ReportData", "collect_report_data",
            "snapshot_head"]

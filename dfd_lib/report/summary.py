@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ..case import ItemDetail
 from .reportdata import ReportData
-from .text import STATUS_WORDS, VERDICT_WORDS, fmt_score
+from .formatting import STATUS_WORDS, VERDICT_WORDS, fmt_score
 
 __all__ = ["Summary", "summarise", "READING_NOTES"]
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..case import ItemDetail
 from ..media import MediaLimits
-from .filerules import FileRules, format_of_mime
+from ..portal.filerules import FileRules, format_of_mime
 from .zipout import safe_component
 
 __all__ = ["EvidenceEntry", "plan_evidence", "convert_image", "EXTENSIONS"]

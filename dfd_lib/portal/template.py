@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from .fieldcheck import FORMATS
 
 if TYPE_CHECKING:
-    from .portal import PortalField, PortalProfile
+    from .profile import PortalField, PortalProfile
 
 __all__ = ["render_template"]
 
