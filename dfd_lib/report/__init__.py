@@ -1,8 +1,10 @@
 """Case reports: the read-only PDF and its HTML twin, rendered from one frozen read of the case.
 
-Report formats (after Autopsy's report modules: name, description, ``generate(case, settings, progress)``)::
+Report formats (after Autopsy's report modules: name, description, ``generate(case, settings, progress)``) are
+registered in ``REPORT_FORMATS``, a :class:`dfd_lib.registry.Registry`::
 
-    from dfd_lib.report import generate_report
+    from dfd_lib.report import REPORT_FORMATS, generate_report
+    REPORT_FORMATS.names()                           # ['html', 'pdf']
     path = generate_report(case, fmt="pdf")          # or "html"; SHA-256 logged as 'report'
 
 Portal forms live in :mod:`dfd_lib.portal`, export bundles in :mod:`dfd_lib.export`.
@@ -10,7 +12,7 @@ Portal forms live in :mod:`dfd_lib.portal`, export bundles in :mod:`dfd_lib.expo
 from __future__ import annotations
 
 from .errors import ReportCancelled, ReportError
-from .formats import REPORT_MODULES, RenderModule, ReportModule, ReportSettings, generate_report, get_report_module
+from .formats import REPORT_FORMATS, RenderModule, ReportModule, ReportSettings, generate_report
 from .reportdata import ReportData, collect_report_data
 
 __all__ = [
@@ -18,8 +20,7 @@ __all__ = [
     "ReportModule",
     "RenderModule",
     "ReportSettings",
-    "REPORT_MODULES",
-    "get_report_module",
+    "REPORT_FORMATS",
     "ReportData",
     "collect_report_data",
     "ReportError",
