@@ -202,6 +202,11 @@ def test_dashboard_triage_review_export(voila, tmp_path: Path, examples: Path) -
             # 5. the portal form, generated from the NCRP profile, then the bundle downloaded
             page.locator(".lm-TabBar-tab", has_text="Report & export").click()
             expect(page.locator(".dfd-portal-form")).to_be_visible(timeout=30_000)
+            anonymous = page.locator(".dfd-anonymous")  # its whole label is shown, not cut off with an ellipsis
+            expect(anonymous).to_contain_text("anonymous complaint (leave out the complainant block)")
+            assert anonymous.evaluate("el => [el, ...el.querySelectorAll('*')].every("
+                                      "e => e.scrollWidth <= e.clientWidth + 1)"), anonymous.inner_html()
+            assert "YAML" not in (page.locator(".dfd-field-incident_time input").get_attribute("placeholder") or "")
             for field, value in NCRP.items():
                 box = page.locator(f".dfd-field-{field}")
                 if field in CHOICE_FIELDS:

@@ -45,6 +45,7 @@ def test_template_lists_every_field_and_reads_back(name, capsys):
     assert data["portal"] == name and list(data["fields"]) == list(profile.field_ids)
     for f in profile.fields:
         assert f.label in text
+    assert "  # Quote the time in YAML ('14:30').\n  incident_time: \"\"" in text  # the CLI template's own hint
     assert main(["portal-form", "--portal", name, "--template"]) == 0
     assert capsys.readouterr().out == text
 
