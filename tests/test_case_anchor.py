@@ -102,7 +102,7 @@ def test_damaged_details_are_reported_not_crashing(case, raw, tmp_path):
     log = case.custody_log()
     assert len(log) == len(case.custody_entries())
     from dfd_lib.report import collect_report_data
-    from dfd_lib.report.bundle_files import custody_log_json
+    from dfd_lib.export.bundle import custody_log_json
 
     data = collect_report_data(case, report, snapshot=True)
     assert json.loads(custody_log_json(case.id, data.custody.entries))["head_seq"] > 0

@@ -37,7 +37,7 @@ TESTS_DIR = Path(__file__).resolve().parent
 
 ZYGOTE = textwrap.dedent("""
     import json, os, sys
-    import dfd_lib.cli, dfd_lib.cli.scan_cmd, dfd_lib.case, dfd_lib.report, dfd_lib.report.bundle  # noqa: F401
+    import dfd_lib.cli, dfd_lib.cli.scan_cmd, dfd_lib.case, dfd_lib.report, dfd_lib.export.bundle  # noqa: F401
     import dfd_lib.report.pdf  # noqa: F401  (imported before forking: a kill then costs no start-up)
     from case_support import FakeScanner
     dfd_lib.cli.scan_cmd.scanner_from_args = lambda args: FakeScanner(delay=float(os.environ["FAKE_DELAY"]))
@@ -177,7 +177,7 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(tmp_path):
             assert notes[item_notes] == 1, f"iteration {k} ({op}): review {item_notes} saved {notes[item_notes]} times"
         if portal_narrative is not None:
             from dfd_lib.case import open_case
-            from dfd_lib.report import load_stored_fields
+            from dfd_lib.portal import load_stored_fields
 
             with open_case("fault-case", cases_dir=store, create=False, readonly=True) as c:
                 assert load_stored_fields(c, "ncrp").values["narrative"] == portal_narrative

@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from dfd_lib.case import CaseNameConflict, InvalidCaseName, open_case
 from dfd_lib.case.evidence import shown_path, storable_text
 from dfd_lib.case.ids import MAX_ID_LENGTH, case_id_from_name, normalise_case_name
-from dfd_lib.report.errors import ExportError
-from dfd_lib.report.evidence_prep import EXTENSIONS, _arcname
-from dfd_lib.report.zipout import check_arcname, safe_component
+from dfd_lib.export.errors import ExportError
+from dfd_lib.export.evidence_prep import EXTENSIONS, _arcname
+from dfd_lib.export.zipout import check_arcname, safe_component
 from dfd_lib.results import STATUSES
 from case_support import FakeScanner, write_image
 

@@ -12,8 +12,10 @@ import pytest
 from pypdf.constants import UserAccessPermissions
 
 from dfd_lib.cli import main
+from dfd_lib.errors import RegistryError
 from dfd_lib.progress import CallbackProgress
-from dfd_lib.report import ReportCancelled, collect_report_data, generate_report
+from dfd_lib.report import (REPORT_FORMATS, ReportCancelled, ReportSettings, collect_report_data,
+                            generate_report)
 from report_support import CASE_NAME, UNICODE_NAME, case, item_id_of, report_case_store  # noqa: F401
 
 
@@ -131,6 +133,17 @@ def test_cancelled_report_writes_and_logs_nothing(case, tiny_weights, tmp_path):
         generate_report(case, "pdf", tmp_path / "r.pdf", progress=progress, weights_dir=tiny_weights)
     assert not (tmp_path / "r.pdf").exists()
     assert "report" not in [e.action for e in case.custody_entries()][len(before):]
+
+
+def test_report_formats_are_the_registered_ones_and_an_unknown_one_writes_nothing(case, tiny_weights, tmp_path):
+    assert REPORT_FORMATS.names() == ["html", "pdf"] and [f.name for f in REPORT_FORMATS] == ["pdf", "html"]
+    assert all(f.description for f in REPORT_FORMATS)
+    before = len(case.custody_entries())
+    with pytest.raises(RegistryError, match="unknown report format 'docx'; known: html, pdf"):
+        generate_report(case, "docx", tmp_path / "r.docx", weights_dir=tiny_weights)
+    assert not (tmp_path / "r.docx").exists() and len(case.custody_entries()) == before
+    out = REPORT_FORMATS.get("html").generate(case, ReportSettings(tmp_path / "r.html", str(tiny_weights)))
+    assert out == tmp_path / "r.html" and case.custody_entries()[-1].details["format"] == "html"
 
 
 def test_cli_report_and_errors(case, tiny_weights, tmp_path, capsys):

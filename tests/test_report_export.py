@@ -15,8 +15,9 @@ import yaml
 
 from dfd_lib.case.custody import CustodyEntry, check_chain
 from dfd_lib.cli import main
-from dfd_lib.report import ExportError, PortalFieldsError, export_bundle, save_portal_fields
-from dfd_lib.report.zipout import FIXED_DATE_TIME, check_arcname, safe_component
+from dfd_lib.export import ExportError, export_bundle
+from dfd_lib.export.zipout import FIXED_DATE_TIME, check_arcname, safe_component
+from dfd_lib.portal import PortalFieldsError, save_portal_fields
 from report_support import (NCRP_VALUES, SOURCE_URL, UNICODE_NAME, case, item_id_of,  # noqa: F401
                                  report_case_store)
 

@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from dfd_lib.cli import main
-from dfd_lib.report import (PortalError, load_portal, load_portal_fields, load_stored_fields, portal_names,
-                            save_portal_fields)
+from dfd_lib.portal import (PortalError, load_portal, load_portal_fields, load_stored_fields, portal_names,
+                            render_template, save_portal_fields)
 from report_support import CASE_NAME, NCRP_VALUES, case, report_case_store  # noqa: F401
 
 REQUIRED_NCRP = ["complaint_path", "incident_date", "incident_time", "platform", "incident_state", "narrative",
@@ -40,11 +40,12 @@ def test_unknown_portal_lists_the_known_ones():
 @pytest.mark.parametrize("name", ["ncrp", "generic"])
 def test_template_lists_every_field_and_reads_back(name, capsys):
     profile = load_portal(name)
-    text = profile.template_yaml()
+    text = render_template(profile)
     data = yaml.safe_load(text)
     assert data["portal"] == name and list(data["fields"]) == list(profile.field_ids)
     for f in profile.fields:
         assert f.label in text
+    assert "  # Quote the time in YAML ('14:30').\n  incident_time: \"\"" in text  # the CLI template's own hint
     assert main(["portal-form", "--portal", name, "--template"]) == 0
     assert capsys.readouterr().out == text
 
@@ -161,7 +162,7 @@ def test_portal_form_interactive(case, monkeypatch, capsys):
 def test_a_crash_during_a_form_save_never_blocks_loading(case, monkeypatch):
     import os
 
-    from dfd_lib.report import portal_store
+    from dfd_lib.portal import store as portal_store
 
     first = save_portal_fields(case, "ncrp", NCRP_VALUES, actor="SI Kulkarni")
     changed = {**NCRP_VALUES, "narrative": NCRP_VALUES["narrative"] + " Second statement recorded."}
@@ -201,9 +202,9 @@ def test_a_custom_profile_name_cannot_write_outside_the_case(tmp_path):
     from importlib import resources
 
     from dfd_lib.case import open_case
-    from dfd_lib.report import portal_store
+    from dfd_lib.portal import store as portal_store
 
-    generic = yaml.safe_load((resources.files("dfd_lib.report") / "portals" / "generic.yaml").read_text("utf-8"))
+    generic = yaml.safe_load((resources.files("dfd_lib.portal") / "profiles" / "generic.yaml").read_text("utf-8"))
     with open_case("FIR 3", cases_dir=tmp_path / "cases") as c:
         for bad in ("../../../escaped", "/tmp/abs", "..", "a/b", ".hidden", "Sub Dir"):
             custom = tmp_path / "custom.yaml"

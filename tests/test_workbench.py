@@ -283,13 +283,19 @@ def fill_form(panel, values: dict) -> None:
 
 
 def test_export_form_is_generated_validated_and_saved(app: Workbench) -> None:
-    from dfd_lib.report import load_portal_fields
+    from dfd_lib.portal import load_portal_fields
 
     _open(app)
     panel = app.export
     assert panel.portal.value == "ncrp" and not panel.bundle_button.disabled
     profile = panel.form.profile
     assert list(panel.form.inputs) == list(profile.field_ids)
+    # hints written for a web page: the time field says how to type a time, nothing about quoting it in YAML
+    assert panel.form.inputs["incident_time"].placeholder == "a time, HH:MM (24-hour)"
+    assert panel.form.inputs["urls"].placeholder.endswith("one per line")
+    hints = [getattr(w, "placeholder", "") for w in panel.form.inputs.values()]
+    hints += [row.children[0].value for row in panel.form.rows.values()]  # the labels and their tooltips
+    assert not [h for h in hints if "yaml" in h.lower() or "quote" in h.lower()]
     sub = panel.form.inputs["sub_category"]
     assert sub.disabled and list(sub.options) == [""]  # depends on category, not chosen yet
     assert any("required" in p for p in panel.form.check())

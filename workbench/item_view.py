@@ -9,13 +9,13 @@ import ipywidgets as widgets
 import numpy as np
 from traitlets import Int
 
+from dfd_lib.case import FaceDetail, ItemDetail
 from dfd_lib.errors import DfdError
 from dfd_lib.explain import overlay
 from dfd_lib.media import load_image
 
 from .base import Component, reports_errors
 from .imaging import draw_boxes, fit_png, placeholder_png, png, score_colour, score_plot_png, video_frame
-from .presenters import FaceView, ItemDetail
 from .state import AppState
 from .tables import custody_html, facts_html, forensic_html, history_html, metadata_html
 
@@ -114,7 +114,7 @@ class ItemView(Component):
         """Reload custody log and review history of the shown item (after a review was saved)."""
         if self.detail is None:
             return
-        d = self.detail = self.state.detail(int(self.detail.item["id"]))
+        d = self.detail = self.state.detail(self.detail.item_id)
         self.custody.value = f"<h4>Review history</h4>{history_html(d)}<h4>Custody log</h4>{custody_html(d)}"
 
     def _forensic_widgets(self, d: ItemDetail) -> tuple[widgets.Widget, ...]:
@@ -123,9 +123,8 @@ class ItemView(Component):
         out: list[widgets.Widget] = []
         for v in d.forensics:
             out.append(widgets.HTML(forensic_html(v)))
-            for p in v.map_paths:
-                if p.is_file():
-                    out.append(widgets.Image(value=fit_png(p), format="png", layout=widgets.Layout(width="320px")))
+            for p in v.maps:
+                out.append(widgets.Image(value=fit_png(p), format="png", layout=widgets.Layout(width="320px")))
         return tuple(out)
 
     # -- drawing ---------------------------------------------------------------------------------
@@ -147,7 +146,7 @@ class ItemView(Component):
         except DfdError as exc:
             self.picture.value = placeholder_png(f"cannot show: {exc}", 256)
         else:
-            boxes = [(f.box, f"{i + 1}: {f.p_fake:.2f}", score_colour(f.p_fake, d.threshold))
+            boxes = [(f.box, f"{i + 1}: {f.score:.2f}", score_colour(f.score, d.threshold))
                      for i, f in enumerate(faces[:MAX_FACES_SHOWN])]
             self.picture.value = draw_boxes(image, boxes)
         self.picture.layout.display = "block"
@@ -168,12 +167,12 @@ class ItemView(Component):
             return
         self.faces.children = tuple(self._face_card(i, f) for i, f in enumerate(faces))
 
-    def _face_card(self, i: int, f: FaceView) -> widgets.Widget:
-        title = widgets.HTML(f"<b>face {i + 1}</b>: P(fake) <b class='dfd-face-score'>{f.p_fake:.3f}</b>"
+    def _face_card(self, i: int, f: FaceDetail) -> widgets.Widget:
+        title = widgets.HTML(f"<b>face {i + 1}</b>: P(fake) <b class='dfd-face-score'>{f.score:.3f}</b>"
                              + ("" if f.frame_index is None else f" (frame {f.frame_index})")
                              + ("" if not f.outside else "<br><span class='dfd-outside' style='color:#9e9d24' title='"
                                 + html.escape("; ".join(f.outside), quote=True) + "'>outside the model's experience</span>"))
-        crop = load_image(f.crop_path) if f.crop_path is not None and f.crop_path.is_file() else None
+        crop = load_image(f.crop) if f.crop is not None else None
         pictures: list[widgets.Widget] = []
         if crop is not None:
             pictures.append(widgets.Image(value=png(crop), format="png", layout=widgets.Layout(width="128px")))
@@ -188,13 +187,13 @@ class ItemView(Component):
         card.add_class("dfd-face")
         return card
 
-    def _overlay(self, f: FaceView, crop: np.ndarray | None) -> bytes | None:
+    def _overlay(self, f: FaceDetail, crop: np.ndarray | None) -> bytes | None:
         """Re-blend the recomputed heatmap at the chosen opacity; fall back to the overlay stored at triage."""
         d = self.detail
         if crop is not None and d is not None and d.model_name and d.model_sha256:
             if f.subject not in self._heat:
                 try:
-                    self._heat[f.subject] = self.state.heatmap(f.crop_path, d.model_name, d.model_sha256)
+                    self._heat[f.subject] = self.state.heatmap(f.crop, d.model_name, d.model_sha256)
                 except DfdError as exc:
                     log.warning("Grad-CAM of %s cannot be recomputed (%s); showing the overlay stored at triage",
                                 f.subject, exc)
@@ -202,6 +201,6 @@ class ItemView(Component):
             heat = self._heat[f.subject]
             if heat is not None:
                 return png(overlay(crop, heat, self.opacity.value))
-        if f.overlay_path is not None and f.overlay_path.is_file():
-            return fit_png(f.overlay_path, 160)
+        if f.gradcam is not None:
+            return fit_png(f.gradcam, 160)
         return None

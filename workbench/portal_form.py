@@ -11,12 +11,26 @@ from typing import Any
 import ipywidgets as widgets
 from traitlets import Dict
 
+from dfd_lib.portal.fieldcheck import FORMATS
+
 from .base import Component
 
-__all__ = ["PortalForm"]
+__all__ = ["PortalForm", "web_hint"]
 
 _LABEL = widgets.Layout(width="300px")
 _INPUT = widgets.Layout(width="460px")
+
+
+def web_hint(f: Any) -> str:
+    """The placeholder of a field's input: what to type, in plain words for a web page.
+
+    A field with a format says the format (the profile's help, written for every medium, stays in
+    the label's tooltip); others show their help. Multi-value fields take one value per line.
+    """
+    text = FORMATS[f.format] if f.format else (f.help or "")
+    if f.multiple:
+        text = f"{text}; one per line" if text else "one per line"
+    return text[:120]
 
 
 class PortalForm(Component):
@@ -29,8 +43,10 @@ class PortalForm(Component):
         self.inputs: dict[str, widgets.ValueWidget] = {}
         self.rows: dict[str, widgets.Widget] = {}
         self.headers: dict[str, widgets.Widget] = {}
+        # a Checkbox cuts its description at the default widget width: let it take the width its words need
         self.anonymous = widgets.Checkbox(description="anonymous complaint (leave out the complainant block)",
-                                          indent=False)
+                                          indent=False, layout=widgets.Layout(width="auto"),
+                                          style={"description_width": "initial"})
         self.anonymous.add_class("dfd-anonymous")
         self.anonymous.observe(lambda _: self._show_sections(), names="value")
         self.body = widgets.VBox()
@@ -80,10 +96,8 @@ class PortalForm(Component):
         if f.allowed or f.parent is not None:
             return widgets.Dropdown(options=[""] + list(f.allowed), value="", layout=_INPUT)
         if f.multiple or f.multiline:
-            hint = "one per line" if f.multiple else ""
-            return widgets.Textarea(placeholder=(f.help or hint)[:120], layout=widgets.Layout(width="460px",
-                                                                                             height="60px"))
-        return widgets.Text(placeholder=f.help[:120], layout=_INPUT)
+            return widgets.Textarea(placeholder=web_hint(f), layout=widgets.Layout(width="460px", height="60px"))
+        return widgets.Text(placeholder=web_hint(f), layout=_INPUT)
 
     def set_values(self, values: dict[str, Any]) -> None:
         for f in self.profile.fields:

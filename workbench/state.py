@@ -23,11 +23,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dfd_lib.case import Annotation, Case, Source, VerificationReport, list_cases, open_case, resolve_cases_dir
+from dfd_lib.case import (Annotation, Case, ItemDetail, Source, VerificationReport, list_cases, open_case,
+                          resolve_cases_dir)
 from dfd_lib.errors import DfdError
 from dfd_lib.progress import Progress
-
-from .presenters import ItemDetail, item_detail
 
 __all__ = ["AppState", "TOPICS", "UPLOADS_DIR", "StagedUpload", "EVIDENCE_ROOTS_ENV", "UPLOAD_MAX_ENV",
            "DEFAULT_UPLOAD_MAX_MB", "DASK_SCHEDULER_ENV", "DASK_UPLOAD_ENV", "evidence_roots_from_env",
@@ -189,7 +188,8 @@ class AppState:
         self.notify("selection")
 
     def detail(self, item_id: int) -> ItemDetail:
-        return item_detail(self.require_case(), item_id)
+        """The case's read model of one item (artifact paths checked to stay inside the case)."""
+        return self.require_case().detail(item_id)
 
     def annotate(self, item_id: int, verdict: str | None, notes: str, tags: str, sensitive: bool,
                  based_on: int | None = None) -> Annotation:
@@ -320,24 +320,24 @@ class AppState:
             self._dask_client.close()
             self._dask_client = None
 
-    # -- reports and exports (dfd_lib.report) ------------------------------------------------------
+    # -- reports, portal forms and exports (dfd_lib.report, dfd_lib.portal, dfd_lib.export) ---------
     def portal_names(self) -> list[str]:
-        from dfd_lib.report import portal_names
+        from dfd_lib.portal import portal_names
 
         return portal_names()
 
     def portal(self, name: str) -> Any:
-        from dfd_lib.report import load_portal
+        from dfd_lib.portal import load_portal
 
         return load_portal(name)
 
     def portal_values(self, name: str) -> dict[str, Any]:
-        from dfd_lib.report import load_portal_fields
+        from dfd_lib.portal import load_portal_fields
 
         return load_portal_fields(self.require_case(), name)
 
     def save_portal_values(self, name: str, values: dict[str, Any]) -> None:
-        from dfd_lib.report import save_portal_fields
+        from dfd_lib.portal import save_portal_fields
 
         save_portal_fields(self.require_case(), name, values, actor=self.actor)
         log.info("portal form %s saved (%d field(s))", name, len(values))
@@ -358,7 +358,7 @@ class AppState:
 
         Returns the library's ExportResult; the export is logged in the custody log by the library.
         """
-        from dfd_lib.report import export_bundle
+        from dfd_lib.export import export_bundle
 
         case = self.require_case()
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")

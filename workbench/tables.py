@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import html
 import json
+from dataclasses import asdict
 from typing import Any, Iterable
 
 import pandas as pd
 
-from dfd_lib.case import format_ist
-
-from .presenters import ForensicView, ItemDetail
+from dfd_lib.case import ForensicDetail, ItemDetail, format_ist
 
 __all__ = ["facts_html", "forensic_html", "metadata_html", "custody_html", "history_html", "kv_table"]
 
@@ -39,16 +38,15 @@ def _frame_table(df: pd.DataFrame, columns: list[str]) -> str:
 
 
 def facts_html(d: ItemDetail) -> str:
-    it = d.item
     score = "-" if d.score is None else f"{d.score:.4f}"
     thr = "" if d.threshold is None else f" (threshold {d.threshold:.2f})"
-    return (f"<div class='dfd-item-facts'><b>#{it['id']} {_e(it['original_name'])}</b> — {_e(d.status)}: "
+    return (f"<div class='dfd-item-facts'><b>#{d.item_id} {_e(d.name)}</b> — {_e(d.status)}: "
             f"{_e(d.message)}<br>P(fake) <b class='dfd-item-score'>{score}</b>{thr}, model verdict "
             f"<b>{_e(d.verdict)}</b>, model {_e(d.model_name)}<br><span style='font-size:11px'>SHA-256 "
-            f"{_e(it['sha256'])}</span></div>")
+            f"{_e(d.sha256)}</span></div>")
 
 
-def forensic_html(v: ForensicView) -> str:
+def forensic_html(v: ForensicDetail) -> str:
     flags = ", ".join(v.flags) if v.flags else "none"
     metrics = (f"<details><summary>metrics</summary>{kv_table(sorted(v.metrics.items()))}</details>"
                if v.metrics else "")
@@ -57,26 +55,24 @@ def forensic_html(v: ForensicView) -> str:
 
 
 def metadata_html(d: ItemDetail) -> str:
-    it = d.item
-    facts = kv_table([("size (bytes)", it["size"]), ("type", it["mime"]), ("media", it["media_kind"]),
-                      ("format", it.get("format")), ("SHA-256", it["sha256"]), ("MD5", it["md5"]),
-                      ("SHA-1", it["sha1"]), ("intake (IST)", format_ist(it["intake_utc"])),
-                      ("acquired by", it.get("acquired_by")), ("intake status", it["intake_status"])])
-    cols = [c for c in ("original_path", "device", "url", "platform", "notes", "added_utc") if d.sources
-            and c in d.sources[0]]
-    sources = _frame_table(pd.DataFrame(d.sources), cols) if d.sources else "<i>no sources</i>"
+    facts = kv_table([("size (bytes)", d.size), ("type", d.mime), ("media", d.media_kind), ("format", d.format),
+                      ("SHA-256", d.sha256), ("MD5", d.md5), ("SHA-1", d.sha1),
+                      ("intake (IST)", format_ist(d.intake_utc)), ("acquired by", d.acquired_by),
+                      ("intake status", d.intake_status)])
+    cols = ["original_path", "device", "url", "platform", "notes", "added_utc"]
+    sources = (_frame_table(pd.DataFrame([asdict(s) for s in d.sources]), cols) if d.sources
+               else "<i>no sources</i>")
     meta = [v for v in d.forensics if v.analysis in ("metadata", "provenance", "video_meta", "c2pa")]
     extra = "".join(forensic_html(v) for v in meta) or "<i>no metadata analysis recorded for this item</i>"
     return f"<h4>Item</h4>{facts}<h4>Sources</h4>{sources}<h4>Metadata and provenance</h4>{extra}"
 
 
 def custody_html(d: ItemDetail) -> str:
-    if d.custody is None or d.custody.empty:
+    if not d.custody:
         return "<i>no custody entries</i>"
-    df = d.custody.copy()
-    df["time (IST)"] = df["time_utc"].map(format_ist)
-    df["details"] = df["details"].map(lambda x: {k: v for k, v in (x or {}).items() if k != "records"})
-    df["entry"] = df["entry_hash"].str[:12]
+    df = pd.DataFrame([{"seq": e.seq, "time (IST)": format_ist(e.time_utc), "action": e.action, "actor": e.actor,
+                        "details": {k: v for k, v in (e.details or {}).items() if k != "records"},
+                        "entry": e.entry_hash[:12]} for e in d.custody])
     return "<div class='dfd-custody'>" + _frame_table(df, ["seq", "time (IST)", "action", "actor", "details",
                                                            "entry"]) + "</div>"
 

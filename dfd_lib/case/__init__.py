@@ -16,6 +16,7 @@ from .case import Case, CaseInfo, default_actor
 from .catalog import CASES_DIR_ENV, case_writable, list_cases, open_case, resolve_cases_dir
 from .clock import IST, format_ist, to_ist, utc_now
 from .custody import ACTIONS, CustodyEntry
+from .detail import FaceDetail, ForensicDetail, FrameDetail, ItemDetail, SourceDetail, artifact_path
 from .errors import (
     AmbiguousItem,
     CaseError,
@@ -47,6 +48,12 @@ __all__ = [
     "VERDICTS",
     "ACTIONS",
     "CustodyEntry",
+    "ItemDetail",
+    "FaceDetail",
+    "FrameDetail",
+    "ForensicDetail",
+    "SourceDetail",
+    "artifact_path",
     "VerificationReport",
     "Issue",
     "IST",

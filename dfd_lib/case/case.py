@@ -23,6 +23,7 @@ from ..progress import Progress
 from . import evidence, queries, review, triage as triage_mod
 from .clock import format_ist
 from .custody import CustodyEntry, append_entry, read_entries
+from .detail import ItemDetail, item_details
 from .errors import CaseError, CaseReadOnly
 from .files import ARTIFACTS_DIR, EVIDENCE_DIR
 from .store import write_transaction
@@ -207,6 +208,17 @@ class Case:
 
     def evidence_path(self, item: int | str) -> Path:
         return self.evidence_dir / self.item(item)["stored_name"]
+
+    def detail(self, item: int | str, model_sha256: str | None = None) -> ItemDetail:
+        """Everything the case records about one item (see :mod:`dfd_lib.case.detail`); what the report,
+        the dashboard and the case notebook show. ``model_sha256``: that model's result, not the latest."""
+        with self._lock:
+            return item_details(self._conn, self.path, self._item(item)["id"], model_sha256)[0]
+
+    def details(self, model_sha256: str | None = None) -> list[ItemDetail]:
+        """:meth:`detail` of every item, in item order (read in a few queries, not a few per item)."""
+        with self._lock:
+            return item_details(self._conn, self.path, None, model_sha256)
 
     def findings(self, item: int | str | None = None, kind: str | None = None) -> pd.DataFrame:
         """Findings (all, or one item's); ``kind`` is exact or a prefix such as ``forensic``."""

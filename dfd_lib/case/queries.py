@@ -49,8 +49,10 @@ def resolve_item(conn: sqlite3.Connection, ref: int | str) -> sqlite3.Row:
     raise ItemNotFound(f"no evidence item with id or SHA-256 prefix {ref!r} (prefixes need 6+ hex digits)")
 
 
-def items_frame(conn: sqlite3.Connection, case_dir: Path, model_sha256: str | None = None) -> pd.DataFrame:
-    """One row per item: intake facts, latest detector finding (of one model if given) and current review."""
+def items_frame(conn: sqlite3.Connection, case_dir: Path, model_sha256: str | None = None,
+                item_id: int | None = None) -> pd.DataFrame:
+    """One row per item (or only ``item_id``'s): intake facts, latest detector finding (of one model if given)
+    and current review."""
     rows = conn.execute(
         """SELECT i.*, (SELECT original_path FROM sources s WHERE s.item_id = i.id ORDER BY s.id LIMIT 1) AS path,
                   (SELECT COUNT(*) FROM sources s WHERE s.item_id = i.id) AS n_sources,
@@ -60,8 +62,9 @@ def items_frame(conn: sqlite3.Connection, case_dir: Path, model_sha256: str | No
            LEFT JOIN findings f ON f.id = (SELECT MAX(id) FROM findings g WHERE g.item_id = i.id AND g.kind = ?
                                            AND (? IS NULL OR g.model_sha256 = ?))
            LEFT JOIN annotations a ON a.id = (SELECT MAX(id) FROM annotations b WHERE b.item_id = i.id)
+           WHERE (? IS NULL OR i.id = ?)
            ORDER BY i.id""",
-        (DETECTOR, model_sha256, model_sha256),
+        (DETECTOR, model_sha256, model_sha256, item_id, item_id),
     ).fetchall()
     records = []
     for r in rows:

@@ -84,7 +84,8 @@ def run_report(args) -> int:
 
 def run_export(args) -> int:
     from ..progress import TqdmProgress
-    from ..report import export_bundle, read_fields_file
+    from ..export import export_bundle
+    from ..portal import read_fields_file
 
     values = rules = None
     if args.fields:
@@ -112,7 +113,7 @@ def _ask(prompt: str) -> str:
     try:
         return input(prompt)
     except EOFError:
-        from ..report import PortalError
+        from ..portal import PortalError
 
         raise PortalError("input ended before the form was complete; nothing was saved") from None
 
@@ -165,11 +166,11 @@ def ask_form(profile, current: dict[str, Any], anonymous: bool = False) -> dict[
 
 
 def run_portal_form(args) -> int:
-    from ..report import load_portal, load_stored_fields, read_fields_file, save_portal_fields
+    from ..portal import load_portal, load_stored_fields, read_fields_file, render_template, save_portal_fields
 
     profile = load_portal(args.portal)
     if args.template:
-        sys.stdout.write(profile.template_yaml())
+        sys.stdout.write(render_template(profile))
         return 0
     if not args.case:
         print("dfd portal-form: error: give a CASE (or --template)", file=sys.stderr)

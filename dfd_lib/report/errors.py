@@ -1,38 +1,14 @@
-"""Errors raised by reports and portal exports; all derive from :class:`dfd_lib.errors.DfdError`."""
+"""Errors raised while making a report; they derive from :class:`dfd_lib.errors.DfdError`."""
 from __future__ import annotations
-
-from typing import Sequence
 
 from ..errors import DfdError
 
-__all__ = ["ReportError", "ReportCancelled", "PortalError", "PortalFieldsError", "ExportError"]
+__all__ = ["ReportError", "ReportCancelled"]
 
 
 class ReportError(DfdError):
-    """A report or export could not be produced."""
+    """A report could not be produced."""
 
 
 class ReportCancelled(ReportError):
     """The caller cancelled through its Progress object; nothing was written or logged."""
-
-
-class PortalError(ReportError):
-    """An unknown portal, a malformed portal profile or an unreadable fields file."""
-
-
-class PortalFieldsError(PortalError):
-    """Portal form fields are missing or invalid; ``problems`` lists every one of them."""
-
-    def __init__(self, portal: str, problems: Sequence[str]) -> None:
-        self.portal = portal
-        self.problems = tuple(problems)
-        lines = "\n".join(f"  - {p}" for p in self.problems)
-        super().__init__(
-            f"the {portal} form has {len(self.problems)} missing or invalid field(s):\n{lines}\n"
-            f"Fill them with `dfd portal-form CASE --portal {portal}` (or --from FIELDS.yaml; "
-            f"`dfd portal-form --portal {portal} --template` prints every field)."
-        )
-
-
-class ExportError(ReportError):
-    """The export bundle could not be built (for example, the case failed verification)."""

@@ -5,7 +5,9 @@ import io
 import logging
 import warnings
 from pathlib import Path
+from typing import Sequence
 
+from ..case import FrameDetail
 from ..errors import MediaError
 from ..media import MediaLimits, iter_video_frames
 
@@ -47,19 +49,19 @@ def thumbnail_jpeg(path: Path, media_kind: str, max_side: int = 240,
         return None
 
 
-def frame_plot_png(frames: tuple[tuple[int, float | None, float | None], ...], threshold: float | None,
+def frame_plot_png(frames: Sequence[FrameDetail], threshold: float | None,
                    width_in: float = 7.0, height_in: float = 2.1) -> bytes:
     """Per-frame P(fake) against time (or frame number), the decision threshold dashed; frames without a face as x."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    use_time = all(t is not None for _, t, _ in frames)
-    xs = [t if use_time else i for i, t, _ in frames]
+    use_time = all(f.time_s is not None for f in frames)
+    xs = [f.time_s if use_time else f.index for f in frames]
     fig = Figure(figsize=(width_in, height_in), dpi=150)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
-    scored = [(x, s) for x, (_, _, s) in zip(xs, frames) if s is not None]
-    empty = [x for x, (_, _, s) in zip(xs, frames) if s is None]
+    scored = [(x, f.score) for x, f in zip(xs, frames) if f.score is not None]
+    empty = [x for x, f in zip(xs, frames) if f.score is None]
     if scored:
         ax.plot([x for x, _ in scored], [s for _, s in scored], "o-", color="#1f4e79", lw=1.4, ms=3.5,
                 label="P(fake) of the most suspicious face")

@@ -8,14 +8,15 @@ import base64
 from html import escape
 from pathlib import Path
 
+from ..case import ItemDetail
 from ..case.anchors import anchor_text
 from .figures import display_jpeg, frame_plot_png, thumbnail_jpeg
 from .modelinfo import flatten_metrics
 from .pdf import TITLE
 from .pdf_items import ANALYSIS_TITLES
-from .reportdata import ItemView, ReportData
+from .reportdata import ReportData
 from .summary import READING_NOTES, summarise
-from .text import STATUS_WORDS, VERDICT_WORDS, fmt_both, fmt_score, fmt_size
+from .formatting import STATUS_WORDS, VERDICT_WORDS, fmt_both, fmt_score, fmt_size
 
 __all__ = ["render_html"]
 
@@ -53,7 +54,7 @@ def _table(headers: list[str], rows: list[list[str]], css: str = "") -> str:
     return f"<table{f' class={css}' if css else ''}><tr>{head}</tr>{body}</table>"
 
 
-def _item_row(it: ItemView) -> list[str]:
+def _item_row(it: ItemDetail) -> list[str]:
     thumb = None if it.sensitive else thumbnail_jpeg(it.evidence_path, it.media_kind)
     pic = (f'<img class="thumb" src="{_uri(thumb, "image/jpeg")}" alt="thumbnail of item {it.item_id}">' if thumb
            else ("withheld (sensitive)" if it.sensitive else "no preview"))
@@ -67,7 +68,7 @@ def _item_row(it: ItemView) -> list[str]:
             f'<span class="hash">{it.sha256}</span>', result, analyst]
 
 
-def _item_section(it: ItemView) -> str:
+def _item_section(it: ItemDetail) -> str:
     rows = [("SHA-256", it.sha256), ("MD5", it.md5), ("SHA-1", it.sha1),
             ("Type and size", f"{it.mime} ({it.media_kind}), {it.size:,} bytes")]
     rows += [("Source", "; ".join([f"file '{s.file_name}'"] + [f"{k}: {v}" for k, v in (

@@ -1,16 +1,22 @@
-"""The model behind each finding: its card if installed (matched by SHA-256, then name), else what was recorded."""
+"""What produced the scores, for the report: the model behind each finding and the versions of the software.
+
+A model is described by its card when installed (matched by SHA-256, then by name), else by what
+was recorded with the findings; versions are read from package metadata.
+"""
 from __future__ import annotations
 
 import logging
 import os
+import platform
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from ..media import sha256_file
 from ..models import ModelCard, list_cards
 
-__all__ = ["ModelView", "describe_models", "flatten_metrics"]
+__all__ = ["ModelView", "describe_models", "flatten_metrics", "LIBRARIES", "library_versions"]
 
 log = logging.getLogger(__name__)
 
@@ -96,3 +102,36 @@ def describe_models(used: list[tuple[str, str, dict[str, Any]]],
                 "with the findings.")))
         log.debug("model %s (%s): installed=%s", name, sha[:12], views[-1].installed)
     return tuple(views)
+
+
+# (label, distribution name): what a reader needs to repeat the analysis.
+LIBRARIES = (
+    ("torch", "torch"),
+    ("torchvision", "torchvision"),
+    ("facenet-pytorch", "facenet-pytorch"),
+    ("timm", "timm"),
+    ("grad-cam", "grad-cam"),
+    ("numpy", "numpy"),
+    ("pillow", "pillow"),
+    ("opencv", "opencv-python-headless"),
+    ("av (FFmpeg)", "av"),
+    ("c2pa-python", "c2pa-python"),
+    ("matplotlib", "matplotlib"),
+    ("fpdf2", "fpdf2"),
+)
+
+
+def library_versions() -> tuple[tuple[str, str], ...]:
+    """``(name, version)`` pairs: dfd_lib, Python, then each library ('not installed' if absent).
+
+    Read from package metadata, so nothing heavy is imported just to report a version.
+    """
+    from .. import __version__
+
+    out = [("dfd_lib", __version__), ("Python", platform.python_version())]
+    for label, dist in LIBRARIES:
+        try:
+            out.append((label, metadata.version(dist)))
+        except metadata.PackageNotFoundError:
+            out.append((label, "not installed"))
+    return tuple(out)

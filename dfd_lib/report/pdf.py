@@ -12,15 +12,17 @@ from typing import Callable
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
+from ..case import ItemDetail
 from ..case.anchors import anchor_text
 from ..case.clock import IST, parse_utc
 from .figures import thumbnail_jpeg
 from .modelinfo import flatten_metrics
 from .pdf_items import item_details
 from .pdfdoc import MONO, MUTED, RED, SANS, ReportPDF
-from .reportdata import ItemView, ReportData
+from .reportdata import ReportData
 from .summary import READING_NOTES, summarise
-from .text import STATUS_WORDS, VERDICT_WORDS, fmt_both, fmt_score, fmt_size, glyph_safe
+from .fonts import glyph_safe
+from .formatting import STATUS_WORDS, VERDICT_WORDS, fmt_both, fmt_score, fmt_size
 
 __all__ = ["render_pdf", "TITLE"]
 
@@ -82,7 +84,7 @@ def _summary(pdf: ReportPDF, data: ReportData) -> None:
                            VERDICT_WORDS.get(it.analyst_verdict or "", "not reviewed")], style=_CELL)
 
 
-def _result_text(it: ItemView) -> str:
+def _result_text(it: ItemDetail) -> str:
     lines = [STATUS_WORDS.get(it.status, it.status)]
     if it.score is not None:
         lines.append(f"score {fmt_score(it.score)}")
@@ -90,7 +92,7 @@ def _result_text(it: ItemView) -> str:
     return "\n".join(lines)
 
 
-def _analyst_text(it: ItemView) -> str:
+def _analyst_text(it: ItemDetail) -> str:
     text = VERDICT_WORDS.get(it.analyst_verdict or "", "not reviewed")
     if it.reviewer and it.analyst_verdict:
         text += f" ({it.reviewer})"

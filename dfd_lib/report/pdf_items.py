@@ -5,10 +5,11 @@ from pathlib import Path
 
 from PIL import Image
 
+from ..case import FaceDetail, ItemDetail
 from .figures import display_jpeg, frame_plot_png
 from .pdfdoc import MUTED, SANS, ReportPDF
-from .reportdata import FaceView, ItemView
-from .text import STATUS_WORDS, VERDICT_WORDS, fmt_score, fmt_size, glyph_safe
+from .fonts import glyph_safe
+from .formatting import STATUS_WORDS, VERDICT_WORDS, fmt_score, fmt_size
 
 __all__ = ["item_details", "ANALYSIS_TITLES"]
 
@@ -23,7 +24,7 @@ def _aspect(path: Path) -> float:
         return img.height / max(1, img.width)
 
 
-def _where(face: FaceView) -> str:
+def _where(face: FaceDetail) -> str:
     if face.frame_index is None:
         index = face.subject.rsplit(":", 1)[-1]
         return f"face {int(index) + 1}" if index.isdigit() else face.subject
@@ -31,7 +32,7 @@ def _where(face: FaceView) -> str:
     return f"frame {face.frame_index}{t}"
 
 
-def _facts(it: ItemView) -> list[tuple[str, str]]:
+def _facts(it: ItemDetail) -> list[tuple[str, str]]:
     rows = [("SHA-256", it.sha256), ("MD5", it.md5 or "-"), ("SHA-1", it.sha1 or "-"),
             ("Type and size", f"{it.mime or 'unknown'} ({it.media_kind}), {it.size:,} bytes ({fmt_size(it.size)})")]
     for s in it.sources:
@@ -41,7 +42,7 @@ def _facts(it: ItemView) -> list[tuple[str, str]]:
     return rows
 
 
-def _review(it: ItemView) -> str:
+def _review(it: ItemDetail) -> str:
     if not it.analyst_verdict and not it.notes and not it.tags:
         return "not reviewed"
     text = VERDICT_WORDS.get(it.analyst_verdict or "", "no verdict")
@@ -52,16 +53,16 @@ def _review(it: ItemView) -> str:
     return text + (f"\nNotes: {it.notes}" if it.notes else "")
 
 
-def _result(it: ItemView) -> str:
+def _result(it: ItemDetail) -> str:
     word = STATUS_WORDS.get(it.status, it.status)
     text = it.message if it.message.lower().startswith(word.lower()) else word + (f": {it.message}" if it.message else "")
     if it.score is not None:
         text += (f"\nScore (calibrated P(fake)) {fmt_score(it.score)}; threshold {fmt_score(it.threshold)}; "
-                 f"model verdict: {it.verdict or '-'} (model {it.model or '-'})")
+                 f"model verdict: {it.verdict or '-'} (model {it.model_name or '-'})")
     return text
 
 
-def _faces(pdf: ReportPDF, it: ItemView) -> None:
+def _faces(pdf: ReportPDF, it: ItemDetail) -> None:
     if not it.faces:
         return
     cam = next((f for f in it.faces if f.subject == it.gradcam_subject and f.gradcam), None)
@@ -103,7 +104,7 @@ def _faces(pdf: ReportPDF, it: ItemView) -> None:
         pdf.set_y(y + small + 7)
 
 
-def _frames(pdf: ReportPDF, it: ItemView) -> None:
+def _frames(pdf: ReportPDF, it: ItemDetail) -> None:
     if len(it.frames) < 2:
         return
     w = pdf.epw_mm
@@ -114,7 +115,7 @@ def _frames(pdf: ReportPDF, it: ItemView) -> None:
     pdf.set_y(pdf.get_y() + h + 1)
 
 
-def _forensics(pdf: ReportPDF, it: ItemView) -> None:
+def _forensics(pdf: ReportPDF, it: ItemDetail) -> None:
     maps = [f for f in it.forensics if f.map is not None]
     w, gap = 56.0, 6.0
     for row_start in range(0, len(maps), 3):
@@ -141,7 +142,7 @@ def _forensics(pdf: ReportPDF, it: ItemView) -> None:
                        7.8)
 
 
-def item_details(pdf: ReportPDF, it: ItemView) -> None:
+def item_details(pdf: ReportPDF, it: ItemDetail) -> None:
     """One item's section; a sensitive item gets hashes and a description only, never pixels."""
     pdf.h2(f"Item {it.item_id}: {it.name}", min_space=45)
     rows = _facts(it)

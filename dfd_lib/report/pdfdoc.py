@@ -1,6 +1,6 @@
 """The PDF page frame and drawing primitives: Unicode fonts, running footer, headings, key-value blocks.
 
-Every string drawn goes through :func:`dfd_lib.report.text.glyph_safe`, so a file name in any
+Every string drawn goes through :func:`dfd_lib.report.fonts.glyph_safe`, so a file name in any
 script is drawn (or spelled as ``<U+XXXX>``), never a crash or a silently dropped character.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Sequence
 from fpdf import FPDF
 from fpdf.enums import AccessPermission, EncryptionMethod, XPos, YPos
 
-from .text import font_files, glyph_safe
+from .fonts import font_files, glyph_safe
 
 __all__ = ["ReportPDF", "SANS", "MONO", "INK", "MUTED", "ACCENT", "RED"]
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from .reportdata import ItemView, ReportData
-from .text import STATUS_WORDS, VERDICT_WORDS, fmt_score
+from ..case import ItemDetail
+from .reportdata import ReportData
+from .formatting import STATUS_WORDS, VERDICT_WORDS, fmt_score
 
 __all__ = ["Summary", "summarise", "READING_NOTES"]
 
@@ -29,7 +30,7 @@ class Summary:
     status_counts: tuple[tuple[str, int], ...]
     verdict_counts: tuple[tuple[str, int], ...]
     analyst_counts: tuple[tuple[str, int], ...]
-    top: tuple[ItemView, ...]  # most suspicious scored items, highest first
+    top: tuple[ItemDetail, ...]  # most suspicious scored items, highest first
 
 
 def _plural(n: int, word: str, plural: str | None = None) -> str:

@@ -1,7 +1,7 @@
 """Checking and normalising one portal form value: formats, allowed values, lengths.
 
 These are pure functions of a field description and a raw value (as typed at a prompt or read
-from YAML); :class:`dfd_lib.report.portal.PortalProfile` applies them to a whole form.
+from YAML); :class:`dfd_lib.portal.profile.PortalProfile` applies them to a whole form.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Portal profiles: the fields of a complaint form and the rules for uploaded files, read from YAML.
 
-Profiles live in ``dfd_lib/report/portals/<name>.yaml`` (``ncrp``, ``generic``); a path to a YAML
-file of the same shape also works. ``PortalProfile.validate(values, anonymous)`` returns every
+Profiles live in ``dfd_lib/portal/profiles/<name>.yaml`` (``ncrp``, ``generic``): a YAML file added
+there is a new portal, listed by :func:`portal_names`; a path to a YAML file of the same shape also works. ``PortalProfile.validate(values, anonymous)`` returns every
 problem at once, so a user fixes the whole form in one pass.
 """
 from __future__ import annotations
@@ -20,9 +20,12 @@ from .errors import PortalError
 from .fieldcheck import FORMATS, format_problem, is_empty, match_choice, normalise_value
 from .filerules import FileRules
 
-__all__ = ["PortalField", "PortalProfile", "load_portal", "portal_names", "check_portal_name"]
+__all__ = ["PortalField", "PortalProfile", "load_portal", "portal_names", "check_portal_name", "profile_from_dict",
+           "PROFILES_PACKAGE", "PROFILES_DIR"]
 
 log = logging.getLogger(__name__)
+
+PROFILES_PACKAGE, PROFILES_DIR = "dfd_lib.portal", "profiles"  # the shipped profiles: <package>/profiles/<name>.yaml
 
 _FIELD_KEYS = {"id", "label", "section", "required", "allowed", "allowed_by", "required_if", "format", "pattern",
                "multiple", "multiline", "min_length", "max_length", "help"}
@@ -161,15 +164,9 @@ class PortalProfile:
     def clean(self, values: Mapping[str, Any] | None, anonymous: bool = False) -> dict[str, Any]:
         return self.check(values, anonymous)[0]
 
-    def template_yaml(self) -> str:
-        from .template import render_template
-
-        return render_template(self)
-
-
 def portal_names() -> list[str]:
     """Profiles shipped inside the package."""
-    folder = resources.files("dfd_lib.report") / "portals"
+    folder = resources.files(PROFILES_PACKAGE) / PROFILES_DIR
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
@@ -265,7 +262,7 @@ def load_portal(name: str | os.PathLike) -> PortalProfile:
         if text_name not in portal_names():
             raise PortalError(f"unknown portal {text_name!r}; known: {', '.join(portal_names())} "
                               "(or give the path of a profile .yaml file)")
-        text = (resources.files("dfd_lib.report") / "portals" / f"{text_name}.yaml").read_text(encoding="utf-8")
+        text = (resources.files(PROFILES_PACKAGE) / PROFILES_DIR / f"{text_name}.yaml").read_text(encoding="utf-8")
         source = f"portal profile {text_name}"
     try:
         data = yaml.safe_load(text)

@@ -15,9 +15,9 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..case import ItemDetail
 from ..media import MediaLimits
-from .filerules import FileRules, format_of_mime
-from .reportdata import ItemView
+from ..portal.filerules import FileRules, format_of_mime
 from .zipout import safe_component
 
 __all__ = ["EvidenceEntry", "plan_evidence", "convert_image", "EXTENSIONS"]
@@ -31,7 +31,7 @@ _MIN_SIDE = 320
 
 @dataclass(frozen=True)
 class EvidenceEntry:
-    item: ItemView
+    item: ItemDetail
     action: str  # "original" | "converted" | "withheld" | "not_included"
     reason: str = ""
     arcname: str | None = None
@@ -46,7 +46,7 @@ class EvidenceEntry:
         return tuple(sorted({s.url for s in self.item.sources if s.url}))
 
 
-def _arcname(item: ItemView, fmt: str) -> str:
+def _arcname(item: ItemDetail, fmt: str) -> str:
     stem = safe_component(Path(item.name).stem, fallback="item")
     ext = EXTENSIONS.get(fmt) or ("." + safe_component(Path(item.name).suffix.lstrip("."), "bin", 8))
     return f"evidence/{item.item_id:03d}_{stem}{ext}"
@@ -98,7 +98,7 @@ def _hashes(data: bytes) -> dict[str, str]:
     return {k: hashlib.new(k, data).hexdigest() for k in ("sha256", "md5", "sha1")}
 
 
-def _plan_one(item: ItemView, rules: FileRules) -> EvidenceEntry:
+def _plan_one(item: ItemDetail, rules: FileRules) -> EvidenceEntry:
     if item.sensitive:
         return EvidenceEntry(item, "withheld", "flagged sensitive: described by hash, description and URL only")
     if not item.evidence_path.is_file():
@@ -125,7 +125,7 @@ def _plan_one(item: ItemView, rules: FileRules) -> EvidenceEntry:
     return EvidenceEntry(item, "not_included", why)
 
 
-def plan_evidence(items: tuple[ItemView, ...], rules: FileRules) -> list[EvidenceEntry]:
+def plan_evidence(items: tuple[ItemDetail, ...], rules: FileRules) -> list[EvidenceEntry]:
     """One entry per item, in item order."""
     entries = []
     for item in items:

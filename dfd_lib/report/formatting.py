@@ -1,15 +1,12 @@
-"""Text helpers shared by the renderers: the bundled Unicode font, glyph-safe text, times, numbers."""
+"""How values are written in reports and bundles: verdict and status words, one-line-safe text, times, scores, sizes."""
 from __future__ import annotations
 
-import functools
 import unicodedata
-from pathlib import Path
 
 from ..case import format_ist
 from ..case.clock import parse_utc
 
-__all__ = ["font_files", "covered_codepoints", "glyph_safe", "one_line", "flowing", "fmt_utc", "fmt_both", "fmt_score", "fmt_size",
-           "VERDICT_WORDS", "STATUS_WORDS"]
+__all__ = ["one_line", "flowing", "fmt_utc", "fmt_both", "fmt_score", "fmt_size", "VERDICT_WORDS", "STATUS_WORDS"]
 
 VERDICT_WORDS = {
     "fake": "fake", "likely_fake": "likely fake", "inconclusive": "inconclusive", "likely_real": "likely real",
@@ -19,43 +16,6 @@ STATUS_WORDS = {
     "scored": "scored", "no_face": "no face found", "unreadable": "unreadable", "unsupported": "unsupported format",
     "too_large": "too large", "error": "analysis error", "pending": "not analysed yet", "empty": "empty file",
 }
-
-
-@functools.lru_cache(maxsize=1)
-def font_files() -> dict[str, Path]:
-    """DejaVu Sans (regular, bold, oblique) and DejaVu Sans Mono from matplotlib's bundled fonts."""
-    import matplotlib
-
-    folder = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
-    return {"": folder / "DejaVuSans.ttf", "B": folder / "DejaVuSans-Bold.ttf",
-            "I": folder / "DejaVuSans-Oblique.ttf", "mono": folder / "DejaVuSansMono.ttf"}
-
-
-@functools.lru_cache(maxsize=1)
-def covered_codepoints() -> frozenset[int]:
-    """Code points present in every one of the report fonts."""
-    from fontTools.ttLib import TTFont
-
-    sets = []
-    for path in font_files().values():
-        with TTFont(str(path), lazy=True) as font:
-            sets.append(set(font.getBestCmap()))
-    return frozenset(set.intersection(*sets))
-
-
-def glyph_safe(text: object) -> str:
-    """``text`` with characters the font cannot draw written as ``<U+0928>`` (nothing silently lost)."""
-    s = unicodedata.normalize("NFC", "" if text is None else str(text))
-    ok = covered_codepoints()
-    out = []
-    for ch in s:
-        if ch in "\n\t":
-            out.append(" " if ch == "\t" else ch)
-        elif ord(ch) in ok and unicodedata.category(ch)[0] != "C":
-            out.append(ch)
-        else:
-            out.append(f"<U+{ord(ch):04X}>")
-    return "".join(out)
 
 
 _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}

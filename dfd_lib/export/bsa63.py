@@ -12,7 +12,7 @@ from typing import Sequence
 
 from ..case import CaseInfo
 from .evidence_prep import EvidenceEntry
-from .text import one_line
+from ..report.formatting import one_line
 
 __all__ = ["render_part_a"]
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from .fieldcheck import FORMATS
 
 if TYPE_CHECKING:
-    from .portal import PortalField, PortalProfile
+    from .profile import PortalField, PortalProfile
 
 __all__ = ["render_template"]
 
@@ -35,6 +35,8 @@ def _field_lines(f: "PortalField") -> list[str]:
     lines = _comment(f"{f.label} ({need}; {kind})")
     if f.help:
         lines += _comment(f.help)
+    if f.format == "time":  # unquoted, YAML reads 14:30 as the number 870
+        lines += _comment("Quote the time in YAML ('14:30').")
     if f.allowed:
         lines += _comment("One of:") + [f"  #   - {a}" for a in f.allowed]
     for parent_value, allowed in f.allowed_by:

@@ -1,8 +1,10 @@
-"""Report modules (after Autopsy): each has a name, a description and ``generate(case, settings, progress)``.
+"""Report formats, registered in ``REPORT_FORMATS`` (a :class:`dfd_lib.registry.Registry`), and ``generate_report``.
 
-A module verifies the case (logged), reads it into a :class:`ReportData`, renders, writes the
-file atomically and records the file's SHA-256 in the custody log (action ``report``). The
-same module runs headless (CLI, tests) or in the dashboard, which passes its own Progress.
+Each format is a report module after Autopsy's: a name, a description and ``generate(case,
+settings, progress)``. It verifies the case (logged), reads it into a :class:`ReportData`,
+renders, writes the file atomically and records the file's SHA-256 in the custody log (action
+``report``). The same module runs headless (CLI, tests) or in the dashboard, which passes its
+own Progress. A new format is one more ``REPORT_FORMATS.register(RenderModule(...))`` below.
 """
 from __future__ import annotations
 
@@ -17,13 +19,14 @@ from typing import Callable, Protocol, runtime_checkable
 from ..case import Case, default_actor
 from ..case.clock import parse_utc
 from ..progress import Progress, ensure_progress
-from .errors import ReportCancelled, ReportError
+from ..registry import Registry
+from .errors import ReportCancelled
 from .html import render_html
 from .pdf import render_pdf
 from .reportdata import ReportData, collect_report_data
 
-__all__ = ["ReportSettings", "ReportModule", "RenderModule", "REPORT_MODULES", "get_report_module",
-           "generate_report", "write_atomic", "REPORTS_DIR"]
+__all__ = ["ReportSettings", "ReportModule", "RenderModule", "REPORT_FORMATS", "generate_report", "write_atomic",
+           "REPORTS_DIR"]
 
 log = logging.getLogger(__name__)
 
@@ -128,26 +131,19 @@ def _html(data: ReportData, step: Callable[[], None]) -> bytes:
     return body
 
 
-REPORT_MODULES: dict[str, ReportModule] = {
-    m.name: m for m in (
-        RenderModule("pdf", "Read-only PDF report: summary, items with thumbnails and hashes, faces with Grad-CAM, "
-                            "forensic maps, model card, custody log and verification.", "pdf", _pdf),
-        RenderModule("html", "The same report as one self-contained HTML file (pictures embedded).", "html", _html),
-    )
-}
-
-
-def get_report_module(name: str) -> ReportModule:
-    try:
-        return REPORT_MODULES[name]
-    except KeyError:
-        raise ReportError(f"unknown report format {name!r}; known: {', '.join(REPORT_MODULES)}") from None
+REPORT_FORMATS: Registry[ReportModule] = Registry("report format")
+REPORT_FORMATS.register(RenderModule(
+    "pdf", "Read-only PDF report: summary, items with thumbnails and hashes, faces with Grad-CAM, forensic maps, "
+           "model card, custody log and verification.", "pdf", _pdf))
+REPORT_FORMATS.register(RenderModule(
+    "html", "The same report as one self-contained HTML file (pictures embedded).", "html", _html))
 
 
 def generate_report(case: Case, fmt: str = "pdf", out: str | os.PathLike | None = None,
                     progress: Progress | None = None, *, weights_dir: str | os.PathLike | None = None,
                     actor: str | None = None) -> Path:
-    """Write a report of ``case`` (``fmt`` 'pdf' or 'html'); its SHA-256 goes into the custody log."""
+    """Write a report of ``case`` (``fmt``: a name in :data:`REPORT_FORMATS`, 'pdf' or 'html'); its SHA-256 goes into
+    the custody log. An unknown format raises :class:`dfd_lib.errors.RegistryError` naming the known ones."""
     settings = ReportSettings(None if out is None else Path(out), None if weights_dir is None else str(weights_dir),
                               actor)
-    return get_report_module(fmt).generate(case, settings, progress)
+    return REPORT_FORMATS.get(fmt).generate(case, settings, progress)

@@ -33,7 +33,7 @@ import yaml
 from ..case import Case, default_actor, utc_now
 from .errors import PortalError
 from .fieldcheck import is_empty
-from .portal import check_portal_name, load_portal
+from .profile import check_portal_name, load_portal
 
 __all__ = ["FIELDS_DIR", "StoredFields", "fields_path", "save_portal_fields", "load_portal_fields",
            "load_stored_fields", "read_fields_file"]
