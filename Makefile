@@ -28,8 +28,10 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow and not browser"
 
+## Every performance figure in one run (photos and video against the original path, model load, peak RSS on hostile
+## input, accuracy against the card), beside bench/figures.json's last saved figures. See bench/README.md.
 bench: $(STAMP)
-	$(PY) bench/scan_bench.py
+	$(PY) bench/release_bench.py
 
 ## Scan a generated hostile-input corpus (10,000 small files, bombs, broken media, odd names) with the shipped
 ## model; prints files with a status and message, crashes, the slowest file and peak RSS (no timed assertions).

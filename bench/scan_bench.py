@@ -58,6 +58,24 @@ def ours(paths: list[Path], gradcam: bool) -> tuple[float, int]:
     return time.perf_counter() - t0, n_faces
 
 
+def measure(n_photos: int = 24, n_crops: int = 8, repeat: int = 2, log=print) -> dict:
+    """Images per second of the baseline and of ours (without and with Grad-CAM), best of ``repeat`` runs."""
+    with tempfile.TemporaryDirectory() as d:
+        paths = make_images(Path(d), n_photos) + make_crops(Path(d), n_crops)
+        ours(paths[:2], False)  # warm-up: imports, first-call allocations
+        n = len(paths)
+        rows = []
+        for rep in range(repeat):
+            tb = baseline(paths)
+            to, nf = ours(paths, False)
+            tg, _ = ours(paths, True)
+            rows.append((tb, to, tg))
+            log(f"run {rep + 1}: baseline {n / tb:.2f} img/s | ours {n / to:.2f} img/s ({nf} faces) | ours+Grad-CAM {n / tg:.2f} img/s")
+    tb, to, tg = (min(c) for c in zip(*rows))
+    return {"images": n, "baseline_img_s": n / tb, "ours_img_s": n / to, "ours_gradcam_img_s": n / tg,
+            "ratio": tb / to, "ratio_gradcam": tb / tg}
+
+
 def main() -> None:
     import torch
 
@@ -66,23 +84,12 @@ def main() -> None:
     ap.add_argument("--crops", type=int, default=8, help="tight face crops (160-400 px, as profile pictures come)")
     ap.add_argument("--repeat", type=int, default=2)
     a = ap.parse_args()
-    torch.set_num_threads(torch.get_num_threads())
-    with tempfile.TemporaryDirectory() as d:
-        paths = make_images(Path(d), a.n) + make_crops(Path(d), a.crops)
-        ours(paths[:2], False)  # warm-up: imports, first-call allocations
-        n = len(paths)
-        rows = []
-        for rep in range(a.repeat):
-            tb = baseline(paths)
-            to, nf = ours(paths, False)
-            tg, _ = ours(paths, True)
-            rows.append((tb, to, tg))
-            print(f"run {rep + 1}: baseline {n / tb:.2f} img/s | ours {n / to:.2f} img/s ({nf} faces) | ours+Grad-CAM {n / tg:.2f} img/s")
-        tb, to, tg = (min(c) for c in zip(*rows))
-        print(f"\n{n} images ({a.n} photos, {a.crops} face crops), {torch.get_num_threads()} threads, best of {a.repeat} (model loading included in every figure)")
-        print(f"baseline (MTCNN -> InceptionResnetV1 -> Grad-CAM, one image at a time): {n / tb:6.2f} img/s")
-        print(f"ours (default model, Grad-CAM on request):                          {n / to:6.2f} img/s   ratio {tb / to:.2f}x")
-        print(f"ours with Grad-CAM on every face:                                   {n / tg:6.2f} img/s   ratio {tb / tg:.2f}x")
+    m = measure(a.n, a.crops, a.repeat)
+    n = m["images"]
+    print(f"\n{n} images ({a.n} photos, {a.crops} face crops), {torch.get_num_threads()} threads, best of {a.repeat} (model loading included in every figure)")
+    print(f"baseline (MTCNN -> InceptionResnetV1 -> Grad-CAM, one image at a time): {m['baseline_img_s']:6.2f} img/s")
+    print(f"ours (default model, Grad-CAM on request):                          {m['ours_img_s']:6.2f} img/s   ratio {m['ratio']:.2f}x")
+    print(f"ours with Grad-CAM on every face:                                   {m['ours_gradcam_img_s']:6.2f} img/s   ratio {m['ratio_gradcam']:.2f}x")
 
 
 if __name__ == "__main__":
