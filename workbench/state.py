@@ -25,6 +25,7 @@ import pandas as pd
 
 from dfd_lib.case import Annotation, Case, Source, VerificationReport, list_cases, open_case, resolve_cases_dir
 from dfd_lib.errors import DfdError
+from dfd_lib.fileio import atomic_write
 from dfd_lib.progress import Progress
 
 from .presenters import ItemDetail, item_detail
@@ -241,9 +242,9 @@ class AppState:
                 fh.flush()
                 os.fsync(fh.fileno())
             staged.append(StagedUpload(path, name, len(data)))
-        (folder / "uploads.json").write_text(json.dumps(
+        atomic_write(folder / "uploads.json", json.dumps(
             [{"original_name": u.original_name, "stored_as": str(u.path.relative_to(folder)), "size": u.size}
-             for u in staged], ensure_ascii=False, indent=1), encoding="utf-8")
+             for u in staged], ensure_ascii=False, indent=1))
         log.info("staged %d uploaded file(s) in %s", len(staged), folder)
         return staged
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import sqlite3
 from dataclasses import dataclass, field, replace
-from pathlib import PurePath
 from typing import Any, Iterable
 
+from ..fileio import json_ready
 from .clock import utc_now
 from .store import fetch_record
 
@@ -24,7 +23,6 @@ __all__ = [
     "GENESIS_HASH",
     "CustodyEntry",
     "ChainBreak",
-    "clean_json",
     "canonical_json",
     "sha256_json",
     "record_hash",
@@ -45,28 +43,9 @@ ANCHOR_TABLE = "custody_anchor"  # one row: head_seq, head_hash, entries - rewri
 HEAD_RECORDING_ACTIONS = frozenset({"report", "export"})
 
 
-def clean_json(obj: Any) -> Any:
-    """A JSON-ready copy: numpy scalars and arrays to Python, tuples to lists, NaN/inf to None."""
-    if obj is None or isinstance(obj, (str, bool, int)):
-        return obj
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {str(k): clean_json(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, set, frozenset)):
-        items = sorted(obj, key=repr) if isinstance(obj, (set, frozenset)) else obj
-        return [clean_json(v) for v in items]
-    if isinstance(obj, PurePath):
-        return str(obj)
-    tolist = getattr(obj, "tolist", None)  # numpy scalar or array
-    if callable(tolist):
-        return clean_json(tolist())
-    raise TypeError(f"cannot store a {type(obj).__name__} in a case record")
-
-
 def canonical_json(obj: Any) -> str:
     """Deterministic JSON: sorted keys, no spaces, UTF-8 text, no NaN."""
-    return json.dumps(clean_json(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return json.dumps(json_ready(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def sha256_json(obj: Any) -> str:
@@ -156,7 +135,7 @@ def append_entry(
         actor=str(actor),
         item_id=item_id,
         item_sha256=item_sha256,
-        details=clean_json(details),
+        details=json_ready(details),
         prev_hash=prev,
     )
     entry = replace(draft, entry_hash=draft.compute_hash())

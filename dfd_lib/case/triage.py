@@ -19,9 +19,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
+from ..fileio import json_ready
 from ..progress import Progress, ensure_progress
 from .artifacts import ArtifactFile, register_artifact, stage_artifact
-from .custody import append_entry, clean_json
+from .custody import append_entry
 from .errors import CaseError
 from .files import EVIDENCE_DIR, discard, publish
 from .findings import DETECTOR, FORENSIC_PREFIX, NewFinding, detector_findings, face_subject, finding_exists, \
@@ -69,7 +70,7 @@ def _card_sha256(model: Any) -> str | None:
 
 def model_identity(scanner: Any) -> ModelIdentity:
     card = scanner.model.card
-    fields = {k: clean_json(getattr(card, k)) for k in _CARD_FIELDS if hasattr(card, k)}
+    fields = {k: json_ready(getattr(card, k)) for k in _CARD_FIELDS if hasattr(card, k)}
     fields["card_sha256"] = _card_sha256(scanner.model)
     if not getattr(card, "sha256", None):
         raise CaseError("the scanner's model card has no SHA-256; findings could not be tied to a model")
@@ -84,7 +85,7 @@ def scanner_params(scanner: Any) -> dict[str, Any]:
     params: dict[str, Any] = {"tool": "dfd_lib", "tool_version": __version__}
     settings = getattr(scanner, "settings", None)
     if callable(getattr(settings, "to_dict", None)):  # dfd_lib.scan.Scanner
-        params.update(clean_json(settings.to_dict()))
+        params.update(json_ready(settings.to_dict()))
     for name in _PARAM_NAMES:
         value = getattr(scanner, name, None)
         if isinstance(value, (int, float, str, bool)):

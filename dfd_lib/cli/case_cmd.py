@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from typing import Any
 
-import pandas as pd
-
+from ..fileio import json_ready
 from .common import add_model_options, add_sampling_options, fmt_score, print_table
 
 __all__ = ["register", "VERIFY_FAILED"]
@@ -102,11 +100,7 @@ def register(sub) -> None:
 
 def _plain(v: Any) -> Any:
     """A JSON-ready Python value from a pandas cell (NaN/NA -> None, numpy scalars -> Python)."""
-    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
-        return None
-    if hasattr(v, "item") and not isinstance(v, (list, str)):
-        return v.item()
-    return v
+    return json_ready(v, strict=False)
 
 
 def _print_items(df, with_run: bool = False) -> None:

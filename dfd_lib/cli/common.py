@@ -51,8 +51,9 @@ def print_table(headers: Sequence[str], rows: Iterable[Sequence], out=None) -> N
 
 
 def write_json(path: str | os.PathLike, obj) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")
+    from ..fileio import atomic_write
+
+    atomic_write(path, json.dumps(obj, indent=2) + "\n")
 
 
 def write_csv(path: str | os.PathLike, headers: Sequence[str], rows: Iterable[Sequence]) -> None:

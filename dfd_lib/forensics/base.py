@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import MediaError
+from ..fileio import json_ready
 from ..media import MediaLimits, load_image, sniff
 
 __all__ = [
@@ -26,7 +27,6 @@ __all__ = [
     "ForensicResult",
     "Analysis",
     "Evidence",
-    "json_safe",
     "colorize",
     "fit_pixels",
     "fitted_size",
@@ -46,28 +46,6 @@ STATUSES = {
 DEFAULT_MAX_PIXELS = 16_000_000
 # Visual maps are for display: they are reduced to at most this many pixels.
 MAP_MAX_PIXELS = 4_000_000
-
-
-def json_safe(value: Any) -> Any:
-    """Convert numpy scalars/arrays, tuples and non-finite floats into plain JSON values."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return json_safe(value.tolist())
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        v = float(value)
-        return v if math.isfinite(v) else None
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    return str(value)
 
 
 @dataclass(frozen=True)
@@ -92,7 +70,7 @@ class ForensicResult:
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise ValueError(f"unknown status {self.status!r}; expected one of {sorted(STATUSES)}")
-        object.__setattr__(self, "metrics", json_safe(dict(self.metrics)))
+        object.__setattr__(self, "metrics", json_ready(dict(self.metrics), strict=False))
         object.__setattr__(self, "flags", sorted(set(self.flags)))
         if self.analysed_size is not None:
             object.__setattr__(self, "analysed_size", (int(self.analysed_size[0]), int(self.analysed_size[1])))

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelCardError
+from ..fileio import atomic_write
 
 __all__ = ["ModelCard", "REQUIRED_FIELDS"]
 
@@ -131,7 +132,7 @@ class ModelCard:
         return d
 
     def write(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n", encoding="utf-8")
+        atomic_write(path, json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n")
 
     def summary(self) -> str:
         val = self.metrics.get("validation", {}) if isinstance(self.metrics, dict) else {}

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..fileio import atomic_path, atomic_write
 from ..models.backbones import BACKBONES
 from ..models.card import ModelCard
 from ..models.checkpoint import save_checkpoint
@@ -211,8 +212,10 @@ def fit(cfg: TrainConfig, model, epoch_dataset, mon_ds, y_mon: np.ndarray, devic
                "images_per_s": len(loader) * cfg.batch_size / (time.time() - t0)}
         history.append(rec)
         log.info("epoch %d: %s", epoch + 1, rec)
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "epoch": epoch + 1}, ckpt)
-        (out / "history.json").write_text(json.dumps(history, indent=2))
+        with atomic_path(ckpt) as tmp:  # a run killed while saving resumes from the previous epoch
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                        "epoch": epoch + 1}, tmp)
+        atomic_write(out / "history.json", json.dumps(history, indent=2))
     return history
 
 
