@@ -41,6 +41,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Iterator
 
+from ..env import WEIGHTS_DIR_ENV
 from ..progress import Progress, ensure_progress
 from .errors import CaseError
 from .files import EVIDENCE_DIR
@@ -52,14 +53,13 @@ try:  # WorkerPlugin is the base class of ModelPlugin; the rest is imported wher
 except ImportError:  # pragma: no cover - dask/distributed are dependencies; single-process triage never needs them
     WorkerPlugin = object  # type: ignore[assignment,misc]
 
-__all__ = ["SCHEDULER_ENV", "DEFAULT_ALLOWED_FAILURES", "ScannerSpec", "DaskTriage", "ModelPlugin", "tune_malloc",
+__all__ = ["DEFAULT_ALLOWED_FAILURES", "ScannerSpec", "DaskTriage", "ModelPlugin", "tune_malloc",
            "local_identity",
            "identity_mismatch", "check_workers", "dask_client", "worker_env", "analyse_on_worker",
            "triage_items_dask"]
 
 log = logging.getLogger(__name__)
 
-SCHEDULER_ENV = "DFD_DASK_SCHEDULER"  # the dashboard's intake submits there when set
 DEFAULT_ALLOWED_FAILURES = 2  # worker deaths a task may cause before it is given up (KilledWorker)
 _IDENTITY_KEYS = ("tool_version", "model_sha256", "card_sha256")
 
@@ -260,7 +260,7 @@ def worker_env() -> dict[str, str]:
     """Environment of local worker processes: one BLAS/OpenMP thread, and this process's import path,
     weights folder and allowed-failures."""
     env = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    for k in ("PYTHONPATH", "DFD_WEIGHTS_DIR"):
+    for k in ("PYTHONPATH", WEIGHTS_DIR_ENV):
         if os.environ.get(k):
             env[k] = os.environ[k]
     return env

@@ -6,16 +6,11 @@ import sys
 from typing import Any
 
 from ..fileio import json_ready
-from .common import add_model_options, add_sampling_options, fmt_score, print_table
+from .common import add_cases_dir_option, add_model_options, add_sampling_options, fmt_score, print_table
 
 __all__ = ["register", "VERIFY_FAILED"]
 
 VERIFY_FAILED = 3  # exit status of `dfd verify` when the case is not intact
-
-
-def _case_options(p) -> None:
-    p.add_argument("--cases-dir", default=None, metavar="DIR",
-                   help="case store (default: $DFD_CASES_DIR, else ./cases)")
 
 
 def register(sub) -> None:
@@ -52,20 +47,20 @@ def register(sub) -> None:
     dist.add_argument("--allowed-failures", type=int, default=None, metavar="K",
                       help="with --workers: worker deaths one item may cause before it is recorded as an error "
                            "(default 2); a remote scheduler uses its own distributed.scheduler.allowed-failures")
-    _case_options(p)
+    add_cases_dir_option(p)
     add_model_options(p)
     add_sampling_options(p)
     p.set_defaults(func=run_triage)
 
     p = sub.add_parser("cases", help="list the cases in the case store")
     p.add_argument("--json", action="store_true", help="print JSON")
-    _case_options(p)
+    add_cases_dir_option(p)
     p.set_defaults(func=run_cases)
 
     p = sub.add_parser("show", help="list a case's evidence items with scores and verdicts")
     p.add_argument("case", metavar="CASE")
     p.add_argument("--json", action="store_true", help="print one JSON object per evidence item")
-    _case_options(p)
+    add_cases_dir_option(p)
     p.set_defaults(func=run_show)
 
     p = sub.add_parser("verify", help="re-hash a case's files and check its custody chain",
@@ -77,7 +72,7 @@ def register(sub) -> None:
     p.add_argument("--anchor", action="append", default=[], metavar="FILE",
                    help="a report (PDF/HTML), export bundle (.zip) or custody_log.json of this case: the custody "
                         "log must still hold the chain head it recorded (repeatable)")
-    _case_options(p)
+    add_cases_dir_option(p)
     p.set_defaults(func=run_verify)
 
     p = sub.add_parser("annotate", help="record an analyst's review of an evidence item")
@@ -94,7 +89,7 @@ def register(sub) -> None:
     p.add_argument("--based-on", dest="based_on", type=int, default=None, metavar="RECORD",
                    help="refuse to save unless the item's current review is record RECORD (0: never reviewed), "
                    "so a review written by someone else meanwhile is never overwritten")
-    _case_options(p)
+    add_cases_dir_option(p)
     p.set_defaults(func=run_annotate)
 
 

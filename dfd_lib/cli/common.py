@@ -7,12 +7,20 @@ import os
 from pathlib import Path
 from typing import Iterable, Sequence
 
-__all__ = ["add_model_options", "add_sampling_options", "print_table", "write_json", "write_csv", "fmt_score", "shown"]
+from ..env import CASES_DIR_ENV, WEIGHTS_DIR_ENV
+
+__all__ = ["add_model_options", "add_cases_dir_option", "add_sampling_options", "print_table", "write_json", "write_csv", "fmt_score", "shown"]
 
 
 def add_model_options(p) -> None:
     p.add_argument("--model", default=None, help="model name from `dfd models` (default: the shipped default)")
-    p.add_argument("--weights-dir", default=None, help="folder holding model cards and weights")
+    p.add_argument("--weights-dir", default=None,
+                   help=f"folder holding model cards and weights (searched first; then ${WEIGHTS_DIR_ENV}, then the "
+                        "shipped weights/)")
+
+
+def add_cases_dir_option(p) -> None:
+    p.add_argument("--cases-dir", default=None, metavar="DIR", help=f"case store (default: ${CASES_DIR_ENV}, else ./cases)")
 
 
 def add_sampling_options(p) -> None:

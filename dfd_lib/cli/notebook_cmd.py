@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .common import add_model_options
+from .common import add_cases_dir_option, add_model_options
 
 __all__ = ["register", "run", "template_path", "run_case_notebook", "NOTEBOOKS_DIR", "TEMPLATE_NAME"]
 
@@ -29,7 +29,7 @@ def register(sub) -> None:
     p.add_argument("--examiner", default=None, help="who runs it (recorded in the custody log)")
     p.add_argument("--template", default=None, help="another template notebook (default: notebooks/" + TEMPLATE_NAME + ")")
     p.add_argument("--out", default=None, help="where to write the executed notebook (default: in the case folder)")
-    p.add_argument("--cases-dir", default=None, metavar="DIR", help="case store (default: $DFD_CASES_DIR, else ./cases)")
+    add_cases_dir_option(p)
     add_model_options(p)
     p.set_defaults(func=run)
 
