@@ -12,13 +12,14 @@ import hashlib
 import json
 import sqlite3
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable
+from typing import Any, Iterable, Literal, get_args
 
 from ..fileio import json_ready
 from .clock import utc_now
 from .store import fetch_record
 
 __all__ = [
+    "CustodyAction",
     "ACTIONS",
     "GENESIS_HASH",
     "CustodyEntry",
@@ -34,9 +35,9 @@ __all__ = [
     "read_anchor",
 ]
 
-ACTIONS = frozenset(
-    {"case_created", "case_updated", "intake", "analysis", "view", "annotation", "export", "report", "verification"}
-)
+CustodyAction = Literal["case_created", "case_updated", "intake", "analysis", "view", "annotation", "export", "report",
+                        "verification"]
+ACTIONS: frozenset[CustodyAction] = frozenset(get_args(CustodyAction))
 GENESIS_HASH = "0" * 64
 ANCHOR_TABLE = "custody_anchor"  # one row: head_seq, head_hash, entries - rewritten by every append
 # Actions whose entry records the chain head the action saw (``details["custody_head"]``).
@@ -69,7 +70,7 @@ def record_ref(conn: sqlite3.Connection, table: str, row_id: int) -> list:
 class CustodyEntry:
     seq: int
     time_utc: str
-    action: str
+    action: CustodyAction
     actor: str
     item_id: int | None
     item_sha256: str | None
@@ -109,7 +110,7 @@ class ChainBreak:
 
 def append_entry(
     conn: sqlite3.Connection,
-    action: str,
+    action: CustodyAction,
     actor: str,
     item_id: int | None = None,
     item_sha256: str | None = None,

@@ -12,15 +12,16 @@ import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, get_args
 
 import numpy as np
 
 from ..errors import MediaError
 from ..fileio import json_ready
-from ..media import MediaLimits, load_image, sniff
+from ..media import MediaKind, MediaLimits, load_image, sniff
 
 __all__ = [
+    "ForensicStatus",
     "STATUSES",
     "DEFAULT_MAX_PIXELS",
     "MAP_MAX_PIXELS",
@@ -34,11 +35,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-STATUSES = {
-    "ok": "the analysis ran; see summary, metrics and flags",
-    "not_applicable": "the analysis does not apply to this kind of file",
-    "error": "the analysis could not run on this file (see summary)",
-}
+ForensicStatus = Literal[
+    "ok",  # the analysis ran; see summary, metrics and flags
+    "not_applicable",  # the analysis does not apply to this kind of file
+    "error",  # the analysis could not run on this file (see summary)
+]
+STATUSES: tuple[ForensicStatus, ...] = get_args(ForensicStatus)
 
 # Pixel analyses (ELA, noise) work on at most this many pixels; larger images are downscaled
 # (area averaging) and the result says so. 16 MP keeps common 12 MP phone photos at native
@@ -59,7 +61,7 @@ class ForensicResult:
     """
 
     analysis: str
-    status: str
+    status: ForensicStatus
     summary: str
     metrics: dict = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)
@@ -181,7 +183,8 @@ class Analysis(ABC):
 
     name: ClassVar[str]
     description: ClassVar[str]
-    applies_to: ClassVar[frozenset[str]]
+    applies_to: ClassVar[frozenset[MediaKind]]
+    order: ClassVar[int] = 100  # place in reports and in ``run_all`` (then by name); built-ins use 10..70
 
     def run(self, path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> ForensicResult:
         try:

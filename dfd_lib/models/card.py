@@ -13,6 +13,7 @@ from typing import Any
 
 from ..errors import ModelCardError
 from ..fileio import atomic_write
+from .tta import TtaMode
 
 __all__ = ["ModelCard", "REQUIRED_FIELDS"]
 
@@ -47,7 +48,7 @@ class ModelCard:
     weights_file: str
     sha256: str
     crop_offset_y: float = 0.0  # crop centre shift, in box heights (positive = down)
-    tta: str = "none"  # test-time augmentation the logits (and so the calibration) are computed with: none | hflip
+    tta: TtaMode = "none"  # test-time augmentation the logits (and so the calibration) are computed with
     logit_bias: float = 0.0  # calibrated P(fake) = sigmoid(logit / temperature + logit_bias)
     calibration_rule: str = ""
     threshold_rule: str = ""
