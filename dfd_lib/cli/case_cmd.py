@@ -6,7 +6,8 @@ import sys
 from typing import Any
 
 from ..fileio import json_ready
-from .common import add_cases_dir_option, add_model_options, add_sampling_options, fmt_score, print_table
+from .common import add_cases_dir_option, add_model_options, add_sampling_options, default_of, fmt_score, print_table, \
+    scan_settings_from_args
 
 __all__ = ["register", "VERIFY_FAILED"]
 
@@ -14,7 +15,7 @@ VERIFY_FAILED = 3  # exit status of `dfd verify` when the case is not intact
 
 
 def register(sub) -> None:
-    from ..case import VERDICTS
+    from ..case import VERDICTS, Source
 
     p = sub.add_parser("triage", help="take evidence into a case and scan it (resumable)",
                        description="Create or open a case, hash and copy the evidence into it, and score every item "
@@ -26,9 +27,9 @@ def register(sub) -> None:
     p.add_argument("--title", default=None, help="case title when creating it")
     p.add_argument("--agency", default=None, help="agency or unit when creating the case")
     p.add_argument("--acquired-by", default=None, help="who acquired the evidence (default: the examiner)")
-    p.add_argument("--source-device", default="", help="device the evidence came from")
-    p.add_argument("--source-url", default="", help="URL the evidence came from")
-    p.add_argument("--source-platform", default="", help="platform, e.g. WhatsApp")
+    p.add_argument("--source-device", default=default_of(Source, "device"), help="device the evidence came from")
+    p.add_argument("--source-url", default=default_of(Source, "url"), help="URL the evidence came from")
+    p.add_argument("--source-platform", default=default_of(Source, "platform"), help="platform, e.g. WhatsApp")
     p.add_argument("--no-forensics", action="store_true", help="skip the forensic analyses of images")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     dist = p.add_argument_group("scale-out (Dask)", "compute the analyses on Dask workers; this process still "
@@ -119,9 +120,7 @@ def _print_items(df, with_run: bool = False) -> None:
 def _dask_triage(args, client):
     from ..case.distributed import DaskTriage, ScannerSpec
 
-    spec = ScannerSpec(args.model, args.weights_dir, settings=dict(
-        fps=None if args.every else args.frames_per_second, every=args.every, min_face_size=args.min_face,
-        face_threshold=args.face_threshold))
+    spec = ScannerSpec(args.model, args.weights_dir, settings=scan_settings_from_args(args))
     return DaskTriage(client, spec, upload=args.upload, worker_case_dir=args.worker_case_dir)
 
 

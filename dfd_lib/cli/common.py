@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
+import inspect
 import json
 import os
 from pathlib import Path
@@ -9,7 +11,24 @@ from typing import Iterable, Sequence
 
 from ..env import CASES_DIR_ENV, WEIGHTS_DIR_ENV
 
-__all__ = ["add_model_options", "add_cases_dir_option", "add_sampling_options", "print_table", "write_json", "write_csv", "fmt_score", "shown"]
+__all__ = ["default_of", "add_model_options", "add_cases_dir_option", "add_sampling_options", "scan_settings_from_args",
+           "print_table", "write_json", "write_csv", "fmt_score", "shown"]
+
+
+def default_of(owner, name: str):
+    """The library's default for an option: field ``name`` of dataclass ``owner``, or parameter ``name`` of
+    function ``owner``. CLI options take their defaults from here, never from a second literal."""
+    if dataclasses.is_dataclass(owner):
+        f = next(f for f in dataclasses.fields(owner) if f.name == name)
+        if f.default is not dataclasses.MISSING:
+            return f.default
+        if f.default_factory is not dataclasses.MISSING:
+            return f.default_factory()
+        raise ValueError(f"{owner.__name__}.{name} has no default")
+    default = inspect.signature(owner).parameters[name].default
+    if default is inspect.Parameter.empty:
+        raise ValueError(f"{owner.__name__}({name}) has no default")
+    return default
 
 
 def add_model_options(p) -> None:
@@ -20,15 +39,29 @@ def add_model_options(p) -> None:
 
 
 def add_cases_dir_option(p) -> None:
-    p.add_argument("--cases-dir", default=None, metavar="DIR", help=f"case store (default: ${CASES_DIR_ENV}, else ./cases)")
+    p.add_argument("--cases-dir", default=None, metavar="DIR",
+                   help=f"case store (default: ${CASES_DIR_ENV}, else ./cases)")
 
 
 def add_sampling_options(p) -> None:
+    """The scan settings a user may change; defaults from :class:`dfd_lib.scan.ScanSettings`."""
+    from ..scan import ScanSettings
+
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--frames-per-second", type=float, default=1.0, metavar="F", help="video frames sampled per second (default 1)")
-    g.add_argument("--every", type=int, default=None, metavar="K", help="sample every K-th video frame instead")
-    p.add_argument("--min-face", type=int, default=40, metavar="PX", help="smallest face side in pixels (default 40)")
-    p.add_argument("--face-threshold", type=float, default=0.90, help="MTCNN detection probability threshold (default 0.90)")
+    g.add_argument("--frames-per-second", type=float, default=default_of(ScanSettings, "fps"), metavar="F",
+                   help="video frames sampled per second (default %(default)g)")
+    g.add_argument("--every", type=int, default=default_of(ScanSettings, "every"), metavar="K",
+                   help="sample every K-th video frame instead")
+    p.add_argument("--min-face", type=int, default=default_of(ScanSettings, "min_face_size"), metavar="PX",
+                   help="smallest face side in pixels (default %(default)s)")
+    p.add_argument("--face-threshold", type=float, default=default_of(ScanSettings, "face_threshold"),
+                   help="MTCNN detection probability threshold (default %(default).2f)")
+
+
+def scan_settings_from_args(args) -> dict:
+    """ScanSettings keywords from the sampling options (``--every`` replaces the per-second rate)."""
+    return dict(fps=None if args.every else args.frames_per_second, every=args.every, min_face_size=args.min_face,
+                face_threshold=args.face_threshold)
 
 
 def shown(text: str) -> str:
