@@ -12,6 +12,7 @@ import numpy as np
 
 from .models.checkpoint import LoadedModel
 from .models.tta import forward_logits
+from .results import Verdict
 
 __all__ = ["Detector", "aggregate_video", "VIDEO_AGGREGATE", "IMAGE_AGGREGATE", "verdict", "file_verdict", "OUTSIDE_REASON"]
 
@@ -35,7 +36,7 @@ def aggregate_video(frame_scores: Sequence[float | None]) -> float | None:
     return float(np.mean(s[:k]))
 
 
-def verdict(score: float, threshold: float) -> str:
+def verdict(score: float, threshold: float) -> Verdict:
     return "fake" if score >= threshold else "real"
 
 
@@ -43,7 +44,7 @@ OUTSIDE_REASON = ("unlike the faces the model was validated on (novelty {novelty
                   "camera, rendering, compression or not a natural face)")
 
 
-def file_verdict(faces, score: float, threshold: float) -> tuple[str, tuple[str, ...]]:
+def file_verdict(faces, score: float, threshold: float) -> tuple[Verdict, tuple[str, ...]]:
     """(verdict, caveats) for a scored file from its score and its faces.
 
     The score decides between "fake" and "real" as before, unless the faces that decide are

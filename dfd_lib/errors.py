@@ -5,6 +5,11 @@ catch one type and still show a precise message.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from .results import FileStatus
+
 __all__ = [
     "DfdError",
     "MediaError",
@@ -17,6 +22,8 @@ __all__ = [
     "ModelCardMismatch",
     "RegistryError",
     "DataError",
+    "DataSpecError",
+    "TrainingConfigError",
 ]
 
 
@@ -27,19 +34,19 @@ class DfdError(Exception):
 class MediaError(DfdError):
     """A piece of evidence could not be used; ``status`` names the per-file state."""
 
-    status = "unreadable"
+    status: ClassVar[FileStatus] = "unreadable"
 
 
 class UnreadableMedia(MediaError):
-    status = "unreadable"
+    status: ClassVar[FileStatus] = "unreadable"
 
 
 class UnsupportedMedia(MediaError):
-    status = "unsupported"
+    status: ClassVar[FileStatus] = "unsupported"
 
 
 class MediaTooLarge(MediaError):
-    status = "too_large"
+    status: ClassVar[FileStatus] = "too_large"
 
 
 class ModelError(DfdError):
@@ -63,4 +70,12 @@ class RegistryError(DfdError):
 
 
 class DataError(DfdError):
-    """A training or evaluation data set is malformed."""
+    """A training or evaluation data set is malformed or missing."""
+
+
+class DataSpecError(DataError):
+    """A multi-source data spec (.yaml) cannot be read or is invalid."""
+
+
+class TrainingConfigError(DfdError, ValueError):
+    """A training or evaluation setting is invalid (a ValueError too, for callers that catch that)."""

@@ -15,13 +15,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Literal, get_args
 
 import numpy as np
 
 from .errors import MediaTooLarge, UnreadableMedia, UnsupportedMedia
 
 __all__ = [
+    "MediaKind",
+    "MEDIA_KINDS",
+    "MediaType",
+    "MEDIA_TYPES",
+    "SniffKind",
     "MediaLimits",
     "Frame",
     "sniff",
@@ -38,6 +43,12 @@ __all__ = [
 ]
 
 _CHUNK = 1 << 20
+
+MediaKind = Literal["image", "video"]  # what the tool decodes
+MEDIA_KINDS: tuple[MediaKind, ...] = get_args(MediaKind)
+MediaType = Literal[MediaKind, "unknown"]  # a scanned file's type (FileResult.media_type)
+MEDIA_TYPES: tuple[MediaType, ...] = get_args(MediaType)
+SniffKind = Literal[MediaKind, "empty", "unknown"]  # what sniff() finds in a file's first bytes
 
 
 @dataclass(frozen=True)
@@ -59,11 +70,8 @@ class Frame:
 
 
 # (kind, mime, format) for recognised magic numbers.
-def sniff(path: str | os.PathLike) -> tuple[str, str, str]:
-    """Return ``(kind, mime, format)`` from the file's first bytes.
-
-    ``kind`` is ``image``, ``video``, ``empty`` or ``unknown``.
-    """
+def sniff(path: str | os.PathLike) -> tuple[SniffKind, str, str]:
+    """Return ``(kind, mime, format)`` from the file's first bytes."""
     with open(path, "rb") as fh:
         head = fh.read(64)
     if not head:

@@ -29,6 +29,11 @@ class Registry(Generic[T]):
         self._items[item.name] = item
         return item
 
+    def unregister(self, name: str) -> T:
+        """Remove and return the item called ``name`` (a plug-in or test that registered it takes it back)."""
+        self.get(name)  # RegistryError naming the known items
+        return self._items.pop(name)
+
     def get(self, name: str) -> T:
         try:
             return self._items[name]

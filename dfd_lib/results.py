@@ -6,28 +6,33 @@ records ``dfd scan --json`` writes and the case store keeps.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 import numpy as np
 
-__all__ = ["STATUSES", "VERDICTS", "FaceResult", "FrameScore", "FileResult"]
+from .media import MediaType
+
+__all__ = ["FileStatus", "STATUSES", "Verdict", "VERDICTS", "FaceResult", "FrameScore", "FileResult"]
 
 # Every file ends in exactly one of these states; only "scored" carries a score.
-STATUSES = {
-    "scored": "faces found and scored",
-    "no_face": "readable, but no face at or above the detection threshold",
-    "unreadable": "empty, corrupt or truncated file",
-    "unsupported": "content is not an image or video format the tool decodes",
-    "too_large": "over the configured size limits",
-    "error": "unexpected failure while analysing this file (see message)",
-}
+FileStatus = Literal[
+    "scored",  # faces found and scored
+    "no_face",  # readable, but no face at or above the detection threshold
+    "unreadable",  # empty, corrupt or truncated file
+    "unsupported",  # content is not an image or video format the tool decodes
+    "too_large",  # over the configured size limits
+    "error",  # unexpected failure while analysing this file (see message)
+]
+STATUSES: tuple[FileStatus, ...] = get_args(FileStatus)
 
-# The model's verdict on a scored file. "inconclusive": the deciding faces are outside the
-# model's experience (see FaceResult.outside), so its score is not to be relied on either way.
-VERDICTS = {
-    "fake": "P(fake) at or above the model card's threshold",
-    "real": "P(fake) below the model card's threshold",
-    "inconclusive": "the faces that decide are outside the model's experience; the score is shown but not relied on",
-}
+# The model's verdict on a scored file.
+Verdict = Literal[
+    "fake",  # P(fake) at or above the model card's threshold
+    "real",  # P(fake) below the model card's threshold
+    "inconclusive",  # the deciding faces are outside the model's experience (FaceResult.outside): the score is
+    # shown but not relied on either way
+]
+VERDICTS: tuple[Verdict, ...] = get_args(Verdict)
 
 
 @dataclass(frozen=True)
@@ -82,18 +87,18 @@ class FrameScore:
 @dataclass(frozen=True)
 class FileResult:
     path: str
-    status: str
+    status: FileStatus
     message: str
     sha256: str | None = None
     size: int | None = None
-    media_type: str = "unknown"  # image | video | unknown
+    media_type: MediaType = "unknown"
     mime: str = ""
     width: int | None = None
     height: int | None = None
     faces: tuple[FaceResult, ...] = ()
     frames: tuple[FrameScore, ...] = ()
     score: float | None = None  # file-level calibrated P(fake); None unless status == "scored"
-    verdict: str | None = None  # one of VERDICTS; None unless scored
+    verdict: Verdict | None = None  # None unless scored
     caveats: tuple[str, ...] = ()  # why the verdict is inconclusive, or what limits it
     suspected_kind: str | None = None  # kind of manipulation the deciding face most resembles (fake verdicts only)
     aggregate: str = ""  # how ``score`` was formed from the face scores

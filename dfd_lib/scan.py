@@ -19,11 +19,12 @@ from .errors import MediaError
 from .explain import Explainer, Explanation
 from .face_tracking import FaceTracker
 from .faces import FaceBox, FaceDetector, crop_face
-from .media import MediaLimits, file_hashes, iter_evidence_files, iter_video_frames, load_image, open_image_header, sniff
+from .media import (MEDIA_KINDS, MediaLimits, file_hashes, iter_evidence_files, iter_video_frames, load_image,
+                    open_image_header, sniff)
 from .models.checkpoint import LoadedModel, load_model
 from .prefetch import prefetched
 from .progress import Progress, ensure_progress
-from .results import FaceResult, FileResult, FrameScore
+from .results import FaceResult, FileResult, FileStatus, FrameScore
 
 __all__ = ["Scanner", "ScanSettings"]
 
@@ -55,25 +56,20 @@ def _pixels(p: Path) -> int:
         return 0
 
 
+@dataclass(frozen=True)
 class ScanSettings:
-    """Tunable parameters of a scan, recorded with every finding."""
+    """Tunable parameters of a scan, recorded with every finding: the one home of their defaults
+    (``dfd scan`` and ``dfd triage`` read theirs here)."""
 
-    def __init__(
-        self,
-        fps: float | None = 1.0,
-        every: int | None = None,
-        min_face_size: int = 40,
-        face_threshold: float = 0.90,
-        limits: MediaLimits = MediaLimits(),
-        batch_size: int = 32,
-        track_full_every: int = 4,
-    ) -> None:
-        self.fps, self.every = fps, every
-        self.min_face_size, self.face_threshold = min_face_size, face_threshold
-        self.limits, self.batch_size = limits, batch_size
-        # Video: a full face search on every track_full_every-th sampled frame, a search near the
-        # faces already found in between (see face_tracking); 1 searches every frame in full.
-        self.track_full_every = track_full_every
+    fps: float | None = 1.0  # video frames sampled per second (None: use ``every``)
+    every: int | None = None  # sample every k-th video frame instead
+    min_face_size: int = 40  # smallest face side in pixels
+    face_threshold: float = 0.90  # MTCNN detection probability threshold
+    limits: MediaLimits = MediaLimits()
+    batch_size: int = 32  # face crops per classifier batch (does not change results)
+    # Video: a full face search on every track_full_every-th sampled frame, a search near the faces
+    # already found in between (see face_tracking); 1 searches every sampled frame in full.
+    track_full_every: int = 4
 
     def to_dict(self) -> dict:
         return {
@@ -146,7 +142,7 @@ class Scanner:
                 return self._fail(base, "too_large", f"file is {size} bytes; the limit is {self.settings.limits.max_file_bytes}", t0)
             base["sha256"] = file_hashes(p, ("sha256",))["sha256"]
             kind, mime, fmt = sniff(p)
-            base.update(media_type=kind if kind in ("image", "video") else "unknown", mime=mime)
+            base.update(media_type=kind if kind in MEDIA_KINDS else "unknown", mime=mime)
             if kind == "empty":
                 return self._fail(base, "unreadable", "empty file (0 bytes)", t0)
             if kind == "unknown":
@@ -270,7 +266,7 @@ class Scanner:
         s = self.settings
         return f"no face found (MTCNN probability >= {s.face_threshold}, face at least {s.min_face_size} px)"
 
-    def _fail(self, base: dict, status: str, message: str, t0: float, frames=()) -> FileResult:
+    def _fail(self, base: dict, status: FileStatus, message: str, t0: float, frames=()) -> FileResult:
         return FileResult(
             status=status, message=message, frames=tuple(frames), elapsed_s=time.perf_counter() - t0,
             **self._model_fields(), **base,

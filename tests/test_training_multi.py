@@ -86,14 +86,20 @@ def test_spec_roles_keep_groups_apart_and_every_source_in_both_halves(sources):
     ("sources:\n  a: {root: x, framing: stretched, real_weight: 1}\n", "framing"),
     ("sources:\n  a: {root: x, real_weight: 0}\n", "real_weight"),
     ("sources:\n  a: {root: x, real_weight: 1, validation: {by: magic}}\n", "validation"),
-    ("sources: [\n", "cannot be read"),
+    ("sources: [\n", r"cannot be read as YAML: .* at line 2, column 1$"),
+    ("sources:\n  a: {root: x, real_weight: lots}\n", "source 'a' has a value of the wrong type"),
+    ("sources:\n  a: {root: x, real_weight: 1, validation: {group_fraction: most}}\n", "wrong type"),
+    ("sources:\n  a: {root: x, real_weight: 1, validation: 0.2}\n", "validation needs"),
+    ("sources:\n  a: {root: x, real_weight: 1}\nmax_fpr: low\n", "wrong type"),
 ])
 def test_bad_specs_are_refused_with_the_reason(tmp_path, text, match):
+    from dfd_lib.errors import DataSpecError
     from dfd_lib.training.spec import read_spec
 
     (tmp_path / "s.yaml").write_text(text)
-    with pytest.raises(DataError, match=match):
+    with pytest.raises(DataSpecError, match=match) as caught:
         read_spec(tmp_path / "s.yaml")
+    assert isinstance(caught.value, DataError) and "\n" not in str(caught.value)  # one line for the CLI
 
 
 def test_threshold_rule_bounds_every_sources_false_positives():

@@ -5,6 +5,8 @@ import os
 
 import ipywidgets as widgets
 
+from dfd_lib.env import WEIGHTS_DIR_ENV
+
 from .case_bar import CaseBar
 from .export import ExportPanel
 from .grid import TriageGrid
@@ -79,4 +81,4 @@ class Workbench(widgets.VBox):
 def build_app(cases_dir: str | os.PathLike | None = None, weights_dir: str | os.PathLike | None = None,
               model: str | None = None) -> Workbench:
     """The dashboard. Case store and models come from the arguments, else ``$DFD_CASES_DIR`` / ``$DFD_WEIGHTS_DIR``."""
-    return Workbench(AppState(cases_dir, weights_dir or os.environ.get("DFD_WEIGHTS_DIR") or None, model))
+    return Workbench(AppState(cases_dir, weights_dir or os.environ.get(WEIGHTS_DIR_ENV) or None, model))

@@ -9,8 +9,8 @@ import ipywidgets as widgets
 import pandas as pd
 from traitlets import Int
 
-from dfd_lib.case import VERDICTS
-from dfd_lib.results import STATUSES
+from dfd_lib.case import ITEM_STATUSES, VERDICTS
+from dfd_lib.media import MEDIA_TYPES
 
 from .base import Component, reports_errors
 from .imaging import VERDICT_COLOURS, ThumbnailCache
@@ -22,7 +22,7 @@ __all__ = ["TriageGrid", "PAGE_SIZE"]
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 24
-_STATUS_OPTIONS = list(dict.fromkeys([ANY, *STATUSES, "pending", "empty", "unsupported"]))
+_STATUS_OPTIONS = [ANY, *ITEM_STATUSES]
 
 
 class _Tile(widgets.VBox):
@@ -83,7 +83,7 @@ class TriageGrid(Component):
                                         layout=widgets.Layout(width="220px"))
         self.tag = widgets.Text(placeholder="tag", description="Tag", continuous_update=False,
                                 layout=widgets.Layout(width="200px"))
-        self.media = widgets.Dropdown(options=[ANY, "image", "video", "unknown"], value=ANY, description="Media",
+        self.media = widgets.Dropdown(options=[ANY, *MEDIA_TYPES], value=ANY, description="Media",
                                       layout=widgets.Layout(width="180px"))
         self.counts = widgets.HTML()
         self.prev_button = widgets.Button(description="◀ prev page", layout=widgets.Layout(width="110px"))

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from dfd_lib.errors import DfdError
-from dfd_lib.media import MediaLimits, iter_video_frames, load_image
+from dfd_lib.media import MEDIA_KINDS, MediaLimits, iter_video_frames, load_image
 
 __all__ = ["png", "fit_png", "placeholder_png", "thumbnail_png", "load_still", "video_frame", "draw_boxes", "score_plot_png",
            "ThumbnailCache", "VERDICT_COLOURS", "score_colour"]
@@ -97,7 +97,7 @@ def video_frame(path: str | Path, index: int) -> np.ndarray:
 
 def thumbnail_png(path: str | Path, media_kind: str, size: int = 128) -> bytes:
     """A square-bounded thumbnail, or a placeholder saying why there is none."""
-    if media_kind not in ("image", "video"):
+    if media_kind not in MEDIA_KINDS:
         return placeholder_png(f"no preview ({media_kind})", size)
     try:
         img = Image.fromarray(load_still(path, media_kind))

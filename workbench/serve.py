@@ -23,13 +23,13 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from dfd_lib.env import DASHBOARD_HOSTS_ENV as HOSTS_ENV, DASHBOARD_TOKEN_ENV as TOKEN_ENV, EVIDENCE_ROOTS_ENV
+
 from .state import upload_limit_bytes
 
 __all__ = ["NOTEBOOK", "TOKEN_ENV", "HOSTS_ENV", "allowed_hosts", "tornado_settings", "voila_argv", "main"]
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "dashboard.ipynb"
-TOKEN_ENV = "DFD_DASHBOARD_TOKEN"
-HOSTS_ENV = "DFD_DASHBOARD_HOSTS"
 # headroom over the files themselves: the upload message also carries names, types and framing
 _MESSAGE_OVERHEAD = 1 << 20
 
@@ -79,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"Dashboard: http://{shown}:{args.port}/?token={token}\n"
           f"  (token required; Host names served: {', '.join(allowed_hosts(args.allow_host))} and loopback "
           f"addresses; uploads up to {limit:g} MiB per batch; evidence folders: "
-          f"{os.environ.get('DFD_EVIDENCE_ROOTS') or 'none (uploads only)'})", flush=True)
+          f"{os.environ.get(EVIDENCE_ROOTS_ENV) or 'none (uploads only)'})", flush=True)
     app.start()
     return 0
 

@@ -25,7 +25,9 @@ import pandas as pd
 
 from dfd_lib.case import (Annotation, Case, ItemDetail, Source, VerificationReport, list_cases, open_case,
                           resolve_cases_dir)
+from dfd_lib.env import DASK_SCHEDULER_ENV, DASK_UPLOAD_ENV, EVIDENCE_ROOTS_ENV, UPLOAD_MAX_ENV
 from dfd_lib.errors import DfdError
+from dfd_lib.fileio import atomic_write
 from dfd_lib.progress import Progress
 
 __all__ = ["AppState", "TOPICS", "UPLOADS_DIR", "StagedUpload", "EVIDENCE_ROOTS_ENV", "UPLOAD_MAX_ENV",
@@ -36,15 +38,7 @@ log = logging.getLogger(__name__)
 
 TOPICS = ("case", "items", "selection", "export")
 UPLOADS_DIR = "_uploads"  # under the case store; not a case (it has no case.db)
-# Folders the evidence path box may read (os.pathsep-separated). Unset or empty: none - only
-# uploaded files can be taken in through the dashboard.
-EVIDENCE_ROOTS_ENV = "DFD_EVIDENCE_ROOTS"
-UPLOAD_MAX_ENV = "DFD_UPLOAD_MAX_MB"  # most MiB one upload batch may total (the websocket message limit)
-DEFAULT_UPLOAD_MAX_MB = 256
-# A Dask scheduler (tcp://HOST:PORT) the intake submits triage to; unset: analyses run in the dashboard's process.
-DASK_SCHEDULER_ENV = "DFD_DASK_SCHEDULER"
-# "1": send the evidence bytes to the Dask workers; otherwise they read the case folder on a shared path.
-DASK_UPLOAD_ENV = "DFD_DASK_UPLOAD"
+DEFAULT_UPLOAD_MAX_MB = 256  # when $DFD_UPLOAD_MAX_MB is unset (see dfd_lib.env.ENV_VARS for every variable)
 _NAME_MAX_BYTES = 255
 
 
@@ -241,9 +235,9 @@ class AppState:
                 fh.flush()
                 os.fsync(fh.fileno())
             staged.append(StagedUpload(path, name, len(data)))
-        (folder / "uploads.json").write_text(json.dumps(
+        atomic_write(folder / "uploads.json", json.dumps(
             [{"original_name": u.original_name, "stored_as": str(u.path.relative_to(folder)), "size": u.size}
-             for u in staged], ensure_ascii=False, indent=1), encoding="utf-8")
+             for u in staged], ensure_ascii=False, indent=1))
         log.info("staged %d uploaded file(s) in %s", len(staged), folder)
         return staged
 

@@ -30,7 +30,9 @@ from .errors import (
 )
 from .evidence import IntakeRecord, Source
 from .ids import case_id_from_name
+from .queries import ITEM_STATUSES, ItemStatus
 from .review import VERDICTS, Annotation, review_version
+from .store import AnalystVerdict
 from .verify import Issue, VerificationReport
 
 __all__ = [
@@ -45,7 +47,10 @@ __all__ = [
     "Source",
     "IntakeRecord",
     "Annotation",
+    "AnalystVerdict",
     "VERDICTS",
+    "ItemStatus",
+    "ITEM_STATUSES",
     "ACTIONS",
     "CustodyEntry",
     "ItemDetail",

@@ -15,19 +15,23 @@ import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import pandas as pd
 
 from ..progress import Progress
 from . import evidence, queries, review, triage as triage_mod
 from .clock import format_ist
-from .custody import CustodyEntry, append_entry, read_entries
+from .custody import CustodyAction, CustodyEntry, append_entry, read_entries
 from .detail import ItemDetail, item_details
 from .errors import CaseError, CaseReadOnly
 from .files import ARTIFACTS_DIR, EVIDENCE_DIR
 from .store import write_transaction
 from .verify import VerificationReport, verify_case
+
+if TYPE_CHECKING:
+    from .distributed import DaskTriage
+    from .triage import ScannerLike
 
 __all__ = ["DB_NAME", "CaseInfo", "Case", "default_actor"]
 
@@ -149,10 +153,10 @@ class Case:
             return evidence.ingest_paths(self._conn, self.path, paths, who, acquired_by or who,
                                          evidence.as_source(source), progress)
 
-    def triage(self, paths: Iterable[str | os.PathLike] | str | os.PathLike = (), scanner: Any = None,
+    def triage(self, paths: Iterable[str | os.PathLike] | str | os.PathLike = (), scanner: ScannerLike | None = None,
                progress: Progress | None = None, examiner: str | None = None, forensics: bool = True,
                acquired_by: str | None = None, source: evidence.Source | dict | str | None = None,
-               dask: Any = None) -> pd.DataFrame:
+               dask: DaskTriage | None = None) -> pd.DataFrame:
         """Ingest ``paths``, then analyse every item of the case still lacking findings for this model.
 
         Returns the case's items sorted by suspicion (detector columns for this model);
@@ -164,12 +168,15 @@ class Case:
         every finding, each item in its own transaction.
         """
         self._writable("triage")
-        if dask is not None:  # a dfd_lib.case.distributed.DaskTriage: workers build dask.spec's scanner
+        if dask is not None:  # workers build dask.spec's scanner
             scanner = dask.client_scanner()
         elif scanner is None:
             from ..scan import Scanner
 
             scanner = Scanner()
+        elif not isinstance(scanner, triage_mod.ScannerLike):
+            raise CaseError(f"a {type(scanner).__name__} cannot triage: a scanner needs model.card and "
+                            "scan_file(path) (see dfd_lib.case.triage.ScannerLike)")
         who = self._actor(examiner)
         intake = self.ingest(paths, acquired_by=acquired_by or who, source=source, actor=who, progress=progress)
         if progress is not None and progress.cancelled():
@@ -190,9 +197,9 @@ class Case:
                              for i, m in zip(df["item_id"], df["model_sha256"])])
         df.attrs.update(
             model=ident.name, model_sha256=ident.sha256, cancelled=cancelled,
-            intake={k: sum(r.outcome == k for r in intake) for k in ("new", "new_source", "known", "error")},
+            intake={k: sum(r.outcome == k for r in intake) for k in evidence.INTAKE_OUTCOMES},
             intake_errors=[{"path": r.path, "error": r.message} for r in intake if r.outcome == "error"],
-            **{k: sum(o.outcome == k for o in outcomes) for k in ("analysed", "already_done", "failed")},
+            **{k: sum(o.outcome == k for o in outcomes) for k in triage_mod.OUTCOMES},
         )
         return df
 
@@ -261,7 +268,7 @@ class Case:
             return review.sensitive_item_ids(self._conn)
 
     # -- custody -------------------------------------------------------------------------------
-    def log_action(self, action: str, actor: str, item: int | str | None = None,
+    def log_action(self, action: CustodyAction, actor: str, item: int | str | None = None,
                    details: dict[str, Any] | None = None) -> CustodyEntry:
         """Append a custody entry for an action done outside this module (view, export, report, ...)."""
         if details and "records" in details:

@@ -10,6 +10,7 @@ from typing import Callable
 
 import pandas as pd
 
+from ..env import CASES_DIR_ENV
 from .case import DB_NAME, Case, default_actor
 from .clock import utc_now
 from .custody import append_entry
@@ -22,7 +23,6 @@ __all__ = ["CASES_DIR_ENV", "resolve_cases_dir", "open_case", "list_cases", "cas
 
 log = logging.getLogger(__name__)
 
-CASES_DIR_ENV = "DFD_CASES_DIR"
 
 
 def resolve_cases_dir(cases_dir: str | os.PathLike | None = None) -> Path:

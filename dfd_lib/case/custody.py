@@ -10,21 +10,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import sqlite3
 from dataclasses import dataclass, field, replace
-from pathlib import PurePath
-from typing import Any, Iterable
+from typing import Any, Iterable, Literal, get_args
 
+from ..fileio import json_ready
 from .clock import utc_now
 from .store import fetch_record
 
 __all__ = [
+    "CustodyAction",
     "ACTIONS",
     "GENESIS_HASH",
     "CustodyEntry",
     "ChainBreak",
-    "clean_json",
     "canonical_json",
     "sha256_json",
     "record_hash",
@@ -36,37 +35,18 @@ __all__ = [
     "read_anchor",
 ]
 
-ACTIONS = frozenset(
-    {"case_created", "case_updated", "intake", "analysis", "view", "annotation", "export", "report", "verification"}
-)
+CustodyAction = Literal["case_created", "case_updated", "intake", "analysis", "view", "annotation", "export", "report",
+                        "verification"]
+ACTIONS: frozenset[CustodyAction] = frozenset(get_args(CustodyAction))
 GENESIS_HASH = "0" * 64
 ANCHOR_TABLE = "custody_anchor"  # one row: head_seq, head_hash, entries - rewritten by every append
 # Actions whose entry records the chain head the action saw (``details["custody_head"]``).
 HEAD_RECORDING_ACTIONS = frozenset({"report", "export"})
 
 
-def clean_json(obj: Any) -> Any:
-    """A JSON-ready copy: numpy scalars and arrays to Python, tuples to lists, NaN/inf to None."""
-    if obj is None or isinstance(obj, (str, bool, int)):
-        return obj
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {str(k): clean_json(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, set, frozenset)):
-        items = sorted(obj, key=repr) if isinstance(obj, (set, frozenset)) else obj
-        return [clean_json(v) for v in items]
-    if isinstance(obj, PurePath):
-        return str(obj)
-    tolist = getattr(obj, "tolist", None)  # numpy scalar or array
-    if callable(tolist):
-        return clean_json(tolist())
-    raise TypeError(f"cannot store a {type(obj).__name__} in a case record")
-
-
 def canonical_json(obj: Any) -> str:
     """Deterministic JSON: sorted keys, no spaces, UTF-8 text, no NaN."""
-    return json.dumps(clean_json(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return json.dumps(json_ready(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def sha256_json(obj: Any) -> str:
@@ -90,7 +70,7 @@ def record_ref(conn: sqlite3.Connection, table: str, row_id: int) -> list:
 class CustodyEntry:
     seq: int
     time_utc: str
-    action: str
+    action: CustodyAction
     actor: str
     item_id: int | None
     item_sha256: str | None
@@ -130,7 +110,7 @@ class ChainBreak:
 
 def append_entry(
     conn: sqlite3.Connection,
-    action: str,
+    action: CustodyAction,
     actor: str,
     item_id: int | None = None,
     item_sha256: str | None = None,
@@ -156,7 +136,7 @@ def append_entry(
         actor=str(actor),
         item_id=item_id,
         item_sha256=item_sha256,
-        details=clean_json(details),
+        details=json_ready(details),
         prev_hash=prev,
     )
     entry = replace(draft, entry_hash=draft.compute_hash())

@@ -41,25 +41,25 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Iterator
 
+from ..env import WEIGHTS_DIR_ENV
 from ..progress import Progress, ensure_progress
 from .errors import CaseError
 from .files import EVIDENCE_DIR
-from .triage import Computed, ItemOutcome, _card_sha256, compute_detector, compute_forensics, load_forensics, \
-    model_identity, pending_work, record_analysis, scanner_params
+from .triage import Computed, HasModelCard, ItemOutcome, ScannerLike, _card_sha256, compute_detector, \
+    compute_forensics, load_forensics, model_identity, pending_work, record_analysis, scanner_params
 
 try:  # WorkerPlugin is the base class of ModelPlugin; the rest is imported where it is used
     from distributed import WorkerPlugin
 except ImportError:  # pragma: no cover - dask/distributed are dependencies; single-process triage never needs them
     WorkerPlugin = object  # type: ignore[assignment,misc]
 
-__all__ = ["SCHEDULER_ENV", "DEFAULT_ALLOWED_FAILURES", "ScannerSpec", "DaskTriage", "ModelPlugin", "tune_malloc",
+__all__ = ["DEFAULT_ALLOWED_FAILURES", "ScannerSpec", "DaskTriage", "ModelPlugin", "tune_malloc",
            "local_identity",
            "identity_mismatch", "check_workers", "dask_client", "worker_env", "analyse_on_worker",
            "triage_items_dask"]
 
 log = logging.getLogger(__name__)
 
-SCHEDULER_ENV = "DFD_DASK_SCHEDULER"  # the dashboard's intake submits there when set
 DEFAULT_ALLOWED_FAILURES = 2  # worker deaths a task may cause before it is given up (KilledWorker)
 _IDENTITY_KEYS = ("tool_version", "model_sha256", "card_sha256")
 
@@ -69,7 +69,7 @@ class ScannerSpec:
     """How to build the scanner, on the client (for identity and params) and on every worker.
 
     ``settings`` are :class:`~dfd_lib.scan.ScanSettings` keywords. ``factory`` (``"module:callable"``,
-    called with ``factory_kwargs``) builds another scanner honouring the same contract instead of
+    called with ``factory_kwargs``) builds another :class:`~dfd_lib.case.triage.ScannerLike` instead of
     ``dfd_lib.scan.Scanner``; the module must be importable on the workers.
     """
 
@@ -80,7 +80,7 @@ class ScannerSpec:
     factory: str | None = None
     factory_kwargs: dict[str, Any] = field(default_factory=dict)
 
-    def build(self) -> Any:
+    def build(self) -> ScannerLike:
         if self.factory:
             module, _, name = self.factory.partition(":")
             return getattr(importlib.import_module(module), name)(**self.factory_kwargs)
@@ -88,7 +88,7 @@ class ScannerSpec:
 
         return Scanner(self.model, weights_dir=self.weights_dir, device=self.device, **self.settings)
 
-    def client_scanner(self) -> Any:
+    def client_scanner(self) -> HasModelCard:
         """What the client needs of a scanner (``model.card``, ``settings``, ``device``) without loading
         the network: the card found as ``load_model`` finds it, its weights file checked against the
         card's SHA-256. Findings' params are then exactly those of a single-process run."""
@@ -114,7 +114,7 @@ class ScannerSpec:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def local_identity(scanner: Any) -> dict[str, Any]:
+def local_identity(scanner: HasModelCard) -> dict[str, Any]:
     """Package version and model hashes of a (client or worker) scanner; compared across the cluster."""
     from .. import __version__
 
@@ -157,7 +157,7 @@ class ModelPlugin(WorkerPlugin):
 
     def __init__(self, spec: ScannerSpec, expected: dict[str, Any], name: str) -> None:
         self.spec, self.expected, self.name = spec, expected, name
-        self.scanner: Any = None
+        self.scanner: ScannerLike | None = None
         self.identity: dict[str, Any] = {}
         self.mismatch: str | None = None
 
@@ -260,7 +260,7 @@ def worker_env() -> dict[str, str]:
     """Environment of local worker processes: one BLAS/OpenMP thread, and this process's import path,
     weights folder and allowed-failures."""
     env = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    for k in ("PYTHONPATH", "DFD_WEIGHTS_DIR"):
+    for k in ("PYTHONPATH", WEIGHTS_DIR_ENV):
         if os.environ.get(k):
             env[k] = os.environ[k]
     return env
@@ -328,7 +328,7 @@ class DaskTriage:
     wait_workers_s: float = 120.0
     stats: dict[str, Any] = field(default_factory=dict)  # filled by the run: workers, per-task times
 
-    def client_scanner(self) -> Any:
+    def client_scanner(self) -> HasModelCard:
         if not hasattr(self, "_scanner"):
             self._scanner = self.spec.client_scanner()
         return self._scanner

@@ -17,9 +17,9 @@ import sqlite3
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Literal, get_args
 
-from ..media import file_hashes, sniff, walk_evidence
+from ..media import MEDIA_KINDS, SniffKind, file_hashes, sniff, walk_evidence
 from ..progress import Progress, ensure_progress
 from .clock import utc_now
 from .custody import append_entry, record_ref
@@ -27,7 +27,8 @@ from .errors import CaseError
 from .files import EVIDENCE_DIR, Staged, discard, publish, stage_copy
 from .store import write_transaction
 
-__all__ = ["Source", "IntakeRecord", "as_source", "ingest_paths", "ingest_file"]
+__all__ = ["Source", "IntakeRecord", "IntakeOutcome", "INTAKE_OUTCOMES", "IntakeStatus", "INTAKE_STATUSES", "as_source",
+           "ingest_paths", "ingest_file"]
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +43,19 @@ class Source:
     notes: str = ""
 
 
+IntakeOutcome = Literal["new", "new_source", "known", "error"]
+INTAKE_OUTCOMES: tuple[IntakeOutcome, ...] = get_args(IntakeOutcome)
+IntakeStatus = Literal["ok", "empty", "unsupported"]  # "ok": an image or video the tool decodes
+INTAKE_STATUSES: tuple[IntakeStatus, ...] = get_args(IntakeStatus)
+
+
 @dataclass(frozen=True)
 class IntakeRecord:
     path: str  # the path as given (absolute)
-    outcome: str  # "new" | "new_source" | "known" | "error"
+    outcome: IntakeOutcome
     item_id: int | None
     sha256: str | None
-    intake_status: str | None  # "ok" | "empty" | "unsupported"; None for an error
+    intake_status: IntakeStatus | None  # None for an error
     message: str
 
 
@@ -101,8 +108,8 @@ def _mtime_utc(st: os.stat_result) -> str:
     return datetime.fromtimestamp(st.st_mtime, timezone.utc).isoformat(timespec="microseconds")
 
 
-def _intake_status(kind: str, fmt: str) -> tuple[str, str]:
-    if kind in ("image", "video"):
+def _intake_status(kind: SniffKind, fmt: str) -> tuple[IntakeStatus, str]:
+    if kind in MEDIA_KINDS:
         return "ok", ""
     if kind == "empty":
         return "empty", "the file has zero bytes"

@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from ..fileio import json_ready
 from ..results import FaceResult, FileResult
 from .clock import utc_now
-from .custody import canonical_json, clean_json, record_ref
+from .custody import canonical_json, record_ref
 
 __all__ = [
     "DETECTOR",
@@ -89,11 +90,11 @@ def detector_findings(
 def forensic_finding(fr: Any, artifacts: list[dict[str, Any]]) -> NewFinding:
     """A finding from a ``dfd_lib.forensics`` result (``analysis, status, summary, metrics, flags, to_dict()``)."""
     result = {k: v for k, v in fr.to_dict().items() if not (isinstance(v, np.ndarray) and v.ndim >= 2)}
-    params: dict[str, Any] = {"metrics": clean_json(getattr(fr, "metrics", {}) or {}),
-                              "flags": clean_json(list(getattr(fr, "flags", ()) or ()))}
+    params: dict[str, Any] = {"metrics": json_ready(getattr(fr, "metrics", {}) or {}),
+                              "flags": json_ready(list(getattr(fr, "flags", ()) or ()))}
     version = getattr(fr, "version", None)
     if version is not None:
-        params["analysis_version"] = clean_json(version)
+        params["analysis_version"] = json_ready(version)
     return NewFinding(
         kind=f"{FORENSIC_PREFIX}{fr.analysis}", subject="file", status=str(fr.status),
         message=str(getattr(fr, "summary", "") or ""), model_name=str(fr.analysis), params=params,
@@ -109,7 +110,7 @@ def finding_exists(conn: sqlite3.Connection, item_id: int, f: NewFinding) -> boo
 
 
 def _num(v: float | None) -> float | None:
-    return None if v is None else clean_json(float(v))
+    return None if v is None else json_ready(float(v))
 
 
 def insert_finding(conn: sqlite3.Connection, item_id: int, f: NewFinding, actor: str) -> list:

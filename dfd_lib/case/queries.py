@@ -5,16 +5,23 @@ import json
 import re
 import sqlite3
 from pathlib import Path
+from typing import Literal, get_args
 
 import pandas as pd
 
+from ..results import FileStatus
 from .custody import CustodyEntry
 from .errors import AmbiguousItem, ItemNotFound
 from .files import EVIDENCE_DIR
 from .findings import DETECTOR
 
-__all__ = ["ITEM_COLUMNS", "resolve_item", "items_frame", "findings_frame", "sources_frame", "custody_frame",
-           "sort_by_suspicion"]
+__all__ = ["ItemStatus", "ITEM_STATUSES", "ITEM_COLUMNS", "resolve_item", "items_frame", "findings_frame", "sources_frame",
+           "custody_frame", "sort_by_suspicion"]
+
+# An item's status: its detector finding's, else "pending" (taken in, not analysed yet), else its intake
+# status ("empty"; "unsupported" is also a FileStatus).
+ItemStatus = Literal[FileStatus, "pending", "empty"]
+ITEM_STATUSES: tuple[ItemStatus, ...] = get_args(ItemStatus)
 
 ITEM_COLUMNS = [
     "item_id", "path", "name", "sha256", "size", "mime", "media_kind", "intake_status", "status", "message",

@@ -15,13 +15,14 @@ import os
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Literal, get_args
 
 from .errors import CaseSchemaError
 
 __all__ = [
     "MIGRATIONS",
     "SCHEMA_VERSION",
+    "AnalystVerdict",
     "VERDICTS",
     "HASHED_COLUMNS",
     "APPEND_ONLY_TABLES",
@@ -35,7 +36,8 @@ __all__ = [
 BUSY_TIMEOUT_MS = 60_000
 
 # Analyst verdicts, from most to least incriminating.
-VERDICTS = ("fake", "likely_fake", "inconclusive", "likely_real", "real", "not_relevant")
+AnalystVerdict = Literal["fake", "likely_fake", "inconclusive", "likely_real", "real", "not_relevant"]
+VERDICTS: tuple[AnalystVerdict, ...] = get_args(AnalystVerdict)
 
 APPEND_ONLY_TABLES = ("items", "sources", "intake_errors", "artifacts", "findings", "annotations", "custody")
 

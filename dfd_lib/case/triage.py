@@ -14,22 +14,27 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sqlite3
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Literal, Protocol, get_args, runtime_checkable
 
+from ..fileio import json_ready
+from ..media import MEDIA_KINDS
 from ..progress import Progress, ensure_progress
+from ..results import FileResult
 from .artifacts import ArtifactFile, register_artifact, stage_artifact
-from .custody import append_entry, clean_json
+from .custody import append_entry
 from .errors import CaseError
 from .files import EVIDENCE_DIR, discard, publish
 from .findings import DETECTOR, FORENSIC_PREFIX, NewFinding, detector_findings, face_subject, finding_exists, \
     forensic_finding, insert_finding
 from .store import write_transaction
 
-__all__ = ["ModelIdentity", "ItemOutcome", "Computed", "model_identity", "scanner_params", "load_forensics",
-           "compute_detector", "compute_forensics", "record_analysis", "pending_work", "triage_items"]
+__all__ = ["ModelCardLike", "HasModelCard", "ScannerLike", "Outcome", "OUTCOMES", "ModelIdentity", "ItemOutcome",
+           "Computed", "model_identity", "scanner_params", "load_forensics", "compute_detector", "compute_forensics",
+           "record_analysis", "pending_work", "triage_items"]
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +51,50 @@ class ModelIdentity:
     card: dict[str, Any]
 
 
+class ModelCardLike(Protocol):
+    """The card fields every finding records (a :class:`dfd_lib.models.ModelCard` has them and more)."""
+
+    name: str
+    sha256: str
+    threshold: float | None
+
+
+class LoadedModelLike(Protocol):
+    """``card``; optionally ``card_sha256`` or ``card_path`` (the card file, hashed into the findings)."""
+
+    card: ModelCardLike
+
+
+@runtime_checkable
+class HasModelCard(Protocol):
+    """What recording findings needs: the model the results come from. Used when present: ``settings``
+    (with ``to_dict()``) and the numeric settings named in ``_PARAM_NAMES``, recorded with every finding."""
+
+    model: LoadedModelLike
+
+
+@runtime_checkable
+class ScannerLike(HasModelCard, Protocol):
+    """What triage needs of a scanner (:class:`dfd_lib.scan.Scanner` is one; tests use a fake): ``model.card``
+    and ``scan_file``, which never raises for a bad file. Used when present: ``explain(face)`` returning an
+    object with an ``overlay`` (Grad-CAM of the most suspicious face) and ``close()``."""
+
+    def scan_file(self, path: str | os.PathLike) -> FileResult: ...
+
+
+Outcome = Literal["analysed", "already_done", "failed"]  # what one triage run did with an item
+OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
+
+
 @dataclass(frozen=True)
 class ItemOutcome:
     item_id: int
     sha256: str
-    outcome: str  # "analysed" | "already_done" | "failed"
+    outcome: Outcome
     message: str = ""
 
 
-def _card_sha256(model: Any) -> str | None:
+def _card_sha256(model: LoadedModelLike) -> str | None:
     """SHA-256 of the model card file the scanner loaded (None when its model has no card file)."""
     sha = getattr(model, "card_sha256", None)
     if isinstance(sha, str) and sha:
@@ -67,9 +107,9 @@ def _card_sha256(model: Any) -> str | None:
     return None
 
 
-def model_identity(scanner: Any) -> ModelIdentity:
+def model_identity(scanner: HasModelCard) -> ModelIdentity:
     card = scanner.model.card
-    fields = {k: clean_json(getattr(card, k)) for k in _CARD_FIELDS if hasattr(card, k)}
+    fields = {k: json_ready(getattr(card, k)) for k in _CARD_FIELDS if hasattr(card, k)}
     fields["card_sha256"] = _card_sha256(scanner.model)
     if not getattr(card, "sha256", None):
         raise CaseError("the scanner's model card has no SHA-256; findings could not be tied to a model")
@@ -77,14 +117,14 @@ def model_identity(scanner: Any) -> ModelIdentity:
     return ModelIdentity(str(card.name), str(card.sha256), None if threshold is None else float(threshold), fields)
 
 
-def scanner_params(scanner: Any) -> dict[str, Any]:
+def scanner_params(scanner: HasModelCard) -> dict[str, Any]:
     """Settings that change results, as recorded with every finding (so the run can be repeated)."""
     from .. import __version__
 
     params: dict[str, Any] = {"tool": "dfd_lib", "tool_version": __version__}
     settings = getattr(scanner, "settings", None)
     if callable(getattr(settings, "to_dict", None)):  # dfd_lib.scan.Scanner
-        params.update(clean_json(settings.to_dict()))
+        params.update(json_ready(settings.to_dict()))
     for name in _PARAM_NAMES:
         value = getattr(scanner, name, None)
         if isinstance(value, (int, float, str, bool)):
@@ -120,7 +160,7 @@ def _pending(conn: sqlite3.Connection, model_sha256: str, forensics: bool) -> li
     work = []
     for r in rows:
         need_det = not r["has_detector"]
-        need_for = forensics and r["media_kind"] in ("image", "video") and not r["has_forensics"]
+        need_for = forensics and r["media_kind"] in MEDIA_KINDS and not r["has_forensics"]
         if need_det or need_for:
             work.append((r, need_det, need_for))
     return work
@@ -131,7 +171,7 @@ class Computed:
     """What the analyses of one item produced, before anything is written (picklable: a Dask
     worker computes it and the client records it with :func:`record_analysis`)."""
 
-    result: Any = None  # FileResult, or None when the detector was not run
+    result: FileResult | None = None  # None when the detector was not run
     overlay: Any = None  # Grad-CAM overlay of the most suspicious face (np.ndarray) or None
     explain_error: str | None = None
     forensic: list = field(default_factory=list)  # dfd_lib.forensics results
@@ -139,7 +179,7 @@ class Computed:
     worker: dict[str, Any] | None = None  # who computed it (distributed triage), recorded in the params
 
 
-def compute_detector(path: Path, item_id: Any, sha256: str, scanner: Any, out: Computed) -> None:
+def compute_detector(path: Path, item_id: Any, sha256: str, scanner: ScannerLike, out: Computed) -> None:
     """Scan ``path`` and explain its most suspicious face into ``out``."""
     result = scanner.scan_file(path)
     if result.sha256 and result.sha256 != sha256:
@@ -281,7 +321,7 @@ def pending_work(conn: sqlite3.Connection, model_sha256: str, forensics: bool
 def triage_items(
     conn: sqlite3.Connection,
     case_dir: Path,
-    scanner: Any,
+    scanner: ScannerLike,
     actor: str,
     progress: Progress | None = None,
     forensics: bool = True,

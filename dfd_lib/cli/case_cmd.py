@@ -2,26 +2,20 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from typing import Any
 
-import pandas as pd
-
-from .common import add_model_options, add_sampling_options, fmt_score, print_table
+from ..fileio import json_ready
+from .common import add_cases_dir_option, add_model_options, add_sampling_options, default_of, fmt_score, print_table, \
+    scan_settings_from_args
 
 __all__ = ["register", "VERIFY_FAILED"]
 
 VERIFY_FAILED = 3  # exit status of `dfd verify` when the case is not intact
 
 
-def _case_options(p) -> None:
-    p.add_argument("--cases-dir", default=None, metavar="DIR",
-                   help="case store (default: $DFD_CASES_DIR, else ./cases)")
-
-
 def register(sub) -> None:
-    from ..case import VERDICTS
+    from ..case import VERDICTS, Source
 
     p = sub.add_parser("triage", help="take evidence into a case and scan it (resumable)",
                        description="Create or open a case, hash and copy the evidence into it, and score every item "
@@ -33,9 +27,9 @@ def register(sub) -> None:
     p.add_argument("--title", default=None, help="case title when creating it")
     p.add_argument("--agency", default=None, help="agency or unit when creating the case")
     p.add_argument("--acquired-by", default=None, help="who acquired the evidence (default: the examiner)")
-    p.add_argument("--source-device", default="", help="device the evidence came from")
-    p.add_argument("--source-url", default="", help="URL the evidence came from")
-    p.add_argument("--source-platform", default="", help="platform, e.g. WhatsApp")
+    p.add_argument("--source-device", default=default_of(Source, "device"), help="device the evidence came from")
+    p.add_argument("--source-url", default=default_of(Source, "url"), help="URL the evidence came from")
+    p.add_argument("--source-platform", default=default_of(Source, "platform"), help="platform, e.g. WhatsApp")
     p.add_argument("--no-forensics", action="store_true", help="skip the forensic analyses of images")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     dist = p.add_argument_group("scale-out (Dask)", "compute the analyses on Dask workers; this process still "
@@ -54,20 +48,20 @@ def register(sub) -> None:
     dist.add_argument("--allowed-failures", type=int, default=None, metavar="K",
                       help="with --workers: worker deaths one item may cause before it is recorded as an error "
                            "(default 2); a remote scheduler uses its own distributed.scheduler.allowed-failures")
-    _case_options(p)
+    add_cases_dir_option(p)
     add_model_options(p)
     add_sampling_options(p)
     p.set_defaults(func=run_triage)
 
     p = sub.add_parser("cases", help="list the cases in the case store")
     p.add_argument("--json", action="store_true", help="print JSON")
-    _case_options(p)
+    add_cases_dir_option(p)
     p.set_defaults(func=run_cases)
 
     p = sub.add_parser("show", help="list a case's evidence items with scores and verdicts")
     p.add_argument("case", metavar="CASE")
     p.add_argument("--json", action="store_true", help="print one JSON object per evidence item")
-    _case_options(p)
+    add_cases_dir_option(p)
     p.set_defaults(func=run_show)
 
     p = sub.add_parser("verify", help="re-hash a case's files and check its custody chain",
@@ -79,7 +73,7 @@ def register(sub) -> None:
     p.add_argument("--anchor", action="append", default=[], metavar="FILE",
                    help="a report (PDF/HTML), export bundle (.zip) or custody_log.json of this case: the custody "
                         "log must still hold the chain head it recorded (repeatable)")
-    _case_options(p)
+    add_cases_dir_option(p)
     p.set_defaults(func=run_verify)
 
     p = sub.add_parser("annotate", help="record an analyst's review of an evidence item")
@@ -96,17 +90,13 @@ def register(sub) -> None:
     p.add_argument("--based-on", dest="based_on", type=int, default=None, metavar="RECORD",
                    help="refuse to save unless the item's current review is record RECORD (0: never reviewed), "
                    "so a review written by someone else meanwhile is never overwritten")
-    _case_options(p)
+    add_cases_dir_option(p)
     p.set_defaults(func=run_annotate)
 
 
 def _plain(v: Any) -> Any:
     """A JSON-ready Python value from a pandas cell (NaN/NA -> None, numpy scalars -> Python)."""
-    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
-        return None
-    if hasattr(v, "item") and not isinstance(v, (list, str)):
-        return v.item()
-    return v
+    return json_ready(v, strict=False)
 
 
 def _print_items(df, with_run: bool = False) -> None:
@@ -130,9 +120,7 @@ def _print_items(df, with_run: bool = False) -> None:
 def _dask_triage(args, client):
     from ..case.distributed import DaskTriage, ScannerSpec
 
-    spec = ScannerSpec(args.model, args.weights_dir, settings=dict(
-        fps=None if args.every else args.frames_per_second, every=args.every, min_face_size=args.min_face,
-        face_threshold=args.face_threshold))
+    spec = ScannerSpec(args.model, args.weights_dir, settings=scan_settings_from_args(args))
     return DaskTriage(client, spec, upload=args.upload, worker_case_dir=args.worker_case_dir)
 
 

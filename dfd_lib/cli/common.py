@@ -2,25 +2,66 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
+import inspect
 import json
 import os
 from pathlib import Path
 from typing import Iterable, Sequence
 
-__all__ = ["add_model_options", "add_sampling_options", "print_table", "write_json", "write_csv", "fmt_score", "shown"]
+from ..env import CASES_DIR_ENV, WEIGHTS_DIR_ENV
+
+__all__ = ["default_of", "add_model_options", "add_cases_dir_option", "add_sampling_options", "scan_settings_from_args",
+           "print_table", "write_json", "write_csv", "fmt_score", "shown"]
+
+
+def default_of(owner, name: str):
+    """The library's default for an option: field ``name`` of dataclass ``owner``, or parameter ``name`` of
+    function ``owner``. CLI options take their defaults from here, never from a second literal."""
+    if dataclasses.is_dataclass(owner):
+        f = next(f for f in dataclasses.fields(owner) if f.name == name)
+        if f.default is not dataclasses.MISSING:
+            return f.default
+        if f.default_factory is not dataclasses.MISSING:
+            return f.default_factory()
+        raise ValueError(f"{owner.__name__}.{name} has no default")
+    default = inspect.signature(owner).parameters[name].default
+    if default is inspect.Parameter.empty:
+        raise ValueError(f"{owner.__name__}({name}) has no default")
+    return default
 
 
 def add_model_options(p) -> None:
     p.add_argument("--model", default=None, help="model name from `dfd models` (default: the shipped default)")
-    p.add_argument("--weights-dir", default=None, help="folder holding model cards and weights")
+    p.add_argument("--weights-dir", default=None,
+                   help=f"folder holding model cards and weights (searched first; then ${WEIGHTS_DIR_ENV}, then the "
+                        "shipped weights/)")
+
+
+def add_cases_dir_option(p) -> None:
+    p.add_argument("--cases-dir", default=None, metavar="DIR",
+                   help=f"case store (default: ${CASES_DIR_ENV}, else ./cases)")
 
 
 def add_sampling_options(p) -> None:
+    """The scan settings a user may change; defaults from :class:`dfd_lib.scan.ScanSettings`."""
+    from ..scan import ScanSettings
+
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--frames-per-second", type=float, default=1.0, metavar="F", help="video frames sampled per second (default 1)")
-    g.add_argument("--every", type=int, default=None, metavar="K", help="sample every K-th video frame instead")
-    p.add_argument("--min-face", type=int, default=40, metavar="PX", help="smallest face side in pixels (default 40)")
-    p.add_argument("--face-threshold", type=float, default=0.90, help="MTCNN detection probability threshold (default 0.90)")
+    g.add_argument("--frames-per-second", type=float, default=default_of(ScanSettings, "fps"), metavar="F",
+                   help="video frames sampled per second (default %(default)g)")
+    g.add_argument("--every", type=int, default=default_of(ScanSettings, "every"), metavar="K",
+                   help="sample every K-th video frame instead")
+    p.add_argument("--min-face", type=int, default=default_of(ScanSettings, "min_face_size"), metavar="PX",
+                   help="smallest face side in pixels (default %(default)s)")
+    p.add_argument("--face-threshold", type=float, default=default_of(ScanSettings, "face_threshold"),
+                   help="MTCNN detection probability threshold (default %(default).2f)")
+
+
+def scan_settings_from_args(args) -> dict:
+    """ScanSettings keywords from the sampling options (``--every`` replaces the per-second rate)."""
+    return dict(fps=None if args.every else args.frames_per_second, every=args.every, min_face_size=args.min_face,
+                face_threshold=args.face_threshold)
 
 
 def shown(text: str) -> str:
@@ -51,8 +92,9 @@ def print_table(headers: Sequence[str], rows: Iterable[Sequence], out=None) -> N
 
 
 def write_json(path: str | os.PathLike, obj) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")
+    from ..fileio import atomic_write
+
+    atomic_write(path, json.dumps(obj, indent=2) + "\n")
 
 
 def write_csv(path: str | os.PathLike, headers: Sequence[str], rows: Iterable[Sequence]) -> None:

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from ..progress import TqdmProgress
-from .common import add_model_options, print_table, write_csv, write_json
+from .common import add_model_options, default_of, print_table, write_csv, write_json
 
 
 def register(sub) -> None:
+    from ..training.evaluate import evaluate
+
     p = sub.add_parser("eval", help="evaluate a model on a labelled folder", description=(
         "DIR holds real/ and fake/ (or --labels lists path,label relative to DIR). With --crops each image is "
         "already one face crop; without it the full scan pipeline runs and videos are scored at video level. "
@@ -23,7 +25,7 @@ def register(sub) -> None:
     p.add_argument("--landmarks", metavar="PATH",
                    help="landmark cache (computed if missing): a CSV for --self-blend, a folder for a data spec")
     p.add_argument("--data-root", metavar="DIR", help="with a data spec: the folder holding its data sets (default: as the spec says)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the pseudo-fakes (--self-blend)")
+    p.add_argument("--seed", type=int, default=default_of(evaluate, "seed"), help="seed of the pseudo-fakes (--self-blend)")
     p.add_argument("--quiet", action="store_true")
     add_model_options(p)
     p.set_defaults(func=run)
@@ -47,11 +49,12 @@ def run(args) -> int:
 
 
 def _run_spec(args) -> int:
+    from ..errors import TrainingConfigError
     from ..training.breakdown import format_table
     from ..training.evaluate_spec import evaluate_spec
 
     if args.self_blend:
-        raise SystemExit("dfd eval: --self-blend takes a folder of crops, not a data spec")
+        raise TrainingConfigError("--self-blend takes a folder of crops, not a data spec")
     r = evaluate_spec(args.dir, args.labels, crops=args.crops, model=args.model, weights_dir=args.weights_dir,
                       landmarks_dir=args.landmarks, data_root=args.data_root,
                       progress=TqdmProgress(disable=args.quiet, unit="file"))

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 from ..errors import DfdError
+from ..fileio import atomic_write
 
 __all__ = ["register", "run"]
 
@@ -88,10 +88,7 @@ def _analyse_file(path: Path, names, max_pixels, maps_dir: Path | None) -> dict:
 
 
 def _write_json(target: Path, payload: dict) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".part")
-    tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, target)
+    atomic_write(target, json.dumps(payload, indent=2, ensure_ascii=False))
 
 
 def run(args: argparse.Namespace) -> int:

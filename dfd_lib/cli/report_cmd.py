@@ -4,11 +4,13 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from .common import add_cases_dir_option
+
 __all__ = ["register", "ask_form"]
 
 
 def _case_options(p) -> None:
-    p.add_argument("--cases-dir", default=None, metavar="DIR", help="case store (default: $DFD_CASES_DIR, else ./cases)")
+    add_cases_dir_option(p)
     p.add_argument("--examiner", default=None, help="who does this (recorded in the custody log; default: the case examiner)")
 
 

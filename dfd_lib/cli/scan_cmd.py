@@ -5,7 +5,8 @@ import json
 from pathlib import Path
 
 from ..progress import TqdmProgress
-from .common import add_model_options, add_sampling_options, fmt_score, print_table, write_csv, write_json
+from .common import add_model_options, add_sampling_options, fmt_score, print_table, scan_settings_from_args, write_csv, \
+    write_json
 
 CSV_HEADERS = ["path", "sha256", "type", "status", "message", "n_faces", "score", "verdict", "threshold", "model", "model_sha256", "faces_json", "frames_json"]
 
@@ -25,10 +26,7 @@ def register(sub) -> None:
 def scanner_from_args(args):
     from ..scan import Scanner
 
-    return Scanner(
-        args.model, weights_dir=args.weights_dir, fps=None if args.every else args.frames_per_second,
-        every=args.every, min_face_size=args.min_face, face_threshold=args.face_threshold,
-    )
+    return Scanner(args.model, weights_dir=args.weights_dir, **scan_settings_from_args(args))
 
 
 def run(args) -> int:

@@ -2,9 +2,15 @@
 from __future__ import annotations
 
 from ..progress import TqdmProgress
+from .common import default_of
 
 
 def register(sub) -> None:
+    from ..training.config import TRAIN_MODES, TrainConfig
+
+    def d(name: str):
+        return default_of(TrainConfig, name)
+
     p = sub.add_parser("train", help="train a detector (resumable)", description=(
         "DATA holds real/ and fake/ (or labels.csv / --labels with path,label[,group]), split by group; or DATA is a "
         "multi-source data spec (.yaml: sources, framing, validation split, sampling weights; see "
@@ -12,31 +18,32 @@ def register(sub) -> None:
         "Writes weights, model card and validation file lists into --out; rerun the same command to resume."))
     p.add_argument("data", metavar="DATA", help="a data folder, or a data spec (.yaml)")
     p.add_argument("--out", required=True, help="run folder (checkpoints, card, validation lists)")
-    p.add_argument("--labels", metavar="CSV")
-    p.add_argument("--name", default="dfd-model")
-    p.add_argument("--backbone", default="efficientnet_lite0")
-    p.add_argument("--mode", choices=["mixed", "sbi_only", "fakes_only"], default="mixed",
+    p.add_argument("--labels", metavar="CSV", default=d("labels"))
+    p.add_argument("--name", default=d("name"))
+    p.add_argument("--backbone", default=d("backbone"))
+    p.add_argument("--mode", choices=TRAIN_MODES, default=d("mode"),
                    help="mixed: real fakes + self-blended pseudo-fakes; sbi_only: pseudo-fakes only; fakes_only: no pseudo-fakes")
-    p.add_argument("--sbi-share", type=float, default=0.5,
+    p.add_argument("--sbi-share", type=float, default=d("sbi_share"),
                    help="mixed mode: share of the fake half made of pseudo-fakes (0.5: a quarter of all samples each)")
-    p.add_argument("--input-size", type=int, default=160)
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--samples-per-epoch", type=int, default=16000)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--val-fraction", type=float, default=0.2)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--device", default="auto", help="auto (GPU when present), cpu or cuda")
+    p.add_argument("--input-size", type=int, default=d("input_size"))
+    p.add_argument("--epochs", type=int, default=d("epochs"), help="default %(default)s")
+    p.add_argument("--samples-per-epoch", type=int, default=d("samples_per_epoch"))
+    p.add_argument("--batch-size", type=int, default=d("batch_size"))
+    p.add_argument("--lr", type=float, default=d("lr"))
+    p.add_argument("--val-fraction", type=float, default=d("val_fraction"))
+    p.add_argument("--seed", type=int, default=d("seed"))
+    p.add_argument("--workers", type=int, default=d("workers"))
+    p.add_argument("--device", default=d("device"), help="auto (GPU when present), cpu or cuda")
     p.add_argument("--no-pretrained", action="store_true", help="start from random weights")
     p.add_argument("--half", action="store_true", help="store weights as float16")
-    p.add_argument("--init-from", metavar="CARD", help="start from this model card's (hash-verified) weights")
-    p.add_argument("--landmarks", metavar="PATH",
+    p.add_argument("--init-from", metavar="CARD", default=d("init_from"),
+                   help="start from this model card's (hash-verified) weights")
+    p.add_argument("--landmarks", metavar="PATH", default=d("landmarks_csv"),
                    help="landmark cache, computed if missing: a CSV for a folder, a folder of per-source CSVs for a spec")
-    p.add_argument("--crop-scale", type=float, default=0.70, help="scanner framing: crop side / MTCNN box side")
-    p.add_argument("--weight-decay", type=float, default=1e-4)
-    p.add_argument("--monitor-size", type=int, default=1500)
-    p.add_argument("--training-data", default="", help="description of the data for the model card")
+    p.add_argument("--crop-scale", type=float, default=d("crop_scale"), help="scanner framing: crop side / MTCNN box side")
+    p.add_argument("--weight-decay", type=float, default=d("weight_decay"))
+    p.add_argument("--monitor-size", type=int, default=d("monitor_size"))
+    p.add_argument("--training-data", default=d("training_data"), help="description of the data for the model card")
     p.set_defaults(func=run)
 
 
@@ -47,7 +54,7 @@ def run(args) -> int:
         data=args.data, out=args.out, labels=args.labels, name=args.name, backbone=args.backbone, mode=args.mode, sbi_share=args.sbi_share,
         input_size=args.input_size, epochs=args.epochs, samples_per_epoch=args.samples_per_epoch, batch_size=args.batch_size,
         lr=args.lr, weight_decay=args.weight_decay, crop_scale=args.crop_scale, val_fraction=args.val_fraction, seed=args.seed, workers=args.workers, device=args.device,
-        pretrained=not args.no_pretrained and args.backbone != "inception_resnet_v1", half=args.half,
+        pretrained=not args.no_pretrained, half=args.half,
         landmarks_csv=args.landmarks, init_from=args.init_from, monitor_size=args.monitor_size, training_data=args.training_data,
     )
     card = train(cfg, progress=TqdmProgress(unit="batch"))

@@ -6,13 +6,13 @@ The same members always give the same bytes. Archive names are relative, use '/'
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import unicodedata
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..fileio import atomic_path
 from .errors import ExportError
 
 __all__ = ["FIXED_DATE_TIME", "ZipMember", "safe_component", "check_arcname", "write_zip"]
@@ -62,9 +62,7 @@ def write_zip(members: list[ZipMember], out: Path) -> str:
         check_arcname(name)
     if len(set(names)) != len(names):
         raise ExportError(f"duplicate archive names: {sorted({n for n in names if names.count(n) > 1})}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
-    try:
+    with atomic_path(out) as tmp:
         with zipfile.ZipFile(tmp, "w", allowZip64=True) as zf:
             for m in sorted(members, key=lambda m: m.name):
                 info = _info(m.name)
@@ -83,7 +81,4 @@ def write_zip(members: list[ZipMember], out: Path) -> str:
                                       f"{digest.hexdigest()[:16]}..., recorded {m.sha256[:16]}...); run dfd verify")
         with open(tmp, "rb") as fh:
             sha = hashlib.file_digest(fh, "sha256").hexdigest()
-        os.replace(tmp, out)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     return sha

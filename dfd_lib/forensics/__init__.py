@@ -9,6 +9,7 @@ from .base import (
     MAP_MAX_PIXELS,
     STATUSES,
     Analysis,
+    ForensicStatus,
     Evidence,
     ForensicResult,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "DEFAULT_MAX_PIXELS",
     "MAP_MAX_PIXELS",
     "STATUSES",
+    "ForensicStatus",
     "Analysis",
     "ElaAnalysis",
     "Evidence",

@@ -12,21 +12,22 @@ import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, get_args
 
 import numpy as np
 
 from ..errors import MediaError
-from ..media import MediaLimits, load_image, sniff
+from ..fileio import json_ready
+from ..media import MediaKind, MediaLimits, load_image, sniff
 
 __all__ = [
+    "ForensicStatus",
     "STATUSES",
     "DEFAULT_MAX_PIXELS",
     "MAP_MAX_PIXELS",
     "ForensicResult",
     "Analysis",
     "Evidence",
-    "json_safe",
     "colorize",
     "fit_pixels",
     "fitted_size",
@@ -34,11 +35,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-STATUSES = {
-    "ok": "the analysis ran; see summary, metrics and flags",
-    "not_applicable": "the analysis does not apply to this kind of file",
-    "error": "the analysis could not run on this file (see summary)",
-}
+ForensicStatus = Literal[
+    "ok",  # the analysis ran; see summary, metrics and flags
+    "not_applicable",  # the analysis does not apply to this kind of file
+    "error",  # the analysis could not run on this file (see summary)
+]
+STATUSES: tuple[ForensicStatus, ...] = get_args(ForensicStatus)
 
 # Pixel analyses (ELA, noise) work on at most this many pixels; larger images are downscaled
 # (area averaging) and the result says so. 16 MP keeps common 12 MP phone photos at native
@@ -46,28 +48,6 @@ STATUSES = {
 DEFAULT_MAX_PIXELS = 16_000_000
 # Visual maps are for display: they are reduced to at most this many pixels.
 MAP_MAX_PIXELS = 4_000_000
-
-
-def json_safe(value: Any) -> Any:
-    """Convert numpy scalars/arrays, tuples and non-finite floats into plain JSON values."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return json_safe(value.tolist())
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        v = float(value)
-        return v if math.isfinite(v) else None
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    return str(value)
 
 
 @dataclass(frozen=True)
@@ -81,7 +61,7 @@ class ForensicResult:
     """
 
     analysis: str
-    status: str
+    status: ForensicStatus
     summary: str
     metrics: dict = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)
@@ -92,7 +72,7 @@ class ForensicResult:
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise ValueError(f"unknown status {self.status!r}; expected one of {sorted(STATUSES)}")
-        object.__setattr__(self, "metrics", json_safe(dict(self.metrics)))
+        object.__setattr__(self, "metrics", json_ready(dict(self.metrics), strict=False))
         object.__setattr__(self, "flags", sorted(set(self.flags)))
         if self.analysed_size is not None:
             object.__setattr__(self, "analysed_size", (int(self.analysed_size[0]), int(self.analysed_size[1])))
@@ -203,7 +183,8 @@ class Analysis(ABC):
 
     name: ClassVar[str]
     description: ClassVar[str]
-    applies_to: ClassVar[frozenset[str]]
+    applies_to: ClassVar[frozenset[MediaKind]]
+    order: ClassVar[int] = 100  # place in reports and in ``run_all`` (then by name); built-ins use 10..70
 
     def run(self, path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> ForensicResult:
         try:

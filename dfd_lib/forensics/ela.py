@@ -41,6 +41,7 @@ def _percentile_u8(values: np.ndarray, q: float) -> float:
 
 class ElaAnalysis(Analysis):
     name = "ela"
+    order = 40
     description = "Error level analysis: re-save as JPEG at a known quality and map the per-pixel change"
     applies_to = frozenset({"image"})
 

@@ -170,6 +170,7 @@ def _compare_thumbnail(path, data: bytes, size: tuple[int, int]) -> dict:
 
 class JpegAnalysis(Analysis):
     name = "jpeg"
+    order = 30
     description = "JPEG structure: quantization tables, estimated quality, double compression, EXIF thumbnail"
     applies_to = frozenset({"image"})
 

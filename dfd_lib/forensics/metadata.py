@@ -183,6 +183,7 @@ def _date_checks(dates: dict[str, str], mtime: float) -> tuple[list[str], bool]:
 
 class MetadataAnalysis(Analysis):
     name = "metadata"
+    order = 10
     description = "EXIF/XMP/IPTC/PNG text: camera, software, dates, GPS, editor and AI-generator tags"
     applies_to = frozenset({"image"})
 

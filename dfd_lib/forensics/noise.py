@@ -36,6 +36,7 @@ def noise_level_map(gray: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarra
 
 class NoiseAnalysis(Analysis):
     name = "noise"
+    order = 50
     description = "Noise residual: local noise level per block and how uneven it is across the image"
     applies_to = frozenset({"image"})
 

@@ -11,6 +11,7 @@ import json
 import logging
 
 from ..errors import UnreadableMedia
+from ..media import MEDIA_KINDS
 from .base import Analysis, Evidence, ForensicResult
 from .patterns import AI_SOURCE_TYPES
 
@@ -92,8 +93,9 @@ def summarise_manifest_store(store: dict) -> dict:
 
 class ProvenanceAnalysis(Analysis):
     name = "c2pa"
+    order = 20
     description = "C2PA Content Credentials: manifest, signer, claim generator, actions, validation state"
-    applies_to = frozenset({"image", "video"})
+    applies_to = frozenset(MEDIA_KINDS)
 
     def applicability(self, evidence: Evidence) -> ForensicResult | None:
         skip = super().applicability(evidence)

@@ -1,45 +1,48 @@
 """The registry of forensic analyses and ``run_all``, which runs them on one file.
 
-Registration is explicit: :func:`default_registry` lists every analysis in one place, in the
-order reports show them. A new analysis is one module with an :class:`Analysis` subclass and one
-line here.
+:func:`default_registry` registers one instance of every concrete :class:`Analysis` subclass
+defined in a module of this package, in report order (``Analysis.order``, then name). A new
+analysis is therefore one new module here (see CONTRIBUTING.md); code outside the package
+registers its own analyses on :data:`ANALYSES` (or on a registry it passes to ``run_all``).
 """
 from __future__ import annotations
 
+import importlib
+import inspect
 import logging
 import os
+import pkgutil
 import time
 from typing import Iterable
 
 from ..errors import RegistryError
 from ..registry import Registry
 from .base import DEFAULT_MAX_PIXELS, Analysis, Evidence, ForensicResult
-from .ela import ElaAnalysis
-from .jpeg import JpegAnalysis
-from .metadata import MetadataAnalysis
-from .noise import NoiseAnalysis
-from .provenance import ProvenanceAnalysis
-from .spectrum import SpectrumAnalysis
-from .video_meta import VideoMetaAnalysis
 
 __all__ = ["ANALYSES", "default_registry", "analysis_names", "get_analysis", "run_all"]
 
 log = logging.getLogger(__name__)
 
+_NOT_ANALYSES = {"base", "runner"}  # modules of this package that define no analysis
 
-def default_registry() -> Registry:
+
+def _package_analyses() -> list[type[Analysis]]:
+    """Concrete Analysis subclasses defined in this package's modules, in report order."""
+    found = []
+    for info in pkgutil.iter_modules(importlib.import_module(__package__).__path__):
+        if info.name in _NOT_ANALYSES or info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__package__}.{info.name}")
+        found += [cls for cls in vars(module).values() if inspect.isclass(cls) and issubclass(cls, Analysis)
+                  and cls.__module__ == module.__name__ and not inspect.isabstract(cls)]
+    return sorted(found, key=lambda cls: (cls.order, cls.name))
+
+
+def default_registry() -> Registry[Analysis]:
     """A fresh registry holding every built-in analysis, in report order."""
-    reg = Registry("forensic analysis")
-    for analysis in (
-        MetadataAnalysis(),
-        ProvenanceAnalysis(),
-        JpegAnalysis(),
-        ElaAnalysis(),
-        NoiseAnalysis(),
-        SpectrumAnalysis(),
-        VideoMetaAnalysis(),
-    ):
-        reg.register(analysis)
+    reg: Registry[Analysis] = Registry("forensic analysis")
+    for cls in _package_analyses():
+        reg.register(cls())
     return reg
 
 

@@ -94,6 +94,7 @@ def _radial_profile(spectrum: np.ndarray) -> tuple[list[float], list[float]]:
 
 class SpectrumAnalysis(Analysis):
     name = "spectrum"
+    order = 60
     description = "Frequency spectrum: log-magnitude map, radial profile and periodic up-sampling peaks"
     applies_to = frozenset({"image"})
 

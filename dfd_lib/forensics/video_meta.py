@@ -33,6 +33,7 @@ def _iso(value: str | None) -> datetime | None:
 
 class VideoMetaAnalysis(Analysis):
     name = "video_meta"
+    order = 70
     description = "Video container metadata: creation time, encoder, codecs, bit rate, re-encoding hints"
     applies_to = frozenset({"video"})
 

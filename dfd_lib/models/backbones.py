@@ -65,6 +65,7 @@ def register_default_backbones() -> None:
             std=(0.5, 0.5, 0.5),
             description="InceptionResnetV1 (facenet-pytorch), the original single-image app's classifier",
             pretrained_source="none offline (VGGFace2 weights are a download)",
+            has_pretrained=False,
         )
     )
     BACKBONES.register(

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelCardError
+from ..fileio import atomic_write
+from .tta import TtaMode
 
 __all__ = ["ModelCard", "REQUIRED_FIELDS"]
 
@@ -46,7 +48,7 @@ class ModelCard:
     weights_file: str
     sha256: str
     crop_offset_y: float = 0.0  # crop centre shift, in box heights (positive = down)
-    tta: str = "none"  # test-time augmentation the logits (and so the calibration) are computed with: none | hflip
+    tta: TtaMode = "none"  # test-time augmentation the logits (and so the calibration) are computed with
     logit_bias: float = 0.0  # calibrated P(fake) = sigmoid(logit / temperature + logit_bias)
     calibration_rule: str = ""
     threshold_rule: str = ""
@@ -132,7 +134,7 @@ class ModelCard:
         return d
 
     def write(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n", encoding="utf-8")
+        atomic_write(path, json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n")
 
     def summary(self) -> str:
         val = self.metrics.get("validation", {}) if isinstance(self.metrics, dict) else {}

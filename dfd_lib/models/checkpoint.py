@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ..env import WEIGHTS_DIR_ENV
 from ..errors import ModelCardError, ModelCardMismatch, ModelNotFound
 from ..media import sha256_file
 from .backbones import BACKBONES
@@ -17,7 +18,6 @@ from .card import ModelCard
 
 log = logging.getLogger(__name__)
 
-WEIGHTS_DIR_ENV = "DFD_WEIGHTS_DIR"
 
 __all__ = ["WEIGHTS_DIR_ENV", "LoadedModel", "weights_dirs", "list_cards", "find_card", "load_model", "save_checkpoint"]
 

@@ -26,6 +26,7 @@ class Backbone:
     std: tuple[float, float, float]
     description: str = ""
     pretrained_source: str = ""
+    has_pretrained: bool = True  # False: build(True) fails (no offline weights); training then starts from random
 
 
 BACKBONES: Registry[Backbone] = Registry("backbone")

@@ -8,9 +8,12 @@ The model card names the mode, and calibration is always fitted on logits comput
 """
 from __future__ import annotations
 
-__all__ = ["TTA_MODES", "forward_logits", "forward_logits_features"]
+from typing import Literal, get_args
 
-TTA_MODES = ("none", "hflip")
+__all__ = ["TtaMode", "TTA_MODES", "forward_logits", "forward_logits_features"]
+
+TtaMode = Literal["none", "hflip"]
+TTA_MODES: tuple[TtaMode, ...] = get_args(TtaMode)
 
 
 def forward_logits(module, x, tta: str = "none"):

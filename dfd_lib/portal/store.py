@@ -31,6 +31,7 @@ except ImportError:  # pragma: no cover - not POSIX
 import yaml
 
 from ..case import Case, default_actor, utc_now
+from ..fileio import fsync_dir as _fsync_dir, write_synced
 from .errors import PortalError
 from .fieldcheck import is_empty
 from .profile import check_portal_name, load_portal
@@ -65,19 +66,6 @@ def fields_path(case: Case, portal: str) -> Path:
 
 def _pending_path(path: Path, sha256: str) -> Path:
     return path.with_name(f".{path.name}.{sha256}.pending")
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 @contextmanager
@@ -131,10 +119,7 @@ def save_portal_fields(case: Case, portal: str, values: Mapping[str, Any],
         for old in path.parent.glob(f".{path.name}.*.pending"):  # left by a save that crashed before its log
             old.unlink(missing_ok=True)
         pending = _pending_path(path, sha)
-        with open(pending, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        write_synced(pending, data)
         _fsync_dir(path.parent)
         # the log entry is committed only once the content it names is safely on disk; the
         # rename that follows is completed by the next load if it never happens

@@ -18,6 +18,7 @@ from typing import Callable, Protocol, runtime_checkable
 
 from ..case import Case, default_actor
 from ..case.clock import parse_utc
+from ..fileio import atomic_write as write_atomic
 from ..progress import Progress, ensure_progress
 from ..registry import Registry
 from .errors import ReportCancelled
@@ -46,20 +47,6 @@ class ReportModule(Protocol):
     description: str
 
     def generate(self, case: Case, settings: ReportSettings, progress: Progress | None) -> Path: ...
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _out_path(case: Case, settings: ReportSettings, generated_utc: str, extension: str) -> Path:

@@ -10,15 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..fileio import json_ready
 from .metrics import summarize
 
 __all__ = ["breakdown", "format_table"]
 
 _COLS = ("n_real", "n_fake", "auc", "ap", "ece", "tpr", "fpr")
-
-
-def _clean(d: dict) -> dict:
-    return {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in d.items()}
 
 
 def breakdown(df: pd.DataFrame, scores: np.ndarray, threshold: float) -> dict:
@@ -30,18 +27,18 @@ def breakdown(df: pd.DataFrame, scores: np.ndarray, threshold: float) -> dict:
     df = df.reset_index(drop=True)
     p = np.asarray(scores, dtype=float)
     y = df["label"].to_numpy().astype(int)
-    out: dict = {"overall": _clean(summarize(y, p, threshold)), "by_source": {}, "by_method": {}}
+    out: dict = {"overall": json_ready(summarize(y, p, threshold)), "by_source": {}, "by_method": {}}
     all_reals = y == 0
     for src in sorted(df["source"].unique()):
         m = (df["source"] == src).to_numpy()
-        out["by_source"][src] = _clean(summarize(y[m], p[m], threshold))
+        out["by_source"][src] = json_ready(summarize(y[m], p[m], threshold))
         reals = m & all_reals
         for meth in sorted(df.loc[m & (y == 1), "method"].unique()):
             fm = m & (y == 1) & (df["method"] == meth).to_numpy()
             base = reals if reals.any() else all_reals
             sel = fm | base
             key = f"{src}/{meth}" if reals.any() else f"{src}/{meth} vs all reals"
-            out["by_method"][key] = _clean(summarize(y[sel], p[sel], threshold))
+            out["by_method"][key] = json_ready(summarize(y[sel], p[sel], threshold))
     return out
 
 

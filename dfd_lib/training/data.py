@@ -10,12 +10,18 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable, Literal, get_args
 
 import pandas as pd
 
 from ..errors import DataError
 
-__all__ = ["load_labels", "split_by_group", "Sample"]
+__all__ = ["load_labels", "check_files", "split_by_group", "Sample", "SampleKind", "Framing", "FRAMINGS"]
+
+SampleKind = Literal["real", "fake", "sbi"]  # sbi: a self-blended pseudo-fake made from a real face
+# as_given: the image is the face crop; pipeline: crop its MTCNN box as the scanner does
+Framing = Literal["as_given", "pipeline"]
+FRAMINGS: tuple[Framing, ...] = get_args(Framing)
 
 _IMAGE_EXT = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 
@@ -63,6 +69,15 @@ def load_labels(root: str | Path, labels_csv: str | Path | None = None) -> pd.Da
     return pd.DataFrame(rows, columns=["path", "label", "group"])
 
 
+def check_files(root: str | Path, paths: Iterable[str]) -> None:
+    """DataError naming the listed files (relative to ``root``, or absolute) that do not exist."""
+    paths = list(paths)
+    missing = [p for p in paths if not (Path(root) / p).is_file()]
+    if missing:
+        shown = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
+        raise DataError(f"{len(missing)} of the {len(paths)} listed files do not exist under {root}: {shown}")
+
+
 def _unit(group: str, seed: int) -> float:
     h = hashlib.sha256(f"{seed}:{group}".encode()).digest()
     return int.from_bytes(h[:8], "big") / 2**64
@@ -79,5 +94,5 @@ def split_by_group(df: pd.DataFrame, val_fraction: float = 0.15, seed: int = 0) 
 class Sample:
     path: str
     label: int  # 1 = fake
-    kind: str  # real | fake | sbi
-    framing: str = "as_given"  # as_given: the image is the face crop; pipeline: crop its MTCNN box as the scanner does
+    kind: SampleKind
+    framing: Framing = "as_given"

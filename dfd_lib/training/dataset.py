@@ -5,8 +5,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import TrainingConfigError
 from ..preprocess import resize_square, to_tensor
 from .augment import augment
+from .config import TRAIN_MODES, TrainMode
 from .data import Sample
 from .sbi import self_blend
 
@@ -14,7 +16,7 @@ __all__ = ["CropDataset", "epoch_samples", "epoch_samples_multi", "frame_box"]
 
 
 def epoch_samples(
-    reals: list[str], fakes: list[str], sbi_pool: list[str], n: int, mode: str, rng: np.random.Generator,
+    reals: list[str], fakes: list[str], sbi_pool: list[str], n: int, mode: TrainMode, rng: np.random.Generator,
     sbi_share: float = 0.5,
 ) -> list[Sample]:
     """A class-balanced list of ``n`` samples for one epoch.
@@ -25,10 +27,10 @@ def epoch_samples(
     ``fakes_only``: half real, half real fakes (no pseudo-fakes).
     ``sbi_pool`` holds the real crops whose landmarks are known (pseudo-fakes are made from them).
     """
-    if mode not in ("mixed", "sbi_only", "fakes_only"):
-        raise ValueError(f"unknown mode {mode!r}")
+    if mode not in TRAIN_MODES:
+        raise TrainingConfigError(f"unknown mode {mode!r}; known: {', '.join(TRAIN_MODES)}")
     if not 0.0 <= sbi_share <= 1.0:
-        raise ValueError(f"sbi_share must lie in [0, 1], not {sbi_share}")
+        raise TrainingConfigError(f"sbi_share must lie in [0, 1], not {sbi_share}")
     half = n // 2
     out = [Sample(p, 0, "real") for p in _pick(reals, half, rng)]
     if mode == "mixed":

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import MediaError
+from ..errors import MediaError, TrainingConfigError
 from ..progress import Progress, ensure_progress
 from .data import load_labels
 from .metrics import summarize
@@ -56,7 +56,7 @@ def evaluate(
     from ..scan import Scanner
 
     if self_blend and not crops:
-        raise ValueError("the self-blend check works on face crops: use it with crops=True (--crops)")
+        raise TrainingConfigError("the self-blend check works on face crops: use it with crops=True (--crops)")
     df = load_labels(root, labels_csv)
     if self_blend:
         return _evaluate_self_blend(root, df[df["label"] == 0], model, weights_dir, progress, batch_size, landmarks_csv, seed)

@@ -33,7 +33,7 @@ def _rows(spec, labels_csv, role: str) -> pd.DataFrame:
     return t[t["role"] == role].reset_index(drop=True)
 
 
-def evaluate_spec(spec_path: str | os.PathLike, labels_csv: str | os.PathLike | None = None, crops: bool = True,
+def evaluate_spec(spec_path: str | os.PathLike, labels_csv: str | os.PathLike | None = None, crops: bool = False,
                   model: str | None = None, weights_dir: str | os.PathLike | None = None,
                   landmarks_dir: str | os.PathLike | None = None, role: str = "val", data_root: str | None = None,
                   progress: Progress | None = None) -> EvalResult:

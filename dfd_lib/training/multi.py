@@ -18,14 +18,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..models.backbones import BACKBONES
 from ..models.card import ModelCard
 from ..models.checkpoint import save_checkpoint
 from ..progress import Progress, ensure_progress
 from .breakdown import breakdown
 from .calibrate import (MULTI_CALIBRATION_RULE, MULTI_THRESHOLD_RULE, apply_calibration, choose_threshold_multi, fit_platt,
                         sigmoid, source_weights)
-from .data import Sample
+from .data import Sample, check_files
 from .dataset import CropDataset, epoch_samples_multi
 from .metrics import summarize
 from .spec import DataSpec, load_spec, read_spec
@@ -127,15 +126,18 @@ def train_spec(cfg, progress: Progress | None = None) -> Path:
     """Train on every source of the spec ``cfg.data``; returns the card's path."""
     import torch
 
-    from .train import _device, build_model, fit
+    from .train import _device, build_model, fit, resolve_backbone
 
     spec = read_spec(cfg.data)
+    table = load_spec(spec)
+    for src in spec.sources:
+        check_files(src.root, table.loc[table["source"] == src.name, "path"])
+    device = _device(cfg.device)
+    cfg, bb = resolve_backbone(cfg)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
-    device = _device(cfg.device)
-    bb = BACKBONES.get(cfg.backbone)
-    table, landmarks, dropped = prepare_sources(spec, cfg.landmarks_csv or out / "landmarks", progress=progress)
+    table, landmarks, dropped = prepare_sources(spec, cfg.landmarks_csv or out / "landmarks", table, progress)
     for role, name in (("calib", "calib_files"), ("val", "val_files")):
         list_frame(table[table["role"] == role], landmarks).to_csv(out / f"{cfg.name}.{name}.csv", index=False)
     pools = _pools(spec, table[table["role"] == "train"], landmarks)

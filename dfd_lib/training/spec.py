@@ -31,19 +31,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import DataError
-from .data import load_labels, split_by_group
+from ..errors import DataError, DataSpecError
+from .data import FRAMINGS, Framing, load_labels, split_by_group
 
 __all__ = ["SourceSpec", "DataSpec", "read_spec", "load_spec", "FRAMINGS", "table_from_lists"]
 
-FRAMINGS = ("as_given", "pipeline")
 
 
 @dataclass(frozen=True)
 class SourceSpec:
     name: str
     root: Path
-    framing: str = "as_given"
+    framing: Framing = "as_given"
     validation: dict = field(default_factory=dict)
     real_weight: float = 0.0
     fake_weight: float = 0.0
@@ -70,7 +69,7 @@ class DataSpec:
         for s in self.sources:
             if s.name == name:
                 return s
-        raise DataError(f"spec {self.path.name}: no source named {name!r}; known: {', '.join(s.name for s in self.sources)}")
+        raise DataSpecError(f"spec {self.path.name}: no source named {name!r}; known: {', '.join(s.name for s in self.sources)}")
 
 
 def read_spec(path: str | Path, data_root: str | Path | None = None) -> DataSpec:
@@ -80,42 +79,56 @@ def read_spec(path: str | Path, data_root: str | Path | None = None) -> DataSpec
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise DataError(f"data spec {path} cannot be read: {exc}") from exc
+    except OSError as exc:
+        raise DataSpecError(f"data spec {path} cannot be read: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:  # one line: what is wrong and where
+        mark = getattr(exc, "problem_mark", None)
+        where = "" if mark is None else f" at line {mark.line + 1}, column {mark.column + 1}"
+        what = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        raise DataSpecError(f"data spec {path} cannot be read as YAML: {what}{where}") from exc
     if not isinstance(raw, dict) or not isinstance(raw.get("sources"), dict) or not raw["sources"]:
-        raise DataError(f"data spec {path} needs a 'sources' mapping with at least one source")
+        raise DataSpecError(f"data spec {path} needs a 'sources' mapping with at least one source")
     base = Path(data_root) if data_root else path.parent
     sources = []
     for name, s in raw["sources"].items():
         if not isinstance(s, dict) or "root" not in s:
-            raise DataError(f"data spec {path}: source {name!r} needs a 'root'")
-        root = Path(s["root"])
+            raise DataSpecError(f"data spec {path}: source {name!r} needs a 'root'")
+        root = Path(str(s["root"]))
         if data_root:
             root = base / root.name
         elif not root.is_absolute():
             root = (base / root).resolve()
         framing = s.get("framing", "as_given")
         if framing not in FRAMINGS:
-            raise DataError(f"data spec {path}: source {name!r} framing {framing!r} is not one of {', '.join(FRAMINGS)}")
+            raise DataSpecError(f"data spec {path}: source {name!r} framing {framing!r} is not one of {', '.join(FRAMINGS)}")
         val = s.get("validation") or {"group_fraction": 0.2}
-        if not ("column" in val or "group_fraction" in val):
-            raise DataError(f"data spec {path}: source {name!r} validation needs 'column'/'value' or 'group_fraction'")
-        sources.append(SourceSpec(
-            name=str(name), root=root, framing=framing, validation=dict(val),
-            real_weight=float(s.get("real_weight", 0.0)), fake_weight=float(s.get("fake_weight", 0.0)),
-            sbi=bool(s.get("sbi", True)), group_column=s.get("group_column", "group"),
-            exclude_methods=tuple(str(m) for m in s.get("exclude_methods", ()) or ()),
-            kind=str(s.get("kind", "swap")), method_kinds={str(k): str(v) for k, v in (s.get("method_kinds") or {}).items()},
-            description=str(s.get("description", "")), terms=str(s.get("terms", "")),
-        ))
-    share = float(raw.get("sbi_share", 0.3))
+        if not isinstance(val, dict) or not ("column" in val or "group_fraction" in val):
+            raise DataSpecError(f"data spec {path}: source {name!r} validation needs 'column'/'value' or 'group_fraction'")
+        try:
+            sources.append(SourceSpec(
+                name=str(name), root=root, framing=framing, validation=dict(val),
+                real_weight=float(s.get("real_weight", 0.0)), fake_weight=float(s.get("fake_weight", 0.0)),
+                sbi=bool(s.get("sbi", True)), group_column=s.get("group_column", "group"),
+                exclude_methods=tuple(str(m) for m in s.get("exclude_methods", ()) or ()),
+                kind=str(s.get("kind", "swap")),
+                method_kinds={str(k): str(v) for k, v in (s.get("method_kinds") or {}).items()},
+                description=str(s.get("description", "")), terms=str(s.get("terms", "")),
+            ))
+            if "group_fraction" in val:  # used at split time; a bad value is a spec error, reported here
+                float(val["group_fraction"]), int(val.get("seed", 0))
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise DataSpecError(f"data spec {path}: source {name!r} has a value of the wrong type: {exc}") from exc
+    try:
+        share = float(raw.get("sbi_share", 0.3))
+        split_seed, max_fpr = int(raw.get("calibration_split_seed", 1)), float(raw.get("max_fpr", 0.07))
+    except (TypeError, ValueError) as exc:
+        raise DataSpecError(f"data spec {path}: a value of the wrong type: {exc}") from exc
     if not 0.0 <= share <= 1.0:
-        raise DataError(f"data spec {path}: sbi_share must lie in [0, 1]")
+        raise DataSpecError(f"data spec {path}: sbi_share must lie in [0, 1]")
     if sum(s.real_weight for s in sources) <= 0:
-        raise DataError(f"data spec {path}: no source has a real_weight > 0")
+        raise DataSpecError(f"data spec {path}: no source has a real_weight > 0")
     return DataSpec(name=str(raw.get("name", path.stem)), path=path, sources=tuple(sources), sbi_share=share,
-                    calibration_split_seed=int(raw.get("calibration_split_seed", 1)),
-                    max_fpr=float(raw.get("max_fpr", 0.07)), raw=raw)
+                    calibration_split_seed=split_seed, max_fpr=max_fpr, raw=raw)
 
 
 def _source_table(src: SourceSpec) -> pd.DataFrame:

@@ -11,18 +11,21 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
+from ..errors import DataError, TrainingConfigError
+from ..fileio import atomic_path, atomic_write
 from ..models.backbones import BACKBONES
 from ..models.card import ModelCard
 from ..models.checkpoint import save_checkpoint
 from ..progress import Progress, ensure_progress
 from .calibrate import CALIBRATION_RULE, THRESHOLD_RULE, apply_calibration, choose_threshold, fit_platt, sigmoid
-from .data import Sample, load_labels, split_by_group
+from .config import TrainConfig
+from .data import Sample, check_files, load_labels, split_by_group
 from .dataset import CropDataset, epoch_samples
 from .metrics import roc_auc, summarize
 
@@ -31,44 +34,14 @@ __all__ = ["TrainConfig", "train", "predict_logits", "recalibrate_run"]
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class TrainConfig:
-    data: str
-    out: str
-    labels: str | None = None
-    name: str = "dfd-model"
-    backbone: str = "efficientnet_lite0"
-    input_size: int = 160
-    epochs: int = 6
-    samples_per_epoch: int = 16000
-    batch_size: int = 32
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    val_fraction: float = 0.2
-    monitor_size: int = 1500  # validation images scored after each epoch (all at the end)
-    seed: int = 0  # sampling, augmentation and initialisation
-    split_seed: int | None = None  # train/validation split; defaults to seed (keep it fixed when fine-tuning)
-    mode: str = "mixed"  # mixed | sbi_only | fakes_only
-    sbi_share: float = 0.5  # mixed mode: share of the fake half made of self-blended pseudo-fakes
-    landmarks_csv: str | None = None
-    workers: int = 1
-    device: str = "auto"
-    pretrained: bool = True
-    init_from: str | None = None  # a model card (.json): start from its verified weights (fine-tuning)
-    half: bool = False  # store weights as float16
-    crop_scale: float = 0.70  # inference framing, see the model card
-    crop_offset_y: float = 0.09
-    tta: str = "hflip"  # test-time augmentation for validation, calibration and (via the card) scanning
-    training_data: str = ""
-    data_terms: str = ""
-    limits: list[str] = field(default_factory=list)
-
-
 def _device(name: str):
     import torch
 
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise TrainingConfigError(f"device {name!r} was asked for, but torch sees no CUDA GPU here; "
+                                  "use --device auto or cpu")
     return torch.device(name)
 
 
@@ -93,9 +66,14 @@ def predict_logits(
 
 def _split(cfg: TrainConfig):
     df = load_labels(cfg.data, cfg.labels)
+    check_files(cfg.data, df["path"])
     split_seed = cfg.seed if cfg.split_seed is None else cfg.split_seed
     train_df, val_df = split_by_group(df, cfg.val_fraction, split_seed)
     calib_df, report_df = split_by_group(val_df, 0.5, split_seed + 1)
+    for part, d in (("training", train_df), ("calibration", calib_df), ("validation", report_df)):
+        if d.empty:
+            raise DataError(f"the {part} part of {cfg.data} is empty ({len(df)} files in {df['group'].nunique()} "
+                            f"group(s), val_fraction {cfg.val_fraction}): more files or groups are needed")
     return train_df, calib_df, report_df
 
 
@@ -111,12 +89,12 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
         return train_spec(cfg, progress)
     import torch
 
+    train_df, calib_df, report_df = _split(cfg)  # bad data is refused before anything is written
+    device = _device(cfg.device)
+    cfg, bb = resolve_backbone(cfg)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
-    device = _device(cfg.device)
-    bb = BACKBONES.get(cfg.backbone)
-    train_df, calib_df, report_df = _split(cfg)
     for name, d in ((f"{cfg.name}.calib_files.csv", calib_df), (f"{cfg.name}.val_files.csv", report_df)):
         d.assign(label=d["label"].map({0: "real", 1: "fake"})).to_csv(out / name, index=False)
     reals = train_df.loc[train_df.label == 0, "path"].tolist()
@@ -130,7 +108,8 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
         landmarks = {k: v for k, v in read_landmarks(lm_csv).items() if v is not None}
     sbi_pool = [p for p in reals if p in landmarks]
     if cfg.mode != "fakes_only" and not sbi_pool:
-        raise ValueError("no real face with landmarks: pseudo-fakes cannot be made")
+        raise DataError("no real face with landmarks (MTCNN found no face in any training real): pseudo-fakes "
+                        "cannot be made; check the data, or use --mode fakes_only")
 
     model = build_model(cfg, bb, device)
     val_all = pd_concat(calib_df, report_df)
@@ -147,6 +126,16 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
     return _finish(cfg, model, bb, calib_df, report_df, history, device, progress)
 
 
+def resolve_backbone(cfg: TrainConfig):
+    """(config, backbone): a backbone without offline pretrained weights starts from random weights
+    (and the config, recorded in the card, says so)."""
+    bb = BACKBONES.get(cfg.backbone)
+    if cfg.pretrained and not bb.has_pretrained:
+        log.info("backbone %s has no offline pretrained weights: starting from random weights", bb.name)
+        cfg = replace(cfg, pretrained=False)
+    return cfg, bb
+
+
 def build_model(cfg: TrainConfig, bb, device):
     """The backbone, from ImageNet weights, random, or a verified model card (``init_from``)."""
     model = bb.build(cfg.pretrained and not cfg.init_from)
@@ -155,7 +144,7 @@ def build_model(cfg: TrainConfig, bb, device):
 
         start = load_model(cfg.init_from)
         if start.card.backbone != cfg.backbone:
-            raise ValueError(f"--init-from model is a {start.card.backbone}, not a {cfg.backbone}")
+            raise TrainingConfigError(f"--init-from model is a {start.card.backbone}, not a {cfg.backbone}")
         model.load_state_dict(start.module.state_dict())
         log.info("initialised from %s (sha256 %s)", start.card.name, start.card.sha256)
     import torch
@@ -211,8 +200,10 @@ def fit(cfg: TrainConfig, model, epoch_dataset, mon_ds, y_mon: np.ndarray, devic
                "images_per_s": len(loader) * cfg.batch_size / (time.time() - t0)}
         history.append(rec)
         log.info("epoch %d: %s", epoch + 1, rec)
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "epoch": epoch + 1}, ckpt)
-        (out / "history.json").write_text(json.dumps(history, indent=2))
+        with atomic_path(ckpt) as tmp:  # a run killed while saving resumes from the previous epoch
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                        "epoch": epoch + 1}, tmp)
+        atomic_write(out / "history.json", json.dumps(history, indent=2))
     return history
 
 
@@ -249,7 +240,6 @@ def recalibrate_run(card_path: str | Path, data: str | Path | None = None, tta: 
     and the metrics derived from them are recomputed with the current rule.
     """
     import pandas as pd
-    from dataclasses import replace
 
     card_path = Path(card_path)
     card = ModelCard.read(card_path)
@@ -260,7 +250,7 @@ def recalibrate_run(card_path: str | Path, data: str | Path | None = None, tta: 
     tta = card.tta if tta is None else tta
     if tta != card.tta:
         if data is None:
-            raise ValueError(f"changing test-time augmentation ({card.tta} -> {tta}) means scoring again: give data")
+            raise TrainingConfigError(f"changing test-time augmentation ({card.tta} -> {tta}) means scoring again: give data")
         from ..models.checkpoint import load_model
 
         loaded = load_model(str(card_path))

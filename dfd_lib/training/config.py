@@ -1,0 +1,74 @@
+"""The one home of training settings and their defaults: :class:`TrainConfig` (``dfd train`` reads them here)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, get_args
+
+from ..errors import TrainingConfigError
+from ..models.tta import TTA_MODES, TtaMode
+
+__all__ = ["TrainMode", "TRAIN_MODES", "TrainConfig"]
+
+TrainMode = Literal["mixed", "sbi_only", "fakes_only"]  # what the fake half of an epoch is made of (epoch_samples)
+TRAIN_MODES: tuple[TrainMode, ...] = get_args(TrainMode)
+
+
+@dataclass
+class TrainConfig:
+    """Everything one training run needs; checked on construction (TrainingConfigError names the setting)."""
+
+    data: str  # a folder with real/ and fake/ (or labels.csv), or a multi-source data spec (.yaml)
+    out: str  # run folder: checkpoints, card, validation lists
+    labels: str | None = None
+    name: str = "dfd-model"
+    backbone: str = "efficientnet_lite0"
+    input_size: int = 160
+    epochs: int = 6
+    samples_per_epoch: int = 16000
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    val_fraction: float = 0.2
+    monitor_size: int = 1500  # validation images scored after each epoch (all at the end)
+    seed: int = 0  # sampling, augmentation and initialisation
+    split_seed: int | None = None  # train/validation split; defaults to seed (keep it fixed when fine-tuning)
+    mode: TrainMode = "mixed"
+    sbi_share: float = 0.5  # mixed mode: share of the fake half made of self-blended pseudo-fakes
+    landmarks_csv: str | None = None
+    workers: int = 1
+    device: str = "auto"  # auto (GPU when present), cpu, cuda or cuda:N
+    pretrained: bool = True
+    init_from: str | None = None  # a model card (.json): start from its verified weights (fine-tuning)
+    half: bool = False  # store weights as float16
+    crop_scale: float = 0.70  # inference framing, see the model card
+    crop_offset_y: float = 0.09
+    tta: TtaMode = "hflip"  # test-time augmentation for validation, calibration and (via the card) scanning
+    training_data: str = ""
+    data_terms: str = ""
+    limits: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        problems = []
+        for name in ("input_size", "epochs", "samples_per_epoch", "batch_size", "monitor_size"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.workers < 0:
+            problems.append(f"workers must be 0 or more, not {self.workers}")
+        if not self.lr > 0:
+            problems.append(f"lr must be positive, not {self.lr}")
+        if self.weight_decay < 0:
+            problems.append(f"weight_decay must not be negative, not {self.weight_decay}")
+        if not 0.0 < self.val_fraction < 1.0:
+            problems.append(f"val_fraction must lie strictly between 0 and 1, not {self.val_fraction}")
+        if not 0.0 <= self.sbi_share <= 1.0:
+            problems.append(f"sbi_share must lie in [0, 1], not {self.sbi_share}")
+        if self.mode not in TRAIN_MODES:
+            problems.append(f"mode {self.mode!r} is not one of {', '.join(TRAIN_MODES)}")
+        if self.tta not in TTA_MODES:
+            problems.append(f"tta {self.tta!r} is not one of {', '.join(TTA_MODES)}")
+        if not self.crop_scale > 0:
+            problems.append(f"crop_scale must be positive, not {self.crop_scale}")
+        if self.device != "auto" and self.device != "cpu" and not self.device.startswith("cuda"):
+            problems.append(f"device {self.device!r} is not auto, cpu, cuda or cuda:N")
+        if problems:
+            raise TrainingConfigError("training settings: " + "; ".join(problems))
