@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import math
 import os
 import stat
 import threading
@@ -383,6 +384,54 @@ def video_info(path: str | os.PathLike) -> dict:
         raise UnreadableMedia(f"video could not be opened: {exc}") from exc
 
 
+def _every_kth(container, stream, every: int, rate) -> Iterator[tuple[int, float, object]]:
+    """(index, time, frame) of every k-th decoded frame."""
+    for i, frame in enumerate(container.decode(stream)):
+        if i % every == 0:
+            yield i, float(frame.time) if frame.time is not None else i / float(rate), frame
+
+
+def _per_second(container, stream, fps: float, rate) -> Iterator[tuple[int, float, object]]:
+    """(index, time, frame) of the first frame at or after each 1/fps step of video time.
+
+    Decoding is skipped where it cannot matter: once two key frames have been seen, a key frame
+    is expected every such interval, and when one is expected between the frame just taken and
+    the next step, the decoder seeks to the next step (landing on the key frame before it)
+    instead of decoding every frame in between. If a seek ever lands before the frame already
+    taken (irregular key frames, a container without an index), seeking stops for this video
+    and every frame is decoded. Frame indices are counted from video time and the frame rate.
+    """
+    tb = float(stream.time_base) if stream.time_base else None
+    next_t, t_first, last_key, interval, decoded = 0.0, None, None, None, 0
+    can_seek = tb is not None and tb > 0
+    frames = container.decode(stream)
+    taken_t = None
+    while True:
+        try:
+            frame = next(frames)
+        except StopIteration:
+            return
+        t = float(frame.time) if frame.time is not None else decoded / float(rate)
+        decoded += 1
+        if t_first is None:
+            t_first = t
+        if taken_t is not None and t + 1e-6 < taken_t:  # a seek landed behind what was already taken
+            can_seek = False
+            continue
+        if frame.key_frame:
+            if last_key is not None and t > last_key + 1e-6:
+                interval = t - last_key
+            last_key = t
+        if t + 1e-6 < next_t:
+            continue
+        yield int(round((t - t_first) * float(rate))), t, frame
+        taken_t = t
+        next_t = (int(t * fps + 1e-6) + 1) / fps
+        if can_seek and interval is not None and last_key + interval * math.floor((next_t - last_key) / interval + 1e-6) > t + 1e-6:
+            container.seek(int(next_t / tb), stream=stream, backward=True, any_frame=False)
+            frames = container.decode(stream)
+
+
 def iter_video_frames(
     path: str | os.PathLike,
     fps: float | None = 1.0,
@@ -392,15 +441,15 @@ def iter_video_frames(
     """Decode a video and yield sampled RGB frames.
 
     Sampling: ``every=k`` keeps every k-th decoded frame; otherwise ``fps=f`` keeps about f
-    frames per second of video time (the first frame at or after each 1/f step). At most
-    ``limits.max_video_frames`` frames are yielded. Raises UnreadableMedia if nothing decodes.
+    frames per second of video time (the first frame at or after each 1/f step; stretches of
+    the video that hold no sampled frame are skipped by seeking where the key frames allow). At
+    most ``limits.max_video_frames`` frames are yielded. Raises UnreadableMedia if nothing decodes.
     """
     if every is not None and every < 1:
         raise ValueError("every must be >= 1")
     if every is None and (fps is None or fps <= 0):
         raise ValueError("give every=k or fps>0")
     yielded = 0
-    next_t = 0.0
     try:
         container = open_video(path)
     except Exception as exc:
@@ -411,16 +460,8 @@ def iter_video_frames(
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         rate = stream.average_rate or stream.guessed_rate or Fraction(25)
-        for i, frame in enumerate(container.decode(stream)):
-            t = float(frame.time) if frame.time is not None else i / float(rate)
-            if every is not None:
-                keep = i % every == 0
-            else:
-                keep = t + 1e-6 >= next_t
-                if keep:
-                    next_t = (int(t * fps + 1e-6) + 1) / fps
-            if not keep:
-                continue
+        sampled = _every_kth(container, stream, every, rate) if every is not None else _per_second(container, stream, fps, rate)
+        for i, t, frame in sampled:
             w, h = frame.width, frame.height
             if w * h > limits.max_image_pixels:
                 raise MediaTooLarge(f"video frames are {w}x{h}, over the pixel limit")

@@ -172,3 +172,35 @@ def test_prefetched_keeps_order_reraises_and_closes_the_source():
     assert next(gen) == 0
     gen.close()  # the caller stops early: the source is closed, no thread is left waiting
     assert closed.wait(2)
+
+
+def test_sampling_by_seeking_yields_the_frames_full_decoding_yields(tmp_path):
+    """Seeking past stretches with no sampled frame gives exactly the frames (pixels, indices, times) of decoding all."""
+    import av
+
+    from dfd_lib.media import iter_video_frames, open_video
+
+    clip = tmp_path / "gop.mp4"
+    rng = np.random.default_rng(0)
+    with av.open(str(clip), "w") as c:
+        s = c.add_stream("mpeg4", rate=25)
+        s.width, s.height, s.pix_fmt, s.bit_rate = 320, 240, "yuv420p", 2_000_000
+        s.codec_context.gop_size = 12  # a key frame about every half second
+        for i in range(200):
+            img = np.full((240, 320, 3), i % 256, np.uint8)
+            img[:, : 10 + i] = rng.integers(0, 255, (240, min(320, 10 + i), 3), dtype=np.uint8)[:, : 10 + i]
+            for pkt in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                c.mux(pkt)
+        for pkt in s.encode():
+            c.mux(pkt)
+    for fps in (0.4, 1.0, 3.0):
+        expected, nxt = [], 0.0
+        with open_video(clip) as c:
+            for i, fr in enumerate(c.decode(c.streams.video[0])):
+                t = float(fr.time)
+                if t + 1e-6 >= nxt:
+                    expected.append((i, round(t, 6), fr.to_ndarray(format="rgb24")))
+                    nxt = (int(t * fps + 1e-6) + 1) / fps
+        got = [(f.index, round(f.time_s, 6), f.image) for f in iter_video_frames(clip, fps=fps)]
+        assert [(i, t) for i, t, _ in got] == [(i, t) for i, t, _ in expected]
+        assert all(np.array_equal(a[2], b[2]) for a, b in zip(got, expected))

@@ -62,6 +62,8 @@ def _session(data: bytes, threads: int | None = None):
         threads = torch.get_num_threads()
     opts.intra_op_num_threads = max(1, int(threads))
     opts.inter_op_num_threads = 1
+    # No busy-waiting between calls: face detection and decoding run beside the classifier on the same cores.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
 
 
