@@ -47,7 +47,7 @@ def test_the_wheel_ships_the_case_notebook_template_and_reads_it_through_importl
     (wheel,) = (tmp_path / "dist").glob("dfd_workbench-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "dfd_lib/case/case_template.ipynb" in names
-    assert {"dfd_lib/report/portals/ncrp.yaml", "dfd_lib/report/portals/generic.yaml"} <= set(names)
+    assert {"dfd_lib/portal/profiles/ncrp.yaml", "dfd_lib/portal/profiles/generic.yaml"} <= set(names)
 
     # imported from the wheel itself (a zip): the template is still found and is the parameterised notebook
     probe = ("import json, sys; sys.path.insert(0, sys.argv[1]); import dfd_lib; "
