@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 DFD := $(VENV)/bin/dfd
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast dashboard venv bench hostile-bench examples screenshot
+.PHONY: demo test test-fast lint typecheck dashboard venv bench hostile-bench examples screenshot
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -24,6 +24,15 @@ demo: $(STAMP)
 ## The whole test suite, slow and browser tests included (what CI runs).
 test: $(STAMP)
 	$(PY) -m pytest
+
+## ruff: lint rules and formatting (pyproject.toml [tool.ruff]); `ruff format .` and `ruff check --fix .` fix most.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check dfd_lib workbench tests bench notebooks
+	$(VENV)/bin/ruff format --check dfd_lib workbench tests bench notebooks
+
+## mypy over dfd_lib and workbench (pyproject.toml [tool.mypy], with its list of modules still to fix).
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow and not browser"

@@ -4,6 +4,7 @@ Prints face crops per second (inference, batch 32, 160 px, CPU threads as config
 in the registry, and each one's ratio to inception_resnet_v1 (the original design's classifier).
 Run: .venv/bin/python bench/backbone_speed.py [--batches 8]
 """
+
 from __future__ import annotations
 
 import argparse

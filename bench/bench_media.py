@@ -2,6 +2,7 @@
 
 The face is scikit-image's public-domain astronaut photo, placed in scikit-image's coffee photo.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -77,7 +78,9 @@ def make_video(path: Path, seconds: float = 20.0, fps: int = 30, size: tuple[int
             x = int((w - side) * (0.2 + 0.6 * i / max(1, n - 1)))
             y = (h - side) // 3
             img[y : y + side, x : x + side] = face
-            img = np.clip(img.astype(np.int16) + rng.integers(-8, 9, (h, w, 3), dtype=np.int16), 0, 255).astype(np.uint8)
+            img = np.clip(img.astype(np.int16) + rng.integers(-8, 9, (h, w, 3), dtype=np.int16), 0, 255).astype(
+                np.uint8
+            )
             for pkt in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
                 c.mux(pkt)
         for pkt in s.encode():

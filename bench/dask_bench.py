@@ -15,6 +15,7 @@ this measures the client: findings written per second by the one process that ke
 Run (niced; at most 2 worker processes):
   OMP_NUM_THREADS=1 nice -n 15 .venv/bin/python bench/dask_bench.py [--n 24] [--sim-items 2000]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,16 +56,30 @@ class MockScanner:
         p = int(sha[:8], 16) / 0xFFFFFFFF
         card = self.model.card
         face = FaceResult(0, None, None, (0.0, 0.0, float(w), float(h)), (), 0.99, p, crop=img)
-        return FileResult(str(path), "scored", "1 face(s) scored", sha, size, "image", "image/png", w, h,
-                          faces=(face,), score=p, verdict="fake" if p >= 0.5 else "real", aggregate="max",
-                          model_name=card.name, model_sha256=card.sha256, threshold=card.threshold)
+        return FileResult(
+            str(path),
+            "scored",
+            "1 face(s) scored",
+            sha,
+            size,
+            "image",
+            "image/png",
+            w,
+            h,
+            faces=(face,),
+            score=p,
+            verdict="fake" if p >= 0.5 else "real",
+            aggregate="max",
+            model_name=card.name,
+            model_sha256=card.sha256,
+            threshold=card.threshold,
+        )
 
     def explain(self, face):
         return SimpleNamespace(overlay=(255 - face.crop).astype(np.uint8))
 
 
-def _timed_dask(label: str, workers: int, evidence: Path, cases: Path, spec, forensics: bool,
-                threads: int = 1) -> dict:
+def _timed_dask(label: str, workers: int, evidence: Path, cases: Path, spec, forensics: bool, threads: int = 1) -> dict:
     from dfd_lib.case import open_case
     from dfd_lib.case.distributed import DaskTriage, dask_client
 
@@ -81,10 +96,21 @@ def _timed_dask(label: str, workers: int, evidence: Path, cases: Path, spec, for
             findings = len(case.findings())
     n = int(df.attrs["analysed"])
     st = dask.stats
-    return {"label": label, "items": n, "failed": int(df.attrs["failed"]), "wall_s": wall, "start_s": started,
-            "per_item_s": wall / max(1, n), "task_s_mean": float(np.mean(st["task_s"])) if st["task_s"] else 0.0,
-            "findings": findings, "findings_per_s": findings / wall, "items_per_s": n / wall,
-            "workers": st.get("workers"), "threads": st.get("threads"), "write_s": st.get("write_s", 0.0)}
+    return {
+        "label": label,
+        "items": n,
+        "failed": int(df.attrs["failed"]),
+        "wall_s": wall,
+        "start_s": started,
+        "per_item_s": wall / max(1, n),
+        "task_s_mean": float(np.mean(st["task_s"])) if st["task_s"] else 0.0,
+        "findings": findings,
+        "findings_per_s": findings / wall,
+        "items_per_s": n / wall,
+        "workers": st.get("workers"),
+        "threads": st.get("threads"),
+        "write_s": st.get("write_s", 0.0),
+    }
 
 
 def _threaded_cluster(workers: int, threads: int):
@@ -99,8 +125,14 @@ def _threaded_cluster(workers: int, threads: int):
         from dfd_lib.case.distributed import worker_env
 
         with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=threads, processes=True, env=worker_env(),
-                                   dashboard_address=None, silence_logs=logging.ERROR)
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=threads,
+                processes=True,
+                env=worker_env(),
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
             client = Client(cluster, set_as_default=False)
             try:
                 yield client
@@ -133,10 +165,22 @@ def real_model(n: int, forensics: bool, tmp: Path) -> list[dict]:
         wall = time.perf_counter() - t1
         findings = len(case.findings())
     scanner.close()
-    rows = [{"label": "single-process", "items": int(df.attrs["analysed"]), "failed": int(df.attrs["failed"]),
-             "wall_s": wall, "start_s": load_s, "per_item_s": wall / n, "task_s_mean": wall / n,
-             "findings": findings, "findings_per_s": findings / wall, "items_per_s": n / wall, "workers": 0,
-             "threads": 1}]
+    rows = [
+        {
+            "label": "single-process",
+            "items": int(df.attrs["analysed"]),
+            "failed": int(df.attrs["failed"]),
+            "wall_s": wall,
+            "start_s": load_s,
+            "per_item_s": wall / n,
+            "task_s_mean": wall / n,
+            "findings": findings,
+            "findings_per_s": findings / wall,
+            "items_per_s": n / wall,
+            "workers": 0,
+            "threads": 1,
+        }
+    ]
     for w in (1, 2):
         rows.append(_timed_dask(f"dask-{w}-worker", w, evidence, cases, ScannerSpec(), forensics))
     return rows
@@ -166,41 +210,53 @@ def main() -> None:
     ap.add_argument("--sim-latency", type=float, default=0.05, help="mocked scoring time per item in seconds")
     ap.add_argument("--skip-real", action="store_true")
     args = ap.parse_args()
-    os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(BENCH)] + (
-        [os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [str(ROOT), str(BENCH)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])
+    )
     sys.path.insert(0, str(BENCH))
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("distributed").setLevel(logging.WARNING)
-    print(f"machine: {os.cpu_count()} CPU(s); OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}; "
-          f"load average {os.getloadavg()[0]:.2f} at start")
+    print(
+        f"machine: {os.cpu_count()} CPU(s); OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}; "
+        f"load average {os.getloadavg()[0]:.2f} at start"
+    )
     with tempfile.TemporaryDirectory(prefix="dfd-dask-bench-") as tmp:
         tmp = Path(tmp)
         if not args.skip_real:
             rows = real_model(args.n, args.forensics, tmp)
             print(f"\nreal model, {args.n} photos, forensics {'on' if args.forensics else 'off'}:")
-            print(f"{'run':16} {'items':>5} {'failed':>6} {'start s':>8} {'triage s':>9} {'items/s':>8} "
-                  f"{'task s':>7}")
+            print(f"{'run':16} {'items':>5} {'failed':>6} {'start s':>8} {'triage s':>9} {'items/s':>8} {'task s':>7}")
             for r in rows:
-                print(f"{r['label']:16} {r['items']:5d} {r['failed']:6d} {r['start_s']:8.2f} {r['wall_s']:9.2f} "
-                      f"{r['items_per_s']:8.2f} {r['task_s_mean']:7.3f}")
+                print(
+                    f"{r['label']:16} {r['items']:5d} {r['failed']:6d} {r['start_s']:8.2f} {r['wall_s']:9.2f} "
+                    f"{r['items_per_s']:8.2f} {r['task_s_mean']:7.3f}"
+                )
             single, one, two = rows
             print(f"ratio 1 worker / single-process: {one['items_per_s'] / single['items_per_s']:.2f}x")
             print(f"ratio 2 workers / 1 worker:      {two['items_per_s'] / one['items_per_s']:.2f}x")
             print(f"ratio 2 workers / single-process: {two['items_per_s'] / single['items_per_s']:.2f}x")
-            print(f"per-task overhead (1 worker: wall per item - worker compute per item): "
-                  f"{(one['per_item_s'] - one['task_s_mean']) * 1000:.1f} ms; "
-                  f"vs single-process per item: {(one['per_item_s'] - single['per_item_s']) * 1000:.1f} ms")
+            print(
+                f"per-task overhead (1 worker: wall per item - worker compute per item): "
+                f"{(one['per_item_s'] - one['task_s_mean']) * 1000:.1f} ms; "
+                f"vs single-process per item: {(one['per_item_s'] - single['per_item_s']) * 1000:.1f} ms"
+            )
         sim = simulated(args.sim_items, args.sim_procs, args.sim_threads, args.sim_latency, tmp)
         capacity = sim["threads"] / args.sim_latency
-        print(f"\nsimulated run: {sim['items']} items, {sim['threads']} worker threads in {args.sim_procs} "
-              f"process(es), mocked scoring {args.sim_latency * 1000:.0f} ms/item (workers could deliver "
-              f"{capacity:.0f} items/s)")
-        print(f"client wrote {sim['findings']} findings ({sim['items']} items with crop + Grad-CAM artifacts and "
-              f"custody entries) in {sim['wall_s']:.1f} s: {sim['findings_per_s']:.0f} findings/s, "
-              f"{sim['items_per_s']:.0f} items/s; failed {sim['failed']}")
-        print(f"of which recording (artifacts, findings, custody, one transaction per item): {sim['write_s']:.1f} s "
-              f"= {sim['write_s'] / max(1, sim['items']) * 1000:.1f} ms/item, i.e. the client alone could record "
-              f"{sim['items'] / max(1e-9, sim['write_s']):.0f} items/s")
+        print(
+            f"\nsimulated run: {sim['items']} items, {sim['threads']} worker threads in {args.sim_procs} "
+            f"process(es), mocked scoring {args.sim_latency * 1000:.0f} ms/item (workers could deliver "
+            f"{capacity:.0f} items/s)"
+        )
+        print(
+            f"client wrote {sim['findings']} findings ({sim['items']} items with crop + Grad-CAM artifacts and "
+            f"custody entries) in {sim['wall_s']:.1f} s: {sim['findings_per_s']:.0f} findings/s, "
+            f"{sim['items_per_s']:.0f} items/s; failed {sim['failed']}"
+        )
+        print(
+            f"of which recording (artifacts, findings, custody, one transaction per item): {sim['write_s']:.1f} s "
+            f"= {sim['write_s'] / max(1, sim['items']) * 1000:.1f} ms/item, i.e. the client alone could record "
+            f"{sim['items'] / max(1e-9, sim['write_s']):.0f} items/s"
+        )
 
 
 if __name__ == "__main__":

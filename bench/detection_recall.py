@@ -9,6 +9,7 @@ IoU >= 0.5. Inputs: the bundled sample evidence, the scan bench's photos and cro
 
 Run: .venv/bin/python bench/detection_recall.py [--per-source 300]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -78,8 +79,10 @@ def main() -> None:
     det = FaceDetector(pad_retry=0.0)
     mtcnn = MTCNN(keep_all=True, post_process=False)
     with tempfile.TemporaryDirectory() as d:
-        sets = {"sample evidence": sorted(p for p in (ROOT / "examples" / "evidence").glob("*") if p.is_file()),
-                "bench photos and crops": make_images(Path(d), 24) + make_crops(Path(d), 8)}
+        sets = {
+            "sample evidence": sorted(p for p in (ROOT / "examples" / "evidence").glob("*") if p.is_file()),
+            "bench photos and crops": make_images(Path(d), 24) + make_crops(Path(d), 8),
+        }
         sets.update(shared_samples(a.per_source))
         print("| pictures | files | faces (facenet) | faces (ours) | lost | new | seconds facenet | seconds ours |")
         print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
@@ -104,7 +107,9 @@ def main() -> None:
                 new += sum(1 for o in ours if not any(iou(r, o) >= 0.5 for r in ref))
             totals += (n_files, n_ref, n_ours, lost, new, 0)
             print(f"| {name} | {n_files} | {n_ref} | {n_ours} | {lost} | {new} | {t_ref:.1f} | {t_ours:.1f} |")
-        print(f"| all | {int(totals[0])} | {int(totals[1])} | {int(totals[2])} | {int(totals[3])} | {int(totals[4])} | | |")
+        print(
+            f"| all | {int(totals[0])} | {int(totals[1])} | {int(totals[2])} | {int(totals[3])} | {int(totals[4])} | | |"
+        )
 
 
 if __name__ == "__main__":

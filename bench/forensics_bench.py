@@ -15,6 +15,7 @@ Configurations, all measured in this same run on this machine:
 separately so that it is not charged to whichever analysis happens to run first.
 Numbers only; nothing here asserts on time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,8 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         photo = Path(tmp) / "photo_12mp.jpg"
         make_photo(photo)
-        print(f"photo: 4000x3000 JPEG q92, {photo.stat().st_size / 1e6:.1f} MB; "
-              f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; repeat={args.repeat}")
+        print(
+            f"photo: 4000x3000 JPEG q92, {photo.stat().st_size / 1e6:.1f} MB; "
+            f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; repeat={args.repeat}"
+        )
         time_once(photo, DEFAULT_MAX_PIXELS)  # warm-up: imports, c2pa library load
         runs: dict[str, list[dict[str, float]]] = {label: [] for label in configs}
         for _ in range(args.repeat):  # interleaved, so background load affects every configuration alike
@@ -94,8 +97,10 @@ def main(argv: list[str] | None = None) -> int:
         total = medians[label]["total"]
         verdict = "within" if total <= TARGET_S else "OVER"
         bound_txt = "no bound" if bound is None else f"{bound / 1e6:g} MP bound"
-        print(f"{label:<10} ({bound_txt}): {total:.3f} s, {verdict} the {TARGET_S:.0f} s target; "
-              f"{total / base:.2f}x the unbounded baseline")
+        print(
+            f"{label:<10} ({bound_txt}): {total:.3f} s, {verdict} the {TARGET_S:.0f} s target; "
+            f"{total / base:.2f}x the unbounded baseline"
+        )
     return 0
 
 

@@ -8,6 +8,7 @@ Prints ROC AUC and the mean |score difference| to (a) on the files where MTCNN f
 
 Run: .venv/bin/python bench/framing_check.py DATA_DIR --labels weights/<model>_val_files.csv [--model NAME] [--n 1000]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,9 +44,12 @@ def main() -> None:
     size = card.input_size
     variants = {
         "a) crop as given": [imgs[i] for i in keep],
-        f"b) pipeline framing (scale {card.crop_scale}, offset {card.crop_offset_y})": [crop_face(imgs[i], faces[i][0], size, card.crop_scale, card.crop_offset_y) for i in keep],
+        f"b) pipeline framing (scale {card.crop_scale}, offset {card.crop_offset_y})": [
+            crop_face(imgs[i], faces[i][0], size, card.crop_scale, card.crop_offset_y) for i in keep
+        ],
         "c) generous margin (scale 1.3)": [crop_face(imgs[i], faces[i][0], size, 1.3, 0.0) for i in keep],
     }
+
     # Where the pipeline's window runs past the 224 px crop it is padded with black, which a real photo
     # (with context around the face) never needs; report the files whose window fits on their own.
     def fits(i: int) -> bool:
@@ -54,14 +58,18 @@ def main() -> None:
         return x1 >= 0 and y1 >= 0 and x2 <= w and y2 <= h
 
     inside = np.array([fits(i) for i in keep])
-    print(f"model {card.name}; {len(keep)} of {len(imgs)} crops with an MTCNN face; "
-          f"{int(inside.sum())} where the pipeline window fits inside the crop (no padding)")
+    print(
+        f"model {card.name}; {len(keep)} of {len(imgs)} crops with an MTCNN face; "
+        f"{int(inside.sum())} where the pipeline window fits inside the crop (no padding)"
+    )
     base = None
     for name, crops in variants.items():
         p = sc.detector.predict(crops)
         base = p if base is None else base
-        print(f"{name:55s} AUC all {roc_auc(y, p):.4f} | no-padding subset {roc_auc(y[inside], p[inside]):.4f}"
-              f" | mean |p - p_a| {np.abs(p - base).mean():.4f}")
+        print(
+            f"{name:55s} AUC all {roc_auc(y, p):.4f} | no-padding subset {roc_auc(y[inside], p[inside]):.4f}"
+            f" | mean |p - p_a| {np.abs(p - base).mean():.4f}"
+        )
 
 
 if __name__ == "__main__":

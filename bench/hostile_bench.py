@@ -8,6 +8,7 @@ file's time, and the peak RSS of the scanning process (a child process, measured
 Run: .venv/bin/python bench/hostile_bench.py [--n-small 10000] [--depth 300] [--bomb-side 10000]
      [--big-side 10000] [--weights-dir DIR] [--model NAME] [--keep DIR]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,16 +67,22 @@ def main() -> int:
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="dfd-hostile-"))
     corpus_dir = work / "corpus"
     t0 = time.perf_counter()
-    corpus = make_corpus(corpus_dir, n_small=args.n_small, depth=args.depth, bomb_side=args.bomb_side,
-                         big_side=args.big_side)
+    corpus = make_corpus(
+        corpus_dir, n_small=args.n_small, depth=args.depth, bomb_side=args.bomb_side, big_side=args.big_side
+    )
     print(f"corpus: {len(corpus.expected)} paths in {corpus_dir} (generated in {time.perf_counter() - t0:.1f} s)")
     for what, why in corpus.skipped.items():
         print(f"  not made here: {what}: {why}")
     out = work / "results.jsonl"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(corpus_dir), str(out), args.model, args.weights_dir],
-                          env=env, stderr=subprocess.PIPE, text=True, errors="replace")
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, str(corpus_dir), str(out), args.model, args.weights_dir],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+    )
     wall = time.perf_counter() - t0
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # Linux: KiB
     lines = out.read_text(encoding="utf-8").splitlines() if out.exists() else []
@@ -87,8 +94,10 @@ def main() -> int:
     slowest = max(recs, key=lambda r: r["seconds"]) if recs else None
 
     print(f"model: {head.get('model', '?')} (loaded in {head.get('load_s', float('nan')):.1f} s)")
-    print(f"files scanned: {len(recs)}; scanning process exit status {proc.returncode}"
-          + ("" if proc.returncode == 0 else f" (died: {proc.stderr.strip()[-500:]})"))
+    print(
+        f"files scanned: {len(recs)}; scanning process exit status {proc.returncode}"
+        + ("" if proc.returncode == 0 else f" (died: {proc.stderr.strip()[-500:]})")
+    )
     pct = 100.0 * len(good) / len(recs) if recs else 0.0
     print(f"files with a status and a message: {len(good)}/{len(recs)} = {pct:.1f}% (goal 100%)")
     print(f"crashes: {len(crashes) + (proc.returncode != 0)} (goal 0)")
@@ -100,8 +109,10 @@ def main() -> int:
         why = Counter(r["message"][:90] for r in errors)
         print(f"'error' results: {len(errors)}: " + "; ".join(f"{n} x {m}" for m, n in why.most_common(3)))
     if slowest:
-        print(f"slowest file: {slowest['seconds']:.2f} s: {Path(slowest['path']).name} "
-              f"({slowest.get('status', 'CRASH')}: {slowest.get('message', slowest.get('crash', ''))[:100]})")
+        print(
+            f"slowest file: {slowest['seconds']:.2f} s: {Path(slowest['path']).name} "
+            f"({slowest.get('status', 'CRASH')}: {slowest.get('message', slowest.get('crash', ''))[:100]})"
+        )
         top = sorted(recs, key=lambda r: -r["seconds"])[1:4]
         print("next slowest: " + "; ".join(f"{Path(r['path']).name} {r['seconds']:.2f} s" for r in top))
     print(f"peak RSS of the scanning process: {peak_kib / 1024:.0f} MiB (goal under 2048 MiB); wall {wall:.1f} s")

@@ -7,6 +7,7 @@ classifier, Grad-CAM), so the table adds up to the scan's wall time apart from "
 
 Run: .venv/bin/python bench/profile_scan.py [--photos 24] [--crops 8] [--seconds 20] [--fps 1]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,6 +34,7 @@ class StageTimer:
         timer = self
 
         if generator:
+
             @functools.wraps(original)
             def wrapped(*a, **k):
                 it = original(*a, **k)
@@ -46,6 +48,7 @@ class StageTimer:
                     timer.seconds[stage] += time.perf_counter() - t0
                     yield item
         else:
+
             @functools.wraps(original)
             def wrapped(*a, **k):
                 t0 = time.perf_counter()
@@ -53,6 +56,7 @@ class StageTimer:
                     return original(*a, **k)
                 finally:
                     timer.seconds[stage] += time.perf_counter() - t0
+
         setattr(owner, attr, wrapped)
         self._patches.append((owner, attr, original))
 
@@ -108,10 +112,12 @@ def table(title: str, total: float, stages: dict[str, float]) -> str:
     if "classifier (incl. input prep)" in stages:
         stages["classifier (forward passes)"] = stages.pop("classifier (incl. input prep)") - prep
     accounted = sum(stages.values())
-    lines = [f"\n{title}: {total:.2f} s wall", f"| stage | seconds | share |", "| --- | ---: | ---: |"]
+    lines = [f"\n{title}: {total:.2f} s wall", "| stage | seconds | share |", "| --- | ---: | ---: |"]
     for name, sec in sorted(stages.items(), key=lambda kv: -kv[1]):
         lines.append(f"| {name} | {sec:.2f} | {100 * sec / total:.0f}% |")
-    lines.append(f"| other (scan loop, results, Python) | {total - accounted:.2f} | {100 * (total - accounted) / total:.0f}% |")
+    lines.append(
+        f"| other (scan loop, results, Python) | {total - accounted:.2f} | {100 * (total - accounted) / total:.0f}% |"
+    )
     return "\n".join(lines)
 
 
@@ -147,7 +153,11 @@ def main() -> None:
             print(table(f"{title} ({n_faces} faces)", total, stages))
             if prof_dir is not None:
                 prof_dir.mkdir(parents=True, exist_ok=True)
-                out = prof_dir / ("".join(ch if ch.isalnum() else "_" for ch in title.split(",")[0]) + ("_gradcam" if gradcam else "") + ".html")
+                out = prof_dir / (
+                    "".join(ch if ch.isalnum() else "_" for ch in title.split(",")[0])
+                    + ("_gradcam" if gradcam else "")
+                    + ".html"
+                )
                 out.write_text(ctx.output_html())
                 print(f"call tree: {out}")
 

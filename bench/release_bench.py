@@ -13,6 +13,7 @@
 becomes "previous"). Ratios are measured in the same run; absolute figures depend on the machine.
 Run: .venv/bin/python bench/release_bench.py [--quick] [--save]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -110,9 +111,15 @@ def main() -> None:
     last = saved.get("last", {})
     print(f"\n| figure | target | now | last saved ({last.get('_when', 'none')}) |")
     print("| --- | --- | ---: | ---: |")
+
+    def fmt(x) -> str:
+        if x is None:
+            return "-"
+        if isinstance(x, float):
+            return f"{x:.3f}" if x < 1 else f"{x:.2f}"
+        return str(x)
+
     for key, label, target in ROWS:
-        fmt = (lambda x: "-" if x is None else (f"{x:.3f}" if isinstance(x, float) and x < 1 else
-                                               f"{x:.2f}" if isinstance(x, float) else str(x)))
         print(f"| {label} | {target} | {fmt(now.get(key))} | {fmt(last.get(key))} |")
     if a.save:
         import platform

@@ -8,6 +8,7 @@ request), with the shipped default model; then the same with Grad-CAM on every f
 Prints images/s for each and the ratios, measured in the same run on the same images.
 Run: .venv/bin/python bench/scan_bench.py [--n 24] [--repeat 2]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,10 +71,18 @@ def measure(n_photos: int = 24, n_crops: int = 8, repeat: int = 2, log=print) ->
             to, nf = ours(paths, False)
             tg, _ = ours(paths, True)
             rows.append((tb, to, tg))
-            log(f"run {rep + 1}: baseline {n / tb:.2f} img/s | ours {n / to:.2f} img/s ({nf} faces) | ours+Grad-CAM {n / tg:.2f} img/s")
+            log(
+                f"run {rep + 1}: baseline {n / tb:.2f} img/s | ours {n / to:.2f} img/s ({nf} faces) | ours+Grad-CAM {n / tg:.2f} img/s"
+            )
     tb, to, tg = (min(c) for c in zip(*rows))
-    return {"images": n, "baseline_img_s": n / tb, "ours_img_s": n / to, "ours_gradcam_img_s": n / tg,
-            "ratio": tb / to, "ratio_gradcam": tb / tg}
+    return {
+        "images": n,
+        "baseline_img_s": n / tb,
+        "ours_img_s": n / to,
+        "ours_gradcam_img_s": n / tg,
+        "ratio": tb / to,
+        "ratio_gradcam": tb / tg,
+    }
 
 
 def main() -> None:
@@ -86,10 +95,16 @@ def main() -> None:
     a = ap.parse_args()
     m = measure(a.n, a.crops, a.repeat)
     n = m["images"]
-    print(f"\n{n} images ({a.n} photos, {a.crops} face crops), {torch.get_num_threads()} threads, best of {a.repeat} (model loading included in every figure)")
+    print(
+        f"\n{n} images ({a.n} photos, {a.crops} face crops), {torch.get_num_threads()} threads, best of {a.repeat} (model loading included in every figure)"
+    )
     print(f"baseline (MTCNN -> InceptionResnetV1 -> Grad-CAM, one image at a time): {m['baseline_img_s']:6.2f} img/s")
-    print(f"ours (default model, Grad-CAM on request):                          {m['ours_img_s']:6.2f} img/s   ratio {m['ratio']:.2f}x")
-    print(f"ours with Grad-CAM on every face:                                   {m['ours_gradcam_img_s']:6.2f} img/s   ratio {m['ratio_gradcam']:.2f}x")
+    print(
+        f"ours (default model, Grad-CAM on request):                          {m['ours_img_s']:6.2f} img/s   ratio {m['ratio']:.2f}x"
+    )
+    print(
+        f"ours with Grad-CAM on every face:                                   {m['ours_gradcam_img_s']:6.2f} img/s   ratio {m['ratio_gradcam']:.2f}x"
+    )
 
 
 if __name__ == "__main__":

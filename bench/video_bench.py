@@ -7,6 +7,7 @@ frame (``track_full_every=1``, as before face tracking), in the same run.
 
 Run: .venv/bin/python bench/video_bench.py [--seconds 20]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,10 @@ def measure(seconds: float = 20.0, rates: tuple[float, ...] = (1.0, 4.0), log=pr
                 r = s.scan_file(clip)
                 wall = time.perf_counter() - t0
                 out[f"{key}_{fps:g}fps_video_s_per_s"] = seconds / wall
-                log(f"{fps:g} frame/s, {key.replace('_', ' ')}: {wall:.2f} s for {seconds:g} s of video = "
-                    f"{seconds / wall:.1f}x real time ({r.status}, {len(r.faces)} faces, score {r.score:.3f})")
+                log(
+                    f"{fps:g} frame/s, {key.replace('_', ' ')}: {wall:.2f} s for {seconds:g} s of video = "
+                    f"{seconds / wall:.1f}x real time ({r.status}, {len(r.faces)} faces, score {r.score:.3f})"
+                )
     return out
 
 

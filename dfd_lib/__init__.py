@@ -3,6 +3,7 @@
 Layers, in the direction data flows: media (intake) -> faces -> detector -> explain / forensics
 -> case -> report. The CLI (``dfd``) and the widgets only call into these.
 """
+
 from __future__ import annotations
 
 __version__ = "0.1.0"

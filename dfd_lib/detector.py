@@ -3,6 +3,7 @@
 Calibration: P(fake) = sigmoid(logit / T + b) with the temperature T and bias b fitted on
 held-out data and recorded in the model card; the verdict compares P(fake) with the card's threshold.
 """
+
 from __future__ import annotations
 
 import math
@@ -14,7 +15,15 @@ from .models.checkpoint import LoadedModel
 from .models.tta import forward_logits
 from .results import Verdict
 
-__all__ = ["Detector", "aggregate_video", "VIDEO_AGGREGATE", "IMAGE_AGGREGATE", "verdict", "file_verdict", "OUTSIDE_REASON"]
+__all__ = [
+    "Detector",
+    "aggregate_video",
+    "VIDEO_AGGREGATE",
+    "IMAGE_AGGREGATE",
+    "verdict",
+    "file_verdict",
+    "OUTSIDE_REASON",
+]
 
 IMAGE_AGGREGATE = "max over faces: the most suspicious face decides the file"
 VIDEO_AGGREGATE = (
@@ -40,8 +49,10 @@ def verdict(score: float, threshold: float) -> Verdict:
     return "fake" if score >= threshold else "real"
 
 
-OUTSIDE_REASON = ("unlike the faces the model was validated on (novelty {novelty:.1f} > {limit:.1f}: another kind of "
-                  "camera, rendering, compression or not a natural face)")
+OUTSIDE_REASON = (
+    "unlike the faces the model was validated on (novelty {novelty:.1f} > {limit:.1f}: another kind of "
+    "camera, rendering, compression or not a natural face)"
+)
 
 
 def file_verdict(faces, score: float, threshold: float) -> tuple[Verdict, tuple[str, ...]]:
@@ -89,7 +100,7 @@ class Detector:
         """
         import torch
 
-        from .models.tta import forward_logits, forward_logits_features
+        from .models.tta import forward_logits_features
 
         onnx, tta = self.model.onnx, self.card.tta
         zs, feats = [], []

@@ -1,8 +1,18 @@
 """The environment variables dfd reads, named once here; every reader imports the name from this module."""
+
 from __future__ import annotations
 
-__all__ = ["CASES_DIR_ENV", "WEIGHTS_DIR_ENV", "DASK_SCHEDULER_ENV", "DASK_UPLOAD_ENV", "EVIDENCE_ROOTS_ENV",
-           "UPLOAD_MAX_ENV", "DASHBOARD_TOKEN_ENV", "DASHBOARD_HOSTS_ENV", "ENV_VARS"]
+__all__ = [
+    "CASES_DIR_ENV",
+    "WEIGHTS_DIR_ENV",
+    "DASK_SCHEDULER_ENV",
+    "DASK_UPLOAD_ENV",
+    "EVIDENCE_ROOTS_ENV",
+    "UPLOAD_MAX_ENV",
+    "DASHBOARD_TOKEN_ENV",
+    "DASHBOARD_HOSTS_ENV",
+    "ENV_VARS",
+]
 
 CASES_DIR_ENV = "DFD_CASES_DIR"
 WEIGHTS_DIR_ENV = "DFD_WEIGHTS_DIR"
@@ -18,11 +28,11 @@ ENV_VARS = {
     CASES_DIR_ENV: "the case store when no --cases-dir is given (default ./cases)",
     WEIGHTS_DIR_ENV: "a folder of model cards and weights searched before the shipped weights/",
     DASK_SCHEDULER_ENV: "a Dask scheduler (tcp://HOST:PORT) the dashboard's intake submits triage to; "
-                        "unset: analyses run in the dashboard's process",
+    "unset: analyses run in the dashboard's process",
     DASK_UPLOAD_ENV: '"1": send the evidence bytes to the Dask workers instead of letting them read the case '
-                     "folder on a shared path",
+    "folder on a shared path",
     EVIDENCE_ROOTS_ENV: "folders (os.pathsep-separated) the dashboard's evidence path box may read; unset or "
-                        "empty: uploads only",
+    "empty: uploads only",
     UPLOAD_MAX_ENV: "most MiB one dashboard upload batch may total (the websocket message limit)",
     DASHBOARD_TOKEN_ENV: "the dashboard's access token (default: a new random one per start)",
     DASHBOARD_HOSTS_ENV: "further Host names the dashboard answers to (comma-separated)",

@@ -3,6 +3,7 @@
 Every failure the library can explain derives from :class:`DfdError`, so callers can
 catch one type and still show a precise message.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar

@@ -3,6 +3,7 @@
 The heatmap shows which regions raised the 'fake' logit. It is a guide for the examiner's
 eye, not a segmentation of the manipulated area.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -72,7 +73,11 @@ class Explainer:
         x = det.to_batch([crop]).to(self.device)
         with torch.enable_grad():
             heat = self._cam(input_tensor=x, targets=[ClassifierOutputTarget(0)])[0]
-            logit = float(self._cam.outputs.detach().reshape(-1)[0]) if hasattr(self._cam, "outputs") else float(det.logits([crop])[0])
+            logit = (
+                float(self._cam.outputs.detach().reshape(-1)[0])
+                if hasattr(self._cam, "outputs")
+                else float(det.logits([crop])[0])
+            )
         p = float(det.calibrate(np.array([logit]))[0])
         heat = np.nan_to_num(heat.astype(np.float32))
         import cv2

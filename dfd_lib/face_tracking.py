@@ -10,6 +10,7 @@ searched in full (a new face is found at the latest there); a frame in which any
 not found again is searched in full at once; and a frame with no followed face is always searched
 in full. ``full_every=1`` turns tracking off.
 """
+
 from __future__ import annotations
 
 import numpy as np

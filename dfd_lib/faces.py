@@ -9,6 +9,7 @@ Two public steps, so a caller can show boxes before cropping:
 * :func:`crop_face` cuts a square crop around a box, framed by the model card's ``crop_scale``
   (crop side = scale x the box's larger side) so inference sees faces framed as in training.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -114,11 +115,14 @@ class FaceDetector:
             pad = max(8, int(round(self.pad_retry * max(small.shape[:2]))))
             prepared.append(cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(127, 127, 127)))
             params.append((f, pad))
-        return [[_map_back(face, pad, f) for face in faces]
-                for (f, pad), faces in zip(params, self._detect(prepared, scale=[f for f, _ in params]))]
+        return [
+            [_map_back(face, pad, f) for face in faces]
+            for (f, pad), faces in zip(params, self._detect(prepared, scale=[f for f, _ in params]))
+        ]
 
-    def _detect(self, images: Sequence[np.ndarray], scale: Sequence[float] | None = None,
-                min_face: float | None = None) -> list[list[FaceBox]]:
+    def _detect(
+        self, images: Sequence[np.ndarray], scale: Sequence[float] | None = None, min_face: float | None = None
+    ) -> list[list[FaceBox]]:
         """MTCNN on each image (downscaled to ``max_side``); ``scale[i]``: image i is already that
         fraction of the original, so the minimum face size shrinks with it; ``min_face``: the smallest
         face searched for, in original pixels (default ``min_face_size``). Images smaller than the

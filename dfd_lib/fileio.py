@@ -6,6 +6,7 @@ resume checkpoints, JSON outputs) are written through :func:`atomic_path` or its
 Values that must become JSON (case records, forensic metrics, CLI output) go through
 :func:`json_ready`.
 """
+
 from __future__ import annotations
 
 import math

@@ -4,6 +4,7 @@ The type of a file is decided from its first bytes, never from its extension, so
 file named ``.jpg`` is reported as unsupported rather than mis-read. Opening never modifies
 the original file.
 """
+
 from __future__ import annotations
 
 import errno
@@ -183,8 +184,12 @@ def walk_evidence(paths: Iterable[str | os.PathLike]) -> Iterator[WalkEntry]:
                 path = Path(e.path)
                 try:
                     if e.is_symlink():
-                        yield WalkEntry(path, f"symbolic link (to {os.readlink(e.path)}) inside a folder is not "
-                                              "followed; give its target explicitly to take it in", True)
+                        yield WalkEntry(
+                            path,
+                            f"symbolic link (to {os.readlink(e.path)}) inside a folder is not "
+                            "followed; give its target explicitly to take it in",
+                            True,
+                        )
                     elif e.is_dir(follow_symlinks=False):
                         est = e.stat(follow_symlinks=False)
                         subfolders.append((path, (est.st_dev, est.st_ino)))
@@ -238,7 +243,7 @@ def _wide_to_uint8(img, sixteen_bit: bool) -> np.ndarray:
     if lo is None or hi <= lo:
         if img.mode == "F":
             for top, band in _bands(img):
-                out[top:top + band.shape[0]][np.isposinf(band)] = 255
+                out[top : top + band.shape[0]][np.isposinf(band)] = 255
         return out
     factor = 255.0 / (hi - lo)
     for top, band in _bands(img):
@@ -247,7 +252,7 @@ def _wide_to_uint8(img, sixteen_bit: bool) -> np.ndarray:
         band *= factor
         np.nan_to_num(band, copy=False, nan=0.0, posinf=255.0, neginf=0.0)
         np.clip(band, 0, 255, out=band)
-        out[top:top + band.shape[0]] = band[:, :, None]
+        out[top : top + band.shape[0]] = band[:, :, None]
     return out
 
 
@@ -279,7 +284,7 @@ def _to_rgb(img) -> np.ndarray:
     out = np.empty((h, w, 3), np.uint8)
     for top in range(0, h, _SCALE_ROWS):
         band = _band_to_rgb(img.crop((0, top, w, min(h, top + _SCALE_ROWS))))
-        out[top:top + band.size[1]] = np.asarray(band, dtype=np.uint8).reshape(band.size[1], w, 3)
+        out[top : top + band.size[1]] = np.asarray(band, dtype=np.uint8).reshape(band.size[1], w, 3)
     return out
 
 
@@ -427,7 +432,11 @@ def _per_second(container, stream, fps: float, rate) -> Iterator[tuple[int, floa
         yield int(round((t - t_first) * float(rate))), t, frame
         taken_t = t
         next_t = (int(t * fps + 1e-6) + 1) / fps
-        if can_seek and interval is not None and last_key + interval * math.floor((next_t - last_key) / interval + 1e-6) > t + 1e-6:
+        if (
+            can_seek
+            and interval is not None
+            and last_key + interval * math.floor((next_t - last_key) / interval + 1e-6) > t + 1e-6
+        ):
             container.seek(int(next_t / tb), stream=stream, backward=True, any_frame=False)
             frames = container.decode(stream)
 
@@ -460,7 +469,11 @@ def iter_video_frames(
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         rate = stream.average_rate or stream.guessed_rate or Fraction(25)
-        sampled = _every_kth(container, stream, every, rate) if every is not None else _per_second(container, stream, fps, rate)
+        sampled = (
+            _every_kth(container, stream, every, rate)
+            if every is not None
+            else _per_second(container, stream, fps, rate)
+        )
         for i, t, frame in sampled:
             w, h = frame.width, frame.height
             if w * h > limits.max_image_pixels:

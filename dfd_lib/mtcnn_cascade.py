@@ -10,6 +10,7 @@ inputs from ``cv2.resize`` with ``INTER_AREA`` on the uint8 picture. The resampl
 in rounding, so boxes and probabilities differ slightly from facenet-pytorch's; ``bench/
 detection_recall.py`` measures what that changes on real pictures.
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -56,8 +57,15 @@ def _candidate_inputs(images: Sequence[np.ndarray], boxes, image_inds, size: int
     return out
 
 
-def detect_cascade(images: Sequence[np.ndarray], min_size: float, pnet, rnet, onet,
-                   thresholds: Sequence[float] = (0.6, 0.7, 0.7), factor: float = 0.709):
+def detect_cascade(
+    images: Sequence[np.ndarray],
+    min_size: float,
+    pnet,
+    rnet,
+    onet,
+    thresholds: Sequence[float] = (0.6, 0.7, 0.7),
+    factor: float = 0.709,
+):
     """Faces in equal-shape RGB uint8 pictures: per picture (boxes N x 4, probabilities N, landmarks N x 5 x 2).
 
     ``min_size`` is the smallest face side searched for, in the pictures' pixels. An empty
@@ -101,8 +109,15 @@ def detect_cascade(images: Sequence[np.ndarray], min_size: float, pnet, rnet, on
         pick = batched_nms(boxes[:, :4], boxes[:, 4], image_inds, 0.7)
         boxes, image_inds = boxes[pick], image_inds[pick]
         regw, regh = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
-        boxes = torch.stack([boxes[:, 0] + boxes[:, 5] * regw, boxes[:, 1] + boxes[:, 6] * regh,
-                             boxes[:, 2] + boxes[:, 7] * regw, boxes[:, 3] + boxes[:, 8] * regh, boxes[:, 4]]).permute(1, 0)
+        boxes = torch.stack(
+            [
+                boxes[:, 0] + boxes[:, 5] * regw,
+                boxes[:, 1] + boxes[:, 6] * regh,
+                boxes[:, 2] + boxes[:, 7] * regw,
+                boxes[:, 3] + boxes[:, 8] * regh,
+                boxes[:, 4],
+            ]
+        ).permute(1, 0)
         boxes = rerec(boxes)
 
         # Stage 2: the refinement network on 24 px candidates.
@@ -138,6 +153,11 @@ def detect_cascade(images: Sequence[np.ndarray], min_size: float, pnet, rnet, on
     out = []
     for i in range(len(images)):
         sel = inds_np == i
-        out.append((boxes_np[sel, :4].astype(np.float32), boxes_np[sel, 4].astype(np.float32),
-                    points_np[sel].astype(np.float32)))
+        out.append(
+            (
+                boxes_np[sel, :4].astype(np.float32),
+                boxes_np[sel, 4].astype(np.float32),
+                points_np[sel].astype(np.float32),
+            )
+        )
     return out

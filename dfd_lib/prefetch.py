@@ -4,6 +4,7 @@ Decoding (libjpeg, libavcodec) and hashing release the GIL, so on a 2-core machi
 file's reading and the current file's face detection and classification overlap. At most
 ``depth`` items wait in the queue, which bounds the memory read ahead.
 """
+
 from __future__ import annotations
 
 import queue

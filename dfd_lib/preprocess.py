@@ -1,4 +1,5 @@
 """Model input preparation shared by inference and training: square resize and normalisation."""
+
 from __future__ import annotations
 
 import cv2

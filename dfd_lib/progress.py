@@ -5,6 +5,7 @@ Library functions that take time accept ``progress: Progress | None``; they call
 request cancellation by making ``cancelled()`` return True; long loops check it
 between items and stop cleanly, keeping everything already recorded.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, Protocol, runtime_checkable
@@ -54,7 +55,9 @@ class TqdmProgress(NullProgress):
         if self._bar is None:
             return
         if info:
-            self._bar.set_postfix({k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in info.items()}, refresh=False)
+            self._bar.set_postfix(
+                {k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in info.items()}, refresh=False
+            )
         self._bar.update(n)
 
     def close(self) -> None:

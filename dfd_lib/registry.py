@@ -3,6 +3,7 @@
 Backbones (``dfd_lib.models.BACKBONES``), forensic analyses (``dfd_lib.forensics.default_registry``)
 and report formats all use it; nothing outside this module reaches into its storage.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

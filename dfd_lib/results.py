@@ -3,6 +3,7 @@
 These are plain frozen dataclasses with ``to_dict()`` giving JSON-ready records, the same
 records ``dfd scan --json`` writes and the case store keeps.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -48,7 +49,9 @@ class FaceResult:
     novelty: float | None = None  # distance from the faces the model was validated on (None: card has no statistics)
     outside: tuple[str, ...] = ()  # why this face is outside the model's experience; empty when it is not
     padded: bool = False  # found only after padding the picture (a face touching its border)
-    kind: str | None = None  # kind of manipulation this face most resembles (faces at or above the threshold), or "unclear"
+    kind: str | None = (
+        None  # kind of manipulation this face most resembles (faces at or above the threshold), or "unclear"
+    )
     kind_p: float | None = None
 
     def to_dict(self) -> dict:

@@ -3,6 +3,7 @@
 ``Scanner.scan_file`` never raises for bad evidence: every file ends in one of the states of
 ``dfd_lib.results.STATUSES`` with a message, and only ``scored`` files carry a score.
 """
+
 from __future__ import annotations
 
 import logging
@@ -21,8 +22,16 @@ from .errors import MediaError
 from .explain import Explainer, Explanation
 from .face_tracking import FaceTracker
 from .faces import FaceBox, FaceDetector, crop_face
-from .media import (MEDIA_KINDS, MediaLimits, file_hashes, iter_evidence_files, iter_video_frames, load_image,
-                    open_image_header, sniff)
+from .media import (
+    MEDIA_KINDS,
+    MediaLimits,
+    file_hashes,
+    iter_evidence_files,
+    iter_video_frames,
+    load_image,
+    open_image_header,
+    sniff,
+)
 from .models.checkpoint import LoadedModel, load_model
 from .prefetch import prefetched
 from .progress import Progress, ensure_progress
@@ -159,12 +168,14 @@ class Scanner:
     def scan_file(self, path: str | os.PathLike) -> FileResult:
         return self._analyse(self._read(path))
 
-    def _read(self, path: str | os.PathLike, decode_limit: int | None = None, find_faces: bool = False) -> "FileResult | _Read":
+    def _read(
+        self, path: str | os.PathLike, decode_limit: int | None = None, find_faces: bool = False
+    ) -> "FileResult | _Read":
         """Checks, hash, type and (pictures of at most ``decode_limit`` pixels, all when None) pixels of one file;
         with ``find_faces`` also the faces of a decoded picture (left to ``_analyse`` if the search fails)."""
         t0 = time.perf_counter()
         p = Path(path)
-        base = {"path": str(p)}
+        base: dict[str, object] = {"path": str(p)}
         try:
             if not p.exists():
                 return self._fail(base, "unreadable", "file does not exist", t0)
@@ -173,7 +184,9 @@ class Scanner:
             size = p.stat().st_size
             base["size"] = size
             if size > self.settings.limits.max_file_bytes:
-                return self._fail(base, "too_large", f"file is {size} bytes; the limit is {self.settings.limits.max_file_bytes}", t0)
+                return self._fail(
+                    base, "too_large", f"file is {size} bytes; the limit is {self.settings.limits.max_file_bytes}", t0
+                )
             base["sha256"] = file_hashes(p, ("sha256",))["sha256"]
             kind, mime, fmt = sniff(p)
             base.update(media_type=kind if kind in MEDIA_KINDS else "unknown", mime=mime)
@@ -267,7 +280,13 @@ class Scanner:
             self._video_batch(batch, faces_out, frames_out)
         n_face_frames = sum(1 for f in frames_out if f.score is not None)
         if not faces_out:
-            return self._fail(base, "no_face", f"no face in {len(frames_out)} sampled frame(s); " + self._no_face_message(), t0, frames_out)
+            return self._fail(
+                base,
+                "no_face",
+                f"no face in {len(frames_out)} sampled frame(s); " + self._no_face_message(),
+                t0,
+                frames_out,
+            )
         score = aggregate_video([f.score for f in frames_out])
         msg = f"{len(faces_out)} face(s) in {n_face_frames} of {len(frames_out)} sampled frame(s)"
         return self._scored(base, tuple(faces_out), tuple(frames_out), score, VIDEO_AGGREGATE, msg, t0)
@@ -290,13 +309,27 @@ class Scanner:
             frames_out.append(FrameScore(fr.index, fr.time_s, len(sc), max(sc) if sc else None))
 
     # -- result builders ----------------------------------------------------------------------
-    def _face(self, i: int, frame: int | None, time_s: float | None, f: FaceBox, score: float, crop, novelty, kinds,
-              k: int) -> FaceResult:
+    def _face(
+        self, i: int, frame: int | None, time_s: float | None, f: FaceBox, score: float, crop, novelty, kinds, k: int
+    ) -> FaceResult:
         """One face's result; ``novelty[k]`` and ``kinds[k]`` when the model has those heads."""
         nov = None if novelty is None else float(novelty[k])
         kind, kind_p = (None, None) if kinds is None or score < self.model.card.threshold else kinds[k]
-        return FaceResult(i, frame, time_s, f.box, f.landmarks, f.prob, score, crop, novelty=nov,
-                          outside=self.detector.outside_reasons(nov), padded=f.padded, kind=kind, kind_p=kind_p)
+        return FaceResult(
+            i,
+            frame,
+            time_s,
+            f.box,
+            f.landmarks,
+            f.prob,
+            score,
+            crop,
+            novelty=nov,
+            outside=self.detector.outside_reasons(nov),
+            padded=f.padded,
+            kind=kind,
+            kind_p=kind_p,
+        )
 
     def _model_fields(self) -> dict:
         c = self.model.card
@@ -308,8 +341,12 @@ class Scanner:
 
     def _fail(self, base: dict, status: FileStatus, message: str, t0: float, frames=()) -> FileResult:
         return FileResult(
-            status=status, message=message, frames=tuple(frames), elapsed_s=time.perf_counter() - t0,
-            **self._model_fields(), **base,
+            status=status,
+            message=message,
+            frames=tuple(frames),
+            elapsed_s=time.perf_counter() - t0,
+            **self._model_fields(),
+            **base,
         )
 
     def _scored(self, base, faces, frames, score, aggregate, message, t0) -> FileResult:
@@ -322,9 +359,18 @@ class Scanner:
         if caveats:
             message = f"{message}; " + ("INCONCLUSIVE, " if v == "inconclusive" else "") + "; ".join(caveats)
         return FileResult(
-            status="scored", message=message, faces=faces, frames=frames, score=score,
-            verdict=v, caveats=caveats, suspected_kind=kind, aggregate=aggregate, elapsed_s=time.perf_counter() - t0,
-            **self._model_fields(), **base,
+            status="scored",
+            message=message,
+            faces=faces,
+            frames=frames,
+            score=score,
+            verdict=v,
+            caveats=caveats,
+            suspected_kind=kind,
+            aggregate=aggregate,
+            elapsed_s=time.perf_counter() - t0,
+            **self._model_fields(),
+            **base,
         )
 
 
@@ -343,9 +389,27 @@ def _suspected_kind(faces) -> str | None:
 
 def _unsupported_message(p: Path, mime: str, fmt: str) -> str:
     ext = p.suffix.lower()
-    what = {"text/plain": "text", "application/pdf": "a PDF document", "application/zip": "a ZIP archive",
-            "image/heif": "HEIF/AVIF (not supported yet; convert to JPEG or PNG)"}.get(mime, f"unrecognised data ({mime})")
+    what = {
+        "text/plain": "text",
+        "application/pdf": "a PDF document",
+        "application/zip": "a ZIP archive",
+        "image/heif": "HEIF/AVIF (not supported yet; convert to JPEG or PNG)",
+    }.get(mime, f"unrecognised data ({mime})")
     msg = f"content is {what}, not a supported image or video"
-    if ext in (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".mp4", ".mov", ".avi", ".mkv", ".webm"):
+    if ext in (
+        ".jpg",
+        ".jpeg",
+        ".png",
+        ".gif",
+        ".bmp",
+        ".webp",
+        ".tif",
+        ".tiff",
+        ".mp4",
+        ".mov",
+        ".avi",
+        ".mkv",
+        ".webm",
+    ):
         msg += f"; the extension {ext} does not match the content"
     return msg

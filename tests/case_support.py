@@ -4,6 +4,7 @@
 ``scan_file``, ``explain``) and returns real ``FileResult`` objects, deterministic per
 content and model, so the case layer can be tested without weights.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -23,8 +24,9 @@ __all__ = ["FakeScanner", "PoisonScanner", "make_images", "write_image"]
 
 
 class FakeScanner:
-    def __init__(self, name: str = "fake-v1", threshold: float = 0.5, delay: float = 0.0,
-                 explain_fails: bool = False) -> None:
+    def __init__(
+        self, name: str = "fake-v1", threshold: float = 0.5, delay: float = 0.0, explain_fails: bool = False
+    ) -> None:
         sha = hashlib.sha256(name.encode()).hexdigest()
         self.model = SimpleNamespace(card=SimpleNamespace(name=name, sha256=sha, threshold=threshold))
         self.fps = 1.0
@@ -59,10 +61,24 @@ class FakeScanner:
         p = self._score(sha)
         faces = (
             FaceResult(0, None, None, (0.0, 0.0, w / 2, h / 2), ((5.0, 5.0),), 0.99, p, crop=img[: h // 2, : w // 2]),
-            FaceResult(1, None, None, (w / 2, h / 2, w, h), (), 0.95, p / 2, crop=img[h // 2:, w // 2:]),
+            FaceResult(1, None, None, (w / 2, h / 2, w, h), (), 0.95, p / 2, crop=img[h // 2 :, w // 2 :]),
         )
-        return FileResult(str(path), "scored", "2 face(s) scored", sha, size, "image", mime, w, h, faces=faces, score=p,
-                          verdict="fake" if p >= card.threshold else "real", aggregate="max", **common)
+        return FileResult(
+            str(path),
+            "scored",
+            "2 face(s) scored",
+            sha,
+            size,
+            "image",
+            mime,
+            w,
+            h,
+            faces=faces,
+            score=p,
+            verdict="fake" if p >= card.threshold else "real",
+            aggregate="max",
+            **common,
+        )
 
     def explain(self, face: FaceResult) -> SimpleNamespace:
         if self.explain_fails:

@@ -1,4 +1,5 @@
 """Shared fixtures: a small real checkpoint built on the fly, and the bundled sample evidence."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,9 +26,20 @@ def tiny_weights(tmp_path_factory) -> Path:
     torch.nn.init.normal_(module.classifier.weight, std=0.05)
     out = tmp_path_factory.mktemp("weights")
     card = ModelCard(
-        name="tiny-test-model", backbone="efficientnet_lite0", input_size=160, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5),
-        crop_scale=0.7, crop_offset_y=0.09, temperature=1.0, threshold=0.5, training_data="none: test fixture",
-        metrics={}, weights_file="tiny-test-model.pt", sha256="0" * 64, default=True,
+        name="tiny-test-model",
+        backbone="efficientnet_lite0",
+        input_size=160,
+        mean=(0.5, 0.5, 0.5),
+        std=(0.5, 0.5, 0.5),
+        crop_scale=0.7,
+        crop_offset_y=0.09,
+        temperature=1.0,
+        threshold=0.5,
+        training_data="none: test fixture",
+        metrics={},
+        weights_file="tiny-test-model.pt",
+        sha256="0" * 64,
+        default=True,
     )
     save_checkpoint(module, card, out)
     return out

@@ -11,6 +11,7 @@ Run (what tests/test_fuzz_media.py does, with generated seeds):
     python tests/fuzz_media.py -runs=3000 -timeout=10 -max_len=8192 -artifact_prefix=OUT/ SEED_DIR
     python tests/fuzz_media.py CRASH_FILE          # replay one saved input
 """
+
 from __future__ import annotations
 
 import os

@@ -11,6 +11,7 @@ It returns a :class:`Corpus` listing every path a walk of the folder must report
 (``expected``) and what it could not make here, with the reason (``skipped``). Used by
 tests/test_hostile_corpus.py and bench/hostile_bench.py.
 """
+
 from __future__ import annotations
 
 import io
@@ -102,8 +103,14 @@ def _flip(data: bytes, rng: random.Random, n: int) -> bytes:
     return bytes(buf)
 
 
-def make_corpus(folder: str | os.PathLike, n_small: int = 200, depth: int = 300, bomb_side: int = 4000,
-                big_side: int = 0, seed: int = 12) -> Corpus:
+def make_corpus(
+    folder: str | os.PathLike,
+    n_small: int = 200,
+    depth: int = 300,
+    bomb_side: int = 4000,
+    big_side: int = 0,
+    seed: int = 12,
+) -> Corpus:
     """Write the corpus into ``folder`` (created; must not exist or be empty).
 
     ``n_small``: files in the many-small-files folder (10,000 for the full measurement);
@@ -146,12 +153,21 @@ def make_corpus(folder: str | os.PathLike, n_small: int = 200, depth: int = 300,
 
     # animations
     frames = [_rgb(100 + i, 64, 64) for i in range(4)]
-    put("animated.gif", _encoded(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=80, loop=0),
-        "animated GIF")
-    put("animated.webp", _encoded(frames[0], "WEBP", save_all=True, append_images=frames[1:], duration=80),
-        "animated WebP")
-    put("animated.png", _encoded(frames[0], "PNG", save_all=True, append_images=frames[1:], duration=80),
-        "animated PNG (APNG)")
+    put(
+        "animated.gif",
+        _encoded(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=80, loop=0),
+        "animated GIF",
+    )
+    put(
+        "animated.webp",
+        _encoded(frames[0], "WEBP", save_all=True, append_images=frames[1:], duration=80),
+        "animated WebP",
+    )
+    put(
+        "animated.png",
+        _encoded(frames[0], "PNG", save_all=True, append_images=frames[1:], duration=80),
+        "animated PNG (APNG)",
+    )
 
     # unusual pixel types
     put("cmyk.tif", _encoded(_rgb(7).convert("CMYK"), "TIFF"), "CMYK TIFF")
@@ -167,18 +183,27 @@ def make_corpus(folder: str | os.PathLike, n_small: int = 200, depth: int = 300,
     if big_side:
         big = np.zeros((big_side, big_side), np.float32)
         big[::97] = 3.5
-        put("big_float32.tif", _encoded(Image.fromarray(big), "TIFF", compression="tiff_deflate"),
-            f"{big_side}x{big_side} float TIFF (deflate)")
+        put(
+            "big_float32.tif",
+            _encoded(Image.fromarray(big), "TIFF", compression="tiff_deflate"),
+            f"{big_side}x{big_side} float TIFF (deflate)",
+        )
         del big
         big16 = np.zeros((big_side, big_side), np.uint16)
         big16[::89] = 60000
-        put("big_grey16.tif", _encoded(Image.fromarray(big16), "TIFF", compression="tiff_deflate"),
-            f"{big_side}x{big_side} 16-bit TIFF (deflate)")
+        put(
+            "big_grey16.tif",
+            _encoded(Image.fromarray(big16), "TIFF", compression="tiff_deflate"),
+            f"{big_side}x{big_side} 16-bit TIFF (deflate)",
+        )
         del big16
 
     # container formats that are not decoded, or broken
-    put("photo.heic", struct.pack(">I", 24) + b"ftypheic" + b"\x00" * 4 + b"mif1heic" + os.urandom(256),
-        "HEIC-branded (fake ftyp)")
+    put(
+        "photo.heic",
+        struct.pack(">I", 24) + b"ftypheic" + b"\x00" * 4 + b"mif1heic" + os.urandom(256),
+        "HEIC-branded (fake ftyp)",
+    )
     put("empty.jpg", b"", "empty file")
     put("text_named.jpg", b"this is a text file named like a photo\n", "text named .jpg")
 

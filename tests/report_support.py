@@ -3,6 +3,7 @@
 Triage runs once per session (the tiny test model on the bundled examples plus a photo whose
 file name is in Devanagari and Chinese); every test gets its own copy of the case folder.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -16,8 +17,14 @@ from dfd_lib.case import open_case
 CASE_NAME = "Report test"
 UNICODE_NAME = "फोटो 证据 ünï.jpg"
 SOURCE_URL = "https://www.instagram.com/p/Cx123abc/"
-EXAMPLE_FILES = ("astronaut.jpg", "astronaut_blended_face.jpg", "astronaut_clip.mp4", "coffee_no_face.jpg",
-                 "two_faces.png", "problem_files/notes.jpg")
+EXAMPLE_FILES = (
+    "astronaut.jpg",
+    "astronaut_blended_face.jpg",
+    "astronaut_clip.mp4",
+    "coffee_no_face.jpg",
+    "two_faces.png",
+    "problem_files/notes.jpg",
+)
 
 # A complete, valid answer set for the ncrp form ("report other cyber crime" path).
 NCRP_VALUES = {
@@ -29,9 +36,11 @@ NCRP_VALUES = {
     "platform": "Instagram",
     "urls": [SOURCE_URL],
     "incident_state": "Maharashtra",
-    "narrative": ("A profile on Instagram uses morphed photographs of the complainant's face and sends messages in "
-                  "her name asking her contacts for money. The photographs were analysed with dfd; the face in "
-                  "two of them scored above the model threshold (see report.pdf)."),
+    "narrative": (
+        "A profile on Instagram uses morphed photographs of the complainant's face and sends messages in "
+        "her name asking her contacts for money. The photographs were analysed with dfd; the face in "
+        "two of them scored above the model threshold (see report.pdf)."
+    ),
     "suspect_handles": ["@priya.fake.2025"],
     "complainant_name": "Priya Sharma",
     "complainant_mobile": "+91 98765 43210",
@@ -57,7 +66,9 @@ def report_case_store(tmp_path_factory, scanner, examples) -> Path:
     files = [examples / f for f in EXAMPLE_FILES] + [root / "ev" / UNICODE_NAME]
     with open_case(CASE_NAME, cases_dir=root / "cases", examiner="Insp. Rao", agency="Cyber Cell Pune") as case:
         case.triage(files, scanner=scanner, source={"url": SOURCE_URL, "platform": "Instagram"})
-        case.annotate(1, verdict="likely_fake", notes="Blur along the jaw line; lighting differs.", reviewer="Insp. Rao")
+        case.annotate(
+            1, verdict="likely_fake", notes="Blur along the jaw line; lighting differs.", reviewer="Insp. Rao"
+        )
     return root / "cases"
 
 

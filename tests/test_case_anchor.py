@@ -1,4 +1,5 @@
 """The custody chain's anchored head, damaged custody entries, and verify's consistent snapshot."""
+
 from __future__ import annotations
 
 import json
@@ -23,13 +24,18 @@ _sql = raw_sql
 
 # -- A: deleting the newest entries is caught -------------------------------------------------------------------
 
+
 def test_deleting_newest_review_and_its_entry_is_not_intact(case):
     entries = case.custody_entries()
     last = entries[-1]
     assert last.action == "annotation"
-    _sql(case, "DROP TRIGGER annotations_no_delete", "DROP TRIGGER custody_no_delete",
-         "DELETE FROM annotations WHERE id = (SELECT MAX(id) FROM annotations)",
-         f"DELETE FROM custody WHERE seq = {last.seq}")
+    _sql(
+        case,
+        "DROP TRIGGER annotations_no_delete",
+        "DROP TRIGGER custody_no_delete",
+        "DELETE FROM annotations WHERE id = (SELECT MAX(id) FROM annotations)",
+        f"DELETE FROM custody WHERE seq = {last.seq}",
+    )
     report = case.verify(log_result=False)
     assert not report.ok, report.lines()
     msgs = [i.message for i in report.chain_breaks]
@@ -53,8 +59,12 @@ def test_report_entry_records_its_head_and_a_deleted_anchor_row_is_named(case):
     assert report_entry.details["custody_head"]["seq"] == report_entry.seq - 1
     head = report_entry.details["custody_head"]
     # forge: drop the 'view' entry and everything after it, then remove the anchor row too
-    _sql(case, "DROP TRIGGER custody_no_delete", f"DELETE FROM custody WHERE seq >= {head['seq']}",
-         "DELETE FROM custody_anchor")
+    _sql(
+        case,
+        "DROP TRIGGER custody_no_delete",
+        f"DELETE FROM custody WHERE seq >= {head['seq']}",
+        "DELETE FROM custody_anchor",
+    )
     report = case.verify(log_result=False)
     assert not report.ok
     assert any("anchor" in i.target for i in report.chain_breaks)
@@ -63,12 +73,26 @@ def test_report_entry_records_its_head_and_a_deleted_anchor_row_is_named(case):
 def test_external_anchor_from_an_export_style_custody_log(case, tmp_path):
     entries = case.custody_entries()
     anchor_file = tmp_path / "custody_log.json"
-    anchor_file.write_text(json.dumps({"case_id": case.id, "head_seq": entries[-1].seq,
-                                       "head_hash": entries[-1].entry_hash, "entries": len(entries)}))
+    anchor_file.write_text(
+        json.dumps(
+            {
+                "case_id": case.id,
+                "head_seq": entries[-1].seq,
+                "head_hash": entries[-1].entry_hash,
+                "entries": len(entries),
+            }
+        )
+    )
     assert case.verify(log_result=False, anchors=[anchor_file]).ok
-    _sql(case, "DROP TRIGGER custody_no_delete", f"DELETE FROM custody WHERE seq = {entries[-1].seq}",
-         "UPDATE custody_anchor SET head_seq = head_seq - 1, entries = entries - 1, head_hash = "
-         f"'{entries[-2].entry_hash}'", "DROP TRIGGER annotations_no_delete", "DELETE FROM annotations")
+    _sql(
+        case,
+        "DROP TRIGGER custody_no_delete",
+        f"DELETE FROM custody WHERE seq = {entries[-1].seq}",
+        "UPDATE custody_anchor SET head_seq = head_seq - 1, entries = entries - 1, head_hash = "
+        f"'{entries[-2].entry_hash}'",
+        "DROP TRIGGER annotations_no_delete",
+        "DELETE FROM annotations",
+    )
     report = case.verify(log_result=False, anchors=[anchor_file])
     assert not report.ok
     [issue] = [i for i in report.chain_breaks if i.target.startswith("anchor ")]
@@ -87,8 +111,10 @@ def test_cli_verify_with_anchor(case, tmp_path, capsys):
 
 # -- B: damaged custody details are reported, never a crash ------------------------------------------------------
 
-@pytest.mark.parametrize("raw", ["{not json", "[1, 2]", "\"text\"", "null",
-                                 '{"records": [["items", "x", "h"], 7, "z"], "info": 5}'])
+
+@pytest.mark.parametrize(
+    "raw", ["{not json", "[1, 2]", '"text"', "null", '{"records": [["items", "x", "h"], 7, "z"], "info": 5}']
+)
 def test_damaged_details_are_reported_not_crashing(case, raw, tmp_path):
     seq = case.custody_entries()[1].seq
     conn = sqlite3.connect(case.db_path, isolation_level=None)
@@ -152,10 +178,14 @@ def test_report_file_is_an_anchor_against_a_cut_back_log(case, tmp_path, fmt):
     entries = case.custody_entries()
     review = max(e.seq for e in entries if e.action == "annotation")
     keep = entries[review - 2]
-    _sql(case, "DROP TRIGGER custody_no_delete", "DROP TRIGGER annotations_no_delete",
-         "DELETE FROM annotations WHERE id = (SELECT MAX(id) FROM annotations)",
-         f"DELETE FROM custody WHERE seq >= {review}",
-         f"UPDATE custody_anchor SET head_seq = {keep.seq}, head_hash = '{keep.entry_hash}', entries = {keep.seq}")
+    _sql(
+        case,
+        "DROP TRIGGER custody_no_delete",
+        "DROP TRIGGER annotations_no_delete",
+        "DELETE FROM annotations WHERE id = (SELECT MAX(id) FROM annotations)",
+        f"DELETE FROM custody WHERE seq >= {review}",
+        f"UPDATE custody_anchor SET head_seq = {keep.seq}, head_hash = '{keep.entry_hash}', entries = {keep.seq}",
+    )
     assert case.verify(log_result=False).ok  # a consistent forgery: only an outside anchor can tell
     report = case.verify(log_result=False, anchors=[out])
     assert not report.ok

@@ -1,4 +1,5 @@
 """The case commands through ``dfd_lib.cli.main``: triage, cases, show, annotate, verify."""
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,21 @@ def store(tmp_path, monkeypatch):
 
 
 def _triage(store, *extra):
-    return main(["triage", str(store / "ev"), "--case", "FIR 7 of 2025", "--examiner", "Insp. Rao",
-                 "--cases-dir", str(store / "cases"), "--quiet", "--no-forensics", *extra])
+    return main(
+        [
+            "triage",
+            str(store / "ev"),
+            "--case",
+            "FIR 7 of 2025",
+            "--examiner",
+            "Insp. Rao",
+            "--cases-dir",
+            str(store / "cases"),
+            "--quiet",
+            "--no-forensics",
+            *extra,
+        ]
+    )
 
 
 def test_triage_then_show_annotate_and_list(store, capsys):
@@ -42,9 +56,27 @@ def test_triage_then_show_annotate_and_list(store, capsys):
     assert len(scored) == 3 and all(0 <= i["score"] <= 1 for i in scored)
     target = scored[0]
 
-    assert main(["annotate", "fir-7-of-2025", target["sha256"][:12], "--verdict", "likely_fake", "--tags", "a,b",
-                 "--notes", "blending at jaw", "--sensitive", "--reviewer", "SI Khan",
-                 "--cases-dir", str(store / "cases")]) == 0
+    assert (
+        main(
+            [
+                "annotate",
+                "fir-7-of-2025",
+                target["sha256"][:12],
+                "--verdict",
+                "likely_fake",
+                "--tags",
+                "a,b",
+                "--notes",
+                "blending at jaw",
+                "--sensitive",
+                "--reviewer",
+                "SI Khan",
+                "--cases-dir",
+                str(store / "cases"),
+            ]
+        )
+        == 0
+    )
     assert "likely_fake" in capsys.readouterr().out
     assert main(["show", "fir-7-of-2025", "--cases-dir", str(store / "cases"), "--json"]) == 0
     after = {i["sha256"]: i for i in json.loads(capsys.readouterr().out)}[target["sha256"]]
@@ -94,8 +126,19 @@ def test_cases_empty_store(tmp_path, capsys):
 def test_real_scanner_end_to_end(tiny_weights, examples, tmp_path, capsys):
     """The real scan pipeline on the bundled sample evidence, through the CLI."""
     cases = tmp_path / "cases"
-    argv = ["triage", str(examples), "--case", "sample", "--cases-dir", str(cases), "--weights-dir",
-            str(tiny_weights), "--examiner", "tester", "--quiet"]
+    argv = [
+        "triage",
+        str(examples),
+        "--case",
+        "sample",
+        "--cases-dir",
+        str(cases),
+        "--weights-dir",
+        str(tiny_weights),
+        "--examiner",
+        "tester",
+        "--quiet",
+    ]
     assert main(argv) == 0
     capsys.readouterr()
     with open_case("sample", cases_dir=cases, create=False) as case:
@@ -126,12 +169,27 @@ def test_annotate_based_on_an_old_record_is_refused(tmp_path, capsys):
     with open_case("FIR 8", cases_dir=cases) as case:
         [rec] = case.ingest(make_images(tmp_path / "ev", 1))
         first = case.annotate(rec.item_id, notes="flagged by SI Khan", sensitive=True, reviewer="SI Khan")
-    assert main(["annotate", "fir-8", str(rec.item_id), "--not-sensitive", "--based-on", "0",
-                 "--cases-dir", cases]) == 1
+    assert (
+        main(["annotate", "fir-8", str(rec.item_id), "--not-sensitive", "--based-on", "0", "--cases-dir", cases]) == 1
+    )
     err = capsys.readouterr().err
     assert "SI Khan" in err and "nothing was saved" in err
-    assert main(["annotate", "fir-8", str(rec.item_id), "--verdict", "fake", "--based-on", str(first.id),
-                 "--cases-dir", cases]) == 0
+    assert (
+        main(
+            [
+                "annotate",
+                "fir-8",
+                str(rec.item_id),
+                "--verdict",
+                "fake",
+                "--based-on",
+                str(first.id),
+                "--cases-dir",
+                cases,
+            ]
+        )
+        == 0
+    )
     assert f"record {first.id + 1}" in capsys.readouterr().out
     with open_case("fir-8", cases_dir=cases, create=False) as case:
         assert [a.sensitive for a in case.history(rec.item_id)] == [True, True]

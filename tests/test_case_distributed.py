@@ -1,5 +1,6 @@
 """Triage on a Dask cluster: same findings as single-process, refused workers, evidence hash checks,
 a worker killed mid-run loses nothing, a poison file ends as an error item (LocalCluster, 2 processes)."""
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,17 @@ import pytest
 pytest.importorskip("distributed")
 
 from dfd_lib.case import open_case  # noqa: E402
-from dfd_lib.case.distributed import DaskTriage, ModelPlugin, ScannerSpec, analyse_on_worker, check_workers, \
-    dask_client, identity_mismatch, local_identity, tune_malloc  # noqa: E402
+from dfd_lib.case.distributed import (
+    DaskTriage,
+    ModelPlugin,
+    ScannerSpec,
+    analyse_on_worker,
+    check_workers,
+    dask_client,
+    identity_mismatch,
+    local_identity,
+    tune_malloc,
+)  # noqa: E402
 from dfd_lib.case.errors import CaseError  # noqa: E402
 from dfd_lib.cli import main  # noqa: E402
 from dfd_lib.progress import CallbackProgress  # noqa: E402
@@ -50,8 +60,9 @@ def client(worker_path):
 def _detector_rows(db: Path) -> list[tuple]:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        return conn.execute("SELECT item_id, status, message FROM findings WHERE kind = 'detector'"
-                            " ORDER BY item_id").fetchall()
+        return conn.execute(
+            "SELECT item_id, status, message FROM findings WHERE kind = 'detector' ORDER BY item_id"
+        ).fetchall()
     finally:
         conn.close()
 
@@ -59,8 +70,10 @@ def _detector_rows(db: Path) -> list[tuple]:
 def _by_content(case) -> dict[tuple[str, str, str], tuple[str, float]]:
     """Findings keyed by (item SHA-256, kind, subject) -> (status, score)."""
     items = case.items().set_index("item_id")["sha256"]
-    return {(items[r.item_id], r.kind, r.subject): (r.status, np.nan if r.score is None else float(r.score))
-            for r in case.findings().itertuples()}
+    return {
+        (items[r.item_id], r.kind, r.subject): (r.status, np.nan if r.score is None else float(r.score))
+        for r in case.findings().itertuples()
+    }
 
 
 def _assert_same_findings(a: dict, b: dict) -> None:
@@ -81,14 +94,24 @@ def test_cli_workers_gives_the_same_findings_as_single_process(tmp_path, tiny_we
     assert main(["triage", *common, "--case", "dask", "--workers", "2"]) == 0
     with open_case("single", cases, create=False) as one, open_case("dask", cases, create=False) as many:
         single, dask = _by_content(one), _by_content(many)
-        assert len(single) > 20 and {s for s, _ in single.values()} >= {"scored", "no_face", "unreadable",
-                                                                           "unsupported", "too_large"}
+        assert len(single) > 20 and {s for s, _ in single.values()} >= {
+            "scored",
+            "no_face",
+            "unreadable",
+            "unsupported",
+            "too_large",
+        }
         _assert_same_findings(single, dask)
         det = many.findings(kind="detector").query("kind == 'detector'")
         workers = [p["worker"] for p in det.params]
         card = one.findings(kind="detector").params.iloc[0]["model_card"]
-        assert all(w["model_sha256"] == card["sha256"] and w["card_sha256"] == card["card_sha256"] and
-                   w["tool_version"] == "0.1.0" and w["pid"] != os.getpid() for w in workers)
+        assert all(
+            w["model_sha256"] == card["sha256"]
+            and w["card_sha256"] == card["card_sha256"]
+            and w["tool_version"] == "0.1.0"
+            and w["pid"] != os.getpid()
+            for w in workers
+        )
         assert "worker" not in one.findings(kind="detector").params.iloc[0]
         assert (many.custody_log()["action"] == "analysis").sum() == len(det)
     assert main(["verify", "dask", "--cases-dir", str(cases)]) == 0
@@ -108,9 +131,27 @@ def test_scale_out_flags_need_workers_or_a_scheduler(tmp_path, examples, capsys)
 def test_cli_scheduler_uploads_to_a_running_cluster(tmp_path, tiny_weights, examples, client):
     cases = tmp_path / "cases"
     address = client.scheduler_info()["address"]
-    assert main(["triage", str(examples / "astronaut.jpg"), str(examples / "problem_files"), "--case", "remote",
-                 "--cases-dir", str(cases), "--weights-dir", str(tiny_weights), "--quiet", "--no-forensics",
-                 "--scheduler", address, "--upload"]) == 0
+    assert (
+        main(
+            [
+                "triage",
+                str(examples / "astronaut.jpg"),
+                str(examples / "problem_files"),
+                "--case",
+                "remote",
+                "--cases-dir",
+                str(cases),
+                "--weights-dir",
+                str(tiny_weights),
+                "--quiet",
+                "--no-forensics",
+                "--scheduler",
+                address,
+                "--upload",
+            ]
+        )
+        == 0
+    )
     with open_case("remote", cases, create=False) as case:
         det = case.findings(kind="detector").query("kind == 'detector'")
         assert sorted(det.status) == ["scored", "too_large", "unreadable", "unreadable", "unsupported"]
@@ -150,8 +191,9 @@ def test_workers_that_differ_are_refused(client):
     assert identity_mismatch(mine, {"error": "ModelNotFound: none"}) == "its model did not load: ModelNotFound: none"
     assert identity_mismatch(mine, dict(mine)) is None
     # a worker whose own check failed computes nothing
-    remote = client.submit(analyse_on_worker, "dfd-test-other", 1, "0" * 64, "x.png", True, False, None, b"x",
-                           pure=False).result()
+    remote = client.submit(
+        analyse_on_worker, "dfd-test-other", 1, "0" * 64, "x.png", True, False, None, b"x", pure=False
+    ).result()
     assert remote.computed is None and "tool_version" in remote.refused
 
 
@@ -175,8 +217,9 @@ def test_evidence_that_hashes_differently_on_the_worker_is_not_scored(tmp_path, 
         victim = sorted((mirror / "evidence").iterdir())[0]
         victim.chmod(stat.S_IWUSR | stat.S_IRUSR)
         victim.write_bytes(victim.read_bytes() + b"tampered")
-        df = case.triage([], dask=DaskTriage(client, ScannerSpec(factory=FAKE), worker_case_dir=str(mirror)),
-                         forensics=False)
+        df = case.triage(
+            [], dask=DaskTriage(client, ScannerSpec(factory=FAKE), worker_case_dir=str(mirror)), forensics=False
+        )
         assert df.attrs["analysed"] == 2 and df.attrs["failed"] == 1
         bad = df[df["run"] == "failed"].iloc[0]
         assert bad["sha256"] == victim.name.split(".")[0] and np.isnan(bad["score"])
@@ -185,8 +228,7 @@ def test_evidence_that_hashes_differently_on_the_worker_is_not_scored(tmp_path, 
 
 
 @pytest.mark.slow
-def test_dashboard_intake_submits_to_the_configured_scheduler(tmp_path, tiny_weights, examples, client,
-                                                               monkeypatch):
+def test_dashboard_intake_submits_to_the_configured_scheduler(tmp_path, tiny_weights, examples, client, monkeypatch):
     from workbench.app import Workbench
     from workbench.state import AppState
 

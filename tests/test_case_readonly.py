@@ -1,4 +1,5 @@
 """A case on read-only media can be listed, shown, verified and reported to another folder; writes are refused."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Case store: intake hashing, dedupe, untouched originals, bad files, review history, custody log."""
+
 from __future__ import annotations
 
 import hashlib
@@ -67,7 +68,9 @@ def test_cases_dir_from_environment(tmp_path, monkeypatch):
         assert c.path == tmp_path / "envstore" / "env-case"
 
 
-@pytest.mark.parametrize("bad", ["../escape", "a/b", "a\\b", "..", ".hidden", "", "   ", "nul", "x\x00y", "a\nb", "!!!"])
+@pytest.mark.parametrize(
+    "bad", ["../escape", "a/b", "a\\b", "..", ".hidden", "", "   ", "nul", "x\x00y", "a\nb", "!!!"]
+)
 def test_hostile_case_names_refused(bad, tmp_path):
     with pytest.raises(InvalidCaseName):
         open_case(bad, cases_dir=tmp_path)
@@ -140,7 +143,9 @@ def test_bad_files_become_items_and_unreadable_paths_are_recorded(case, tmp_path
     finally:
         locked.chmod(0o644)
     by_name = {os.path.basename(r.path): r for r in recs}
-    assert by_name["empty.jpg"].intake_status == "empty" and by_name["empty.jpg"].sha256 == hashlib.sha256(b"").hexdigest()
+    assert (
+        by_name["empty.jpg"].intake_status == "empty" and by_name["empty.jpg"].sha256 == hashlib.sha256(b"").hexdigest()
+    )
     assert by_name["notes.jpg"].intake_status == "unsupported"
     assert by_name["ok.png"].intake_status == "ok"
     assert by_name["missing.png"].outcome == "error" and "no such file" in by_name["missing.png"].message
@@ -212,8 +217,12 @@ def test_log_action_extends_a_valid_chain(case, tmp_path):
 def test_append_only_guards_refuse_edits(case, tmp_path):
     case.ingest([write_image(tmp_path / "p.png", seed=2)])
     conn = sqlite3.connect(case.db_path)
-    for sql in ("UPDATE custody SET actor = 'mallory'", "DELETE FROM custody", "UPDATE items SET size = 1",
-                "DELETE FROM sources"):
+    for sql in (
+        "UPDATE custody SET actor = 'mallory'",
+        "DELETE FROM custody",
+        "UPDATE items SET size = 1",
+        "DELETE FROM sources",
+    ):
         with pytest.raises(sqlite3.DatabaseError, match="append-only"):
             conn.execute(sql)
     conn.close()
@@ -416,18 +425,27 @@ def test_a_stale_review_save_is_refused_and_keeps_the_other_examiners_review(cas
     form_a = review_version(None)  # examiner A opens the item: never reviewed
     other = open_case(case.id, cases_dir=case.path.parent)  # examiner B, another process
     try:
-        b = other.annotate(rec.item_id, verdict="fake", notes="minor; do not export", sensitive=True,
-                           reviewer="SI Khan", based_on=0)
+        b = other.annotate(
+            rec.item_id, verdict="fake", notes="minor; do not export", sensitive=True, reviewer="SI Khan", based_on=0
+        )
     finally:
         other.close()
     with pytest.raises(StaleReview, match="SI Khan") as err:  # A saves the form loaded before B's save
-        case.annotate(rec.item_id, verdict="real", notes="", tags="", sensitive=False, reviewer="Insp. Rao",
-                      based_on=form_a)
+        case.annotate(
+            rec.item_id, verdict="real", notes="", tags="", sensitive=False, reviewer="Insp. Rao", based_on=form_a
+        )
     assert err.value.current == b
     assert case.history(rec.item_id) == [b] and case.sensitive_items() == {rec.item_id}
     # after reloading, A's save is based on B's record and goes through
-    a = case.annotate(rec.item_id, verdict="likely_fake", notes=b.notes, tags="", sensitive=True,
-                      reviewer="Insp. Rao", based_on=review_version(b))
+    a = case.annotate(
+        rec.item_id,
+        verdict="likely_fake",
+        notes=b.notes,
+        tags="",
+        sensitive=True,
+        reviewer="Insp. Rao",
+        based_on=review_version(b),
+    )
     assert [h.id for h in case.history(rec.item_id)] == [b.id, a.id] and a.sensitive and a.notes == b.notes
     case.annotate(rec.item_id, tags="x", reviewer="Insp. Rao")  # without based_on: a change of the given fields
     assert case.history(rec.item_id)[-1].sensitive and case.verify(log_result=False).ok

@@ -1,4 +1,5 @@
 """Triage: findings and artifacts per item and face, models side by side, resumable after kill -9."""
+
 from __future__ import annotations
 
 import logging
@@ -45,8 +46,10 @@ def _detector_counts(db: Path) -> dict[tuple[int, str], int]:
         return {}
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        rows = conn.execute("SELECT item_id, model_sha256, COUNT(*) FROM findings WHERE kind = 'detector'"
-                            " GROUP BY item_id, model_sha256").fetchall()
+        rows = conn.execute(
+            "SELECT item_id, model_sha256, COUNT(*) FROM findings WHERE kind = 'detector'"
+            " GROUP BY item_id, model_sha256"
+        ).fetchall()
     except sqlite3.OperationalError:
         return {}
     finally:
@@ -110,8 +113,10 @@ def test_failed_explanation_keeps_the_finding(case, evidence, caplog):
 
 def test_cancel_between_items_keeps_what_is_done(case, evidence):
     n = {"done": 0}
-    prog = CallbackProgress(on_update=lambda d, t, desc, info: n.__setitem__("done", d if desc.startswith("triage") else 0),
-                            should_cancel=lambda: n["done"] >= 2)
+    prog = CallbackProgress(
+        on_update=lambda d, t, desc, info: n.__setitem__("done", d if desc.startswith("triage") else 0),
+        should_cancel=lambda: n["done"] >= 2,
+    )
     df = case.triage([evidence], scanner=FakeScanner(), progress=prog, forensics=False)
     assert df.attrs["cancelled"] and df.attrs["analysed"] == 2
     assert sorted(df["run"].value_counts().items()) == [("analysed", 2), ("pending", 4)]
@@ -129,8 +134,13 @@ class _FakeForensic:
     map_image: np.ndarray | None = None
 
     def to_dict(self):
-        return {"analysis": self.analysis, "status": self.status, "summary": self.summary,
-                "metrics": {"mean": 0.25}, "flags": list(self.flags)}
+        return {
+            "analysis": self.analysis,
+            "status": self.status,
+            "summary": self.summary,
+            "metrics": {"mean": 0.25},
+            "flags": list(self.flags),
+        }
 
 
 def test_forensic_results_become_findings_with_map_artifacts(case, evidence, monkeypatch):
@@ -185,11 +195,18 @@ RUNNER = textwrap.dedent("""
 def _spawn(tmp_path, cases, evidence, delay, who="runner", extra=0, barrier=None):
     script = tmp_path / "runner.py"
     script.write_text(RUNNER)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]),
-           "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, str(script), str(cases), str(evidence), str(delay), who, str(extra)]
-                            + ([str(barrier)] if barrier else []),
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]),
+        "OMP_NUM_THREADS": "1",
+    }
+    return subprocess.Popen(
+        [sys.executable, str(script), str(cases), str(evidence), str(delay), who, str(extra)]
+        + ([str(barrier)] if barrier else []),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def test_triage_resumes_after_kill_9(tmp_path):
@@ -229,8 +246,7 @@ def test_two_processes_write_one_case_without_corrupting_it(tmp_path):
     cases = tmp_path / "cases"
     barrier = tmp_path / "barrier"
     barrier.mkdir()
-    procs = [_spawn(tmp_path, cases, evidence, delay=0.05, who=f"proc{i}", extra=15, barrier=barrier)
-             for i in range(2)]
+    procs = [_spawn(tmp_path, cases, evidence, delay=0.05, who=f"proc{i}", extra=15, barrier=barrier) for i in range(2)]
     deadline = time.monotonic() + 120
     while len(list(barrier.glob("ready-*"))) < 2 and time.monotonic() < deadline:
         assert all(p.poll() is None for p in procs), procs[0].stderr.read().decode()
@@ -268,8 +284,16 @@ class _FlakyScanner(FakeScanner):
             from dfd_lib.results import FileResult
 
             card = self.model.card
-            return FileResult(str(path), "error", "CUDA out of memory", sha256_file(path), os.path.getsize(path),
-                              model_name=card.name, model_sha256=card.sha256, threshold=card.threshold)
+            return FileResult(
+                str(path),
+                "error",
+                "CUDA out of memory",
+                sha256_file(path),
+                os.path.getsize(path),
+                model_name=card.name,
+                model_sha256=card.sha256,
+                threshold=card.threshold,
+            )
         return super().scan_file(path)
 
 

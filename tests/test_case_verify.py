@@ -1,4 +1,5 @@
 """Tamper detection: verify names precisely what was altered, added, removed or broken."""
+
 from __future__ import annotations
 
 import os
@@ -85,9 +86,13 @@ def test_edited_finding_is_reported_precisely(case):
 
 def test_deleted_and_forged_findings_are_reported(case):
     fid = int(case.findings(item=1)["id"].iloc[0])
-    _sql(case, "DROP TRIGGER findings_no_delete", f"DELETE FROM findings WHERE id = {fid}",
-         "INSERT INTO findings (item_id, kind, subject, status, result_json, created_utc)"
-         " VALUES (2, 'detector', 'file', 'scored', '{}', '2025-01-01T00:00:00+00:00')")
+    _sql(
+        case,
+        "DROP TRIGGER findings_no_delete",
+        f"DELETE FROM findings WHERE id = {fid}",
+        "INSERT INTO findings (item_id, kind, subject, status, result_json, created_utc)"
+        " VALUES (2, 'detector', 'file', 'scored', '{}', '2025-01-01T00:00:00+00:00')",
+    )
     report = case.verify()
     msgs = {i.target: i.message for i in report.chain_breaks}
     assert "deleted" in msgs[f"findings #{fid}"]

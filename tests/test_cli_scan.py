@@ -1,4 +1,5 @@
 """`dfd scan` and `dfd models` through main(argv), as a user runs them."""
+
 import csv
 import hashlib
 import json
@@ -9,7 +10,21 @@ from dfd_lib.cli import main
 
 def test_scan_writes_json_csv_and_gradcam(tiny_weights, examples, tmp_path, capsys):
     js, cs, cam = tmp_path / "r.json", tmp_path / "r.csv", tmp_path / "cam"
-    rc = main(["scan", str(examples), "--weights-dir", str(tiny_weights), "--json", str(js), "--csv", str(cs), "--gradcam", str(cam), "--quiet"])
+    rc = main(
+        [
+            "scan",
+            str(examples),
+            "--weights-dir",
+            str(tiny_weights),
+            "--json",
+            str(js),
+            "--csv",
+            str(cs),
+            "--gradcam",
+            str(cam),
+            "--quiet",
+        ]
+    )
     assert rc == 0
     out = capsys.readouterr().out
     assert "tiny-test-model" in out and "too_large" in out and "no_face" in out
@@ -18,7 +33,18 @@ def test_scan_writes_json_csv_and_gradcam(tiny_weights, examples, tmp_path, caps
     assert by_name["empty.jpg"]["status"] == "unreadable" and by_name["empty.jpg"]["score"] is None
     assert by_name["astronaut_clip.mp4"]["frames"] and by_name["astronaut_clip.mp4"]["type"] == "video"
     for r in records:
-        assert {"path", "sha256", "type", "status", "message", "faces", "score", "verdict", "model", "model_sha256"} <= set(r)
+        assert {
+            "path",
+            "sha256",
+            "type",
+            "status",
+            "message",
+            "faces",
+            "score",
+            "verdict",
+            "model",
+            "model_sha256",
+        } <= set(r)
     # Grad-CAM overlays exist for scored faces, with correct hashes.
     cams = by_name["two_faces.png"]["gradcam"]
     assert len(cams) == 2
@@ -26,12 +52,33 @@ def test_scan_writes_json_csv_and_gradcam(tiny_weights, examples, tmp_path, caps
         with open(c["file"], "rb") as fh:
             assert hashlib.sha256(fh.read()).hexdigest() == c["sha256"]
     rows = list(csv.DictReader(cs.open()))
-    assert len(rows) == len(records) and {r["status"] for r in rows} >= {"scored", "no_face", "unreadable", "unsupported", "too_large"}
+    assert len(rows) == len(records) and {r["status"] for r in rows} >= {
+        "scored",
+        "no_face",
+        "unreadable",
+        "unsupported",
+        "too_large",
+    }
 
 
 def test_scan_with_every_kth_frame(tiny_weights, examples, tmp_path):
     js = tmp_path / "v.json"
-    assert main(["scan", str(examples / "astronaut_clip.mp4"), "--weights-dir", str(tiny_weights), "--every", "20", "--json", str(js), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "scan",
+                str(examples / "astronaut_clip.mp4"),
+                "--weights-dir",
+                str(tiny_weights),
+                "--every",
+                "20",
+                "--json",
+                str(js),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert [f["index"] for f in json.loads(js.read_text())[0]["frames"]] == [0, 20]
 
 
@@ -58,6 +105,11 @@ def test_scan_prints_and_writes_names_that_are_not_utf8(tiny_weights, examples, 
     assert rc == 0  # printing the table and writing the CSV used to raise UnicodeEncodeError
     assert "caf\\xe9.jpg" in out and "line\\nbreak.jpg" in out
     assert len(out.strip().splitlines()) == 1 + 2 + 2 + 1  # model line, header and rule, one line per file, counts
-    assert sorted(os.path.basename(r["path"]) for r in json.loads(js.read_text())) == ["caf\udce9.jpg", "line\nbreak.jpg"]
-    assert sorted(r["path"].rsplit("/", 1)[1] for r in csv.DictReader(cs.open(encoding="utf-8"))) == \
-        ["caf\\xe9.jpg", "line\nbreak.jpg"]
+    assert sorted(os.path.basename(r["path"]) for r in json.loads(js.read_text())) == [
+        "caf\udce9.jpg",
+        "line\nbreak.jpg",
+    ]
+    assert sorted(r["path"].rsplit("/", 1)[1] for r in csv.DictReader(cs.open(encoding="utf-8"))) == [
+        "caf\\xe9.jpg",
+        "line\nbreak.jpg",
+    ]

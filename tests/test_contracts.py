@@ -1,4 +1,5 @@
 """Contracts that span modules: environment-variable names, vocabularies and CLI defaults each defined once."""
+
 from __future__ import annotations
 
 import ast
@@ -23,13 +24,15 @@ def test_environment_variable_names_are_spelled_only_in_dfd_lib_env():
         for node in _string_constants(path):
             if re.fullmatch(r"DFD_[A-Z0-9_]+", node.value):
                 spelled.setdefault(node.value, []).append(f"{path.relative_to(ROOT)}:{node.lineno}")
-    outside = {name: where for name, where in spelled.items()
-               if any(not w.startswith("dfd_lib/env.py:") for w in where)}
+    outside = {
+        name: where for name, where in spelled.items() if any(not w.startswith("dfd_lib/env.py:") for w in where)
+    }
     assert not outside, f"DFD_* names spelled outside dfd_lib/env.py (import them from there): {outside}"
     assert set(spelled) == set(ENV_VARS), "every variable dfd reads is described in ENV_VARS"
 
 
 # -- CLI defaults come from the library ---------------------------------------------------------------------------
+
 
 def _library_defaults() -> dict[tuple[str, str], object]:
     """(command, option dest) -> the library's default for it: the one home each CLI default must match."""
@@ -54,14 +57,36 @@ def _library_defaults() -> dict[tuple[str, str], object]:
 
     table: dict[tuple[str, str], object] = {}
     for command in ("scan", "triage"):
-        for dest, name in (("frames_per_second", "fps"), ("every", "every"), ("min_face", "min_face_size"),
-                           ("face_threshold", "face_threshold")):
+        for dest, name in (
+            ("frames_per_second", "fps"),
+            ("every", "every"),
+            ("min_face", "min_face_size"),
+            ("face_threshold", "face_threshold"),
+        ):
             table[command, dest] = field(ScanSettings, name)
     for dest in ("device", "url", "platform"):
         table["triage", f"source_{dest}"] = field(Source, dest)
-    for dest in ("labels", "name", "backbone", "mode", "sbi_share", "input_size", "epochs", "samples_per_epoch",
-                 "batch_size", "lr", "val_fraction", "seed", "workers", "device", "init_from", "crop_scale",
-                 "weight_decay", "monitor_size", "training_data"):
+    for dest in (
+        "labels",
+        "name",
+        "backbone",
+        "mode",
+        "sbi_share",
+        "input_size",
+        "epochs",
+        "samples_per_epoch",
+        "batch_size",
+        "lr",
+        "val_fraction",
+        "seed",
+        "workers",
+        "device",
+        "init_from",
+        "crop_scale",
+        "weight_decay",
+        "monitor_size",
+        "training_data",
+    ):
         table["train", dest] = field(TrainConfig, dest)
     table["train", "landmarks"] = field(TrainConfig, "landmarks_csv")
     table["train", "half"] = field(TrainConfig, "half")
@@ -98,8 +123,18 @@ def test_every_cli_default_is_the_librarys_default():
             wrong.append(f"dfd {command} --{dest.replace('_', '-')}: {got!r}, the library says {expected!r}")
     for command, parser in commands.items():
         for action in parser._actions:
-            if isinstance(action, (argparse._HelpAction, argparse._StoreTrueAction, argparse._StoreFalseAction,
-                                   argparse._AppendAction)) or not action.option_strings:
+            if (
+                isinstance(
+                    action,
+                    (
+                        argparse._HelpAction,
+                        argparse._StoreTrueAction,
+                        argparse._StoreFalseAction,
+                        argparse._AppendAction,
+                    ),
+                )
+                or not action.option_strings
+            ):
                 continue
             default = parser.get_default(action.dest)
             if default is not None and (command, action.dest) not in table:
@@ -122,6 +157,7 @@ def test_help_texts_state_the_defaults_the_library_applies():
 
 # -- vocabularies: one Literal type each, its runtime tuple derived from it ----------------------------------------
 
+
 def _vocabularies() -> dict[str, tuple[str, ...]]:
     from dfd_lib.case.custody import ACTIONS
     from dfd_lib.case.evidence import INTAKE_OUTCOMES, INTAKE_STATUSES
@@ -135,11 +171,22 @@ def _vocabularies() -> dict[str, tuple[str, ...]]:
     from dfd_lib.training.config import TRAIN_MODES
     from dfd_lib.training.data import FRAMINGS
 
-    return {"file statuses": STATUSES, "model verdicts": VERDICTS, "analyst verdicts": ANALYST_VERDICTS,
-            "item statuses": ITEM_STATUSES, "forensic statuses": FORENSIC_STATUSES, "media kinds": MEDIA_KINDS,
-            "media types": MEDIA_TYPES, "intake outcomes": INTAKE_OUTCOMES, "intake statuses": INTAKE_STATUSES,
-            "triage outcomes": OUTCOMES, "custody actions": tuple(sorted(ACTIONS)), "train modes": TRAIN_MODES,
-            "framings": FRAMINGS, "tta modes": TTA_MODES}
+    return {
+        "file statuses": STATUSES,
+        "model verdicts": VERDICTS,
+        "analyst verdicts": ANALYST_VERDICTS,
+        "item statuses": ITEM_STATUSES,
+        "forensic statuses": FORENSIC_STATUSES,
+        "media kinds": MEDIA_KINDS,
+        "media types": MEDIA_TYPES,
+        "intake outcomes": INTAKE_OUTCOMES,
+        "intake statuses": INTAKE_STATUSES,
+        "triage outcomes": OUTCOMES,
+        "custody actions": tuple(sorted(ACTIONS)),
+        "train modes": TRAIN_MODES,
+        "framings": FRAMINGS,
+        "tta modes": TTA_MODES,
+    }
 
 
 def test_no_module_spells_out_a_vocabulary_again():

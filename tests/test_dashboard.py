@@ -1,4 +1,5 @@
 """The Voila dashboard in a real browser (Chromium through Playwright), driven as an investigator would."""
+
 from __future__ import annotations
 
 import hashlib
@@ -17,20 +18,32 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 CASE_NAME = "FIR 77 of 2025"
 NOTE = "Face boundary looks blended around the jaw."
 
 NCRP = {  # in form order: a drop-down's choices depend on the answer above it
-    "complaint_path": "Report Other Cyber Crime", "category": "Online and Social Media Related Crime",
-    "sub_category": "Cheating by Impersonation", "incident_date": "2025-03-01", "incident_time": "14:30",
-    "platform": "WhatsApp", "incident_state": "Maharashtra",
+    "complaint_path": "Report Other Cyber Crime",
+    "category": "Online and Social Media Related Crime",
+    "sub_category": "Cheating by Impersonation",
+    "incident_date": "2025-03-01",
+    "incident_time": "14:30",
+    "platform": "WhatsApp",
+    "incident_state": "Maharashtra",
     "narrative": "A photograph with the complainant's face swapped onto another body was sent to her contacts on "
-                 "WhatsApp from an unknown number, with threats to post more. The attached report shows the "
-                 "analysis of the image and the chain of custody of the evidence.",
-    "complainant_name": "A. Complainant", "complainant_mobile": "9876543210",
-    "complainant_address": "12 MG Road, Pune", "complainant_state": "Maharashtra",
+    "WhatsApp from an unknown number, with threats to post more. The attached report shows the "
+    "analysis of the image and the chain of custody of the evidence.",
+    "complainant_name": "A. Complainant",
+    "complainant_mobile": "9876543210",
+    "complainant_address": "12 MG Road, Pune",
+    "complainant_state": "Maharashtra",
 }
 CHOICE_FIELDS = {"complaint_path", "category", "sub_category", "platform", "incident_state", "complainant_state"}
 # `make screenshot` (DFD_UPDATE_DOCS=1) refreshes docs/dashboard.png: that run scores with the shipped model, so the
@@ -75,12 +88,23 @@ def voila(tmp_path: Path, tiny_weights: Path):
     cases = tmp_path / "cases"
     cases.mkdir()
     weights = SHIPPED_WEIGHTS if UPDATE_DOCS else tiny_weights
-    env = {**os.environ, "DFD_WEIGHTS_DIR": str(weights), "DFD_CASES_DIR": str(cases),
-           "PYTHONPATH": str(ROOT), "DFD_DASHBOARD_TOKEN": TOKEN, "DFD_EVIDENCE_ROOTS": str(tmp_path)}
+    env = {
+        **os.environ,
+        "DFD_WEIGHTS_DIR": str(weights),
+        "DFD_CASES_DIR": str(cases),
+        "PYTHONPATH": str(ROOT),
+        "DFD_DASHBOARD_TOKEN": TOKEN,
+        "DFD_EVIDENCE_ROOTS": str(tmp_path),
+    }
     log = tmp_path / "voila.log"
     with open(log, "w") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "workbench.serve", f"--port={port}", "--show-tracebacks"],
-                                cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "workbench.serve", f"--port={port}", "--show-tracebacks"],
+            cwd=ROOT,
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+        )
     try:
         _wait_http(f"http://127.0.0.1:{port}/login", proc, log)
         yield f"http://127.0.0.1:{port}/?token={TOKEN}", cases, log
@@ -191,7 +215,8 @@ def test_dashboard_triage_review_export(voila, tmp_path: Path, examples: Path) -
             # 3. open the most suspicious item: its Grad-CAM overlay is shown
             page.locator("button.dfd-tile-open").first.click()
             expect(page.locator(".dfd-item-facts")).to_contain_text(
-                f"model {SHIPPED_MODEL if UPDATE_DOCS else 'tiny-test-model'}", timeout=60_000)
+                f"model {SHIPPED_MODEL if UPDATE_DOCS else 'tiny-test-model'}", timeout=60_000
+            )
             cam = page.locator(".dfd-gradcam img, img.dfd-gradcam").first
             expect(cam).to_be_visible(timeout=120_000)
             assert cam.evaluate("el => el.complete && el.naturalWidth") > 0
@@ -211,8 +236,9 @@ def test_dashboard_triage_review_export(voila, tmp_path: Path, examples: Path) -
             expect(page.locator(".dfd-portal-form")).to_be_visible(timeout=30_000)
             anonymous = page.locator(".dfd-anonymous")  # its whole label is shown, not cut off with an ellipsis
             expect(anonymous).to_contain_text("anonymous complaint (leave out the complainant block)")
-            assert anonymous.evaluate("el => [el, ...el.querySelectorAll('*')].every("
-                                      "e => e.scrollWidth <= e.clientWidth + 1)"), anonymous.inner_html()
+            assert anonymous.evaluate(
+                "el => [el, ...el.querySelectorAll('*')].every(e => e.scrollWidth <= e.clientWidth + 1)"
+            ), anonymous.inner_html()
             assert "YAML" not in (page.locator(".dfd-field-incident_time input").get_attribute("placeholder") or "")
             for field, value in NCRP.items():
                 box = page.locator(f".dfd-field-{field}")

@@ -1,4 +1,5 @@
 """The dashboard server refuses requests without its token and requests addressed to a foreign Host (plain HTTP)."""
+
 from __future__ import annotations
 
 import http.client
@@ -39,14 +40,24 @@ def _get(port: int, path: str, host: str | None = None, headers: dict | None = N
 def served(tmp_path: Path, tiny_weights: Path):
     port = _free_port()
     (tmp_path / "cases").mkdir()
-    env = {**os.environ, "DFD_WEIGHTS_DIR": str(tiny_weights), "DFD_CASES_DIR": str(tmp_path / "cases"),
-           "PYTHONPATH": str(ROOT), "DFD_DASHBOARD_TOKEN": TOKEN}
+    env = {
+        **os.environ,
+        "DFD_WEIGHTS_DIR": str(tiny_weights),
+        "DFD_CASES_DIR": str(tmp_path / "cases"),
+        "PYTHONPATH": str(ROOT),
+        "DFD_DASHBOARD_TOKEN": TOKEN,
+    }
     env.pop("DFD_EVIDENCE_ROOTS", None)
     env.pop("DFD_UPLOAD_MAX_MB", None)  # the default limit
     log = tmp_path / "serve.log"
     with open(log, "w") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "workbench.serve", "--port", str(port)], cwd=ROOT, env=env,
-                                stdout=fh, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "workbench.serve", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+        )
     try:
         end = time.monotonic() + 120
         while True:
@@ -92,8 +103,13 @@ def test_token_required_and_foreign_host_refused(served) -> None:
 
     ids = sorted(set(re.findall(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", body)))
     assert ids, "the page names the kernel it started"
-    upgrade = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
-               "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Cookie": cookie}
+    upgrade = {
+        "Upgrade": "websocket",
+        "Connection": "Upgrade",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "Cookie": cookie,
+    }
     own = {**upgrade, "Origin": f"http://127.0.0.1:{port}"}
     foreign = {**upgrade, "Origin": f"http://attacker.example:{port}"}
     accepted = [k for k in ids if _get(port, f"/api/kernels/{k.decode()}/channels", headers=own)[0] == 101]
@@ -122,8 +138,10 @@ def test_upload_sized_messages_keep_the_connection(served) -> None:
 
     async def send_big() -> int | None:
         for k in ids:
-            req = HTTPRequest(f"ws://127.0.0.1:{port}/api/kernels/{k.decode()}/channels",
-                              headers={"Cookie": "; ".join(headers["cookies"]), "Origin": f"http://127.0.0.1:{port}"})
+            req = HTTPRequest(
+                f"ws://127.0.0.1:{port}/api/kernels/{k.decode()}/channels",
+                headers={"Cookie": "; ".join(headers["cookies"]), "Origin": f"http://127.0.0.1:{port}"},
+            )
             try:
                 ws = await websocket_connect(req)
             except Exception:

@@ -5,6 +5,7 @@ test is skipped elsewhere, saying so). After each failure: a one-line error inst
 traceback, nothing half-written kept, and once there is room the same command finishes the
 job; ``dfd verify`` passes and nothing is lost or duplicated.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,9 @@ from report_support import NCRP_VALUES
 
 def _mount(path: Path, size: str) -> None:
     path.mkdir(parents=True, exist_ok=True)
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True,
-                       text=True)
+    r = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True, text=True
+    )
     if r.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here to fill (needs root with mount rights): {r.stderr.strip()}")
 

@@ -12,6 +12,7 @@ custody head ``dfd verify --anchor`` accepts, and a gap-free custody log.
 
 Seed: $DFD_FAULT_SEED (printed); iterations: $DFD_FAULT_ITERATIONS (default 60).
 """
+
 from __future__ import annotations
 
 import json
@@ -64,11 +65,16 @@ ZYGOTE = textwrap.dedent("""
 
 class Zygote:
     def __init__(self, tmp: Path, delay: float) -> None:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]),
-               "OMP_NUM_THREADS": "1", "FAKE_DELAY": str(delay)}
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]),
+            "OMP_NUM_THREADS": "1",
+            "FAKE_DELAY": str(delay),
+        }
         self.log = tmp / "commands.log"
-        self.proc = subprocess.Popen([sys.executable, "-c", ZYGOTE], env=env, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", ZYGOTE], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
 
     def run(self, argv: list[str], kill_after: float | None = None) -> dict:
         """Run ``dfd argv`` in a forked child; SIGKILL it after ``kill_after`` seconds if still running."""
@@ -101,8 +107,10 @@ def _state(db: Path) -> dict:
         return {
             "items": q("SELECT id, sha256 FROM items"),
             "sources": q("SELECT original_path FROM sources"),
-            "detector": q("SELECT item_id, model_sha256, COUNT(*) FROM findings WHERE kind = 'detector'"
-                          " GROUP BY item_id, model_sha256"),
+            "detector": q(
+                "SELECT item_id, model_sha256, COUNT(*) FROM findings WHERE kind = 'detector'"
+                " GROUP BY item_id, model_sha256"
+            ),
             "analysis": q("SELECT item_id, COUNT(*) FROM custody WHERE action = 'analysis' GROUP BY item_id"),
             "seq": [r[0] for r in q("SELECT seq FROM custody ORDER BY seq")],
             "notes": q("SELECT item_id, notes FROM annotations ORDER BY id"),
@@ -136,8 +144,18 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(tmp_path):
             write_image(batch / name, seed=1000 * k + j, size=64)
         open(os.path.join(os.fsencode(batch), b"caf\xe9_%d.png" % k), "wb").write((batch / names[0]).read_bytes())
         expected_files.extend(sorted(batch.iterdir()))
-        return ["triage", str(batch), "--case", "fault-case", "--cases-dir", str(store), "--examiner", "Insp. Rao",
-                "--no-forensics", "--quiet"]
+        return [
+            "triage",
+            str(batch),
+            "--case",
+            "fault-case",
+            "--cases-dir",
+            str(store),
+            "--examiner",
+            "Insp. Rao",
+            "--no-forensics",
+            "--quiet",
+        ]
 
     def annotate_cmd(k: int) -> tuple[list[str], tuple[int, str]]:
         st = _state(db)
@@ -146,8 +164,24 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(tmp_path):
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
         based_on = conn.execute("SELECT COALESCE(MAX(id), 0) FROM annotations WHERE item_id = ?", (item,)).fetchone()[0]
         conn.close()
-        return (["annotate", *case, str(item), "--notes", notes, "--tags", f"k{k},fault", "--verdict", "likely_fake",
-                 "--based-on", str(based_on), "--reviewer", "SI Kulkarni"], (item, notes))
+        return (
+            [
+                "annotate",
+                *case,
+                str(item),
+                "--notes",
+                notes,
+                "--tags",
+                f"k{k},fault",
+                "--verdict",
+                "likely_fake",
+                "--based-on",
+                str(based_on),
+                "--reviewer",
+                "SI Kulkarni",
+            ],
+            (item, notes),
+        )
 
     def portal_cmd(k: int) -> tuple[list[str], str]:
         narrative = NCRP_VALUES["narrative"] + f" (form saved in iteration {k})"
@@ -168,8 +202,9 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(tmp_path):
         n_items = len({p.read_bytes() for p in expected_files})
         assert len(st["items"]) == n_items, f"iteration {k} ({op}): items lost or duplicated"
         assert len(st["sources"]) == len(expected_files) == len(set(st["sources"]))
-        assert {(i, n) for i, _, n in st["detector"]} == {(i, 1) for i, _ in st["items"]}, \
+        assert {(i, n) for i, _, n in st["detector"]} == {(i, 1) for i, _ in st["items"]}, (
             f"iteration {k} ({op}): not exactly one detector finding per item"
+        )
         assert sorted(st["analysis"]) == sorted((i, 1) for i, _ in st["items"])
         assert st["seq"] == list(range(1, len(st["seq"]) + 1)), "gap in the custody log"
         notes = Counter(st["notes"])
@@ -187,8 +222,12 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(tmp_path):
 
     try:
         # first runs, not killed: build the case and measure how long each command takes
-        for op, make in (("triage", triage_cmd), ("portal-form", portal_cmd), ("annotate", annotate_cmd),
-                         ("export", export_cmd)):
+        for op, make in (
+            ("triage", triage_cmd),
+            ("portal-form", portal_cmd),
+            ("annotate", annotate_cmd),
+            ("export", export_cmd),
+        ):
             made = make(0)
             argv, extra = (made, None) if op == "triage" else made
             r = z.run(argv)
@@ -206,7 +245,9 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(tmp_path):
         ops = ["triage"] * 5 + ["annotate"] * 3 + ["portal-form"] * 2 + ["export"] * 2
         for k in range(1, iterations + 1):
             op = rng.choice(ops)
-            made = {"triage": triage_cmd, "annotate": annotate_cmd, "portal-form": portal_cmd, "export": export_cmd}[op](k)
+            made = {"triage": triage_cmd, "annotate": annotate_cmd, "portal-form": portal_cmd, "export": export_cmd}[
+                op
+            ](k)
             argv, extra = (made, None) if op == "triage" else made
             kill_at = rng.uniform(0.0, duration[op])  # anywhere in the time the last whole run took
             first = z.run(argv, kill_after=kill_at)
@@ -234,7 +275,9 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(tmp_path):
     leftovers = sorted(p.name for p in exports.glob(".*.part"))
     st = _state(db)
     print(f"fault iterations: {iterations}; " + ", ".join(f"{op} {how}: {n}" for (op, how), n in sorted(tally.items())))
-    print(f"after all: {len(st['items'])} items, {len(st['sources'])} sources, {len(saved_notes)} reviews, "
-          f"{len(finished_exports)} exports; lost 0, duplicated 0, dfd verify passed {iterations + 2} times; "
-          f"export temp files left by killed exports: {len(leftovers)}")
+    print(
+        f"after all: {len(st['items'])} items, {len(st['sources'])} sources, {len(saved_notes)} reviews, "
+        f"{len(finished_exports)} exports; lost 0, duplicated 0, dfd verify passed {iterations + 2} times; "
+        f"export temp files left by killed exports: {len(leftovers)}"
+    )
     assert sum(n for (_, how), n in tally.items() if how == "killed") >= iterations // 2, tally

@@ -2,6 +2,7 @@
 
 Every image is generated here; nothing needs ../shared.
 """
+
 from __future__ import annotations
 
 import io
@@ -110,8 +111,9 @@ def test_result_validates_status_and_normalises_metrics():
         ForensicResult("x", "maybe", "s")
     with pytest.raises(ValueError):
         ForensicResult("x", "ok", "s", map_image=np.zeros((4, 4), np.uint8))
-    r = ForensicResult("x", "ok", "s", metrics={"a": np.float32(1.5), "b": (np.int64(2), float("nan"))},
-                       flags=["b", "a", "a"])
+    r = ForensicResult(
+        "x", "ok", "s", metrics={"a": np.float32(1.5), "b": (np.int64(2), float("nan"))}, flags=["b", "a", "a"]
+    )
     assert r.metrics == {"a": 1.5, "b": [2, None]} and r.flags == ["a", "b"]
     json.dumps(r.to_dict())
 
@@ -286,8 +288,12 @@ def test_cli_reports_hidden_files_and_never_opens_a_pipe(tmp_path, capsys):
     os.mkfifo(folder / "pipe")
     out = tmp_path / "r.json"
     rc = []
-    t = threading.Thread(target=lambda: rc.append(main(["forensics", str(folder), "--only", "metadata", "--json",
-                                                        str(out), "--no-progress"])), daemon=True)
+    t = threading.Thread(
+        target=lambda: rc.append(
+            main(["forensics", str(folder), "--only", "metadata", "--json", str(out), "--no-progress"])
+        ),
+        daemon=True,
+    )
     t.start()
     t.join(60)
     if t.is_alive():  # release the reader so the test process can end

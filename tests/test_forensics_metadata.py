@@ -1,4 +1,5 @@
 """Metadata, JPEG structure, C2PA provenance and video tags on files generated in the test."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -73,7 +74,9 @@ def test_photoshop_software_tag_and_contradicting_dates(tmp_path):
 
 def test_stable_diffusion_png_parameters_are_flagged(tmp_path):
     info = PngImagePlugin.PngInfo()
-    info.add_text("parameters", "a cat on a sofa\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1, Model: sd_xl_base_1.0")
+    info.add_text(
+        "parameters", "a cat on a sofa\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1, Model: sd_xl_base_1.0"
+    )
     info.add_text("Software", "Stable Diffusion web UI")
     path = tmp_path / "generated.png"
     _picture(128).save(path, pnginfo=info)
@@ -91,7 +94,9 @@ def test_xmp_digital_source_type_trained_algorithmic_media(tmp_path):
     assert "ai_digital_source_type" in r.flags
     assert r.metrics["digital_source_types"] == ["trainedAlgorithmicMedia"]
     assert r.metrics["xmp"]["xmp:CreatorTool"] == ["ImageMaker 2.1"]
-    assert digital_source_types('"digitalSourceType": "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture"') == ["digitalCapture"]
+    assert digital_source_types(
+        '"digitalSourceType": "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture"'
+    ) == ["digitalCapture"]
 
 
 def test_plain_file_has_no_metadata_and_no_c2pa_manifest(tmp_path):
@@ -172,24 +177,43 @@ def _test_signer():
     now = dt.datetime.now(dt.timezone.utc)
 
     def name(cn):
-        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn), x509.NameAttribute(NameOID.ORGANIZATION_NAME, "dfd tests")])
+        return x509.Name(
+            [x509.NameAttribute(NameOID.COMMON_NAME, cn), x509.NameAttribute(NameOID.ORGANIZATION_NAME, "dfd tests")]
+        )
 
     def usage(sign, ca):
-        return x509.KeyUsage(digital_signature=sign, content_commitment=False, key_encipherment=False,
-                             data_encipherment=False, key_agreement=False, key_cert_sign=ca, crl_sign=ca,
-                             encipher_only=False, decipher_only=False)
+        return x509.KeyUsage(
+            digital_signature=sign,
+            content_commitment=False,
+            key_encipherment=False,
+            data_encipherment=False,
+            key_agreement=False,
+            key_cert_sign=ca,
+            crl_sign=ca,
+            encipher_only=False,
+            decipher_only=False,
+        )
 
     def cert(subject, issuer, public, signing_key, ca):
-        b = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(public)
-             .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-             .not_valid_after(now + dt.timedelta(days=7))
-             .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-             .add_extension(usage(not ca, ca), critical=True))
+        b = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(issuer)
+            .public_key(public)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=7))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+            .add_extension(usage(not ca, ca), critical=True)
+        )
         if not ca:
-            b = (b.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
-                 .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-                 .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(signing_key.public_key()),
-                                critical=False))
+            b = (
+                b.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+                .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+                .add_extension(
+                    x509.AuthorityKeyIdentifier.from_issuer_public_key(signing_key.public_key()), critical=False
+                )
+            )
         return b.sign(signing_key, hashes.SHA256())
 
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
@@ -204,10 +228,22 @@ def test_signed_ai_manifest_is_read_and_tampering_is_detected(tmp_path):
     c2pa, signer = _test_signer()
     manifest = {
         "claim_generator_info": [{"name": "dfd-test-generator", "version": "1.0"}],
-        "title": "generated.jpg", "format": "image/jpeg",
-        "assertions": [{"label": "c2pa.actions", "data": {"actions": [{
-            "action": "c2pa.created", "softwareAgent": {"name": "Test Diffusion"},
-            "digitalSourceType": "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"}]}}],
+        "title": "generated.jpg",
+        "format": "image/jpeg",
+        "assertions": [
+            {
+                "label": "c2pa.actions",
+                "data": {
+                    "actions": [
+                        {
+                            "action": "c2pa.created",
+                            "softwareAgent": {"name": "Test Diffusion"},
+                            "digitalSourceType": "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia",
+                        }
+                    ]
+                },
+            }
+        ],
     }
     signed = tmp_path / "signed.jpg"
     with c2pa.Builder(json.dumps(manifest)) as builder, open(signed, "wb") as dest:
@@ -220,8 +256,12 @@ def test_signed_ai_manifest_is_read_and_tampering_is_detected(tmp_path):
     m = r.metrics
     assert m["state"] == "valid" and m["signer"] == "dfd test signer"
     assert m["claim_generator"].startswith("dfd-test-generator")
-    assert m["actions"][0] == {"action": "c2pa.created", "digital_source_type": "trainedAlgorithmicMedia",
-                               "software_agent": "Test Diffusion", "when": None}
+    assert m["actions"][0] == {
+        "action": "c2pa.created",
+        "digital_source_type": "trainedAlgorithmicMedia",
+        "software_agent": "Test Diffusion",
+        "when": None,
+    }
     assert "not evidence of manipulation" in r.summary
 
     data = bytearray(signed.read_bytes())
@@ -234,14 +274,38 @@ def test_signed_ai_manifest_is_read_and_tampering_is_detected(tmp_path):
 
 
 def test_manifest_summary_from_a_plain_store_dict():
-    store = {"active_manifest": "m2", "validation_state": "Trusted", "manifests": {
-        "m1": {"assertions": [{"label": "c2pa.actions", "data": {"actions": [
-            {"action": "c2pa.created", "digitalSourceType": "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture"}]}}]},
-        "m2": {"claim_generator": "Editor/3.0", "signature_info": {"issuer": "Example Inc."}, "ingredients": [{}],
-               "assertions": [{"label": "c2pa.actions.v2", "data": {"actions": [{"action": "c2pa.edited"}]}}]}}}
+    store = {
+        "active_manifest": "m2",
+        "validation_state": "Trusted",
+        "manifests": {
+            "m1": {
+                "assertions": [
+                    {
+                        "label": "c2pa.actions",
+                        "data": {
+                            "actions": [
+                                {
+                                    "action": "c2pa.created",
+                                    "digitalSourceType": "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture",
+                                }
+                            ]
+                        },
+                    }
+                ]
+            },
+            "m2": {
+                "claim_generator": "Editor/3.0",
+                "signature_info": {"issuer": "Example Inc."},
+                "ingredients": [{}],
+                "assertions": [{"label": "c2pa.actions.v2", "data": {"actions": [{"action": "c2pa.edited"}]}}],
+            },
+        },
+    }
     f = summarise_manifest_store(store)
     assert f["state"] == "trusted" and f["signer"] == "Example Inc." and f["ingredient_count"] == 1
-    assert f["actions"] == [{"action": "c2pa.edited", "digital_source_type": None, "software_agent": None, "when": None}]
+    assert f["actions"] == [
+        {"action": "c2pa.edited", "digital_source_type": None, "software_agent": None, "when": None}
+    ]
     assert f["earlier_manifest_actions"]["m1"][0]["digital_source_type"] == "digitalCapture"
     assert not f["untrusted_signer"] and f["validation_failures"] == []
 
@@ -288,17 +352,24 @@ def test_video_container_metadata(tmp_path):
 
 def _with_app1_segments(jpeg: bytes, payload: bytes) -> bytes:
     """Insert ``payload`` after SOI as a run of APP1 segments (each at most 65533 bytes)."""
-    segments = b"".join(b"\xff\xe1" + struct.pack(">H", len(payload[i:i + 65000]) + 2) + payload[i:i + 65000]
-                        for i in range(0, len(payload), 65000))
+    segments = b"".join(
+        b"\xff\xe1" + struct.pack(">H", len(payload[i : i + 65000]) + 2) + payload[i : i + 65000]
+        for i in range(0, len(payload), 65000)
+    )
     return jpeg[:2] + segments + jpeg[2:]
 
 
 def test_hostile_xmp_packet_is_read_in_linear_time(tmp_path):
     import time
 
-    body = (b"<x:xmpmeta xmlns:x=\"adobe:ns:meta/\">"  # a closed packet full of unclosed elements
-            + b"<xmp:CreatorTool>" * 40_000 + b"<xmp:ModifyDate a=\"" + b"<dc:description>" * 20_000
-            + b"<rdf:li " * 40_000 + b"</x:xmpmeta>")
+    body = (
+        b'<x:xmpmeta xmlns:x="adobe:ns:meta/">'  # a closed packet full of unclosed elements
+        + b"<xmp:CreatorTool>" * 40_000
+        + b'<xmp:ModifyDate a="'
+        + b"<dc:description>" * 20_000
+        + b"<rdf:li " * 40_000
+        + b"</x:xmpmeta>"
+    )
     hostile = body + b"<x:xmpmeta" * 300_000  # ~4 MB of packet starts that never close
     path = tmp_path / "hostile.jpg"
     path.write_bytes(_with_app1_segments(_jpeg_bytes(_picture(128), 90), XMP_AI + hostile))

@@ -4,6 +4,7 @@ Seeds are small valid JPEG, PNG, WebP, GIF and MP4 files made here; tests/fuzz_m
 them for a fixed number of iterations and fails on any exception outside the MediaError family
 (or from ``sniff`` at all) and on any input that takes more than ``-timeout`` seconds.
 """
+
 from __future__ import annotations
 
 import io
@@ -54,16 +55,30 @@ def test_atheris_fuzz_of_media_openers_raises_only_media_errors(tmp_path):
 
     artifacts = tmp_path / "artifacts"
     artifacts.mkdir()
-    env = {**os.environ, "TMPDIR": str(tmp_path), "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    cmd = [sys.executable, str(HERE / "fuzz_media.py"), f"-runs={RUNS}", "-seed=12", "-timeout=10",
-           "-rss_limit_mb=2048", "-max_len=4096", f"-artifact_prefix={artifacts}/", str(tmp_path / "seeds")]
+    env = {
+        **os.environ,
+        "TMPDIR": str(tmp_path),
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    cmd = [
+        sys.executable,
+        str(HERE / "fuzz_media.py"),
+        f"-runs={RUNS}",
+        "-seed=12",
+        "-timeout=10",
+        "-rss_limit_mb=2048",
+        "-max_len=4096",
+        f"-artifact_prefix={artifacts}/",
+        str(tmp_path / "seeds"),
+    ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, errors="replace", timeout=300)
     log = proc.stdout + proc.stderr
     found = sorted(p.name for p in artifacts.iterdir())
     assert proc.returncode == 0 and not found, (
         f"fuzzing found an input that breaks the contract (saved as {found} in {artifacts}; replay with "
-        f"python tests/fuzz_media.py FILE):\n{log[-6000:]}")
+        f"python tests/fuzz_media.py FILE):\n{log[-6000:]}"
+    )
     done = re.search(r"Done (\d+) runs in (\d+) second", log)
     assert done and int(done.group(1)) == RUNS, log[-3000:]
     print(f"atheris: {done.group(1)} inputs in {done.group(2)} s, none raised outside MediaError, none hung")

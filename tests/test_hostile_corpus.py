@@ -4,6 +4,7 @@ Triage takes each path in as an item (with a status and message) or records an i
 naming it; the case verifies afterwards. ``dfd scan`` gives every file one of
 ``dfd_lib.results.STATUSES`` with a message.
 """
+
 from __future__ import annotations
 
 import json
@@ -90,8 +91,19 @@ def test_dfd_triage_scan_and_verify_on_the_hostile_corpus(tmp_path, tiny_weights
     cases = tmp_path / "cases"
     common = ["--weights-dir", str(tiny_weights), "--quiet"]
     try:
-        rc = main(["triage", str(corpus.root), "--case", "hostile cli", "--cases-dir", str(cases),
-                   "--examiner", "Insp. Rao", *common])
+        rc = main(
+            [
+                "triage",
+                str(corpus.root),
+                "--case",
+                "hostile cli",
+                "--cases-dir",
+                str(cases),
+                "--examiner",
+                "Insp. Rao",
+                *common,
+            ]
+        )
         out = capsys.readouterr().out
         assert rc == 0, out  # 1 would mean an item whose analysis failed
         with open_case("hostile cli", cases_dir=cases, create=False, readonly=True) as case:
@@ -106,8 +118,9 @@ def test_dfd_triage_scan_and_verify_on_the_hostile_corpus(tmp_path, tiny_weights
         results = json.loads(report.read_text())
         files = [str(p) for p in iter_evidence_files([corpus.root])]
         assert sorted(r["path"] for r in results) == sorted(files)
-        bad = [(r["path"], r["status"], r["message"]) for r in results
-               if r["status"] not in STATUSES or not r["message"]]
+        bad = [
+            (r["path"], r["status"], r["message"]) for r in results if r["status"] not in STATUSES or not r["message"]
+        ]
         assert not bad, bad
         by_name = {os.path.basename(r["path"]): r for r in results}
         assert by_name["pixel_bomb.png"]["status"] == "too_large"

@@ -1,5 +1,6 @@
 """One read model of an item (Case.detail): the report and the dashboard read the same facts, and both refuse
 artifact references that lead out of the case's artifacts folder."""
+
 from __future__ import annotations
 
 import base64
@@ -64,8 +65,10 @@ def _point_artifacts_at(case, item_id: int, rel: str) -> int:
         for fid, raw in rows:
             refs = json.loads(raw)
             if refs:
-                conn.execute("UPDATE findings SET artifacts_json = ? WHERE id = ?",
-                             (json.dumps([{**r, "path": rel} for r in refs]), fid))
+                conn.execute(
+                    "UPDATE findings SET artifacts_json = ? WHERE id = ?",
+                    (json.dumps([{**r, "path": rel} for r in refs]), fid),
+                )
                 changed += len(refs)
         return changed
     finally:
@@ -85,8 +88,9 @@ def _is_magenta(data: bytes) -> bool:
 
 
 @pytest.mark.parametrize("escape", ["absolute", "dotdot", "symlink"])
-def test_artifact_paths_leading_out_of_the_case_are_refused_by_dashboard_and_report(case, tiny_weights, tmp_path,
-                                                                                    escape):
+def test_artifact_paths_leading_out_of_the_case_are_refused_by_dashboard_and_report(
+    case, tiny_weights, tmp_path, escape
+):
     item = item_id_of(case, "astronaut_blended_face.jpg")
     outside = _outside_png(case.path.parent)  # the case store, beside the case folder
     before = case.detail(item)

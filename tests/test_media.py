@@ -25,10 +25,17 @@ def _save(img: Image.Image, path, fmt, **kw):
     return path
 
 
-@pytest.mark.parametrize("fmt,kind,mime", [
-    ("JPEG", "image", "image/jpeg"), ("PNG", "image", "image/png"), ("WEBP", "image", "image/webp"),
-    ("BMP", "image", "image/bmp"), ("TIFF", "image", "image/tiff"), ("GIF", "image", "image/gif"),
-])
+@pytest.mark.parametrize(
+    "fmt,kind,mime",
+    [
+        ("JPEG", "image", "image/jpeg"),
+        ("PNG", "image", "image/png"),
+        ("WEBP", "image", "image/webp"),
+        ("BMP", "image", "image/bmp"),
+        ("TIFF", "image", "image/tiff"),
+        ("GIF", "image", "image/gif"),
+    ],
+)
 def test_sniff_reads_content_not_extension(tmp_path, fmt, kind, mime):
     p = _save(Image.new("RGB", (8, 8), "red"), tmp_path / "misnamed.txt", fmt)
     assert sniff(p)[:2] == (kind, mime)
@@ -48,7 +55,11 @@ def test_hashes_match_hashlib(tmp_path):
     p = tmp_path / "blob.bin"
     p.write_bytes(data)
     h = file_hashes(p)
-    assert h == {"sha256": hashlib.sha256(data).hexdigest(), "md5": hashlib.md5(data).hexdigest(), "sha1": hashlib.sha1(data).hexdigest()}
+    assert h == {
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "md5": hashlib.md5(data).hexdigest(),
+        "sha1": hashlib.sha1(data).hexdigest(),
+    }
 
 
 @pytest.mark.parametrize("mode", ["L", "LA", "RGBA", "CMYK", "P", "I;16", "1"])
@@ -219,7 +230,11 @@ def test_float_image_with_nan_and_infinity_scales_its_finite_range(tmp_path):
         out = load_image(p)
     grey = out[..., 0].astype(int)
     assert grey[0, 0] == 0 and grey[1, 1] == 255 and grey[2, 2] == 0
-    assert grey[5, 0] == 0 and grey[5, 19] == 255 and abs(grey[5, 10] - round(1000 / 2000 * 255 + 1000 / 19 / 2000 * 255)) <= 2
+    assert (
+        grey[5, 0] == 0
+        and grey[5, 19] == 255
+        and abs(grey[5, 10] - round(1000 / 2000 * 255 + 1000 / 19 / 2000 * 255)) <= 2
+    )
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.uint16])

@@ -1,4 +1,5 @@
 """Which model card is used: an explicit, safe search order; the card's SHA-256 recorded with every finding."""
+
 from __future__ import annotations
 
 import hashlib
@@ -45,8 +46,9 @@ def test_search_order_is_option_then_env_then_package(tmp_path, monkeypatch):
     assert len(dirs) == 3 and dirs[2].name == "weights"
 
 
-def test_loaded_card_is_logged_and_recorded_with_every_detector_finding(tmp_path, scanner, tiny_weights, examples,
-                                                                          caplog):
+def test_loaded_card_is_logged_and_recorded_with_every_detector_finding(
+    tmp_path, scanner, tiny_weights, examples, caplog
+):
     from dfd_lib.models import load_model
 
     card_sha = _sha(tiny_weights / "tiny-test-model.json")
@@ -71,6 +73,6 @@ def test_report_model_section_shows_the_card_sha256(tmp_path, scanner, tiny_weig
         html = generate_report(case, "html", tmp_path / "r.html", weights_dir=tiny_weights).read_text()
         # the card is not installed where the report is written: the recorded hash is still shown
         html2 = generate_report(case, "html", tmp_path / "r2.html", weights_dir=tmp_path / "none").read_text()
-    section = html[html.index("Model used for the scores"):]
+    section = html[html.index("Model used for the scores") :]
     assert "Card SHA-256" in section and card_sha in section
-    assert card_sha in html2[html2.index("Model used for the scores"):]
+    assert card_sha in html2[html2.index("Model used for the scores") :]

@@ -91,8 +91,20 @@ def test_half_precision_checkpoint_roundtrip(tmp_path):
     from dfd_lib.models import save_checkpoint
 
     m = BACKBONES.get("efficientnet_lite0").build(False).eval()
-    card = ModelCard(name="half", backbone="efficientnet_lite0", input_size=160, mean=(0.5,) * 3, std=(0.5,) * 3, crop_scale=0.7,
-                     temperature=1.0, threshold=0.5, training_data="x", metrics={}, weights_file="half.pt", sha256="0" * 64)
+    card = ModelCard(
+        name="half",
+        backbone="efficientnet_lite0",
+        input_size=160,
+        mean=(0.5,) * 3,
+        std=(0.5,) * 3,
+        crop_scale=0.7,
+        temperature=1.0,
+        threshold=0.5,
+        training_data="x",
+        metrics={},
+        weights_file="half.pt",
+        sha256="0" * 64,
+    )
     p = save_checkpoint(m, card, tmp_path, half=True)
     loaded = load_model(str(p))
     x = torch.randn(1, 3, 160, 160)

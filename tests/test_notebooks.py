@@ -1,4 +1,5 @@
 """The notebooks run headless, as a person would run them top to bottom."""
+
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,14 @@ def test_train_and_evaluate_notebook_runs(tmp_path):
     import papermill as pm
 
     out = tmp_path / "executed.ipynb"
-    pm.execute_notebook(str(ROOT / "notebooks" / "train_and_evaluate.ipynb"), str(out), cwd=str(ROOT),
-                        parameters={"out_dir": str(tmp_path / "run")}, kernel_name="python3", progress_bar=False)
+    pm.execute_notebook(
+        str(ROOT / "notebooks" / "train_and_evaluate.ipynb"),
+        str(out),
+        cwd=str(ROOT),
+        parameters={"out_dir": str(tmp_path / "run")},
+        kernel_name="python3",
+        progress_bar=False,
+    )
     import nbformat
 
     nb = nbformat.read(out, as_version=4)

@@ -1,4 +1,5 @@
 """Verdicts that say "inconclusive" outside the model's experience, novelty scores, and faces that fill the picture."""
+
 import numpy as np
 import pytest
 
@@ -10,15 +11,18 @@ def _face(p, outside=False):
     return FaceResult(0, None, None, (0, 0, 10, 10), (), 0.99, p, outside=("unlike the faces",) if outside else ())
 
 
-@pytest.mark.parametrize("faces, score, want", [
-    ([_face(0.9)], 0.9, "fake"),
-    ([_face(0.1)], 0.1, "real"),
-    ([_face(0.9, True)], 0.9, "inconclusive"),  # a confident "fake" from a face the model does not know
-    ([_face(0.1, True)], 0.1, "inconclusive"),
-    ([_face(0.9, True), _face(0.8)], 0.9, "fake"),  # a familiar face above the threshold decides
-    ([_face(0.9, True), _face(0.2)], 0.9, "inconclusive"),
-    ([_face(0.2, True), _face(0.1), _face(0.1)], 0.2, "real"),  # one unfamiliar face of three, all low
-])
+@pytest.mark.parametrize(
+    "faces, score, want",
+    [
+        ([_face(0.9)], 0.9, "fake"),
+        ([_face(0.1)], 0.1, "real"),
+        ([_face(0.9, True)], 0.9, "inconclusive"),  # a confident "fake" from a face the model does not know
+        ([_face(0.1, True)], 0.1, "inconclusive"),
+        ([_face(0.9, True), _face(0.8)], 0.9, "fake"),  # a familiar face above the threshold decides
+        ([_face(0.9, True), _face(0.2)], 0.9, "inconclusive"),
+        ([_face(0.2, True), _face(0.1), _face(0.1)], 0.2, "real"),  # one unfamiliar face of three, all low
+    ],
+)
 def test_file_verdict(faces, score, want):
     v, caveats = file_verdict(faces, score, 0.5)
     assert v == want
@@ -36,7 +40,7 @@ def test_file_result_refuses_an_unknown_verdict_and_reports_caveats():
 
 
 def test_novelty_is_low_for_the_reference_and_high_for_something_else():
-    from dfd_lib.models.novelty import NoveltyModel, fit_novelty
+    from dfd_lib.models.novelty import fit_novelty
 
     rng = np.random.default_rng(0)
     basis = rng.normal(size=(8, 64))
@@ -101,7 +105,11 @@ def test_kind_head_names_a_kind_only_when_confident(tmp_path):
     from dfd_lib.models.kind import UNCLEAR, KindHead, fit_kind_head
 
     rng = np.random.default_rng(0)
-    centres = {"swap": rng.normal(size=32) * 3, "reenactment": rng.normal(size=32) * 3, "synthetic": rng.normal(size=32) * 3}
+    centres = {
+        "swap": rng.normal(size=32) * 3,
+        "reenactment": rng.normal(size=32) * 3,
+        "synthetic": rng.normal(size=32) * 3,
+    }
     x = np.vstack([c + rng.normal(size=(100, 32)) for c in centres.values()])
     kinds = [k for k in centres for _ in range(100)]
     head = fit_kind_head(x, kinds)

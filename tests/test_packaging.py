@@ -1,4 +1,5 @@
 """pyproject.toml and environment.yml must describe the same environment."""
+
 import re
 import tomllib
 from pathlib import Path
@@ -42,19 +43,30 @@ def test_the_wheel_ships_the_case_notebook_template_and_reads_it_through_importl
         shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy2(ROOT / name, src / name)
-    subprocess.run([sys.executable, "-c", "from setuptools import build_meta; build_meta.build_wheel('../dist')"],
-                   cwd=src, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-c", "from setuptools import build_meta; build_meta.build_wheel('../dist')"],
+        cwd=src,
+        check=True,
+        capture_output=True,
+    )
     (wheel,) = (tmp_path / "dist").glob("dfd_workbench-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "dfd_lib/case/case_template.ipynb" in names
     assert {"dfd_lib/portal/profiles/ncrp.yaml", "dfd_lib/portal/profiles/generic.yaml"} <= set(names)
 
     # imported from the wheel itself (a zip): the template is still found and is the parameterised notebook
-    probe = ("import json, sys; sys.path.insert(0, sys.argv[1]); import dfd_lib; "
-             "from dfd_lib.case.notebook import template_path\n"
-             "with template_path() as p:\n"
-             "    nb = json.loads(p.read_text(encoding='utf-8'))\n"
-             "print(dfd_lib.__file__); print(sum('parameters' in c['metadata'].get('tags', []) for c in nb['cells']))")
-    out = subprocess.run([sys.executable, "-c", probe, str(wheel)], capture_output=True, text=True, check=True,
-                         env={"PATH": "/usr/bin:/bin"}).stdout.split("\n")
+    probe = (
+        "import json, sys; sys.path.insert(0, sys.argv[1]); import dfd_lib; "
+        "from dfd_lib.case.notebook import template_path\n"
+        "with template_path() as p:\n"
+        "    nb = json.loads(p.read_text(encoding='utf-8'))\n"
+        "print(dfd_lib.__file__); print(sum('parameters' in c['metadata'].get('tags', []) for c in nb['cells']))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe, str(wheel)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": "/usr/bin:/bin"},
+    ).stdout.split("\n")
     assert out[0].startswith(str(wheel)) and out[1] == "1"  # one papermill parameters cell

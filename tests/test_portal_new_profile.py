@@ -4,6 +4,7 @@ The test does not write into dfd_lib/portal/profiles/ (tests leave the tree clea
 package whose profiles/ folder holds the shipped profiles plus a toy one, and points the portal
 package at it, the one place the folder is named (``dfd_lib.portal.profile.PROFILES_PACKAGE``).
 """
+
 from __future__ import annotations
 
 import json
@@ -69,9 +70,12 @@ fields:
     format: email
 """
 
-TOY_VALUES = {"channel": "website", "seen_on": "2025-11-20",
-              "summary": "A morphed photograph of the reporter was posted on a website.",
-              "reporter_email": "reporter@example.org"}
+TOY_VALUES = {
+    "channel": "website",
+    "seen_on": "2025-11-20",
+    "summary": "A morphed photograph of the reporter was posted on a website.",
+    "reporter_email": "reporter@example.org",
+}
 
 
 @pytest.fixture
@@ -118,8 +122,11 @@ def test_a_profile_added_as_yaml_is_listed_checked_and_exported(toy_profiles, ca
         names = z.namelist()
     assert result.manifest["portal"] == "toy" and result.manifest["portal_title"] == "Toy complaint portal"
     assert [(f["id"], f["value"]) for f in fields["fields"]] == [
-        ("channel", "Website"), ("seen_on", "20/11/2025"), ("summary", TOY_VALUES["summary"]),
-        ("reporter_email", "reporter@example.org")]
+        ("channel", "Website"),
+        ("seen_on", "20/11/2025"),
+        ("summary", TOY_VALUES["summary"]),
+        ("reporter_email", "reporter@example.org"),
+    ]
     evidence = {e["item_id"]: e for e in result.manifest["evidence"]}
     jpeg = evidence[item_id_of(case, "astronaut.jpg")]  # a JPEG is not a PNG: converted under the toy's rules
     assert jpeg["included_as"] == "converted" and jpeg["path"].endswith(".png") and jpeg["path"] in names

@@ -2,6 +2,7 @@
 
 Example counts are bounded (and the database deadline off) so the file runs in seconds.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -25,8 +26,9 @@ from dfd_lib.export.zipout import check_arcname, safe_component
 from dfd_lib.results import STATUSES
 from case_support import FakeScanner, write_image
 
-FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                       HealthCheck.too_slow])
+FAST = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 SAFE_ID = re.compile(r"[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?")
 SAFE_COMPONENT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 
@@ -40,8 +42,21 @@ def _valid_file_name(raw: bytes) -> bool:
 file_names = st.one_of(
     st.binary(min_size=1, max_size=120),  # any bytes, mostly not UTF-8
     st.text(min_size=1, max_size=60).map(lambda t: t.encode("utf-8", "surrogateescape")),
-    st.sampled_from([b"line\nbreak.jpg", b"caf\xe9.png", b"\xff\xfe.jpg", b"-rf", b" ", b"..jpg", b"a\\b.png",
-                     "केस १२३.jpg".encode(), b"\r\n", b"x" * 255, b"\x1b[31mred.png"]),
+    st.sampled_from(
+        [
+            b"line\nbreak.jpg",
+            b"caf\xe9.png",
+            b"\xff\xfe.jpg",
+            b"-rf",
+            b" ",
+            b"..jpg",
+            b"a\\b.png",
+            "केस १२३.jpg".encode(),
+            b"\r\n",
+            b"x" * 255,
+            b"\x1b[31mred.png",
+        ]
+    ),
 ).filter(_valid_file_name)
 
 
@@ -160,8 +175,11 @@ def test_creating_a_case_never_opens_another_names_case(a, b):
 
 
 @settings(max_examples=300, deadline=None)
-@given(name=st.one_of(st.text(max_size=80), st.binary(max_size=80).map(lambda b: storable_text(os.fsdecode(b)))),
-       item_id=st.integers(min_value=1, max_value=10**6), fmt=st.sampled_from([*EXTENSIONS, "unknown", ""]))
+@given(
+    name=st.one_of(st.text(max_size=80), st.binary(max_size=80).map(lambda b: storable_text(os.fsdecode(b)))),
+    item_id=st.integers(min_value=1, max_value=10**6),
+    fmt=st.sampled_from([*EXTENSIONS, "unknown", ""]),
+)
 @example("../../etc/passwd", 1, "jpeg")
 @example("C:\\Windows\\x.exe", 2, "unknown")
 @example("..", 3, "")
@@ -188,8 +206,12 @@ def test_safe_component_is_one_plain_ascii_component(text, fallback):
 
 
 @settings(max_examples=400, deadline=None)
-@given(name=st.one_of(st.text(max_size=40), st.lists(st.sampled_from(["a", "..", ".", "", "b.txt", "/", "\\", "C:"]),
-                                                      max_size=5).map("/".join)))
+@given(
+    name=st.one_of(
+        st.text(max_size=40),
+        st.lists(st.sampled_from(["a", "..", ".", "", "b.txt", "/", "\\", "C:"]), max_size=5).map("/".join),
+    )
+)
 def test_check_arcname_lets_through_only_names_inside_the_root(name):
     try:
         check_arcname(name)

@@ -1,4 +1,5 @@
 """CONTRIBUTING.md's recipes, followed once each: a toy backbone scanned end to end, a toy analysis seen in triage."""
+
 from __future__ import annotations
 
 import json
@@ -15,6 +16,7 @@ from case_support import FakeScanner, make_images
 
 # -- "Add a backbone": one Backbone registered on BACKBONES, a card naming it, and every command can use it --------
 
+
 def _toy_backbone():
     import torch
     from torch import nn
@@ -30,9 +32,16 @@ def _toy_backbone():
         def forward(self, x):
             return self.head(torch.relu(self.conv(x)).mean(dim=(2, 3)))
 
-    return Backbone(name="toy_cnn", build=lambda pretrained: ToyNet(), cam_layer=lambda m: m.conv, input_size=64,
-                    mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), description="recipe test: two layers",
-                    has_pretrained=False)
+    return Backbone(
+        name="toy_cnn",
+        build=lambda pretrained: ToyNet(),
+        cam_layer=lambda m: m.conv,
+        input_size=64,
+        mean=(0.5, 0.5, 0.5),
+        std=(0.5, 0.5, 0.5),
+        description="recipe test: two layers",
+        has_pretrained=False,
+    )
 
 
 @pytest.fixture
@@ -55,16 +64,41 @@ def test_a_registered_toy_backbone_scans_the_sample_evidence_end_to_end(toy_back
     from dfd_lib.scan import Scanner
 
     torch.manual_seed(0)
-    card = ModelCard(name="toy-model", backbone=toy_backbone.name, input_size=toy_backbone.input_size,
-                     mean=toy_backbone.mean, std=toy_backbone.std, crop_scale=0.7, crop_offset_y=0.09, temperature=1.0,
-                     threshold=0.5, training_data="none: recipe test", metrics={}, weights_file="toy-model.pt",
-                     sha256="0" * 64)
+    card = ModelCard(
+        name="toy-model",
+        backbone=toy_backbone.name,
+        input_size=toy_backbone.input_size,
+        mean=toy_backbone.mean,
+        std=toy_backbone.std,
+        crop_scale=0.7,
+        crop_offset_y=0.09,
+        temperature=1.0,
+        threshold=0.5,
+        training_data="none: recipe test",
+        metrics={},
+        weights_file="toy-model.pt",
+        sha256="0" * 64,
+    )
     card_path = save_checkpoint(toy_backbone.build(False), card, tmp_path / "weights")
 
     # the command line: `dfd scan` with the toy model's card
     out = tmp_path / "scan.json"
-    assert main(["scan", str(examples), "--model", "toy-model", "--weights-dir", str(card_path.parent),
-                 "--json", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "scan",
+                str(examples),
+                "--model",
+                "toy-model",
+                "--weights-dir",
+                str(card_path.parent),
+                "--json",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert "model toy-model" in capsys.readouterr().out
     records = {Path(r["path"]).name: r for r in json.loads(out.read_text())}
     scored = {name for name, r in records.items() if r["status"] == "scored"}

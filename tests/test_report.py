@@ -1,4 +1,5 @@
 """The case report: PDF text and pictures, HTML twin, sensitive items, custody entries, the CLI."""
+
 from __future__ import annotations
 
 import base64
@@ -14,8 +15,7 @@ from pypdf.constants import UserAccessPermissions
 from dfd_lib.cli import main
 from dfd_lib.errors import RegistryError
 from dfd_lib.progress import CallbackProgress
-from dfd_lib.report import (REPORT_FORMATS, ReportCancelled, ReportSettings, collect_report_data,
-                            generate_report)
+from dfd_lib.report import REPORT_FORMATS, ReportCancelled, ReportSettings, collect_report_data, generate_report
 from report_support import CASE_NAME, UNICODE_NAME, case, item_id_of, report_case_store  # noqa: F401
 
 
@@ -39,10 +39,30 @@ def test_pdf_report_content_and_custody(case, tiny_weights, tmp_path):
     text = _text(out)
     squashed = re.sub(r"\s+", "", text)
     info = case.info
-    for expected in (info.id, info.title, "Insp. Rao", "Cyber Cell Pune", "UTC", "IST", "Summary of findings",
-                     "Most suspicious items", "tiny-test-model", "Known limits", "Verification", "INTACT",
-                     "Chain head", "fpdf2", "facenet-pytorch", "timm", "torch", "numpy", "pillow",
-                     "Blur along the jaw line", "likely fake", "Score of each sampled frame"):
+    for expected in (
+        info.id,
+        info.title,
+        "Insp. Rao",
+        "Cyber Cell Pune",
+        "UTC",
+        "IST",
+        "Summary of findings",
+        "Most suspicious items",
+        "tiny-test-model",
+        "Known limits",
+        "Verification",
+        "INTACT",
+        "Chain head",
+        "fpdf2",
+        "facenet-pytorch",
+        "timm",
+        "torch",
+        "numpy",
+        "pillow",
+        "Blur along the jaw line",
+        "likely fake",
+        "Score of each sampled frame",
+    ):
         assert expected in text, expected
     for sha in case.items()["sha256"]:
         assert sha in squashed  # every item's full SHA-256, not cut off
@@ -83,8 +103,12 @@ def test_sensitive_item_pixels_never_in_the_report(case, tiny_weights, tmp_path)
     item = item_id_of(case, "astronaut_blended_face.jpg")
     data = collect_report_data(case, weights_dir=tiny_weights)
     view = next(i for i in data.items if i.item_id == item)
-    own_images = 1 + sum(1 for f in view.faces if f.crop and (f.gradcam or f is view.faces[0])) \
-        + sum(1 for f in view.faces if f.gradcam) + sum(1 for f in view.forensics if f.map)
+    own_images = (
+        1
+        + sum(1 for f in view.faces if f.crop and (f.gradcam or f is view.faces[0]))
+        + sum(1 for f in view.faces if f.gradcam)
+        + sum(1 for f in view.forensics if f.map)
+    )
     assert own_images >= 4  # thumbnail, crop, Grad-CAM, forensic maps
     before = generate_report(case, "pdf", tmp_path / "before.pdf", weights_dir=tiny_weights)
     html_before = generate_report(case, "html", tmp_path / "before.html", weights_dir=tiny_weights).read_text()
@@ -132,7 +156,7 @@ def test_cancelled_report_writes_and_logs_nothing(case, tiny_weights, tmp_path):
     with pytest.raises(ReportCancelled):
         generate_report(case, "pdf", tmp_path / "r.pdf", progress=progress, weights_dir=tiny_weights)
     assert not (tmp_path / "r.pdf").exists()
-    assert "report" not in [e.action for e in case.custody_entries()][len(before):]
+    assert "report" not in [e.action for e in case.custody_entries()][len(before) :]
 
 
 def test_report_formats_are_the_registered_ones_and_an_unknown_one_writes_nothing(case, tiny_weights, tmp_path):
@@ -149,8 +173,21 @@ def test_report_formats_are_the_registered_ones_and_an_unknown_one_writes_nothin
 def test_cli_report_and_errors(case, tiny_weights, tmp_path, capsys):
     store = str(case.path.parent)
     case.close()
-    rc = main(["report", case.id, "--cases-dir", store, "--out", str(tmp_path / "cli.pdf"), "--quiet",
-               "--weights-dir", str(tiny_weights), "--examiner", "SI Kulkarni"])
+    rc = main(
+        [
+            "report",
+            case.id,
+            "--cases-dir",
+            store,
+            "--out",
+            str(tmp_path / "cli.pdf"),
+            "--quiet",
+            "--weights-dir",
+            str(tiny_weights),
+            "--examiner",
+            "SI Kulkarni",
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 0 and (tmp_path / "cli.pdf").exists()
     assert _sha(tmp_path / "cli.pdf") in out

@@ -1,4 +1,5 @@
 """Portal export bundles: contents, hashes, safety of names and sensitive items, determinism, the CLI."""
+
 from __future__ import annotations
 
 import csv
@@ -18,8 +19,12 @@ from dfd_lib.cli import main
 from dfd_lib.export import ExportError, export_bundle
 from dfd_lib.export.zipout import FIXED_DATE_TIME, check_arcname, safe_component
 from dfd_lib.portal import PortalFieldsError, save_portal_fields
-from report_support import (NCRP_VALUES, SOURCE_URL, UNICODE_NAME, case, item_id_of,  # noqa: F401
-                                 report_case_store)
+from report_support import (
+    NCRP_VALUES,
+    SOURCE_URL,
+    UNICODE_NAME,
+    item_id_of,  # noqa: F401
+)
 
 
 def _sha(data: bytes) -> str:
@@ -35,16 +40,28 @@ def test_missing_fields_are_refused_with_the_full_list(case, tmp_path, capsys):
     before = len(case.custody_entries())
     with pytest.raises(PortalFieldsError) as err:
         export_bundle(case, "ncrp", tmp_path / "b.zip")
-    required = ["complaint_path", "incident_date", "incident_time", "platform", "incident_state", "narrative",
-                "complainant_name", "complainant_mobile", "complainant_address", "complainant_state"]
+    required = [
+        "complaint_path",
+        "incident_date",
+        "incident_time",
+        "platform",
+        "incident_state",
+        "narrative",
+        "complainant_name",
+        "complainant_mobile",
+        "complainant_address",
+        "complainant_state",
+    ]
     assert len(err.value.problems) == len(required)
     for field_id in required:
         assert f"  - {field_id} (" in str(err.value)
     assert not (tmp_path / "b.zip").exists() and len(case.custody_entries()) == before
     store, case_id = str(case.path.parent), case.id
     case.close()
-    assert main(["export", case_id, "--portal", "ncrp", "--out", str(tmp_path / "b.zip"), "--cases-dir", store,
-                 "--quiet"]) == 1
+    assert (
+        main(["export", case_id, "--portal", "ncrp", "--out", str(tmp_path / "b.zip"), "--cases-dir", store, "--quiet"])
+        == 1
+    )
     message = capsys.readouterr().err
     assert message.count("dfd export: error:") == 1 and all(f in message for f in required)
 
@@ -56,8 +73,16 @@ def test_bundle_contents_hashes_and_custody(case, tiny_weights, tmp_path):
     members = _members(tmp_path / "bundle.zip")
     names = list(members)
     assert names == sorted(names)
-    for name in ("report.pdf", "manifest.json", "manifest.csv", "portal_fields.json", "portal_fields.txt",
-                 "custody_log.json", "bsa63_part_a.txt", "SHA256SUMS"):
+    for name in (
+        "report.pdf",
+        "manifest.json",
+        "manifest.csv",
+        "portal_fields.json",
+        "portal_fields.txt",
+        "custody_log.json",
+        "bsa63_part_a.txt",
+        "SHA256SUMS",
+    ):
         assert name in members, name
     for name in names:
         check_arcname(name)
@@ -94,8 +119,15 @@ def test_bundle_contents_hashes_and_custody(case, tiny_weights, tmp_path):
         assert it["sha256"] in cert and it["md5"] in cert and it["sha1"] in cert
     assert "63(4)(c)" in cert and "(Name and signature)" in cert and "Place:" in cert
     text = members["portal_fields.txt"].decode()
-    labels = ["Portal path", "Category of complaint", "Sub-category", "Approximate date", "Additional information",
-              "Suspect social-media", "Complainant name"]
+    labels = [
+        "Portal path",
+        "Category of complaint",
+        "Sub-category",
+        "Approximate date",
+        "Additional information",
+        "Suspect social-media",
+        "Complainant name",
+    ]
     assert [text.index(lbl) for lbl in labels] == sorted(text.index(lbl) for lbl in labels)
     assert "Fake/Impersonating Profile" in text and "20/11/2025" in text and "Priya Sharma" in text
     fields = json.loads(members["portal_fields.json"])
@@ -147,12 +179,15 @@ def test_sensitive_item_is_withheld_from_the_bundle(case, tiny_weights, tmp_path
 
 def test_file_rules_override_converts_and_notes(case, tiny_weights, tmp_path):
     rules = {"allowed_formats": ["jpeg", "mp4", "pdf"], "max_file_mb": 0.06}
-    result = export_bundle(case, "ncrp", tmp_path / "b.zip", values=NCRP_VALUES, file_rules=rules,
-                           weights_dir=tiny_weights)
+    result = export_bundle(
+        case, "ncrp", tmp_path / "b.zip", values=NCRP_VALUES, file_rules=rules, weights_dir=tiny_weights
+    )
     members = _members(tmp_path / "b.zip")
     ev = {e["file_name"]: e for e in result.manifest["evidence"]}
     png = ev["two_faces.png"]
-    assert png["included_as"] == "converted" and png["path"].endswith(".jpg") and "PNG is not an accepted" in png["reason"]
+    assert (
+        png["included_as"] == "converted" and png["path"].endswith(".jpg") and "PNG is not an accepted" in png["reason"]
+    )
     big = ev["astronaut.jpg"]  # 74,962 bytes > 0.06 MB: re-encoded and downscaled
     assert big["included_as"] == "converted" and "downscaled" in big["reason"]
     for rec in (png, big):
@@ -168,8 +203,12 @@ def test_file_rules_override_converts_and_notes(case, tiny_weights, tmp_path):
 
 
 def test_anonymous_export_leaves_the_complainant_out(case, tiny_weights, tmp_path):
-    values = dict(NCRP_VALUES, complaint_path="Report Women/Child Related Crime", category="Sexually Explicit Content",
-                  sub_category="")
+    values = dict(
+        NCRP_VALUES,
+        complaint_path="Report Women/Child Related Crime",
+        category="Sexually Explicit Content",
+        sub_category="",
+    )
     with pytest.raises(PortalFieldsError, match="anonymous reporting is only possible"):
         export_bundle(case, "ncrp", tmp_path / "x.zip", anonymous=True, values=NCRP_VALUES)
     export_bundle(case, "ncrp", tmp_path / "b.zip", anonymous=True, values=values, weights_dir=tiny_weights)
@@ -204,11 +243,30 @@ def test_cli_export_with_fields_file(case, tiny_weights, tmp_path, capsys):
     store, case_id = str(case.path.parent), case.id
     case.close()
     fields = tmp_path / "fields.yaml"
-    fields.write_text(yaml.safe_dump({"portal": "ncrp", "fields": NCRP_VALUES, "file_rules": {"max_file_mb": 5}},
-                                     allow_unicode=True))
+    fields.write_text(
+        yaml.safe_dump({"portal": "ncrp", "fields": NCRP_VALUES, "file_rules": {"max_file_mb": 5}}, allow_unicode=True)
+    )
     out = tmp_path / "bundle.zip"
-    assert main(["export", case_id, "--portal", "ncrp", "--fields", str(fields), "--out", str(out),
-                 "--cases-dir", store, "--weights-dir", str(tiny_weights), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "export",
+                case_id,
+                "--portal",
+                "ncrp",
+                "--fields",
+                str(fields),
+                "--out",
+                str(out),
+                "--cases-dir",
+                store,
+                "--weights-dir",
+                str(tiny_weights),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert _sha(out.read_bytes()) in printed and "withheld" in printed
     manifest = json.loads(_members(out)["manifest.json"])
@@ -240,7 +298,7 @@ def test_damaged_custody_details_are_exported_as_damaged_not_a_crash(case, tmp_p
     seq = case.custody_entries()[1].seq
     conn = sqlite3.connect(case.db_path, isolation_level=None)
     conn.execute("DROP TRIGGER custody_no_update")
-    conn.execute("UPDATE custody SET details_json = '[\"not\", \"an object\"]' WHERE seq = ?", (seq,))
+    conn.execute('UPDATE custody SET details_json = \'["not", "an object"]\' WHERE seq = ?', (seq,))
     conn.close()
     with pytest.raises(ExportError, match=f"custody #{seq}"):
         export_bundle(case, "ncrp", tmp_path / "refused.zip")

@@ -1,4 +1,5 @@
 """Portal profiles, form validation, the YAML template, stored answers and `dfd portal-form`."""
+
 from __future__ import annotations
 
 import io
@@ -8,12 +9,29 @@ import pytest
 import yaml
 
 from dfd_lib.cli import main
-from dfd_lib.portal import (PortalError, load_portal, load_portal_fields, load_stored_fields, portal_names,
-                            render_template, save_portal_fields)
+from dfd_lib.portal import (
+    PortalError,
+    load_portal,
+    load_portal_fields,
+    load_stored_fields,
+    portal_names,
+    render_template,
+    save_portal_fields,
+)
 from report_support import CASE_NAME, NCRP_VALUES, case, report_case_store  # noqa: F401
 
-REQUIRED_NCRP = ["complaint_path", "incident_date", "incident_time", "platform", "incident_state", "narrative",
-                 "complainant_name", "complainant_mobile", "complainant_address", "complainant_state"]
+REQUIRED_NCRP = [
+    "complaint_path",
+    "incident_date",
+    "incident_time",
+    "platform",
+    "incident_state",
+    "narrative",
+    "complainant_name",
+    "complainant_mobile",
+    "complainant_address",
+    "complainant_state",
+]
 
 
 def test_shipped_profiles_load_with_their_lists():
@@ -24,8 +42,12 @@ def test_shipped_profiles_load_with_their_lists():
     cats = dict(ncrp.field("category").allowed_by)
     assert "Sexually Explicit Content" in cats["Report Women/Child Related Crime"]
     subs = [s for _, vals in ncrp.field("sub_category").allowed_by for s in vals]
-    for name in ("Fake/Impersonating Profile", "Cyber Bullying / Stalking / Sexting", "Cheating by Impersonation",
-                 "Profile Hacking / Identity Theft"):
+    for name in (
+        "Fake/Impersonating Profile",
+        "Cyber Bullying / Stalking / Sexting",
+        "Cheating by Impersonation",
+        "Profile Hacking / Identity Theft",
+    ):
         assert name in subs
     assert ncrp.file_rules.max_file_mb == 10 and "jpeg" in ncrp.file_rules.allowed_formats
     assert "assum" in ncrp.file_rules.assumption.lower()
@@ -58,13 +80,26 @@ def test_validation_lists_every_problem_at_once():
     assert not any(p.startswith("complainant") for p in anon[:-1])
     assert "anonymous reporting is only possible" in anon[-1]
     assert ncrp.validate(NCRP_VALUES) == []
-    bad = dict(NCRP_VALUES, incident_time=870, incident_date="2999-01-01", urls=["ftp://x"], sub_category="Other",
-               complainant_mobile="12345", shoe_size="9")
+    bad = dict(
+        NCRP_VALUES,
+        incident_time=870,
+        incident_date="2999-01-01",
+        urls=["ftp://x"],
+        sub_category="Other",
+        complainant_mobile="12345",
+        shoe_size="9",
+    )
     problems = ncrp.validate(bad)
     joined = "\n".join(problems)
-    for fragment in ("shoe_size: not a field", "write the time in quotes, e.g. '14:30'", "in the future",
-                     "'ftp://x' is not a web address", "sub_category (Sub-category): 'Other' is not one of",
-                     "complainant_mobile", "Indian mobile"):
+    for fragment in (
+        "shoe_size: not a field",
+        "write the time in quotes, e.g. '14:30'",
+        "in the future",
+        "'ftp://x' is not a web address",
+        "sub_category (Sub-category): 'Other' is not one of",
+        "complainant_mobile",
+        "Indian mobile",
+    ):
         assert fragment in joined, fragment
     assert len(problems) == 6
 
@@ -73,16 +108,21 @@ def test_values_are_normalised_and_dependent_fields_checked():
     ncrp = load_portal("ncrp")
     clean = ncrp.clean(NCRP_VALUES)
     assert clean["incident_date"] == "20/11/2025" and clean["sub_category"] == "Fake/Impersonating Profile"
-    women = dict(NCRP_VALUES, complaint_path="report women/child related crime", category="Sexually Explicit Content",
-                 sub_category="")
+    women = dict(
+        NCRP_VALUES,
+        complaint_path="report women/child related crime",
+        category="Sexually Explicit Content",
+        sub_category="",
+    )
     assert ncrp.validate(women, anonymous=True) == []
     assert ncrp.clean(women, anonymous=True)["complaint_path"] == "Report Women/Child Related Crime"
     assert "complainant_name" not in ncrp.clean(women, anonymous=True)
     wrong = dict(women, sub_category="Cheating by Impersonation")
     assert any("does not apply" in p for p in ncrp.validate(wrong))
     assert any("required" in p for p in ncrp.validate(dict(NCRP_VALUES, platform="Other")))
-    assert any(p.startswith("complainant_id_number") for p in ncrp.validate(dict(NCRP_VALUES,
-                                                                                  complainant_id_type="PAN")))
+    assert any(
+        p.startswith("complainant_id_number") for p in ncrp.validate(dict(NCRP_VALUES, complainant_id_type="PAN"))
+    )
 
 
 def test_file_rules_override_is_checked():
@@ -135,14 +175,25 @@ def test_portal_form_interactive(case, monkeypatch, capsys):
     answers = [
         "1",  # Report Women/Child Related Crime
         "3",  # Sexually Explicit Content (no sub-category on this path)
-        "31/13/2025", "20/11/2025",  # an invalid date is asked again
-        "14:30", "",  # reason for delay: none
+        "31/13/2025",
+        "20/11/2025",  # an invalid date is asked again
+        "14:30",
+        "",  # reason for delay: none
         "2",  # Instagram
-        "https://www.instagram.com/p/abc/", "",  # URLs, one per line, empty line ends
-        "Delhi", "", "",  # state; no district, no police station
+        "https://www.instagram.com/p/abc/",
+        "",  # URLs, one per line, empty line ends
+        "Delhi",
+        "",
+        "",  # state; no district, no police station
         "Morphed intimate pictures of the victim are circulated on Instagram by an account that impersonates her; "
         "the analysis found face swaps in two photographs and she wants them taken down and the account traced.",
-        "", "", "", "", "", "", "",  # suspect details left empty (three list fields end with one empty line each)
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",  # suspect details left empty (three list fields end with one empty line each)
     ]
     monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(answers) + "\n"))
     assert main(["portal-form", case_id, "--portal", "ncrp", "--anonymous", "--cases-dir", store]) == 0

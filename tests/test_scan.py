@@ -1,4 +1,5 @@
 """The scan pipeline on the bundled sample evidence: every file gets its state, scores are real."""
+
 import numpy as np
 import pytest
 
@@ -111,5 +112,17 @@ def test_to_dict_is_json_ready(results):
     import json
 
     d = json.loads(json.dumps(results["astronaut_clip.mp4"].to_dict()))
-    assert {"path", "sha256", "type", "status", "message", "faces", "score", "verdict", "model", "model_sha256", "frames"} <= set(d)
+    assert {
+        "path",
+        "sha256",
+        "type",
+        "status",
+        "message",
+        "faces",
+        "score",
+        "verdict",
+        "model",
+        "model_sha256",
+        "frames",
+    } <= set(d)
     assert set(d["faces"][0]) >= {"box", "landmarks", "det_prob", "p_fake"}

@@ -1,4 +1,5 @@
 """The scan's fast paths give what the plain paths give: ONNX Runtime scores, face tracking in video, reading ahead."""
+
 from __future__ import annotations
 
 import threading
@@ -128,6 +129,7 @@ def test_tracker_searches_in_full_when_a_face_is_lost():
 
     class Scripted:
         """A face detector whose windows find nothing: every frame must fall back to a full search."""
+
         min_face_size = 40
 
         def __init__(self):

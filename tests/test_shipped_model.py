@@ -1,10 +1,11 @@
 """The shipped default model: valid card, hash-verified load, and its card's numbers reproduced."""
+
 import json
 from pathlib import Path
 
 import pytest
 
-from dfd_lib.models import ModelCard, find_card, load_model
+from dfd_lib.models import find_card, load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "weights"
@@ -52,8 +53,22 @@ def test_dfd_eval_reproduces_the_starting_models_card(tmp_path):
 
     _, card = find_card("dfd-lite0-sbi", WEIGHTS)
     out = tmp_path / "eval.json"
-    rc = main(["eval", str(SHARED_DATA), "--crops", "--labels", str(WEIGHTS / card.split["validation_files"]),
-               "--weights-dir", str(WEIGHTS), "--model", "dfd-lite0-sbi", "--json", str(out), "--quiet"])
+    rc = main(
+        [
+            "eval",
+            str(SHARED_DATA),
+            "--crops",
+            "--labels",
+            str(WEIGHTS / card.split["validation_files"]),
+            "--weights-dir",
+            str(WEIGHTS),
+            "--model",
+            "dfd-lite0-sbi",
+            "--json",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert rc == 0
     got = json.loads(out.read_text())
     want = card.metrics["validation"]
@@ -63,7 +78,10 @@ def test_dfd_eval_reproduces_the_starting_models_card(tmp_path):
 
 
 SPEC = WEIGHTS / "dfd-lite0-multi.spec.yaml"
-SHARED_ALL = [ROOT.parent / "shared" / "data" / n for n in ("dfdc-faces-224", "ffpp-faces-224", "rff-photoshop-320", "synthetic-faces-320")]
+SHARED_ALL = [
+    ROOT.parent / "shared" / "data" / n
+    for n in ("dfdc-faces-224", "ffpp-faces-224", "rff-photoshop-320", "synthetic-faces-320")
+]
 
 
 def test_default_model_states_per_source_numbers_and_its_outside_experience_rule():
@@ -92,8 +110,22 @@ def test_dfd_eval_reproduces_the_cards_per_source_table(tmp_path):
 
     _, card = _default()
     out = tmp_path / "eval.json"
-    rc = main(["eval", str(SPEC), "--crops", "--labels", str(WEIGHTS / card.split["validation_files"]),
-               "--weights-dir", str(WEIGHTS), "--json", str(out), "--quiet", "--landmarks", str(tmp_path / "lm")])
+    rc = main(
+        [
+            "eval",
+            str(SPEC),
+            "--crops",
+            "--labels",
+            str(WEIGHTS / card.split["validation_files"]),
+            "--weights-dir",
+            str(WEIGHTS),
+            "--json",
+            str(out),
+            "--quiet",
+            "--landmarks",
+            str(tmp_path / "lm"),
+        ]
+    )
     assert rc == 0
     got = json.loads(out.read_text())
     for src, want in card.metrics["validation_by_source"].items():

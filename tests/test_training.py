@@ -1,4 +1,5 @@
 """Training, calibration and evaluation on a tiny generated set (no ../shared needed)."""
+
 import csv
 import json
 
@@ -59,8 +60,30 @@ def test_temperature_scaling_recovers_a_known_temperature():
 @pytest.mark.slow
 def test_train_resume_and_eval_reproduces_card(tiny_set, tmp_path):
     out = tmp_path / "run"
-    args = ["train", str(tiny_set), "--out", str(out), "--name", "tiny", "--epochs", "2", "--samples-per-epoch", "16",
-            "--batch-size", "8", "--input-size", "64", "--val-fraction", "0.5", "--workers", "0", "--monitor-size", "8", "--device", "cpu"]
+    args = [
+        "train",
+        str(tiny_set),
+        "--out",
+        str(out),
+        "--name",
+        "tiny",
+        "--epochs",
+        "2",
+        "--samples-per-epoch",
+        "16",
+        "--batch-size",
+        "8",
+        "--input-size",
+        "64",
+        "--val-fraction",
+        "0.5",
+        "--workers",
+        "0",
+        "--monitor-size",
+        "8",
+        "--device",
+        "cpu",
+    ]
 
     # First run dies when epoch 2 starts (as a killed process would); the rerun resumes from epoch 1.
     from dfd_lib.progress import NullProgress
@@ -71,8 +94,19 @@ def test_train_resume_and_eval_reproduces_card(tiny_set, tmp_path):
             if desc.startswith("epoch 2"):
                 raise KeyboardInterrupt
 
-    cfg = train_mod.TrainConfig(data=str(tiny_set), out=str(out), name="tiny", epochs=2, samples_per_epoch=16, batch_size=8,
-                                input_size=64, val_fraction=0.5, workers=0, monitor_size=8, device="cpu")
+    cfg = train_mod.TrainConfig(
+        data=str(tiny_set),
+        out=str(out),
+        name="tiny",
+        epochs=2,
+        samples_per_epoch=16,
+        batch_size=8,
+        input_size=64,
+        val_fraction=0.5,
+        workers=0,
+        monitor_size=8,
+        device="cpu",
+    )
     with pytest.raises(KeyboardInterrupt):
         train_mod.train(cfg, progress=Dies())
     first = json.loads((out / "history.json").read_text())
@@ -82,7 +116,18 @@ def test_train_resume_and_eval_reproduces_card(tiny_set, tmp_path):
     assert [h["epoch"] for h in hist] == [1, 2] and hist[0] == first[0]
 
     card = json.loads((out / "tiny.json").read_text())
-    for key in ("backbone", "input_size", "mean", "std", "temperature", "threshold", "training_data", "sha256", "split", "metrics"):
+    for key in (
+        "backbone",
+        "input_size",
+        "mean",
+        "std",
+        "temperature",
+        "threshold",
+        "training_data",
+        "sha256",
+        "split",
+        "metrics",
+    ):
         assert key in card
     val_list = out / "tiny.val_files.csv"
     assert val_list.exists() and (out / "tiny.calib_files.csv").exists()
@@ -91,10 +136,41 @@ def test_train_resume_and_eval_reproduces_card(tiny_set, tmp_path):
     assert not groups_val & groups_cal
 
     res = tmp_path / "eval.json"
-    assert main(["eval", str(tiny_set), "--crops", "--labels", str(val_list), "--weights-dir", str(out), "--model", "tiny",
-                 "--json", str(res), "--plots", str(tmp_path / "plots"), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                str(tiny_set),
+                "--crops",
+                "--labels",
+                str(val_list),
+                "--weights-dir",
+                str(out),
+                "--model",
+                "tiny",
+                "--json",
+                str(res),
+                "--plots",
+                str(tmp_path / "plots"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     got = json.loads(res.read_text())
-    assert list(got) == ["n", "n_real", "n_fake", "n_no_face", "auc", "ap", "eer", "accuracy", "threshold", "ece", "model"]
+    assert list(got) == [
+        "n",
+        "n_real",
+        "n_fake",
+        "n_no_face",
+        "auc",
+        "ap",
+        "eer",
+        "accuracy",
+        "threshold",
+        "ece",
+        "model",
+    ]
     want = card["metrics"]["validation"]
     assert got["n"] == want["n"] and got["threshold"] == pytest.approx(card["threshold"])
     for k in ("auc", "accuracy", "ece"):
@@ -116,8 +192,25 @@ def test_train_resume_and_eval_reproduces_card(tiny_set, tmp_path):
     plain = recalibrate_run(out / "tiny.json", data=tiny_set, tta="none")
     assert plain.tta == "none" and plain.sha256 == card["sha256"]
     res2 = tmp_path / "eval_plain.json"
-    assert main(["eval", str(tiny_set), "--crops", "--labels", str(val_list), "--weights-dir", str(out), "--model", "tiny",
-                 "--json", str(res2), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                str(tiny_set),
+                "--crops",
+                "--labels",
+                str(val_list),
+                "--weights-dir",
+                str(out),
+                "--model",
+                "tiny",
+                "--json",
+                str(res2),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     got2 = json.loads(res2.read_text())
     assert got2["threshold"] == pytest.approx(plain.threshold)
     assert got2["auc"] == pytest.approx(plain.metrics["validation"]["auc"], abs=0.02)
@@ -150,12 +243,26 @@ def test_self_blend_check_scores_reals_against_their_own_pseudo_fakes(tiny_set, 
     assert main(args + ["--json", str(out), "--scores", str(scores)]) == 0
     got = json.loads(out.read_text())
     n_reals = sum(1 for p in (tiny_set / "real").iterdir())
-    assert list(got) == ["n", "n_real", "n_fake", "n_no_face", "auc", "ap", "eer", "accuracy", "threshold", "ece", "model"]
+    assert list(got) == [
+        "n",
+        "n_real",
+        "n_fake",
+        "n_no_face",
+        "auc",
+        "ap",
+        "eer",
+        "accuracy",
+        "threshold",
+        "ece",
+        "model",
+    ]
     # Listed fakes are ignored: each real crop is paired with a pseudo-fake made from itself.
     assert got["n_real"] == n_reals and 0 < got["n_fake"] <= n_reals and got["n"] == got["n_real"] + got["n_fake"]
     rows = list(csv.DictReader(scores.open()))
     assert all(r["path"].startswith("real/") for r in rows)
-    assert {r["path"] for r in rows if r["label"] == "1"} <= {r["path"] + "#self-blend" for r in rows if r["label"] == "0"}
+    assert {r["path"] for r in rows if r["label"] == "1"} <= {
+        r["path"] + "#self-blend" for r in rows if r["label"] == "0"
+    }
     # The shipped model was trained with pseudo-fakes: it ranks them above their sources.
     assert got["auc"] > 0.7
     # Seeded: the same pseudo-fakes, the same scores.

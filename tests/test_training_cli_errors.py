@@ -1,4 +1,5 @@
 """`dfd train` / `dfd eval` on bad input: one line naming the problem and a non-zero exit, never a traceback."""
+
 from __future__ import annotations
 
 import subprocess
@@ -23,18 +24,26 @@ def _one_line_error(capsys, argv: list[str], command: str = "train") -> str:
 def test_dfd_train_with_a_bad_spec_yaml_prints_one_line_and_exits_non_zero(tmp_path):
     spec = tmp_path / "bad.spec.yaml"
     spec.write_text("name: x\nsources: [1, 2\n")
-    proc = subprocess.run([sys.executable, "-m", "dfd_lib", "train", str(spec), "--out", str(tmp_path / "run")],
-                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "dfd_lib", "train", str(spec), "--out", str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert proc.returncode == 1
     assert proc.stderr.startswith(f"dfd train: error: data spec {spec} cannot be read as YAML: ")
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert not (tmp_path / "run").exists()  # refused before anything was written
 
 
-@pytest.mark.parametrize("spec_text, match", [
-    ("sources:\n  a: {root: a, real_weight: heavy}\n", "source 'a' has a value of the wrong type"),
-    ("sources:\n  a: {root: no_such_folder, real_weight: 1}\n", "no_such_folder does not exist"),
-])
+@pytest.mark.parametrize(
+    "spec_text, match",
+    [
+        ("sources:\n  a: {root: a, real_weight: heavy}\n", "source 'a' has a value of the wrong type"),
+        ("sources:\n  a: {root: no_such_folder, real_weight: 1}\n", "no_such_folder does not exist"),
+    ],
+)
 def test_dfd_train_with_a_bad_spec_value_or_missing_source_folder(tmp_path, capsys, spec_text, match):
     spec = tmp_path / "s.yaml"
     spec.write_text(spec_text)
@@ -55,12 +64,15 @@ def test_dfd_train_with_labels_listing_missing_files(tmp_path, capsys):
     assert "2 of the 2 listed files do not exist" in err and "real/a.png" in err
 
 
-@pytest.mark.parametrize("option, match", [
-    (["--epochs", "0"], "epochs must be at least 1"),
-    (["--val-fraction", "1.5"], "val_fraction must lie strictly between 0 and 1"),
-    (["--sbi-share", "2"], "sbi_share must lie in [0, 1]"),
-    (["--device", "gpu"], "device 'gpu' is not auto, cpu, cuda or cuda:N"),
-])
+@pytest.mark.parametrize(
+    "option, match",
+    [
+        (["--epochs", "0"], "epochs must be at least 1"),
+        (["--val-fraction", "1.5"], "val_fraction must lie strictly between 0 and 1"),
+        (["--sbi-share", "2"], "sbi_share must lie in [0, 1]"),
+        (["--device", "gpu"], "device 'gpu' is not auto, cpu, cuda or cuda:N"),
+    ],
+)
 def test_dfd_train_with_a_bad_setting_names_it(tmp_path, capsys, option, match):
     err = _one_line_error(capsys, ["train", str(tmp_path), "--out", str(tmp_path / "run"), *option])
     assert match in err

@@ -1,4 +1,5 @@
 """Multi-source training and evaluation, degradations, calibration across sources, novelty (no ../shared needed)."""
+
 import csv
 import json
 
@@ -43,7 +44,10 @@ def sources(tmp_path_factory):
         gan = (gan.astype(np.float32) * 0.6 + 90).astype(np.uint8)
         Image.fromarray(gan).save(root / "gan" / "fake" / f"g{i}.jpg", quality=92)
         gan_rows.append((f"fake/g{i}.jpg", "fake", "gan-x", f"demographic{i % 2}"))
-    for name, header, body in (("photos", ["path", "label", "method", "split"], rows), ("gan", ["path", "label", "method", "group"], gan_rows)):
+    for name, header, body in (
+        ("photos", ["path", "label", "method", "split"], rows),
+        ("gan", ["path", "label", "method", "group"], gan_rows),
+    ):
         with open(root / name / "labels.csv", "w", newline="") as fh:
             w = csv.writer(fh)
             w.writerow(header)
@@ -71,27 +75,36 @@ def test_spec_roles_keep_groups_apart_and_every_source_in_both_halves(sources):
         assert {"calib", "val"} <= roles, src
     crops = t[t["source"] == "crops"]
     by_role = {r: set(crops.loc[crops["role"] == r, "group"]) for r in ("train", "calib", "val")}
-    assert not (by_role["train"] & by_role["calib"]) and not (by_role["train"] & by_role["val"]) and not (by_role["calib"] & by_role["val"])
+    assert (
+        not (by_role["train"] & by_role["calib"])
+        and not (by_role["train"] & by_role["val"])
+        and not (by_role["calib"] & by_role["val"])
+    )
     photos = t[t["source"] == "photos"]
-    assert set(photos.loc[photos["role"] == "train", "path"]) == {f"{k}/{c}{i}.jpg" for i in range(12) if i % 3 for k, c in (("real", "r"), ("fake", "f"))}
+    assert set(photos.loc[photos["role"] == "train", "path"]) == {
+        f"{k}/{c}{i}.jpg" for i in range(12) if i % 3 for k, c in (("real", "r"), ("fake", "f"))
+    }
     # The gan source's group column names demographics, not people: every file is its own group.
     assert set(t.loc[t["source"] == "gan", "group"]) == set(t.loc[t["source"] == "gan", "path"])
     # Deterministic.
     assert load_spec(spec).equals(t)
 
 
-@pytest.mark.parametrize("text, match", [
-    ("sources: {}\n", "sources"),
-    ("sources:\n  a: {framing: as_given}\n", "root"),
-    ("sources:\n  a: {root: x, framing: stretched, real_weight: 1}\n", "framing"),
-    ("sources:\n  a: {root: x, real_weight: 0}\n", "real_weight"),
-    ("sources:\n  a: {root: x, real_weight: 1, validation: {by: magic}}\n", "validation"),
-    ("sources: [\n", r"cannot be read as YAML: .* at line 2, column 1$"),
-    ("sources:\n  a: {root: x, real_weight: lots}\n", "source 'a' has a value of the wrong type"),
-    ("sources:\n  a: {root: x, real_weight: 1, validation: {group_fraction: most}}\n", "wrong type"),
-    ("sources:\n  a: {root: x, real_weight: 1, validation: 0.2}\n", "validation needs"),
-    ("sources:\n  a: {root: x, real_weight: 1}\nmax_fpr: low\n", "wrong type"),
-])
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("sources: {}\n", "sources"),
+        ("sources:\n  a: {framing: as_given}\n", "root"),
+        ("sources:\n  a: {root: x, framing: stretched, real_weight: 1}\n", "framing"),
+        ("sources:\n  a: {root: x, real_weight: 0}\n", "real_weight"),
+        ("sources:\n  a: {root: x, real_weight: 1, validation: {by: magic}}\n", "validation"),
+        ("sources: [\n", r"cannot be read as YAML: .* at line 2, column 1$"),
+        ("sources:\n  a: {root: x, real_weight: lots}\n", "source 'a' has a value of the wrong type"),
+        ("sources:\n  a: {root: x, real_weight: 1, validation: {group_fraction: most}}\n", "wrong type"),
+        ("sources:\n  a: {root: x, real_weight: 1, validation: 0.2}\n", "validation needs"),
+        ("sources:\n  a: {root: x, real_weight: 1}\nmax_fpr: low\n", "wrong type"),
+    ],
+)
 def test_bad_specs_are_refused_with_the_reason(tmp_path, text, match):
     from dfd_lib.errors import DataSpecError
     from dfd_lib.training.spec import read_spec
@@ -123,8 +136,15 @@ def test_degradations_keep_the_size_and_change_the_pixels():
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:97, 0:131]
     img = np.stack([(xx * 2) % 256, (yy * 3) % 256, ((xx + yy) * 5) % 256], -1).astype(np.uint8)  # odd sizes on purpose
-    for out in (h264_roundtrip(img, 35), jpeg_roundtrip(img, 40), sharpen(img, 1.0, 1.0), denoise(img, 1.0),
-                down_up(img, 30, rng), degrade(img, rng), compress(img, rng)):
+    for out in (
+        h264_roundtrip(img, 35),
+        jpeg_roundtrip(img, 40),
+        sharpen(img, 1.0, 1.0),
+        denoise(img, 1.0),
+        down_up(img, 30, rng),
+        degrade(img, rng),
+        compress(img, rng),
+    ):
         assert out.shape == img.shape and out.dtype == np.uint8
     assert np.abs(h264_roundtrip(img, 40).astype(int) - img).mean() > 1.0
     # Sharpening raises high-frequency energy, smoothing lowers it: both classes see both.
@@ -136,10 +156,30 @@ def test_epoch_mix_follows_the_spec_weights():
     from dfd_lib.training.dataset import epoch_samples_multi
 
     pools = {
-        "a": {"reals": [f"a/r{i}" for i in range(50)], "fakes": [f"a/f{i}" for i in range(50)], "sbi": ["a/r0"], "framing": "as_given",
-              "real_weight": 0.75, "fake_weight": 0.5},
-        "b": {"reals": [f"b/r{i}" for i in range(5)], "fakes": [], "sbi": [], "framing": "pipeline", "real_weight": 0.25, "fake_weight": 0.5},
-        "g": {"reals": [], "fakes": [f"g/f{i}" for i in range(9)], "sbi": [], "framing": "pipeline", "real_weight": 0.0, "fake_weight": 0.5},
+        "a": {
+            "reals": [f"a/r{i}" for i in range(50)],
+            "fakes": [f"a/f{i}" for i in range(50)],
+            "sbi": ["a/r0"],
+            "framing": "as_given",
+            "real_weight": 0.75,
+            "fake_weight": 0.5,
+        },
+        "b": {
+            "reals": [f"b/r{i}" for i in range(5)],
+            "fakes": [],
+            "sbi": [],
+            "framing": "pipeline",
+            "real_weight": 0.25,
+            "fake_weight": 0.5,
+        },
+        "g": {
+            "reals": [],
+            "fakes": [f"g/f{i}" for i in range(9)],
+            "sbi": [],
+            "framing": "pipeline",
+            "real_weight": 0.0,
+            "fake_weight": 0.5,
+        },
     }
     s = epoch_samples_multi(pools, 4000, 0.2, np.random.default_rng(0))
     assert len(s) == 4000 and sum(x.label for x in s) == 2000
@@ -147,16 +187,39 @@ def test_epoch_mix_follows_the_spec_weights():
     assert 0.7 < sum(x.path.startswith("a/") for x in reals) / len(reals) < 0.8
     assert sum(x.kind == "sbi" for x in s) == 400
     fakes = [x for x in s if x.kind == "fake"]
-    assert 0.45 < sum(x.path.startswith("g/") for x in fakes) / len(fakes) < 0.55  # b has no fakes: its share goes to a and g
+    assert (
+        0.45 < sum(x.path.startswith("g/") for x in fakes) / len(fakes) < 0.55
+    )  # b has no fakes: its share goes to a and g
     assert all(x.framing == "pipeline" for x in s if x.path.startswith(("b/", "g/")))
 
 
 @pytest.mark.slow
 def test_train_on_a_spec_records_per_source_metrics_and_eval_reproduces_them(sources, tmp_path):
     out = tmp_path / "run"
-    args = ["train", str(sources / "spec.yaml"), "--out", str(out), "--name", "tiny-multi", "--epochs", "1",
-            "--samples-per-epoch", "16", "--batch-size", "8", "--input-size", "64", "--workers", "0", "--monitor-size", "12",
-            "--device", "cpu", "--landmarks", str(tmp_path / "lm")]
+    args = [
+        "train",
+        str(sources / "spec.yaml"),
+        "--out",
+        str(out),
+        "--name",
+        "tiny-multi",
+        "--epochs",
+        "1",
+        "--samples-per-epoch",
+        "16",
+        "--batch-size",
+        "8",
+        "--input-size",
+        "64",
+        "--workers",
+        "0",
+        "--monitor-size",
+        "12",
+        "--device",
+        "cpu",
+        "--landmarks",
+        str(tmp_path / "lm"),
+    ]
     assert main(args) == 0
     card = json.loads((out / "tiny-multi.json").read_text())
     m = card["metrics"]
@@ -166,17 +229,40 @@ def test_train_on_a_spec_records_per_source_metrics_and_eval_reproduces_them(sou
     rows = list(csv.DictReader((out / "tiny-multi.val_files.csv").open()))
     assert rows and set(rows[0]) == {"source", "path", "label", "method", "group", "x1", "y1", "x2", "y2"}
     # Pipeline-framed rows carry the box their crop was cut from, so eval frames the very same crops.
-    assert all(r["x1"] for r in rows if r["source"] == "photos") and not any(r["x1"] for r in rows if r["source"] == "crops")
+    assert all(r["x1"] for r in rows if r["source"] == "photos") and not any(
+        r["x1"] for r in rows if r["source"] == "crops"
+    )
     # The novelty statistics ship beside the weights, hash-checked.
     nov = card["novelty"]
-    assert (out / nov["file"]).is_file() and nov["threshold"] > 0 and set(nov["flagged_share_validation_by_source"]) == {"crops", "photos", "gan"}
+    assert (
+        (out / nov["file"]).is_file()
+        and nov["threshold"] > 0
+        and set(nov["flagged_share_validation_by_source"]) == {"crops", "photos", "gan"}
+    )
     kh = card["kind_head"]
     assert kh["classes"] == ["swap", "synthetic"] and (out / kh["file"]).is_file()
     assert set(kh["validation_held_out_fakes"]) == {"swap", "synthetic"}
 
     res = tmp_path / "eval.json"
-    assert main(["eval", str(sources / "spec.yaml"), "--crops", "--labels", str(out / "tiny-multi.val_files.csv"),
-                 "--weights-dir", str(out), "--model", "tiny-multi", "--json", str(res), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                str(sources / "spec.yaml"),
+                "--crops",
+                "--labels",
+                str(out / "tiny-multi.val_files.csv"),
+                "--weights-dir",
+                str(out),
+                "--model",
+                "tiny-multi",
+                "--json",
+                str(res),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     got = json.loads(res.read_text())
     for src, want in m["validation_by_source"].items():
         for k in ("ece", "tpr", "fpr"):
@@ -186,8 +272,24 @@ def test_train_on_a_spec_records_per_source_metrics_and_eval_reproduces_them(sou
 
     # Through the whole pipeline (face search on the photos, verdicts), per source as well.
     res2 = tmp_path / "eval_pipeline.json"
-    assert main(["eval", str(sources / "spec.yaml"), "--labels", str(out / "tiny-multi.val_files.csv"),
-                 "--weights-dir", str(out), "--model", "tiny-multi", "--json", str(res2), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                str(sources / "spec.yaml"),
+                "--labels",
+                str(out / "tiny-multi.val_files.csv"),
+                "--weights-dir",
+                str(out),
+                "--model",
+                "tiny-multi",
+                "--json",
+                str(res2),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     pipe = json.loads(res2.read_text())
     assert pipe["mode"] == "pipeline" and pipe["n"] + pipe["n_no_face"] + pipe["n_failed"] == len(rows)
     assert all("inconclusive_share" in d for d in pipe["by_source"].values())

@@ -1,4 +1,5 @@
 """The workbench components driven programmatically (values set, buttons clicked) against a real case."""
+
 from __future__ import annotations
 
 import os
@@ -18,15 +19,17 @@ from workbench.presenters import ANY, UNREVIEWED, ItemFilter, filter_items, n_pa
 
 
 def _frame() -> pd.DataFrame:
-    return pd.DataFrame({
-        "item_id": [1, 2, 3, 4, 5],
-        "status": ["scored", "scored", "no_face", "unreadable", "scored"],
-        "score": [0.9, 0.2, float("nan"), float("nan"), 0.55],
-        "analyst_verdict": ["fake", None, None, None, "real"],
-        "tags": [["WhatsApp"], [], ["x"], [], ["whatsapp", "morphed"]],
-        "sensitive": [False, False, False, True, False],
-        "media_kind": ["image", "video", "image", "unknown", "image"],
-    })
+    return pd.DataFrame(
+        {
+            "item_id": [1, 2, 3, 4, 5],
+            "status": ["scored", "scored", "no_face", "unreadable", "scored"],
+            "score": [0.9, 0.2, float("nan"), float("nan"), 0.55],
+            "analyst_verdict": ["fake", None, None, None, "real"],
+            "tags": [["WhatsApp"], [], ["x"], [], ["whatsapp", "morphed"]],
+            "sensitive": [False, False, False, True, False],
+            "media_kind": ["image", "video", "image", "unknown", "image"],
+        }
+    )
 
 
 def test_filters_counts_and_pages() -> None:
@@ -116,9 +119,15 @@ def test_triage_grid_item_view_and_review(app: Workbench, tmp_path: Path, exampl
     _open(app)
     app.intake.path.value = str(_evidence(tmp_path, examples))
     coffee = (examples / "coffee_no_face.jpg").read_bytes()
-    app.intake.upload.value = ({"name": "coffee_no_face.jpg", "type": "image/jpeg", "size": len(coffee),
-                                "content": memoryview(coffee),
-                                "last_modified": datetime.now(timezone.utc)},)
+    app.intake.upload.value = (
+        {
+            "name": "coffee_no_face.jpg",
+            "type": "image/jpeg",
+            "size": len(coffee),
+            "content": memoryview(coffee),
+            "last_modified": datetime.now(timezone.utc),
+        },
+    )
     app.intake.start_button.click()
     assert app.intake.running and app.case_bar.frozen and app.intake.start_button.disabled
     assert app.intake.wait(600)
@@ -141,13 +150,23 @@ def test_triage_grid_item_view_and_review(app: Workbench, tmp_path: Path, exampl
     app.grid.tiles[0].button.click()
     assert app.grid.selected_item == top and app.item_view.item_id == top and app.state.selected == top
     assert bytes(app.item_view.picture.value).startswith(b"\x89PNG")
-    cams = [w for card in app.item_view.faces.children for box in card.children[1:] for w in box.children
-            if "dfd-gradcam" in w._dom_classes]
+    cams = [
+        w
+        for card in app.item_view.faces.children
+        for box in card.children[1:]
+        for w in box.children
+        if "dfd-gradcam" in w._dom_classes
+    ]
     assert cams and bytes(cams[0].value).startswith(b"\x89PNG")
     before = cams[0].value
     app.item_view.opacity.value = 0.9
-    after = [w for card in app.item_view.faces.children for box in card.children[1:] for w in box.children
-             if "dfd-gradcam" in w._dom_classes][0].value
+    after = [
+        w
+        for card in app.item_view.faces.children
+        for box in card.children[1:]
+        for w in box.children
+        if "dfd-gradcam" in w._dom_classes
+    ][0].value
     assert after != before
     assert "view" in set(app.state.case.custody_log(top)["action"])
     assert app.item_view.forensics.children  # forensic findings of the image are listed
@@ -157,7 +176,9 @@ def test_triage_grid_item_view_and_review(app: Workbench, tmp_path: Path, exampl
     app.review.tags.value = "whatsapp, morphed"
     assert app.shortcuts.press("1")
     hist = app.state.case.history(top)
-    assert hist[-1].verdict == "fake" and hist[-1].notes == "blended jaw line" and hist[-1].tags == ("whatsapp", "morphed")
+    assert (
+        hist[-1].verdict == "fake" and hist[-1].notes == "blended jaw line" and hist[-1].tags == ("whatsapp", "morphed")
+    )
     assert app.review.last_saved == hist[-1] and "annotation" in app.item_view.custody.value
     app.shortcuts.on_event({"key": "j", "target": {"tagName": "DIV"}})
     second = int(items.iloc[1]["item_id"])
@@ -225,15 +246,31 @@ def test_evidence_roots_default_to_none(tmp_path: Path, monkeypatch) -> None:
 
 
 @pytest.mark.slow
-def test_every_upload_arrives_under_a_unique_name_with_its_original_name_recorded(app: Workbench,
-                                                                                   examples: Path) -> None:
+def test_every_upload_arrives_under_a_unique_name_with_its_original_name_recorded(
+    app: Workbench, examples: Path
+) -> None:
     _open(app)
-    contents = {name: (examples / src).read_bytes() for name, src in (
-        ("照片.jpg", "astronaut.jpg"), ("图片.jpg", "coffee_no_face.jpg"), (".hidden.jpg", "two_faces.png"),
-        ("..", "astronaut_blended_face.jpg"), ("photo.jpg", "problem_files/empty.jpg"))}
+    contents = {
+        name: (examples / src).read_bytes()
+        for name, src in (
+            ("照片.jpg", "astronaut.jpg"),
+            ("图片.jpg", "coffee_no_face.jpg"),
+            (".hidden.jpg", "two_faces.png"),
+            ("..", "astronaut_blended_face.jpg"),
+            ("photo.jpg", "problem_files/empty.jpg"),
+        )
+    }
     contents["dup/photo.jpg"] = b"\xff\xd8\xff not really a jpeg"
-    app.intake.upload.value = tuple({"name": n, "type": "image/jpeg", "size": len(b), "content": memoryview(b),
-                                     "last_modified": datetime.now(timezone.utc)} for n, b in contents.items())
+    app.intake.upload.value = tuple(
+        {
+            "name": n,
+            "type": "image/jpeg",
+            "size": len(b),
+            "content": memoryview(b),
+            "last_modified": datetime.now(timezone.utc),
+        }
+        for n, b in contents.items()
+    )
     app.intake.start_button.click()
     assert app.intake.wait(600) and app.intake.last_result is not None, app.log_panel.status.value
     case = app.state.case
@@ -247,6 +284,7 @@ def test_every_upload_arrives_under_a_unique_name_with_its_original_name_recorde
     staged = sorted(p for p in (app.state.uploads_dir / case.id).rglob("*") if p.is_file())
     assert len(staged) == len(contents) + 1  # + uploads.json
     import json as _json
+
     listed = _json.loads(next(p for p in staged if p.name == "uploads.json").read_text(encoding="utf-8"))
     assert [e["original_name"] for e in listed] == list(contents)
 
@@ -265,15 +303,24 @@ def test_upload_limit_is_stated_and_configurable(tmp_path: Path, monkeypatch) ->
     assert "40 MiB" in Intake(AppState(tmp_path / "cases")).upload.description
 
 
-NARRATIVE = ("A morphed photograph showing the complainant's face on another person's body was sent to her "
-             "contacts on WhatsApp from an unknown number, with threats to post more. The workbench flags the "
-             "face as likely manipulated; see the attached report for the analysis and the chain of custody.")
+NARRATIVE = (
+    "A morphed photograph showing the complainant's face on another person's body was sent to her "
+    "contacts on WhatsApp from an unknown number, with threats to post more. The workbench flags the "
+    "face as likely manipulated; see the attached report for the analysis and the chain of custody."
+)
 NCRP_OTHER_PATH = {
-    "complaint_path": "Report Other Cyber Crime", "category": "Online and Social Media Related Crime",
-    "sub_category": "Cheating by Impersonation", "incident_date": "2025-03-01", "incident_time": "14:30",
-    "platform": "WhatsApp", "incident_state": "Maharashtra", "narrative": NARRATIVE,
-    "complainant_name": "A. Complainant", "complainant_mobile": "9876543210",
-    "complainant_address": "12 MG Road, Pune", "complainant_state": "Maharashtra",
+    "complaint_path": "Report Other Cyber Crime",
+    "category": "Online and Social Media Related Crime",
+    "sub_category": "Cheating by Impersonation",
+    "incident_date": "2025-03-01",
+    "incident_time": "14:30",
+    "platform": "WhatsApp",
+    "incident_state": "Maharashtra",
+    "narrative": NARRATIVE,
+    "complainant_name": "A. Complainant",
+    "complainant_mobile": "9876543210",
+    "complainant_address": "12 MG Road, Pune",
+    "complainant_state": "Maharashtra",
 }
 
 

@@ -1,4 +1,5 @@
 """`dfd notebook`: the parameterized case notebook runs headless (papermill) into the case folder and is logged."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,22 @@ def test_dfd_notebook_triages_renders_and_logs(tmp_path: Path, tiny_weights: Pat
     for name in ("astronaut_blended_face.jpg", "coffee_no_face.jpg"):
         shutil.copy2(examples / name, evidence / name)
     cases = tmp_path / "cases"
-    rc = main(["notebook", "NB case 1", "--evidence", str(evidence), "--cases-dir", str(cases),
-               "--weights-dir", str(tiny_weights), "--examiner", "Insp. Rao", "--seed", "7"])
+    rc = main(
+        [
+            "notebook",
+            "NB case 1",
+            "--evidence",
+            str(evidence),
+            "--cases-dir",
+            str(cases),
+            "--weights-dir",
+            str(tiny_weights),
+            "--examiner",
+            "Insp. Rao",
+            "--seed",
+            "7",
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 0, out
     written = sorted((cases / "nb-case-1" / "notebooks").glob("case_notebook_*.ipynb"))
@@ -29,12 +44,13 @@ def test_dfd_notebook_triages_renders_and_logs(tmp_path: Path, tiny_weights: Pat
 
     nb = nbformat.read(written[0], as_version=4)
     texts = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
-    record = json.loads(texts[texts.rindex('{\n  "case"'):])  # the run record printed by the last cell
+    record = json.loads(texts[texts.rindex('{\n  "case"') :])  # the run record printed by the last cell
     assert record["seed"] == 7 and record["model"]["name"] == "tiny-test-model"
     assert record["model"]["sha256"] and record["versions"]["torch"] and record["case_intact"]
     assert record["items"] == 2 and record["scored"] == 1
-    images = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-              if "image/png" in o.get("data", {})]
+    images = [
+        o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if "image/png" in o.get("data", {})
+    ]
     assert len(images) >= 2  # score plots and the Grad-CAM panel
 
     case = open_case("NB case 1", cases_dir=cases, create=False)

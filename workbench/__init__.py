@@ -3,6 +3,7 @@
 Each component is a small ``VBox`` subclass publishing one typed traitlet, with ``freeze()``,
 ``unfreeze()`` and ``reset()``; they share one :class:`AppState` and hold no logic of their own.
 """
+
 from __future__ import annotations
 
 from .app import Workbench, build_app
@@ -15,5 +16,15 @@ from .portal_form import PortalForm
 from .review import ReviewPanel
 from .state import AppState
 
-__all__ = ["build_app", "Workbench", "AppState", "CaseBar", "Intake", "TriageGrid", "ItemView", "ReviewPanel",
-           "ExportPanel", "PortalForm"]
+__all__ = [
+    "build_app",
+    "Workbench",
+    "AppState",
+    "CaseBar",
+    "Intake",
+    "TriageGrid",
+    "ItemView",
+    "ReviewPanel",
+    "ExportPanel",
+    "PortalForm",
+]

@@ -1,4 +1,5 @@
 """The whole workbench: builds the components around one AppState and links them. No logic of its own."""
+
 from __future__ import annotations
 
 import os
@@ -44,13 +45,23 @@ class Workbench(widgets.VBox):
         self.export = ExportPanel(state)
         self.shortcuts = KeyboardShortcuts(self.item_view, self.review.key_handlers())
         self._link()
-        right = widgets.VBox([self.item_view, widgets.HTML("<h3>Review</h3>"), self.review, self.item_view.tabs],
-                             layout=widgets.Layout(width="56%", padding="0 0 0 12px"))
+        right = widgets.VBox(
+            [self.item_view, widgets.HTML("<h3>Review</h3>"), self.review, self.item_view.tabs],
+            layout=widgets.Layout(width="56%", padding="0 0 0 12px"),
+        )
         left = widgets.VBox([widgets.HTML("<h3>Triage</h3>"), self.grid], layout=widgets.Layout(width="44%"))
-        self.tabs = widgets.Tab(children=[widgets.HBox([left, right]), self.export],
-                                titles=("Triage & review", "Report & export"))
-        super().__init__([widgets.HTML(STYLE + "<h2>dfd — deepfake forensic workbench</h2>"), self.case_bar,
-                          self.intake, self.log_panel, self.tabs])
+        self.tabs = widgets.Tab(
+            children=[widgets.HBox([left, right]), self.export], titles=("Triage & review", "Report & export")
+        )
+        super().__init__(
+            [
+                widgets.HTML(STYLE + "<h2>dfd — deepfake forensic workbench</h2>"),
+                self.case_bar,
+                self.intake,
+                self.log_panel,
+                self.tabs,
+            ]
+        )
         self.add_class("dfd-workbench")
         self.state.notify("case")
 
@@ -78,7 +89,8 @@ class Workbench(widgets.VBox):
         self.state.close()
 
 
-def build_app(cases_dir: str | os.PathLike | None = None, weights_dir: str | os.PathLike | None = None,
-              model: str | None = None) -> Workbench:
+def build_app(
+    cases_dir: str | os.PathLike | None = None, weights_dir: str | os.PathLike | None = None, model: str | None = None
+) -> Workbench:
     """The dashboard. Case store and models come from the arguments, else ``$DFD_CASES_DIR`` / ``$DFD_WEIGHTS_DIR``."""
     return Workbench(AppState(cases_dir, weights_dir or os.environ.get(WEIGHTS_DIR_ENV) or None, model))

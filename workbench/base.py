@@ -1,5 +1,6 @@
 """What every component shares: freeze/unfreeze/reset, a busy context that always restores the UI,
 and a guard that turns a failing callback into a message in the log area instead of losing it."""
+
 from __future__ import annotations
 
 import functools
@@ -23,6 +24,7 @@ def reports_errors(what: str) -> Callable[[F], F]:
     Callbacks run inside the kernel's comm handler, where a raised exception (and anything
     printed) would never reach the user; logging is how it reaches the page.
     """
+
     def wrap(fn: F) -> F:
         @functools.wraps(fn)
         def inner(*args: Any, **kwargs: Any) -> Any:
@@ -34,7 +36,9 @@ def reports_errors(what: str) -> Callable[[F], F]:
                 expected = isinstance(exc, (DfdError, ValueError, OSError))
                 log.error("%s failed: %s", what, exc, exc_info=not expected)
                 return None
+
         return inner  # type: ignore[return-value]
+
     return wrap
 
 

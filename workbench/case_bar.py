@@ -1,4 +1,5 @@
 """Case bar: open or create a case (name, title, examiner, agency), see its summary and verification state."""
+
 from __future__ import annotations
 
 import html
@@ -31,27 +32,35 @@ class CaseBar(Component):
         self.examiner = widgets.Text(placeholder="your name", description="Examiner")
         self.agency = widgets.Text(placeholder="agency / unit", description="Agency")
         self.open_button = widgets.Button(description="Open / create", button_style="primary", icon="folder-open")
-        self.verify_button = widgets.Button(description="Verify", icon="check", disabled=True,
-                                            tooltip="re-hash every file and check the custody chain")
+        self.verify_button = widgets.Button(
+            description="Verify", icon="check", disabled=True, tooltip="re-hash every file and check the custody chain"
+        )
         self.summary = widgets.HTML("<i>No case open.</i>")
-        for w, cls in ((self.name, "dfd-case-name"), (self.title, "dfd-case-title"), (self.examiner, "dfd-examiner"),
-                       (self.agency, "dfd-agency"), (self.open_button, "dfd-open-case"),
-                       (self.verify_button, "dfd-verify"), (self.existing, "dfd-case-list")):
+        for w, cls in (
+            (self.name, "dfd-case-name"),
+            (self.title, "dfd-case-title"),
+            (self.examiner, "dfd-examiner"),
+            (self.agency, "dfd-agency"),
+            (self.open_button, "dfd-open-case"),
+            (self.verify_button, "dfd-verify"),
+            (self.existing, "dfd-case-list"),
+        ):
             w.add_class(cls)
         self.existing.observe(self._on_pick, names="value")
         self.open_button.on_click(self._on_open)
         self.verify_button.on_click(self._on_verify)
-        super().__init__([
-            widgets.HBox([self.existing, self.name, self.open_button, self.verify_button]),
-            widgets.HBox([self.title, self.examiner, self.agency]),
-            self.summary,
-        ])
+        super().__init__(
+            [
+                widgets.HBox([self.existing, self.name, self.open_button, self.verify_button]),
+                widgets.HBox([self.title, self.examiner, self.agency]),
+                self.summary,
+            ]
+        )
         self.add_class("dfd-case-bar")
         self.reload_cases()
 
     def controls(self) -> list[widgets.Widget]:
-        return [self.existing, self.name, self.title, self.examiner, self.agency, self.open_button,
-                self.verify_button]
+        return [self.existing, self.name, self.title, self.examiner, self.agency, self.open_button, self.verify_button]
 
     def reset(self) -> None:
         super().reset()
@@ -62,8 +71,9 @@ class CaseBar(Component):
     @reports_errors("listing cases")
     def reload_cases(self) -> None:
         df = self.state.list_cases()
-        self.existing.options = [(_NEW, _NEW)] + [(f"{r['id']} — {r['title']}", r["id"]) for r in df.to_dict("records")
-                                          if not r["error"]]
+        self.existing.options = [(_NEW, _NEW)] + [
+            (f"{r['id']} — {r['title']}", r["id"]) for r in df.to_dict("records") if not r["error"]
+        ]
 
     def _on_pick(self, change: dict) -> None:
         if change["new"] not in (None, _NEW):
@@ -106,11 +116,14 @@ class CaseBar(Component):
         elif rep.ok:
             ver = f"<span class='dfd-verify-state' style='color:#1b5e20'>intact (custody head #{rep.head_seq})</span>"
         else:
-            ver = (f"<span class='dfd-verify-state' style='color:#c62828'>NOT intact: {len(rep.problems)} "
-                   f"problem(s)</span>")
+            ver = (
+                f"<span class='dfd-verify-state' style='color:#c62828'>NOT intact: {len(rep.problems)} "
+                f"problem(s)</span>"
+            )
         e = html.escape
         self.summary.value = (
             f"<div class='dfd-case-summary'><b>{e(info.title)}</b> ({e(case.id)}) — examiner {e(info.examiner or '-')}"
             f", {e(info.agency or '-')}; created {e(info.created_ist)}<br>{n_items} item(s): {e(per_state) or '-'}; "
-            f"reviewed {counts['reviewed']}, sensitive {counts['sensitive']}; verification: {ver}</div>")
+            f"reviewed {counts['reviewed']}, sensitive {counts['sensitive']}; verification: {ver}</div>"
+        )
         self.case_id = case.id

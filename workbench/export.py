@@ -1,5 +1,6 @@
 """Export panel: the portal form (generated from the profile), validation, PDF report and export bundle,
 with download links that work inside Voila (``data:`` URIs)."""
+
 from __future__ import annotations
 
 import base64
@@ -28,12 +29,16 @@ def download_link(path: Path, css_class: str = "dfd-download") -> str:
     """An ``<a download>`` anchor carrying the file as a data: URI (or its path when too large)."""
     size = path.stat().st_size
     if size > MAX_DOWNLOAD_BYTES:
-        return (f"<span class='{css_class}-too-large'>{html.escape(path.name)} is {size / 1e6:.0f} MB, too large "
-                f"to download through the page: take it from {html.escape(str(path))}</span>")
+        return (
+            f"<span class='{css_class}-too-large'>{html.escape(path.name)} is {size / 1e6:.0f} MB, too large "
+            f"to download through the page: take it from {html.escape(str(path))}</span>"
+        )
     mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return (f"<a class='{css_class}' download='{html.escape(path.name)}' href='data:{mime};base64,{data}' "
-            f"style='font-weight:bold'>⬇ {html.escape(path.name)}</a> ({size / 1e3:.0f} kB)")
+    return (
+        f"<a class='{css_class}' download='{html.escape(path.name)}' href='data:{mime};base64,{data}' "
+        f"style='font-weight:bold'>⬇ {html.escape(path.name)}</a> ({size / 1e3:.0f} kB)"
+    )
 
 
 class ExportPanel(Component):
@@ -44,8 +49,9 @@ class ExportPanel(Component):
     def __init__(self, state: AppState) -> None:
         self.state = state
         names = state.portal_names()
-        self.portal = widgets.Dropdown(options=names, value="ncrp" if "ncrp" in names else names[0],
-                                       description="Portal")
+        self.portal = widgets.Dropdown(
+            options=names, value="ncrp" if "ncrp" in names else names[0], description="Portal"
+        )
         self.profile_note = widgets.HTML()
         self.form = PortalForm()
         self.save_button = widgets.Button(description="Save form", icon="save")
@@ -55,19 +61,30 @@ class ExportPanel(Component):
         self.bar = widgets.IntProgress(value=0, min=0, max=1, description="Progress")
         self.bar_text = widgets.HTML()
         self.downloads = widgets.HTML()
-        for w, cls in ((self.portal, "dfd-portal"), (self.save_button, "dfd-save-form"),
-                       (self.check_button, "dfd-check-form"), (self.report_button, "dfd-report"),
-                       (self.bundle_button, "dfd-bundle"), (self.downloads, "dfd-downloads")):
+        for w, cls in (
+            (self.portal, "dfd-portal"),
+            (self.save_button, "dfd-save-form"),
+            (self.check_button, "dfd-check-form"),
+            (self.report_button, "dfd-report"),
+            (self.bundle_button, "dfd-bundle"),
+            (self.downloads, "dfd-downloads"),
+        ):
             w.add_class(cls)
         self.portal.observe(lambda _: self.refresh(), names="value")
         self.save_button.on_click(lambda _: self.save())
         self.check_button.on_click(lambda _: self.form.check())
         self.report_button.on_click(lambda _: self.make_report())
         self.bundle_button.on_click(lambda _: self.make_bundle())
-        super().__init__([self.portal, self.profile_note, self.form,
-                          widgets.HBox([self.save_button, self.check_button, self.report_button,
-                                        self.bundle_button]), widgets.HBox([self.bar, self.bar_text]),
-                          self.downloads])
+        super().__init__(
+            [
+                self.portal,
+                self.profile_note,
+                self.form,
+                widgets.HBox([self.save_button, self.check_button, self.report_button, self.bundle_button]),
+                widgets.HBox([self.bar, self.bar_text]),
+                self.downloads,
+            ]
+        )
         self.add_class("dfd-export")
 
     def controls(self) -> list[widgets.Widget]:
@@ -92,8 +109,10 @@ class ExportPanel(Component):
         """Rebuild the form for the chosen portal with the case's saved answers (subscribed to 'case')."""
         profile = self.state.portal(self.portal.value)
         values = self.state.portal_values(profile.name) if self.state.case is not None else {}
-        self.profile_note.value = (f"<div style='font-size:12px'><b>{html.escape(profile.title)}</b> "
-                                   f"{html.escape(profile.url)}<br>{html.escape(profile.notes)}</div>")
+        self.profile_note.value = (
+            f"<div style='font-size:12px'><b>{html.escape(profile.title)}</b> "
+            f"{html.escape(profile.url)}<br>{html.escape(profile.notes)}</div>"
+        )
         self.form.build(profile, values)
         disabled = self.state.case is None
         for w in self.controls()[1:]:
@@ -104,6 +123,7 @@ class ExportPanel(Component):
             self.bar.max = max(1, total or 1)
             self.bar.value = min(done, self.bar.max)
             self.bar_text.value = html.escape(f"{desc}: {done}/{total if total is not None else '?'}")
+
         return CallbackProgress(update)
 
     @reports_errors("saving the portal form")
@@ -122,11 +142,14 @@ class ExportPanel(Component):
     def make_bundle(self) -> None:
         problems = self.form.check()
         if problems:
-            raise ValueError(f"the {self.portal.value} form is incomplete ({len(problems)} problem(s)); "
-                             "fix the fields listed under the form")
+            raise ValueError(
+                f"the {self.portal.value} form is incomplete ({len(problems)} problem(s)); "
+                "fix the fields listed under the form"
+            )
         with self.busy():
-            result = self.state.bundle(self.portal.value, self.form.current(), self.form.anonymous.value,
-                                       self._progress())
+            result = self.state.bundle(
+                self.portal.value, self.form.current(), self.form.anonymous.value, self._progress()
+            )
         self._offer(Path(result.path), "dfd-download-bundle", f"SHA-256 {result.sha256}")
 
     def _offer(self, path: Path, css_class: str, note: str = "") -> None:

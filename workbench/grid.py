@@ -1,4 +1,5 @@
 """Triage grid: thumbnails most suspicious first, colour-coded by verdict, filters, counts and paging."""
+
 from __future__ import annotations
 
 import html
@@ -30,14 +31,16 @@ class _Tile(widgets.VBox):
 
     def __init__(self, on_click: Callable[[int], None]) -> None:
         self.item_id: int | None = None
-        self.image = widgets.Image(format="png", layout=widgets.Layout(width="128px", height="128px",
-                                                                        object_fit="contain"))
+        self.image = widgets.Image(
+            format="png", layout=widgets.Layout(width="128px", height="128px", object_fit="contain")
+        )
         self.button = widgets.Button(layout=widgets.Layout(width="128px"))
         self.caption = widgets.HTML(layout=widgets.Layout(width="128px"))
         self.button.add_class("dfd-tile-open")
         self.button.on_click(lambda _: on_click(self.item_id) if self.item_id is not None else None)
-        super().__init__([self.image, self.button, self.caption],
-                         layout=widgets.Layout(padding="3px", margin="3px", display="none"))
+        super().__init__(
+            [self.image, self.button, self.caption], layout=widgets.Layout(padding="3px", margin="3px", display="none")
+        )
         self.add_class("dfd-tile")
 
     def show(self, row: dict, thumb: bytes, selected: bool) -> None:
@@ -51,10 +54,12 @@ class _Tile(widgets.VBox):
         self.button.style.text_color = "white"
         analyst = row["analyst_verdict"] or "unreviewed"
         flag = " ⚠ sensitive" if row["sensitive"] else ""
-        self.caption.value = (f"<div style='font-size:11px;line-height:1.2;overflow:hidden;white-space:nowrap;"
-                              f"text-overflow:ellipsis' title='{html.escape(str(row['name']))}'>"
-                              f"{html.escape(str(row['name']))}<br>{html.escape(row['status'])} · "
-                              f"{html.escape(analyst)}{flag}</div>")
+        self.caption.value = (
+            f"<div style='font-size:11px;line-height:1.2;overflow:hidden;white-space:nowrap;"
+            f"text-overflow:ellipsis' title='{html.escape(str(row['name']))}'>"
+            f"{html.escape(str(row['name']))}<br>{html.escape(row['status'])} · "
+            f"{html.escape(analyst)}{flag}</div>"
+        )
         self.layout.display = "flex"
         self.layout.border = f"{4 if selected else 2}px solid {colour if not selected else '#1565c0'}"
         for cls, on in (("dfd-tile-selected", selected),):
@@ -74,17 +79,28 @@ class TriageGrid(Component):
         self.state, self.on_select, self.page_size = state, on_select, page_size
         self.page = 0
         self.thumbs = ThumbnailCache()
-        self.status = widgets.Dropdown(options=_STATUS_OPTIONS, value=ANY, description="Status",
-                                       layout=widgets.Layout(width="200px"))
-        self.score = widgets.FloatRangeSlider(value=(0.0, 1.0), min=0.0, max=1.0, step=0.01, description="Score",
-                                              readout_format=".2f", continuous_update=False,
-                                              layout=widgets.Layout(width="330px"))
-        self.analyst = widgets.Dropdown(options=[ANY, UNREVIEWED, *VERDICTS], value=ANY, description="Analyst",
-                                        layout=widgets.Layout(width="220px"))
-        self.tag = widgets.Text(placeholder="tag", description="Tag", continuous_update=False,
-                                layout=widgets.Layout(width="200px"))
-        self.media = widgets.Dropdown(options=[ANY, *MEDIA_TYPES], value=ANY, description="Media",
-                                      layout=widgets.Layout(width="180px"))
+        self.status = widgets.Dropdown(
+            options=_STATUS_OPTIONS, value=ANY, description="Status", layout=widgets.Layout(width="200px")
+        )
+        self.score = widgets.FloatRangeSlider(
+            value=(0.0, 1.0),
+            min=0.0,
+            max=1.0,
+            step=0.01,
+            description="Score",
+            readout_format=".2f",
+            continuous_update=False,
+            layout=widgets.Layout(width="330px"),
+        )
+        self.analyst = widgets.Dropdown(
+            options=[ANY, UNREVIEWED, *VERDICTS], value=ANY, description="Analyst", layout=widgets.Layout(width="220px")
+        )
+        self.tag = widgets.Text(
+            placeholder="tag", description="Tag", continuous_update=False, layout=widgets.Layout(width="200px")
+        )
+        self.media = widgets.Dropdown(
+            options=[ANY, *MEDIA_TYPES], value=ANY, description="Media", layout=widgets.Layout(width="180px")
+        )
         self.counts = widgets.HTML()
         self.prev_button = widgets.Button(description="◀ prev page", layout=widgets.Layout(width="110px"))
         self.next_button = widgets.Button(description="next page ▶", layout=widgets.Layout(width="110px"))
@@ -97,13 +113,23 @@ class TriageGrid(Component):
         self.next_button.on_click(lambda _: self.go_to(self.page + 1))
         self.counts.add_class("dfd-counts")
         self.page_label.add_class("dfd-page-label")
-        legend = " ".join(f"<span style='background:{VERDICT_COLOURS[v]};color:white;padding:0 4px;"
-                          f"border-radius:3px'>{v}</span>" for v in VERDICTS)
-        self.legend = widgets.HTML(f"<div style='font-size:11px'>colour = analyst verdict, else the model's "
-                                   f"(grey: no score): {legend}</div>")
-        super().__init__([widgets.HBox([self.status, self.score]), widgets.HBox([self.analyst, self.tag, self.media]),
-                          self.counts, self.legend,
-                          widgets.HBox([self.prev_button, self.page_label, self.next_button]), self.box])
+        legend = " ".join(
+            f"<span style='background:{VERDICT_COLOURS[v]};color:white;padding:0 4px;border-radius:3px'>{v}</span>"
+            for v in VERDICTS
+        )
+        self.legend = widgets.HTML(
+            f"<div style='font-size:11px'>colour = analyst verdict, else the model's (grey: no score): {legend}</div>"
+        )
+        super().__init__(
+            [
+                widgets.HBox([self.status, self.score]),
+                widgets.HBox([self.analyst, self.tag, self.media]),
+                self.counts,
+                self.legend,
+                widgets.HBox([self.prev_button, self.page_label, self.next_button]),
+                self.box,
+            ]
+        )
         self.add_class("dfd-grid")
 
     def controls(self) -> list[widgets.Widget]:
@@ -120,8 +146,14 @@ class TriageGrid(Component):
     # -- data ------------------------------------------------------------------------------------
     @property
     def item_filter(self) -> ItemFilter:
-        return ItemFilter(self.status.value, self.score.value[0], self.score.value[1], self.analyst.value,
-                          self.tag.value, self.media.value)
+        return ItemFilter(
+            self.status.value,
+            self.score.value[0],
+            self.score.value[1],
+            self.analyst.value,
+            self.tag.value,
+            self.media.value,
+        )
 
     def visible(self) -> pd.DataFrame:
         """The filtered items, in display order (all pages)."""
@@ -138,14 +170,20 @@ class TriageGrid(Component):
         self.page = min(self.page, n_pages(len(df), self.page_size) - 1)
         rows = page_of(df, self.page, self.page_size).to_dict("records")
         for tile, row in zip(self.tiles, rows):
-            tile.show(row, self.thumbs.get(row["sha256"], row["stored_path"], row["media_kind"]),
-                      row["item_id"] == self.state.selected)
-        for tile in self.tiles[len(rows):]:
+            tile.show(
+                row,
+                self.thumbs.get(row["sha256"], row["stored_path"], row["media_kind"]),
+                row["item_id"] == self.state.selected,
+            )
+        for tile in self.tiles[len(rows) :]:
             tile.hide()
         c = state_counts(all_items) if len(all_items) else {}
         parts = [f"{html.escape(k)}: <b>{v}</b>" for k, v in c.items() if k not in ("reviewed", "sensitive")]
-        self.counts.value = (f"{len(df)} of {len(all_items)} item(s) shown — " + " · ".join(parts)
-                             + (f" · reviewed: <b>{c['reviewed']}</b> · sensitive: <b>{c['sensitive']}</b>" if c else ""))
+        self.counts.value = (
+            f"{len(df)} of {len(all_items)} item(s) shown — "
+            + " · ".join(parts)
+            + (f" · reviewed: <b>{c['reviewed']}</b> · sensitive: <b>{c['sensitive']}</b>" if c else "")
+        )
         self.page_label.value = f"&nbsp;page {self.page + 1} / {n_pages(len(df), self.page_size)}&nbsp;"
 
     def go_to(self, page: int) -> None:

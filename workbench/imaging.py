@@ -2,6 +2,7 @@
 
 Pure functions on files and arrays; the widgets only display the bytes these return.
 """
+
 from __future__ import annotations
 
 import io
@@ -16,15 +17,31 @@ from PIL import Image, ImageDraw, ImageFont
 from dfd_lib.errors import DfdError
 from dfd_lib.media import MEDIA_KINDS, MediaLimits, iter_video_frames, load_image
 
-__all__ = ["png", "fit_png", "placeholder_png", "thumbnail_png", "load_still", "video_frame", "draw_boxes", "score_plot_png",
-           "ThumbnailCache", "VERDICT_COLOURS", "score_colour"]
+__all__ = [
+    "png",
+    "fit_png",
+    "placeholder_png",
+    "thumbnail_png",
+    "load_still",
+    "video_frame",
+    "draw_boxes",
+    "score_plot_png",
+    "ThumbnailCache",
+    "VERDICT_COLOURS",
+    "score_colour",
+]
 
 log = logging.getLogger(__name__)
 
 # Colours used for verdicts everywhere in the workbench (model verdict or analyst verdict).
 VERDICT_COLOURS = {
-    "fake": "#c62828", "likely_fake": "#ef6c00", "inconclusive": "#9e9d24", "likely_real": "#2e7d32",
-    "real": "#1b5e20", "not_relevant": "#616161", None: "#9e9e9e",
+    "fake": "#c62828",
+    "likely_fake": "#ef6c00",
+    "inconclusive": "#9e9d24",
+    "likely_real": "#2e7d32",
+    "real": "#1b5e20",
+    "not_relevant": "#616161",
+    None: "#9e9e9e",
 }
 
 
@@ -126,8 +143,9 @@ class ThumbnailCache:
         return data
 
 
-def draw_boxes(image: np.ndarray, boxes: Sequence[tuple[tuple[float, float, float, float], str, str]],
-               max_side: int = 720) -> bytes:
+def draw_boxes(
+    image: np.ndarray, boxes: Sequence[tuple[tuple[float, float, float, float], str, str]], max_side: int = 720
+) -> bytes:
     """Draw ``(box, label, colour)`` rectangles on an RGB image, downscaled to ``max_side``; PNG bytes."""
     img = Image.fromarray(np.asarray(image, dtype=np.uint8)).convert("RGB")
     scale = min(1.0, max_side / max(img.size))
@@ -147,8 +165,9 @@ def draw_boxes(image: np.ndarray, boxes: Sequence[tuple[tuple[float, float, floa
     return png(img)
 
 
-def score_plot_png(times: Sequence[float | None], scores: Sequence[float | None], threshold: float | None,
-                   selected: int | None = None) -> bytes:
+def score_plot_png(
+    times: Sequence[float | None], scores: Sequence[float | None], threshold: float | None, selected: int | None = None
+) -> bytes:
     """Per-frame P(fake) of a video (gaps where a frame had no face), threshold line, selected frame marked."""
     import matplotlib
 

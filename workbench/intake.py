@@ -1,4 +1,5 @@
 """Intake: choose an evidence folder or upload files, run triage in a worker thread with progress and cancel."""
+
 from __future__ import annotations
 
 import html
@@ -27,32 +28,52 @@ class Intake(Component):
 
     def __init__(self, state: AppState) -> None:
         self.state = state
-        self.path = widgets.Text(placeholder="/path/to/evidence folder or file", description="Evidence",
-                                 layout=widgets.Layout(width="460px"))
+        self.path = widgets.Text(
+            placeholder="/path/to/evidence folder or file", description="Evidence", layout=widgets.Layout(width="460px")
+        )
         limit_mb = upload_limit_bytes() / (1 << 20)
-        self.upload = widgets.FileUpload(multiple=True, description=f"Upload (≤ {limit_mb:g} MiB)", accept="",
-                                         tooltip=f"files uploaded together may total at most {limit_mb:g} MiB "
-                                                 "(DFD_UPLOAD_MAX_MB); upload larger evidence in several batches")
-        self.start_button = widgets.Button(description="Triage", button_style="primary", icon="play",
-                                           tooltip="copy the evidence into the case and analyse it")
+        self.upload = widgets.FileUpload(
+            multiple=True,
+            description=f"Upload (≤ {limit_mb:g} MiB)",
+            accept="",
+            tooltip=f"files uploaded together may total at most {limit_mb:g} MiB "
+            "(DFD_UPLOAD_MAX_MB); upload larger evidence in several batches",
+        )
+        self.start_button = widgets.Button(
+            description="Triage",
+            button_style="primary",
+            icon="play",
+            tooltip="copy the evidence into the case and analyse it",
+        )
         self.cancel_button = widgets.Button(description="Cancel", icon="stop", disabled=True)
-        self.bar = widgets.IntProgress(value=0, min=0, max=1, description="Progress",
-                                       layout=widgets.Layout(width="460px"))
+        self.bar = widgets.IntProgress(
+            value=0, min=0, max=1, description="Progress", layout=widgets.Layout(width="460px")
+        )
         self.progress_text = widgets.HTML("")
         # where the analyses run: this process, or the configured Dask scheduler (with its dashboard link)
         self.dask_info = widgets.HTML(self._dask_text(None) if state.dask_scheduler else "")
-        for w, cls in ((self.path, "dfd-evidence-path"), (self.upload, "dfd-upload"),
-                       (self.start_button, "dfd-triage"), (self.cancel_button, "dfd-cancel"),
-                       (self.bar, "dfd-progress"), (self.progress_text, "dfd-progress-text"),
-                       (self.dask_info, "dfd-dask-info")):
+        for w, cls in (
+            (self.path, "dfd-evidence-path"),
+            (self.upload, "dfd-upload"),
+            (self.start_button, "dfd-triage"),
+            (self.cancel_button, "dfd-cancel"),
+            (self.bar, "dfd-progress"),
+            (self.progress_text, "dfd-progress-text"),
+            (self.dask_info, "dfd-dask-info"),
+        ):
             w.add_class(cls)
         self.start_button.on_click(self._on_start)
         self.cancel_button.on_click(self._on_cancel)
         self._cancel = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_result: Any = None
-        super().__init__([widgets.HBox([self.path, self.upload, self.start_button, self.cancel_button]),
-                          widgets.HBox([self.bar, self.progress_text]), self.dask_info])
+        super().__init__(
+            [
+                widgets.HBox([self.path, self.upload, self.start_button, self.cancel_button]),
+                widgets.HBox([self.bar, self.progress_text]),
+                self.dask_info,
+            ]
+        )
         self.add_class("dfd-intake")
 
     def controls(self) -> list[widgets.Widget]:
@@ -94,8 +115,7 @@ class Intake(Component):
         self.cancel_button.disabled = False
         self.running = True
         self.progress_text.value = "starting (loading the model)..."
-        self._thread = threading.Thread(target=self._work, args=(paths, list(uploads)), name="dfd-triage",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._work, args=(paths, list(uploads)), name="dfd-triage", daemon=True)
         self._thread.start()
 
     def _on_cancel(self, _: widgets.Button) -> None:
@@ -117,7 +137,7 @@ class Intake(Component):
         where = f"Analyses run on the Dask cluster at <code>{sched}</code>"
         if link:
             href = html.escape(link, quote=True)
-            return f"{where} — <a href=\"{href}\" target=\"_blank\" rel=\"noopener\">Dask dashboard</a>"
+            return f'{where} — <a href="{href}" target="_blank" rel="noopener">Dask dashboard</a>'
         return where
 
     def _work(self, paths: list[str], uploads: list[StagedUpload]) -> None:
@@ -128,8 +148,9 @@ class Intake(Component):
             progress = CallbackProgress(self._on_progress, self._cancel.is_set)
             self.last_result = self.state.triage([Path(p) for p in paths], progress, uploads=uploads)
             a = self.last_result.attrs
-            self.progress_text.value = (f"done: analysed {a['analysed']}, failed {a['failed']}"
-                                        + (" — cancelled; start again to finish" if a["cancelled"] else ""))
+            self.progress_text.value = f"done: analysed {a['analysed']}, failed {a['failed']}" + (
+                " — cancelled; start again to finish" if a["cancelled"] else ""
+            )
         except Exception as exc:  # a worker thread: report to the page, never die silently
             from dfd_lib.errors import DfdError
 

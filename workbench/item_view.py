@@ -1,5 +1,6 @@
 """Item view: the picture with face boxes, each face's crop, P(fake) and Grad-CAM overlay (toggle, opacity),
 the per-frame score plot and frame picker for videos, and tabs for forensics, metadata and custody."""
+
 from __future__ import annotations
 
 import html
@@ -41,32 +42,49 @@ class ItemView(Component):
         self._heat: dict[str, np.ndarray | None] = {}
         self._loading = False
         self.facts = widgets.HTML("<i>Open an item from the grid.</i>")
-        self.gradcam = widgets.Checkbox(value=True, description="Grad-CAM overlay", indent=False,
-                                       layout=widgets.Layout(width="150px"))
-        self.opacity = widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="Opacity",
-                                           continuous_update=False, layout=widgets.Layout(width="300px"),
-                                           style={"description_width": "60px"})
-        self.picture = widgets.Image(format="png", layout=widgets.Layout(max_width="380px", max_height="380px",
-                                                                          object_fit="contain", display="none"))
+        self.gradcam = widgets.Checkbox(
+            value=True, description="Grad-CAM overlay", indent=False, layout=widgets.Layout(width="150px")
+        )
+        self.opacity = widgets.FloatSlider(
+            value=0.5,
+            min=0.0,
+            max=1.0,
+            step=0.05,
+            description="Opacity",
+            continuous_update=False,
+            layout=widgets.Layout(width="300px"),
+            style={"description_width": "60px"},
+        )
+        self.picture = widgets.Image(
+            format="png",
+            layout=widgets.Layout(max_width="380px", max_height="380px", object_fit="contain", display="none"),
+        )
         self.frame = widgets.IntSlider(value=0, min=0, max=0, description="Frame", continuous_update=False)
         self.plot = widgets.Image(format="png", layout=widgets.Layout(max_width="640px"))
         self.video_box = widgets.VBox([self.plot, self.frame], layout=widgets.Layout(display="none"))
-        self.faces = widgets.Box(layout=widgets.Layout(display="flex", flex_flow="row wrap", max_height="460px",
-                                                         overflow="auto"))
+        self.faces = widgets.Box(
+            layout=widgets.Layout(display="flex", flex_flow="row wrap", max_height="460px", overflow="auto")
+        )
         self.forensics = widgets.VBox()
         self.metadata = widgets.HTML()
         self.custody = widgets.HTML()
-        self.tabs = widgets.Tab(children=[self.forensics, self.metadata, self.custody],
-                                titles=("Forensics", "Metadata", "Custody & review"))
-        for w, cls in ((self.gradcam, "dfd-gradcam-toggle"), (self.opacity, "dfd-opacity"),
-                       (self.picture, "dfd-picture"), (self.frame, "dfd-frame"), (self.plot, "dfd-score-plot"),
-                       (self.facts, "dfd-facts"), (self.custody, "dfd-custody-tab")):
+        self.tabs = widgets.Tab(
+            children=[self.forensics, self.metadata, self.custody], titles=("Forensics", "Metadata", "Custody & review")
+        )
+        for w, cls in (
+            (self.gradcam, "dfd-gradcam-toggle"),
+            (self.opacity, "dfd-opacity"),
+            (self.picture, "dfd-picture"),
+            (self.frame, "dfd-frame"),
+            (self.plot, "dfd-score-plot"),
+            (self.facts, "dfd-facts"),
+            (self.custody, "dfd-custody-tab"),
+        ):
             w.add_class(cls)
         self.gradcam.observe(lambda _: self._draw_faces(), names="value")
         self.opacity.observe(lambda _: self._draw_faces(), names="value")
         self.frame.observe(lambda _: None if self._loading else self._draw_frame(), names="value")
-        faces_col = widgets.VBox([self.gradcam, self.opacity, self.faces],
-                                 layout=widgets.Layout(padding="0 0 0 8px"))
+        faces_col = widgets.VBox([self.gradcam, self.opacity, self.faces], layout=widgets.Layout(padding="0 0 0 8px"))
         super().__init__([self.facts, widgets.HBox([self.picture, faces_col]), self.video_box])
         self.add_class("dfd-item-view")
 
@@ -97,8 +115,9 @@ class ItemView(Component):
             self.facts.value = facts_html(d)
             self.video_box.layout.display = "flex" if d.is_video and d.frames else "none"
             if d.is_video and d.frames:
-                best = max(range(len(d.frames)), key=lambda i: d.frames[i].score if d.frames[i].score is not None
-                           else -1.0)
+                best = max(
+                    range(len(d.frames)), key=lambda i: d.frames[i].score if d.frames[i].score is not None else -1.0
+                )
                 self._loading = True
                 try:
                     self.frame.max, self.frame.value = len(d.frames) - 1, best
@@ -146,13 +165,16 @@ class ItemView(Component):
         except DfdError as exc:
             self.picture.value = placeholder_png(f"cannot show: {exc}", 256)
         else:
-            boxes = [(f.box, f"{i + 1}: {f.score:.2f}", score_colour(f.score, d.threshold))
-                     for i, f in enumerate(faces[:MAX_FACES_SHOWN])]
+            boxes = [
+                (f.box, f"{i + 1}: {f.score:.2f}", score_colour(f.score, d.threshold))
+                for i, f in enumerate(faces[:MAX_FACES_SHOWN])
+            ]
             self.picture.value = draw_boxes(image, boxes)
         self.picture.layout.display = "block"
         if d.is_video and d.frames:
-            self.plot.value = score_plot_png([f.time_s for f in d.frames], [f.score for f in d.frames],
-                                             d.threshold, self.frame.value)
+            self.plot.value = score_plot_png(
+                [f.time_s for f in d.frames], [f.score for f in d.frames], d.threshold, self.frame.value
+            )
         self._draw_faces()
 
     @reports_errors("drawing the faces")
@@ -168,10 +190,17 @@ class ItemView(Component):
         self.faces.children = tuple(self._face_card(i, f) for i, f in enumerate(faces))
 
     def _face_card(self, i: int, f: FaceDetail) -> widgets.Widget:
-        title = widgets.HTML(f"<b>face {i + 1}</b>: P(fake) <b class='dfd-face-score'>{f.score:.3f}</b>"
-                             + ("" if f.frame_index is None else f" (frame {f.frame_index})")
-                             + ("" if not f.outside else "<br><span class='dfd-outside' style='color:#9e9d24' title='"
-                                + html.escape("; ".join(f.outside), quote=True) + "'>outside the model's experience</span>"))
+        title = widgets.HTML(
+            f"<b>face {i + 1}</b>: P(fake) <b class='dfd-face-score'>{f.score:.3f}</b>"
+            + ("" if f.frame_index is None else f" (frame {f.frame_index})")
+            + (
+                ""
+                if not f.outside
+                else "<br><span class='dfd-outside' style='color:#9e9d24' title='"
+                + html.escape("; ".join(f.outside), quote=True)
+                + "'>outside the model's experience</span>"
+            )
+        )
         crop = load_image(f.crop) if f.crop is not None else None
         pictures: list[widgets.Widget] = []
         if crop is not None:
@@ -182,8 +211,9 @@ class ItemView(Component):
                 img = widgets.Image(value=cam, format="png", layout=widgets.Layout(width="128px"))
                 img.add_class("dfd-gradcam")
                 pictures.append(img)
-        card = widgets.VBox([title, widgets.HBox(pictures)],
-                            layout=widgets.Layout(margin="4px", padding="4px", border="1px solid #ddd"))
+        card = widgets.VBox(
+            [title, widgets.HBox(pictures)], layout=widgets.Layout(margin="4px", padding="4px", border="1px solid #ddd")
+        )
         card.add_class("dfd-face")
         return card
 
@@ -195,8 +225,9 @@ class ItemView(Component):
                 try:
                     self._heat[f.subject] = self.state.heatmap(f.crop, d.model_name, d.model_sha256)
                 except DfdError as exc:
-                    log.warning("Grad-CAM of %s cannot be recomputed (%s); showing the overlay stored at triage",
-                                f.subject, exc)
+                    log.warning(
+                        "Grad-CAM of %s cannot be recomputed (%s); showing the overlay stored at triage", f.subject, exc
+                    )
                     self._heat[f.subject] = None
             heat = self._heat[f.subject]
             if heat is not None:

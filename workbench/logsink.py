@@ -1,4 +1,5 @@
 """Log records to the page: a logging handler writing into an Output widget, and a one-line status."""
+
 from __future__ import annotations
 
 import html
@@ -24,12 +25,14 @@ class WidgetLogHandler(logging.Handler):
         try:
             text = self.format(record)
             if len(self.output.outputs) >= self.max_lines:
-                self.output.outputs = self.output.outputs[-(self.max_lines // 2):]
+                self.output.outputs = self.output.outputs[-(self.max_lines // 2) :]
             self.output.append_stdout(text + "\n")
             colour = _LEVEL_COLOURS.get(record.levelno, "#424242")
             first = html.escape(record.getMessage().splitlines()[0] if record.getMessage() else "")
-            self.status.value = (f"<span class='dfd-status dfd-status-{record.levelname.lower()}' "
-                                 f"style='color:{colour}'>{record.levelname.lower()}: {first}</span>")
+            self.status.value = (
+                f"<span class='dfd-status dfd-status-{record.levelname.lower()}' "
+                f"style='color:{colour}'>{record.levelname.lower()}: {first}</span>"
+            )
         except Exception:  # logging's contract: a handler reports its own failure, never raises
             self.handleError(record)
 
@@ -39,8 +42,9 @@ class LogPanel(widgets.VBox):
 
     def __init__(self) -> None:
         self.status = widgets.HTML("<span class='dfd-status'>ready</span>")
-        self.output = widgets.Output(layout=widgets.Layout(max_height="180px", overflow="auto",
-                                                           border="1px solid #ddd"))
+        self.output = widgets.Output(
+            layout=widgets.Layout(max_height="180px", overflow="auto", border="1px solid #ddd")
+        )
         self.log_box = widgets.Accordion(children=[self.output], titles=("Log",))
         super().__init__([self.status, self.log_box])
         self.add_class("dfd-log")

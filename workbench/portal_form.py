@@ -3,6 +3,7 @@
 Fields with allowed values become drop-downs (a field whose values depend on another is refilled
 when that one changes); ``multiple`` fields take one value per line. Validation is the profile's own.
 """
+
 from __future__ import annotations
 
 import html
@@ -44,9 +45,12 @@ class PortalForm(Component):
         self.rows: dict[str, widgets.Widget] = {}
         self.headers: dict[str, widgets.Widget] = {}
         # a Checkbox cuts its description at the default widget width: let it take the width its words need
-        self.anonymous = widgets.Checkbox(description="anonymous complaint (leave out the complainant block)",
-                                          indent=False, layout=widgets.Layout(width="auto"),
-                                          style={"description_width": "initial"})
+        self.anonymous = widgets.Checkbox(
+            description="anonymous complaint (leave out the complainant block)",
+            indent=False,
+            layout=widgets.Layout(width="auto"),
+            style={"description_width": "initial"},
+        )
         self.anonymous.add_class("dfd-anonymous")
         self.anonymous.observe(lambda _: self._show_sections(), names="value")
         self.body = widgets.VBox()
@@ -81,8 +85,9 @@ class PortalForm(Component):
             w.add_class(f"dfd-field-{f.id}")
             self.inputs[f.id] = w
             req = " <span style='color:#c62828'>*</span>" if f.required else ""
-            label = widgets.HTML(f"<span title='{html.escape(f.help)}'>{html.escape(f.label)}{req}</span>",
-                                 layout=_LABEL)
+            label = widgets.HTML(
+                f"<span title='{html.escape(f.help)}'>{html.escape(f.label)}{req}</span>", layout=_LABEL
+            )
             row = widgets.HBox([label, w])
             self.rows[f.id] = row
             children.append(row)
@@ -128,8 +133,9 @@ class PortalForm(Component):
         problems = self.profile.validate(self.current(), self.anonymous.value) if self.profile else ["no form"]
         if problems:
             items = "".join(f"<li>{html.escape(p)}</li>" for p in problems)
-            self.problems.value = (f"<div style='color:#c62828'><b>{len(problems)} problem(s) in the form:</b>"
-                                   f"<ul>{items}</ul></div>")
+            self.problems.value = (
+                f"<div style='color:#c62828'><b>{len(problems)} problem(s) in the form:</b><ul>{items}</ul></div>"
+            )
         else:
             self.problems.value = "<div style='color:#1b5e20'>the form is complete</div>"
         return problems

@@ -3,6 +3,7 @@
 Plain data in, plain data out (pandas frames and frozen dataclasses): no widgets here, so all of it
 is tested without a browser. One item's detail is the case's own read model, ``Case.detail(item)``.
 """
+
 from __future__ import annotations
 
 import math
@@ -64,4 +65,4 @@ def n_pages(n_rows: int, page_size: int) -> int:
 def page_of(df: pd.DataFrame, page: int, page_size: int) -> pd.DataFrame:
     """Rows of the 0-based ``page`` (clamped to the pages that exist)."""
     page = min(max(0, page), n_pages(len(df), page_size) - 1)
-    return df.iloc[page * page_size:(page + 1) * page_size]
+    return df.iloc[page * page_size : (page + 1) * page_size]

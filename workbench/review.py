@@ -3,6 +3,7 @@
 Keys (with the mouse over the item picture, see :mod:`workbench.shortcuts`): ``j`` next item, ``k`` previous
 item, ``1``-``6`` set the verdict in the order of ``VERDICTS`` and save, ``s`` save.
 """
+
 from __future__ import annotations
 
 import logging
@@ -20,8 +21,11 @@ __all__ = ["ReviewPanel", "KEY_HELP"]
 
 log = logging.getLogger(__name__)
 
-KEY_HELP = ("keys (mouse over the picture): j next · k previous · "
-            + " · ".join(f"{i + 1} {v}" for i, v in enumerate(VERDICTS)) + " (saves) · s save")
+KEY_HELP = (
+    "keys (mouse over the picture): j next · k previous · "
+    + " · ".join(f"{i + 1} {v}" for i, v in enumerate(VERDICTS))
+    + " (saves) · s save"
+)
 
 
 class ReviewPanel(Component):
@@ -33,27 +37,49 @@ class ReviewPanel(Component):
         self.state, self.on_step = state, on_step
         self.item: int | None = None
         self.based_on: int | None = None  # the review version the form shows (0: never reviewed)
-        self.verdict = widgets.ToggleButtons(options=[(v.replace("_", " "), v) for v in VERDICTS], value=None,
-                                             tooltips=[f"key {i + 1}" for i in range(len(VERDICTS))],
-                                             style={"button_width": "98px"})
-        self.notes = widgets.Textarea(placeholder="what you saw, why", description="Notes",
-                                      layout=widgets.Layout(width="560px", height="70px"))
-        self.tags = widgets.Text(placeholder="comma-separated, e.g. whatsapp, morphed", description="Tags",
-                                 layout=widgets.Layout(width="560px"))
+        self.verdict = widgets.ToggleButtons(
+            options=[(v.replace("_", " "), v) for v in VERDICTS],
+            value=None,
+            tooltips=[f"key {i + 1}" for i in range(len(VERDICTS))],
+            style={"button_width": "98px"},
+        )
+        self.notes = widgets.Textarea(
+            placeholder="what you saw, why", description="Notes", layout=widgets.Layout(width="560px", height="70px")
+        )
+        self.tags = widgets.Text(
+            placeholder="comma-separated, e.g. whatsapp, morphed",
+            description="Tags",
+            layout=widgets.Layout(width="560px"),
+        )
         self.sensitive = widgets.Checkbox(description="sensitive (withhold media from exports)", indent=False)
         self.save_button = widgets.Button(description="Save review (s)", button_style="success", icon="save")
         self.prev_button = widgets.Button(description="◀ previous (k)")
         self.next_button = widgets.Button(description="next (j) ▶")
         self.message = widgets.HTML(f"<span style='font-size:11px;color:#616161'>{KEY_HELP}</span>")
-        for w, cls in ((self.verdict, "dfd-verdict"), (self.notes, "dfd-notes"), (self.tags, "dfd-tags"),
-                       (self.sensitive, "dfd-sensitive"), (self.save_button, "dfd-save-review"),
-                       (self.prev_button, "dfd-prev"), (self.next_button, "dfd-next")):
+        for w, cls in (
+            (self.verdict, "dfd-verdict"),
+            (self.notes, "dfd-notes"),
+            (self.tags, "dfd-tags"),
+            (self.sensitive, "dfd-sensitive"),
+            (self.save_button, "dfd-save-review"),
+            (self.prev_button, "dfd-prev"),
+            (self.next_button, "dfd-next"),
+        ):
             w.add_class(cls)
         self.save_button.on_click(lambda _: self.save())
         self.prev_button.on_click(lambda _: self.on_step(-1))
         self.next_button.on_click(lambda _: self.on_step(1))
-        super().__init__([widgets.HTML("<b>Verdict</b> (keys 1-6 choose and save)"), self.verdict, self.notes, self.tags, self.sensitive,
-                          widgets.HBox([self.save_button, self.prev_button, self.next_button]), self.message])
+        super().__init__(
+            [
+                widgets.HTML("<b>Verdict</b> (keys 1-6 choose and save)"),
+                self.verdict,
+                self.notes,
+                self.tags,
+                self.sensitive,
+                widgets.HBox([self.save_button, self.prev_button, self.next_button]),
+                self.message,
+            ]
+        )
         self.add_class("dfd-review")
         self.load(None)
 
@@ -86,8 +112,14 @@ class ReviewPanel(Component):
             # every field is saved, so the save must be based on the review as it is now: if another
             # examiner saved since this form was loaded, StaleReview is reported and the form keeps
             # what was typed (reload the item to see their review)
-            saved = self.state.annotate(self.item, self.verdict.value, self.notes.value, self.tags.value,
-                                        self.sensitive.value, based_on=self.based_on)
+            saved = self.state.annotate(
+                self.item,
+                self.verdict.value,
+                self.notes.value,
+                self.tags.value,
+                self.sensitive.value,
+                based_on=self.based_on,
+            )
             self.based_on = review_version(saved)
             self.last_saved = saved
 
@@ -101,8 +133,11 @@ class ReviewPanel(Component):
             self.save()
 
     def key_handlers(self) -> dict[str, Callable[[], None]]:
-        keys: dict[str, Callable[[], None]] = {"j": lambda: self.on_step(1), "k": lambda: self.on_step(-1),
-                                               "s": self.save}
+        keys: dict[str, Callable[[], None]] = {
+            "j": lambda: self.on_step(1),
+            "k": lambda: self.on_step(-1),
+            "s": self.save,
+        }
         for i, v in enumerate(VERDICTS):
-            keys[str(i + 1)] = (lambda verdict=v: self.set_verdict(verdict))
+            keys[str(i + 1)] = lambda verdict=v: self.set_verdict(verdict)
         return keys

@@ -14,6 +14,7 @@
   silently dropped the connection, is raised to that.
 * the evidence **path box** reads only under ``$DFD_EVIDENCE_ROOTS`` (see :mod:`workbench.state`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,8 +62,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m workbench.serve", description=__doc__.split("\n\n")[0])
     p.add_argument("--ip", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8866)
-    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
-                   help=f"another host name the dashboard is reached by (also ${HOSTS_ENV})")
+    p.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=f"another host name the dashboard is reached by (also ${HOSTS_ENV})",
+    )
     p.add_argument("--show-tracebacks", action="store_true", help="show Python tracebacks in the page (tests)")
     args = p.parse_args(argv)
     token = os.environ.get(TOKEN_ENV) or secrets.token_urlsafe(32)
@@ -76,10 +82,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.tornado_settings = {**app.tornado_settings, **tornado_settings(args.allow_host)}
     shown = "localhost" if args.ip in ("127.0.0.1", "::1", "localhost") else args.ip
     limit = upload_limit_bytes() / (1 << 20)
-    print(f"Dashboard: http://{shown}:{args.port}/?token={token}\n"
-          f"  (token required; Host names served: {', '.join(allowed_hosts(args.allow_host))} and loopback "
-          f"addresses; uploads up to {limit:g} MiB per batch; evidence folders: "
-          f"{os.environ.get(EVIDENCE_ROOTS_ENV) or 'none (uploads only)'})", flush=True)
+    print(
+        f"Dashboard: http://{shown}:{args.port}/?token={token}\n"
+        f"  (token required; Host names served: {', '.join(allowed_hosts(args.allow_host))} and loopback "
+        f"addresses; uploads up to {limit:g} MiB per batch; evidence folders: "
+        f"{os.environ.get(EVIDENCE_ROOTS_ENV) or 'none (uploads only)'})",
+        flush=True,
+    )
     app.start()
     return 0
 

@@ -6,6 +6,7 @@ Because it then captures every key, the source must hold no text inputs: the wor
 to the item view (picture and faces), not to the review form. Without ipyevents installed the
 shortcuts are off and the buttons with key hints still work; a warning says so.
 """
+
 from __future__ import annotations
 
 import logging

@@ -8,6 +8,7 @@ methods, and subscribe to the topics below to redraw (the solara store pattern):
     "selection"  another item was opened
     "export"     a report or bundle was written
 """
+
 from __future__ import annotations
 
 import json
@@ -23,16 +24,34 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dfd_lib.case import (Annotation, Case, ItemDetail, Source, VerificationReport, list_cases, open_case,
-                          resolve_cases_dir)
+from dfd_lib.case import (
+    Annotation,
+    Case,
+    ItemDetail,
+    Source,
+    VerificationReport,
+    list_cases,
+    open_case,
+    resolve_cases_dir,
+)
 from dfd_lib.env import DASK_SCHEDULER_ENV, DASK_UPLOAD_ENV, EVIDENCE_ROOTS_ENV, UPLOAD_MAX_ENV
 from dfd_lib.errors import DfdError
 from dfd_lib.fileio import atomic_write
 from dfd_lib.progress import Progress
 
-__all__ = ["AppState", "TOPICS", "UPLOADS_DIR", "StagedUpload", "EVIDENCE_ROOTS_ENV", "UPLOAD_MAX_ENV",
-           "DEFAULT_UPLOAD_MAX_MB", "DASK_SCHEDULER_ENV", "DASK_UPLOAD_ENV", "evidence_roots_from_env",
-           "upload_limit_bytes"]
+__all__ = [
+    "AppState",
+    "TOPICS",
+    "UPLOADS_DIR",
+    "StagedUpload",
+    "EVIDENCE_ROOTS_ENV",
+    "UPLOAD_MAX_ENV",
+    "DEFAULT_UPLOAD_MAX_MB",
+    "DASK_SCHEDULER_ENV",
+    "DASK_UPLOAD_ENV",
+    "evidence_roots_from_env",
+    "upload_limit_bytes",
+]
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +105,16 @@ def _storable_name(name: str, index: int) -> str:
 class AppState:
     """Open case, selected item, examiner and the lazily loaded models; no widgets."""
 
-    def __init__(self, cases_dir: str | os.PathLike | None = None, weights_dir: str | os.PathLike | None = None,
-                 model: str | None = None, examiner: str = "",
-                 evidence_roots: Iterable[str | os.PathLike] | None = None, dask_scheduler: str | None = None,
-                 dask_upload: bool | None = None) -> None:
+    def __init__(
+        self,
+        cases_dir: str | os.PathLike | None = None,
+        weights_dir: str | os.PathLike | None = None,
+        model: str | None = None,
+        examiner: str = "",
+        evidence_roots: Iterable[str | os.PathLike] | None = None,
+        dask_scheduler: str | None = None,
+        dask_upload: bool | None = None,
+    ) -> None:
         """``evidence_roots``: folders the evidence path box may read (None: ``$DFD_EVIDENCE_ROOTS``).
         ``dask_scheduler``: triage on that Dask scheduler (None: ``$DFD_DASK_SCHEDULER``; empty: here);
         ``dask_upload``: send the evidence bytes to its workers (None: ``$DFD_DASK_UPLOAD`` is "1")."""
@@ -131,13 +156,18 @@ class AppState:
     def list_cases(self) -> pd.DataFrame:
         return list_cases(self.cases_dir)
 
-    def open_case(self, name: str, title: str = "", examiner: str = "", agency: str = "",
-                  create: bool = True) -> Case:
+    def open_case(self, name: str, title: str = "", examiner: str = "", agency: str = "", create: bool = True) -> Case:
         """Open (or create) a case and make it the current one; the examiner becomes the acting user."""
         if not name.strip():
             raise DfdError("give the case a name (for example an FIR number)")
-        case = open_case(name.strip(), self.cases_dir, create=create, title=title.strip() or None,
-                         examiner=examiner.strip() or None, agency=agency.strip() or None)
+        case = open_case(
+            name.strip(),
+            self.cases_dir,
+            create=create,
+            title=title.strip() or None,
+            examiner=examiner.strip() or None,
+            agency=agency.strip() or None,
+        )
         self.close_case(notify=False)
         self.case, self.selected, self.last_verify = case, None, None
         self.examiner = examiner.strip() or case.info.examiner
@@ -176,8 +206,9 @@ class AppState:
     def select(self, item_id: int | None) -> None:
         """Open an item (logged as a ``view`` in the custody log) or clear the selection."""
         if item_id is not None:
-            self.require_case().log_action("view", self.actor or "unknown", item=int(item_id),
-                                           details={"via": "workbench"})
+            self.require_case().log_action(
+                "view", self.actor or "unknown", item=int(item_id), details={"via": "workbench"}
+            )
         self.selected = None if item_id is None else int(item_id)
         self.notify("selection")
 
@@ -185,11 +216,19 @@ class AppState:
         """The case's read model of one item (artifact paths checked to stay inside the case)."""
         return self.require_case().detail(item_id)
 
-    def annotate(self, item_id: int, verdict: str | None, notes: str, tags: str, sensitive: bool,
-                 based_on: int | None = None) -> Annotation:
+    def annotate(
+        self, item_id: int, verdict: str | None, notes: str, tags: str, sensitive: bool, based_on: int | None = None
+    ) -> Annotation:
         """Save a review; ``based_on`` is the review version the form was loaded from (StaleReview if it moved)."""
-        ann = self.require_case().annotate(item_id, verdict=verdict, notes=notes, tags=tags, sensitive=sensitive,
-                                           reviewer=self.actor, based_on=based_on)
+        ann = self.require_case().annotate(
+            item_id,
+            verdict=verdict,
+            notes=notes,
+            tags=tags,
+            sensitive=sensitive,
+            reviewer=self.actor,
+            based_on=based_on,
+        )
         log.info("item %s: review saved (%s)", item_id, ann.verdict or "no verdict")
         self.notify("items")
         return ann
@@ -208,9 +247,11 @@ class AppState:
         if any(real == r or real.is_relative_to(r) for r in allowed):
             return real
         roots = ", ".join(str(r) for r in self.evidence_roots) or "none configured"
-        raise DfdError(f"{text} is outside the folders this dashboard may take evidence from (evidence folders: "
-                       f"{roots}); nothing was read. Upload the files instead, or start the dashboard with the "
-                       f"folder in {EVIDENCE_ROOTS_ENV}")
+        raise DfdError(
+            f"{text} is outside the folders this dashboard may take evidence from (evidence folders: "
+            f"{roots}); nothing was read. Upload the files instead, or start the dashboard with the "
+            f"folder in {EVIDENCE_ROOTS_ENV}"
+        )
 
     def stage_uploads(self, files: list[tuple[str, bytes]]) -> list[StagedUpload]:
         """Write uploaded files under ``<case store>/_uploads/<case>/<UTC time>/<NNN>/``, one folder per file.
@@ -235,14 +276,23 @@ class AppState:
                 fh.flush()
                 os.fsync(fh.fileno())
             staged.append(StagedUpload(path, name, len(data)))
-        atomic_write(folder / "uploads.json", json.dumps(
-            [{"original_name": u.original_name, "stored_as": str(u.path.relative_to(folder)), "size": u.size}
-             for u in staged], ensure_ascii=False, indent=1))
+        atomic_write(
+            folder / "uploads.json",
+            json.dumps(
+                [
+                    {"original_name": u.original_name, "stored_as": str(u.path.relative_to(folder)), "size": u.size}
+                    for u in staged
+                ],
+                ensure_ascii=False,
+                indent=1,
+            ),
+        )
         log.info("staged %d uploaded file(s) in %s", len(staged), folder)
         return staged
 
-    def triage(self, paths: list[str | os.PathLike], progress: Progress | None = None,
-               uploads: Iterable[StagedUpload] = ()) -> pd.DataFrame:
+    def triage(
+        self, paths: list[str | os.PathLike], progress: Progress | None = None, uploads: Iterable[StagedUpload] = ()
+    ) -> pd.DataFrame:
         """Ingest ``paths`` and ``uploads`` and analyse them into the open case. Safe to call from a worker thread.
 
         ``paths`` must lie under the evidence roots (or the uploads folder); an upload's name as
@@ -271,16 +321,25 @@ class AppState:
         worker = open_case(case.id, cases_dir=case.path.parent, create=False)
         try:
             for u in uploads:
-                worker.ingest([u.path], source=Source(notes=f"uploaded through the dashboard as {u.original_name!r} "
-                                                            f"({u.size} bytes)"), actor=self.actor)
+                worker.ingest(
+                    [u.path],
+                    source=Source(notes=f"uploaded through the dashboard as {u.original_name!r} ({u.size} bytes)"),
+                    actor=self.actor,
+                )
             df = worker.triage(checked, scanner=scanner, progress=progress, examiner=self.actor, dask=dask)
         finally:
             worker.close()
             if scanner is not None:
                 scanner.close()
         a = df.attrs
-        log.info("triage: %s new item(s), %s known; analysed %s, failed %s%s", a["intake"]["new"],
-                 a["intake"]["known"], a["analysed"], a["failed"], " (cancelled)" if a["cancelled"] else "")
+        log.info(
+            "triage: %s new item(s), %s known; analysed %s, failed %s%s",
+            a["intake"]["new"],
+            a["intake"]["known"],
+            a["analysed"],
+            a["failed"],
+            " (cancelled)" if a["cancelled"] else "",
+        )
         for err in a["intake_errors"]:
             log.warning("intake error: %s: %s", err["path"], err["error"])
         self.notify("items")
@@ -340,14 +399,18 @@ class AppState:
     def report(self, fmt: str = "pdf", progress: Progress | None = None) -> Path:
         from dfd_lib.report import generate_report
 
-        path = Path(generate_report(self.require_case(), fmt=fmt, progress=progress, weights_dir=self.weights_dir,
-                                    actor=self.actor))
+        path = Path(
+            generate_report(
+                self.require_case(), fmt=fmt, progress=progress, weights_dir=self.weights_dir, actor=self.actor
+            )
+        )
         log.info("report written: %s", path)
         self.notify("export")
         return path
 
-    def bundle(self, portal: str, values: dict[str, Any], anonymous: bool = False,
-               progress: Progress | None = None) -> Any:
+    def bundle(
+        self, portal: str, values: dict[str, Any], anonymous: bool = False, progress: Progress | None = None
+    ) -> Any:
         """Save the form answers (if changed) and write the portal bundle, a zip under ``<case>/exports/``.
 
         Returns the library's ExportResult; the export is logged in the custody log by the library.
@@ -358,8 +421,16 @@ class AppState:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         out = case.path / "exports" / f"{case.id}_{portal}_{stamp}.zip"
         out.parent.mkdir(parents=True, exist_ok=True)
-        result = export_bundle(case, portal, out, anonymous=anonymous, progress=progress, values=values,
-                               actor=self.actor, weights_dir=self.weights_dir)
+        result = export_bundle(
+            case,
+            portal,
+            out,
+            anonymous=anonymous,
+            progress=progress,
+            values=values,
+            actor=self.actor,
+            weights_dir=self.weights_dir,
+        )
         log.info("export bundle written: %s (SHA-256 %s)", result.path, result.sha256)
         self.notify("export")
         return result
@@ -383,8 +454,10 @@ class AppState:
 
             model = load_model(model_name, self.weights_dir)
             if model.sha256 != model_sha256:
-                raise DfdError(f"the installed model {model_name} (SHA-256 {model.sha256[:12]}...) is not the one "
-                               f"that scored this item ({model_sha256[:12]}...); cannot recompute its Grad-CAM")
+                raise DfdError(
+                    f"the installed model {model_name} (SHA-256 {model.sha256[:12]}...) is not the one "
+                    f"that scored this item ({model_sha256[:12]}...); cannot recompute its Grad-CAM"
+                )
             self._explainers[model_sha256] = Explainer(model)
         return self._explainers[model_sha256]
 

@@ -10,6 +10,7 @@ SHA-256) and ``artifacts/`` (PNG crops, Grad-CAM overlays, forensic maps)::
     case.annotate(3, verdict="likely_fake", tags="whatsapp,morphed", reviewer="Insp. Rao")
     report = case.verify()
 """
+
 from __future__ import annotations
 
 from .case import Case, CaseInfo, default_actor

@@ -8,6 +8,7 @@ Recognised files: an export bundle (``.zip``: its ``custody_log.json``), a bundl
 ``custody_log.json`` or ``manifest.json``, an HTML report (``<meta name="dfd-custody-head">``),
 a PDF report (the same text in its Keywords), or any JSON with ``head_seq`` and ``head_hash``.
 """
+
 from __future__ import annotations
 
 import json
@@ -45,8 +46,11 @@ def _from_json(doc: object, source: str) -> Anchor:
     if isinstance(doc, dict):
         state = doc.get("case_state")
         if isinstance(state, dict) and "custody_seq" in state:  # an export manifest.json
-            doc = {"case_id": doc.get("case_id"), "head_seq": state.get("custody_seq"),
-                   "head_hash": state.get("entry_hash")}
+            doc = {
+                "case_id": doc.get("case_id"),
+                "head_seq": state.get("custody_seq"),
+                "head_hash": state.get("entry_hash"),
+            }
         seq, head = doc.get("head_seq"), doc.get("head_hash")
         if isinstance(seq, int) and isinstance(head, str) and re.fullmatch(r"[0-9a-f]{64}", head):
             entries = doc.get("entries")

@@ -1,4 +1,5 @@
 """Analysis artifacts (face crops, Grad-CAM overlays, forensic maps) as content-addressed PNG files."""
+
 from __future__ import annotations
 
 import hashlib
@@ -66,8 +67,9 @@ def stage_artifact(case_dir: Path, image: np.ndarray, kind: str) -> ArtifactFile
     sha = hashlib.sha256(data).hexdigest()
     arr = np.asarray(image)
     name = f"{sha}.png"
-    return ArtifactFile(kind, sha, name, int(arr.shape[1]), int(arr.shape[0]),
-                        stage_bytes(case_dir, ARTIFACTS_DIR, data, name, sha))
+    return ArtifactFile(
+        kind, sha, name, int(arr.shape[1]), int(arr.shape[0]), stage_bytes(case_dir, ARTIFACTS_DIR, data, name, sha)
+    )
 
 
 def register_artifact(conn: sqlite3.Connection, item_id: int, art: ArtifactFile) -> list | None:

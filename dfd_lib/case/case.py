@@ -6,6 +6,7 @@ connection guarded by a lock, so a long job (triage, verify) holds the object un
 give a background thread its own Case (``open_case(case.id, cases_dir=case.path.parent)``).
 Several Case objects, in threads or processes, may work on the same case at the same time.
 """
+
 from __future__ import annotations
 
 import getpass
@@ -68,8 +69,11 @@ class CaseInfo:
         return format_ist(self.updated_utc)
 
     def to_dict(self) -> dict[str, str]:
-        return {**{k: getattr(self, k) for k in self.__dataclass_fields__},
-                "created_ist": self.created_ist, "updated_ist": self.updated_ist}
+        return {
+            **{k: getattr(self, k) for k in self.__dataclass_fields__},
+            "created_ist": self.created_ist,
+            "updated_ist": self.updated_ist,
+        }
 
 
 class Case:
@@ -126,8 +130,9 @@ class Case:
             last = self._conn.execute("SELECT time_utc FROM custody ORDER BY seq DESC LIMIT 1").fetchone()
         if row is None:
             raise CaseError(f"case {self.id}: metadata row is missing")
-        return CaseInfo(row["case_id"], *(row[k] for k in _INFO_FIELDS), row["created_utc"],
-                        last[0] if last else row["created_utc"])
+        return CaseInfo(
+            row["case_id"], *(row[k] for k in _INFO_FIELDS), row["created_utc"], last[0] if last else row["created_utc"]
+        )
 
     def update_info(self, actor: str | None = None, **fields: str) -> CaseInfo:
         """Change title, examiner, agency, description or target_portal (logged as ``case_updated``)."""
@@ -142,21 +147,34 @@ class Case:
         return self.info
 
     # -- intake and triage -----------------------------------------------------------------------
-    def ingest(self, paths: Iterable[str | os.PathLike] | str | os.PathLike, acquired_by: str | None = None,
-               source: evidence.Source | dict | str | None = None, actor: str | None = None,
-               progress: Progress | None = None) -> list[evidence.IntakeRecord]:
+    def ingest(
+        self,
+        paths: Iterable[str | os.PathLike] | str | os.PathLike,
+        acquired_by: str | None = None,
+        source: evidence.Source | dict | str | None = None,
+        actor: str | None = None,
+        progress: Progress | None = None,
+    ) -> list[evidence.IntakeRecord]:
         """Hash and copy files (folders recursively) into the case; one item per distinct content."""
         self._writable("take in evidence")
         paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
         who = self._actor(actor or acquired_by)
         with self._lock:
-            return evidence.ingest_paths(self._conn, self.path, paths, who, acquired_by or who,
-                                         evidence.as_source(source), progress)
+            return evidence.ingest_paths(
+                self._conn, self.path, paths, who, acquired_by or who, evidence.as_source(source), progress
+            )
 
-    def triage(self, paths: Iterable[str | os.PathLike] | str | os.PathLike = (), scanner: ScannerLike | None = None,
-               progress: Progress | None = None, examiner: str | None = None, forensics: bool = True,
-               acquired_by: str | None = None, source: evidence.Source | dict | str | None = None,
-               dask: DaskTriage | None = None) -> pd.DataFrame:
+    def triage(
+        self,
+        paths: Iterable[str | os.PathLike] | str | os.PathLike = (),
+        scanner: ScannerLike | None = None,
+        progress: Progress | None = None,
+        examiner: str | None = None,
+        forensics: bool = True,
+        acquired_by: str | None = None,
+        source: evidence.Source | dict | str | None = None,
+        dask: DaskTriage | None = None,
+    ) -> pd.DataFrame:
         """Ingest ``paths``, then analyse every item of the case still lacking findings for this model.
 
         Returns the case's items sorted by suspicion (detector columns for this model);
@@ -175,8 +193,10 @@ class Case:
 
             scanner = Scanner()
         elif not isinstance(scanner, triage_mod.ScannerLike):
-            raise CaseError(f"a {type(scanner).__name__} cannot triage: a scanner needs model.card and "
-                            "scan_file(path) (see dfd_lib.case.triage.ScannerLike)")
+            raise CaseError(
+                f"a {type(scanner).__name__} cannot triage: a scanner needs model.card and "
+                "scan_file(path) (see dfd_lib.case.triage.ScannerLike)"
+            )
         who = self._actor(examiner)
         intake = self.ingest(paths, acquired_by=acquired_by or who, source=source, actor=who, progress=progress)
         if progress is not None and progress.cancelled():
@@ -188,15 +208,21 @@ class Case:
 
                     outcomes, cancelled = triage_items_dask(self._conn, self.path, dask, who, progress, forensics)
                 else:
-                    outcomes, cancelled = triage_mod.triage_items(self._conn, self.path, scanner, who, progress,
-                                                                  forensics)
+                    outcomes, cancelled = triage_mod.triage_items(
+                        self._conn, self.path, scanner, who, progress, forensics
+                    )
         ident = triage_mod.model_identity(scanner)
         df = queries.sort_by_suspicion(self.items(model_sha256=ident.sha256))
         ran = {o.item_id: o.outcome for o in outcomes}
-        df.insert(1, "run", [ran.get(i, "pending" if m is None else "previous")
-                             for i, m in zip(df["item_id"], df["model_sha256"])])
+        df.insert(
+            1,
+            "run",
+            [ran.get(i, "pending" if m is None else "previous") for i, m in zip(df["item_id"], df["model_sha256"])],
+        )
         df.attrs.update(
-            model=ident.name, model_sha256=ident.sha256, cancelled=cancelled,
+            model=ident.name,
+            model_sha256=ident.sha256,
+            cancelled=cancelled,
             intake={k: sum(r.outcome == k for r in intake) for k in evidence.INTAKE_OUTCOMES},
             intake_errors=[{"path": r.path, "error": r.message} for r in intake if r.outcome == "error"],
             **{k: sum(o.outcome == k for o in outcomes) for k in triage_mod.OUTCOMES},
@@ -244,9 +270,16 @@ class Case:
             return pd.DataFrame([tuple(r) for r in rows.fetchall()], columns=cols)
 
     # -- review --------------------------------------------------------------------------------
-    def annotate(self, item: int | str, verdict: str | None = None, notes: str | None = None,
-                 tags: str | list[str] | None = None, sensitive: bool | None = None,
-                 reviewer: str | None = None, based_on: int | None = None) -> review.Annotation:
+    def annotate(
+        self,
+        item: int | str,
+        verdict: str | None = None,
+        notes: str | None = None,
+        tags: str | list[str] | None = None,
+        sensitive: bool | None = None,
+        reviewer: str | None = None,
+        based_on: int | None = None,
+    ) -> review.Annotation:
         """Record the analyst's review of an item (a new record; ``None`` keeps a field's current value).
 
         ``based_on``: the review version the caller's form was loaded from (``review_version`` of
@@ -255,8 +288,9 @@ class Case:
         self._writable("record a review")
         with self._lock:
             row = self._item(item)
-            return review.annotate(self._conn, row["id"], row["sha256"], self._actor(reviewer), verdict, notes,
-                                   tags, sensitive, based_on)
+            return review.annotate(
+                self._conn, row["id"], row["sha256"], self._actor(reviewer), verdict, notes, tags, sensitive, based_on
+            )
 
     def history(self, item: int | str) -> list[review.Annotation]:
         with self._lock:
@@ -268,8 +302,9 @@ class Case:
             return review.sensitive_item_ids(self._conn)
 
     # -- custody -------------------------------------------------------------------------------
-    def log_action(self, action: CustodyAction, actor: str, item: int | str | None = None,
-                   details: dict[str, Any] | None = None) -> CustodyEntry:
+    def log_action(
+        self, action: CustodyAction, actor: str, item: int | str | None = None, details: dict[str, Any] | None = None
+    ) -> CustodyEntry:
         """Append a custody entry for an action done outside this module (view, export, report, ...)."""
         if details and "records" in details:
             raise ValueError("'records' is reserved for entries that create case records")
@@ -277,8 +312,14 @@ class Case:
         with self._lock:
             row = None if item is None else self._item(item)
             with write_transaction(self._conn):
-                return append_entry(self._conn, action, actor, None if row is None else row["id"],
-                                    None if row is None else row["sha256"], details or {})
+                return append_entry(
+                    self._conn,
+                    action,
+                    actor,
+                    None if row is None else row["id"],
+                    None if row is None else row["sha256"],
+                    details or {},
+                )
 
     def custody_log(self, item: int | str | None = None) -> pd.DataFrame:
         with self._lock:
@@ -288,8 +329,13 @@ class Case:
         with self._lock:
             return read_entries(self._conn)
 
-    def verify(self, actor: str | None = None, progress: Progress | None = None, log_result: bool = True,
-               anchors: Iterable[str | os.PathLike] = ()) -> VerificationReport:
+    def verify(
+        self,
+        actor: str | None = None,
+        progress: Progress | None = None,
+        log_result: bool = True,
+        anchors: Iterable[str | os.PathLike] = (),
+    ) -> VerificationReport:
         """Re-hash every stored file and record, walk the chain; the verification itself is logged
         (not on a case open read-only: nothing can be written there).
 
@@ -300,8 +346,17 @@ class Case:
             report = verify_case(self._conn, self.path, self.id, progress, anchors=anchors)
             if log_result and not self.readonly:
                 with write_transaction(self._conn):
-                    append_entry(self._conn, "verification", self._actor(actor), details={
-                        "ok": report.ok, "head_seq": report.head_seq, "head_hash": report.head_hash,
-                        **{k: len(getattr(report, k)) for k in ("altered", "added", "removed", "chain_breaks")},
-                        "evidence_checked": report.evidence_checked, "artifacts_checked": report.artifacts_checked})
+                    append_entry(
+                        self._conn,
+                        "verification",
+                        self._actor(actor),
+                        details={
+                            "ok": report.ok,
+                            "head_seq": report.head_seq,
+                            "head_hash": report.head_hash,
+                            **{k: len(getattr(report, k)) for k in ("altered", "added", "removed", "chain_breaks")},
+                            "evidence_checked": report.evidence_checked,
+                            "artifacts_checked": report.artifacts_checked,
+                        },
+                    )
         return report

@@ -1,4 +1,5 @@
 """The case store: where cases live, opening or creating one, listing them."""
+
 from __future__ import annotations
 
 import json
@@ -24,7 +25,6 @@ __all__ = ["CASES_DIR_ENV", "resolve_cases_dir", "open_case", "list_cases", "cas
 log = logging.getLogger(__name__)
 
 
-
 def resolve_cases_dir(cases_dir: str | os.PathLike | None = None) -> Path:
     """The case store: the argument, else ``$DFD_CASES_DIR``, else ``./cases``."""
     return Path(cases_dir or os.environ.get(CASES_DIR_ENV) or "cases")
@@ -35,6 +35,7 @@ def _recorded_sha(conn: sqlite3.Connection) -> Callable[[str, str], str | None]:
         table = "items" if area == EVIDENCE_DIR else "artifacts"
         row = conn.execute(f"SELECT sha256 FROM {table} WHERE stored_name = ?", (stored_name,)).fetchone()
         return None if row is None else row[0]
+
     return lookup
 
 
@@ -45,8 +46,9 @@ def _owner(folder: Path) -> tuple[str | None, str | None]:
     except sqlite3.Error:
         return None, None
     try:
-        row = conn.execute("SELECT details_json FROM custody WHERE action = 'case_created' ORDER BY seq LIMIT 1"
-                           ).fetchone()
+        row = conn.execute(
+            "SELECT details_json FROM custody WHERE action = 'case_created' ORDER BY seq LIMIT 1"
+        ).fetchone()
         info = conn.execute("SELECT title FROM case_info").fetchone()
     except sqlite3.Error:
         return None, None
@@ -85,9 +87,17 @@ def case_writable(folder: Path) -> bool:
     return os.access(folder, os.W_OK) and (not db.exists() or os.access(db, os.W_OK))
 
 
-def open_case(name: str, cases_dir: str | os.PathLike | None = None, create: bool = True, title: str | None = None,
-              examiner: str | None = None, agency: str | None = None, description: str | None = None,
-              target_portal: str | None = None, readonly: bool | None = False) -> Case:
+def open_case(
+    name: str,
+    cases_dir: str | os.PathLike | None = None,
+    create: bool = True,
+    title: str | None = None,
+    examiner: str | None = None,
+    agency: str | None = None,
+    description: str | None = None,
+    target_portal: str | None = None,
+    readonly: bool | None = False,
+) -> Case:
     """Open (or create) the case named ``name`` (or whose id is ``name``) in the case store.
 
     Creating never opens another case's folder: when the folder for ``name``'s id holds a case
@@ -103,8 +113,12 @@ def open_case(name: str, cases_dir: str | os.PathLike | None = None, create: boo
     store = resolve_cases_dir(cases_dir)
     path = store / case_id
     legacy = legacy_case_id(name)
-    if not (path / DB_NAME).exists() and legacy and (store / legacy / DB_NAME).exists() \
-            and _owner(store / legacy)[0] is None:
+    if (
+        not (path / DB_NAME).exists()
+        and legacy
+        and (store / legacy / DB_NAME).exists()
+        and _owner(store / legacy)[0] is None
+    ):
         # a non-ASCII name whose case an earlier version (which recorded no names) filed under the plain slug
         if _owned_by(store / legacy, name, legacy, legacy_title=True):
             case_id, path = legacy, store / legacy
@@ -112,7 +126,8 @@ def open_case(name: str, cases_dir: str | os.PathLike | None = None, create: boo
             raise CaseNameConflict(
                 f"case {name!r} may be the case in folder {legacy!r}, which an earlier version made for a "
                 f"case recorded as {_owner_label(store / legacy)}: open that case by its id {legacy!r} if it is "
-                "this investigation, or give this case a name that differs in its ASCII letters or digits")
+                "this investigation, or give this case a name that differs in its ASCII letters or digits"
+            )
     existed = (path / DB_NAME).exists()
     if existed and readonly is None:
         readonly = not case_writable(path)
@@ -121,12 +136,15 @@ def open_case(name: str, cases_dir: str | os.PathLike | None = None, create: boo
             raise CaseNotFound(f"no case {case_id!r} in {store}")
         return _open_readonly(path)
     if existed and not case_writable(path):
-        raise CaseReadOnly(f"case {case_id!r} ({path}) cannot be written (read-only media?): it can be listed, shown, "
-                           "verified and reported to another folder, but not changed")
+        raise CaseReadOnly(
+            f"case {case_id!r} ({path}) cannot be written (read-only media?): it can be listed, shown, "
+            "verified and reported to another folder, but not changed"
+        )
     if existed and create and not _owned_by(path, name, case_id):
         raise CaseNameConflict(
             f"the folder {case_id!r} holds another case, recorded as {_owner_label(path)}; open it by its id "
-            f"{case_id!r} if it is this investigation, or give this case a different name")
+            f"{case_id!r} if it is this investigation, or give this case a different name"
+        )
     if not existed:
         if not create:
             known = ", ".join(sorted(p.parent.name for p in store.glob(f"*/{DB_NAME}"))) if store.is_dir() else ""
@@ -138,15 +156,32 @@ def open_case(name: str, cases_dir: str | os.PathLike | None = None, create: boo
         migrate(conn)
         with write_transaction(conn):
             if conn.execute("SELECT 1 FROM case_info").fetchone() is None:
-                info = {"title": title or name, "examiner": examiner or "", "agency": agency or "",
-                        "description": description or "", "target_portal": target_portal or ""}
-                conn.execute("INSERT INTO case_info (singleton, case_id, title, examiner, agency, description,"
-                             " target_portal, created_utc) VALUES (1, ?, ?, ?, ?, ?, ?, ?)",
-                             (case_id, *info.values(), utc_now()))
+                info = {
+                    "title": title or name,
+                    "examiner": examiner or "",
+                    "agency": agency or "",
+                    "description": description or "",
+                    "target_portal": target_portal or "",
+                }
+                conn.execute(
+                    "INSERT INTO case_info (singleton, case_id, title, examiner, agency, description,"
+                    " target_portal, created_utc) VALUES (1, ?, ?, ?, ?, ?, ?, ?)",
+                    (case_id, *info.values(), utc_now()),
+                )
                 from .. import __version__
-                append_entry(conn, "case_created", examiner or default_actor(), details={
-                    "case_id": case_id, "name": normalise_case_name(name), "info": info, "tool_version": __version__,
-                    "schema_version": SCHEMA_VERSION})
+
+                append_entry(
+                    conn,
+                    "case_created",
+                    examiner or default_actor(),
+                    details={
+                        "case_id": case_id,
+                        "name": normalise_case_name(name),
+                        "info": info,
+                        "tool_version": __version__,
+                        "schema_version": SCHEMA_VERSION,
+                    },
+                )
         for action in recover(path, _recorded_sha(conn)):
             log.warning("case %s: %s", case_id, action)
     except BaseException:
@@ -160,8 +195,10 @@ def _open_readonly(path: Path) -> Case:
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            raise CaseSchemaError(f"case database has schema version {version}, newer than this tool understands "
-                                  f"({SCHEMA_VERSION}); upgrade dfd_lib to open it")
+            raise CaseSchemaError(
+                f"case database has schema version {version}, newer than this tool understands "
+                f"({SCHEMA_VERSION}); upgrade dfd_lib to open it"
+            )
         if version < 1 or conn.execute("SELECT 1 FROM case_info").fetchone() is None:
             raise CaseSchemaError(f"{path / DB_NAME}: not a complete case database (schema version {version})")
     except BaseException:
@@ -184,8 +221,19 @@ def list_cases(cases_dir: str | os.PathLike | None = None) -> pd.DataFrame:
                 n = conn.execute("SELECT COUNT(*) FROM items").fetchone()[0]
             finally:
                 conn.close()
-            rows.append([db.parent.name, info["title"], info["examiner"], info["agency"], info["created_utc"],
-                         last or info["created_utc"], n, str(db.parent), ""])
+            rows.append(
+                [
+                    db.parent.name,
+                    info["title"],
+                    info["examiner"],
+                    info["agency"],
+                    info["created_utc"],
+                    last or info["created_utc"],
+                    n,
+                    str(db.parent),
+                    "",
+                ]
+            )
         except (sqlite3.Error, TypeError) as exc:
             rows.append([db.parent.name, "", "", "", "", "", None, str(db.parent), f"unreadable: {exc}"])
     return pd.DataFrame(rows, columns=cols)

@@ -1,4 +1,5 @@
 """Time stamps: stored in UTC as ISO-8601, rendered in Indian Standard Time for reports."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone

@@ -6,6 +6,7 @@ editing an entry breaks the chain at that point. Entries that create evidence re
 (items, sources, findings, annotations, artifacts) list ``details["records"]`` as
 ``[table, id, record_hash]`` so :mod:`dfd_lib.case.verify` can also prove those rows unchanged.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -35,8 +36,9 @@ __all__ = [
     "read_anchor",
 ]
 
-CustodyAction = Literal["case_created", "case_updated", "intake", "analysis", "view", "annotation", "export", "report",
-                        "verification"]
+CustodyAction = Literal[
+    "case_created", "case_updated", "intake", "analysis", "view", "annotation", "export", "report", "verification"
+]
 ACTIONS: frozenset[CustodyAction] = frozenset(get_args(CustodyAction))
 GENESIS_HASH = "0" * 64
 ANCHOR_TABLE = "custody_anchor"  # one row: head_seq, head_hash, entries - rewritten by every append
@@ -143,12 +145,24 @@ def append_entry(
     conn.execute(
         "INSERT INTO custody (seq, time_utc, action, actor, item_id, item_sha256, details_json, prev_hash, entry_hash)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (entry.seq, entry.time_utc, entry.action, entry.actor, entry.item_id, entry.item_sha256,
-         canonical_json(entry.details), entry.prev_hash, entry.entry_hash),
+        (
+            entry.seq,
+            entry.time_utc,
+            entry.action,
+            entry.actor,
+            entry.item_id,
+            entry.item_sha256,
+            canonical_json(entry.details),
+            entry.prev_hash,
+            entry.entry_hash,
+        ),
     )
     # the anchor: the head and the number of entries, so a deleted newest entry cannot pass unnoticed
-    conn.execute(f"INSERT OR REPLACE INTO {ANCHOR_TABLE} (singleton, head_seq, head_hash, entries)"
-                 " VALUES (1, ?, ?, (SELECT COUNT(*) FROM custody))", (entry.seq, entry.entry_hash))
+    conn.execute(
+        f"INSERT OR REPLACE INTO {ANCHOR_TABLE} (singleton, head_seq, head_hash, entries)"
+        " VALUES (1, ?, ?, (SELECT COUNT(*) FROM custody))",
+        (entry.seq, entry.entry_hash),
+    )
     return entry
 
 
@@ -184,9 +198,16 @@ def read_entries(conn: sqlite3.Connection, item_id: int | None = None) -> list[C
         details, damaged = _parse_details(row["details_json"])
         out.append(
             CustodyEntry(
-                seq=row["seq"], time_utc=row["time_utc"], action=row["action"], actor=row["actor"],
-                item_id=row["item_id"], item_sha256=row["item_sha256"], details=details,
-                prev_hash=row["prev_hash"], entry_hash=row["entry_hash"], damaged=damaged,
+                seq=row["seq"],
+                time_utc=row["time_utc"],
+                action=row["action"],
+                actor=row["actor"],
+                item_id=row["item_id"],
+                item_sha256=row["item_sha256"],
+                details=details,
+                prev_hash=row["prev_hash"],
+                entry_hash=row["entry_hash"],
+                damaged=damaged,
             )
         )
     return out
@@ -198,17 +219,32 @@ def check_chain(entries: Iterable[CustodyEntry]) -> list[ChainBreak]:
     expected_seq, prev_hash = 1, GENESIS_HASH
     for e in entries:
         if e.damaged:
-            breaks.append(ChainBreak(e.seq, "damaged", f"entry {e.seq} ({e.action}, {e.time_utc}) is damaged: "
-                                     f"{e.damaged}"))
+            breaks.append(
+                ChainBreak(e.seq, "damaged", f"entry {e.seq} ({e.action}, {e.time_utc}) is damaged: {e.damaged}")
+            )
         if e.seq != expected_seq:
             missing = f"{expected_seq}" if e.seq == expected_seq + 1 else f"{expected_seq}..{e.seq - 1}"
-            breaks.append(ChainBreak(expected_seq, "missing", f"entry {missing} missing: the log jumps from "
-                                     f"{expected_seq - 1} to {e.seq}"))
+            breaks.append(
+                ChainBreak(
+                    expected_seq,
+                    "missing",
+                    f"entry {missing} missing: the log jumps from {expected_seq - 1} to {e.seq}",
+                )
+            )
         if not e.damaged and e.compute_hash() != e.entry_hash:
-            breaks.append(ChainBreak(e.seq, "altered", f"entry {e.seq} ({e.action}, {e.time_utc}) was edited: "
-                                     f"its content no longer matches its hash {e.entry_hash[:16]}..."))
+            breaks.append(
+                ChainBreak(
+                    e.seq,
+                    "altered",
+                    f"entry {e.seq} ({e.action}, {e.time_utc}) was edited: "
+                    f"its content no longer matches its hash {e.entry_hash[:16]}...",
+                )
+            )
         if e.prev_hash != prev_hash and e.seq == expected_seq:
-            breaks.append(ChainBreak(e.seq, "relinked", f"entry {e.seq} does not link to entry {e.seq - 1} "
-                                     "(previous-hash mismatch)"))
+            breaks.append(
+                ChainBreak(
+                    e.seq, "relinked", f"entry {e.seq} does not link to entry {e.seq - 1} (previous-hash mismatch)"
+                )
+            )
         expected_seq, prev_hash = e.seq + 1, e.entry_hash
     return breaks

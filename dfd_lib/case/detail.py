@@ -6,6 +6,7 @@ Grad-CAM overlay, forensic map) is only handed out by :func:`artifact_path`: its
 symlinks and ``..`` resolved, must lie inside the case's ``artifacts/`` folder and be a file;
 anything else (a tampered reference naming a file elsewhere) is left out with a warning.
 """
+
 from __future__ import annotations
 
 import logging
@@ -24,8 +25,7 @@ from .findings import DETECTOR, FACE, FORENSIC_PREFIX
 from .queries import findings_frame, items_frame, sources_frame
 from .review import Annotation
 
-__all__ = ["SourceDetail", "FaceDetail", "FrameDetail", "ForensicDetail", "ItemDetail", "artifact_path",
-           "item_details"]
+__all__ = ["SourceDetail", "FaceDetail", "FrameDetail", "ForensicDetail", "ItemDetail", "artifact_path", "item_details"]
 
 log = logging.getLogger(__name__)
 
@@ -207,51 +207,108 @@ def _faces(case_dir: Path, det: Mapping[str, Any], face_rows: pd.DataFrame) -> t
         cam = gradcams.get(f["subject"])
         if cam is not None:
             gradcam_subject = f["subject"]
-        faces.append(FaceDetail(
-            f["subject"], _int(f["face_index"]), _int(f["frame_index"]), _num(res.get("time_s")),
-            tuple(res.get("box") or ()), float(f["score"]),
-            None if crop is None else artifact_path(case_dir, crop),
-            None if cam is None else artifact_path(case_dir, cam), tuple(res.get("outside_experience") or ())))
+        faces.append(
+            FaceDetail(
+                f["subject"],
+                _int(f["face_index"]),
+                _int(f["frame_index"]),
+                _num(res.get("time_s")),
+                tuple(res.get("box") or ()),
+                float(f["score"]),
+                None if crop is None else artifact_path(case_dir, crop),
+                None if cam is None else artifact_path(case_dir, cam),
+                tuple(res.get("outside_experience") or ()),
+            )
+        )
     faces.sort(key=lambda f: -f.score)
     return faces, gradcam_subject
 
 
-def _detail(case_dir: Path, row: Mapping[str, Any], raw: Mapping[str, Any], found: pd.DataFrame,
-            sources: pd.DataFrame, history: list[Annotation], custody: list[CustodyEntry]) -> ItemDetail:
+def _detail(
+    case_dir: Path,
+    row: Mapping[str, Any],
+    raw: Mapping[str, Any],
+    found: pd.DataFrame,
+    sources: pd.DataFrame,
+    history: list[Annotation],
+    custody: list[CustodyEntry],
+) -> ItemDetail:
     det = found[(found["kind"] == DETECTOR) & (found["model_sha256"] == row["model_sha256"])]
     det_row = det.iloc[-1].to_dict() if len(det) else None
     faces: list[FaceDetail] = []
     gradcam_subject, frames, aggregate = None, (), ""
     if det_row is not None:
-        faces, gradcam_subject = _faces(case_dir, det_row, found[(found["kind"] == FACE)
-                                                                & (found["model_sha256"] == row["model_sha256"])])
+        faces, gradcam_subject = _faces(
+            case_dir, det_row, found[(found["kind"] == FACE) & (found["model_sha256"] == row["model_sha256"])]
+        )
         result = det_row["result"]
-        frames = tuple(FrameDetail(int(fr["index"]), _num(fr.get("time_s")), int(fr.get("n_faces") or 0),
-                                   _num(fr.get("score"))) for fr in result.get("frames", []))
+        frames = tuple(
+            FrameDetail(int(fr["index"]), _num(fr.get("time_s")), int(fr.get("n_faces") or 0), _num(fr.get("score")))
+            for fr in result.get("frames", [])
+        )
         aggregate = str(result.get("aggregate", ""))
     forensics = tuple(
-        ForensicDetail(f["kind"].removeprefix(FORENSIC_PREFIX), f["status"], _text(f["message"]),
-                       dict(f["params"].get("metrics") or {}), tuple(f["params"].get("flags") or ()),
-                       tuple(p for a in f["artifacts"] if a.get("kind") == "forensic_map"
-                             and (p := artifact_path(case_dir, a)) is not None))
-        for f in found[found["kind"].str.startswith(FORENSIC_PREFIX)].to_dict("records"))
-    srcs = tuple(SourceDetail(_text(s["original_path"]), _text(s["device"]), _text(s["url"]), _text(s["platform"]),
-                              _text(s["acquired_by"]), _text(s["notes"]), _text(s["added_utc"]))
-                 for s in sources.to_dict("records"))
+        ForensicDetail(
+            f["kind"].removeprefix(FORENSIC_PREFIX),
+            f["status"],
+            _text(f["message"]),
+            dict(f["params"].get("metrics") or {}),
+            tuple(f["params"].get("flags") or ()),
+            tuple(
+                p
+                for a in f["artifacts"]
+                if a.get("kind") == "forensic_map" and (p := artifact_path(case_dir, a)) is not None
+            ),
+        )
+        for f in found[found["kind"].str.startswith(FORENSIC_PREFIX)].to_dict("records")
+    )
+    srcs = tuple(
+        SourceDetail(
+            _text(s["original_path"]),
+            _text(s["device"]),
+            _text(s["url"]),
+            _text(s["platform"]),
+            _text(s["acquired_by"]),
+            _text(s["notes"]),
+            _text(s["added_utc"]),
+        )
+        for s in sources.to_dict("records")
+    )
     return ItemDetail(
-        item_id=int(row["item_id"]), name=_text(row["name"]), sha256=row["sha256"], md5=_text(row["md5"]),
-        sha1=_text(row["sha1"]), size=int(row["size"]), mime=_text(row["mime"]), media_kind=_text(row["media_kind"]),
-        format=_text(raw["format"]), intake_status=_text(row["intake_status"]), intake_utc=_text(row["intake_utc"]),
-        acquired_by=_text(raw["acquired_by"]), evidence_path=Path(row["stored_path"]), status=_text(row["status"]),
-        message=_text(row["message"]), score=_num(row["score"]), verdict=row["verdict"],
-        threshold=None if det_row is None else _num(det_row["threshold"]), model_name=row["model"],
-        model_sha256=row["model_sha256"], aggregate=aggregate, faces=tuple(faces), gradcam_subject=gradcam_subject,
-        frames=frames, forensics=forensics, sources=srcs, history=tuple(history), custody=tuple(custody),
+        item_id=int(row["item_id"]),
+        name=_text(row["name"]),
+        sha256=row["sha256"],
+        md5=_text(row["md5"]),
+        sha1=_text(row["sha1"]),
+        size=int(row["size"]),
+        mime=_text(row["mime"]),
+        media_kind=_text(row["media_kind"]),
+        format=_text(raw["format"]),
+        intake_status=_text(row["intake_status"]),
+        intake_utc=_text(row["intake_utc"]),
+        acquired_by=_text(raw["acquired_by"]),
+        evidence_path=Path(row["stored_path"]),
+        status=_text(row["status"]),
+        message=_text(row["message"]),
+        score=_num(row["score"]),
+        verdict=row["verdict"],
+        threshold=None if det_row is None else _num(det_row["threshold"]),
+        model_name=row["model"],
+        model_sha256=row["model_sha256"],
+        aggregate=aggregate,
+        faces=tuple(faces),
+        gradcam_subject=gradcam_subject,
+        frames=frames,
+        forensics=forensics,
+        sources=srcs,
+        history=tuple(history),
+        custody=tuple(custody),
     )
 
 
-def item_details(conn: sqlite3.Connection, case_dir: Path, item_id: int | None = None,
-                 model_sha256: str | None = None) -> list[ItemDetail]:
+def item_details(
+    conn: sqlite3.Connection, case_dir: Path, item_id: int | None = None, model_sha256: str | None = None
+) -> list[ItemDetail]:
     """The detail of one item (``item_id``) or of every item in item order, each read with a few queries in all.
 
     ``model_sha256``: describe that model's latest detector finding (default: the latest of any model).
@@ -259,8 +316,12 @@ def item_details(conn: sqlite3.Connection, case_dir: Path, item_id: int | None =
     rows = items_frame(conn, case_dir, model_sha256, item_id)
     found = findings_frame(conn, item_id)
     sources = sources_frame(conn, item_id)
-    raw = {r["id"]: dict(r) for r in conn.execute(
-        "SELECT id, format, acquired_by FROM items WHERE (? IS NULL OR id = ?)", (item_id, item_id))}
+    raw = {
+        r["id"]: dict(r)
+        for r in conn.execute(
+            "SELECT id, format, acquired_by FROM items WHERE (? IS NULL OR id = ?)", (item_id, item_id)
+        )
+    }
     history: dict[int, list[Annotation]] = defaultdict(list)
     for r in conn.execute("SELECT * FROM annotations WHERE (? IS NULL OR item_id = ?) ORDER BY id", (item_id, item_id)):
         history[r["item_id"]].append(Annotation.from_row(r))
@@ -268,6 +329,15 @@ def item_details(conn: sqlite3.Connection, case_dir: Path, item_id: int | None =
     for e in read_entries(conn, item_id):
         if e.item_id is not None:
             custody[e.item_id].append(e)
-    return [_detail(case_dir, row, raw[row["item_id"]], found[found["item_id"] == row["item_id"]],
-                    sources[sources["item_id"] == row["item_id"]], history[row["item_id"]], custody[row["item_id"]])
-            for row in rows.to_dict("records")]
+    return [
+        _detail(
+            case_dir,
+            row,
+            raw[row["item_id"]],
+            found[found["item_id"] == row["item_id"]],
+            sources[sources["item_id"] == row["item_id"]],
+            history[row["item_id"]],
+            custody[row["item_id"]],
+        )
+        for row in rows.to_dict("records")
+    ]

@@ -22,6 +22,7 @@ and the client writes each item once. A task that keeps killing workers (a poiso
 given up after ``distributed.scheduler.allowed-failures`` deaths (``KilledWorker``); the item
 then gets a detector finding with status ``error`` (retried by the next run, like any error).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -45,18 +46,40 @@ from ..env import WEIGHTS_DIR_ENV
 from ..progress import Progress, ensure_progress
 from .errors import CaseError
 from .files import EVIDENCE_DIR
-from .triage import Computed, HasModelCard, ItemOutcome, ScannerLike, _card_sha256, compute_detector, \
-    compute_forensics, load_forensics, model_identity, pending_work, record_analysis, scanner_params
+from .triage import (
+    Computed,
+    HasModelCard,
+    ItemOutcome,
+    ScannerLike,
+    _card_sha256,
+    compute_detector,
+    compute_forensics,
+    load_forensics,
+    model_identity,
+    pending_work,
+    record_analysis,
+    scanner_params,
+)
 
 try:  # WorkerPlugin is the base class of ModelPlugin; the rest is imported where it is used
     from distributed import WorkerPlugin
 except ImportError:  # pragma: no cover - dask/distributed are dependencies; single-process triage never needs them
     WorkerPlugin = object  # type: ignore[assignment,misc]
 
-__all__ = ["DEFAULT_ALLOWED_FAILURES", "ScannerSpec", "DaskTriage", "ModelPlugin", "tune_malloc",
-           "local_identity",
-           "identity_mismatch", "check_workers", "dask_client", "worker_env", "analyse_on_worker",
-           "triage_items_dask"]
+__all__ = [
+    "DEFAULT_ALLOWED_FAILURES",
+    "ScannerSpec",
+    "DaskTriage",
+    "ModelPlugin",
+    "tune_malloc",
+    "local_identity",
+    "identity_mismatch",
+    "check_workers",
+    "dask_client",
+    "worker_env",
+    "analyse_on_worker",
+    "triage_items_dask",
+]
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +128,10 @@ class ScannerSpec:
             raise ModelCardError(f"model {card.name}: weights file {weights} is missing")
         actual = sha256_file(weights)
         if actual != card.sha256:
-            raise ModelCardMismatch(f"model {card.name}: weights file {weights.name} has SHA-256 {actual}, but its "
-                                    f"card says {card.sha256}; refusing to use it")
+            raise ModelCardMismatch(
+                f"model {card.name}: weights file {weights.name} has SHA-256 {actual}, but its "
+                f"card says {card.sha256}; refusing to use it"
+            )
         model = SimpleNamespace(card=card, card_path=card_path, card_sha256=sha256_file(card_path))
         return SimpleNamespace(model=model, settings=ScanSettings(**self.settings), device=self.device)
 
@@ -119,16 +144,23 @@ def local_identity(scanner: HasModelCard) -> dict[str, Any]:
     from .. import __version__
 
     card = scanner.model.card
-    return {"tool_version": __version__, "model": str(card.name), "model_sha256": str(card.sha256),
-            "card_sha256": _card_sha256(scanner.model)}
+    return {
+        "tool_version": __version__,
+        "model": str(card.name),
+        "model_sha256": str(card.sha256),
+        "card_sha256": _card_sha256(scanner.model),
+    }
 
 
 def identity_mismatch(expected: dict[str, Any], got: dict[str, Any]) -> str | None:
     """Why a worker's identity is refused (None when it runs the client's version and model)."""
     if got.get("error"):
         return f"its model did not load: {got['error']}"
-    diffs = [f"{k} {got.get(k)!s:.16} (this client: {expected.get(k)!s:.16})" for k in _IDENTITY_KEYS
-             if got.get(k) != expected.get(k)]
+    diffs = [
+        f"{k} {got.get(k)!s:.16} (this client: {expected.get(k)!s:.16})"
+        for k in _IDENTITY_KEYS
+        if got.get(k) != expected.get(k)
+    ]
     return "; ".join(diffs) or None
 
 
@@ -217,8 +249,16 @@ class Remote:
     elapsed_s: float = 0.0
 
 
-def analyse_on_worker(plugin_name: str, item_id: int, sha256: str, stored_name: str, need_det: bool,
-                      need_for: bool, path: str | None, data: bytes | None) -> Remote:
+def analyse_on_worker(
+    plugin_name: str,
+    item_id: int,
+    sha256: str,
+    stored_name: str,
+    need_det: bool,
+    need_for: bool,
+    path: str | None,
+    data: bytes | None,
+) -> Remote:
     """Runs on a Dask worker: verify the evidence's SHA-256, then scan, explain and run the forensics."""
     t0 = time.perf_counter()
     plugin = _plugin(plugin_name)
@@ -238,9 +278,13 @@ def analyse_on_worker(plugin_name: str, item_id: int, sha256: str, stored_name: 
         except OSError as exc:
             return Remote(dict(plugin.identity), hash_mismatch=f"the worker could not read {target}: {exc}")
         if got != sha256:
-            return Remote(dict(plugin.identity), hash_mismatch=(
-                f"the worker read SHA-256 {got[:16]}... from {'the uploaded bytes' if path is None else target}, "
-                f"not the {sha256[:16]}... recorded at intake"))
+            return Remote(
+                dict(plugin.identity),
+                hash_mismatch=(
+                    f"the worker read SHA-256 {got[:16]}... from {'the uploaded bytes' if path is None else target}, "
+                    f"not the {sha256[:16]}... recorded at intake"
+                ),
+            )
         c = Computed(worker=dict(plugin.identity))
         if need_det:
             compute_detector(target, item_id, sha256, plugin.scanner, c)
@@ -267,8 +311,12 @@ def worker_env() -> dict[str, str]:
 
 
 @contextmanager
-def dask_client(workers: int | None = None, scheduler: str | None = None,
-                allowed_failures: int = DEFAULT_ALLOWED_FAILURES, dashboard: bool = False) -> Iterator[Any]:
+def dask_client(
+    workers: int | None = None,
+    scheduler: str | None = None,
+    allowed_failures: int = DEFAULT_ALLOWED_FAILURES,
+    dashboard: bool = False,
+) -> Iterator[Any]:
     """A Dask client: connected to ``scheduler``, or to a new LocalCluster of ``workers`` processes
     with one thread each (torch threads follow: see ModelPlugin)."""
     import dask
@@ -290,10 +338,20 @@ def dask_client(workers: int | None = None, scheduler: str | None = None,
         raise ValueError("--workers must be at least 1")
     # worker-saturation 1.0: a worker holds only the task it runs, so a worker killed by a poison file
     # counts against that file alone, never against innocent tasks queued behind it.
-    with dask.config.set({"distributed.scheduler.allowed-failures": int(allowed_failures),
-                          "distributed.scheduler.worker-saturation": 1.0}):
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, env=worker_env(),
-                               dashboard_address=":0" if dashboard else None, silence_logs=logging.ERROR)
+    with dask.config.set(
+        {
+            "distributed.scheduler.allowed-failures": int(allowed_failures),
+            "distributed.scheduler.worker-saturation": 1.0,
+        }
+    ):
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            env=worker_env(),
+            dashboard_address=":0" if dashboard else None,
+            silence_logs=logging.ERROR,
+        )
         try:
             client = Client(cluster, set_as_default=False)
             try:
@@ -311,8 +369,10 @@ def check_workers(client: Any, plugin_name: str, expected: dict[str, Any]) -> di
         raise CaseError("the Dask cluster has no workers")
     bad = {addr: why for addr, ident in info.items() if (why := identity_mismatch(expected, ident))}
     if bad:
-        raise CaseError("refusing Dask worker(s) that differ from this client (same package version and model "
-                        "needed): " + "; ".join(f"{a}: {w}" for a, w in sorted(bad.items())))
+        raise CaseError(
+            "refusing Dask worker(s) that differ from this client (same package version and model "
+            "needed): " + "; ".join(f"{a}: {w}" for a, w in sorted(bad.items()))
+        )
     return info
 
 
@@ -363,12 +423,26 @@ class DaskTriage:
 def _error_result(item: sqlite3.Row, path: Path, ident: Any, message: str) -> Any:
     from ..results import FileResult
 
-    return FileResult(str(path), "error", message, item["sha256"], item["size"], model_name=ident.name,
-                      model_sha256=ident.sha256, threshold=ident.threshold)
+    return FileResult(
+        str(path),
+        "error",
+        message,
+        item["sha256"],
+        item["size"],
+        model_name=ident.name,
+        model_sha256=ident.sha256,
+        threshold=ident.threshold,
+    )
 
 
-def triage_items_dask(conn: sqlite3.Connection, case_dir: Path, dask: DaskTriage, actor: str,
-                      progress: Progress | None = None, forensics: bool = True) -> tuple[list[ItemOutcome], bool]:
+def triage_items_dask(
+    conn: sqlite3.Connection,
+    case_dir: Path,
+    dask: DaskTriage,
+    actor: str,
+    progress: Progress | None = None,
+    forensics: bool = True,
+) -> tuple[list[ItemOutcome], bool]:
     """:func:`dfd_lib.case.triage.triage_items` with the analyses computed on Dask workers."""
     from distributed import as_completed
     from distributed.scheduler import KilledWorker
@@ -389,8 +463,9 @@ def triage_items_dask(conn: sqlite3.Connection, case_dir: Path, dask: DaskTriage
     window = dask.window or max(4, 2 * nthreads)
     evidence = case_dir / EVIDENCE_DIR
     remote_evidence = Path(dask.worker_case_dir) / EVIDENCE_DIR if dask.worker_case_dir else evidence
-    dask.stats.update(workers=len(workers), threads=nthreads, task_s=[], written=0, write_s=0.0,
-                      started=time.perf_counter())
+    dask.stats.update(
+        workers=len(workers), threads=nthreads, task_s=[], written=0, write_s=0.0, started=time.perf_counter()
+    )
     pending = iter(work)
     inflight: dict[str, tuple[sqlite3.Row, bool, bool]] = {}
     futures: dict[str, Any] = {}
@@ -404,9 +479,20 @@ def triage_items_dask(conn: sqlite3.Connection, case_dir: Path, dask: DaskTriage
         need_for = need_for and run_all is not None
         name = item["stored_name"]
         data = (evidence / name).read_bytes() if dask.upload else None
-        fut = client.submit(analyse_on_worker, plugin_name, item["id"], item["sha256"], name, need_det, need_for,
-                            None if dask.upload else str(remote_evidence / name), data,
-                            key=f"dfd-item-{item['id']}-{uuid.uuid4().hex[:12]}", pure=False, retries=0)
+        fut = client.submit(
+            analyse_on_worker,
+            plugin_name,
+            item["id"],
+            item["sha256"],
+            name,
+            need_det,
+            need_for,
+            None if dask.upload else str(remote_evidence / name),
+            data,
+            key=f"dfd-item-{item['id']}-{uuid.uuid4().hex[:12]}",
+            pure=False,
+            retries=0,
+        )
         inflight[fut.key] = nxt
         futures[fut.key] = fut
         ac.add(fut)
@@ -427,23 +513,43 @@ def triage_items_dask(conn: sqlite3.Connection, case_dir: Path, dask: DaskTriage
                 try:
                     remote: Remote = fut.result()
                 except KilledWorker as exc:
-                    log.error("item %s (%s): Dask gave up after its analysis killed workers: %s", item["id"],
-                              item["original_name"], exc)
-                    c = Computed(result=_error_result(item, path, ident, (
-                        "the analysis killed the Dask worker running it on every attempt (KilledWorker after "
-                        "the scheduler's allowed-failures); not analysed. Run triage again to retry, or "
-                        "examine the file on its own")))
+                    log.error(
+                        "item %s (%s): Dask gave up after its analysis killed workers: %s",
+                        item["id"],
+                        item["original_name"],
+                        exc,
+                    )
+                    c = Computed(
+                        result=_error_result(
+                            item,
+                            path,
+                            ident,
+                            (
+                                "the analysis killed the Dask worker running it on every attempt (KilledWorker after "
+                                "the scheduler's allowed-failures); not analysed. Run triage again to retry, or "
+                                "examine the file on its own"
+                            ),
+                        )
+                    )
                     out = record_analysis(conn, case_dir, item, c, ident, params, actor)
                 else:
                     worker = f"{remote.worker.get('host', '?')}:{remote.worker.get('pid', '?')}"
                     why = remote.refused or identity_mismatch(expected, remote.worker)
                     if why:
-                        out = ItemOutcome(item["id"], item["sha256"], "failed",
-                                          f"refused the result of Dask worker {remote.worker.get('worker')}: {why}")
+                        out = ItemOutcome(
+                            item["id"],
+                            item["sha256"],
+                            "failed",
+                            f"refused the result of Dask worker {remote.worker.get('worker')}: {why}",
+                        )
                     elif remote.hash_mismatch:
-                        out = ItemOutcome(item["id"], item["sha256"], "failed",
-                                          f"not scored: {remote.hash_mismatch} (worker {remote.worker.get('worker')}"
-                                          "; check the shared case folder or use --upload)")
+                        out = ItemOutcome(
+                            item["id"],
+                            item["sha256"],
+                            "failed",
+                            f"not scored: {remote.hash_mismatch} (worker {remote.worker.get('worker')}"
+                            "; check the shared case folder or use --upload)",
+                        )
                     else:
                         c = remote.computed
                         if c.result is not None:  # the worker's path may be a temp file or another mount
@@ -456,8 +562,13 @@ def triage_items_dask(conn: sqlite3.Connection, case_dir: Path, dask: DaskTriage
                     if out.outcome == "failed":
                         log.error("item %s (%s): %s", item["id"], item["original_name"], out.message)
             except Exception as exc:  # one bad item must not stop the batch; it stays pending for the next run
-                log.error("item %s (%s): analysis failed: %s", item["id"], item["original_name"], exc,
-                          exc_info=not isinstance(exc, CaseError))
+                log.error(
+                    "item %s (%s): analysis failed: %s",
+                    item["id"],
+                    item["original_name"],
+                    exc,
+                    exc_info=not isinstance(exc, CaseError),
+                )
                 out = ItemOutcome(item["id"], item["sha256"], "failed", f"{type(exc).__name__}: {exc}")
             finally:
                 fut.release()

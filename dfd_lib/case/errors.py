@@ -1,10 +1,20 @@
 """Errors raised by the case layer; all derive from :class:`dfd_lib.errors.DfdError`."""
+
 from __future__ import annotations
 
 from ..errors import DfdError
 
-__all__ = ["CaseError", "InvalidCaseName", "CaseNotFound", "CaseNameConflict", "CaseSchemaError", "ItemNotFound", "AmbiguousItem",
-           "StaleReview", "CaseReadOnly"]
+__all__ = [
+    "CaseError",
+    "InvalidCaseName",
+    "CaseNotFound",
+    "CaseNameConflict",
+    "CaseSchemaError",
+    "ItemNotFound",
+    "AmbiguousItem",
+    "StaleReview",
+    "CaseReadOnly",
+]
 
 
 class CaseError(DfdError):

@@ -8,6 +8,7 @@ with two sources. A file that is empty or not a supported format is still an ite
 status says why it cannot be analysed); a path that cannot be read at all is recorded as an
 intake error and the batch goes on.
 """
+
 from __future__ import annotations
 
 import logging
@@ -27,8 +28,17 @@ from .errors import CaseError
 from .files import EVIDENCE_DIR, Staged, discard, publish, stage_copy
 from .store import write_transaction
 
-__all__ = ["Source", "IntakeRecord", "IntakeOutcome", "INTAKE_OUTCOMES", "IntakeStatus", "INTAKE_STATUSES", "as_source",
-           "ingest_paths", "ingest_file"]
+__all__ = [
+    "Source",
+    "IntakeRecord",
+    "IntakeOutcome",
+    "INTAKE_OUTCOMES",
+    "IntakeStatus",
+    "INTAKE_STATUSES",
+    "as_source",
+    "ingest_paths",
+    "ingest_file",
+]
 
 log = logging.getLogger(__name__)
 
@@ -121,10 +131,16 @@ def _intake_status(kind: SniffKind, fmt: str) -> tuple[IntakeStatus, str]:
 def _record_error(conn: sqlite3.Connection, path: str, error: str, actor: str, acquired_by: str) -> IntakeRecord:
     path, error = storable_text(path), storable_text(error)
     with write_transaction(conn):
-        cur = conn.execute("INSERT INTO intake_errors (path, error, acquired_by, time_utc) VALUES (?, ?, ?, ?)",
-                           (path, error, acquired_by, utc_now()))
-        append_entry(conn, "intake", actor, details={
-            "path": path, "error": error, "records": [record_ref(conn, "intake_errors", cur.lastrowid)]})
+        cur = conn.execute(
+            "INSERT INTO intake_errors (path, error, acquired_by, time_utc) VALUES (?, ?, ?, ?)",
+            (path, error, acquired_by, utc_now()),
+        )
+        append_entry(
+            conn,
+            "intake",
+            actor,
+            details={"path": path, "error": error, "records": [record_ref(conn, "intake_errors", cur.lastrowid)]},
+        )
     log.warning("intake error: %s: %s", path, error)
     return IntakeRecord(path, "error", None, None, None, error)
 
@@ -169,8 +185,9 @@ def ingest_file(
         except (OSError, CaseError) as exc:
             return _record_error(conn, shown, f"could not be copied into the case: {exc}", actor, acquired_by)
     try:
-        record = _commit(conn, p, hashes, kind, mime, fmt, status, message, stored_name, before, actor,
-                         acquired_by, source)
+        record = _commit(
+            conn, p, hashes, kind, mime, fmt, status, message, stored_name, before, actor, acquired_by, source
+        )
         if staged is not None:
             if record.outcome == "new":
                 publish(case_dir, staged)
@@ -190,15 +207,26 @@ def _log_restored(conn: sqlite3.Connection, record: IntakeRecord, stored_name: s
     """Record that a missing stored copy was put back from a source whose SHA-256 matched the item's."""
     rel = f"{EVIDENCE_DIR}/{stored_name}"
     with write_transaction(conn):
-        append_entry(conn, "intake", actor, item_id=record.item_id, item_sha256=record.sha256, details={
-            "path": record.path, "restored": rel,
-            "note": "the stored copy was missing; restored from this source (SHA-256 verified)"})
+        append_entry(
+            conn,
+            "intake",
+            actor,
+            item_id=record.item_id,
+            item_sha256=record.sha256,
+            details={
+                "path": record.path,
+                "restored": rel,
+                "note": "the stored copy was missing; restored from this source (SHA-256 verified)",
+            },
+        )
     log.warning("restored missing %s from %s", rel, record.path)
     text = f"{record.message}; the missing stored copy {rel} was restored from this file"
     return IntakeRecord(record.path, record.outcome, record.item_id, record.sha256, record.intake_status, text)
 
 
-def _commit(conn, p, hashes, kind, mime, fmt, status, message, stored_name, st, actor, acquired_by, source) -> IntakeRecord:
+def _commit(
+    conn, p, hashes, kind, mime, fmt, status, message, stored_name, st, actor, acquired_by, source
+) -> IntakeRecord:
     sha256, now = hashes["sha256"], utc_now()
     src = asdict(source)
     shown, name = shown_path(p), storable_text(p.name)
@@ -209,8 +237,21 @@ def _commit(conn, p, hashes, kind, mime, fmt, status, message, stored_name, st, 
             cur = conn.execute(
                 "INSERT INTO items (sha256, md5, sha1, size, mime, media_kind, format, stored_name, original_name,"
                 " intake_status, intake_message, intake_utc, acquired_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (sha256, hashes["md5"], hashes["sha1"], st.st_size, mime, kind, fmt, stored_name, name, status,
-                 message, now, acquired_by),
+                (
+                    sha256,
+                    hashes["md5"],
+                    hashes["sha1"],
+                    st.st_size,
+                    mime,
+                    kind,
+                    fmt,
+                    stored_name,
+                    name,
+                    status,
+                    message,
+                    now,
+                    acquired_by,
+                ),
             )
             item_id, outcome = cur.lastrowid, "new"
             refs.append(record_ref(conn, "items", item_id))
@@ -225,14 +266,39 @@ def _commit(conn, p, hashes, kind, mime, fmt, status, message, stored_name, st, 
         cur = conn.execute(
             "INSERT INTO sources (item_id, original_path, original_mtime_utc, device, url, platform, acquired_by,"
             " notes, added_utc) VALUES (?,?,?,?,?,?,?,?,?)",
-            (item_id, shown, _mtime_utc(st), source.device, source.url, source.platform, acquired_by, source.notes, now),
+            (
+                item_id,
+                shown,
+                _mtime_utc(st),
+                source.device,
+                source.url,
+                source.platform,
+                acquired_by,
+                source.notes,
+                now,
+            ),
         )
         refs.append(record_ref(conn, "sources", cur.lastrowid))
-        append_entry(conn, "intake", actor, item_id=item_id, item_sha256=sha256, details={
-            "path": shown, "stored": f"{EVIDENCE_DIR}/{stored_name}", "size": st.st_size, "md5": hashes["md5"],
-            "sha1": hashes["sha1"], "mime": mime, "intake_status": status, "duplicate": outcome != "new",
-            "source": {k: v for k, v in src.items() if v}, "acquired_by": acquired_by, "records": refs,
-        })
+        append_entry(
+            conn,
+            "intake",
+            actor,
+            item_id=item_id,
+            item_sha256=sha256,
+            details={
+                "path": shown,
+                "stored": f"{EVIDENCE_DIR}/{stored_name}",
+                "size": st.st_size,
+                "md5": hashes["md5"],
+                "sha1": hashes["sha1"],
+                "mime": mime,
+                "intake_status": status,
+                "duplicate": outcome != "new",
+                "source": {k: v for k, v in src.items() if v},
+                "acquired_by": acquired_by,
+                "records": refs,
+            },
+        )
     text = message if outcome == "new" else "same content as an item already in the case; source added"
     return IntakeRecord(shown, outcome, item_id, sha256, status, text)
 

@@ -13,6 +13,7 @@ file is created, released by :func:`publish` or :func:`discard`, or by the write
 name, not its modification time: an evidence copy keeps the original's (possibly years old)
 modification time.
 """
+
 from __future__ import annotations
 
 import logging
@@ -120,8 +121,10 @@ def stage_copy(case_dir: Path, area: str, src: Path, stored_name: str, expected_
         shutil.copy2(src, tmp)
         got = sha256_file(tmp)
         if got != expected_sha256:
-            raise CaseError(f"{src}: the file changed while it was being copied (SHA-256 {expected_sha256[:16]}... "
-                            f"at hashing, {got[:16]}... in the copy); acquire it again")
+            raise CaseError(
+                f"{src}: the file changed while it was being copied (SHA-256 {expected_sha256[:16]}... "
+                f"at hashing, {got[:16]}... in the copy); acquire it again"
+            )
         _finish(tmp)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -201,8 +204,9 @@ def recover(case_dir: Path, recorded_sha256: Callable[[str, str], str | None]) -
     return done
 
 
-def _recover_one(case_dir: Path, area: str, part: Path, recorded_sha256: Callable[[str, str], str | None],
-                 now: float) -> list[str]:
+def _recover_one(
+    case_dir: Path, area: str, part: Path, recorded_sha256: Callable[[str, str], str | None], now: float
+) -> list[str]:
     stored_name = part.name.rsplit(".", 2)[0]
     target = case_dir / area / stored_name
     expected = recorded_sha256(area, stored_name)

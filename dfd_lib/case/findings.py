@@ -5,6 +5,7 @@ Kinds: ``detector`` (one per item and model: the file-level :class:`~dfd_lib.res
 analysis). ``UNIQUE(item_id, kind, model_sha256, subject)`` makes a repeated or resumed run
 unable to store a second copy; another model adds its own findings beside the first.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -71,17 +72,30 @@ def detector_findings(
     common = dict(model_name=model_name, model_sha256=model_sha256, threshold=threshold, params=params)
     out = [
         NewFinding(
-            kind=DETECTOR, subject="file", status=result.status, message=result.message, score=result.score,
-            verdict=result.verdict, artifacts=tuple(file_artifacts), result=result.to_dict(), **common,
+            kind=DETECTOR,
+            subject="file",
+            status=result.status,
+            message=result.message,
+            score=result.score,
+            verdict=result.verdict,
+            artifacts=tuple(file_artifacts),
+            result=result.to_dict(),
+            **common,
         )
     ]
     for face in result.faces:
         subject = face_subject(face)
         out.append(
             NewFinding(
-                kind=FACE, subject=subject, status="scored", score=face.p_fake, face_index=face.face_index,
-                frame_index=face.frame_index, artifacts=tuple(face_artifacts.get(subject, ())),
-                result=face.to_dict(), **common,
+                kind=FACE,
+                subject=subject,
+                status="scored",
+                score=face.p_fake,
+                face_index=face.face_index,
+                frame_index=face.frame_index,
+                artifacts=tuple(face_artifacts.get(subject, ())),
+                result=face.to_dict(),
+                **common,
             )
         )
     return out
@@ -90,23 +104,33 @@ def detector_findings(
 def forensic_finding(fr: Any, artifacts: list[dict[str, Any]]) -> NewFinding:
     """A finding from a ``dfd_lib.forensics`` result (``analysis, status, summary, metrics, flags, to_dict()``)."""
     result = {k: v for k, v in fr.to_dict().items() if not (isinstance(v, np.ndarray) and v.ndim >= 2)}
-    params: dict[str, Any] = {"metrics": json_ready(getattr(fr, "metrics", {}) or {}),
-                              "flags": json_ready(list(getattr(fr, "flags", ()) or ()))}
+    params: dict[str, Any] = {
+        "metrics": json_ready(getattr(fr, "metrics", {}) or {}),
+        "flags": json_ready(list(getattr(fr, "flags", ()) or ())),
+    }
     version = getattr(fr, "version", None)
     if version is not None:
         params["analysis_version"] = json_ready(version)
     return NewFinding(
-        kind=f"{FORENSIC_PREFIX}{fr.analysis}", subject="file", status=str(fr.status),
-        message=str(getattr(fr, "summary", "") or ""), model_name=str(fr.analysis), params=params,
-        artifacts=tuple(artifacts), result=result,
+        kind=f"{FORENSIC_PREFIX}{fr.analysis}",
+        subject="file",
+        status=str(fr.status),
+        message=str(getattr(fr, "summary", "") or ""),
+        model_name=str(fr.analysis),
+        params=params,
+        artifacts=tuple(artifacts),
+        result=result,
     )
 
 
 def finding_exists(conn: sqlite3.Connection, item_id: int, f: NewFinding) -> bool:
-    return conn.execute(
-        "SELECT 1 FROM findings WHERE item_id = ? AND kind = ? AND model_sha256 = ? AND subject = ?",
-        (item_id, f.kind, f.model_sha256, f.subject),
-    ).fetchone() is not None
+    return (
+        conn.execute(
+            "SELECT 1 FROM findings WHERE item_id = ? AND kind = ? AND model_sha256 = ? AND subject = ?",
+            (item_id, f.kind, f.model_sha256, f.subject),
+        ).fetchone()
+        is not None
+    )
 
 
 def _num(v: float | None) -> float | None:
@@ -119,8 +143,24 @@ def insert_finding(conn: sqlite3.Connection, item_id: int, f: NewFinding, actor:
         "INSERT INTO findings (item_id, kind, subject, model_name, model_sha256, threshold, status, message, score,"
         " verdict, face_index, frame_index, params_json, artifacts_json, result_json, created_utc, actor)"
         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (item_id, f.kind, f.subject, f.model_name, f.model_sha256, _num(f.threshold), f.status, f.message,
-         _num(f.score), f.verdict, f.face_index, f.frame_index, canonical_json(f.params),
-         canonical_json(list(f.artifacts)), canonical_json(f.result), utc_now(), actor),
+        (
+            item_id,
+            f.kind,
+            f.subject,
+            f.model_name,
+            f.model_sha256,
+            _num(f.threshold),
+            f.status,
+            f.message,
+            _num(f.score),
+            f.verdict,
+            f.face_index,
+            f.frame_index,
+            canonical_json(f.params),
+            canonical_json(list(f.artifacts)),
+            canonical_json(f.result),
+            utc_now(),
+            actor,
+        ),
     )
     return record_ref(conn, "findings", cur.lastrowid)

@@ -6,6 +6,7 @@ plus a short hash of the exact name, so names that differ only in non-ASCII lett
 share a folder: ``"केस 123"`` -> ``"123-<10 hex>"``, and a name with no ASCII letter or digit
 at all -> ``"case-<10 hex>"``.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,5 @@
 """Read-side views of a case as pandas DataFrames, and item look-up by id or SHA-256 prefix."""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,17 @@ from .errors import AmbiguousItem, ItemNotFound
 from .files import EVIDENCE_DIR
 from .findings import DETECTOR
 
-__all__ = ["ItemStatus", "ITEM_STATUSES", "ITEM_COLUMNS", "resolve_item", "items_frame", "findings_frame", "sources_frame",
-           "custody_frame", "sort_by_suspicion"]
+__all__ = [
+    "ItemStatus",
+    "ITEM_STATUSES",
+    "ITEM_COLUMNS",
+    "resolve_item",
+    "items_frame",
+    "findings_frame",
+    "sources_frame",
+    "custody_frame",
+    "sort_by_suspicion",
+]
 
 # An item's status: its detector finding's, else "pending" (taken in, not analysed yet), else its intake
 # status ("empty"; "unsupported" is also a FileStatus).
@@ -24,9 +34,31 @@ ItemStatus = Literal[FileStatus, "pending", "empty"]
 ITEM_STATUSES: tuple[ItemStatus, ...] = get_args(ItemStatus)
 
 ITEM_COLUMNS = [
-    "item_id", "path", "name", "sha256", "size", "mime", "media_kind", "intake_status", "status", "message",
-    "score", "verdict", "model", "model_sha256", "n_faces", "analyst_verdict", "tags", "sensitive", "reviewer",
-    "notes", "n_sources", "intake_utc", "stored_path", "md5", "sha1",
+    "item_id",
+    "path",
+    "name",
+    "sha256",
+    "size",
+    "mime",
+    "media_kind",
+    "intake_status",
+    "status",
+    "message",
+    "score",
+    "verdict",
+    "model",
+    "model_sha256",
+    "n_faces",
+    "analyst_verdict",
+    "tags",
+    "sensitive",
+    "reviewer",
+    "notes",
+    "n_sources",
+    "intake_utc",
+    "stored_path",
+    "md5",
+    "sha1",
 ]
 
 
@@ -56,8 +88,9 @@ def resolve_item(conn: sqlite3.Connection, ref: int | str) -> sqlite3.Row:
     raise ItemNotFound(f"no evidence item with id or SHA-256 prefix {ref!r} (prefixes need 6+ hex digits)")
 
 
-def items_frame(conn: sqlite3.Connection, case_dir: Path, model_sha256: str | None = None,
-                item_id: int | None = None) -> pd.DataFrame:
+def items_frame(
+    conn: sqlite3.Connection, case_dir: Path, model_sha256: str | None = None, item_id: int | None = None
+) -> pd.DataFrame:
     """One row per item (or only ``item_id``'s): intake facts, latest detector finding (of one model if given)
     and current review."""
     rows = conn.execute(
@@ -76,17 +109,35 @@ def items_frame(conn: sqlite3.Connection, case_dir: Path, model_sha256: str | No
     records = []
     for r in rows:
         pending = "pending" if r["intake_status"] == "ok" else r["intake_status"]
-        records.append({
-            "item_id": r["id"], "path": r["path"], "name": r["original_name"], "sha256": r["sha256"],
-            "size": r["size"], "mime": r["mime"], "media_kind": r["media_kind"], "intake_status": r["intake_status"],
-            "status": r["f_status"] or pending, "message": r["f_message"] or r["intake_message"],
-            "score": r["score"], "verdict": r["f_verdict"], "model": r["model_name"], "model_sha256": r["model_sha256"],
-            "n_faces": len(json.loads(r["result_json"]).get("faces", [])) if r["result_json"] else None,
-            "analyst_verdict": r["a_verdict"], "tags": json.loads(r["tags_json"]) if r["tags_json"] else [],
-            "sensitive": bool(r["sensitive"]), "reviewer": r["reviewer"], "notes": r["notes"],
-            "n_sources": r["n_sources"], "intake_utc": r["intake_utc"],
-            "stored_path": str(case_dir / EVIDENCE_DIR / r["stored_name"]), "md5": r["md5"], "sha1": r["sha1"],
-        })
+        records.append(
+            {
+                "item_id": r["id"],
+                "path": r["path"],
+                "name": r["original_name"],
+                "sha256": r["sha256"],
+                "size": r["size"],
+                "mime": r["mime"],
+                "media_kind": r["media_kind"],
+                "intake_status": r["intake_status"],
+                "status": r["f_status"] or pending,
+                "message": r["f_message"] or r["intake_message"],
+                "score": r["score"],
+                "verdict": r["f_verdict"],
+                "model": r["model_name"],
+                "model_sha256": r["model_sha256"],
+                "n_faces": len(json.loads(r["result_json"]).get("faces", [])) if r["result_json"] else None,
+                "analyst_verdict": r["a_verdict"],
+                "tags": json.loads(r["tags_json"]) if r["tags_json"] else [],
+                "sensitive": bool(r["sensitive"]),
+                "reviewer": r["reviewer"],
+                "notes": r["notes"],
+                "n_sources": r["n_sources"],
+                "intake_utc": r["intake_utc"],
+                "stored_path": str(case_dir / EVIDENCE_DIR / r["stored_name"]),
+                "md5": r["md5"],
+                "sha1": r["sha1"],
+            }
+        )
     df = pd.DataFrame.from_records(records, columns=ITEM_COLUMNS)
     df["score"] = df["score"].astype(float)
     df["n_faces"] = df["n_faces"].astype("Int64")
@@ -98,13 +149,16 @@ def items_frame(conn: sqlite3.Connection, case_dir: Path, model_sha256: str | No
 
 def sort_by_suspicion(df: pd.DataFrame) -> pd.DataFrame:
     """Highest score first; unscored items after, in item order."""
-    return df.sort_values(["score", "item_id"], ascending=[False, True], na_position="last", kind="stable") \
-             .reset_index(drop=True)
+    return df.sort_values(["score", "item_id"], ascending=[False, True], na_position="last", kind="stable").reset_index(
+        drop=True
+    )
 
 
 def findings_frame(conn: sqlite3.Connection, item_id: int | None = None, kind: str | None = None) -> pd.DataFrame:
-    sql = "SELECT * FROM findings WHERE (? IS NULL OR item_id = ?) AND (? IS NULL OR kind = ? OR kind LIKE ?)" \
-          " ORDER BY item_id, id"
+    sql = (
+        "SELECT * FROM findings WHERE (? IS NULL OR item_id = ?) AND (? IS NULL OR kind = ? OR kind LIKE ?)"
+        " ORDER BY item_id, id"
+    )
     like = None if kind is None else (kind if kind.endswith("%") else kind + ":%")
     rows = conn.execute(sql, (item_id, item_id, kind, kind, like)).fetchall()
     cols = [d[0] for d in conn.execute("SELECT * FROM findings LIMIT 0").description]

@@ -8,6 +8,7 @@ the save is refused with :class:`StaleReview` instead of silently undoing their 
 (a cleared sensitive flag, a lost note). Items flagged ``sensitive`` (sexual or child-abuse material)
 must be withheld from exports; :func:`sensitive_item_ids` is what exporters consult.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,17 @@ from .custody import append_entry, canonical_json, record_ref
 from .errors import StaleReview
 from .store import VERDICTS, write_transaction
 
-__all__ = ["VERDICTS", "Annotation", "annotate", "history", "current_annotation", "review_version",
-           "sensitive_item_ids", "normalise_tags", "StaleReview"]
+__all__ = [
+    "VERDICTS",
+    "Annotation",
+    "annotate",
+    "history",
+    "current_annotation",
+    "review_version",
+    "sensitive_item_ids",
+    "normalise_tags",
+    "StaleReview",
+]
 
 
 @dataclass(frozen=True)
@@ -36,13 +46,28 @@ class Annotation:
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> "Annotation":
-        return cls(row["id"], row["item_id"], row["verdict"], row["notes"], tuple(json.loads(row["tags_json"])),
-                   bool(row["sensitive"]), row["reviewer"], row["created_utc"])
+        return cls(
+            row["id"],
+            row["item_id"],
+            row["verdict"],
+            row["notes"],
+            tuple(json.loads(row["tags_json"])),
+            bool(row["sensitive"]),
+            row["reviewer"],
+            row["created_utc"],
+        )
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "item_id": self.item_id, "verdict": self.verdict, "notes": self.notes,
-                "tags": list(self.tags), "sensitive": self.sensitive, "reviewer": self.reviewer,
-                "created_utc": self.created_utc}
+        return {
+            "id": self.id,
+            "item_id": self.item_id,
+            "verdict": self.verdict,
+            "notes": self.notes,
+            "tags": list(self.tags),
+            "sensitive": self.sensitive,
+            "reviewer": self.reviewer,
+            "created_utc": self.created_utc,
+        }
 
 
 def normalise_tags(tags: str | list[str] | tuple[str, ...] | set[str]) -> tuple[str, ...]:
@@ -99,7 +124,9 @@ def annotate(
                 f"item {item_id}: the review was changed by {prev.reviewer if prev else 'someone'} at "
                 f"{prev.created_utc if prev else 'an unknown time'} (record {review_version(prev)}) after this form "
                 f"was loaded (record {based_on or 'none'}); nothing was saved. Reload the item to see the current "
-                "review, then save again", current=prev)
+                "review, then save again",
+                current=prev,
+            )
         new_verdict = verdict if verdict is not None else (prev.verdict if prev else None)
         new_notes = notes if notes is not None else (prev.notes if prev else "")
         new_tags = normalise_tags(tags) if tags is not None else (prev.tags if prev else ())
@@ -107,18 +134,41 @@ def annotate(
         cur = conn.execute(
             "INSERT INTO annotations (item_id, verdict, notes, tags_json, sensitive, reviewer, created_utc)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (item_id, new_verdict, new_notes, canonical_json(list(new_tags)), int(new_sensitive), str(reviewer),
-             utc_now()),
+            (
+                item_id,
+                new_verdict,
+                new_notes,
+                canonical_json(list(new_tags)),
+                int(new_sensitive),
+                str(reviewer),
+                utc_now(),
+            ),
         )
         ref = record_ref(conn, "annotations", cur.lastrowid)
-        changed = [k for k, old, new in (("verdict", prev and prev.verdict, new_verdict),
-                                          ("notes", prev and prev.notes, new_notes),
-                                          ("tags", prev and prev.tags, new_tags),
-                                          ("sensitive", prev and prev.sensitive, new_sensitive))
-                   if prev is None or old != new]
-        append_entry(conn, "annotation", str(reviewer), item_id=item_id, item_sha256=item_sha256, details={
-            "verdict": new_verdict, "tags": list(new_tags), "sensitive": new_sensitive, "changed": changed,
-            "records": [ref]})
+        changed = [
+            k
+            for k, old, new in (
+                ("verdict", prev and prev.verdict, new_verdict),
+                ("notes", prev and prev.notes, new_notes),
+                ("tags", prev and prev.tags, new_tags),
+                ("sensitive", prev and prev.sensitive, new_sensitive),
+            )
+            if prev is None or old != new
+        ]
+        append_entry(
+            conn,
+            "annotation",
+            str(reviewer),
+            item_id=item_id,
+            item_sha256=item_sha256,
+            details={
+                "verdict": new_verdict,
+                "tags": list(new_tags),
+                "sensitive": new_sensitive,
+                "changed": changed,
+                "records": [ref],
+            },
+        )
         row = conn.execute("SELECT * FROM annotations WHERE id = ?", (cur.lastrowid,)).fetchone()
     return Annotation.from_row(row)
 

@@ -9,6 +9,7 @@ moves a database from version ``i`` to ``i + 1``.
 Evidence records are append-only: triggers refuse UPDATE and DELETE on them (a deliberate
 edit with the triggers dropped is still caught by :mod:`dfd_lib.case.verify`).
 """
+
 from __future__ import annotations
 
 import os
@@ -45,19 +46,54 @@ APPEND_ONLY_TABLES = ("items", "sources", "intake_errors", "artifacts", "finding
 # migration that adds a column does not change the hash of an existing record).
 HASHED_COLUMNS: dict[str, tuple[str, ...]] = {
     "items": (
-        "id", "sha256", "md5", "sha1", "size", "mime", "media_kind", "format", "stored_name",
-        "original_name", "intake_status", "intake_message", "intake_utc", "acquired_by",
+        "id",
+        "sha256",
+        "md5",
+        "sha1",
+        "size",
+        "mime",
+        "media_kind",
+        "format",
+        "stored_name",
+        "original_name",
+        "intake_status",
+        "intake_message",
+        "intake_utc",
+        "acquired_by",
     ),
     "sources": (
-        "id", "item_id", "original_path", "original_mtime_utc", "device", "url", "platform",
-        "acquired_by", "notes", "added_utc",
+        "id",
+        "item_id",
+        "original_path",
+        "original_mtime_utc",
+        "device",
+        "url",
+        "platform",
+        "acquired_by",
+        "notes",
+        "added_utc",
     ),
     "intake_errors": ("id", "path", "error", "acquired_by", "time_utc"),
     "artifacts": ("id", "sha256", "item_id", "kind", "stored_name", "width", "height", "created_utc"),
     "findings": (
-        "id", "item_id", "kind", "subject", "model_name", "model_sha256", "threshold", "status",
-        "message", "score", "verdict", "face_index", "frame_index", "params_json", "artifacts_json",
-        "result_json", "created_utc", "actor",
+        "id",
+        "item_id",
+        "kind",
+        "subject",
+        "model_name",
+        "model_sha256",
+        "threshold",
+        "status",
+        "message",
+        "score",
+        "verdict",
+        "face_index",
+        "frame_index",
+        "params_json",
+        "artifacts_json",
+        "result_json",
+        "created_utc",
+        "actor",
     ),
     "annotations": ("id", "item_id", "verdict", "notes", "tags_json", "sensitive", "reviewer", "created_utc"),
 }
@@ -193,8 +229,7 @@ def connect(db_path: str | os.PathLike, readonly: bool = False) -> sqlite3.Conne
     if readonly:
         conn = _connect_readonly(path)
     else:
-        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                               check_same_thread=False)
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
@@ -210,8 +245,9 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
     if not path.is_file():
         raise CaseSchemaError(f"{path}: no case database there")
     uri = path.resolve().as_uri()
-    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                           check_same_thread=False)
+    conn = sqlite3.connect(
+        f"{uri}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+    )
     try:
         conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
         return conn
@@ -223,10 +259,16 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
         if wal.exists() and wal.stat().st_size > 0:
             raise CaseSchemaError(
                 f"{path}: on read-only media with an unfinished write-ahead log ({wal.name}) and no index SQLite can "
-                f"read ({exc}); copy the case folder to writable storage to open it") from exc
+                f"read ({exc}); copy the case folder to writable storage to open it"
+            ) from exc
     # read-only media and no write-ahead log: the file is all there is, and nobody can change it
-    return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
-                           isolation_level=None, check_same_thread=False)
+    return sqlite3.connect(
+        f"{uri}?mode=ro&immutable=1",
+        uri=True,
+        timeout=BUSY_TIMEOUT_MS / 1000,
+        isolation_level=None,
+        check_same_thread=False,
+    )
 
 
 @contextmanager

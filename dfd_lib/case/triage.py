@@ -10,6 +10,7 @@ property of the file like ``unreadable``) does not count as done: the next run a
 item again and records the new attempt beside the failed one (subject ``file:attempt:<n>``),
 so the failure stays on record and the latest attempt is the item's result.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -28,19 +29,52 @@ from .artifacts import ArtifactFile, register_artifact, stage_artifact
 from .custody import append_entry
 from .errors import CaseError
 from .files import EVIDENCE_DIR, discard, publish
-from .findings import DETECTOR, FORENSIC_PREFIX, NewFinding, detector_findings, face_subject, finding_exists, \
-    forensic_finding, insert_finding
+from .findings import (
+    DETECTOR,
+    FORENSIC_PREFIX,
+    NewFinding,
+    detector_findings,
+    face_subject,
+    finding_exists,
+    forensic_finding,
+    insert_finding,
+)
 from .store import write_transaction
 
-__all__ = ["ModelCardLike", "HasModelCard", "ScannerLike", "Outcome", "OUTCOMES", "ModelIdentity", "ItemOutcome",
-           "Computed", "model_identity", "scanner_params", "load_forensics", "compute_detector", "compute_forensics",
-           "record_analysis", "pending_work", "triage_items"]
+__all__ = [
+    "ModelCardLike",
+    "HasModelCard",
+    "ScannerLike",
+    "Outcome",
+    "OUTCOMES",
+    "ModelIdentity",
+    "ItemOutcome",
+    "Computed",
+    "model_identity",
+    "scanner_params",
+    "load_forensics",
+    "compute_detector",
+    "compute_forensics",
+    "record_analysis",
+    "pending_work",
+    "triage_items",
+]
 
 log = logging.getLogger(__name__)
 
 _PARAM_NAMES = ("fps", "every", "min_face_size", "max_faces", "max_frames", "aggregate", "batch_size", "device")
-_CARD_FIELDS = ("name", "sha256", "threshold", "temperature", "backbone", "input_size", "crop_scale", "crop_offset_y",
-                "weights_file", "format_version")
+_CARD_FIELDS = (
+    "name",
+    "sha256",
+    "threshold",
+    "temperature",
+    "backbone",
+    "input_size",
+    "crop_scale",
+    "crop_offset_y",
+    "weights_file",
+    "format_version",
+)
 
 
 @dataclass(frozen=True)
@@ -183,8 +217,10 @@ def compute_detector(path: Path, item_id: Any, sha256: str, scanner: ScannerLike
     """Scan ``path`` and explain its most suspicious face into ``out``."""
     result = scanner.scan_file(path)
     if result.sha256 and result.sha256 != sha256:
-        raise CaseError(f"stored copy of item {item_id} hashes to {result.sha256[:16]}..., not the recorded "
-                        f"{sha256[:16]}...; run verify")
+        raise CaseError(
+            f"stored copy of item {item_id} hashes to {result.sha256[:16]}..., not the recorded "
+            f"{sha256[:16]}...; run verify"
+        )
     out.result = result
     top = result.most_suspicious_face
     if top is not None and callable(getattr(scanner, "explain", None)):
@@ -203,8 +239,9 @@ def compute_forensics(path: Path, item_id: Any, run_all: Callable, out: Computed
         out.forensic_error = f"{type(exc).__name__}: {exc}"
 
 
-def _detector_part(case_dir: Path, c: Computed, ident: ModelIdentity, params: dict,
-                   arts: list[ArtifactFile]) -> list[NewFinding]:
+def _detector_part(
+    case_dir: Path, c: Computed, ident: ModelIdentity, params: dict, arts: list[ArtifactFile]
+) -> list[NewFinding]:
     result = c.result
     face_refs: dict[str, list[dict]] = {}
     for face in result.faces:
@@ -246,8 +283,10 @@ def _forensic_part(case_dir: Path, c: Computed, arts: list[ArtifactFile]) -> lis
 def _detector_attempt(conn: sqlite3.Connection, item_id: int, f: NewFinding) -> NewFinding | None:
     """The detector finding to insert: None when a usable result is already recorded, else ``f``
     with the subject of the next attempt when earlier attempts failed."""
-    rows = conn.execute("SELECT status FROM findings WHERE item_id = ? AND kind = ? AND model_sha256 = ?",
-                        (item_id, DETECTOR, f.model_sha256)).fetchall()
+    rows = conn.execute(
+        "SELECT status FROM findings WHERE item_id = ? AND kind = ? AND model_sha256 = ?",
+        (item_id, DETECTOR, f.model_sha256),
+    ).fetchall()
     if any(r["status"] not in RETRY_STATUSES for r in rows):
         return None
     return f if not rows else replace(f, subject=f"file:attempt:{len(rows) + 1}")
@@ -263,8 +302,9 @@ def _analyse(conn, case_dir, item, need_det, run_all, scanner, ident, params, ac
     return record_analysis(conn, case_dir, item, c, ident, params, actor)
 
 
-def record_analysis(conn: sqlite3.Connection, case_dir: Path, item: Any, c: Computed, ident: ModelIdentity,
-                    params: dict, actor: str) -> ItemOutcome:
+def record_analysis(
+    conn: sqlite3.Connection, case_dir: Path, item: Any, c: Computed, ident: ModelIdentity, params: dict, actor: str
+) -> ItemOutcome:
     """Write what was computed for ``item``: its findings, artifacts and one ``analysis`` custody entry,
     in one transaction; what another run recorded meanwhile is skipped, never duplicated."""
     arts: list[ArtifactFile] = []
@@ -287,15 +327,29 @@ def record_analysis(conn: sqlite3.Connection, case_dir: Path, item: Any, c: Comp
             if not found:
                 return ItemOutcome(item["id"], item["sha256"], "already_done", "recorded by another run")
             used = {ref["sha256"] for f in found for ref in f.artifacts}
-            refs = [r for a in {a.sha256: a for a in arts if a.sha256 in used}.values()
-                    if (r := register_artifact(conn, item["id"], a)) is not None]
+            refs = [
+                r
+                for a in {a.sha256: a for a in arts if a.sha256 in used}.values()
+                if (r := register_artifact(conn, item["id"], a)) is not None
+            ]
             refs += [insert_finding(conn, item["id"], f, actor) for f in found]
             det = next((f for f in found if f.kind == DETECTOR), None)
-            details: dict[str, Any] = {"kinds": sorted({f.kind for f in found}), "findings": len(found),
-                                       "artifacts": sorted(used), "records": refs}
+            details: dict[str, Any] = {
+                "kinds": sorted({f.kind for f in found}),
+                "findings": len(found),
+                "artifacts": sorted(used),
+                "records": refs,
+            }
             if det is not None:
-                details.update(model=det.model_name, model_sha256=det.model_sha256, threshold=det.threshold,
-                               status=det.status, score=det.score, verdict=det.verdict, params=det.params)
+                details.update(
+                    model=det.model_name,
+                    model_sha256=det.model_sha256,
+                    threshold=det.threshold,
+                    status=det.status,
+                    score=det.score,
+                    verdict=det.verdict,
+                    params=det.params,
+                )
             append_entry(conn, "analysis", actor, item_id=item["id"], item_sha256=item["sha256"], details=details)
         for art in arts:
             if art.sha256 in used:
@@ -307,8 +361,9 @@ def record_analysis(conn: sqlite3.Connection, case_dir: Path, item: Any, c: Comp
             discard(art.staged)
 
 
-def pending_work(conn: sqlite3.Connection, model_sha256: str, forensics: bool
-                 ) -> tuple[list[tuple[sqlite3.Row, bool, bool]], Callable | None]:
+def pending_work(
+    conn: sqlite3.Connection, model_sha256: str, forensics: bool
+) -> tuple[list[tuple[sqlite3.Row, bool, bool]], Callable | None]:
     """Items still lacking findings as ``(item, need_detector, need_forensics)``, and the forensic
     analyses to run (None when skipped or not importable)."""
     work = _pending(conn, model_sha256, forensics)
@@ -341,8 +396,9 @@ def triage_items(
                 log.info("triage cancelled after %d of %d items", len(outcomes), len(work))
                 break
             try:
-                out = _analyse(conn, case_dir, item, need_det, run_all if need_for else None, scanner, ident,
-                               params, actor)
+                out = _analyse(
+                    conn, case_dir, item, need_det, run_all if need_for else None, scanner, ident, params, actor
+                )
             except Exception as exc:  # one bad item must not stop the batch; it stays pending for the next run
                 log.error("item %s (%s): analysis failed: %s", item["id"], item["original_name"], exc, exc_info=True)
                 out = ItemOutcome(item["id"], item["sha256"], "failed", f"{type(exc).__name__}: {exc}")

@@ -11,6 +11,7 @@ export bundles, see :mod:`dfd_lib.case.anchors`).
 The database is read in one read transaction: a legitimate write by another process while
 verify runs is simply not seen (it belongs to the next verification), never taken for tampering.
 """
+
 from __future__ import annotations
 
 import os
@@ -39,8 +40,13 @@ class Issue:
     actual: str | None = None
 
     def to_dict(self) -> dict:
-        return {"category": self.category, "target": self.target, "message": self.message,
-                "expected": self.expected, "actual": self.actual}
+        return {
+            "category": self.category,
+            "target": self.target,
+            "message": self.message,
+            "expected": self.expected,
+            "actual": self.actual,
+        }
 
 
 @dataclass(frozen=True)
@@ -69,19 +75,28 @@ class VerificationReport:
 
     def to_dict(self) -> dict:
         return {
-            "case_id": self.case_id, "checked_utc": self.checked_utc, "ok": self.ok,
-            "evidence_checked": self.evidence_checked, "artifacts_checked": self.artifacts_checked,
-            "entries_checked": self.entries_checked, "records_checked": self.records_checked,
-            "head_seq": self.head_seq, "head_hash": self.head_hash,
-            **{k: [i.to_dict() for i in getattr(self, k)] for k in ("altered", "added", "removed", "chain_breaks",
-                                                                   "warnings")},
+            "case_id": self.case_id,
+            "checked_utc": self.checked_utc,
+            "ok": self.ok,
+            "evidence_checked": self.evidence_checked,
+            "artifacts_checked": self.artifacts_checked,
+            "entries_checked": self.entries_checked,
+            "records_checked": self.records_checked,
+            "head_seq": self.head_seq,
+            "head_hash": self.head_hash,
+            **{
+                k: [i.to_dict() for i in getattr(self, k)]
+                for k in ("altered", "added", "removed", "chain_breaks", "warnings")
+            },
         }
 
     def lines(self) -> list[str]:
         """Human-readable report, one line per finding."""
-        head = (f"case {self.case_id}: {'INTACT' if self.ok else 'NOT INTACT'} - {self.evidence_checked} evidence "
-                f"files, {self.artifacts_checked} artifacts, {self.entries_checked} custody entries, "
-                f"{self.records_checked} records checked; chain head #{self.head_seq} {self.head_hash[:16]}")
+        head = (
+            f"case {self.case_id}: {'INTACT' if self.ok else 'NOT INTACT'} - {self.evidence_checked} evidence "
+            f"files, {self.artifacts_checked} artifacts, {self.entries_checked} custody entries, "
+            f"{self.records_checked} records checked; chain head #{self.head_seq} {self.head_hash[:16]}"
+        )
         out = [head]
         for issue in self.problems + self.warnings:
             extra = ""
@@ -103,10 +118,19 @@ def _check_files(conn, case_dir: Path, table: str, area: str, progress: Progress
         else:
             got = sha256_file(path)
             if got != row["sha256"]:
-                altered.append(Issue("altered", rel, f"content of {label} {row['id']} differs from its intake hash",
-                                     row["sha256"], got))
+                altered.append(
+                    Issue(
+                        "altered",
+                        rel,
+                        f"content of {label} {row['id']} differs from its intake hash",
+                        row["sha256"],
+                        got,
+                    )
+                )
             if path.stat().st_mode & 0o222:
-                warnings.append(Issue("warning", rel, f"stored file is writable (mode {oct(path.stat().st_mode & 0o777)})"))
+                warnings.append(
+                    Issue("warning", rel, f"stored file is writable (mode {oct(path.stat().st_mode & 0o777)})")
+                )
         progress.advance(1)
     return len(rows), altered, removed, warnings
 
@@ -116,8 +140,11 @@ def _unknown_files(case_dir: Path, area: str, known: set[str]) -> list[Issue]:
     if not folder.is_dir():
         return []
     return [
-        Issue("added", f"{area}/{p.name}" + ("/" if p.is_dir() else ""),
-              "present on disk but not recorded in the case database")
+        Issue(
+            "added",
+            f"{area}/{p.name}" + ("/" if p.is_dir() else ""),
+            "present on disk but not recorded in the case database",
+        )
         for p in sorted(folder.iterdir())
         if p.is_dir() or p.name not in known
     ]
@@ -134,8 +161,13 @@ def _check_records(conn: sqlite3.Connection, entries: list[CustodyEntry]) -> tup
             if isinstance(ref, list) and len(ref) == 3 and isinstance(ref[1], int) and not isinstance(ref[1], bool):
                 logged[(str(ref[0]), ref[1])] = (str(ref[2]), e.seq)
             else:
-                issues.append(Issue("chain_break", f"custody #{e.seq}", f"entry {e.seq} is damaged: a record "
-                                    f"reference {str(ref)[:80]!r} is not [table, id, hash]"))
+                issues.append(
+                    Issue(
+                        "chain_break",
+                        f"custody #{e.seq}",
+                        f"entry {e.seq} is damaged: a record reference {str(ref)[:80]!r} is not [table, id, hash]",
+                    )
+                )
     checked, seen = 0, set()
     for table, columns in HASHED_COLUMNS.items():
         for row in conn.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY id"):
@@ -145,15 +177,37 @@ def _check_records(conn: sqlite3.Connection, entries: list[CustodyEntry]) -> tup
             checked += 1
             got = record_hash(record)
             if key not in logged:
-                issues.append(Issue("chain_break", f"{table} #{record['id']}", "record is not covered by any custody "
-                                    "entry (its entry was deleted, or it was inserted outside the tool)", None, got))
+                issues.append(
+                    Issue(
+                        "chain_break",
+                        f"{table} #{record['id']}",
+                        "record is not covered by any custody "
+                        "entry (its entry was deleted, or it was inserted outside the tool)",
+                        None,
+                        got,
+                    )
+                )
             elif logged[key][0] != got:
-                issues.append(Issue("chain_break", f"{table} #{record['id']}", f"record was edited after custody entry "
-                                    f"#{logged[key][1]} recorded it", logged[key][0], got))
+                issues.append(
+                    Issue(
+                        "chain_break",
+                        f"{table} #{record['id']}",
+                        f"record was edited after custody entry #{logged[key][1]} recorded it",
+                        logged[key][0],
+                        got,
+                    )
+                )
     for key, (h, seq) in sorted(logged.items()):
         if key not in seen:
-            issues.append(Issue("chain_break", f"{key[0]} #{key[1]}", f"record logged by custody entry #{seq} is "
-                                "missing from the database (deleted)", h, None))
+            issues.append(
+                Issue(
+                    "chain_break",
+                    f"{key[0]} #{key[1]}",
+                    f"record logged by custody entry #{seq} is missing from the database (deleted)",
+                    h,
+                    None,
+                )
+            )
     return checked, issues
 
 
@@ -166,13 +220,21 @@ def _check_case_info(conn: sqlite3.Connection, entries: list[CustodyEntry]) -> l
         if isinstance(e.details["info"], dict):
             logged.update(e.details["info"])
         else:
-            issues.append(Issue("chain_break", f"custody #{e.seq}", f"entry {e.seq} is damaged: its case "
-                                "information is not a JSON object"))
+            issues.append(
+                Issue(
+                    "chain_break",
+                    f"custody #{e.seq}",
+                    f"entry {e.seq} is damaged: its case information is not a JSON object",
+                )
+            )
     row = conn.execute("SELECT * FROM case_info").fetchone()
     if row is None:
         return issues + [Issue("chain_break", "case_info", "case metadata row is missing")]
-    return issues + [Issue("chain_break", f"case_info.{k}", "case metadata differs from the custody log", str(v),
-                           str(row[k])) for k, v in sorted(logged.items()) if k in row.keys() and row[k] != v]
+    return issues + [
+        Issue("chain_break", f"case_info.{k}", "case metadata differs from the custody log", str(v), str(row[k]))
+        for k, v in sorted(logged.items())
+        if k in row.keys() and row[k] != v
+    ]
 
 
 def _missing_after(entries: list[CustodyEntry], seq: int) -> str:
@@ -188,39 +250,85 @@ def _check_head(entries: list[CustodyEntry], seq: int, head_hash: str, where: st
     if seq not in by_seq:
         last = entries[-1].seq if entries else 0
         gone = _missing_after(entries, seq)
-        what = (f"{'entries' if '..' in gone else 'entry'} {gone} {'are' if '..' in gone else 'is'} missing: the "
-                f"log ends at #{last}" if seq > last else f"entry #{seq} is missing")
-        return [Issue("chain_break", target, f"{where} records the chain head #{seq} {head_hash[:16]}..., but {what}"
-                      " (deleted after it was recorded)", head_hash, None)]
+        what = (
+            f"{'entries' if '..' in gone else 'entry'} {gone} {'are' if '..' in gone else 'is'} missing: the "
+            f"log ends at #{last}"
+            if seq > last
+            else f"entry #{seq} is missing"
+        )
+        return [
+            Issue(
+                "chain_break",
+                target,
+                f"{where} records the chain head #{seq} {head_hash[:16]}..., but {what}"
+                " (deleted after it was recorded)",
+                head_hash,
+                None,
+            )
+        ]
     if by_seq[seq].entry_hash != head_hash:
-        return [Issue("chain_break", target, f"{where} records entry #{seq} with hash {head_hash[:16]}..., but the "
-                      f"log's entry #{seq} has another hash (the log was rewritten from there)", head_hash,
-                      by_seq[seq].entry_hash)]
+        return [
+            Issue(
+                "chain_break",
+                target,
+                f"{where} records entry #{seq} with hash {head_hash[:16]}..., but the "
+                f"log's entry #{seq} has another hash (the log was rewritten from there)",
+                head_hash,
+                by_seq[seq].entry_hash,
+            )
+        ]
     return []
 
 
-def _check_anchors(conn: sqlite3.Connection, entries: list[CustodyEntry], anchors: list[Anchor], case_id: str
-                   ) -> tuple[list[Issue], list[Issue]]:
+def _check_anchors(
+    conn: sqlite3.Connection, entries: list[CustodyEntry], anchors: list[Anchor], case_id: str
+) -> tuple[list[Issue], list[Issue]]:
     """(chain breaks, warnings) from the database anchor, heads logged by reports/exports, and anchor files."""
     breaks: list[Issue] = []
     warnings: list[Issue] = []
     head = entries[-1] if entries else None
     anchor = read_anchor(conn)
     if anchor is None:
-        warnings.append(Issue("warning", "custody anchor", "this case database has no chain anchor (made by an older "
-                              "version and opened read-only): deleted newest entries can only be found with --anchor"))
+        warnings.append(
+            Issue(
+                "warning",
+                "custody anchor",
+                "this case database has no chain anchor (made by an older "
+                "version and opened read-only): deleted newest entries can only be found with --anchor",
+            )
+        )
     elif not anchor:
         if entries:
-            breaks.append(Issue("chain_break", "custody anchor", "the chain anchor (head and entry count) is missing "
-                                "from the database: it was deleted outside the tool"))
+            breaks.append(
+                Issue(
+                    "chain_break",
+                    "custody anchor",
+                    "the chain anchor (head and entry count) is missing "
+                    "from the database: it was deleted outside the tool",
+                )
+            )
     else:
         breaks += _check_head(entries, anchor["seq"], anchor["hash"], "the case's chain anchor", "custody anchor")
         if head is not None and head.seq > anchor["seq"]:
-            breaks.append(Issue("chain_break", "custody anchor", f"entries after #{anchor['seq']} were added outside "
-                                "the tool (the anchor was not moved)", anchor["hash"], head.entry_hash))
+            breaks.append(
+                Issue(
+                    "chain_break",
+                    "custody anchor",
+                    f"entries after #{anchor['seq']} were added outside the tool (the anchor was not moved)",
+                    anchor["hash"],
+                    head.entry_hash,
+                )
+            )
         if anchor["entries"] != len(entries):
-            breaks.append(Issue("chain_break", "custody anchor", f"the log holds {len(entries)} entries, the anchor "
-                                f"recorded {anchor['entries']}", str(anchor["entries"]), str(len(entries))))
+            breaks.append(
+                Issue(
+                    "chain_break",
+                    "custody anchor",
+                    f"the log holds {len(entries)} entries, the anchor recorded {anchor['entries']}",
+                    str(anchor["entries"]),
+                    str(len(entries)),
+                )
+            )
     for e in entries:  # heads recorded by report and export entries
         rec = e.details.get("custody_head") if not e.damaged else None
         if isinstance(rec, dict) and isinstance(rec.get("seq"), int) and isinstance(rec.get("hash"), str):
@@ -244,8 +352,13 @@ def _load_anchors(files: Iterable[str | os.PathLike]) -> tuple[list[Anchor], lis
     return anchors, problems
 
 
-def verify_case(conn: sqlite3.Connection, case_dir: Path, case_id: str, progress: Progress | None = None,
-                anchors: Iterable[str | os.PathLike] = ()) -> VerificationReport:
+def verify_case(
+    conn: sqlite3.Connection,
+    case_dir: Path,
+    case_id: str,
+    progress: Progress | None = None,
+    anchors: Iterable[str | os.PathLike] = (),
+) -> VerificationReport:
     """Check everything; read-only (the caller logs the verification entry).
 
     ``anchors``: report, export bundle or custody-log files whose recorded chain head the log
@@ -269,8 +382,14 @@ def verify_case(conn: sqlite3.Connection, case_dir: Path, case_id: str, progress
     return report
 
 
-def _verify_snapshot(conn: sqlite3.Connection, case_dir: Path, case_id: str, progress: Progress,
-                     anchors: list[Anchor], anchor_problems: list[Issue]) -> VerificationReport:
+def _verify_snapshot(
+    conn: sqlite3.Connection,
+    case_dir: Path,
+    case_id: str,
+    progress: Progress,
+    anchors: list[Anchor],
+    anchor_problems: list[Issue],
+) -> VerificationReport:
     total = conn.execute("SELECT (SELECT COUNT(*) FROM items) + (SELECT COUNT(*) FROM artifacts)").fetchone()[0]
     entries = read_entries(conn)
     progress.start(total, "verify")
@@ -286,14 +405,25 @@ def _verify_snapshot(conn: sqlite3.Connection, case_dir: Path, case_id: str, pro
     anchor_breaks, anchor_warnings = _check_anchors(conn, entries, anchors, case_id)
     breaks += rec_issues + _check_case_info(conn, entries) + anchor_breaks + anchor_problems
     triggers = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
-    missing = [f"{t}_no_{op}" for t in APPEND_ONLY_TABLES for op in ("update", "delete") if f"{t}_no_{op}" not in triggers]
+    missing = [
+        f"{t}_no_{op}" for t in APPEND_ONLY_TABLES for op in ("update", "delete") if f"{t}_no_{op}" not in triggers
+    ]
     warnings = warn1 + warn2 + anchor_warnings
     if missing:
         warnings.append(Issue("warning", "database", f"append-only guard(s) removed: {', '.join(missing)}"))
     head = entries[-1] if entries else None
     return VerificationReport(
-        case_id=case_id, checked_utc=utc_now(), evidence_checked=n_ev, artifacts_checked=n_art,
-        entries_checked=len(entries), records_checked=n_rec, head_seq=head.seq if head else 0,
-        head_hash=head.entry_hash if head else "", altered=tuple(alt1 + alt2), added=tuple(added),
-        removed=tuple(rem1 + rem2), chain_breaks=tuple(breaks), warnings=tuple(warnings),
+        case_id=case_id,
+        checked_utc=utc_now(),
+        evidence_checked=n_ev,
+        artifacts_checked=n_art,
+        entries_checked=len(entries),
+        records_checked=n_rec,
+        head_seq=head.seq if head else 0,
+        head_hash=head.entry_hash if head else "",
+        altered=tuple(alt1 + alt2),
+        added=tuple(added),
+        removed=tuple(rem1 + rem2),
+        chain_breaks=tuple(breaks),
+        warnings=tuple(warnings),
     )

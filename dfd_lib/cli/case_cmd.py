@@ -1,4 +1,5 @@
 """Case commands: ``dfd triage``, ``dfd cases``, ``dfd show``, ``dfd verify``, ``dfd annotate``."""
+
 from __future__ import annotations
 
 import json
@@ -6,8 +7,15 @@ import sys
 from typing import Any
 
 from ..fileio import json_ready
-from .common import add_cases_dir_option, add_model_options, add_sampling_options, default_of, fmt_score, print_table, \
-    scan_settings_from_args
+from .common import (
+    add_cases_dir_option,
+    add_model_options,
+    add_sampling_options,
+    default_of,
+    fmt_score,
+    print_table,
+    scan_settings_from_args,
+)
 
 __all__ = ["register", "VERIFY_FAILED"]
 
@@ -17,10 +25,13 @@ VERIFY_FAILED = 3  # exit status of `dfd verify` when the case is not intact
 def register(sub) -> None:
     from ..case import VERDICTS, Source
 
-    p = sub.add_parser("triage", help="take evidence into a case and scan it (resumable)",
-                       description="Create or open a case, hash and copy the evidence into it, and score every item "
-                                   "that lacks findings for the model. Interrupted runs are finished by running "
-                                   "the same command again.")
+    p = sub.add_parser(
+        "triage",
+        help="take evidence into a case and scan it (resumable)",
+        description="Create or open a case, hash and copy the evidence into it, and score every item "
+        "that lacks findings for the model. Interrupted runs are finished by running "
+        "the same command again.",
+    )
     p.add_argument("paths", nargs="+", metavar="EVIDENCE", help="files or folders (searched recursively)")
     p.add_argument("--case", required=True, metavar="NAME", help="case name (created if new)")
     p.add_argument("--examiner", default=None, help="who performs the triage (recorded in the custody log)")
@@ -32,22 +43,44 @@ def register(sub) -> None:
     p.add_argument("--source-platform", default=default_of(Source, "platform"), help="platform, e.g. WhatsApp")
     p.add_argument("--no-forensics", action="store_true", help="skip the forensic analyses of images")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    dist = p.add_argument_group("scale-out (Dask)", "compute the analyses on Dask workers; this process still "
-                                "keeps the case and writes every finding (see docs/scaling.md)")
+    dist = p.add_argument_group(
+        "scale-out (Dask)",
+        "compute the analyses on Dask workers; this process still "
+        "keeps the case and writes every finding (see docs/scaling.md)",
+    )
     where = dist.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=int, default=None, metavar="N",
-                       help="start a local Dask cluster of N worker processes, one thread each")
-    where.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
-                       help="submit to a running Dask scheduler (workers need the same package and model)")
-    dist.add_argument("--upload", action="store_true",
-                      help="send each item's bytes to the workers instead of letting them read the case folder "
-                           "on a shared path")
-    dist.add_argument("--worker-case-dir", default=None, metavar="DIR",
-                      help="where the workers see this case's folder on the shared file system (default: the "
-                           "same path as here)")
-    dist.add_argument("--allowed-failures", type=int, default=None, metavar="K",
-                      help="with --workers: worker deaths one item may cause before it is recorded as an error "
-                           "(default 2); a remote scheduler uses its own distributed.scheduler.allowed-failures")
+    where.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="start a local Dask cluster of N worker processes, one thread each",
+    )
+    where.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="tcp://HOST:PORT",
+        help="submit to a running Dask scheduler (workers need the same package and model)",
+    )
+    dist.add_argument(
+        "--upload",
+        action="store_true",
+        help="send each item's bytes to the workers instead of letting them read the case folder on a shared path",
+    )
+    dist.add_argument(
+        "--worker-case-dir",
+        default=None,
+        metavar="DIR",
+        help="where the workers see this case's folder on the shared file system (default: the same path as here)",
+    )
+    dist.add_argument(
+        "--allowed-failures",
+        type=int,
+        default=None,
+        metavar="K",
+        help="with --workers: worker deaths one item may cause before it is recorded as an error "
+        "(default 2); a remote scheduler uses its own distributed.scheduler.allowed-failures",
+    )
     add_cases_dir_option(p)
     add_model_options(p)
     add_sampling_options(p)
@@ -64,15 +97,23 @@ def register(sub) -> None:
     add_cases_dir_option(p)
     p.set_defaults(func=run_show)
 
-    p = sub.add_parser("verify", help="re-hash a case's files and check its custody chain",
-                       description=f"Exit status 0 when the case is intact, {VERIFY_FAILED} when anything was "
-                                   "altered, added, removed or the custody chain is broken.")
+    p = sub.add_parser(
+        "verify",
+        help="re-hash a case's files and check its custody chain",
+        description=f"Exit status 0 when the case is intact, {VERIFY_FAILED} when anything was "
+        "altered, added, removed or the custody chain is broken.",
+    )
     p.add_argument("case", metavar="CASE")
     p.add_argument("--examiner", default=None, help="who verifies (recorded in the custody log)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--anchor", action="append", default=[], metavar="FILE",
-                   help="a report (PDF/HTML), export bundle (.zip) or custody_log.json of this case: the custody "
-                        "log must still hold the chain head it recorded (repeatable)")
+    p.add_argument(
+        "--anchor",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a report (PDF/HTML), export bundle (.zip) or custody_log.json of this case: the custody "
+        "log must still hold the chain head it recorded (repeatable)",
+    )
     add_cases_dir_option(p)
     p.set_defaults(func=run_verify)
 
@@ -83,13 +124,24 @@ def register(sub) -> None:
     p.add_argument("--notes", default=None)
     p.add_argument("--tags", default=None, help="comma-separated tags (replace the current tags)")
     flag = p.add_mutually_exclusive_group()
-    flag.add_argument("--sensitive", dest="sensitive", action="store_true", default=None,
-                      help="sexual or child-abuse material: withhold the media from exports")
+    flag.add_argument(
+        "--sensitive",
+        dest="sensitive",
+        action="store_true",
+        default=None,
+        help="sexual or child-abuse material: withhold the media from exports",
+    )
     flag.add_argument("--not-sensitive", dest="sensitive", action="store_false", help="clear the sensitive flag")
     p.add_argument("--reviewer", default=None, help="who reviews (default: the case examiner)")
-    p.add_argument("--based-on", dest="based_on", type=int, default=None, metavar="RECORD",
-                   help="refuse to save unless the item's current review is record RECORD (0: never reviewed), "
-                   "so a review written by someone else meanwhile is never overwritten")
+    p.add_argument(
+        "--based-on",
+        dest="based_on",
+        type=int,
+        default=None,
+        metavar="RECORD",
+        help="refuse to save unless the item's current review is record RECORD (0: never reviewed), "
+        "so a review written by someone else meanwhile is never overwritten",
+    )
     add_cases_dir_option(p)
     p.set_defaults(func=run_annotate)
 
@@ -107,10 +159,17 @@ def _print_items(df, with_run: bool = False) -> None:
     for r in df.to_dict("records"):
         score = _plain(r["score"])
         faces = _plain(r["n_faces"])
-        row = [r["item_id"], fmt_score(score), _plain(r["verdict"]) or "-", r["status"],
-               "-" if faces is None else int(faces),
-               (_plain(r["analyst_verdict"]) or "-") + (" [SENSITIVE]" if r["sensitive"] else ""),
-               ",".join(r["tags"]), _plain(r["path"]) or r["name"], r["sha256"][:12]]
+        row = [
+            r["item_id"],
+            fmt_score(score),
+            _plain(r["verdict"]) or "-",
+            r["status"],
+            "-" if faces is None else int(faces),
+            (_plain(r["analyst_verdict"]) or "-") + (" [SENSITIVE]" if r["sensitive"] else ""),
+            ",".join(r["tags"]),
+            _plain(r["path"]) or r["name"],
+            r["sha256"][:12],
+        ]
         if with_run:
             row.insert(1, r["run"])
         rows.append(row)
@@ -133,14 +192,17 @@ def run_triage(args) -> int:
 
     distributed = args.workers is not None or args.scheduler is not None
     if not distributed and (args.upload or args.worker_case_dir or args.allowed_failures is not None):
-        print("dfd triage: --upload, --worker-case-dir and --allowed-failures need --workers or --scheduler",
-              file=sys.stderr)
+        print(
+            "dfd triage: --upload, --worker-case-dir and --allowed-failures need --workers or --scheduler",
+            file=sys.stderr,
+        )
         return 2
     if args.workers is not None and args.workers < 1:
         print("dfd triage: --workers must be at least 1", file=sys.stderr)
         return 2
-    case = open_case(args.case, args.cases_dir, create=True, title=args.title, examiner=args.examiner,
-                     agency=args.agency)
+    case = open_case(
+        args.case, args.cases_dir, create=True, title=args.title, examiner=args.examiner, agency=args.agency
+    )
     scanner = None
     try:
         source = Source(device=args.source_device, url=args.source_url, platform=args.source_platform)
@@ -154,13 +216,23 @@ def run_triage(args) -> int:
                 dask = _dask_triage(args, client)
                 if not args.quiet:
                     link = getattr(client, "dashboard_link", None) if args.scheduler else None
-                    print(f"Dask: {args.scheduler or f'local cluster of {args.workers} process(es)'}"
-                          + (f"; dashboard {link}" if link else ""), file=sys.stderr)
+                    print(
+                        f"Dask: {args.scheduler or f'local cluster of {args.workers} process(es)'}"
+                        + (f"; dashboard {link}" if link else ""),
+                        file=sys.stderr,
+                    )
             else:
                 scanner = scanner_from_args(args)
-            df = case.triage(args.paths, scanner=scanner, progress=TqdmProgress(disable=args.quiet),
-                             examiner=args.examiner, forensics=not args.no_forensics, acquired_by=args.acquired_by,
-                             source=source, dask=dask)
+            df = case.triage(
+                args.paths,
+                scanner=scanner,
+                progress=TqdmProgress(disable=args.quiet),
+                examiner=args.examiner,
+                forensics=not args.no_forensics,
+                acquired_by=args.acquired_by,
+                source=source,
+                dask=dask,
+            )
     finally:
         close = getattr(scanner, "close", None)
         if callable(close):
@@ -170,8 +242,10 @@ def run_triage(args) -> int:
     print(f"case {case.id} ({case.path}); model {a['model']} (sha256 {a['model_sha256'][:12]}...)")
     _print_items(df, with_run=True)
     intake = a["intake"]
-    print(f"intake: {intake['new']} new, {intake['new_source']} new source(s) of known items, {intake['known']} "
-          f"already in the case, {intake['error']} error(s); analysed {a['analysed']}, failed {a['failed']}")
+    print(
+        f"intake: {intake['new']} new, {intake['new_source']} new source(s) of known items, {intake['known']} "
+        f"already in the case, {intake['error']} error(s); analysed {a['analysed']}, failed {a['failed']}"
+    )
     for err in a["intake_errors"]:
         print(f"  intake error: {err['path']}: {err['error']}")
     if a["cancelled"]:
@@ -189,9 +263,22 @@ def run_cases(args) -> int:
     if df.empty:
         print("no cases")
         return 0
-    print_table(["case", "title", "examiner", "agency", "items", "created (IST)", "updated (IST)", "note"],
-                [(r["id"], r["title"], r["examiner"], r["agency"], _plain(r["items"]), format_ist(r["created_utc"]),
-                  format_ist(r["updated_utc"]), r["error"]) for r in df.to_dict("records")])
+    print_table(
+        ["case", "title", "examiner", "agency", "items", "created (IST)", "updated (IST)", "note"],
+        [
+            (
+                r["id"],
+                r["title"],
+                r["examiner"],
+                r["agency"],
+                _plain(r["items"]),
+                format_ist(r["created_utc"]),
+                format_ist(r["updated_utc"]),
+                r["error"],
+            )
+            for r in df.to_dict("records")
+        ],
+    )
     return 0
 
 
@@ -202,13 +289,15 @@ def run_show(args) -> int:
         df = case.items()
         info = case.info
     if args.json:
-        keep = ["item_id", "path", "name", "sha256", "md5", "sha1", "size", "mime", "media_kind", "intake_status",
-                "status", "message", "score", "verdict", "model", "model_sha256", "n_faces", "analyst_verdict",
-                "tags", "sensitive", "reviewer", "n_sources", "intake_utc"]
+        from ..case.queries import ITEM_COLUMNS
+
+        keep = [c for c in ITEM_COLUMNS if c not in ("notes", "stored_path")]  # notes: free text, in `case show` only
         print(json.dumps([{k: _plain(r[k]) for k in keep} for r in df.to_dict("records")], indent=2))
         return 0
-    print(f"case {info.id}: {info.title} | examiner {info.examiner or '-'} | agency {info.agency or '-'} | "
-          f"created {info.created_ist} | updated {info.updated_ist}")
+    print(
+        f"case {info.id}: {info.title} | examiner {info.examiner or '-'} | agency {info.agency or '-'} | "
+        f"created {info.created_ist} | updated {info.updated_ist}"
+    )
     _print_items(df)
     return 0
 
@@ -232,12 +321,23 @@ def run_annotate(args) -> int:
     from ..case import open_case
 
     if args.verdict is None and args.notes is None and args.tags is None and args.sensitive is None:
-        print("dfd annotate: give at least one of --verdict, --notes, --tags, --sensitive/--not-sensitive",
-              file=sys.stderr)
+        print(
+            "dfd annotate: give at least one of --verdict, --notes, --tags, --sensitive/--not-sensitive",
+            file=sys.stderr,
+        )
         return 2
     with open_case(args.case, args.cases_dir, create=False) as case:
-        a = case.annotate(args.item, verdict=args.verdict, notes=args.notes, tags=args.tags,
-                          sensitive=args.sensitive, reviewer=args.reviewer, based_on=args.based_on)
-    print(f"item {a.item_id}: verdict {a.verdict or '-'}, tags {','.join(a.tags) or '-'}, "
-          f"sensitive {'yes' if a.sensitive else 'no'} (record {a.id} by {a.reviewer})")
+        a = case.annotate(
+            args.item,
+            verdict=args.verdict,
+            notes=args.notes,
+            tags=args.tags,
+            sensitive=args.sensitive,
+            reviewer=args.reviewer,
+            based_on=args.based_on,
+        )
+    print(
+        f"item {a.item_id}: verdict {a.verdict or '-'}, tags {','.join(a.tags) or '-'}, "
+        f"sensitive {'yes' if a.sensitive else 'no'} (record {a.id} by {a.reviewer})"
+    )
     return 0

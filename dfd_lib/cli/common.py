@@ -1,4 +1,5 @@
 """Helpers shared by CLI commands: common options, tables, JSON/CSV output."""
+
 from __future__ import annotations
 
 import csv
@@ -11,8 +12,18 @@ from typing import Iterable, Sequence
 
 from ..env import CASES_DIR_ENV, WEIGHTS_DIR_ENV
 
-__all__ = ["default_of", "add_model_options", "add_cases_dir_option", "add_sampling_options", "scan_settings_from_args",
-           "print_table", "write_json", "write_csv", "fmt_score", "shown"]
+__all__ = [
+    "default_of",
+    "add_model_options",
+    "add_cases_dir_option",
+    "add_sampling_options",
+    "scan_settings_from_args",
+    "print_table",
+    "write_json",
+    "write_csv",
+    "fmt_score",
+    "shown",
+]
 
 
 def default_of(owner, name: str):
@@ -33,14 +44,18 @@ def default_of(owner, name: str):
 
 def add_model_options(p) -> None:
     p.add_argument("--model", default=None, help="model name from `dfd models` (default: the shipped default)")
-    p.add_argument("--weights-dir", default=None,
-                   help=f"folder holding model cards and weights (searched first; then ${WEIGHTS_DIR_ENV}, then the "
-                        "shipped weights/)")
+    p.add_argument(
+        "--weights-dir",
+        default=None,
+        help=f"folder holding model cards and weights (searched first; then ${WEIGHTS_DIR_ENV}, then the "
+        "shipped weights/)",
+    )
 
 
 def add_cases_dir_option(p) -> None:
-    p.add_argument("--cases-dir", default=None, metavar="DIR",
-                   help=f"case store (default: ${CASES_DIR_ENV}, else ./cases)")
+    p.add_argument(
+        "--cases-dir", default=None, metavar="DIR", help=f"case store (default: ${CASES_DIR_ENV}, else ./cases)"
+    )
 
 
 def add_sampling_options(p) -> None:
@@ -48,20 +63,43 @@ def add_sampling_options(p) -> None:
     from ..scan import ScanSettings
 
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--frames-per-second", type=float, default=default_of(ScanSettings, "fps"), metavar="F",
-                   help="video frames sampled per second (default %(default)g)")
-    g.add_argument("--every", type=int, default=default_of(ScanSettings, "every"), metavar="K",
-                   help="sample every K-th video frame instead")
-    p.add_argument("--min-face", type=int, default=default_of(ScanSettings, "min_face_size"), metavar="PX",
-                   help="smallest face side in pixels (default %(default)s)")
-    p.add_argument("--face-threshold", type=float, default=default_of(ScanSettings, "face_threshold"),
-                   help="MTCNN detection probability threshold (default %(default).2f)")
+    g.add_argument(
+        "--frames-per-second",
+        type=float,
+        default=default_of(ScanSettings, "fps"),
+        metavar="F",
+        help="video frames sampled per second (default %(default)g)",
+    )
+    g.add_argument(
+        "--every",
+        type=int,
+        default=default_of(ScanSettings, "every"),
+        metavar="K",
+        help="sample every K-th video frame instead",
+    )
+    p.add_argument(
+        "--min-face",
+        type=int,
+        default=default_of(ScanSettings, "min_face_size"),
+        metavar="PX",
+        help="smallest face side in pixels (default %(default)s)",
+    )
+    p.add_argument(
+        "--face-threshold",
+        type=float,
+        default=default_of(ScanSettings, "face_threshold"),
+        help="MTCNN detection probability threshold (default %(default).2f)",
+    )
 
 
 def scan_settings_from_args(args) -> dict:
     """ScanSettings keywords from the sampling options (``--every`` replaces the per-second rate)."""
-    return dict(fps=None if args.every else args.frames_per_second, every=args.every, min_face_size=args.min_face,
-                face_threshold=args.face_threshold)
+    return dict(
+        fps=None if args.every else args.frames_per_second,
+        every=args.every,
+        min_face_size=args.min_face,
+        face_threshold=args.face_threshold,
+    )
 
 
 def shown(text: str) -> str:
@@ -81,8 +119,7 @@ def print_table(headers: Sequence[str], rows: Iterable[Sequence], out=None) -> N
 
     out = out or sys.stdout
     # one row per line: a line break in a file name is shown as an escape, not a new row
-    rows = [[("" if c is None else shown(str(c)).replace("\r", "\\r").replace("\n", "\\n")) for c in r]
-            for r in rows]
+    rows = [[("" if c is None else shown(str(c)).replace("\r", "\\r").replace("\n", "\\n")) for c in r] for r in rows]
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
     print(line, file=out)

@@ -1,4 +1,5 @@
 """`dfd eval`: measure a model on a labelled folder (crops or full pipeline)."""
+
 from __future__ import annotations
 
 from ..progress import TqdmProgress
@@ -8,24 +9,41 @@ from .common import add_model_options, default_of, print_table, write_csv, write
 def register(sub) -> None:
     from ..training.evaluate import evaluate
 
-    p = sub.add_parser("eval", help="evaluate a model on a labelled folder", description=(
-        "DIR holds real/ and fake/ (or --labels lists path,label relative to DIR). With --crops each image is "
-        "already one face crop; without it the full scan pipeline runs and videos are scored at video level. "
-        "DIR may also be a multi-source data spec (.yaml): --labels is then a file list with a source column (as "
-        "shipped beside the weights; default: the spec's held-out rows) and a per-source, per-method table is printed."))
+    p = sub.add_parser(
+        "eval",
+        help="evaluate a model on a labelled folder",
+        description=(
+            "DIR holds real/ and fake/ (or --labels lists path,label relative to DIR). With --crops each image is "
+            "already one face crop; without it the full scan pipeline runs and videos are scored at video level. "
+            "DIR may also be a multi-source data spec (.yaml): --labels is then a file list with a source column (as "
+            "shipped beside the weights; default: the spec's held-out rows) and a per-source, per-method table is printed."
+        ),
+    )
     p.add_argument("dir", metavar="DIR", help="a labelled folder, or a data spec (.yaml)")
     p.add_argument("--crops", action="store_true", help="images are face crops: no face search")
     p.add_argument("--labels", metavar="CSV", help="path,label[,group] rows relative to DIR; only these files count")
     p.add_argument("--json", dest="json_out", metavar="OUT", help="write the metrics as JSON")
     p.add_argument("--plots", metavar="DIR", help="write ROC, histogram and reliability PNGs")
     p.add_argument("--scores", metavar="CSV", help="write per-file scores")
-    p.add_argument("--self-blend", action="store_true",
-                   help="generalization check (with --crops): score the listed real crops against self-blended "
-                        "pseudo-fakes made from them; listed fakes are ignored")
-    p.add_argument("--landmarks", metavar="PATH",
-                   help="landmark cache (computed if missing): a CSV for --self-blend, a folder for a data spec")
-    p.add_argument("--data-root", metavar="DIR", help="with a data spec: the folder holding its data sets (default: as the spec says)")
-    p.add_argument("--seed", type=int, default=default_of(evaluate, "seed"), help="seed of the pseudo-fakes (--self-blend)")
+    p.add_argument(
+        "--self-blend",
+        action="store_true",
+        help="generalization check (with --crops): score the listed real crops against self-blended "
+        "pseudo-fakes made from them; listed fakes are ignored",
+    )
+    p.add_argument(
+        "--landmarks",
+        metavar="PATH",
+        help="landmark cache (computed if missing): a CSV for --self-blend, a folder for a data spec",
+    )
+    p.add_argument(
+        "--data-root",
+        metavar="DIR",
+        help="with a data spec: the folder holding its data sets (default: as the spec says)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=default_of(evaluate, "seed"), help="seed of the pseudo-fakes (--self-blend)"
+    )
     p.add_argument("--quiet", action="store_true")
     add_model_options(p)
     p.set_defaults(func=run)
@@ -36,12 +54,38 @@ def run(args) -> int:
         return _run_spec(args)
     from ..training.evaluate import evaluate
 
-    r = evaluate(args.dir, args.labels, crops=args.crops, model=args.model, weights_dir=args.weights_dir,
-                 progress=TqdmProgress(disable=args.quiet, unit="file"), self_blend=args.self_blend,
-                 landmarks_csv=args.landmarks, seed=args.seed)
+    r = evaluate(
+        args.dir,
+        args.labels,
+        crops=args.crops,
+        model=args.model,
+        weights_dir=args.weights_dir,
+        progress=TqdmProgress(disable=args.quiet, unit="file"),
+        self_blend=args.self_blend,
+        landmarks_csv=args.landmarks,
+        seed=args.seed,
+    )
     m = r.metrics
-    rows = [(k, f"{m[k]:.4f}" if isinstance(m[k], float) else m[k]) for k in
-            ("model", "mode", "n", "n_real", "n_fake", "n_no_face", "n_failed", "auc", "ap", "eer", "threshold", "accuracy", "tpr", "fpr", "ece")]
+    rows = [
+        (k, f"{m[k]:.4f}" if isinstance(m[k], float) else m[k])
+        for k in (
+            "model",
+            "mode",
+            "n",
+            "n_real",
+            "n_fake",
+            "n_no_face",
+            "n_failed",
+            "auc",
+            "ap",
+            "eer",
+            "threshold",
+            "accuracy",
+            "tpr",
+            "fpr",
+            "ece",
+        )
+    ]
     if "n_no_landmarks" in m:
         rows.insert(6, ("n_no_landmarks", m["n_no_landmarks"]))
     print_table(["metric", "value"], rows)
@@ -55,15 +99,28 @@ def _run_spec(args) -> int:
 
     if args.self_blend:
         raise TrainingConfigError("--self-blend takes a folder of crops, not a data spec")
-    r = evaluate_spec(args.dir, args.labels, crops=args.crops, model=args.model, weights_dir=args.weights_dir,
-                      landmarks_dir=args.landmarks, data_root=args.data_root,
-                      progress=TqdmProgress(disable=args.quiet, unit="file"))
+    r = evaluate_spec(
+        args.dir,
+        args.labels,
+        crops=args.crops,
+        model=args.model,
+        weights_dir=args.weights_dir,
+        landmarks_dir=args.landmarks,
+        data_root=args.data_root,
+        progress=TqdmProgress(disable=args.quiet, unit="file"),
+    )
     m = r.metrics
-    print(f"model {m['model']}, {m['mode']}, threshold {m['threshold']:.4f}; {m['n']} scored, "
-          f"{m['n_no_face']} without a face, {m['n_failed']} failed")
+    print(
+        f"model {m['model']}, {m['mode']}, threshold {m['threshold']:.4f}; {m['n']} scored, "
+        f"{m['n_no_face']} without a face, {m['n_failed']} failed"
+    )
     print(format_table({"overall": m, "by_source": m["by_source"], "by_method": m["by_method"]}))
-    extra = [(k, v) for k in ("outside_share", "inconclusive_share") for v in [
-        {s: d.get(k) for s, d in m["by_source"].items() if d.get(k) is not None}] if v]
+    extra = [
+        (k, v)
+        for k in ("outside_share", "inconclusive_share")
+        for v in [{s: d.get(k) for s, d in m["by_source"].items() if d.get(k) is not None}]
+        if v
+    ]
     for k, v in extra:
         print(f"{k.replace('_', ' ')}: " + ", ".join(f"{s} {x:.3f}" for s, x in v.items()))
     return _outputs(args, r, m)

@@ -1,4 +1,5 @@
 """``dfd forensics FILE...``: classic forensics and provenance checks with a table, JSON and PNG maps."""
+
 from __future__ import annotations
 
 import argparse
@@ -26,11 +27,19 @@ def register(sub) -> None:
     p.add_argument("files", nargs="+", metavar="FILE", help="evidence files or folders (searched recursively)")
     p.add_argument("--json", dest="json_out", metavar="OUT", help="write one JSON record per file to OUT")
     p.add_argument("--maps", metavar="DIR", help="write visual maps as PNG files into DIR (SHA-256 listed in the JSON)")
-    p.add_argument("--only", metavar="NAME,...",
-                   help=f"comma-separated analyses to run (default: all of {', '.join(analysis_names())})")
-    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
-                   help=f"downscale larger images to N pixels for ELA and noise (default {DEFAULT_MAX_PIXELS:,}); "
-                   "0 analyses at full resolution")
+    p.add_argument(
+        "--only",
+        metavar="NAME,...",
+        help=f"comma-separated analyses to run (default: all of {', '.join(analysis_names())})",
+    )
+    p.add_argument(
+        "--max-pixels",
+        type=int,
+        default=DEFAULT_MAX_PIXELS,
+        metavar="N",
+        help=f"downscale larger images to N pixels for ELA and noise (default {DEFAULT_MAX_PIXELS:,}); "
+        "0 analyses at full resolution",
+    )
     p.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
     p.set_defaults(func=run)
 
@@ -68,8 +77,14 @@ def _analyse_file(path: Path, names, max_pixels, maps_dir: Path | None) -> dict:
     if path.exists() and not path.is_file():  # never open a pipe or device (it may block forever)
         msg = "not a regular file (a folder that cannot be read, a device, a pipe or a socket)"
         results = [ForensicResult.error(n, msg, error_type="unreadable") for n in (names or analysis_names())]
-        return {"path": str(path), "sha256": None, "size": None, "kind": None, "mime": None,
-                "results": [r.to_dict() for r in results]}
+        return {
+            "path": str(path),
+            "sha256": None,
+            "size": None,
+            "kind": None,
+            "mime": None,
+            "results": [r.to_dict() for r in results],
+        }
     try:
         sha = sha256_file(path)
         kind, mime, _ = sniff(path)
@@ -120,12 +135,15 @@ def run(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     if args.json_out:
-        _write_json(Path(args.json_out), {
-            "dfd_version": __version__,
-            "command": "forensics",
-            "analyses": names or analysis_names(),
-            "max_pixels": args.max_pixels or None,
-            "files": records,
-        })
+        _write_json(
+            Path(args.json_out),
+            {
+                "dfd_version": __version__,
+                "command": "forensics",
+                "analyses": names or analysis_names(),
+                "max_pixels": args.max_pixels or None,
+                "files": records,
+            },
+        )
         print(f"\nwrote {args.json_out}", file=sys.stdout)
     return 0

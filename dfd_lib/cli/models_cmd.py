@@ -1,4 +1,5 @@
 """`dfd models`: list installed models with their cards (and cards that are invalid); export one to ONNX."""
+
 from __future__ import annotations
 
 import json
@@ -10,9 +11,13 @@ def register(sub) -> None:
     p = sub.add_parser("models", help="list installed models and their model cards")
     p.add_argument("--weights-dir", default=None)
     p.add_argument("--json", action="store_true", help="print the full cards as JSON")
-    p.add_argument("--export-onnx", metavar="CARD", default=None,
-                   help="export the model of this card (.json) to ONNX beside it, check it reproduces PyTorch's "
-                        "scores, and name it with its SHA-256 in the card (scans then use ONNX Runtime)")
+    p.add_argument(
+        "--export-onnx",
+        metavar="CARD",
+        default=None,
+        help="export the model of this card (.json) to ONNX beside it, check it reproduces PyTorch's "
+        "scores, and name it with its SHA-256 in the card (scans then use ONNX Runtime)",
+    )
     p.set_defaults(func=run)
 
 
@@ -28,7 +33,12 @@ def run(args) -> int:
         return 0
     cards = list_cards(args.weights_dir)
     if args.json:
-        print(json.dumps([c.to_dict() if isinstance(c, ModelCard) else {"card": str(p), "error": str(c)} for p, c in cards], indent=2))
+        print(
+            json.dumps(
+                [c.to_dict() if isinstance(c, ModelCard) else {"card": str(p), "error": str(c)} for p, c in cards],
+                indent=2,
+            )
+        )
         return 0
     rows = []
     for path, c in cards:
@@ -36,9 +46,17 @@ def run(args) -> int:
             rows.append(("INVALID", "", "", "", "", "", str(c)))
             continue
         v = c.metrics.get("validation", {})
-        rows.append((c.name + (" (default)" if c.default else ""), c.backbone, c.input_size,
-                     f"{v['auc']:.3f}" if "auc" in v else "-", f"{v['ece']:.3f}" if "ece" in v else "-",
-                     f"{c.threshold:.3f}", c.training_data[:60]))
+        rows.append(
+            (
+                c.name + (" (default)" if c.default else ""),
+                c.backbone,
+                c.input_size,
+                f"{v['auc']:.3f}" if "auc" in v else "-",
+                f"{v['ece']:.3f}" if "ece" in v else "-",
+                f"{c.threshold:.3f}",
+                c.training_data[:60],
+            )
+        )
     if not rows:
         print("no model cards found")
         return 1

@@ -1,4 +1,5 @@
 """Report and export commands: ``dfd report``, ``dfd export`` and ``dfd portal-form``."""
+
 from __future__ import annotations
 
 import sys
@@ -11,15 +12,20 @@ __all__ = ["register", "ask_form"]
 
 def _case_options(p) -> None:
     add_cases_dir_option(p)
-    p.add_argument("--examiner", default=None, help="who does this (recorded in the custody log; default: the case examiner)")
+    p.add_argument(
+        "--examiner", default=None, help="who does this (recorded in the custody log; default: the case examiner)"
+    )
 
 
 def register(sub) -> None:
     portals = "ncrp (India's cybercrime.gov.in) or generic"  # the real list comes with any unknown-name error
-    p = sub.add_parser("report", help="write the case report (read-only PDF, or HTML)",
-                       description="Verify the case, then write a report with the findings, faces and Grad-CAM, "
-                                   "forensic maps, the model card, versions and the custody log. The report's SHA-256 "
-                                   "is recorded in the custody log.")
+    p = sub.add_parser(
+        "report",
+        help="write the case report (read-only PDF, or HTML)",
+        description="Verify the case, then write a report with the findings, faces and Grad-CAM, "
+        "forensic maps, the model card, versions and the custody log. The report's SHA-256 "
+        "is recorded in the custody log.",
+    )
     p.add_argument("case", metavar="CASE")
     p.add_argument("--format", choices=("pdf", "html"), default="pdf")
     p.add_argument("--out", default=None, metavar="FILE", help="output file or folder (default: CASE/reports/)")
@@ -28,26 +34,39 @@ def register(sub) -> None:
     _case_options(p)
     p.set_defaults(func=run_report)
 
-    p = sub.add_parser("export", help="write a portal-ready bundle (zip) for the authorities",
-                       description="Validate the portal form answers (see dfd portal-form), then write one zip with "
-                                   "report.pdf, evidence/, manifests, portal fields, the custody log, a draft BSA "
-                                   "s.63 certificate (Part A) and SHA256SUMS. Sensitive items are withheld.")
+    p = sub.add_parser(
+        "export",
+        help="write a portal-ready bundle (zip) for the authorities",
+        description="Validate the portal form answers (see dfd portal-form), then write one zip with "
+        "report.pdf, evidence/, manifests, portal fields, the custody log, a draft BSA "
+        "s.63 certificate (Part A) and SHA256SUMS. Sensitive items are withheld.",
+    )
     p.add_argument("case", metavar="CASE")
     p.add_argument("--portal", required=True, help=f"portal profile: {portals} (or a profile .yaml)")
     p.add_argument("--out", required=True, metavar="FILE.zip")
     p.add_argument("--anonymous", action="store_true", help="leave the complainant out (where the portal allows it)")
-    p.add_argument("--fields", default=None, metavar="FIELDS.yaml",
-                   help="form answers (and optional file_rules) to save into the case before exporting")
-    p.add_argument("--allow-unverified", action="store_true",
-                   help="export even if the case fails verification (the report says so)")
+    p.add_argument(
+        "--fields",
+        default=None,
+        metavar="FIELDS.yaml",
+        help="form answers (and optional file_rules) to save into the case before exporting",
+    )
+    p.add_argument(
+        "--allow-unverified",
+        action="store_true",
+        help="export even if the case fails verification (the report says so)",
+    )
     p.add_argument("--weights-dir", default=None, help="folder holding model cards (for the model section)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _case_options(p)
     p.set_defaults(func=run_export)
 
-    p = sub.add_parser("portal-form", help="fill in a portal's complaint form for a case",
-                       description="Ask for each field of the portal's form (or read them --from a YAML file) and "
-                                   "store the answers in the case. --template prints every field as YAML.")
+    p = sub.add_parser(
+        "portal-form",
+        help="fill in a portal's complaint form for a case",
+        description="Ask for each field of the portal's form (or read them --from a YAML file) and "
+        "store the answers in the case. --template prints every field as YAML.",
+    )
     p.add_argument("case", metavar="CASE", nargs="?", help="the case (not needed with --template)")
     p.add_argument("--portal", required=True, help=f"portal profile: {portals}")
     p.add_argument("--from", dest="from_file", default=None, metavar="FIELDS.yaml", help="read the answers from YAML")
@@ -72,13 +91,21 @@ def run_report(args) -> int:
 
     # a case on read-only media is reported read-only (to another folder, nothing logged)
     with open_case(args.case, cases_dir=args.cases_dir, create=False, readonly=None) as case:
-        path = generate_report(case, args.format, args.out, TqdmProgress(disable=args.quiet, unit="item"),
-                               weights_dir=args.weights_dir, actor=args.examiner)
+        path = generate_report(
+            case,
+            args.format,
+            args.out,
+            TqdmProgress(disable=args.quiet, unit="item"),
+            weights_dir=args.weights_dir,
+            actor=args.examiner,
+        )
         readonly = case.readonly
     print(f"wrote {path}")
     if readonly:
-        print(f"SHA-256 {sha256_file(path)} (NOT recorded: the case is on read-only media, its custody log cannot "
-              "be written; keep this hash with the report)")
+        print(
+            f"SHA-256 {sha256_file(path)} (NOT recorded: the case is on read-only media, its custody log cannot "
+            "be written; keep this hash with the report)"
+        )
     else:
         print(f"SHA-256 {sha256_file(path)} (recorded in the custody log)")
     return 0
@@ -93,16 +120,26 @@ def run_export(args) -> int:
     if args.fields:
         values, rules = read_fields_file(args.fields, args.portal)
     with _open(args) as case:
-        result = export_bundle(case, args.portal, args.out, anonymous=args.anonymous,
-                               progress=TqdmProgress(disable=args.quiet, unit="item"), values=values,
-                               file_rules=rules or None, actor=args.examiner, weights_dir=args.weights_dir,
-                               allow_unverified=args.allow_unverified)
+        result = export_bundle(
+            case,
+            args.portal,
+            args.out,
+            anonymous=args.anonymous,
+            progress=TqdmProgress(disable=args.quiet, unit="item"),
+            values=values,
+            file_rules=rules or None,
+            actor=args.examiner,
+            weights_dir=args.weights_dir,
+            allow_unverified=args.allow_unverified,
+        )
     ev = result.manifest["evidence"]
     count = {k: sum(e["included_as"] == k for e in ev) for k in ("original", "converted", "withheld", "not_included")}
     print(f"wrote {result.path} ({len(result.manifest['files']) + 3} files)")
     print(f"SHA-256 {result.sha256} (recorded in the custody log)")
-    print(f"evidence: {count['original']} as acquired, {count['converted']} converted, {count['withheld']} withheld "
-          f"(sensitive), {count['not_included']} not included")
+    print(
+        f"evidence: {count['original']} as acquired, {count['converted']} converted, {count['withheld']} withheld "
+        f"(sensitive), {count['not_included']} not included"
+    )
     for e in ev:
         if e["included_as"] in ("converted", "not_included"):
             print(f"  item {e['item_id']} {e['file_name']}: {e['reason']}")
@@ -128,10 +165,13 @@ def _ask_field(f, choices, current: Any, clean: dict[str, Any]) -> Any:
     need = " *" if f.is_required(clean) else ""
     for _ in range(3):
         if f.multiple:
-            print(f"{f.label}{need}" + (f" [now: {shown}]" if shown else "") +
-                  " - one per line, empty line to finish ('-' clears, empty first line keeps)")
+            print(
+                f"{f.label}{need}"
+                + (f" [now: {shown}]" if shown else "")
+                + " - one per line, empty line to finish ('-' clears, empty first line keeps)"
+            )
             lines = []
-            while (line := _ask("    > ").strip()):
+            while line := _ask("    > ").strip():
                 lines.append(line)
             raw: Any = current if not lines else ([] if lines == ["-"] else lines)
         else:
@@ -187,7 +227,9 @@ def run_portal_form(args) -> int:
             rules = before.file_rules if before else None
         stored = save_portal_fields(case, profile.name, values, rules or None, actor=args.examiner)
     problems = profile.validate(stored.values, args.anonymous)
-    print(f"saved {len(stored.values)} answer(s) for {profile.name} in case {case.id} (custody entry #{stored.custody_seq})")
+    print(
+        f"saved {len(stored.values)} answer(s) for {profile.name} in case {case.id} (custody entry #{stored.custody_seq})"
+    )
     if problems:
         print(f"{len(problems)} field(s) still missing or invalid (export will refuse until they are fixed):")
         for problem in problems:

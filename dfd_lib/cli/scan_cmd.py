@@ -1,18 +1,44 @@
 """`dfd scan`: score every face in files and folders, without a case."""
+
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
 from ..progress import TqdmProgress
-from .common import add_model_options, add_sampling_options, fmt_score, print_table, scan_settings_from_args, write_csv, \
-    write_json
+from .common import (
+    add_model_options,
+    add_sampling_options,
+    fmt_score,
+    print_table,
+    scan_settings_from_args,
+    write_csv,
+    write_json,
+)
 
-CSV_HEADERS = ["path", "sha256", "type", "status", "message", "n_faces", "score", "verdict", "threshold", "model", "model_sha256", "faces_json", "frames_json"]
+CSV_HEADERS = [
+    "path",
+    "sha256",
+    "type",
+    "status",
+    "message",
+    "n_faces",
+    "score",
+    "verdict",
+    "threshold",
+    "model",
+    "model_sha256",
+    "faces_json",
+    "frames_json",
+]
 
 
 def register(sub) -> None:
-    p = sub.add_parser("scan", help="score faces in images and videos (no case)", description="Find faces in evidence files and give a calibrated P(fake) per face, file and video.")
+    p = sub.add_parser(
+        "scan",
+        help="score faces in images and videos (no case)",
+        description="Find faces in evidence files and give a calibrated P(fake) per face, file and video.",
+    )
     p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (searched recursively)")
     p.add_argument("--json", dest="json_out", metavar="OUT", help="write one JSON record per file")
     p.add_argument("--csv", dest="csv_out", metavar="OUT", help="write one CSV row per file")
@@ -47,7 +73,18 @@ def run(args) -> int:
     order = sorted(results, key=lambda d: (d["score"] is None, -(d["score"] or 0)))
     print_table(
         ["score", "verdict", "status", "faces", "type", "file", "message"],
-        [(fmt_score(d["score"]), d["verdict"] or "-", d["status"], len(d["faces"]), d["type"], d["path"], d["message"]) for d in order],
+        [
+            (
+                fmt_score(d["score"]),
+                d["verdict"] or "-",
+                d["status"],
+                len(d["faces"]),
+                d["type"],
+                d["path"],
+                d["message"],
+            )
+            for d in order
+        ],
     )
     counts = {}
     for d in results:
@@ -56,9 +93,28 @@ def run(args) -> int:
     if args.json_out:
         write_json(args.json_out, results)
     if args.csv_out:
-        write_csv(args.csv_out, CSV_HEADERS, (
-            [d["path"], d["sha256"], d["type"], d["status"], d["message"], len(d["faces"]), d["score"], d["verdict"],
-             d["threshold"], d["model"], d["model_sha256"], json.dumps(d["faces"]), json.dumps(d["frames"])] for d in results))
+        write_csv(
+            args.csv_out,
+            CSV_HEADERS,
+            (
+                [
+                    d["path"],
+                    d["sha256"],
+                    d["type"],
+                    d["status"],
+                    d["message"],
+                    len(d["faces"]),
+                    d["score"],
+                    d["verdict"],
+                    d["threshold"],
+                    d["model"],
+                    d["model_sha256"],
+                    json.dumps(d["faces"]),
+                    json.dumps(d["frames"]),
+                ]
+                for d in results
+            ),
+        )
     return 0
 
 
@@ -76,5 +132,7 @@ def _write_gradcams(scanner, r, out_dir: Path, n: int, Image, sha256_file) -> li
         name = f"{n:04d}_{Path(r.path).stem[:40]}{frame}_face{f.face_index}_gradcam.png"
         path = out_dir / name
         Image.fromarray(e.overlay).save(path)
-        written.append({"face_index": f.face_index, "frame_index": f.frame_index, "file": str(path), "sha256": sha256_file(path)})
+        written.append(
+            {"face_index": f.face_index, "frame_index": f.frame_index, "file": str(path), "sha256": sha256_file(path)}
+        )
     return written

@@ -1,4 +1,5 @@
 """`dfd train`: train, calibrate and write a model with its card."""
+
 from __future__ import annotations
 
 from ..progress import TqdmProgress
@@ -11,20 +12,33 @@ def register(sub) -> None:
     def d(name: str):
         return default_of(TrainConfig, name)
 
-    p = sub.add_parser("train", help="train a detector (resumable)", description=(
-        "DATA holds real/ and fake/ (or labels.csv / --labels with path,label[,group]), split by group; or DATA is a "
-        "multi-source data spec (.yaml: sources, framing, validation split, sampling weights; see "
-        "weights/dfd-lite0-multi.spec.yaml), calibrated across sources with a per-source table in the card. "
-        "Writes weights, model card and validation file lists into --out; rerun the same command to resume."))
+    p = sub.add_parser(
+        "train",
+        help="train a detector (resumable)",
+        description=(
+            "DATA holds real/ and fake/ (or labels.csv / --labels with path,label[,group]), split by group; or DATA is a "
+            "multi-source data spec (.yaml: sources, framing, validation split, sampling weights; see "
+            "weights/dfd-lite0-multi.spec.yaml), calibrated across sources with a per-source table in the card. "
+            "Writes weights, model card and validation file lists into --out; rerun the same command to resume."
+        ),
+    )
     p.add_argument("data", metavar="DATA", help="a data folder, or a data spec (.yaml)")
     p.add_argument("--out", required=True, help="run folder (checkpoints, card, validation lists)")
     p.add_argument("--labels", metavar="CSV", default=d("labels"))
     p.add_argument("--name", default=d("name"))
     p.add_argument("--backbone", default=d("backbone"))
-    p.add_argument("--mode", choices=TRAIN_MODES, default=d("mode"),
-                   help="mixed: real fakes + self-blended pseudo-fakes; sbi_only: pseudo-fakes only; fakes_only: no pseudo-fakes")
-    p.add_argument("--sbi-share", type=float, default=d("sbi_share"),
-                   help="mixed mode: share of the fake half made of pseudo-fakes (0.5: a quarter of all samples each)")
+    p.add_argument(
+        "--mode",
+        choices=TRAIN_MODES,
+        default=d("mode"),
+        help="mixed: real fakes + self-blended pseudo-fakes; sbi_only: pseudo-fakes only; fakes_only: no pseudo-fakes",
+    )
+    p.add_argument(
+        "--sbi-share",
+        type=float,
+        default=d("sbi_share"),
+        help="mixed mode: share of the fake half made of pseudo-fakes (0.5: a quarter of all samples each)",
+    )
     p.add_argument("--input-size", type=int, default=d("input_size"))
     p.add_argument("--epochs", type=int, default=d("epochs"), help="default %(default)s")
     p.add_argument("--samples-per-epoch", type=int, default=d("samples_per_epoch"))
@@ -36,11 +50,21 @@ def register(sub) -> None:
     p.add_argument("--device", default=d("device"), help="auto (GPU when present), cpu or cuda")
     p.add_argument("--no-pretrained", action="store_true", help="start from random weights")
     p.add_argument("--half", action="store_true", help="store weights as float16")
-    p.add_argument("--init-from", metavar="CARD", default=d("init_from"),
-                   help="start from this model card's (hash-verified) weights")
-    p.add_argument("--landmarks", metavar="PATH", default=d("landmarks_csv"),
-                   help="landmark cache, computed if missing: a CSV for a folder, a folder of per-source CSVs for a spec")
-    p.add_argument("--crop-scale", type=float, default=d("crop_scale"), help="scanner framing: crop side / MTCNN box side")
+    p.add_argument(
+        "--init-from",
+        metavar="CARD",
+        default=d("init_from"),
+        help="start from this model card's (hash-verified) weights",
+    )
+    p.add_argument(
+        "--landmarks",
+        metavar="PATH",
+        default=d("landmarks_csv"),
+        help="landmark cache, computed if missing: a CSV for a folder, a folder of per-source CSVs for a spec",
+    )
+    p.add_argument(
+        "--crop-scale", type=float, default=d("crop_scale"), help="scanner framing: crop side / MTCNN box side"
+    )
     p.add_argument("--weight-decay", type=float, default=d("weight_decay"))
     p.add_argument("--monitor-size", type=int, default=d("monitor_size"))
     p.add_argument("--training-data", default=d("training_data"), help="description of the data for the model card")
@@ -51,11 +75,30 @@ def run(args) -> int:
     from ..training.train import TrainConfig, train
 
     cfg = TrainConfig(
-        data=args.data, out=args.out, labels=args.labels, name=args.name, backbone=args.backbone, mode=args.mode, sbi_share=args.sbi_share,
-        input_size=args.input_size, epochs=args.epochs, samples_per_epoch=args.samples_per_epoch, batch_size=args.batch_size,
-        lr=args.lr, weight_decay=args.weight_decay, crop_scale=args.crop_scale, val_fraction=args.val_fraction, seed=args.seed, workers=args.workers, device=args.device,
-        pretrained=not args.no_pretrained, half=args.half,
-        landmarks_csv=args.landmarks, init_from=args.init_from, monitor_size=args.monitor_size, training_data=args.training_data,
+        data=args.data,
+        out=args.out,
+        labels=args.labels,
+        name=args.name,
+        backbone=args.backbone,
+        mode=args.mode,
+        sbi_share=args.sbi_share,
+        input_size=args.input_size,
+        epochs=args.epochs,
+        samples_per_epoch=args.samples_per_epoch,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        crop_scale=args.crop_scale,
+        val_fraction=args.val_fraction,
+        seed=args.seed,
+        workers=args.workers,
+        device=args.device,
+        pretrained=not args.no_pretrained,
+        half=args.half,
+        landmarks_csv=args.landmarks,
+        init_from=args.init_from,
+        monitor_size=args.monitor_size,
+        training_data=args.training_data,
     )
     card = train(cfg, progress=TqdmProgress(unit="batch"))
     print(f"model card: {card}")

@@ -5,6 +5,7 @@
     from dfd_lib.export import export_bundle
     result = export_bundle(case, "ncrp", "bundle.zip")   # SHA-256 logged as 'export'
 """
+
 from __future__ import annotations
 
 from .bundle import ExportResult, export_bundle

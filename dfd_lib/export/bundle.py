@@ -6,6 +6,7 @@ exports of an unchanged case are byte-identical. The bundle's SHA-256 goes into 
 log (action ``export``) after it is written. Its text files (portal fields as JSON and text,
 custody log, manifest.csv, SHA256SUMS) are written by the functions below ``ExportResult``.
 """
+
 from __future__ import annotations
 
 import csv
@@ -32,8 +33,16 @@ from .errors import ExportCancelled, ExportError
 from .evidence_prep import EvidenceEntry, plan_evidence
 from .zipout import ZipMember, write_zip
 
-__all__ = ["ExportResult", "export_bundle", "dumps", "portal_fields_json", "portal_fields_text", "custody_log_json",
-           "manifest_csv", "sha256sums"]
+__all__ = [
+    "ExportResult",
+    "export_bundle",
+    "dumps",
+    "portal_fields_json",
+    "portal_fields_text",
+    "custody_log_json",
+    "manifest_csv",
+    "sha256sums",
+]
 
 log = logging.getLogger(__name__)
 
@@ -51,30 +60,66 @@ def dumps(obj: Any) -> bytes:
 
 
 def _withheld(entries: Sequence[EvidenceEntry]) -> list[dict[str, Any]]:
-    return [{"item_id": e.item.item_id, "file_name": e.item.name, "sha256": e.item.sha256, "md5": e.item.md5,
-             "sha1": e.item.sha1, "size": e.item.size, "description": e.item.description, "urls": list(e.urls),
-             "reason": e.reason} for e in entries if e.action in ("withheld", "not_included")]
+    return [
+        {
+            "item_id": e.item.item_id,
+            "file_name": e.item.name,
+            "sha256": e.item.sha256,
+            "md5": e.item.md5,
+            "sha1": e.item.sha1,
+            "size": e.item.size,
+            "description": e.item.description,
+            "urls": list(e.urls),
+            "reason": e.reason,
+        }
+        for e in entries
+        if e.action in ("withheld", "not_included")
+    ]
 
 
-def portal_fields_json(profile: PortalProfile, values: dict[str, Any], anonymous: bool,
-                       entries: Sequence[EvidenceEntry]) -> bytes:
-    fields = [{"id": f.id, "label": f.label, "section": f.section, "section_label": profile.section_label(f.section),
-               "value": values.get(f.id, "")} for f in profile.fields_for(anonymous)]
-    return dumps({
-        "portal": profile.name, "title": profile.title, "url": profile.url, "profile_version": profile.version,
-        "anonymous": anonymous, "fields": fields,
-        "evidence_files": [e.arcname for e in entries if e.arcname],
-        "not_uploaded": _withheld(entries),
-    })
+def portal_fields_json(
+    profile: PortalProfile, values: dict[str, Any], anonymous: bool, entries: Sequence[EvidenceEntry]
+) -> bytes:
+    fields = [
+        {
+            "id": f.id,
+            "label": f.label,
+            "section": f.section,
+            "section_label": profile.section_label(f.section),
+            "value": values.get(f.id, ""),
+        }
+        for f in profile.fields_for(anonymous)
+    ]
+    return dumps(
+        {
+            "portal": profile.name,
+            "title": profile.title,
+            "url": profile.url,
+            "profile_version": profile.version,
+            "anonymous": anonymous,
+            "fields": fields,
+            "evidence_files": [e.arcname for e in entries if e.arcname],
+            "not_uploaded": _withheld(entries),
+        }
+    )
 
 
-def portal_fields_text(profile: PortalProfile, values: dict[str, Any], anonymous: bool,
-                       entries: Sequence[EvidenceEntry], file_rules_text: str, report_size: int,
-                       notes: Sequence[str] = ()) -> bytes:
+def portal_fields_text(
+    profile: PortalProfile,
+    values: dict[str, Any],
+    anonymous: bool,
+    entries: Sequence[EvidenceEntry],
+    file_rules_text: str,
+    report_size: int,
+    notes: Sequence[str] = (),
+) -> bytes:
     out = [one_line(profile.title), one_line(profile.url) if profile.url else "", ""]
-    out += textwrap.wrap("Copy each answer into the portal's form, in this order. "
-                         + ("ANONYMOUS complaint: the complainant section is left out. " if anonymous else "")
-                         + "Upload the files listed at the end from the evidence/ folder.", 92)
+    out += textwrap.wrap(
+        "Copy each answer into the portal's form, in this order. "
+        + ("ANONYMOUS complaint: the complainant section is left out. " if anonymous else "")
+        + "Upload the files listed at the end from the evidence/ folder.",
+        92,
+    )
     section = None
     for f in profile.fields_for(anonymous):
         if f.section != section:
@@ -88,8 +133,9 @@ def portal_fields_text(profile: PortalProfile, values: dict[str, Any], anonymous
         if not shown:
             out.append(f"{label}: (leave empty)")
         elif len(shown) > 60 or isinstance(value, list):
-            out += [f"{label}:"] + ([shown] if isinstance(value, list) else
-                                    [textwrap.indent(p, "  ") for p in textwrap.wrap(shown, 88)])
+            out += [f"{label}:"] + (
+                [shown] if isinstance(value, list) else [textwrap.indent(p, "  ") for p in textwrap.wrap(shown, 88)]
+            )
         else:
             out.append(f"{label}: {shown}")
     out += ["", "FILES TO UPLOAD", "---------------"]
@@ -105,10 +151,10 @@ def portal_fields_text(profile: PortalProfile, values: dict[str, Any], anonymous
             out.append(f"  Item {e.item.item_id}: {one_line(e.item.name)}")
             # continuation lines are indented deeper than the SHA-256/URL lines, so free text such as
             # analyst notes can never pass for one of them
-            out += textwrap.wrap(f"Reason: {flowing(e.reason)}", 88, initial_indent="    ",
-                                 subsequent_indent="      ")
-            out += textwrap.wrap(f"Description: {flowing(e.item.description)}", 88, initial_indent="    ",
-                                 subsequent_indent="      ")
+            out += textwrap.wrap(f"Reason: {flowing(e.reason)}", 88, initial_indent="    ", subsequent_indent="      ")
+            out += textwrap.wrap(
+                f"Description: {flowing(e.item.description)}", 88, initial_indent="    ", subsequent_indent="      "
+            )
             out.append(f"    SHA-256: {e.item.sha256}")
             out += [f"    URL: {one_line(u)}" for u in e.urls]
     return ("\n".join(out).rstrip() + "\n").encode("utf-8")
@@ -116,13 +162,16 @@ def portal_fields_text(profile: PortalProfile, values: dict[str, Any], anonymous
 
 def custody_log_json(case_id: str, entries: Sequence[CustodyEntry]) -> bytes:
     head = entries[-1] if entries else None
-    return dumps({
-        "case_id": case_id,
-        "note": "Entries up to the case state this bundle describes; entry_hash = SHA-256 of the canonical JSON of "
-                "{seq, time_utc, action, actor, item_id, item_sha256, details, prev_hash} (sorted keys, no spaces).",
-        "head_seq": head.seq if head else 0, "head_hash": head.entry_hash if head else "",
-        "entries": [e.to_dict() for e in entries],
-    })
+    return dumps(
+        {
+            "case_id": case_id,
+            "note": "Entries up to the case state this bundle describes; entry_hash = SHA-256 of the canonical JSON of "
+            "{seq, time_utc, action, actor, item_id, item_sha256, details, prev_hash} (sorted keys, no spaces).",
+            "head_seq": head.seq if head else 0,
+            "head_hash": head.entry_hash if head else "",
+            "entries": [e.to_dict() for e in entries],
+        }
+    )
 
 
 def manifest_csv(files: Sequence[dict[str, Any]]) -> bytes:
@@ -140,8 +189,9 @@ def sha256sums(files: Sequence[tuple[str, str]]) -> bytes:
     return "".join(f"{sha}  {name}\n" for name, sha in sorted(files, key=lambda x: x[0])).encode("utf-8")
 
 
-def _file_row(path: str, role: str, data: bytes | None = None, sha: str = "", size: int = 0,
-              **extra: Any) -> dict[str, Any]:
+def _file_row(
+    path: str, role: str, data: bytes | None = None, sha: str = "", size: int = 0, **extra: Any
+) -> dict[str, Any]:
     if data is not None:
         sha, size = hashlib.sha256(data).hexdigest(), len(data)
     return {"path": path, "role": role, "sha256": sha, "size": size, **extra}
@@ -154,8 +204,17 @@ def _evidence_members(entries: list[EvidenceEntry]) -> tuple[list[ZipMember], li
             continue
         if e.action == "converted":
             members.append(ZipMember(e.arcname, data=e.data))
-            rows.append(_file_row(e.arcname, "evidence_converted", sha=e.sha256, size=e.size, item_id=e.item.item_id,
-                                  original_sha256=e.item.sha256, note=e.reason))
+            rows.append(
+                _file_row(
+                    e.arcname,
+                    "evidence_converted",
+                    sha=e.sha256,
+                    size=e.size,
+                    item_id=e.item.item_id,
+                    original_sha256=e.item.sha256,
+                    note=e.reason,
+                )
+            )
         else:
             members.append(ZipMember(e.arcname, path=e.item.evidence_path, sha256=e.item.sha256))
             rows.append(_file_row(e.arcname, "evidence_original", sha=e.sha256, size=e.size, item_id=e.item.item_id))
@@ -164,9 +223,18 @@ def _evidence_members(entries: list[EvidenceEntry]) -> tuple[list[ZipMember], li
 
 def _evidence_record(e: EvidenceEntry) -> dict[str, Any]:
     it = e.item
-    rec: dict[str, Any] = {"item_id": it.item_id, "file_name": it.name, "sha256": it.sha256, "md5": it.md5,
-                           "sha1": it.sha1, "size": it.size, "mime": it.mime, "included_as": e.action,
-                           "path": e.arcname, "reason": e.reason}
+    rec: dict[str, Any] = {
+        "item_id": it.item_id,
+        "file_name": it.name,
+        "sha256": it.sha256,
+        "md5": it.md5,
+        "sha1": it.sha1,
+        "size": it.size,
+        "mime": it.mime,
+        "included_as": e.action,
+        "path": e.arcname,
+        "reason": e.reason,
+    }
     if e.action == "converted":
         rec["converted"] = {"sha256": e.sha256, "md5": e.md5, "sha1": e.sha1, "size": e.size}
     if e.action in ("withheld", "not_included"):
@@ -174,10 +242,19 @@ def _evidence_record(e: EvidenceEntry) -> dict[str, Any]:
     return rec
 
 
-def export_bundle(case: Case, portal: str, out: str | os.PathLike, anonymous: bool = False,
-                  progress: Progress | None = None, *, values: Mapping[str, Any] | None = None,
-                  file_rules: Mapping[str, Any] | None = None, actor: str | None = None,
-                  weights_dir: str | os.PathLike | None = None, allow_unverified: bool = False) -> ExportResult:
+def export_bundle(
+    case: Case,
+    portal: str,
+    out: str | os.PathLike,
+    anonymous: bool = False,
+    progress: Progress | None = None,
+    *,
+    values: Mapping[str, Any] | None = None,
+    file_rules: Mapping[str, Any] | None = None,
+    actor: str | None = None,
+    weights_dir: str | os.PathLike | None = None,
+    allow_unverified: bool = False,
+) -> ExportResult:
     """Validate the stored form answers and write the bundle to ``out``.
 
     ``values`` / ``file_rules`` (e.g. from a fields YAML) are saved to the case first. Raises
@@ -190,9 +267,13 @@ def export_bundle(case: Case, portal: str, out: str | os.PathLike, anonymous: bo
     stored = load_stored_fields(case, profile.name)
     if values is not None or file_rules is not None:
         stored = save_portal_fields(
-            case, profile.name, dict(values) if values is not None else (stored.values if stored else {}),
+            case,
+            profile.name,
+            dict(values) if values is not None else (stored.values if stored else {}),
             dict(file_rules) if file_rules is not None else (stored.file_rules if stored else None),
-            actor=who, only_if_changed=True)
+            actor=who,
+            only_if_changed=True,
+        )
     answers = {} if stored is None else stored.values
     clean, problems = profile.check(answers, anonymous)
     if problems:
@@ -203,8 +284,10 @@ def export_bundle(case: Case, portal: str, out: str | os.PathLike, anonymous: bo
     try:
         verification = case.verify(log_result=False)
         if not verification.ok and not allow_unverified:
-            raise ExportError(f"case {case.id} failed verification; fix or explain it before exporting:\n"
-                              + "\n".join(verification.lines()[1:21]))
+            raise ExportError(
+                f"case {case.id} failed verification; fix or explain it before exporting:\n"
+                + "\n".join(verification.lines()[1:21])
+            )
         data = collect_report_data(case, verification, snapshot=True, weights_dir=weights_dir)
 
         def step() -> None:
@@ -216,16 +299,23 @@ def export_bundle(case: Case, portal: str, out: str | os.PathLike, anonymous: bo
         report = render_pdf(data, progress_step=step)
         entries = plan_evidence(data.items, rules)
         as_of = fmt_both(data.as_of_utc)
-        notes = [] if rules.allows_size(len(report)) else [
-            f"report.pdf is {len(report) / 1048576:.1f} MB, over the assumed {rules.max_file_mb:g} MB limit; "
-            "upload it in parts or hand it over with the bundle."]
+        notes = (
+            []
+            if rules.allows_size(len(report))
+            else [
+                f"report.pdf is {len(report) / 1048576:.1f} MB, over the assumed {rules.max_file_mb:g} MB limit; "
+                "upload it in parts or hand it over with the bundle."
+            ]
+        )
         for note in notes:
             log.warning("case %s: %s", case.id, note)
         texts = {
             "report.pdf": (report, "report"),
             "portal_fields.json": (portal_fields_json(profile, clean, anonymous, entries), "portal_fields"),
-            "portal_fields.txt": (portal_fields_text(profile, clean, anonymous, entries, rules.describe(),
-                                                     len(report), notes), "portal_fields"),
+            "portal_fields.txt": (
+                portal_fields_text(profile, clean, anonymous, entries, rules.describe(), len(report), notes),
+                "portal_fields",
+            ),
             "custody_log.json": (custody_log_json(case.id, data.custody.entries), "custody_log"),
             "bsa63_part_a.txt": (render_part_a(data.info, entries, as_of).encode("utf-8"), "certificate_draft"),
         }
@@ -234,30 +324,58 @@ def export_bundle(case: Case, portal: str, out: str | os.PathLike, anonymous: bo
         rows += [_file_row(name, role, body) for name, (body, role) in texts.items()]
         rows.sort(key=lambda r: r["path"])
         manifest = {
-            "format": "dfd-export-bundle", "format_version": 1, "tool": f"dfd_lib {__version__}",
-            "case_id": case.id, "portal": profile.name, "portal_title": profile.title, "anonymous": anonymous,
-            "case_state": {"custody_seq": data.as_of_seq, "entry_hash": data.custody.head_hash,
-                           "time_utc": data.as_of_utc},
-            "verification": {"ok": verification.ok, "evidence_checked": verification.evidence_checked,
-                             "artifacts_checked": verification.artifacts_checked},
-            "file_rules": rules.to_dict(), "notes": notes, "files": rows, "evidence": [_evidence_record(e) for e in entries],
+            "format": "dfd-export-bundle",
+            "format_version": 1,
+            "tool": f"dfd_lib {__version__}",
+            "case_id": case.id,
+            "portal": profile.name,
+            "portal_title": profile.title,
+            "anonymous": anonymous,
+            "case_state": {
+                "custody_seq": data.as_of_seq,
+                "entry_hash": data.custody.head_hash,
+                "time_utc": data.as_of_utc,
+            },
+            "verification": {
+                "ok": verification.ok,
+                "evidence_checked": verification.evidence_checked,
+                "artifacts_checked": verification.artifacts_checked,
+            },
+            "file_rules": rules.to_dict(),
+            "notes": notes,
+            "files": rows,
+            "evidence": [_evidence_record(e) for e in entries],
         }
         manifest_json = dumps(manifest)
         csv_rows = rows + [_file_row("manifest.json", "manifest", manifest_json)]
         manifest_text = manifest_csv(csv_rows)
         members += [ZipMember("manifest.json", data=manifest_json), ZipMember("manifest.csv", data=manifest_text)]
-        sums = [(r["path"], r["sha256"]) for r in csv_rows] + [("manifest.csv", hashlib.sha256(manifest_text).hexdigest())]
+        sums = [(r["path"], r["sha256"]) for r in csv_rows] + [
+            ("manifest.csv", hashlib.sha256(manifest_text).hexdigest())
+        ]
         members.append(ZipMember("SHA256SUMS", data=sha256sums(sums)))
         step()
         sha = write_zip(members, out)
         size = out.stat().st_size
-        case.log_action("export", who, details={
-            "portal": profile.name, "anonymous": anonymous, "file": out.name, "path": str(out.resolve()),
-            "sha256": sha, "size": size, "files": len(members), "as_of_seq": data.as_of_seq,
-            "report_sha256": hashlib.sha256(report).hexdigest(), "verification_ok": verification.ok,
-            "withheld_items": [e.item.item_id for e in entries if e.action == "withheld"],
-            "not_included_items": [e.item.item_id for e in entries if e.action == "not_included"],
-            "converted": [[e.item.item_id, e.item.sha256, e.sha256] for e in entries if e.action == "converted"]})
+        case.log_action(
+            "export",
+            who,
+            details={
+                "portal": profile.name,
+                "anonymous": anonymous,
+                "file": out.name,
+                "path": str(out.resolve()),
+                "sha256": sha,
+                "size": size,
+                "files": len(members),
+                "as_of_seq": data.as_of_seq,
+                "report_sha256": hashlib.sha256(report).hexdigest(),
+                "verification_ok": verification.ok,
+                "withheld_items": [e.item.item_id for e in entries if e.action == "withheld"],
+                "not_included_items": [e.item.item_id for e in entries if e.action == "not_included"],
+                "converted": [[e.item.item_id, e.item.sha256, e.sha256] for e in entries if e.action == "converted"],
+            },
+        )
         progress.advance(1)
         log.info("case %s: exported %s for %s (SHA-256 %s)", case.id, out, profile.name, sha)
         return ExportResult(out, sha, manifest)

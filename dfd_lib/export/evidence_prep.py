@@ -5,6 +5,7 @@ rules accept is included as acquired. An image outside the rules is converted (t
 default, downscaled until it fits the size limit) and both hashes are recorded; anything else
 outside the rules, such as a video over the size limit, is listed as not included.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -24,8 +25,21 @@ __all__ = ["EvidenceEntry", "plan_evidence", "convert_image", "EXTENSIONS"]
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "gif": ".gif", "bmp": ".bmp", "tiff": ".tif", "webp": ".webp",
-              "mp4": ".mp4", "mov": ".mov", "avi": ".avi", "webm": ".webm", "mkv": ".mkv", "pdf": ".pdf", "txt": ".txt"}
+EXTENSIONS = {
+    "jpeg": ".jpg",
+    "png": ".png",
+    "gif": ".gif",
+    "bmp": ".bmp",
+    "tiff": ".tif",
+    "webp": ".webp",
+    "mp4": ".mp4",
+    "mov": ".mov",
+    "avi": ".avi",
+    "webm": ".webm",
+    "mkv": ".mkv",
+    "pdf": ".pdf",
+    "txt": ".txt",
+}
 _MIN_SIDE = 320
 
 
@@ -52,8 +66,9 @@ def _arcname(item: ItemDetail, fmt: str) -> str:
     return f"evidence/{item.item_id:03d}_{stem}{ext}"
 
 
-def convert_image(path: Path, target: str, quality: int, max_bytes: int | None,
-                  limits: MediaLimits = MediaLimits()) -> tuple[bytes, str]:
+def convert_image(
+    path: Path, target: str, quality: int, max_bytes: int | None, limits: MediaLimits = MediaLimits()
+) -> tuple[bytes, str]:
     """Re-encode an image as ``target`` ('jpeg' or 'png'), downscaling until it fits ``max_bytes``.
 
     Returns the bytes and a note of what was done; raises ValueError (with the reason) if it cannot.
@@ -65,8 +80,10 @@ def convert_image(path: Path, target: str, quality: int, max_bytes: int | None,
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as img:
                 if img.width * img.height > limits.max_image_pixels:
-                    raise ValueError(f"{img.width}x{img.height} pixels is over the {limits.max_image_pixels:,}-pixel "
-                                     "limit for conversion")
+                    raise ValueError(
+                        f"{img.width}x{img.height} pixels is over the {limits.max_image_pixels:,}-pixel "
+                        "limit for conversion"
+                    )
                 img.load()
                 img = ImageOps.exif_transpose(img)
     except (OSError, SyntaxError, EOFError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
@@ -107,10 +124,14 @@ def _plan_one(item: ItemDetail, rules: FileRules) -> EvidenceEntry:
     if item.size == 0:
         return EvidenceEntry(item, "not_included", "empty file (0 bytes)")
     if rules.allows_format(fmt) and rules.allows_size(item.size):
-        return EvidenceEntry(item, "original", "", _arcname(item, fmt), None, item.sha256, item.md5, item.sha1,
-                             item.size)
-    why = (f"{fmt.upper()} is not an accepted format" if not rules.allows_format(fmt)
-           else f"{item.size / 1048576:.1f} MB is over the {rules.max_file_mb:g} MB limit")
+        return EvidenceEntry(
+            item, "original", "", _arcname(item, fmt), None, item.sha256, item.md5, item.sha1, item.size
+        )
+    why = (
+        f"{fmt.upper()} is not an accepted format"
+        if not rules.allows_format(fmt)
+        else f"{item.size / 1048576:.1f} MB is over the {rules.max_file_mb:g} MB limit"
+    )
     target = rules.convert_images_to
     if item.media_kind == "image" and target and rules.allows_format(target):
         try:
@@ -118,8 +139,17 @@ def _plan_one(item: ItemDetail, rules: FileRules) -> EvidenceEntry:
         except ValueError as exc:
             return EvidenceEntry(item, "not_included", f"{why}; conversion failed: {exc}")
         h = _hashes(data)
-        return EvidenceEntry(item, "converted", f"{why}; {note}", _arcname(item, target), data, h["sha256"], h["md5"],
-                             h["sha1"], len(data))
+        return EvidenceEntry(
+            item,
+            "converted",
+            f"{why}; {note}",
+            _arcname(item, target),
+            data,
+            h["sha256"],
+            h["md5"],
+            h["sha1"],
+            len(data),
+        )
     if item.media_kind == "video":
         why += "; the video is not re-encoded (that would alter the evidence): produce the original on request"
     return EvidenceEntry(item, "not_included", why)

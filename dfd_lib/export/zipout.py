@@ -3,6 +3,7 @@
 The same members always give the same bytes. Archive names are relative, use '/', contain no
 '..' or empty parts and only ASCII letters, digits, '.', '_' and '-' (see :func:`safe_component`).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -42,8 +43,13 @@ def safe_component(text: str, fallback: str = "file", max_len: int = 60) -> str:
 def check_arcname(name: str) -> None:
     """Refuse absolute paths, drive letters, backslashes, '..' and empty components."""
     parts = name.split("/")
-    if (not name or name.startswith("/") or "\\" in name or re.match(r"^[A-Za-z]:", name)
-            or any(p in ("", ".", "..") for p in parts)):
+    if (
+        not name
+        or name.startswith("/")
+        or "\\" in name
+        or re.match(r"^[A-Za-z]:", name)
+        or any(p in ("", ".", "..") for p in parts)
+    ):
         raise ExportError(f"unsafe archive name {name!r}")
 
 
@@ -77,8 +83,10 @@ def write_zip(members: list[ZipMember], out: Path) -> str:
                         digest.update(chunk)
                         dst.write(chunk)
                 if m.sha256 and digest.hexdigest() != m.sha256:
-                    raise ExportError(f"{m.path.name} changed while it was being exported (SHA-256 "
-                                      f"{digest.hexdigest()[:16]}..., recorded {m.sha256[:16]}...); run dfd verify")
+                    raise ExportError(
+                        f"{m.path.name} changed while it was being exported (SHA-256 "
+                        f"{digest.hexdigest()[:16]}..., recorded {m.sha256[:16]}...); run dfd verify"
+                    )
         with open(tmp, "rb") as fh:
             sha = hashlib.file_digest(fh, "sha256").hexdigest()
     return sha

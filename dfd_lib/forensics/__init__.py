@@ -4,6 +4,7 @@ Each analysis returns a :class:`ForensicResult`; :func:`run_all` runs every appl
 file and never raises for a problem with the file itself. These analyses produce leads for a
 human examiner, not verdicts: each result's ``summary`` says what it can and cannot show.
 """
+
 from .base import (
     DEFAULT_MAX_PIXELS,
     MAP_MAX_PIXELS,

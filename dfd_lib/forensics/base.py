@@ -4,6 +4,7 @@ An analysis is one subclass of :class:`Analysis` that overrides :meth:`Analysis.
 receives an :class:`Evidence`, which sniffs the file once and decodes the pixels at most once,
 so running several analyses on one photo does not decode it several times.
 """
+
 from __future__ import annotations
 
 import logging
@@ -207,15 +208,17 @@ class Analysis(ABC):
         except Exception as exc:  # one analysis must never crash a batch; the log keeps the trace
             log.exception("forensic analysis %r failed on %s", self.name, evidence.path)
             return ForensicResult.error(
-                self.name, f"unexpected failure in the {self.name} analysis: {type(exc).__name__}: {exc}",
+                self.name,
+                f"unexpected failure in the {self.name} analysis: {type(exc).__name__}: {exc}",
                 error_type="internal",
             )
 
     def applicability(self, evidence: Evidence) -> ForensicResult | None:
         """None if the analysis applies to this file, else the result that says why not."""
         if evidence.kind == "empty":
-            return ForensicResult.error(self.name, "file is empty (0 bytes); there is nothing to analyse",
-                                        error_type="unreadable")
+            return ForensicResult.error(
+                self.name, "file is empty (0 bytes); there is nothing to analyse", error_type="unreadable"
+            )
         if evidence.kind == "unknown":
             return ForensicResult.not_applicable(
                 self.name,

@@ -5,6 +5,7 @@ picture change by similar amounts; a region pasted from a differently compressed
 compressed) source often changes more or less than its surroundings. Edges, fine texture and
 noise also change more on re-saving, so a bright area is a place to look, not a finding.
 """
+
 from __future__ import annotations
 
 import io
@@ -71,8 +72,9 @@ class ElaAnalysis(Analysis):
         }
         bh, bw = h // _BLOCK, w // _BLOCK
         if bh >= 2 and bw >= 2:
-            blocks = cv2.resize(err[: bh * _BLOCK, : bw * _BLOCK].astype(np.float32), (bw, bh),
-                                interpolation=cv2.INTER_AREA)
+            blocks = cv2.resize(
+                err[: bh * _BLOCK, : bw * _BLOCK].astype(np.float32), (bw, bh), interpolation=cv2.INTER_AREA
+            )
             med = float(np.median(blocks))
             metrics["block_size"] = _BLOCK
             metrics["block_p99_error"] = round(float(np.percentile(blocks, 99)), 3)

@@ -11,6 +11,7 @@
 * The EXIF thumbnail is compared with the main image reduced to the same size; editors that
   change the picture but keep the camera's thumbnail leave a mismatch.
 """
+
 from __future__ import annotations
 
 import io
@@ -24,16 +25,94 @@ from .base import Analysis, Evidence, ForensicResult
 
 __all__ = ["JpegAnalysis", "estimate_quality", "double_compression_stats", "exif_thumbnail", "IJG_LUMA", "IJG_CHROMA"]
 
-IJG_LUMA = np.array([
-    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
-    14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
-    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99])
+IJG_LUMA = np.array(
+    [
+        16,
+        11,
+        10,
+        16,
+        24,
+        40,
+        51,
+        61,
+        12,
+        12,
+        14,
+        19,
+        26,
+        58,
+        60,
+        55,
+        14,
+        13,
+        16,
+        24,
+        40,
+        57,
+        69,
+        56,
+        14,
+        17,
+        22,
+        29,
+        51,
+        87,
+        80,
+        62,
+        18,
+        22,
+        37,
+        56,
+        68,
+        109,
+        103,
+        77,
+        24,
+        35,
+        55,
+        64,
+        81,
+        104,
+        113,
+        92,
+        49,
+        64,
+        78,
+        87,
+        103,
+        121,
+        120,
+        101,
+        72,
+        92,
+        95,
+        98,
+        112,
+        100,
+        103,
+        99,
+    ]
+)
 IJG_CHROMA = np.full(64, 99)
 IJG_CHROMA[[0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 24, 25]] = [17, 18, 24, 47, 18, 21, 26, 66, 24, 26, 56, 47, 66]
 
 # Low-frequency AC positions (row, col) in zig-zag order: they hold enough coefficients to count.
-_POSITIONS = [(0, 1), (1, 0), (2, 0), (1, 1), (0, 2), (0, 3), (1, 2),
-              (2, 1), (3, 0), (4, 0), (3, 1), (2, 2), (1, 3), (0, 4)]
+_POSITIONS = [
+    (0, 1),
+    (1, 0),
+    (2, 0),
+    (1, 1),
+    (0, 2),
+    (0, 3),
+    (1, 2),
+    (2, 1),
+    (3, 0),
+    (4, 0),
+    (3, 1),
+    (2, 2),
+    (1, 3),
+    (0, 4),
+]
 _MAX_BLOCKS = 60_000
 _HIST_MAX = 16
 _SAMPLING = {-1: "unknown", 0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}
@@ -179,7 +258,8 @@ class JpegAnalysis(Analysis):
 
         if evidence.format != "JPEG":
             return ForensicResult.not_applicable(
-                self.name, f"not a JPEG file (content is {evidence.format}); JPEG structure analysis does not apply")
+                self.name, f"not a JPEG file (content is {evidence.format}); JPEG structure analysis does not apply"
+            )
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -208,14 +288,21 @@ class JpegAnalysis(Analysis):
         quality, table_diff, standard = estimate_quality(tables)
         metrics: dict = {
             "quantization_tables": {str(k): v for k, v in tables.items()},
-            "estimated_quality": quality, "table_mean_abs_diff_from_ijg": table_diff,
-            "standard_ijg_tables": standard, "subsampling": sampling, "progressive": progressive,
-            "colour_mode": colour, "decode_error": decode_error,
+            "estimated_quality": quality,
+            "table_mean_abs_diff_from_ijg": table_diff,
+            "standard_ijg_tables": standard,
+            "subsampling": sampling,
+            "progressive": progressive,
+            "colour_mode": colour,
+            "decode_error": decode_error,
         }
         flags: list[str] = []
-        notes = [f"Quantization tables match the standard libjpeg tables at quality {quality}." if standard else
-                 f"Quantization tables are non-standard (closest libjpeg quality about {quality}); cameras and "
-                 "editors such as Photoshop use their own tables, so this identifies the encoder family at most."]
+        notes = [
+            f"Quantization tables match the standard libjpeg tables at quality {quality}."
+            if standard
+            else f"Quantization tables are non-standard (closest libjpeg quality about {quality}); cameras and "
+            "editors such as Photoshop use their own tables, so this identifies the encoder family at most."
+        ]
         if luma is not None:
             dc = double_compression_stats(luma, tables[0])
             metrics["double_compression"] = dc
@@ -225,15 +312,19 @@ class JpegAnalysis(Analysis):
                     f"The DCT histograms show the periodic gaps or bumps of an earlier, coarser JPEG compression "
                     f"({dc['frequencies_with_periodic_artifacts']} of {dc['frequencies_tested']} frequencies): the "
                     "file was saved as JPEG at least twice. Re-saving is routine (editors, messaging apps, "
-                    "social networks), so this shows processing, not that the content changed.")
+                    "social networks), so this shows processing, not that the content changed."
+                )
             else:
                 notes.append(
                     "No sign of double compression in the DCT histograms. A second save with the same or "
-                    "coarser quantization, or after a crop that shifted the 8x8 grid, would not be detected.")
+                    "coarser quantization, or after a crop that shifted the 8x8 grid, would not be detected."
+                )
         elif decode_error:
             flags.append("decode_error")
-            notes.append(f"The image data could not be fully decoded ({decode_error}), so double compression was "
-                         "not tested; the header facts above still hold.")
+            notes.append(
+                f"The image data could not be fully decoded ({decode_error}), so double compression was "
+                "not tested; the header facts above still hold."
+            )
         else:
             notes.append(f"Double compression was not tested ({colour} JPEG).")
         thumb = exif_thumbnail(exif_raw)
@@ -250,9 +341,13 @@ class JpegAnalysis(Analysis):
                     "The EXIF thumbnail differs from the main image (mean difference "
                     f"{cmp['thumbnail_mean_abs_diff']:.1f}/255, "
                     f"aspect difference {100 * cmp['thumbnail_aspect_diff']:.1f}%): the picture was changed after the "
-                    "thumbnail was written, possibly only cropped or re-toned.")
+                    "thumbnail was written, possibly only cropped or re-toned."
+                )
             elif cmp.get("compared"):
-                notes.append("The EXIF thumbnail matches the main image (editors can also regenerate "
-                             "thumbnails, so a match does not prove the file is unedited).")
-        return ForensicResult(self.name, "ok", " ".join(notes), metrics=metrics, flags=flags,
-                              analysed_size=(w, h), downscaled=False)
+                notes.append(
+                    "The EXIF thumbnail matches the main image (editors can also regenerate "
+                    "thumbnails, so a match does not prove the file is unedited)."
+                )
+        return ForensicResult(
+            self.name, "ok", " ".join(notes), metrics=metrics, flags=flags, analysed_size=(w, h), downscaled=False
+        )

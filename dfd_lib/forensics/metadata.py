@@ -5,6 +5,7 @@ AI generators, IPTC Digital Source Type codes that declare AI generation, and da
 contradict each other. Metadata is a claim written by software: it is easy to edit, forge or
 strip, so a flag is a lead and an absence is normal (messengers, social networks, screenshots).
 """
+
 from __future__ import annotations
 
 import html
@@ -19,16 +20,59 @@ from .patterns import AI_GENERATORS, AI_SOURCE_TYPES, EDITORS, digital_source_ty
 
 __all__ = ["MetadataAnalysis", "read_xmp", "parse_exif_datetime"]
 
-_IFD0 = {0x010F: "Make", 0x0110: "Model", 0x0131: "Software", 0x0132: "DateTime", 0x010E: "ImageDescription",
-         0x013B: "Artist", 0x8298: "Copyright", 0x000B: "ProcessingSoftware", 0x9C9C: "XPComment"}
-_EXIF = {0x9003: "DateTimeOriginal", 0x9004: "DateTimeDigitized", 0x9010: "OffsetTime", 0x9011: "OffsetTimeOriginal",
-         0x9286: "UserComment", 0xA433: "LensMake", 0xA434: "LensModel", 0xA431: "BodySerialNumber"}
-_IPTC = {(2, 5): "ObjectName", (2, 25): "Keywords", (2, 55): "DateCreated", (2, 65): "OriginatingProgram",
-         (2, 70): "ProgramVersion", (2, 80): "Byline", (2, 105): "Headline", (2, 115): "Source", (2, 120): "Caption"}
-_XMP_FIELDS = ("xmp:CreatorTool", "tiff:Software", "stEvt:softwareAgent", "xmp:CreateDate", "xmp:ModifyDate",
-               "photoshop:DateCreated", "dc:description", "exif:DateTimeOriginal")
-_SOFTWARE_FIELDS = frozenset({"EXIF Software", "EXIF ProcessingSoftware", "XMP xmp:CreatorTool", "XMP tiff:Software",
-                              "XMP stEvt:softwareAgent", "IPTC OriginatingProgram", "PNG Software"})
+_IFD0 = {
+    0x010F: "Make",
+    0x0110: "Model",
+    0x0131: "Software",
+    0x0132: "DateTime",
+    0x010E: "ImageDescription",
+    0x013B: "Artist",
+    0x8298: "Copyright",
+    0x000B: "ProcessingSoftware",
+    0x9C9C: "XPComment",
+}
+_EXIF = {
+    0x9003: "DateTimeOriginal",
+    0x9004: "DateTimeDigitized",
+    0x9010: "OffsetTime",
+    0x9011: "OffsetTimeOriginal",
+    0x9286: "UserComment",
+    0xA433: "LensMake",
+    0xA434: "LensModel",
+    0xA431: "BodySerialNumber",
+}
+_IPTC = {
+    (2, 5): "ObjectName",
+    (2, 25): "Keywords",
+    (2, 55): "DateCreated",
+    (2, 65): "OriginatingProgram",
+    (2, 70): "ProgramVersion",
+    (2, 80): "Byline",
+    (2, 105): "Headline",
+    (2, 115): "Source",
+    (2, 120): "Caption",
+}
+_XMP_FIELDS = (
+    "xmp:CreatorTool",
+    "tiff:Software",
+    "stEvt:softwareAgent",
+    "xmp:CreateDate",
+    "xmp:ModifyDate",
+    "photoshop:DateCreated",
+    "dc:description",
+    "exif:DateTimeOriginal",
+)
+_SOFTWARE_FIELDS = frozenset(
+    {
+        "EXIF Software",
+        "EXIF ProcessingSoftware",
+        "XMP xmp:CreatorTool",
+        "XMP tiff:Software",
+        "XMP stEvt:softwareAgent",
+        "IPTC OriginatingProgram",
+        "PNG Software",
+    }
+)
 _SCAN_LIMIT = 32 * 1024 * 1024  # bytes of the file searched for XMP packets
 _TEXT_LIMIT = 200_000  # characters kept of one value
 _XMP_LIMIT = 4 * _TEXT_LIMIT  # characters of XMP kept in all
@@ -108,7 +152,7 @@ def _elements(xmp: str, tag: str) -> Iterator[str]:
         end = xmp.find(closing, m.end())
         if end < 0:
             return  # no later element can close either
-        yield xmp[m.end():end]
+        yield xmp[m.end() : end]
         pos = end + len(closing)
 
 
@@ -188,7 +232,7 @@ class MetadataAnalysis(Analysis):
     applies_to = frozenset({"image"})
 
     def analyse(self, evidence: Evidence) -> ForensicResult:
-        from PIL import Image, IptcImagePlugin
+        from PIL import IptcImagePlugin
 
         try:
             with open_image_header(evidence.path) as img:
@@ -244,26 +288,41 @@ class MetadataAnalysis(Analysis):
             flags.append("no_metadata")
 
         metrics = {
-            "make": ifd0.get("Make"), "model": ifd0.get("Model"), "software": ifd0.get("Software"),
-            "dates": dates, "gps": gps, "has_exif": bool(ifd0 or exif_ifd), "has_xmp": bool(xmp),
-            "has_iptc": bool(iptc), "png_text_keys": sorted(png_text), "fields": fields,
-            "xmp": xmp_fields, "digital_source_types": source_types,
+            "make": ifd0.get("Make"),
+            "model": ifd0.get("Model"),
+            "software": ifd0.get("Software"),
+            "dates": dates,
+            "gps": gps,
+            "has_exif": bool(ifd0 or exif_ifd),
+            "has_xmp": bool(xmp),
+            "has_iptc": bool(iptc),
+            "png_text_keys": sorted(png_text),
+            "fields": fields,
+            "xmp": xmp_fields,
+            "digital_source_types": source_types,
             "ai_generator_matches": [m.to_dict() for m in ai],
             "editing_software_matches": [m.to_dict() for m in editors],
             "date_problems": problems,
         }
         for key, value in list(metrics["fields"].items()):
             metrics["fields"][key] = value if len(value) <= 2000 else value[:2000] + " [...]"
-        return ForensicResult(self.name, "ok", self._summary(metrics, ai, editors, source_types, problems,
-                                                             after_capture, has_any), metrics=metrics, flags=flags)
+        return ForensicResult(
+            self.name,
+            "ok",
+            self._summary(metrics, ai, editors, source_types, problems, after_capture, has_any),
+            metrics=metrics,
+            flags=flags,
+        )
 
     @staticmethod
     def _summary(m: dict, ai, editors, source_types, problems, after_capture, has_any) -> str:
         notes: list[str] = []
         if not has_any:
-            notes.append("The file carries no EXIF, XMP, IPTC or text metadata. That is normal for images "
-                         "from messengers, social networks, screenshots and many generators, and proves "
-                         "nothing either way.")
+            notes.append(
+                "The file carries no EXIF, XMP, IPTC or text metadata. That is normal for images "
+                "from messengers, social networks, screenshots and many generators, and proves "
+                "nothing either way."
+            )
         else:
             make, model = m["make"] or "", m["model"] or ""
             camera = model if make and model.lower().startswith(make.lower()) else f"{make} {model}".strip()
@@ -271,21 +330,31 @@ class MetadataAnalysis(Analysis):
             if m["software"]:
                 notes.append(f"Software tag: {m['software']!r}.")
         if ai:
-            notes.append("AI-generator names appear in the metadata: "
-                         + "; ".join(f"{x.tool} in {x.field}" for x in ai[:4]) + ".")
+            notes.append(
+                "AI-generator names appear in the metadata: "
+                + "; ".join(f"{x.tool} in {x.field}" for x in ai[:4])
+                + "."
+            )
         if source_types:
             notes.append("IPTC Digital Source Type declared: " + ", ".join(source_types) + ".")
         if editors:
-            notes.append("Editing software named: " + "; ".join(f"{x.tool} in {x.field}" for x in editors[:4])
-                         + ". Editors and raw converters are also used for routine, honest adjustments.")
+            notes.append(
+                "Editing software named: "
+                + "; ".join(f"{x.tool} in {x.field}" for x in editors[:4])
+                + ". Editors and raw converters are also used for routine, honest adjustments."
+            )
         if after_capture:
-            notes.append("DateTime is later than DateTimeOriginal: the file was written again after capture "
-                         "(typical of editing or export).")
+            notes.append(
+                "DateTime is later than DateTimeOriginal: the file was written again after capture "
+                "(typical of editing or export)."
+            )
         if problems:
             notes.append("Date inconsistencies: " + "; ".join(problems) + ".")
         if m["gps"]:
             notes.append(f"GPS position recorded: {m['gps']['latitude']}, {m['gps']['longitude']}.")
         if has_any:
-            notes.append("Metadata is written by software and is easy to edit, forge or strip: treat every "
-                         "entry as a claim to corroborate, and its absence as uninformative.")
+            notes.append(
+                "Metadata is written by software and is easy to edit, forge or strip: treat every "
+                "entry as a claim to corroborate, and its absence as uninformative."
+            )
         return " ".join(notes)

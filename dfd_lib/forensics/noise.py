@@ -7,6 +7,7 @@ difference of two Laplacians that cancels smooth content); its mean absolute val
 an estimate of the noise standard deviation in that block. Edges and fine texture leak into the
 residual too, so textured areas read as "noisier" than flat ones.
 """
+
 from __future__ import annotations
 
 import math

@@ -4,6 +4,7 @@ Each match names the tool and the text that matched, so a reader can judge it. S
 ambiguous names (e.g. "Sora", "Flux") are matched only in software fields, never in free text
 such as a caption, where they are more likely to be a person's name or an ordinary word.
 """
+
 from __future__ import annotations
 
 import re
@@ -104,10 +105,12 @@ AI_SOURCE_TYPES = frozenset({"trainedAlgorithmicMedia", "compositeWithTrainedAlg
 
 _COMPILED: dict[int, list[tuple[str, re.Pattern, bool]]] = {}
 _DST = re.compile(r"(?:digitalsourcetype/|DigitalSourceType[\"'>=:\s]+)([A-Za-z]+)", re.IGNORECASE)
-_DST_CODE = re.compile(r"\b(trainedAlgorithmicMedia|compositeWithTrainedAlgorithmicMedia|algorithmicMedia|"
-                       r"compositeSynthetic|digitalCapture|negativeFilm|positiveFilm|print|minorHumanEdits|"
-                       r"algorithmicallyEnhanced|dataDrivenMedia|digitalArt|virtualRecording|"
-                       r"compositeCapture|screenCapture|humanEdits|composite)\b")
+_DST_CODE = re.compile(
+    r"\b(trainedAlgorithmicMedia|compositeWithTrainedAlgorithmicMedia|algorithmicMedia|"
+    r"compositeSynthetic|digitalCapture|negativeFilm|positiveFilm|print|minorHumanEdits|"
+    r"algorithmicallyEnhanced|dataDrivenMedia|digitalArt|virtualRecording|"
+    r"compositeCapture|screenCapture|humanEdits|composite)\b"
+)
 
 
 def _compiled(specs: tuple[_Spec, ...]) -> list[tuple[str, re.Pattern, bool]]:

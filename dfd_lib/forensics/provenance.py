@@ -5,6 +5,7 @@ and OCSP revocation checks are not fetched. Reading a manifest says what the sig
 (e.g. "created by a generative model", "edited"); validation says whether the manifest is intact
 and matches the pixels. Neither "no manifest" nor "untrusted signer" is evidence of manipulation.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,10 +20,21 @@ __all__ = ["ProvenanceAnalysis", "summarise_manifest_store", "EDIT_ACTIONS"]
 
 log = logging.getLogger(__name__)
 
-EDIT_ACTIONS = frozenset({
-    "c2pa.edited", "c2pa.color_adjustments", "c2pa.cropped", "c2pa.drawing", "c2pa.filtered",
-    "c2pa.orientation", "c2pa.placed", "c2pa.removed", "c2pa.resized", "c2pa.repackaged", "c2pa.transcoded",
-})
+EDIT_ACTIONS = frozenset(
+    {
+        "c2pa.edited",
+        "c2pa.color_adjustments",
+        "c2pa.cropped",
+        "c2pa.drawing",
+        "c2pa.filtered",
+        "c2pa.orientation",
+        "c2pa.placed",
+        "c2pa.removed",
+        "c2pa.resized",
+        "c2pa.repackaged",
+        "c2pa.transcoded",
+    }
+)
 _SETTINGS = {"verify": {"remote_manifest_fetch": False, "ocsp_fetch": False}}
 _NO_MANIFEST_NOTE = (
     "Most cameras, phones, editors and platforms do not write Content Credentials, and many platforms "
@@ -48,12 +60,14 @@ def _actions(manifest: dict) -> list[dict]:
             continue
         for a in (assertion.get("data") or {}).get("actions") or []:
             dst = a.get("digitalSourceType") or ""
-            out.append({
-                "action": a.get("action"),
-                "digital_source_type": dst.rsplit("/", 1)[-1] or None,
-                "software_agent": _agent(a.get("softwareAgent")),
-                "when": a.get("when"),
-            })
+            out.append(
+                {
+                    "action": a.get("action"),
+                    "digital_source_type": dst.rsplit("/", 1)[-1] or None,
+                    "software_agent": _agent(a.get("softwareAgent")),
+                    "when": a.get("when"),
+                }
+            )
     return out
 
 
@@ -65,7 +79,8 @@ def summarise_manifest_store(store: dict) -> dict:
     sig = active.get("signature_info") or {}
     gen_info = active.get("claim_generator_info") or []
     generator = active.get("claim_generator") or "; ".join(
-        " ".join(str(g[k]) for k in ("name", "version") if g.get(k)) for g in gen_info if isinstance(g, dict))
+        " ".join(str(g[k]) for k in ("name", "version") if g.get(k)) for g in gen_info if isinstance(g, dict)
+    )
     results = (store.get("validation_results") or {}).get("activeManifest") or {}
     failures = [f.get("code") for f in results.get("failure") or []]
     if not results:
@@ -103,7 +118,8 @@ class ProvenanceAnalysis(Analysis):
             return None  # e.g. HEIF: not decoded by this tool, but C2PA can read its manifest
         if skip is None and evidence.mime not in self._supported():
             return ForensicResult.not_applicable(
-                self.name, f"the C2PA reader does not support {evidence.mime} files, so no manifest can be read")
+                self.name, f"the C2PA reader does not support {evidence.mime} files, so no manifest can be read"
+            )
         return skip
 
     @staticmethod
@@ -120,9 +136,11 @@ class ProvenanceAnalysis(Analysis):
                 reader = c2pa.Reader.try_create(evidence.mime, fh, None, context)
                 if reader is None:
                     return ForensicResult(
-                        self.name, "ok",
+                        self.name,
+                        "ok",
                         "No C2PA manifest (Content Credentials) found in the file. " + _NO_MANIFEST_NOTE,
-                        metrics={"manifest_present": False, "state": "no manifest", "c2pa_sdk": c2pa.sdk_version()})
+                        metrics={"manifest_present": False, "state": "no manifest", "c2pa_sdk": c2pa.sdk_version()},
+                    )
                 with reader:
                     store = json.loads(reader.json())
         except c2pa.C2paError as exc:
@@ -138,30 +156,40 @@ class ProvenanceAnalysis(Analysis):
     def _interpret(f: dict) -> tuple[list[str], list[str]]:
         flags = ["c2pa_manifest"]
         who = f["signer"] or "an unnamed signer"
-        notes = [f"A C2PA manifest is present, signed by {who!r} with claim generator {f['claim_generator']!r}; "
-                 f"validation state: {f['state']}."]
+        notes = [
+            f"A C2PA manifest is present, signed by {who!r} with claim generator {f['claim_generator']!r}; "
+            f"validation state: {f['state']}."
+        ]
         every = list(f["actions"]) + [a for acts in f["earlier_manifest_actions"].values() for a in acts]
         ai = [a for a in every if a["digital_source_type"] in AI_SOURCE_TYPES]
         edits = [a for a in f["actions"] if a["action"] in EDIT_ACTIONS]
         if f["actions"]:
-            listed = ", ".join(a["action"] + (f" ({a['digital_source_type']})" if a["digital_source_type"] else "")
-                               for a in f["actions"][:6])
+            listed = ", ".join(
+                a["action"] + (f" ({a['digital_source_type']})" if a["digital_source_type"] else "")
+                for a in f["actions"][:6]
+            )
             notes.append(f"Recorded actions: {listed}.")
         if ai:
             flags.append("c2pa_ai_action")
-            notes.append("The manifest declares generative-AI involvement (IPTC digital source type "
-                         f"{ai[0]['digital_source_type']}).")
+            notes.append(
+                "The manifest declares generative-AI involvement (IPTC digital source type "
+                f"{ai[0]['digital_source_type']})."
+            )
         if edits:
             flags.append("c2pa_edit_action")
         if f["state"] == "invalid" or [c for c in f["validation_failures"] if c != "signingCredential.untrusted"]:
             flags.append("c2pa_invalid")
             failed = ", ".join(c for c in f["validation_failures"] if c != "signingCredential.untrusted")
-            notes.append(f"Validation failed ({failed or 'see validation state'}): the manifest is damaged or "
-                         "the file changed after signing. Any later re-save breaks the binding, so this shows the "
-                         "file was altered after signing, not how or by whom.")
+            notes.append(
+                f"Validation failed ({failed or 'see validation state'}): the manifest is damaged or "
+                "the file changed after signing. Any later re-save breaks the binding, so this shows the "
+                "file was altered after signing, not how or by whom."
+            )
         if f["untrusted_signer"]:
             flags.append("c2pa_untrusted_signer")
             notes.append(_UNTRUSTED_NOTE)
-        notes.append("A manifest records claims made by the software that signed it; it does not by itself "
-                     "prove what the pictured content shows.")
+        notes.append(
+            "A manifest records claims made by the software that signed it; it does not by itself "
+            "prove what the pictured content shows."
+        )
         return flags, notes

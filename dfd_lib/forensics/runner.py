@@ -5,6 +5,7 @@ defined in a module of this package, in report order (``Analysis.order``, then n
 analysis is therefore one new module here (see CONTRIBUTING.md); code outside the package
 registers its own analyses on :data:`ANALYSES` (or on a registry it passes to ``run_all``).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -33,8 +34,14 @@ def _package_analyses() -> list[type[Analysis]]:
         if info.name in _NOT_ANALYSES or info.name.startswith("_"):
             continue
         module = importlib.import_module(f"{__package__}.{info.name}")
-        found += [cls for cls in vars(module).values() if inspect.isclass(cls) and issubclass(cls, Analysis)
-                  and cls.__module__ == module.__name__ and not inspect.isabstract(cls)]
+        found += [
+            cls
+            for cls in vars(module).values()
+            if inspect.isclass(cls)
+            and issubclass(cls, Analysis)
+            and cls.__module__ == module.__name__
+            and not inspect.isabstract(cls)
+        ]
     return sorted(found, key=lambda cls: (cls.order, cls.name))
 
 

@@ -7,6 +7,7 @@ many tiles taken at native resolution (never resampled, which would destroy the 
 reports peaks that stand far above the local spectral background. JPEG compression makes peaks
 on the 8-pixel block grid (multiples of 1/8 cycle per pixel); those are reported separately.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,8 +35,9 @@ def _residuals(tiles: np.ndarray) -> dict[str, np.ndarray]:
     """First- and second-difference magnitudes of (n, T+2, T+2) tiles, each cropped to (n, T, T)."""
     c = tiles[:, 1:-1, 1:-1]
     d1 = np.abs(tiles[:, 1:-1, 2:] - c) + np.abs(tiles[:, 2:, 1:-1] - c)
-    d2 = (np.abs(tiles[:, 1:-1, :-2] - 2 * c + tiles[:, 1:-1, 2:])
-          + np.abs(tiles[:, :-2, 1:-1] - 2 * c + tiles[:, 2:, 1:-1]))
+    d2 = np.abs(tiles[:, 1:-1, :-2] - 2 * c + tiles[:, 1:-1, 2:]) + np.abs(
+        tiles[:, :-2, 1:-1] - 2 * c + tiles[:, 2:, 1:-1]
+    )
     return {"first_difference": d1, "second_difference": d2}
 
 
@@ -67,14 +69,18 @@ def find_periodic_peaks(spectrum: np.ndarray, residual: str = "") -> list[dict]:
     peaks = []
     for iy, ix in zip(*np.nonzero(keep)):
         px, py = float(fx[iy, ix]), float(fy[iy, ix])
-        peaks.append({
-            "fx": round(px, 4), "fy": round(py, 4),
-            "period_x": round(1 / abs(px), 2) if px else None,
-            "period_y": round(1 / abs(py), 2) if py else None,
-            "log_ratio": round(float(score[iy, ix]), 3), "z": round(float(z[iy, ix]), 2),
-            "residual": residual,
-            "on_jpeg_grid": _on_grid(px, t) and _on_grid(py, t),
-        })
+        peaks.append(
+            {
+                "fx": round(px, 4),
+                "fy": round(py, 4),
+                "period_x": round(1 / abs(px), 2) if px else None,
+                "period_y": round(1 / abs(py), 2) if py else None,
+                "log_ratio": round(float(score[iy, ix]), 3),
+                "z": round(float(z[iy, ix]), 2),
+                "residual": residual,
+                "on_jpeg_grid": _on_grid(px, t) and _on_grid(py, t),
+            }
+        )
     return sorted(peaks, key=lambda p: -p["z"])
 
 
@@ -139,28 +145,46 @@ class SpectrumAnalysis(Analysis):
         map_image = cv2.resize(heat, (t * zoom, t * zoom), interpolation=cv2.INTER_NEAREST)
 
         metrics = {
-            "tile_size": t, "tiles": len(origins),
-            "peaks": other[:12], "jpeg_grid_peaks": grid[:12],
-            "n_peaks": len(other), "n_jpeg_grid_peaks": len(grid),
+            "tile_size": t,
+            "tiles": len(origins),
+            "peaks": other[:12],
+            "jpeg_grid_peaks": grid[:12],
+            "n_peaks": len(other),
+            "n_jpeg_grid_peaks": len(grid),
             "thresholds": {"min_log_ratio": MIN_LOG_RATIO, "min_z": MIN_ZSCORE},
-            "radial_profile_freqs": freqs, "radial_profile_log10": profile,
+            "radial_profile_freqs": freqs,
+            "radial_profile_log10": profile,
             "map": "log-magnitude spectrum of the first-difference residual, DC at the centre",
         }
         flags = ["periodic_peaks"] if other else []
         if other:
             where = ", ".join(f"({p['fx']:+.3f}, {p['fy']:+.3f})" for p in other[:4])
-            lead = (f"Found {len(other)} isolated periodic peak(s) in the high-pass residual spectrum at {where} "
-                    "cycles/pixel (x, y): the pixels follow a regular pattern such as up-sampling leaves. "
-                    "Ordinary enlargement in an editor or app, some camera pipelines and screen captures "
-                    "make the same pattern, so this shows resampling, not that the content is synthetic.")
+            lead = (
+                f"Found {len(other)} isolated periodic peak(s) in the high-pass residual spectrum at {where} "
+                "cycles/pixel (x, y): the pixels follow a regular pattern such as up-sampling leaves. "
+                "Ordinary enlargement in an editor or app, some camera pipelines and screen captures "
+                "make the same pattern, so this shows resampling, not that the content is synthetic."
+            )
         else:
-            lead = ("No isolated periodic peaks stand out in the high-pass residual spectrum. This does not "
-                    "show the image is authentic: many generators leave no such peaks, and later "
-                    "downscaling or strong compression removes them.")
+            lead = (
+                "No isolated periodic peaks stand out in the high-pass residual spectrum. This does not "
+                "show the image is authentic: many generators leave no such peaks, and later "
+                "downscaling or strong compression removes them."
+            )
         notes = [lead, f"Spectra of {len(origins)} native-resolution tiles of {t}x{t} pixels were averaged."]
         if grid:
-            notes.append(f"{len(grid)} peak(s) lie on the 8-pixel JPEG block grid and are attributed to JPEG "
-                         "compression; an up-sampling factor of 2, 4 or 8 would fall on the same positions "
-                         "and cannot be told apart here.")
-        return ForensicResult(self.name, "ok", " ".join(notes), metrics=metrics, flags=flags,
-                              map_image=map_image, analysed_size=(w, h), downscaled=False)
+            notes.append(
+                f"{len(grid)} peak(s) lie on the 8-pixel JPEG block grid and are attributed to JPEG "
+                "compression; an up-sampling factor of 2, 4 or 8 would fall on the same positions "
+                "and cannot be told apart here."
+            )
+        return ForensicResult(
+            self.name,
+            "ok",
+            " ".join(notes),
+            metrics=metrics,
+            flags=flags,
+            map_image=map_image,
+            analysed_size=(w, h),
+            downscaled=False,
+        )

@@ -1,4 +1,5 @@
 """Backbones, model cards and checkpoint loading."""
+
 from .backbones import register_default_backbones
 from .card import ModelCard
 from .checkpoint import LoadedModel, find_card, list_cards, load_model, save_checkpoint, weights_dirs

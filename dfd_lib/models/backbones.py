@@ -1,4 +1,5 @@
 """The classifier architectures the workbench knows, registered explicitly in BACKBONES."""
+
 from __future__ import annotations
 
 from .registry import BACKBONES, Backbone

@@ -4,6 +4,7 @@ A card records the backbone, input framing and normalisation, calibration (tempe
 decision threshold), the training data and its terms, validation metrics, known limits and
 the SHA-256 of the weights file. A checkpoint without a valid card is never loaded.
 """
+
 from __future__ import annotations
 
 import json
@@ -56,8 +57,12 @@ class ModelCard:
     split: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
     limits: list[str] = field(default_factory=list)
-    novelty: dict[str, Any] = field(default_factory=dict)  # "outside the model's experience" statistics: file, sha256, threshold, rule
-    kind_head: dict[str, Any] = field(default_factory=dict)  # kind-of-manipulation head: file, sha256, classes, accuracy
+    novelty: dict[str, Any] = field(
+        default_factory=dict
+    )  # "outside the model's experience" statistics: file, sha256, threshold, rule
+    kind_head: dict[str, Any] = field(
+        default_factory=dict
+    )  # kind-of-manipulation head: file, sha256, classes, accuracy
     onnx: dict[str, Any] = field(default_factory=dict)  # the same classifier exported to ONNX: file, sha256, check
     default: bool = False
     description: str = ""

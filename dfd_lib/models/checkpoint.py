@@ -3,6 +3,7 @@
 Weights are state dicts loaded with ``torch.load(weights_only=True)`` after the file's
 SHA-256 has been checked against its card. Nothing is ever downloaded.
 """
+
 from __future__ import annotations
 
 import logging
@@ -165,8 +166,9 @@ def load_model(
     if onnx is not None:
         sides["onnx"] = onnx
     card_sha = sha256_file(card_path)
-    log.info("model %s: card %s (card SHA-256 %s, weights SHA-256 %s)", card.name, card_path.resolve(), card_sha,
-             card.sha256)
+    log.info(
+        "model %s: card %s (card SHA-256 %s, weights SHA-256 %s)", card.name, card_path.resolve(), card_sha, card.sha256
+    )
     return LoadedModel(card=card, module=module, card_path=card_path, card_sha256=card_sha, **sides)
 
 

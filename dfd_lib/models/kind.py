@@ -8,6 +8,7 @@ entirely by a generator). It is only asked about faces at or above the threshold
 kind only when its probability reaches ``min_confidence``; otherwise the kind is "unclear". Its
 per-kind accuracy on held-out fakes is in the model card.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -46,18 +47,32 @@ class KindHead:
         """(kind or "unclear", its probability) per feature row."""
         p = self.proba(features)
         best = p.argmax(1)
-        return [(self.classes[b] if p[i, b] >= self.min_confidence else UNCLEAR, float(p[i, b])) for i, b in enumerate(best)]
+        return [
+            (self.classes[b] if p[i, b] >= self.min_confidence else UNCLEAR, float(p[i, b])) for i, b in enumerate(best)
+        ]
 
     def save(self, path: str | Path) -> None:
-        save_npz(path, classes=np.array(self.classes), mean=self.mean.astype(np.float32), scale=self.scale.astype(np.float32),
-                 coef=self.coef.astype(np.float32), intercept=self.intercept.astype(np.float64),
-                 min_confidence=np.float64(self.min_confidence))
+        save_npz(
+            path,
+            classes=np.array(self.classes),
+            mean=self.mean.astype(np.float32),
+            scale=self.scale.astype(np.float32),
+            coef=self.coef.astype(np.float32),
+            intercept=self.intercept.astype(np.float64),
+            min_confidence=np.float64(self.min_confidence),
+        )
 
     @classmethod
     def load(cls, path: str | Path, sha256: str) -> "KindHead":
         z = load_npz(path, sha256, "kind head")
-        return cls(tuple(str(c) for c in z["classes"]), z["mean"].astype(np.float64), z["scale"].astype(np.float64),
-                   z["coef"].astype(np.float64), z["intercept"], float(z["min_confidence"]))
+        return cls(
+            tuple(str(c) for c in z["classes"]),
+            z["mean"].astype(np.float64),
+            z["scale"].astype(np.float64),
+            z["coef"].astype(np.float64),
+            z["intercept"],
+            float(z["min_confidence"]),
+        )
 
 
 def fit_kind_head(features: np.ndarray, kinds: list[str], min_confidence: float = 0.6, c: float = 0.1) -> KindHead:

@@ -11,6 +11,7 @@ source (other renderings, extreme compression, cartoons, non-faces) score far ab
 The statistics are a ``.npz`` beside the weights whose SHA-256 the card records; it is loaded
 with ``allow_pickle=False`` and refused when the hash does not match.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -58,15 +59,25 @@ class NoveltyModel:
         return (proj * proj / self.variances).mean(1) + np.maximum(resid, 0) / self.residual_mean
 
     def save(self, path: str | Path) -> None:
-        save_npz(path, mean=self.mean.astype(np.float32), components=self.components.astype(np.float32),
-                 variances=self.variances.astype(np.float64), residual_mean=np.float64(self.residual_mean),
-                 threshold=np.float64(self.threshold))
+        save_npz(
+            path,
+            mean=self.mean.astype(np.float32),
+            components=self.components.astype(np.float32),
+            variances=self.variances.astype(np.float64),
+            residual_mean=np.float64(self.residual_mean),
+            threshold=np.float64(self.threshold),
+        )
 
     @classmethod
     def load(cls, path: str | Path, sha256: str) -> "NoveltyModel":
         z = load_npz(path, sha256, "novelty statistics")
-        return cls(mean=z["mean"].astype(np.float64), components=z["components"].astype(np.float64),
-                   variances=z["variances"], residual_mean=float(z["residual_mean"]), threshold=float(z["threshold"]))
+        return cls(
+            mean=z["mean"].astype(np.float64),
+            components=z["components"].astype(np.float64),
+            variances=z["variances"],
+            residual_mean=float(z["residual_mean"]),
+            threshold=float(z["threshold"]),
+        )
 
 
 def fit_novelty(reference: np.ndarray, calibration: np.ndarray, k: int = 32, percentile: float = 99.0) -> NoveltyModel:

@@ -1,4 +1,5 @@
 """The backbone registry: how each classifier architecture is built (see :class:`dfd_lib.registry.Registry`)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,5 +1,6 @@
 """Side files of a model (statistics and small heads fitted on its features): ``.npz`` arrays beside the
 weights, each named with its SHA-256 in the card, loaded only when the hash matches and never with pickle."""
+
 from __future__ import annotations
 
 from pathlib import Path

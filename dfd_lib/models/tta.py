@@ -6,6 +6,7 @@ DFDC groups it raised ROC AUC from 0.951 to 0.957 (stage-4 weights) and from 0.9
 shipped stage-5 weights), for twice the classifier's (small) share of scan time.
 The model card names the mode, and calibration is always fitted on logits computed the same way.
 """
+
 from __future__ import annotations
 
 from typing import Literal, get_args
@@ -31,7 +32,9 @@ def forward_logits_features(module, x, tta: str = "none"):
     from .novelty import last_linear
 
     captured = []
-    handle = last_linear(module).register_forward_pre_hook(lambda _m, inputs: captured.append(inputs[0].detach().float()))
+    handle = last_linear(module).register_forward_pre_hook(
+        lambda _m, inputs: captured.append(inputs[0].detach().float())
+    )
     try:
         z = forward_logits(module, x, tta)
     finally:

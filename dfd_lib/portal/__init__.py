@@ -9,6 +9,7 @@ National Cyber Crime Reporting Portal first (``ncrp``), plus a ``generic`` form:
 
 A new portal is one YAML file in ``dfd_lib/portal/profiles/`` (see :mod:`dfd_lib.portal.profile`).
 """
+
 from __future__ import annotations
 
 from .errors import PortalError, PortalFieldsError

@@ -1,4 +1,5 @@
 """Errors of portal profiles and form answers; they derive from :class:`dfd_lib.errors.DfdError`."""
+
 from __future__ import annotations
 
 from typing import Sequence

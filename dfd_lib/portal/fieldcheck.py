@@ -3,6 +3,7 @@
 These are pure functions of a field description and a raw value (as typed at a prompt or read
 from YAML); :class:`dfd_lib.portal.profile.PortalProfile` applies them to a whole form.
 """
+
 from __future__ import annotations
 
 import datetime as dt

@@ -3,6 +3,7 @@
 Rules come from the portal profile and may be overridden by a ``file_rules`` block in the
 user's fields YAML (the override is stored with the case's portal fields).
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
@@ -13,10 +14,21 @@ from .errors import PortalError
 __all__ = ["FileRules", "format_of_mime", "KNOWN_FORMATS"]
 
 _MIME_FORMATS = {
-    "image/jpeg": "jpeg", "image/png": "png", "image/gif": "gif", "image/bmp": "bmp", "image/tiff": "tiff",
-    "image/webp": "webp", "image/heif": "heif", "video/mp4": "mp4", "video/quicktime": "mov",
-    "video/x-msvideo": "avi", "video/webm": "webm", "video/x-matroska": "mkv", "application/pdf": "pdf",
-    "text/plain": "txt", "application/zip": "zip",
+    "image/jpeg": "jpeg",
+    "image/png": "png",
+    "image/gif": "gif",
+    "image/bmp": "bmp",
+    "image/tiff": "tiff",
+    "image/webp": "webp",
+    "image/heif": "heif",
+    "video/mp4": "mp4",
+    "video/quicktime": "mov",
+    "video/x-msvideo": "avi",
+    "video/webm": "webm",
+    "video/x-matroska": "mkv",
+    "application/pdf": "pdf",
+    "text/plain": "txt",
+    "application/zip": "zip",
 }
 KNOWN_FORMATS = tuple(sorted(set(_MIME_FORMATS.values())))
 _ALIASES = {"jpg": "jpeg", "tif": "tiff", "text": "txt"}
@@ -75,12 +87,14 @@ class FileRules:
                 problems.append(f"unknown key {key!r} (known: {', '.join(self.__dataclass_fields__)})")
             elif key == "allowed_formats":
                 items = [value] if isinstance(value, str) else list(value or [])
-                names = tuple(dict.fromkeys(_ALIASES.get(str(v).lower().lstrip("."), str(v).lower().lstrip("."))
-                                            for v in items))
+                names = tuple(
+                    dict.fromkeys(_ALIASES.get(str(v).lower().lstrip("."), str(v).lower().lstrip(".")) for v in items)
+                )
                 bad = [n for n in names if n not in KNOWN_FORMATS]
                 if bad:
-                    problems.append(f"allowed_formats: unknown format(s) {', '.join(bad)} (known: "
-                                    f"{', '.join(KNOWN_FORMATS)})")
+                    problems.append(
+                        f"allowed_formats: unknown format(s) {', '.join(bad)} (known: {', '.join(KNOWN_FORMATS)})"
+                    )
                 changes[key] = names
             elif key == "max_file_mb":
                 if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):

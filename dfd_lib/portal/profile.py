@@ -4,6 +4,7 @@ Profiles live in ``dfd_lib/portal/profiles/<name>.yaml`` (``ncrp``, ``generic``)
 there is a new portal, listed by :func:`portal_names`; a path to a YAML file of the same shape also works. ``PortalProfile.validate(values, anonymous)`` returns every
 problem at once, so a user fixes the whole form in one pass.
 """
+
 from __future__ import annotations
 
 import logging
@@ -20,15 +21,37 @@ from .errors import PortalError
 from .fieldcheck import FORMATS, format_problem, is_empty, match_choice, normalise_value
 from .filerules import FileRules
 
-__all__ = ["PortalField", "PortalProfile", "load_portal", "portal_names", "check_portal_name", "profile_from_dict",
-           "PROFILES_PACKAGE", "PROFILES_DIR"]
+__all__ = [
+    "PortalField",
+    "PortalProfile",
+    "load_portal",
+    "portal_names",
+    "check_portal_name",
+    "profile_from_dict",
+    "PROFILES_PACKAGE",
+    "PROFILES_DIR",
+]
 
 log = logging.getLogger(__name__)
 
 PROFILES_PACKAGE, PROFILES_DIR = "dfd_lib.portal", "profiles"  # the shipped profiles: <package>/profiles/<name>.yaml
 
-_FIELD_KEYS = {"id", "label", "section", "required", "allowed", "allowed_by", "required_if", "format", "pattern",
-               "multiple", "multiline", "min_length", "max_length", "help"}
+_FIELD_KEYS = {
+    "id",
+    "label",
+    "section",
+    "required",
+    "allowed",
+    "allowed_by",
+    "required_if",
+    "format",
+    "pattern",
+    "multiple",
+    "multiline",
+    "min_length",
+    "max_length",
+    "help",
+}
 
 
 @dataclass(frozen=True)
@@ -62,11 +85,13 @@ class PortalField:
     def is_required(self, values: Mapping[str, Any]) -> bool:
         if self.required:
             return True
-        return any(not is_empty(values.get(f)) and ("*" in vals or values.get(f) in vals)
-                   for f, vals in self.required_if)
+        return any(
+            not is_empty(values.get(f)) and ("*" in vals or values.get(f) in vals) for f, vals in self.required_if
+        )
 
-    def check(self, raw: Any, values: Mapping[str, Any], bad: frozenset[str] = frozenset()
-              ) -> tuple[str | list[str], list[str]]:
+    def check(
+        self, raw: Any, values: Mapping[str, Any], bad: frozenset[str] = frozenset()
+    ) -> tuple[str | list[str], list[str]]:
         """This field's normalised value and its problems, given the (normalised) earlier answers.
 
         ``bad`` names earlier fields that already have problems: a field whose allowed values
@@ -153,8 +178,10 @@ class PortalProfile:
         if anonymous:
             for field_id, allowed in self.anonymous_only_when:
                 if clean.get(field_id) not in allowed:
-                    problems.append(f"{field_id} ({self.field(field_id).label}): anonymous reporting is only "
-                                    f"possible with {' or '.join(repr(a) for a in allowed)}")
+                    problems.append(
+                        f"{field_id} ({self.field(field_id).label}): anonymous reporting is only "
+                        f"possible with {' or '.join(repr(a) for a in allowed)}"
+                    )
         return clean, problems
 
     def validate(self, values: Mapping[str, Any] | None, anonymous: bool = False) -> list[str]:
@@ -163,6 +190,7 @@ class PortalProfile:
 
     def clean(self, values: Mapping[str, Any] | None, anonymous: bool = False) -> dict[str, Any]:
         return self.check(values, anonymous)[0]
+
 
 def portal_names() -> list[str]:
     """Profiles shipped inside the package."""
@@ -173,8 +201,9 @@ def portal_names() -> list[str]:
 def _pairs(mapping: Any, where: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
     if not isinstance(mapping, dict):
         raise PortalError(f"{where} must be a mapping")
-    return tuple((str(k), tuple(str(v) for v in (vals if isinstance(vals, list) else [vals])))
-                 for k, vals in mapping.items())
+    return tuple(
+        (str(k), tuple(str(v) for v in (vals if isinstance(vals, list) else [vals]))) for k, vals in mapping.items()
+    )
 
 
 def _field(raw: Any, sections: set[str], earlier: set[str], source: str) -> PortalField:
@@ -205,11 +234,21 @@ def _field(raw: Any, sections: set[str], earlier: set[str], source: str) -> Port
         if other not in earlier:
             raise PortalError(f"{where}: required_if names {other!r}, which is not an earlier field")
     return PortalField(
-        id=fid, label=str(raw["label"]), section=str(raw["section"]), required=bool(raw.get("required", False)),
-        allowed=tuple(str(a) for a in raw.get("allowed") or ()), parent=parent, allowed_by=allowed_by,
-        required_if=required_if, format=raw.get("format"), pattern=raw.get("pattern"),
-        multiple=bool(raw.get("multiple", False)), multiline=bool(raw.get("multiline", False)),
-        min_length=raw.get("min_length"), max_length=raw.get("max_length"), help=" ".join(str(raw.get("help", "")).split()),
+        id=fid,
+        label=str(raw["label"]),
+        section=str(raw["section"]),
+        required=bool(raw.get("required", False)),
+        allowed=tuple(str(a) for a in raw.get("allowed") or ()),
+        parent=parent,
+        allowed_by=allowed_by,
+        required_if=required_if,
+        format=raw.get("format"),
+        pattern=raw.get("pattern"),
+        multiple=bool(raw.get("multiple", False)),
+        multiline=bool(raw.get("multiline", False)),
+        min_length=raw.get("min_length"),
+        max_length=raw.get("max_length"),
+        help=" ".join(str(raw.get("help", "")).split()),
     )
 
 
@@ -221,8 +260,10 @@ def check_portal_name(name: object, source: str = "portal profile") -> str:
     must be a plain identifier: 1-64 lower-case letters, digits, '-' or '_', not starting with '-' or '_'."""
     text = str(name)
     if not _PORTAL_NAME.fullmatch(text):
-        raise PortalError(f"{source}: portal name {text!r} must be 1-64 lower-case letters, digits, '-' or '_' "
-                          "(starting with a letter or digit); it names the file the form's answers are kept in")
+        raise PortalError(
+            f"{source}: portal name {text!r} must be 1-64 lower-case letters, digits, '-' or '_' "
+            "(starting with a letter or digit); it names the file the form's answers are kept in"
+        )
     return text
 
 
@@ -230,8 +271,11 @@ def profile_from_dict(data: Any, source: str) -> PortalProfile:
     if not isinstance(data, dict) or not data.get("name") or not isinstance(data.get("fields"), list):
         raise PortalError(f"{source}: a portal profile needs 'name', 'sections' and a list of 'fields'")
     check_portal_name(data["name"], source)
-    sections = tuple((str(s["id"]), str(s.get("label", s["id"]))) for s in data.get("sections") or ()
-                     if isinstance(s, dict) and s.get("id"))
+    sections = tuple(
+        (str(s["id"]), str(s.get("label", s["id"])))
+        for s in data.get("sections") or ()
+        if isinstance(s, dict) and s.get("id")
+    )
     fields: list[PortalField] = []
     for raw in data["fields"]:
         f = _field(raw, {s for s, _ in sections}, {x.id for x in fields}, source)
@@ -241,10 +285,16 @@ def profile_from_dict(data: Any, source: str) -> PortalProfile:
     anon = data.get("anonymous") or {}
     only_when = _pairs(anon.get("only_when") or {}, f"{source}: anonymous.only_when")
     return PortalProfile(
-        name=str(data["name"]), title=str(data.get("title", data["name"])), url=str(data.get("url") or ""),
-        version=int(data.get("version", 1)), notes=" ".join(str(data.get("notes", "")).split()),
-        sections=sections, fields=tuple(fields), file_rules=FileRules.from_mapping(data.get("file_rules") or {}, source),
-        anonymous_omit=tuple(anon.get("omit_sections") or ()), anonymous_only_when=only_when,
+        name=str(data["name"]),
+        title=str(data.get("title", data["name"])),
+        url=str(data.get("url") or ""),
+        version=int(data.get("version", 1)),
+        notes=" ".join(str(data.get("notes", "")).split()),
+        sections=sections,
+        fields=tuple(fields),
+        file_rules=FileRules.from_mapping(data.get("file_rules") or {}, source),
+        anonymous_omit=tuple(anon.get("omit_sections") or ()),
+        anonymous_only_when=only_when,
         anonymous_note=" ".join(str(anon.get("note", "")).split()),
     )
 
@@ -260,8 +310,10 @@ def load_portal(name: str | os.PathLike) -> PortalProfile:
             raise PortalError(f"portal profile {path} could not be read: {exc.strerror or exc}") from exc
     else:
         if text_name not in portal_names():
-            raise PortalError(f"unknown portal {text_name!r}; known: {', '.join(portal_names())} "
-                              "(or give the path of a profile .yaml file)")
+            raise PortalError(
+                f"unknown portal {text_name!r}; known: {', '.join(portal_names())} "
+                "(or give the path of a profile .yaml file)"
+            )
         text = (resources.files(PROFILES_PACKAGE) / PROFILES_DIR / f"{text_name}.yaml").read_text(encoding="utf-8")
         source = f"portal profile {text_name}"
     try:

@@ -12,6 +12,7 @@ over the form. A crash before the commit leaves the previous form and its entry 
 load, which finds the pending file whose hash the last entry records. Saves of one form are
 serialised by a lock file, so two writers cannot leave the file and the log disagreeing.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -36,8 +37,15 @@ from .errors import PortalError
 from .fieldcheck import is_empty
 from .profile import check_portal_name, load_portal
 
-__all__ = ["FIELDS_DIR", "StoredFields", "fields_path", "save_portal_fields", "load_portal_fields",
-           "load_stored_fields", "read_fields_file"]
+__all__ = [
+    "FIELDS_DIR",
+    "StoredFields",
+    "fields_path",
+    "save_portal_fields",
+    "load_portal_fields",
+    "load_stored_fields",
+    "read_fields_file",
+]
 
 FIELDS_DIR = "portal"
 
@@ -84,9 +92,14 @@ def _jsonable(value: Any) -> Any:
     return "" if value is None else value if isinstance(value, str) else str(value)
 
 
-def save_portal_fields(case: Case, portal: str, values: Mapping[str, Any],
-                       file_rules: Mapping[str, Any] | None = None, actor: str | None = None,
-                       only_if_changed: bool = False) -> StoredFields:
+def save_portal_fields(
+    case: Case,
+    portal: str,
+    values: Mapping[str, Any],
+    file_rules: Mapping[str, Any] | None = None,
+    actor: str | None = None,
+    only_if_changed: bool = False,
+) -> StoredFields:
     """Store the form answers (normalised where valid; incomplete forms are allowed) and log the save.
 
     With ``only_if_changed`` an identical save (same answers and file rules) writes and logs nothing.
@@ -94,8 +107,9 @@ def save_portal_fields(case: Case, portal: str, values: Mapping[str, Any],
     profile = load_portal(portal)
     unknown = sorted(set(values) - set(profile.field_ids))
     if unknown:
-        raise PortalError(f"not field(s) of the {profile.name} form: {', '.join(unknown)} "
-                          f"(known: {', '.join(profile.field_ids)})")
+        raise PortalError(
+            f"not field(s) of the {profile.name} form: {', '.join(unknown)} (known: {', '.join(profile.field_ids)})"
+        )
     profile.file_rules.merged(file_rules, "file_rules")  # raises on a bad override
     clean, _ = profile.check(values)
     stored: dict[str, Any] = {}
@@ -110,8 +124,14 @@ def save_portal_fields(case: Case, portal: str, values: Mapping[str, Any],
         if current is not None and current.values == stored and current.file_rules == dict(file_rules or {}):
             return current
     who = actor or case.info.examiner or default_actor()
-    doc = {"format_version": 1, "portal": profile.name, "values": stored, "file_rules": dict(file_rules or {}),
-           "saved_utc": utc_now(), "saved_by": who}
+    doc = {
+        "format_version": 1,
+        "portal": profile.name,
+        "values": stored,
+        "file_rules": dict(file_rules or {}),
+        "saved_utc": utc_now(),
+        "saved_by": who,
+    }
     data = (json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
     path = fields_path(case, profile.name)
     sha = hashlib.sha256(data).hexdigest()
@@ -123,9 +143,19 @@ def save_portal_fields(case: Case, portal: str, values: Mapping[str, Any],
         _fsync_dir(path.parent)
         # the log entry is committed only once the content it names is safely on disk; the
         # rename that follows is completed by the next load if it never happens
-        entry = case.log_action("case_updated", who, details={"portal_fields": {
-            "portal": profile.name, "file": f"{FIELDS_DIR}/{path.name}", "sha256": sha, "fields": sorted(stored),
-            "file_rules_override": bool(file_rules)}})
+        entry = case.log_action(
+            "case_updated",
+            who,
+            details={
+                "portal_fields": {
+                    "portal": profile.name,
+                    "file": f"{FIELDS_DIR}/{path.name}",
+                    "sha256": sha,
+                    "fields": sorted(stored),
+                    "file_rules_override": bool(file_rules),
+                }
+            },
+        )
         os.replace(pending, path)
         _fsync_dir(path.parent)
     return StoredFields(profile.name, stored, dict(file_rules or {}), doc["saved_utc"], who, sha, entry.seq)
@@ -171,21 +201,33 @@ def load_stored_fields(case: Case, portal: str) -> StoredFields | None:
         _complete_interrupted_save(path, logged)
     if not path.exists():
         if logged is not None:
-            raise PortalError(f"{path} is missing although custody entry #{logged[0]} recorded it; "
-                              "save the form again")
+            raise PortalError(f"{path} is missing although custody entry #{logged[0]} recorded it; save the form again")
         return None
     data = path.read_bytes()
     sha = hashlib.sha256(data).hexdigest()
     if logged is None or logged[1] != sha:
-        where = "no custody entry records it" if logged is None else f"custody entry #{logged[0]} recorded {logged[1][:16]}..."
-        raise PortalError(f"{path} was changed outside dfd (SHA-256 {sha[:16]}...; {where}); "
-                          f"save the form again with `dfd portal-form`")
+        where = (
+            "no custody entry records it"
+            if logged is None
+            else f"custody entry #{logged[0]} recorded {logged[1][:16]}..."
+        )
+        raise PortalError(
+            f"{path} was changed outside dfd (SHA-256 {sha[:16]}...; {where}); "
+            f"save the form again with `dfd portal-form`"
+        )
     try:
         doc = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PortalError(f"{path} is not valid JSON: {exc}") from exc
-    return StoredFields(profile.name, dict(doc.get("values") or {}), dict(doc.get("file_rules") or {}),
-                        str(doc.get("saved_utc", "")), str(doc.get("saved_by", "")), sha, logged[0])
+    return StoredFields(
+        profile.name,
+        dict(doc.get("values") or {}),
+        dict(doc.get("file_rules") or {}),
+        str(doc.get("saved_utc", "")),
+        str(doc.get("saved_by", "")),
+        sha,
+        logged[0],
+    )
 
 
 def load_portal_fields(case: Case, portal: str) -> dict[str, Any]:
@@ -209,8 +251,10 @@ def read_fields_file(path: str | os.PathLike, portal: str) -> tuple[dict[str, An
         raise PortalError(f"fields file {p}: expected a mapping with 'fields:' (see --template)")
     unknown = sorted(set(data) - {"portal", "fields", "file_rules"})
     if unknown:
-        raise PortalError(f"fields file {p}: unknown top-level key(s) {', '.join(map(str, unknown))}; "
-                          "expected portal, fields and file_rules")
+        raise PortalError(
+            f"fields file {p}: unknown top-level key(s) {', '.join(map(str, unknown))}; "
+            "expected portal, fields and file_rules"
+        )
     if data.get("portal") not in (None, portal):
         raise PortalError(f"fields file {p} is for portal {data['portal']!r}, not {portal!r}")
     values = data.get("fields") or {}

@@ -3,6 +3,7 @@
 The template is valid YAML: filled in, it is read back by ``dfd portal-form CASE --from FILE``
 or ``dfd export --fields FILE``.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,7 +25,9 @@ def _comment(text: str, indent: str = "  ", width: int = 96) -> list[str]:
 def _field_lines(f: "PortalField") -> list[str]:
     need = "required" if f.required else "optional"
     if f.required_if:
-        need = "required if " + ", ".join(f"{k} is " + ("given" if "*" in v else " or ".join(v)) for k, v in f.required_if)
+        need = "required if " + ", ".join(
+            f"{k} is " + ("given" if "*" in v else " or ".join(v)) for k, v in f.required_if
+        )
     if f.parent and f.required:
         need = "required where a list below applies"
     kind = "a list, one entry per item" if f.multiple else ("choose one" if f.allowed or f.parent else "text")
@@ -43,7 +46,7 @@ def _field_lines(f: "PortalField") -> list[str]:
         lines += _comment(f"When {f.parent} is '{parent_value}', one of:") + [f"  #   - {a}" for a in allowed]
     if f.parent:
         lines += _comment(f"For any other {f.parent}: leave empty.")
-    lines.append(f"  {f.id}: []" if f.multiple else f"  {f.id}: \"\"")
+    lines.append(f"  {f.id}: []" if f.multiple else f'  {f.id}: ""')
     return lines
 
 
@@ -52,26 +55,34 @@ def render_template(profile: "PortalProfile") -> str:
     out += _comment(profile.notes, indent="") if profile.notes else []
     out += [
         "#",
-        f"# Fill in the values (quote text that contains ': ' or starts with a special character), then run",
+        "# Fill in the values (quote text that contains ': ' or starts with a special character), then run",
         f"#   dfd portal-form CASE --portal {profile.name} --from THIS_FILE.yaml",
         f"#   dfd export CASE --portal {profile.name} --out bundle.zip",
     ]
     if profile.anonymous_omit:
-        out += _comment(f"With --anonymous the section(s) {', '.join(profile.section_label(s) for s in profile.anonymous_omit)}"
-                        f" are left out. {profile.anonymous_note}", indent="")
+        out += _comment(
+            f"With --anonymous the section(s) {', '.join(profile.section_label(s) for s in profile.anonymous_omit)}"
+            f" are left out. {profile.anonymous_note}",
+            indent="",
+        )
     out += [f"portal: {profile.name}", "fields:"]
     section = None
     for f in profile.fields:
         if f.section != section:
             section = f.section
-            out += ["", f"  # == {profile.section_label(section)} " + "=" * max(3, 80 - len(profile.section_label(section)))]
+            out += [
+                "",
+                f"  # == {profile.section_label(section)} " + "=" * max(3, 80 - len(profile.section_label(section))),
+            ]
         out += _field_lines(f)
     rules = profile.file_rules
     out += ["", "# Upload rules assumed for this portal; uncomment and change them if the portal differs."]
     out += _comment(rules.assumption, indent="") if rules.assumption else []
-    out += ["# file_rules:",
-            f"#   allowed_formats: {json.dumps(list(rules.allowed_formats))}",
-            f"#   max_file_mb: {json.dumps(rules.max_file_mb)}",
-            f"#   convert_images_to: {json.dumps(rules.convert_images_to)}",
-            f"#   jpeg_quality: {rules.jpeg_quality}"]
+    out += [
+        "# file_rules:",
+        f"#   allowed_formats: {json.dumps(list(rules.allowed_formats))}",
+        f"#   max_file_mb: {json.dumps(rules.max_file_mb)}",
+        f"#   convert_images_to: {json.dumps(rules.convert_images_to)}",
+        f"#   jpeg_quality: {rules.jpeg_quality}",
+    ]
     return "\n".join(out) + "\n"

@@ -9,6 +9,7 @@ registered in ``REPORT_FORMATS``, a :class:`dfd_lib.registry.Registry`::
 
 Portal forms live in :mod:`dfd_lib.portal`, export bundles in :mod:`dfd_lib.export`.
 """
+
 from __future__ import annotations
 
 from .errors import ReportCancelled, ReportError

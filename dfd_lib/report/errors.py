@@ -1,4 +1,5 @@
 """Errors raised while making a report; they derive from :class:`dfd_lib.errors.DfdError`."""
+
 from __future__ import annotations
 
 from ..errors import DfdError

@@ -1,4 +1,5 @@
 """Pictures for reports: evidence thumbnails and the per-frame score plot of a video (PNG via matplotlib)."""
+
 from __future__ import annotations
 
 import io
@@ -24,8 +25,9 @@ def _jpeg(img, max_side: int, quality: int = 82) -> bytes:
     return buf.getvalue()
 
 
-def thumbnail_jpeg(path: Path, media_kind: str, max_side: int = 240,
-                   limits: MediaLimits = MediaLimits()) -> bytes | None:
+def thumbnail_jpeg(
+    path: Path, media_kind: str, max_side: int = 240, limits: MediaLimits = MediaLimits()
+) -> bytes | None:
     """A small JPEG of an image (EXIF orientation applied) or a video's first frame; None if it cannot be made."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -43,14 +45,22 @@ def thumbnail_jpeg(path: Path, media_kind: str, max_side: int = 240,
                     return None
                 img.draft("RGB", (max_side * 2, max_side * 2))
                 return _jpeg(ImageOps.exif_transpose(img), max_side)
-    except (MediaError, OSError, ValueError, SyntaxError, EOFError, UnidentifiedImageError,
-            Image.DecompressionBombError) as exc:
+    except (
+        MediaError,
+        OSError,
+        ValueError,
+        SyntaxError,
+        EOFError,
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+    ) as exc:
         log.info("%s: no thumbnail: %s", path.name, exc)
         return None
 
 
-def frame_plot_png(frames: Sequence[FrameDetail], threshold: float | None,
-                   width_in: float = 7.0, height_in: float = 2.1) -> bytes:
+def frame_plot_png(
+    frames: Sequence[FrameDetail], threshold: float | None, width_in: float = 7.0, height_in: float = 2.1
+) -> bytes:
     """Per-frame P(fake) against time (or frame number), the decision threshold dashed; frames without a face as x."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -63,8 +73,15 @@ def frame_plot_png(frames: Sequence[FrameDetail], threshold: float | None,
     scored = [(x, f.score) for x, f in zip(xs, frames) if f.score is not None]
     empty = [x for x, f in zip(xs, frames) if f.score is None]
     if scored:
-        ax.plot([x for x, _ in scored], [s for _, s in scored], "o-", color="#1f4e79", lw=1.4, ms=3.5,
-                label="P(fake) of the most suspicious face")
+        ax.plot(
+            [x for x, _ in scored],
+            [s for _, s in scored],
+            "o-",
+            color="#1f4e79",
+            lw=1.4,
+            ms=3.5,
+            label="P(fake) of the most suspicious face",
+        )
     if empty:
         ax.plot(empty, [0.02] * len(empty), "x", color="#888888", ms=5, label="no face in frame")
     if threshold is not None:

@@ -1,4 +1,5 @@
 """The report fonts (DejaVu, bundled with matplotlib) and glyph-safe text: nothing the font cannot draw is lost."""
+
 from __future__ import annotations
 
 import functools
@@ -14,8 +15,12 @@ def font_files() -> dict[str, Path]:
     import matplotlib
 
     folder = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
-    return {"": folder / "DejaVuSans.ttf", "B": folder / "DejaVuSans-Bold.ttf",
-            "I": folder / "DejaVuSans-Oblique.ttf", "mono": folder / "DejaVuSansMono.ttf"}
+    return {
+        "": folder / "DejaVuSans.ttf",
+        "B": folder / "DejaVuSans-Bold.ttf",
+        "I": folder / "DejaVuSans-Oblique.ttf",
+        "mono": folder / "DejaVuSansMono.ttf",
+    }
 
 
 @functools.lru_cache(maxsize=1)

@@ -6,6 +6,7 @@ renders, writes the file atomically and records the file's SHA-256 in the custod
 ``report``). The same module runs headless (CLI, tests) or in the dashboard, which passes its
 own Progress. A new format is one more ``REPORT_FORMATS.register(RenderModule(...))`` below.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -26,8 +27,15 @@ from .html import render_html
 from .pdf import render_pdf
 from .reportdata import ReportData, collect_report_data
 
-__all__ = ["ReportSettings", "ReportModule", "RenderModule", "REPORT_FORMATS", "generate_report", "write_atomic",
-           "REPORTS_DIR"]
+__all__ = [
+    "ReportSettings",
+    "ReportModule",
+    "RenderModule",
+    "REPORT_FORMATS",
+    "generate_report",
+    "write_atomic",
+    "REPORTS_DIR",
+]
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +90,9 @@ class RenderModule:
             from ..case import CaseReadOnly
 
             progress.close()
-            raise CaseReadOnly(f"case {case.id} is read-only: give an output file or folder outside the case "
-                               "(--out) for the report")
+            raise CaseReadOnly(
+                f"case {case.id} is read-only: give an output file or folder outside the case (--out) for the report"
+            )
         try:
             verification = case.verify(actor=actor)
             step()
@@ -94,12 +103,28 @@ class RenderModule:
             sha = hashlib.sha256(body).hexdigest()
             if readonly:  # nothing can be written to the case: the report's hash is printed, not logged
                 progress.advance(1)
-                log.warning("case %s is read-only: %s report %s (SHA-256 %s) not recorded in its custody log",
-                            case.id, self.name, out, sha)
+                log.warning(
+                    "case %s is read-only: %s report %s (SHA-256 %s) not recorded in its custody log",
+                    case.id,
+                    self.name,
+                    out,
+                    sha,
+                )
                 return out
-            case.log_action("report", actor, details={
-                "format": self.name, "file": out.name, "path": str(out.resolve()), "sha256": sha, "size": len(body),
-                "as_of_seq": data.as_of_seq, "verification_ok": verification.ok, "items": len(data.items)})
+            case.log_action(
+                "report",
+                actor,
+                details={
+                    "format": self.name,
+                    "file": out.name,
+                    "path": str(out.resolve()),
+                    "sha256": sha,
+                    "size": len(body),
+                    "as_of_seq": data.as_of_seq,
+                    "verification_ok": verification.ok,
+                    "items": len(data.items),
+                },
+            )
             progress.advance(1)
             log.info("case %s: %s report %s (SHA-256 %s)", case.id, self.name, out, sha)
             return out
@@ -119,18 +144,32 @@ def _html(data: ReportData, step: Callable[[], None]) -> bytes:
 
 
 REPORT_FORMATS: Registry[ReportModule] = Registry("report format")
-REPORT_FORMATS.register(RenderModule(
-    "pdf", "Read-only PDF report: summary, items with thumbnails and hashes, faces with Grad-CAM, forensic maps, "
-           "model card, custody log and verification.", "pdf", _pdf))
-REPORT_FORMATS.register(RenderModule(
-    "html", "The same report as one self-contained HTML file (pictures embedded).", "html", _html))
+REPORT_FORMATS.register(
+    RenderModule(
+        "pdf",
+        "Read-only PDF report: summary, items with thumbnails and hashes, faces with Grad-CAM, forensic maps, "
+        "model card, custody log and verification.",
+        "pdf",
+        _pdf,
+    )
+)
+REPORT_FORMATS.register(
+    RenderModule("html", "The same report as one self-contained HTML file (pictures embedded).", "html", _html)
+)
 
 
-def generate_report(case: Case, fmt: str = "pdf", out: str | os.PathLike | None = None,
-                    progress: Progress | None = None, *, weights_dir: str | os.PathLike | None = None,
-                    actor: str | None = None) -> Path:
+def generate_report(
+    case: Case,
+    fmt: str = "pdf",
+    out: str | os.PathLike | None = None,
+    progress: Progress | None = None,
+    *,
+    weights_dir: str | os.PathLike | None = None,
+    actor: str | None = None,
+) -> Path:
     """Write a report of ``case`` (``fmt``: a name in :data:`REPORT_FORMATS`, 'pdf' or 'html'); its SHA-256 goes into
     the custody log. An unknown format raises :class:`dfd_lib.errors.RegistryError` naming the known ones."""
-    settings = ReportSettings(None if out is None else Path(out), None if weights_dir is None else str(weights_dir),
-                              actor)
+    settings = ReportSettings(
+        None if out is None else Path(out), None if weights_dir is None else str(weights_dir), actor
+    )
     return REPORT_FORMATS.get(fmt).generate(case, settings, progress)

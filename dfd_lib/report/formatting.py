@@ -1,4 +1,5 @@
 """How values are written in reports and bundles: verdict and status words, one-line-safe text, times, scores, sizes."""
+
 from __future__ import annotations
 
 import unicodedata
@@ -9,12 +10,22 @@ from ..case.clock import parse_utc
 __all__ = ["one_line", "flowing", "fmt_utc", "fmt_both", "fmt_score", "fmt_size", "VERDICT_WORDS", "STATUS_WORDS"]
 
 VERDICT_WORDS = {
-    "fake": "fake", "likely_fake": "likely fake", "inconclusive": "inconclusive", "likely_real": "likely real",
-    "real": "real", "not_relevant": "not relevant",
+    "fake": "fake",
+    "likely_fake": "likely fake",
+    "inconclusive": "inconclusive",
+    "likely_real": "likely real",
+    "real": "real",
+    "not_relevant": "not relevant",
 }
 STATUS_WORDS = {
-    "scored": "scored", "no_face": "no face found", "unreadable": "unreadable", "unsupported": "unsupported format",
-    "too_large": "too large", "error": "analysis error", "pending": "not analysed yet", "empty": "empty file",
+    "scored": "scored",
+    "no_face": "no face found",
+    "unreadable": "unreadable",
+    "unsupported": "unsupported format",
+    "too_large": "too large",
+    "error": "analysis error",
+    "pending": "not analysed yet",
+    "empty": "empty file",
 }
 
 

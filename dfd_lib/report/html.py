@@ -2,6 +2,7 @@
 
 Every value is escaped; nothing is fetched from the network when the file is opened.
 """
+
 from __future__ import annotations
 
 import base64
@@ -43,8 +44,11 @@ def _img(path: Path | None, alt: str, width: int) -> str:
 
 
 def _kv(rows: list[tuple[str, str]], mono: tuple[str, ...] = ()) -> str:
-    cells = "".join(f"<tr><td>{escape(k)}</td><td{' class=hash' if k in mono else ''}>"
-                    f"{escape(v or '-').replace(chr(10), '<br>')}</td></tr>" for k, v in rows)
+    cells = "".join(
+        f"<tr><td>{escape(k)}</td><td{' class=hash' if k in mono else ''}>"
+        f"{escape(v or '-').replace(chr(10), '<br>')}</td></tr>"
+        for k, v in rows
+    )
     return f'<table class="kv">{cells}</table>'
 
 
@@ -56,31 +60,62 @@ def _table(headers: list[str], rows: list[list[str]], css: str = "") -> str:
 
 def _item_row(it: ItemDetail) -> list[str]:
     thumb = None if it.sensitive else thumbnail_jpeg(it.evidence_path, it.media_kind)
-    pic = (f'<img class="thumb" src="{_uri(thumb, "image/jpeg")}" alt="thumbnail of item {it.item_id}">' if thumb
-           else ("withheld (sensitive)" if it.sensitive else "no preview"))
+    pic = (
+        f'<img class="thumb" src="{_uri(thumb, "image/jpeg")}" alt="thumbnail of item {it.item_id}">'
+        if thumb
+        else ("withheld (sensitive)" if it.sensitive else "no preview")
+    )
     result = escape(STATUS_WORDS.get(it.status, it.status))
     if it.score is not None:
         result += f"<br>score {fmt_score(it.score)}<br>model: {escape(it.verdict or '-')} at {fmt_score(it.threshold)}"
     analyst = escape(VERDICT_WORDS.get(it.analyst_verdict or "", "not reviewed"))
     analyst += f"<br>{escape(it.notes)}" if it.notes else ""
     analyst += "<br><b>SENSITIVE: media withheld</b>" if it.sensitive else ""
-    return [pic, f"#{it.item_id} {escape(it.name)}<br>{escape(it.mime or '-')}, {fmt_size(it.size)}",
-            f'<span class="hash">{it.sha256}</span>', result, analyst]
+    return [
+        pic,
+        f"#{it.item_id} {escape(it.name)}<br>{escape(it.mime or '-')}, {fmt_size(it.size)}",
+        f'<span class="hash">{it.sha256}</span>',
+        result,
+        analyst,
+    ]
 
 
 def _item_section(it: ItemDetail) -> str:
-    rows = [("SHA-256", it.sha256), ("MD5", it.md5), ("SHA-1", it.sha1),
-            ("Type and size", f"{it.mime} ({it.media_kind}), {it.size:,} bytes")]
-    rows += [("Source", "; ".join([f"file '{s.file_name}'"] + [f"{k}: {v}" for k, v in (
-        ("device", s.device), ("platform", s.platform), ("URL", s.url), ("acquired by", s.acquired_by)) if v]))
-        for s in it.sources]
+    rows = [
+        ("SHA-256", it.sha256),
+        ("MD5", it.md5),
+        ("SHA-1", it.sha1),
+        ("Type and size", f"{it.mime} ({it.media_kind}), {it.size:,} bytes"),
+    ]
+    rows += [
+        (
+            "Source",
+            "; ".join(
+                [f"file '{s.file_name}'"]
+                + [
+                    f"{k}: {v}"
+                    for k, v in (
+                        ("device", s.device),
+                        ("platform", s.platform),
+                        ("URL", s.url),
+                        ("acquired by", s.acquired_by),
+                    )
+                    if v
+                ]
+            ),
+        )
+        for s in it.sources
+    ]
     out = [f"<h3>Item {it.item_id}: {escape(it.name)}</h3>"]
     result = f"{STATUS_WORDS.get(it.status, it.status)}: {it.message}"
     if it.score is not None:
         result += f"\nScore {fmt_score(it.score)}; threshold {fmt_score(it.threshold)}; model verdict: {it.verdict}"
     if it.sensitive:
-        rows += [("Sensitive", "Flagged sensitive: no pixels of this item are reproduced."),
-                 ("Description", it.description), ("Detector result", result)]
+        rows += [
+            ("Sensitive", "Flagged sensitive: no pixels of this item are reproduced."),
+            ("Description", it.description),
+            ("Detector result", result),
+        ]
         return "".join(out) + _kv(rows, ("SHA-256", "MD5", "SHA-1"))
     review = VERDICT_WORDS.get(it.analyst_verdict or "", "not reviewed") + (f" by {it.reviewer}" if it.reviewer else "")
     rows += [("Detector result", result), ("Analyst review", review + (f"\nNotes: {it.notes}" if it.notes else ""))]
@@ -89,21 +124,31 @@ def _item_section(it: ItemDetail) -> str:
     top = cam or (it.faces[0] if it.faces else None)
     if top is not None and top.crop is not None:
         out.append("<div>")
-        out.append(f"<figure>{_img(top.crop, 'face crop', 160)}<figcaption>face crop, P(fake) "
-                   f"{fmt_score(top.score)}</figcaption></figure>")
+        out.append(
+            f"<figure>{_img(top.crop, 'face crop', 160)}<figcaption>face crop, P(fake) "
+            f"{fmt_score(top.score)}</figcaption></figure>"
+        )
         if top.gradcam is not None:
-            out.append(f"<figure>{_img(top.gradcam, 'Grad-CAM overlay', 160)}<figcaption>Grad-CAM: where the model "
-                       "looked</figcaption></figure>")
+            out.append(
+                f"<figure>{_img(top.gradcam, 'Grad-CAM overlay', 160)}<figcaption>Grad-CAM: where the model "
+                "looked</figcaption></figure>"
+            )
         out.append("</div>")
     if len(it.frames) >= 2:
         plot = frame_plot_png(it.frames, it.threshold)
         out.append(f'<p><img src="{_uri(plot, "image/png")}" alt="per-frame scores" width="900"></p>')
     maps = [f for f in it.forensics if f.map is not None]
-    out += [f"<figure><img src=\"{_uri(display_jpeg(f.map), 'image/jpeg')}\" alt=\"{escape(f.analysis)} map\" "
-            f"width=\"280\"><figcaption>{escape(ANALYSIS_TITLES.get(f.analysis, f.analysis))}"
-            "</figcaption></figure>" for f in maps]
-    notes = [f"<li>{escape(ANALYSIS_TITLES.get(f.analysis, f.analysis))} ({escape(f.status)}): {escape(f.summary)}</li>"
-             for f in it.forensics if f.summary and f.status != "not_applicable"]
+    out += [
+        f'<figure><img src="{_uri(display_jpeg(f.map), "image/jpeg")}" alt="{escape(f.analysis)} map" '
+        f'width="280"><figcaption>{escape(ANALYSIS_TITLES.get(f.analysis, f.analysis))}'
+        "</figcaption></figure>"
+        for f in maps
+    ]
+    notes = [
+        f"<li>{escape(ANALYSIS_TITLES.get(f.analysis, f.analysis))} ({escape(f.status)}): {escape(f.summary)}</li>"
+        for f in it.forensics
+        if f.summary and f.status != "not_applicable"
+    ]
     if notes:
         out.append("<p><b>Forensic notes</b></p><ul>" + "".join(notes) + "</ul>")
     return "".join(out)
@@ -112,49 +157,98 @@ def _item_section(it: ItemDetail) -> str:
 def render_html(data: ReportData) -> bytes:
     info, s = data.info, summarise(data)
     anchor = escape(anchor_text(info.id, data.custody.head_seq, data.custody.head_hash))
-    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><meta name='dfd-custody-head' "
-             f"content='{anchor}'><title>{escape(TITLE)}: case "
-             f"{escape(info.id)}</title><style>{_CSS}</style></head><body><h1>{escape(TITLE)}</h1>"]
-    rows = [("Case ID", info.id), ("Title", info.title), ("Examiner", info.examiner), ("Agency", info.agency),
-            ("Case opened", fmt_both(info.created_utc)),
-            ("Case state as of", f"custody entry #{data.as_of_seq}, {fmt_both(data.as_of_utc)}"),
-            ("Report generated", fmt_both(data.generated_utc))]
+    parts = [
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><meta name='dfd-custody-head' "
+        f"content='{anchor}'><title>{escape(TITLE)}: case "
+        f"{escape(info.id)}</title><style>{_CSS}</style></head><body><h1>{escape(TITLE)}</h1>"
+    ]
+    rows = [
+        ("Case ID", info.id),
+        ("Title", info.title),
+        ("Examiner", info.examiner),
+        ("Agency", info.agency),
+        ("Case opened", fmt_both(info.created_utc)),
+        ("Case state as of", f"custody entry #{data.as_of_seq}, {fmt_both(data.as_of_utc)}"),
+        ("Report generated", fmt_both(data.generated_utc)),
+    ]
     parts.append(_kv(rows))
-    parts.append("<h2>Summary of findings</h2>" + "".join(
-        f"<p{' class=warn' if p.startswith('WARNING') else ''}>{escape(p)}</p>" for p in s.paragraphs))
-    for title, counts in (("Status", s.status_counts), ("Model verdict", s.verdict_counts),
-                          ("Analyst verdict", s.analyst_counts)):
+    parts.append(
+        "<h2>Summary of findings</h2>"
+        + "".join(f"<p{' class=warn' if p.startswith('WARNING') else ''}>{escape(p)}</p>" for p in s.paragraphs)
+    )
+    for title, counts in (
+        ("Status", s.status_counts),
+        ("Model verdict", s.verdict_counts),
+        ("Analyst verdict", s.analyst_counts),
+    ):
         if counts:
             parts.append(_table([title, "items"], [[escape(k), str(n)] for k, n in counts], "counts"))
-    parts.append("<h2>Evidence items</h2>" + ("<p>The case holds no evidence items yet.</p>" if not data.items else "")
-                 + _table(["Thumbnail", "Item and file", "SHA-256", "Result",
-                                                      "Analyst verdict and notes"], [_item_row(i) for i in data.items]))
+    parts.append(
+        "<h2>Evidence items</h2>"
+        + ("<p>The case holds no evidence items yet.</p>" if not data.items else "")
+        + _table(
+            ["Thumbnail", "Item and file", "SHA-256", "Result", "Analyst verdict and notes"],
+            [_item_row(i) for i in data.items],
+        )
+    )
     parts.append("<h2>Item details</h2>" + "".join(_item_section(i) for i in data.items))
     parts.append("<h2>Model used for the scores</h2>")
     for m in data.models:
-        rows = [("Name", m.name), ("Weights SHA-256", m.sha256), ("Card SHA-256", m.card_sha256_text),
-                ("Card installed", "yes" if m.installed else "no")]
+        rows = [
+            ("Name", m.name),
+            ("Weights SHA-256", m.sha256),
+            ("Card SHA-256", m.card_sha256_text),
+            ("Card installed", "yes" if m.installed else "no"),
+        ]
         if m.card is not None:
-            rows += [("Backbone", m.card.backbone), ("Threshold", f"{m.card.threshold:.3f}"),
-                     ("Training data", m.card.training_data),
-                     ("Measured performance", "; ".join(f"{k}: {v}" for k, v in flatten_metrics(m.card.metrics))
-                      or "none recorded"), ("Known limits", "\n".join(m.card.limits) or "none listed")]
+            rows += [
+                ("Backbone", m.card.backbone),
+                ("Threshold", f"{m.card.threshold:.3f}"),
+                ("Training data", m.card.training_data),
+                (
+                    "Measured performance",
+                    "; ".join(f"{k}: {v}" for k, v in flatten_metrics(m.card.metrics)) or "none recorded",
+                ),
+                ("Known limits", "\n".join(m.card.limits) or "none listed"),
+            ]
         else:
             rows += [(k, str(v)) for k, v in sorted(m.recorded.items()) if k != "card_sha256"]
-        parts.append((f"<p class='warn'>{escape(m.note)}</p>" if m.note else "")
-                     + _kv(rows, ("Weights SHA-256", "Card SHA-256")))
+        parts.append(
+            (f"<p class='warn'>{escape(m.note)}</p>" if m.note else "") + _kv(rows, ("Weights SHA-256", "Card SHA-256"))
+        )
     v = data.verification
     parts.append("<h2>Verification and chain of custody</h2>")
     if v is not None:
-        parts.append(f"<p class='{'' if v.ok else 'warn'}'>Verification: {'INTACT' if v.ok else 'NOT INTACT'}; "
-                     f"{v.evidence_checked} evidence files, {v.artifacts_checked} artifacts re-hashed.</p>")
+        parts.append(
+            f"<p class='{'' if v.ok else 'warn'}'>Verification: {'INTACT' if v.ok else 'NOT INTACT'}; "
+            f"{v.evidence_checked} evidence files, {v.artifacts_checked} artifacts re-hashed.</p>"
+        )
         parts.append("<ul>" + "".join(f"<li>{escape(p)}</li>" for p in v.problems) + "</ul>" if v.problems else "")
     c = data.custody
-    parts.append(_kv([("Entries", str(len(c.entries))), ("Chain head", f"#{c.head_seq} {c.head_hash}")], ("Chain head",)))
-    parts.append(_table(["#", "Time (UTC)", "Action", "Actor", "Item", "Entry hash"], [
-        [str(e.seq), escape(e.time_utc), escape(e.action), escape(e.actor), "-" if e.item_id is None else str(e.item_id),
-         f'<span class="hash">{e.entry_hash}</span>'] for e in c.entries]))
-    parts.append("<h2>Software</h2>" + _table(["Component", "Version"], [[escape(k), escape(v)] for k, v in data.versions]))
-    parts.append("<h2>How to read this report</h2><ul>" + "".join(f"<li>{escape(n)}</li>" for n in READING_NOTES) + "</ul>")
+    parts.append(
+        _kv([("Entries", str(len(c.entries))), ("Chain head", f"#{c.head_seq} {c.head_hash}")], ("Chain head",))
+    )
+    parts.append(
+        _table(
+            ["#", "Time (UTC)", "Action", "Actor", "Item", "Entry hash"],
+            [
+                [
+                    str(e.seq),
+                    escape(e.time_utc),
+                    escape(e.action),
+                    escape(e.actor),
+                    "-" if e.item_id is None else str(e.item_id),
+                    f'<span class="hash">{e.entry_hash}</span>',
+                ]
+                for e in c.entries
+            ],
+        )
+    )
+    parts.append(
+        "<h2>Software</h2>" + _table(["Component", "Version"], [[escape(k), escape(v)] for k, v in data.versions])
+    )
+    parts.append(
+        "<h2>How to read this report</h2><ul>" + "".join(f"<li>{escape(n)}</li>" for n in READING_NOTES) + "</ul>"
+    )
     parts.append(f"<footer>Case {escape(info.id)} | {escape(TITLE)} | {escape(fmt_both(data.generated_utc))}</footer>")
     return ("".join(parts) + "</body></html>\n").encode("utf-8")

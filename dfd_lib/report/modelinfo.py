@@ -3,6 +3,7 @@
 A model is described by its card when installed (matched by SHA-256, then by name), else by what
 was recorded with the findings; versions are read from package metadata.
 """
+
 from __future__ import annotations
 
 import logging
@@ -68,8 +69,9 @@ def flatten_metrics(metrics: Any, prefix: str = "", depth: int = 0) -> list[tupl
     return out
 
 
-def describe_models(used: list[tuple[str, str, dict[str, Any]]],
-                    weights_dir: str | os.PathLike | None = None) -> tuple[ModelView, ...]:
+def describe_models(
+    used: list[tuple[str, str, dict[str, Any]]], weights_dir: str | os.PathLike | None = None
+) -> tuple[ModelView, ...]:
     """One view per distinct (name, sha256) in ``used`` (name, sha256, recorded card fields)."""
     cards = [(p, c) for p, c in list_cards(weights_dir) if isinstance(c, ModelCard)]
     views: list[ModelView] = []
@@ -88,18 +90,51 @@ def describe_models(used: list[tuple[str, str, dict[str, Any]]],
         recorded_cards = tuple(card_shas.get((name, sha), ()))
         if by_sha:
             path, card = by_sha[0]
-            views.append(ModelView(name, sha, True, card, Path(path).name, recorded, card_sha256s=recorded_cards,
-                                   installed_card_sha256=sha256_file(path)))
+            views.append(
+                ModelView(
+                    name,
+                    sha,
+                    True,
+                    card,
+                    Path(path).name,
+                    recorded,
+                    card_sha256s=recorded_cards,
+                    installed_card_sha256=sha256_file(path),
+                )
+            )
         elif by_name:
             path, card = by_name[0]
-            views.append(ModelView(name, sha, False, None, Path(path).name, recorded, card_sha256s=recorded_cards,
-                                   note=(
-                f"A model named {name} is installed, but with different weights (SHA-256 {card.sha256[:16]}...); "
-                "its card does not describe these findings. Details below were recorded with the findings.")))
+            views.append(
+                ModelView(
+                    name,
+                    sha,
+                    False,
+                    None,
+                    Path(path).name,
+                    recorded,
+                    card_sha256s=recorded_cards,
+                    note=(
+                        f"A model named {name} is installed, but with different weights (SHA-256 {card.sha256[:16]}...); "
+                        "its card does not describe these findings. Details below were recorded with the findings."
+                    ),
+                )
+            )
         else:
-            views.append(ModelView(name, sha, False, None, "", recorded, card_sha256s=recorded_cards, note=(
-                f"The model card of {name} is not installed on this machine; details below were recorded "
-                "with the findings.")))
+            views.append(
+                ModelView(
+                    name,
+                    sha,
+                    False,
+                    None,
+                    "",
+                    recorded,
+                    card_sha256s=recorded_cards,
+                    note=(
+                        f"The model card of {name} is not installed on this machine; details below were recorded "
+                        "with the findings."
+                    ),
+                )
+            )
         log.debug("model %s (%s): installed=%s", name, sha[:12], views[-1].installed)
     return tuple(views)
 

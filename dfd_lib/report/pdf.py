@@ -3,6 +3,7 @@
 ``render_pdf(data, owner_password)`` is a pure function of a :class:`ReportData` (plus the
 files it points to), so a snapshot renders to the same bytes every time.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -38,15 +39,26 @@ def _case_header(pdf: ReportPDF, data: ReportData) -> None:
     pdf.multi_cell(0, 9, TITLE, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.para(f"Produced by dfd {data.versions[0][1]}, an open-source deepfake forensic workbench.", 8.5, "I", MUTED)
     pdf.ln(2)
-    rows = [("Case ID", info.id), ("Title", info.title), ("Examiner", info.examiner or "-"),
-            ("Agency", info.agency or "-")]
+    rows = [
+        ("Case ID", info.id),
+        ("Title", info.title),
+        ("Examiner", info.examiner or "-"),
+        ("Agency", info.agency or "-"),
+    ]
     if info.description:
         rows.append(("Description", info.description))
-    rows += [("Case opened", fmt_both(info.created_utc)),
-             ("Case state as of", f"custody entry #{data.as_of_seq}, {fmt_both(data.as_of_utc)}")]
+    rows += [
+        ("Case opened", fmt_both(info.created_utc)),
+        ("Case state as of", f"custody entry #{data.as_of_seq}, {fmt_both(data.as_of_utc)}"),
+    ]
     if data.snapshot:
-        rows.append(("Report", "snapshot for an export bundle: dated at the case state above; the bundle's own "
-                               "SHA-256 and export time are in the case's custody log"))
+        rows.append(
+            (
+                "Report",
+                "snapshot for an export bundle: dated at the case state above; the bundle's own "
+                "SHA-256 and export time are in the case's custody log",
+            )
+        )
     else:
         rows.append(("Report generated", fmt_both(data.generated_utc)))
     pdf.key_values(rows, key_width=36, size=9)
@@ -66,8 +78,15 @@ def _summary(pdf: ReportPDF, data: ReportData) -> None:
     for i, (title, counts) in enumerate(tables):  # side by side
         pdf.set_left_margin(left + i * 61)
         pdf.set_xy(left + i * 61, y0)
-        with pdf.table(col_widths=(42, 14), width=56, align="LEFT", line_height=4.2, headings_style=_HEAD,
-                       text_align=("LEFT", "RIGHT"), padding=0.8) as table:
+        with pdf.table(
+            col_widths=(42, 14),
+            width=56,
+            align="LEFT",
+            line_height=4.2,
+            headings_style=_HEAD,
+            text_align=("LEFT", "RIGHT"),
+            padding=0.8,
+        ) as table:
             table.row([title, "items"])
             for label, n in counts:
                 table.row([glyph_safe(label), str(n)], style=_CELL)
@@ -76,12 +95,25 @@ def _summary(pdf: ReportPDF, data: ReportData) -> None:
     pdf.set_y(max(bottoms, default=y0) + 3)
     if s.top:
         pdf.h2("Most suspicious items", min_space=30)
-        with pdf.table(col_widths=(12, 78, 20, 30, 40), line_height=4.2, headings_style=_HEAD,
-                       text_align=("RIGHT", "LEFT", "RIGHT", "LEFT", "LEFT"), padding=0.8) as table:
+        with pdf.table(
+            col_widths=(12, 78, 20, 30, 40),
+            line_height=4.2,
+            headings_style=_HEAD,
+            text_align=("RIGHT", "LEFT", "RIGHT", "LEFT", "LEFT"),
+            padding=0.8,
+        ) as table:
             table.row(["Item", "File name", "Score", "Model verdict", "Analyst verdict"])
             for it in s.top:
-                table.row([str(it.item_id), glyph_safe(it.name), fmt_score(it.score), it.verdict or "-",
-                           VERDICT_WORDS.get(it.analyst_verdict or "", "not reviewed")], style=_CELL)
+                table.row(
+                    [
+                        str(it.item_id),
+                        glyph_safe(it.name),
+                        fmt_score(it.score),
+                        it.verdict or "-",
+                        VERDICT_WORDS.get(it.analyst_verdict or "", "not reviewed"),
+                    ],
+                    style=_CELL,
+                )
 
 
 def _result_text(it: ItemDetail) -> str:
@@ -105,14 +137,25 @@ def _analyst_text(it: ItemDetail) -> str:
 
 def _item_table(pdf: ReportPDF, data: ReportData) -> None:
     pdf.h1("Evidence items")
-    pdf.para("One row per item (identical content received from several places is one item). Thumbnails are "
-             "reduced copies for recognition only; sensitive items have none.", 8, "I", MUTED)
+    pdf.para(
+        "One row per item (identical content received from several places is one item). Thumbnails are "
+        "reduced copies for recognition only; sensitive items have none.",
+        8,
+        "I",
+        MUTED,
+    )
     pdf.ln(1)
     if not data.items:
         pdf.para("The case holds no evidence items yet.", 9, "B")
         return
-    with pdf.table(col_widths=(22, 42, 46, 30, 40), line_height=3.6, headings_style=_HEAD, padding=1,
-                   text_align=("CENTER", "LEFT", "LEFT", "LEFT", "LEFT"), v_align="TOP") as table:
+    with pdf.table(
+        col_widths=(22, 42, 46, 30, 40),
+        line_height=3.6,
+        headings_style=_HEAD,
+        padding=1,
+        text_align=("CENTER", "LEFT", "LEFT", "LEFT", "LEFT"),
+        v_align="TOP",
+    ) as table:
         table.row(["Thumbnail", "Item and file", "SHA-256", "Result", "Analyst verdict and notes"])
         for it in data.items:
             row = table.row()
@@ -137,22 +180,37 @@ def _models(pdf: ReportPDF, data: ReportData) -> None:
             pdf.para(m.note, 8.5, "I", RED)
         card = m.card
         rec = m.recorded
-        rows = [("Weights SHA-256", m.sha256), ("Card SHA-256", m.card_sha256_text),
-                ("Card installed", f"yes ({m.card_file})" if m.installed else "no")]
+        rows = [
+            ("Weights SHA-256", m.sha256),
+            ("Card SHA-256", m.card_sha256_text),
+            ("Card installed", f"yes ({m.card_file})" if m.installed else "no"),
+        ]
         if card is not None:
-            rows += [("Backbone", f"{card.backbone}, {card.input_size} px input"),
-                     ("Decision threshold", f"{card.threshold:.3f}" + (f" ({card.threshold_rule})" if card.threshold_rule else "")),
-                     ("Calibration", f"temperature {card.temperature:.3f}"),
-                     ("Training data", card.training_data + (f" Terms: {card.data_terms}" if card.data_terms else ""))]
+            rows += [
+                ("Backbone", f"{card.backbone}, {card.input_size} px input"),
+                (
+                    "Decision threshold",
+                    f"{card.threshold:.3f}" + (f" ({card.threshold_rule})" if card.threshold_rule else ""),
+                ),
+                ("Calibration", f"temperature {card.temperature:.3f}"),
+                ("Training data", card.training_data + (f" Terms: {card.data_terms}" if card.data_terms else "")),
+            ]
             metrics = flatten_metrics(card.metrics)
-            rows.append(("Measured performance", "; ".join(f"{k}: {v}" for k, v in metrics) or
-                         "the card records no measured metrics"))
+            rows.append(
+                (
+                    "Measured performance",
+                    "; ".join(f"{k}: {v}" for k, v in metrics) or "the card records no measured metrics",
+                )
+            )
             rows.append(("Known limits", "\n".join(f"- {x}" for x in card.limits) or "the card lists no limits"))
             if card.description:
                 rows.append(("Description", card.description))
         else:
-            rows += [(k.replace("_", " "), str(v)) for k, v in sorted(rec.items())
-                     if k not in ("name", "sha256", "card_sha256")]
+            rows += [
+                (k.replace("_", " "), str(v))
+                for k, v in sorted(rec.items())
+                if k not in ("name", "sha256", "card_sha256")
+            ]
         pdf.key_values(rows, key_width=42, mono_keys=("Weights SHA-256", "Card SHA-256"))
 
 
@@ -164,54 +222,103 @@ def _custody(pdf: ReportPDF, data: ReportData) -> None:
     else:
         state = "INTACT" if v.ok else "NOT INTACT"
         when = f" at {fmt_both(v.checked_utc)}" if v.checked_utc else " when this bundle was made"
-        pdf.para(f"Verification{when}: {state}. {v.evidence_checked} evidence files and {v.artifacts_checked} "
-                 f"analysis artifacts were re-hashed" + (f"; {v.entries_checked} custody entries checked." if
-                                                          v.entries_checked is not None else "; custody chain checked."),
-                 9, "B", (20, 20, 20) if v.ok else RED)
+        pdf.para(
+            f"Verification{when}: {state}. {v.evidence_checked} evidence files and {v.artifacts_checked} "
+            f"analysis artifacts were re-hashed"
+            + (
+                f"; {v.entries_checked} custody entries checked."
+                if v.entries_checked is not None
+                else "; custody chain checked."
+            ),
+            9,
+            "B",
+            (20, 20, 20) if v.ok else RED,
+        )
         for p in v.problems[:40]:
             pdf.bullet(p)
         for w in v.warnings[:10]:
             pdf.bullet("warning: " + w)
     c = data.custody
     pdf.ln(1)
-    pdf.key_values([("Entries", f"{len(c.entries)} (" + ", ".join(f"{a} {n}" for a, n in c.counts) + ")"),
-                    ("First entry", fmt_both(c.first_utc)), ("Last entry", fmt_both(c.last_utc)),
-                    ("Chain head", f"#{c.head_seq} {c.head_hash}")], key_width=30, mono_keys=("Chain head",))
-    pdf.para("Each entry's hash covers its content and the previous entry's hash, so any later edit, deletion or "
-             "insertion breaks the chain. Recent entries (times in IST):", 8, "I", MUTED)
+    pdf.key_values(
+        [
+            ("Entries", f"{len(c.entries)} (" + ", ".join(f"{a} {n}" for a, n in c.counts) + ")"),
+            ("First entry", fmt_both(c.first_utc)),
+            ("Last entry", fmt_both(c.last_utc)),
+            ("Chain head", f"#{c.head_seq} {c.head_hash}"),
+        ],
+        key_width=30,
+        mono_keys=("Chain head",),
+    )
+    pdf.para(
+        "Each entry's hash covers its content and the previous entry's hash, so any later edit, deletion or "
+        "insertion breaks the chain. Recent entries (times in IST):",
+        8,
+        "I",
+        MUTED,
+    )
     shown = c.entries[-60:]
-    with pdf.table(col_widths=(11, 34, 22, 38, 14, 61), line_height=3.4, headings_style=_HEAD, padding=0.6,
-                   text_align=("RIGHT", "LEFT", "LEFT", "LEFT", "RIGHT", "LEFT")) as table:
+    with pdf.table(
+        col_widths=(11, 34, 22, 38, 14, 61),
+        line_height=3.4,
+        headings_style=_HEAD,
+        padding=0.6,
+        text_align=("RIGHT", "LEFT", "LEFT", "LEFT", "RIGHT", "LEFT"),
+    ) as table:
         table.row(["#", "Time (IST)", "Action", "Actor", "Item", "Entry hash (first 32 hex digits)"])
         for e in shown:
-            table.row([str(e.seq), parse_utc(e.time_utc).astimezone(IST).strftime("%d-%m-%Y %H:%M:%S"), e.action,
-                       glyph_safe(e.actor), "-" if e.item_id is None else str(e.item_id), e.entry_hash[:32]],
-                      style=_CELL)
+            table.row(
+                [
+                    str(e.seq),
+                    parse_utc(e.time_utc).astimezone(IST).strftime("%d-%m-%Y %H:%M:%S"),
+                    e.action,
+                    glyph_safe(e.actor),
+                    "-" if e.item_id is None else str(e.item_id),
+                    e.entry_hash[:32],
+                ],
+                style=_CELL,
+            )
     if len(c.entries) > len(shown):
-        pdf.para(f"{len(c.entries) - len(shown)} earlier entries are not listed; the full log is in the case "
-                 "(dfd show) and in custody_log.json of an export bundle.", 8, "I", MUTED)
+        pdf.para(
+            f"{len(c.entries) - len(shown)} earlier entries are not listed; the full log is in the case "
+            "(dfd show) and in custody_log.json of an export bundle.",
+            8,
+            "I",
+            MUTED,
+        )
 
 
 def _versions(pdf: ReportPDF, data: ReportData) -> None:
     pdf.h1("Software", min_space=50)
-    pdf.para("The tool and the libraries whose behaviour shapes the results, as installed when this report was made:",
-             8, "I", MUTED)
+    pdf.para(
+        "The tool and the libraries whose behaviour shapes the results, as installed when this report was made:",
+        8,
+        "I",
+        MUTED,
+    )
     pairs = list(data.versions)
     half = (len(pairs) + 1) // 2
-    with pdf.table(col_widths=(40, 50, 40, 50), line_height=3.8, headings_style=_HEAD, padding=0.6,
-                   first_row_as_headings=False) as table:
+    with pdf.table(
+        col_widths=(40, 50, 40, 50), line_height=3.8, headings_style=_HEAD, padding=0.6, first_row_as_headings=False
+    ) as table:
         for left, right in zip(pairs[:half], pairs[half:] + [("", "")]):
             table.row([left[0], left[1], right[0], right[1]], style=_CELL)
     pdf.h1("How to read this report")
     for note in READING_NOTES:
         pdf.bullet(note, 8.5)
     pdf.ln(2)
-    pdf.para("This PDF is marked read-only. Its SHA-256 is recorded in the case's custody log (action 'report') "
-             "after it is written; compare it with the file you hold to prove it is unchanged.", 8, "I", MUTED)
+    pdf.para(
+        "This PDF is marked read-only. Its SHA-256 is recorded in the case's custody log (action 'report') "
+        "after it is written; compare it with the file you hold to prove it is unchanged.",
+        8,
+        "I",
+        MUTED,
+    )
 
 
-def render_pdf(data: ReportData, owner_password: str | None = None,
-               progress_step: Callable[[], None] | None = None) -> bytes:
+def render_pdf(
+    data: ReportData, owner_password: str | None = None, progress_step: Callable[[], None] | None = None
+) -> bytes:
     """The report as PDF bytes; ``progress_step()`` (if given) is called once per evidence item.
 
     Without ``owner_password`` the permissions password is derived from the case state, so a
@@ -239,6 +346,8 @@ def render_pdf(data: ReportData, owner_password: str | None = None,
     _models(pdf, data)
     _custody(pdf, data)
     _versions(pdf, data)
-    password = owner_password or hashlib.sha256(f"dfd-report:{data.info.id}:{data.custody.head_hash}".encode()).hexdigest()
+    password = (
+        owner_password or hashlib.sha256(f"dfd-report:{data.info.id}:{data.custody.head_hash}".encode()).hexdigest()
+    )
     pdf.lock(password)
     return pdf.render()

@@ -1,4 +1,5 @@
 """The per-item section of the PDF report: hashes, sources, result, review, faces, frame plot, forensic maps."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,8 +15,13 @@ from .formatting import STATUS_WORDS, VERDICT_WORDS, fmt_score, fmt_size
 __all__ = ["item_details", "ANALYSIS_TITLES"]
 
 ANALYSIS_TITLES = {
-    "ela": "Error level analysis (ELA)", "noise": "Noise level map", "spectrum": "Frequency spectrum",
-    "jpeg": "JPEG structure", "metadata": "Metadata", "c2pa": "C2PA provenance", "video_meta": "Video container",
+    "ela": "Error level analysis (ELA)",
+    "noise": "Noise level map",
+    "spectrum": "Frequency spectrum",
+    "jpeg": "JPEG structure",
+    "metadata": "Metadata",
+    "c2pa": "C2PA provenance",
+    "video_meta": "Video container",
 }
 
 
@@ -33,11 +39,18 @@ def _where(face: FaceDetail) -> str:
 
 
 def _facts(it: ItemDetail) -> list[tuple[str, str]]:
-    rows = [("SHA-256", it.sha256), ("MD5", it.md5 or "-"), ("SHA-1", it.sha1 or "-"),
-            ("Type and size", f"{it.mime or 'unknown'} ({it.media_kind}), {it.size:,} bytes ({fmt_size(it.size)})")]
+    rows = [
+        ("SHA-256", it.sha256),
+        ("MD5", it.md5 or "-"),
+        ("SHA-1", it.sha1 or "-"),
+        ("Type and size", f"{it.mime or 'unknown'} ({it.media_kind}), {it.size:,} bytes ({fmt_size(it.size)})"),
+    ]
     for s in it.sources:
-        bits = [f"file '{s.file_name}'"] + [f"{k}: {v}" for k, v in (("device", s.device), ("platform", s.platform),
-                                                                       ("URL", s.url), ("acquired by", s.acquired_by)) if v]
+        bits = [f"file '{s.file_name}'"] + [
+            f"{k}: {v}"
+            for k, v in (("device", s.device), ("platform", s.platform), ("URL", s.url), ("acquired by", s.acquired_by))
+            if v
+        ]
         rows.append(("Source", "; ".join(bits)))
     return rows
 
@@ -55,10 +68,14 @@ def _review(it: ItemDetail) -> str:
 
 def _result(it: ItemDetail) -> str:
     word = STATUS_WORDS.get(it.status, it.status)
-    text = it.message if it.message.lower().startswith(word.lower()) else word + (f": {it.message}" if it.message else "")
+    text = (
+        it.message if it.message.lower().startswith(word.lower()) else word + (f": {it.message}" if it.message else "")
+    )
     if it.score is not None:
-        text += (f"\nScore (calibrated P(fake)) {fmt_score(it.score)}; threshold {fmt_score(it.threshold)}; "
-                 f"model verdict: {it.verdict or '-'} (model {it.model_name or '-'})")
+        text += (
+            f"\nScore (calibrated P(fake)) {fmt_score(it.score)}; threshold {fmt_score(it.threshold)}; "
+            f"model verdict: {it.verdict or '-'} (model {it.model_name or '-'})"
+        )
     return text
 
 
@@ -77,18 +94,30 @@ def _faces(pdf: ReportPDF, it: ItemDetail) -> None:
         tx = x + (2 * size + 7 if top.gradcam is not None else size + 4)
         pdf.set_xy(tx, y)
         pdf.set_font(SANS, "B", 8.5)
-        pdf.multi_cell(pdf.w - pdf.r_margin - tx, 4.2, glyph_safe(
-            f"Most suspicious face ({_where(top)}): P(fake) {fmt_score(top.score)}"))
+        pdf.multi_cell(
+            pdf.w - pdf.r_margin - tx,
+            4.2,
+            glyph_safe(f"Most suspicious face ({_where(top)}): P(fake) {fmt_score(top.score)}"),
+        )
         pdf.set_x(tx)
         pdf.set_font(SANS, "", 8)
-        pdf.multi_cell(pdf.w - pdf.r_margin - tx, 3.9, glyph_safe(
-            "Left: the face crop exactly as the model saw it. " + (
-                "Right: Grad-CAM overlay; warm colours mark the regions that raised the score most. It shows where the "
-                "model looked, not that those regions were edited." if top.gradcam is not None else
-                "No Grad-CAM overlay is stored for this face.")))
+        pdf.multi_cell(
+            pdf.w - pdf.r_margin - tx,
+            3.9,
+            glyph_safe(
+                "Left: the face crop exactly as the model saw it. "
+                + (
+                    "Right: Grad-CAM overlay; warm colours mark the regions that raised the score most. It shows where the "
+                    "model looked, not that those regions were edited."
+                    if top.gradcam is not None
+                    else "No Grad-CAM overlay is stored for this face."
+                )
+            ),
+        )
         pdf.set_y(max(pdf.get_y(), y + size) + 2)
-    others = [f for f in it.faces if f is not top and f.crop is not None
-              and (it.threshold is None or f.score >= it.threshold)][:8]
+    others = [
+        f for f in it.faces if f is not top and f.crop is not None and (it.threshold is None or f.score >= it.threshold)
+    ][:8]
     if others:
         small, step = 18.0, 22.5
         pdf.ensure_space(small + 14)
@@ -119,7 +148,7 @@ def _forensics(pdf: ReportPDF, it: ItemDetail) -> None:
     maps = [f for f in it.forensics if f.map is not None]
     w, gap = 56.0, 6.0
     for row_start in range(0, len(maps), 3):
-        row = maps[row_start:row_start + 3]
+        row = maps[row_start : row_start + 3]
         h = max(min(w * _aspect(f.map), 70.0) for f in row)
         pdf.ensure_space(h + 9)
         y = pdf.get_y() + 1
@@ -138,8 +167,9 @@ def _forensics(pdf: ReportPDF, it: ItemDetail) -> None:
         pdf.para("Forensic notes:", 8, "B")
         for f in notes:
             flags = f" Flags: {', '.join(f.flags)}." if f.flags else ""
-            pdf.bullet(f"{ANALYSIS_TITLES.get(f.analysis, f.analysis)} ({f.status.replace('_', ' ')}): {f.summary}{flags}",
-                       7.8)
+            pdf.bullet(
+                f"{ANALYSIS_TITLES.get(f.analysis, f.analysis)} ({f.status.replace('_', ' ')}): {f.summary}{flags}", 7.8
+            )
 
 
 def item_details(pdf: ReportPDF, it: ItemDetail) -> None:
@@ -147,8 +177,15 @@ def item_details(pdf: ReportPDF, it: ItemDetail) -> None:
     pdf.h2(f"Item {it.item_id}: {it.name}", min_space=45)
     rows = _facts(it)
     if it.sensitive:
-        rows += [("Sensitive", "Flagged sensitive by the examiner: no thumbnail, face crop, overlay or map of this "
-                               "item is reproduced."), ("Description", it.description), ("Detector result", _result(it))]
+        rows += [
+            (
+                "Sensitive",
+                "Flagged sensitive by the examiner: no thumbnail, face crop, overlay or map of this "
+                "item is reproduced.",
+            ),
+            ("Description", it.description),
+            ("Detector result", _result(it)),
+        ]
         pdf.key_values(rows, key_width=30, mono_keys=("SHA-256", "MD5", "SHA-1"))
         return
     rows += [("Detector result", _result(it))]

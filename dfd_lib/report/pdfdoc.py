@@ -3,6 +3,7 @@
 Every string drawn goes through :func:`dfd_lib.report.fonts.glyph_safe`, so a file name in any
 script is drawn (or spelled as ``<U+XXXX>``), never a crash or a silently dropped character.
 """
+
 from __future__ import annotations
 
 import io
@@ -18,8 +19,12 @@ __all__ = ["ReportPDF", "SANS", "MONO", "INK", "MUTED", "ACCENT", "RED"]
 
 SANS, MONO = "dvsans", "dvmono"
 INK, MUTED, ACCENT, RED = (20, 20, 20), (110, 110, 110), (31, 78, 121), (176, 0, 0)
-_READ_ONLY = AccessPermission.PRINT_LOW_RES | AccessPermission.PRINT_HIGH_RES | AccessPermission.COPY | \
-    AccessPermission.COPY_FOR_ACCESSIBILITY
+_READ_ONLY = (
+    AccessPermission.PRINT_LOW_RES
+    | AccessPermission.PRINT_HIGH_RES
+    | AccessPermission.COPY
+    | AccessPermission.COPY_FOR_ACCESSIBILITY
+)
 
 
 class ReportPDF(FPDF):
@@ -57,8 +62,9 @@ class ReportPDF(FPDF):
 
     def lock(self, owner_password: str) -> None:
         """Mark the file read-only for conforming readers (print and copy allowed; no edits or annotations)."""
-        self.set_encryption(owner_password=owner_password, encryption_method=EncryptionMethod.NO_ENCRYPTION,
-                            permissions=_READ_ONLY)
+        self.set_encryption(
+            owner_password=owner_password, encryption_method=EncryptionMethod.NO_ENCRYPTION, permissions=_READ_ONLY
+        )
 
     def render(self) -> bytes:
         return bytes(self.output())
@@ -94,8 +100,9 @@ class ReportPDF(FPDF):
         self.multi_cell(0, 5.5, glyph_safe(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.set_font(SANS, size=9)
 
-    def para(self, text: str, size: float = 9, style: str = "", color: tuple[int, int, int] = INK,
-             line: float = 4.4) -> None:
+    def para(
+        self, text: str, size: float = 9, style: str = "", color: tuple[int, int, int] = INK, line: float = 4.4
+    ) -> None:
         self.set_font(SANS, style, size)
         self.set_text_color(*color)
         self.multi_cell(0, line, glyph_safe(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L")
@@ -115,14 +122,16 @@ class ReportPDF(FPDF):
         self.multi_cell(self.epw_mm - 4, 4.2, glyph_safe(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L")
         self.set_font(SANS, size=9)
 
-    def key_values(self, rows: Sequence[tuple[str, str]], key_width: float = 42, size: float = 8.5,
-                   mono_keys: Sequence[str] = ()) -> None:
+    def key_values(
+        self, rows: Sequence[tuple[str, str]], key_width: float = 42, size: float = 8.5, mono_keys: Sequence[str] = ()
+    ) -> None:
         """Two-column block: bold label, wrapped value (monospace for hashes)."""
         for key, value in rows:
             font = (MONO, "", size - 1) if key in mono_keys else (SANS, "", size)
             self.set_font(*font)
-            height = self.multi_cell(self.epw_mm - key_width, 4.2, glyph_safe(value) or "-", dry_run=True,
-                                     output="HEIGHT")
+            height = self.multi_cell(
+                self.epw_mm - key_width, 4.2, glyph_safe(value) or "-", dry_run=True, output="HEIGHT"
+            )
             self.set_font(SANS, "B", size)
             height = max(height, self.multi_cell(key_width - 2, 4.2, glyph_safe(key), dry_run=True, output="HEIGHT"))
             self.ensure_space(height + 1)
@@ -132,8 +141,9 @@ class ReportPDF(FPDF):
             self.multi_cell(key_width - 2, 4.2, glyph_safe(key))
             self.set_font(*font)
             self.set_xy(self.l_margin + key_width, y)
-            self.multi_cell(self.epw_mm - key_width, 4.2, glyph_safe(value) or "-", new_x=XPos.LMARGIN,
-                            new_y=YPos.NEXT, align="L")
+            self.multi_cell(
+                self.epw_mm - key_width, 4.2, glyph_safe(value) or "-", new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L"
+            )
             self.set_y(max(self.get_y(), y + height) + 0.6)
         self.set_font(SANS, size=9)
 

@@ -5,6 +5,7 @@ entry that changed evidence, findings, reviews or form answers; entries written 
 exports, verifications and views are left out, so exporting the same case again gives the same
 bytes. A live report (``dfd report``) covers every entry up to the moment it is made.
 """
+
 from __future__ import annotations
 
 import os
@@ -13,8 +14,14 @@ from dataclasses import dataclass
 from ..case import Case, CaseInfo, CustodyEntry, ItemDetail, VerificationReport, utc_now
 from .modelinfo import ModelView, describe_models, library_versions
 
-__all__ = ["NON_CONTENT_ACTIONS", "CustodySummary", "VerificationView", "ReportData", "collect_report_data",
-           "snapshot_head"]
+__all__ = [
+    "NON_CONTENT_ACTIONS",
+    "CustodySummary",
+    "VerificationView",
+    "ReportData",
+    "collect_report_data",
+    "snapshot_head",
+]
 
 NON_CONTENT_ACTIONS = frozenset({"report", "export", "verification", "view"})
 
@@ -63,14 +70,22 @@ def snapshot_head(entries: list[CustodyEntry]) -> CustodyEntry | None:
 def _verification_view(report: VerificationReport, snapshot: bool) -> VerificationView:
     fmt = [f"{i.category}: {i.target}: {i.message}" for i in report.problems]
     return VerificationView(
-        ok=report.ok, evidence_checked=report.evidence_checked, artifacts_checked=report.artifacts_checked,
-        problems=tuple(fmt), warnings=tuple(f"{i.target}: {i.message}" for i in report.warnings),
+        ok=report.ok,
+        evidence_checked=report.evidence_checked,
+        artifacts_checked=report.artifacts_checked,
+        problems=tuple(fmt),
+        warnings=tuple(f"{i.target}: {i.message}" for i in report.warnings),
         entries_checked=None if snapshot else report.entries_checked,
-        checked_utc="" if snapshot else report.checked_utc)
+        checked_utc="" if snapshot else report.checked_utc,
+    )
 
 
-def collect_report_data(case: Case, verification: VerificationReport | None = None, snapshot: bool = False,
-                        weights_dir: str | os.PathLike | None = None) -> ReportData:
+def collect_report_data(
+    case: Case,
+    verification: VerificationReport | None = None,
+    snapshot: bool = False,
+    weights_dir: str | os.PathLike | None = None,
+) -> ReportData:
     """Read the case into a :class:`ReportData` (see the module notes on snapshots)."""
     all_entries = case.custody_entries()
     head = snapshot_head(all_entries) if snapshot else (all_entries[-1] if all_entries else None)
@@ -79,16 +94,31 @@ def collect_report_data(case: Case, verification: VerificationReport | None = No
     counts: dict[str, int] = {}
     for e in entries:
         counts[e.action] = counts.get(e.action, 0) + 1
-    custody = CustodySummary(entries, tuple(sorted(counts.items())), as_of_seq, head.entry_hash if head else "",
-                             entries[0].time_utc if entries else "", entries[-1].time_utc if entries else "")
+    custody = CustodySummary(
+        entries,
+        tuple(sorted(counts.items())),
+        as_of_seq,
+        head.entry_hash if head else "",
+        entries[0].time_utc if entries else "",
+        entries[-1].time_utc if entries else "",
+    )
     items = tuple(case.details())
     findings = case.findings()
-    used = [(str(r["model_name"]), str(r["model_sha256"]), dict(r["params"].get("model_card") or {}))
-            for _, r in findings[findings["kind"] == "detector"].iterrows()]
+    used = [
+        (str(r["model_name"]), str(r["model_sha256"]), dict(r["params"].get("model_card") or {}))
+        for _, r in findings[findings["kind"] == "detector"].iterrows()
+    ]
     info = case.info
     as_of_utc = head.time_utc if head else info.created_utc
     return ReportData(
-        info=info, generated_utc=as_of_utc if snapshot else utc_now(), snapshot=snapshot, as_of_seq=as_of_seq,
-        as_of_utc=as_of_utc, items=items, models=describe_models(used, weights_dir), versions=library_versions(),
-        custody=custody, verification=None if verification is None else _verification_view(verification, snapshot),
+        info=info,
+        generated_utc=as_of_utc if snapshot else utc_now(),
+        snapshot=snapshot,
+        as_of_seq=as_of_seq,
+        as_of_utc=as_of_utc,
+        items=items,
+        models=describe_models(used, weights_dir),
+        versions=library_versions(),
+        custody=custody,
+        verification=None if verification is None else _verification_view(verification, snapshot),
     )

@@ -1,4 +1,5 @@
 """The plain-language summary of a case's findings, shared by the PDF and HTML renderers."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -56,9 +57,12 @@ def summarise(data: ReportData, top_n: int = 5) -> Summary:
         paras.append(
             f"Of the scored items, {fake} reached the model's decision threshold and are marked 'fake' by the model, "
             f"and {len(scored) - fake} stayed below it. The highest score is {fmt_score(max(i.score for i in scored))} "
-            f"({max(scored, key=lambda i: i.score).name}).")
-        paras.append("A score is evidence for an examiner to weigh, not proof; see 'How to read this report' at the "
-                     "end and the model's known limits.")
+            f"({max(scored, key=lambda i: i.score).name})."
+        )
+        paras.append(
+            "A score is evidence for an examiner to weigh, not proof; see 'How to read this report' at the "
+            "end and the model's known limits."
+        )
     reviewed = sum(1 for i in items if i.analyst_verdict)
     if reviewed:
         words = ", ".join(f"{n} {VERDICT_WORDS.get(v, v)}" for v, n in sorted(analyst.items()))
@@ -66,14 +70,19 @@ def summarise(data: ReportData, top_n: int = 5) -> Summary:
     else:
         paras.append("No item has an analyst verdict yet.")
     if sensitive:
-        paras.append(f"{_plural(sensitive, 'item is', 'items are')} flagged sensitive and described by hash and "
-                     "description only; no picture of them appears in this report.")
+        paras.append(
+            f"{_plural(sensitive, 'item is', 'items are')} flagged sensitive and described by hash and "
+            "description only; no picture of them appears in this report."
+        )
     if data.verification is not None:
         v = data.verification
-        paras.append("Verification at the time of this report found the case intact: every stored file matched its "
-                     "recorded hash and the custody chain was unbroken." if v.ok else
-                     f"WARNING: verification at the time of this report found {_plural(len(v.problems), 'problem')} "
-                     "(see the verification section); treat the affected items with caution.")
+        paras.append(
+            "Verification at the time of this report found the case intact: every stored file matched its "
+            "recorded hash and the custody chain was unbroken."
+            if v.ok
+            else f"WARNING: verification at the time of this report found {_plural(len(v.problems), 'problem')} "
+            "(see the verification section); treat the affected items with caution."
+        )
     return Summary(
         paragraphs=tuple(paras),
         status_counts=tuple((STATUS_WORDS.get(s, s), n) for s, n in sorted(statuses.items())),

@@ -3,6 +3,7 @@
 Applied identically to real faces, real fakes and self-blended pseudo-fakes, so that no
 class can be told apart by its compression, resolution or sharpness alone (see degrade.py).
 """
+
 from __future__ import annotations
 
 import numpy as np

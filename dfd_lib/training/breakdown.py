@@ -5,6 +5,7 @@ source (its reals against its fakes), and per manipulation method (that method's
 the reals of the same source, or against every real when the source has none, as for fully
 synthetic faces). Every row has AUC, AP, ECE and the TPR and FPR at the card's threshold.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -51,6 +52,7 @@ def format_table(table: dict) -> str:
         def f(k):
             v = m.get(k)
             return f"{v:6.3f}" if isinstance(v, float) else (f"{v:6d}" if isinstance(v, int) else f"{'-':>6s}")
+
         return f"{name[:46]:46s} " + " ".join(f(k) for k in _COLS)
 
     lines.append(row("all", table["overall"]))

@@ -1,12 +1,24 @@
 """Post-hoc calibration: temperature scaling on held-out logits and the decision threshold rule."""
+
 from __future__ import annotations
 
 import numpy as np
 
 from .metrics import equal_error_rate
 
-__all__ = ["sigmoid", "fit_temperature", "fit_platt", "apply_calibration", "choose_threshold", "choose_threshold_multi",
-           "source_weights", "THRESHOLD_RULE", "CALIBRATION_RULE", "MULTI_CALIBRATION_RULE", "MULTI_THRESHOLD_RULE"]
+__all__ = [
+    "sigmoid",
+    "fit_temperature",
+    "fit_platt",
+    "apply_calibration",
+    "choose_threshold",
+    "choose_threshold_multi",
+    "source_weights",
+    "THRESHOLD_RULE",
+    "CALIBRATION_RULE",
+    "MULTI_CALIBRATION_RULE",
+    "MULTI_THRESHOLD_RULE",
+]
 
 THRESHOLD_RULE = "equal-error-rate point of the calibrated scores on the calibration half of the validation groups"
 

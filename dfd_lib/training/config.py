@@ -1,4 +1,5 @@
 """The one home of training settings and their defaults: :class:`TrainConfig` (``dfd train`` reads them here)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -5,6 +5,7 @@ A data set is a folder with ``real/`` and ``fake/`` sub-folders, or a CSV of
 When groups exist (a fake shares its group with the real video it was made from), every
 split is by group, so no source video appears on both sides.
 """
+
 from __future__ import annotations
 
 import hashlib

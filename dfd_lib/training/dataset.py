@@ -1,4 +1,5 @@
 """Torch Dataset over labelled face images, with self-blended pseudo-fakes generated on the fly."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,7 +17,12 @@ __all__ = ["CropDataset", "epoch_samples", "epoch_samples_multi", "frame_box"]
 
 
 def epoch_samples(
-    reals: list[str], fakes: list[str], sbi_pool: list[str], n: int, mode: TrainMode, rng: np.random.Generator,
+    reals: list[str],
+    fakes: list[str],
+    sbi_pool: list[str],
+    n: int,
+    mode: TrainMode,
+    rng: np.random.Generator,
     sbi_share: float = 0.5,
 ) -> list[Sample]:
     """A class-balanced list of ``n`` samples for one epoch.
@@ -95,8 +101,19 @@ class CropDataset:
     a little in training.
     """
 
-    def __init__(self, root, samples: list[Sample], size: int, mean, std, train: bool, landmarks=None, seed: int = 0,
-                 crop_scale: float = 0.70, crop_offset_y: float = 0.09):
+    def __init__(
+        self,
+        root,
+        samples: list[Sample],
+        size: int,
+        mean,
+        std,
+        train: bool,
+        landmarks=None,
+        seed: int = 0,
+        crop_scale: float = 0.70,
+        crop_offset_y: float = 0.09,
+    ):
         self.root = Path(root)
         self.samples = samples
         self.size = size
@@ -125,8 +142,12 @@ class CropDataset:
             if s.kind == "sbi":
                 img, _ = self_blend(img, self.landmarks[s.path][1], rng)
             if s.framing == "pipeline":
-                img = frame_box(img, self.landmarks[s.path][0], self.crop_scale * rng.uniform(0.9, 1.2),
-                                self.crop_offset_y + rng.uniform(-0.04, 0.04))
+                img = frame_box(
+                    img,
+                    self.landmarks[s.path][0],
+                    self.crop_scale * rng.uniform(0.9, 1.2),
+                    self.crop_offset_y + rng.uniform(-0.04, 0.04),
+                )
             img = augment(img, self.size, rng)
         else:
             if s.framing == "pipeline":

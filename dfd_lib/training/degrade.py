@@ -5,6 +5,7 @@ chain of them. It is applied to real faces, real fakes and self-blended pseudo-f
 so resolution, sharpness, noise or compression can never tell the classes apart; that is what
 stops "sharp" or "clean" from being learned as evidence of "fake".
 """
+
 from __future__ import annotations
 
 import io

@@ -4,6 +4,7 @@ For tests and the train-and-evaluate notebook: real crops are jittered copies of
 fakes are self-blended versions of them; each real and its fake share a group.
 It shows that the recipe runs end to end; it says nothing about real-world accuracy.
 """
+
 from __future__ import annotations
 
 import csv

@@ -11,6 +11,7 @@ boundary and a colour/sharpness mismatch with no particular generator's fingerpr
 sides are re-encoded as JPEG quality 90, so compression cannot tell them apart. Listed fakes
 are ignored. Reals on which MTCNN finds no landmarks yield no pseudo-fake (``n_no_landmarks``).
 """
+
 from __future__ import annotations
 
 import os
@@ -59,7 +60,9 @@ def evaluate(
         raise TrainingConfigError("the self-blend check works on face crops: use it with crops=True (--crops)")
     df = load_labels(root, labels_csv)
     if self_blend:
-        return _evaluate_self_blend(root, df[df["label"] == 0], model, weights_dir, progress, batch_size, landmarks_csv, seed)
+        return _evaluate_self_blend(
+            root, df[df["label"] == 0], model, weights_dir, progress, batch_size, landmarks_csv, seed
+        )
     scanner = Scanner(model, weights_dir=weights_dir)
     card = scanner.model.card
     prog = ensure_progress(progress)
@@ -102,8 +105,13 @@ def evaluate(
     prog.close()
     y_arr, p_arr = np.array(ys, dtype=int), np.array(ps, dtype=float)
     m = summarize(y_arr, p_arr, card.threshold)
-    m.update(n_no_face=n_no_face, n_failed=len(problems) - n_no_face, model=card.name, model_sha256=card.sha256,
-             mode="crops" if crops else "pipeline")
+    m.update(
+        n_no_face=n_no_face,
+        n_failed=len(problems) - n_no_face,
+        model=card.name,
+        model_sha256=card.sha256,
+        mode="crops" if crops else "pipeline",
+    )
     return EvalResult(metrics=m, labels=y_arr, scores=p_arr, paths=paths, problems=problems)
 
 
@@ -149,6 +157,12 @@ def _evaluate_self_blend(root, reals, model, weights_dir, progress, batch_size, 
     prog.close()
     y_arr, p_arr = np.array(ys, dtype=int), np.array(ps, dtype=float)
     m = summarize(y_arr, p_arr, card.threshold)
-    m.update(n_no_face=0, n_no_landmarks=n_no_lm, n_failed=len(problems), model=card.name, model_sha256=card.sha256,
-             mode="crops, self-blended pseudo-fakes")
+    m.update(
+        n_no_face=0,
+        n_no_landmarks=n_no_lm,
+        n_failed=len(problems),
+        model=card.name,
+        model_sha256=card.sha256,
+        mode="crops, self-blended pseudo-fakes",
+    )
     return EvalResult(metrics=m, labels=y_arr, scores=p_arr, paths=paths, problems=problems)

@@ -8,6 +8,7 @@ every image goes through the full scan pipeline (face search, padded retry, fram
 what an investigator gets. Both report per source the share of faces outside the model's
 experience and, in pipeline mode, the files without a face and the inconclusive verdicts.
 """
+
 from __future__ import annotations
 
 import os
@@ -33,10 +34,17 @@ def _rows(spec, labels_csv, role: str) -> pd.DataFrame:
     return t[t["role"] == role].reset_index(drop=True)
 
 
-def evaluate_spec(spec_path: str | os.PathLike, labels_csv: str | os.PathLike | None = None, crops: bool = False,
-                  model: str | None = None, weights_dir: str | os.PathLike | None = None,
-                  landmarks_dir: str | os.PathLike | None = None, role: str = "val", data_root: str | None = None,
-                  progress: Progress | None = None) -> EvalResult:
+def evaluate_spec(
+    spec_path: str | os.PathLike,
+    labels_csv: str | os.PathLike | None = None,
+    crops: bool = False,
+    model: str | None = None,
+    weights_dir: str | os.PathLike | None = None,
+    landmarks_dir: str | os.PathLike | None = None,
+    role: str = "val",
+    data_root: str | None = None,
+    progress: Progress | None = None,
+) -> EvalResult:
     from ..scan import Scanner
 
     spec = read_spec(spec_path, data_root)
@@ -61,9 +69,16 @@ def evaluate_spec(spec_path: str | os.PathLike, labels_csv: str | os.PathLike | 
         if verdicts is not None:
             d["inconclusive_share"] = float((verdicts[sel] == "inconclusive").mean()) if sel.any() else None
     n_no_face = sum(1 for p in problems if p[1] == "no_face")
-    m.update(n_no_face=n_no_face, n_failed=len(problems) - n_no_face, model=card.name, model_sha256=card.sha256,
-             mode="crops" if crops else "pipeline", by_source=table["by_source"], by_method=table["by_method"],
-             spec=Path(spec_path).name)
+    m.update(
+        n_no_face=n_no_face,
+        n_failed=len(problems) - n_no_face,
+        model=card.name,
+        model_sha256=card.sha256,
+        mode="crops" if crops else "pipeline",
+        by_source=table["by_source"],
+        by_method=table["by_method"],
+        spec=Path(spec_path).name,
+    )
     if outside is not None:
         m["outside_share"] = float(outside.mean()) if len(outside) else None
     paths = [f"{s}/{p}" for s, p in zip(rows["source"], rows["path"])]
@@ -74,8 +89,7 @@ def _score_crops(spec, rows, scanner, landmarks_dir, problems, progress):
     import torch
 
     from ..models.tta import forward_logits_features
-    from .dataset import CropDataset
-    from .multi import prepare_sources, spec_samples
+    from .multi import crop_loader, prepare_sources
 
     from .multi import BOX_COLUMNS
 
@@ -84,19 +98,21 @@ def _score_crops(spec, rows, scanner, landmarks_dir, problems, progress):
         framed = {s.name for s in spec.sources if s.framing == "pipeline"}
         has_box = rows[BOX_COLUMNS].notna().all(axis=1)
         usable = rows[has_box | ~rows["source"].isin(framed)].reset_index(drop=True)
-        landmarks = {p: (np.array(b, dtype=np.float32), None) for p, b in
-                     zip(rows.loc[has_box, "abs_path"], rows.loc[has_box, BOX_COLUMNS].astype(float).to_numpy())}
+        landmarks = {
+            p: (np.array(b, dtype=np.float32), None)
+            for p, b in zip(rows.loc[has_box, "abs_path"], rows.loc[has_box, BOX_COLUMNS].astype(float).to_numpy())
+        }
     else:
         with tempfile.TemporaryDirectory() as tmp:
-            usable, landmarks, _ = prepare_sources(spec, landmarks_dir or tmp, rows=rows.assign(role="val"), progress=progress)
+            usable, landmarks, _ = prepare_sources(
+                spec, landmarks_dir or tmp, rows=rows.assign(role="val"), progress=progress
+            )
     lost = set(zip(rows["source"], rows["path"])) - set(zip(usable["source"], usable["path"]))
     problems += [(f"{s}/{p}", "no_face", "MTCNN found no face to frame the crop") for s, p in sorted(lost)]
     c = scanner.model.card
-    ds = CropDataset("/", spec_samples(spec, usable), c.input_size, c.mean, c.std, train=False, landmarks=landmarks,
-                     crop_scale=c.crop_scale, crop_offset_y=c.crop_offset_y)
-    loader = torch.utils.data.DataLoader(ds, batch_size=64, shuffle=False, num_workers=0)
+    loader = crop_loader(spec, usable, c, landmarks)
     prog = ensure_progress(progress)
-    prog.start(len(ds), "scoring crops")
+    prog.start(len(loader.dataset), "scoring crops")
     zs, nov = [], []
     model = scanner.model
     with torch.inference_mode():
@@ -128,5 +144,9 @@ def _score_pipeline(rows, scanner, problems, progress):
             problems.append((f"{src}/{rel}", r.status, r.message))
         prog.advance(1)
     prog.close()
-    return (np.array(scores, dtype=float), np.array(outside, dtype=bool), np.array(verdicts, dtype=object),
-            rows.iloc[keep].reset_index(drop=True))
+    return (
+        np.array(scores, dtype=float),
+        np.array(outside, dtype=bool),
+        np.array(verdicts, dtype=object),
+        rows.iloc[keep].reset_index(drop=True),
+    )

@@ -3,6 +3,7 @@
 Self-blended pseudo-fakes need each real face's landmarks; detecting them on every epoch
 would dominate training time on a CPU, so they are computed once and kept in a CSV.
 """
+
 from __future__ import annotations
 
 import csv
@@ -61,7 +62,14 @@ def compute_landmarks(
             for p, faces in zip(chunk, det.detect_batch(imgs) if imgs else []):
                 if faces:
                     f = faces[0]
-                    w.writerow([p, *[round(v, 2) for v in f.box], round(f.prob, 4), *[round(c, 2) for pt in f.landmarks for c in pt]])
+                    w.writerow(
+                        [
+                            p,
+                            *[round(v, 2) for v in f.box],
+                            round(f.prob, 4),
+                            *[round(c, 2) for pt in f.landmarks for c in pt],
+                        ]
+                    )
                 else:
                     w.writerow([p] + [""] * 4 + [0] + [""] * 10)
             fh.flush()

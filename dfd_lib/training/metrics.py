@@ -1,4 +1,5 @@
 """Evaluation metrics for a binary fake detector: one formula each, used everywhere."""
+
 from __future__ import annotations
 
 from typing import Any

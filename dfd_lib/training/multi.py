@@ -7,6 +7,7 @@ kind), fits calibration on the pooled calibration halves with each source weight
 sets the threshold so that no source's calibration reals exceed the spec's false-positive rate,
 and records per-source and per-method metrics of the held-out halves in the card.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,15 @@ from ..models.card import ModelCard
 from ..models.checkpoint import save_checkpoint
 from ..progress import Progress, ensure_progress
 from .breakdown import breakdown
-from .calibrate import (MULTI_CALIBRATION_RULE, MULTI_THRESHOLD_RULE, apply_calibration, choose_threshold_multi, fit_platt,
-                        sigmoid, source_weights)
+from .calibrate import (
+    MULTI_CALIBRATION_RULE,
+    MULTI_THRESHOLD_RULE,
+    apply_calibration,
+    choose_threshold_multi,
+    fit_platt,
+    sigmoid,
+    source_weights,
+)
 from .data import Sample, check_files
 from .dataset import CropDataset, epoch_samples_multi
 from .metrics import summarize
@@ -47,8 +55,9 @@ def list_frame(rows: pd.DataFrame, landmarks: dict) -> pd.DataFrame:
     return out
 
 
-def prepare_sources(spec: DataSpec, cache_dir: str | Path, rows: pd.DataFrame | None = None,
-                    progress: Progress | None = None) -> tuple[pd.DataFrame, dict, dict]:
+def prepare_sources(
+    spec: DataSpec, cache_dir: str | Path, rows: pd.DataFrame | None = None, progress: Progress | None = None
+) -> tuple[pd.DataFrame, dict, dict]:
     """(rows usable, landmarks by absolute path, {source: rows dropped for want of a face}).
 
     Landmarks are computed (and cached per source folder in ``cache_dir``) for every image of a
@@ -69,7 +78,9 @@ def prepare_sources(spec: DataSpec, cache_dir: str | Path, rows: pd.DataFrame | 
             need = table.loc[m, "path"].tolist()
         else:
             role = table["role"] if "role" in table else pd.Series("val", index=table.index)
-            need = table.loc[m & (table["label"] == 0).to_numpy() & (role == "train").to_numpy() & src.sbi, "path"].tolist()
+            need = table.loc[
+                m & (table["label"] == 0).to_numpy() & (role == "train").to_numpy() & src.sbi, "path"
+            ].tolist()
         if not need:
             continue
         csv = cache / f"landmarks-{src.root.name}.csv"
@@ -87,16 +98,61 @@ def prepare_sources(spec: DataSpec, cache_dir: str | Path, rows: pd.DataFrame | 
 
 def spec_samples(spec: DataSpec, rows: pd.DataFrame) -> list[Sample]:
     framing = {s.name: s.framing for s in spec.sources}
-    return [Sample(p, int(y), "fake" if y else "real", framing[s]) for p, y, s in zip(rows["abs_path"], rows["label"], rows["source"])]
+    return [
+        Sample(p, int(y), "fake" if y else "real", framing[s])
+        for p, y, s in zip(rows["abs_path"], rows["label"], rows["source"])
+    ]
 
 
-def score_table(spec: DataSpec, rows: pd.DataFrame, landmarks: dict, model, size: int, mean, std, crop_scale: float,
-                crop_offset_y: float, device, tta: str, progress: Progress | None = None, label: str = "scoring") -> np.ndarray:
+def crop_loader(spec: DataSpec, rows: pd.DataFrame, card, landmarks: dict, batch_size: int = 64):
+    """A loader of ``rows``' face crops framed as ``card`` says (no augmentation), in row order, for scoring."""
+    import torch
+
+    from .dataset import CropDataset
+
+    ds = CropDataset(
+        "/",
+        spec_samples(spec, rows),
+        card.input_size,
+        card.mean,
+        card.std,
+        train=False,
+        landmarks=landmarks,
+        crop_scale=card.crop_scale,
+        crop_offset_y=card.crop_offset_y,
+    )
+    return torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=0)
+
+
+def score_table(
+    spec: DataSpec,
+    rows: pd.DataFrame,
+    landmarks: dict,
+    model,
+    size: int,
+    mean,
+    std,
+    crop_scale: float,
+    crop_offset_y: float,
+    device,
+    tta: str,
+    progress: Progress | None = None,
+    label: str = "scoring",
+) -> np.ndarray:
     """Logits for ``rows`` as crops, each source framed as its spec says (the scanner's framing)."""
     from .train import predict_logits
 
-    ds = CropDataset("/", spec_samples(spec, rows), size, mean, std, train=False, landmarks=landmarks,
-                     crop_scale=crop_scale, crop_offset_y=crop_offset_y)
+    ds = CropDataset(
+        "/",
+        spec_samples(spec, rows),
+        size,
+        mean,
+        std,
+        train=False,
+        landmarks=landmarks,
+        crop_scale=crop_scale,
+        crop_offset_y=crop_offset_y,
+    )
     prog = ensure_progress(progress)
     prog.start(len(ds), label)
     z = predict_logits(model, ds, 64, device, progress=prog, tta=tta)
@@ -117,8 +173,13 @@ def _pools(spec: DataSpec, train_rows: pd.DataFrame, landmarks: dict) -> dict:
             "real_weight": src.real_weight,
             "fake_weight": src.fake_weight,
         }
-        log.info("source %s: %d reals, %d fakes, %d pseudo-fake sources", src.name, len(reals), len(pools[src.name]["fakes"]),
-                 len(pools[src.name]["sbi"]))
+        log.info(
+            "source %s: %d reals, %d fakes, %d pseudo-fake sources",
+            src.name,
+            len(reals),
+            len(pools[src.name]["fakes"]),
+            len(pools[src.name]["sbi"]),
+        )
     return pools
 
 
@@ -144,15 +205,36 @@ def train_spec(cfg, progress: Progress | None = None) -> Path:
     model = build_model(cfg, bb, device)
     held = table[table["role"] != "train"]
     per = max(50, cfg.monitor_size // len(spec.sources))
-    mon = pd.concat([d.sample(n=min(len(d), per), random_state=0) for _, d in held.groupby("source")], ignore_index=True)
-    mon_ds = CropDataset("/", spec_samples(spec, mon), cfg.input_size, bb.mean, bb.std, train=False, landmarks=landmarks,
-                         crop_scale=cfg.crop_scale, crop_offset_y=cfg.crop_offset_y)
+    mon = pd.concat(
+        [d.sample(n=min(len(d), per), random_state=0) for _, d in held.groupby("source")], ignore_index=True
+    )
+    mon_ds = CropDataset(
+        "/",
+        spec_samples(spec, mon),
+        cfg.input_size,
+        bb.mean,
+        bb.std,
+        train=False,
+        landmarks=landmarks,
+        crop_scale=cfg.crop_scale,
+        crop_offset_y=cfg.crop_offset_y,
+    )
 
     def epoch_dataset(epoch: int, n: int) -> CropDataset:
         rng = np.random.default_rng([cfg.seed, epoch])
         samples = epoch_samples_multi(pools, n, spec.sbi_share, rng)
-        return CropDataset("/", samples, cfg.input_size, bb.mean, bb.std, train=True, landmarks=landmarks,
-                           seed=cfg.seed * 1000 + epoch, crop_scale=cfg.crop_scale, crop_offset_y=cfg.crop_offset_y)
+        return CropDataset(
+            "/",
+            samples,
+            cfg.input_size,
+            bb.mean,
+            bb.std,
+            train=True,
+            landmarks=landmarks,
+            seed=cfg.seed * 1000 + epoch,
+            crop_scale=cfg.crop_scale,
+            crop_offset_y=cfg.crop_offset_y,
+        )
 
     history = fit(cfg, model, epoch_dataset, mon_ds, mon["label"].to_numpy(), device, progress)
     return _finish(cfg, spec, model, bb, table, landmarks, dropped, history, device, progress)
@@ -179,8 +261,22 @@ def calibrate_sources(z_cal, cal: pd.DataFrame, z_val, val: pd.DataFrame, max_fp
 
 
 def _finish(cfg, spec: DataSpec, model, bb, table, landmarks, dropped, history, device, progress) -> Path:
-    cal, val = table[table["role"] == "calib"].reset_index(drop=True), table[table["role"] == "val"].reset_index(drop=True)
-    args = (landmarks, model, cfg.input_size, bb.mean, bb.std, cfg.crop_scale, cfg.crop_offset_y, device, cfg.tta, progress)
+    cal, val = (
+        table[table["role"] == "calib"].reset_index(drop=True),
+        table[table["role"] == "val"].reset_index(drop=True),
+    )
+    args = (
+        landmarks,
+        model,
+        cfg.input_size,
+        bb.mean,
+        bb.std,
+        cfg.crop_scale,
+        cfg.crop_offset_y,
+        device,
+        cfg.tta,
+        progress,
+    )
     z_cal = score_table(spec, cal, *args, label="scoring calibration rows")
     z_val = score_table(spec, val, *args, label="scoring held-out rows")
     np.savez(Path(cfg.out) / "val_logits.npz", calib=z_cal, val=z_val)
@@ -188,19 +284,26 @@ def _finish(cfg, spec: DataSpec, model, bb, table, landmarks, dropped, history, 
     metrics["no_face_dropped"] = dropped
     sources_txt = "; ".join(
         f"{s.name}: {s.description or s.root.name} ({int(((table.source == s.name) & (table.role == 'train')).sum())} training images)"
-        for s in spec.sources)
+        for s in spec.sources
+    )
+    from .train import card_basics
+
     card = ModelCard(
-        name=cfg.name, backbone=cfg.backbone, input_size=cfg.input_size, mean=bb.mean, std=bb.std,
-        crop_scale=cfg.crop_scale, crop_offset_y=cfg.crop_offset_y, tta=cfg.tta,
-        temperature=temperature, logit_bias=bias, calibration_rule=MULTI_CALIBRATION_RULE,
-        threshold=threshold, threshold_rule=MULTI_THRESHOLD_RULE.replace("max_fpr", f"max_fpr ({spec.max_fpr:g})"),
+        **card_basics(cfg, bb),
+        temperature=temperature,
+        logit_bias=bias,
+        calibration_rule=MULTI_CALIBRATION_RULE,
+        threshold=threshold,
+        threshold_rule=MULTI_THRESHOLD_RULE.replace("max_fpr", f"max_fpr ({spec.max_fpr:g})"),
         training_data=cfg.training_data or sources_txt,
         data_terms=cfg.data_terms or " ".join(s.terms for s in spec.sources if s.terms),
         split={
             "rule": "per source as the spec says (its own train/test split, or by group hash); each source's validation "
-                    f"part halved by group (seed {spec.calibration_split_seed}) into calibration and held-out rows",
+            f"part halved by group (seed {spec.calibration_split_seed}) into calibration and held-out rows",
             "spec": spec.path.name,
-            "sources": {s.name: {"root": s.root.name, "framing": s.framing, "validation": s.validation} for s in spec.sources},
+            "sources": {
+                s.name: {"root": s.root.name, "framing": s.framing, "validation": s.validation} for s in spec.sources
+            },
             "calibration_files": f"{cfg.name}.calib_files.csv",
             "validation_files": f"{cfg.name}.val_files.csv",
             "n_calibration": int(len(cal)),
@@ -208,7 +311,10 @@ def _finish(cfg, spec: DataSpec, model, bb, table, landmarks, dropped, history, 
         },
         training={k: v for k, v in asdict(cfg).items() if k not in ("limits", "data_terms", "training_data")}
         | {"spec": spec.raw, "history": history},
-        metrics=metrics, limits=list(cfg.limits), weights_file=f"{cfg.name}.pt", sha256="0" * 64,
+        metrics=metrics,
+        limits=list(cfg.limits),
+        weights_file=f"{cfg.name}.pt",
+        sha256="0" * 64,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
     (Path(cfg.out) / "spec_used.json").write_text(json.dumps(spec.raw, indent=2))

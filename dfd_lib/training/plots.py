@@ -1,4 +1,5 @@
 """Evaluation figures: ROC curve, per-class score histograms, reliability diagram (PNG)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,7 +9,9 @@ import numpy as np
 __all__ = ["write_eval_plots"]
 
 
-def write_eval_plots(y: np.ndarray, p: np.ndarray, threshold: float, out_dir: str | Path, title: str = "") -> list[Path]:
+def write_eval_plots(
+    y: np.ndarray, p: np.ndarray, threshold: float, out_dir: str | Path, title: str = ""
+) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -26,9 +29,15 @@ def write_eval_plots(y: np.ndarray, p: np.ndarray, threshold: float, out_dir: st
         fpr, tpr, _ = roc_curve(y, p)
         ax.plot(fpr, tpr, lw=2, label="ROC")
         pred = p >= threshold
-        ax.scatter([pred[y == 0].mean()], [pred[y == 1].mean()], color="red", zorder=3, label=f"threshold {threshold:.3f}")
+        ax.scatter(
+            [pred[y == 0].mean()], [pred[y == 1].mean()], color="red", zorder=3, label=f"threshold {threshold:.3f}"
+        )
     ax.plot([0, 1], [0, 1], "k--", lw=1)
-    ax.set(xlabel="false positive rate (real called fake)", ylabel="true positive rate (fake caught)", title=f"ROC {title}".strip())
+    ax.set(
+        xlabel="false positive rate (real called fake)",
+        ylabel="true positive rate (fake caught)",
+        title=f"ROC {title}".strip(),
+    )
     ax.legend(loc="lower right")
     written.append(_save(fig, out / "roc.png"))
 
@@ -48,7 +57,13 @@ def write_eval_plots(y: np.ndarray, p: np.ndarray, threshold: float, out_dir: st
     acc = [y[idx == b].mean() if (idx == b).any() else np.nan for b in range(10)]
     ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfect calibration")
     ax.plot(conf, acc, "o-", label="observed")
-    ax.set(xlabel="mean predicted P(fake)", ylabel="fraction actually fake", title=f"Reliability {title}".strip(), xlim=(0, 1), ylim=(0, 1))
+    ax.set(
+        xlabel="mean predicted P(fake)",
+        ylabel="fraction actually fake",
+        title=f"Reliability {title}".strip(),
+        xlim=(0, 1),
+        ylim=(0, 1),
+    )
     ax.legend(loc="upper left")
     written.append(_save(fig, out / "reliability.png"))
     return written

@@ -10,6 +10,7 @@ elastically deformed and blurred; colour and sharpness jitter on the source copy
 affine shift; blending with a random ratio. JPEG recompression is applied later by the
 common augmentation, to real and fake alike.
 """
+
 from __future__ import annotations
 
 import cv2

@@ -24,6 +24,7 @@ half and a held-out half, per source, so every source is present in both. ``load
 returns one table with the columns ``source, path, abs_path, label, group, method, kind, role``
 (``role`` is train, calib or val; ``kind`` is real or the kind of manipulation).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -35,7 +36,6 @@ from ..errors import DataError, DataSpecError
 from .data import FRAMINGS, Framing, load_labels, split_by_group
 
 __all__ = ["SourceSpec", "DataSpec", "read_spec", "load_spec", "FRAMINGS", "table_from_lists"]
-
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,9 @@ class DataSpec:
         for s in self.sources:
             if s.name == name:
                 return s
-        raise DataSpecError(f"spec {self.path.name}: no source named {name!r}; known: {', '.join(s.name for s in self.sources)}")
+        raise DataSpecError(
+            f"spec {self.path.name}: no source named {name!r}; known: {', '.join(s.name for s in self.sources)}"
+        )
 
 
 def read_spec(path: str | Path, data_root: str | Path | None = None) -> DataSpec:
@@ -100,20 +102,32 @@ def read_spec(path: str | Path, data_root: str | Path | None = None) -> DataSpec
             root = (base / root).resolve()
         framing = s.get("framing", "as_given")
         if framing not in FRAMINGS:
-            raise DataSpecError(f"data spec {path}: source {name!r} framing {framing!r} is not one of {', '.join(FRAMINGS)}")
+            raise DataSpecError(
+                f"data spec {path}: source {name!r} framing {framing!r} is not one of {', '.join(FRAMINGS)}"
+            )
         val = s.get("validation") or {"group_fraction": 0.2}
         if not isinstance(val, dict) or not ("column" in val or "group_fraction" in val):
-            raise DataSpecError(f"data spec {path}: source {name!r} validation needs 'column'/'value' or 'group_fraction'")
+            raise DataSpecError(
+                f"data spec {path}: source {name!r} validation needs 'column'/'value' or 'group_fraction'"
+            )
         try:
-            sources.append(SourceSpec(
-                name=str(name), root=root, framing=framing, validation=dict(val),
-                real_weight=float(s.get("real_weight", 0.0)), fake_weight=float(s.get("fake_weight", 0.0)),
-                sbi=bool(s.get("sbi", True)), group_column=s.get("group_column", "group"),
-                exclude_methods=tuple(str(m) for m in s.get("exclude_methods", ()) or ()),
-                kind=str(s.get("kind", "swap")),
-                method_kinds={str(k): str(v) for k, v in (s.get("method_kinds") or {}).items()},
-                description=str(s.get("description", "")), terms=str(s.get("terms", "")),
-            ))
+            sources.append(
+                SourceSpec(
+                    name=str(name),
+                    root=root,
+                    framing=framing,
+                    validation=dict(val),
+                    real_weight=float(s.get("real_weight", 0.0)),
+                    fake_weight=float(s.get("fake_weight", 0.0)),
+                    sbi=bool(s.get("sbi", True)),
+                    group_column=s.get("group_column", "group"),
+                    exclude_methods=tuple(str(m) for m in s.get("exclude_methods", ()) or ()),
+                    kind=str(s.get("kind", "swap")),
+                    method_kinds={str(k): str(v) for k, v in (s.get("method_kinds") or {}).items()},
+                    description=str(s.get("description", "")),
+                    terms=str(s.get("terms", "")),
+                )
+            )
             if "group_fraction" in val:  # used at split time; a bad value is a spec error, reported here
                 float(val["group_fraction"]), int(val.get("seed", 0))
         except (TypeError, ValueError, AttributeError) as exc:
@@ -127,8 +141,15 @@ def read_spec(path: str | Path, data_root: str | Path | None = None) -> DataSpec
         raise DataSpecError(f"data spec {path}: sbi_share must lie in [0, 1]")
     if sum(s.real_weight for s in sources) <= 0:
         raise DataSpecError(f"data spec {path}: no source has a real_weight > 0")
-    return DataSpec(name=str(raw.get("name", path.stem)), path=path, sources=tuple(sources), sbi_share=share,
-                    calibration_split_seed=split_seed, max_fpr=max_fpr, raw=raw)
+    return DataSpec(
+        name=str(raw.get("name", path.stem)),
+        path=path,
+        sources=tuple(sources),
+        sbi_share=share,
+        calibration_split_seed=split_seed,
+        max_fpr=max_fpr,
+        raw=raw,
+    )
 
 
 def _source_table(src: SourceSpec) -> pd.DataFrame:
@@ -149,7 +170,9 @@ def _source_table(src: SourceSpec) -> pd.DataFrame:
         col = val["column"]
         if col not in extra:
             raise DataError(f"source {src.name}: labels.csv has no column {col!r} for the validation split")
-        df["role"] = ["calib" if str(extra[col].get(p)) == str(val.get("value", "test")) else "train" for p in df["path"]]
+        df["role"] = [
+            "calib" if str(extra[col].get(p)) == str(val.get("value", "test")) else "train" for p in df["path"]
+        ]
     else:
         train, valid = split_by_group(df, float(val["group_fraction"]), int(val.get("seed", 0)))
         keep = set(valid["path"])

@@ -6,6 +6,7 @@ file lists ``<name>.calib_files.csv`` (temperature and threshold fitted here) an
 ``<name>.val_files.csv`` (held-out groups the card's metrics are measured on), which ship
 beside the weights so anyone can reproduce the card's numbers with ``dfd eval``.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,8 +41,9 @@ def _device(name: str):
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise TrainingConfigError(f"device {name!r} was asked for, but torch sees no CUDA GPU here; "
-                                  "use --device auto or cpu")
+        raise TrainingConfigError(
+            f"device {name!r} was asked for, but torch sees no CUDA GPU here; use --device auto or cpu"
+        )
     return torch.device(name)
 
 
@@ -72,8 +74,10 @@ def _split(cfg: TrainConfig):
     calib_df, report_df = split_by_group(val_df, 0.5, split_seed + 1)
     for part, d in (("training", train_df), ("calibration", calib_df), ("validation", report_df)):
         if d.empty:
-            raise DataError(f"the {part} part of {cfg.data} is empty ({len(df)} files in {df['group'].nunique()} "
-                            f"group(s), val_fraction {cfg.val_fraction}): more files or groups are needed")
+            raise DataError(
+                f"the {part} part of {cfg.data} is empty ({len(df)} files in {df['group'].nunique()} "
+                f"group(s), val_fraction {cfg.val_fraction}): more files or groups are needed"
+            )
     return train_df, calib_df, report_df
 
 
@@ -108,8 +112,10 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
         landmarks = {k: v for k, v in read_landmarks(lm_csv).items() if v is not None}
     sbi_pool = [p for p in reals if p in landmarks]
     if cfg.mode != "fakes_only" and not sbi_pool:
-        raise DataError("no real face with landmarks (MTCNN found no face in any training real): pseudo-fakes "
-                        "cannot be made; check the data, or use --mode fakes_only")
+        raise DataError(
+            "no real face with landmarks (MTCNN found no face in any training real): pseudo-fakes "
+            "cannot be made; check the data, or use --mode fakes_only"
+        )
 
     model = build_model(cfg, bb, device)
     val_all = pd_concat(calib_df, report_df)
@@ -119,8 +125,16 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
     def epoch_dataset(epoch: int, n: int) -> CropDataset:
         rng = np.random.default_rng([cfg.seed, epoch])
         samples = epoch_samples(reals, fakes, sbi_pool, n, cfg.mode, rng, cfg.sbi_share)
-        return CropDataset(cfg.data, samples, cfg.input_size, bb.mean, bb.std, train=True, landmarks=landmarks,
-                           seed=cfg.seed * 1000 + epoch)
+        return CropDataset(
+            cfg.data,
+            samples,
+            cfg.input_size,
+            bb.mean,
+            bb.std,
+            train=True,
+            landmarks=landmarks,
+            seed=cfg.seed * 1000 + epoch,
+        )
 
     history = fit(cfg, model, epoch_dataset, mon_ds, mon["label"].to_numpy(), device, progress)
     return _finish(cfg, model, bb, calib_df, report_df, history, device, progress)
@@ -152,7 +166,9 @@ def build_model(cfg: TrainConfig, bb, device):
     return model.to(device).to(memory_format=torch.channels_last)
 
 
-def fit(cfg: TrainConfig, model, epoch_dataset, mon_ds, y_mon: np.ndarray, device, progress: Progress | None) -> list[dict]:
+def fit(
+    cfg: TrainConfig, model, epoch_dataset, mon_ds, y_mon: np.ndarray, device, progress: Progress | None
+) -> list[dict]:
     """The epoch loop, resumable from ``checkpoint_last.pt``; ``epoch_dataset(epoch, n)`` gives each epoch's samples."""
     import torch
 
@@ -178,8 +194,13 @@ def fit(cfg: TrainConfig, model, epoch_dataset, mon_ds, y_mon: np.ndarray, devic
     for epoch in range(start_epoch, cfg.epochs):
         ds = epoch_dataset(epoch, steps_per_epoch * cfg.batch_size)
         loader = torch.utils.data.DataLoader(
-            ds, batch_size=cfg.batch_size, shuffle=False, num_workers=cfg.workers, drop_last=True,
-            persistent_workers=False, generator=torch.Generator().manual_seed(cfg.seed + epoch),
+            ds,
+            batch_size=cfg.batch_size,
+            shuffle=False,
+            num_workers=cfg.workers,
+            drop_last=True,
+            persistent_workers=False,
+            generator=torch.Generator().manual_seed(cfg.seed + epoch),
         )
         model.train()
         prog.start(len(loader), f"epoch {epoch + 1}/{cfg.epochs}")
@@ -196,15 +217,36 @@ def fit(cfg: TrainConfig, model, epoch_dataset, mon_ds, y_mon: np.ndarray, devic
             prog.advance(1, loss=running)
         prog.close()
         auc = roc_auc(y_mon, predict_logits(model, mon_ds, 64, device, tta=cfg.tta))
-        rec = {"epoch": epoch + 1, "loss": running, "val_auc_monitor": auc, "seconds": time.time() - t0,
-               "images_per_s": len(loader) * cfg.batch_size / (time.time() - t0)}
+        rec = {
+            "epoch": epoch + 1,
+            "loss": running,
+            "val_auc_monitor": auc,
+            "seconds": time.time() - t0,
+            "images_per_s": len(loader) * cfg.batch_size / (time.time() - t0),
+        }
         history.append(rec)
         log.info("epoch %d: %s", epoch + 1, rec)
         with atomic_path(ckpt) as tmp:  # a run killed while saving resumes from the previous epoch
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                        "epoch": epoch + 1}, tmp)
+            torch.save(
+                {"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "epoch": epoch + 1},
+                tmp,
+            )
         atomic_write(out / "history.json", json.dumps(history, indent=2))
     return history
+
+
+def card_basics(cfg: TrainConfig, bb) -> dict:
+    """The model card fields that come straight from the training settings and the backbone."""
+    return {
+        "name": cfg.name,
+        "backbone": cfg.backbone,
+        "input_size": cfg.input_size,
+        "mean": bb.mean,
+        "std": bb.std,
+        "crop_scale": cfg.crop_scale,
+        "crop_offset_y": cfg.crop_offset_y,
+        "tta": cfg.tta,
+    }
 
 
 def pd_concat(a, b):
@@ -214,7 +256,7 @@ def pd_concat(a, b):
 
 
 def _samples(df) -> list[Sample]:
-    return [Sample(p, int(l), "fake" if l else "real") for p, l in zip(df["path"], df["label"])]
+    return [Sample(p, int(y), "fake" if y else "real") for p, y in zip(df["path"], df["label"])]
 
 
 def _calibrate(logits: dict, y_cal: np.ndarray, y_val: np.ndarray):
@@ -229,8 +271,9 @@ def _calibrate(logits: dict, y_cal: np.ndarray, y_val: np.ndarray):
     return temperature, bias, threshold, metrics
 
 
-def recalibrate_run(card_path: str | Path, data: str | Path | None = None, tta: str | None = None,
-                    progress: Progress | None = None) -> ModelCard:
+def recalibrate_run(
+    card_path: str | Path, data: str | Path | None = None, tta: str | None = None, progress: Progress | None = None
+) -> ModelCard:
     """Refit a finished run's calibration and rewrite its card.
 
     With the same test-time augmentation (``tta`` None or the card's), the saved validation
@@ -250,17 +293,31 @@ def recalibrate_run(card_path: str | Path, data: str | Path | None = None, tta: 
     tta = card.tta if tta is None else tta
     if tta != card.tta:
         if data is None:
-            raise TrainingConfigError(f"changing test-time augmentation ({card.tta} -> {tta}) means scoring again: give data")
+            raise TrainingConfigError(
+                f"changing test-time augmentation ({card.tta} -> {tta}) means scoring again: give data"
+            )
         from ..models.checkpoint import load_model
 
         loaded = load_model(str(card_path))
-        logits = _score_halves(data, loaded.module, halves[0], halves[1], card.input_size, card.mean, card.std, "cpu", tta, progress)
+        logits = _score_halves(
+            data, loaded.module, halves[0], halves[1], card.input_size, card.mean, card.std, "cpu", tta, progress
+        )
         np.savez(run / "val_logits.npz", calib=logits["calib"], val=logits["val"])
     else:
         logits = dict(np.load(run / "val_logits.npz"))
-    temperature, bias, threshold, metrics = _calibrate(logits, halves[0]["label"].to_numpy(), halves[1]["label"].to_numpy())
-    new = replace(card, tta=tta, temperature=temperature, logit_bias=bias, threshold=threshold, metrics={**card.metrics, **metrics},
-                  calibration_rule=CALIBRATION_RULE, threshold_rule=THRESHOLD_RULE)
+    temperature, bias, threshold, metrics = _calibrate(
+        logits, halves[0]["label"].to_numpy(), halves[1]["label"].to_numpy()
+    )
+    new = replace(
+        card,
+        tta=tta,
+        temperature=temperature,
+        logit_bias=bias,
+        threshold=threshold,
+        metrics={**card.metrics, **metrics},
+        calibration_rule=CALIBRATION_RULE,
+        threshold_rule=THRESHOLD_RULE,
+    )
     new.write(card_path)
     return new
 
@@ -277,25 +334,21 @@ def _score_halves(data, model, calib_df, report_df, input_size, mean, std, devic
 
 
 def _finish(cfg, model, bb, calib_df, report_df, history, device, progress) -> Path:
-    logits = _score_halves(cfg.data, model, calib_df, report_df, cfg.input_size, bb.mean, bb.std, device, cfg.tta, progress)
+    logits = _score_halves(
+        cfg.data, model, calib_df, report_df, cfg.input_size, bb.mean, bb.std, device, cfg.tta, progress
+    )
     y_cal, y_val = calib_df["label"].to_numpy(), report_df["label"].to_numpy()
     temperature, bias, threshold, metrics = _calibrate(logits, y_cal, y_val)
     np.savez(Path(cfg.out) / "val_logits.npz", calib=logits["calib"], val=logits["val"])
     card = ModelCard(
-        name=cfg.name,
-        backbone=cfg.backbone,
-        input_size=cfg.input_size,
-        mean=bb.mean,
-        std=bb.std,
-        crop_scale=cfg.crop_scale,
-        crop_offset_y=cfg.crop_offset_y,
-        tta=cfg.tta,
+        **card_basics(cfg, bb),
         temperature=temperature,
         logit_bias=bias,
         calibration_rule=CALIBRATION_RULE,
         threshold=threshold,
         threshold_rule=THRESHOLD_RULE,
-        training_data=cfg.training_data or f"{Path(cfg.data).name} ({len(calib_df) + len(report_df)} validation crops held out by group)",
+        training_data=cfg.training_data
+        or f"{Path(cfg.data).name} ({len(calib_df) + len(report_df)} validation crops held out by group)",
         data_terms=cfg.data_terms,
         split={
             "rule": f"by group (source video), sha256(seed:group) < {cfg.val_fraction} -> validation; validation split again by group into calibration and held-out halves",
@@ -305,7 +358,8 @@ def _finish(cfg, model, bb, calib_df, report_df, history, device, progress) -> P
             "n_calibration": int(len(calib_df)),
             "n_validation": int(len(report_df)),
         },
-        training={k: v for k, v in asdict(cfg).items() if k not in ("limits", "data_terms", "training_data")} | {"history": history},
+        training={k: v for k, v in asdict(cfg).items() if k not in ("limits", "data_terms", "training_data")}
+        | {"history": history},
         metrics=metrics,
         limits=list(cfg.limits),
         weights_file=f"{cfg.name}.pt",
