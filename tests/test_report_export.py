@@ -19,11 +19,13 @@ from dfd_lib.cli import main
 from dfd_lib.export import ExportError, export_bundle
 from dfd_lib.export.zipout import FIXED_DATE_TIME, check_arcname, safe_component
 from dfd_lib.portal import PortalFieldsError, save_portal_fields
-from report_support import (
+from report_support import (  # noqa: F401 - case, report_case_store and item_id_of are pytest fixtures
     NCRP_VALUES,
     SOURCE_URL,
     UNICODE_NAME,
-    item_id_of,  # noqa: F401
+    case,
+    item_id_of,
+    report_case_store,
 )
 
 
