@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import struct
 import warnings
+from typing import cast
 
 import numpy as np
 
@@ -267,7 +268,7 @@ class JpegAnalysis(Analysis):
                     w, h = img.size
                     if w * h > evidence.limits.max_image_pixels:
                         raise MediaTooLarge(f"image is {w}x{h}, over the pixel limit")
-                    tables = {k: list(v) for k, v in img.quantization.items()}
+                    tables = {k: list(v) for k, v in cast(JpegImagePlugin.JpegImageFile, img).quantization.items()}
                     sampling = _SAMPLING.get(JpegImagePlugin.get_sampling(img), "other")
                     progressive = bool(img.info.get("progressive") or img.info.get("progression"))
                     exif_raw = img.info.get("exif")

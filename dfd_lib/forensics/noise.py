@@ -11,6 +11,7 @@ residual too, so textured areas read as "noisier" than flat ones.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -65,7 +66,7 @@ class NoiseAnalysis(Analysis):
         used = sigma[valid] if valid.sum() >= 4 else sigma.ravel()
         p5, p50, p95, p99 = (float(v) for v in np.percentile(used, [5, 50, 95, 99]))
         off = float(np.mean((used > 2 * p50) | (used < p50 / 2))) if p50 > 0 else None
-        metrics = {
+        metrics: dict[str, Any] = {
             "block_size": block,
             "blocks": int(sigma.size),
             "blocks_used": int(used.size),

@@ -84,7 +84,7 @@ def find_periodic_peaks(spectrum: np.ndarray, residual: str = "") -> list[dict]:
     return sorted(peaks, key=lambda p: -p["z"])
 
 
-def _radial_profile(spectrum: np.ndarray) -> tuple[list[float], list[float]]:
+def _radial_profile(spectrum: np.ndarray) -> tuple[list[float], list[float | None]]:
     t = spectrum.shape[0]
     f = np.fft.fftshift(np.fft.fftfreq(t))
     r = np.hypot(*np.meshgrid(f, f))

@@ -137,12 +137,12 @@ def _item_section(it: ItemDetail) -> str:
     if len(it.frames) >= 2:
         plot = frame_plot_png(it.frames, it.threshold)
         out.append(f'<p><img src="{_uri(plot, "image/png")}" alt="per-frame scores" width="900"></p>')
-    maps = [f for f in it.forensics if f.map is not None]
+    maps = [(f, f.map) for f in it.forensics if f.map is not None]
     out += [
-        f'<figure><img src="{_uri(display_jpeg(f.map), "image/jpeg")}" alt="{escape(f.analysis)} map" '
+        f'<figure><img src="{_uri(display_jpeg(m), "image/jpeg")}" alt="{escape(f.analysis)} map" '
         f'width="280"><figcaption>{escape(ANALYSIS_TITLES.get(f.analysis, f.analysis))}'
         "</figcaption></figure>"
-        for f in maps
+        for f, m in maps
     ]
     notes = [
         f"<li>{escape(ANALYSIS_TITLES.get(f.analysis, f.analysis))} ({escape(f.status)}): {escape(f.summary)}</li>"

@@ -90,7 +90,9 @@ def frame_box(img: np.ndarray, box, scale: float, offset_y: float) -> np.ndarray
     """The scanner's square face window around an MTCNN ``box`` (x1, y1, x2, y2), at full resolution."""
     from ..faces import FaceBox, cut_window, square_box
 
-    return cut_window(img, square_box(FaceBox(tuple(float(v) for v in box), 1.0, ()), scale, offset_y))
+    return cut_window(
+        img, square_box(FaceBox((float(box[0]), float(box[1]), float(box[2]), float(box[3])), 1.0, ()), scale, offset_y)
+    )
 
 
 class CropDataset:
