@@ -7,14 +7,19 @@ and report formats all use it; nothing outside this module reaches into its stor
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Generic, Iterator, TypeVar
+from typing import Generic, Iterator, Protocol, TypeVar
 
 from .errors import RegistryError
 
 __all__ = ["Registry"]
 
 
-T = TypeVar("T")
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+T = TypeVar("T", bound=_Named)
 
 
 @dataclass

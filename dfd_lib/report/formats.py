@@ -51,8 +51,11 @@ class ReportSettings:
 
 @runtime_checkable
 class ReportModule(Protocol):
-    name: str
-    description: str
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def description(self) -> str: ...
 
     def generate(self, case: Case, settings: ReportSettings, progress: Progress | None) -> Path: ...
 
