@@ -66,7 +66,7 @@ def frame_plot_png(
     from matplotlib.figure import Figure
 
     use_time = all(f.time_s is not None for f in frames)
-    xs = [f.time_s if use_time else f.index for f in frames]
+    xs: list[float] = [f.time_s for f in frames if f.time_s is not None] if use_time else [f.index for f in frames]
     fig = Figure(figsize=(width_in, height_in), dpi=150)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)

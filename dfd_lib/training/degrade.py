@@ -19,7 +19,12 @@ __all__ = ["jpeg_roundtrip", "h264_roundtrip", "sharpen", "denoise", "down_up", 
 def jpeg_roundtrip(img: np.ndarray, quality: int) -> np.ndarray:
     """Encode an RGB image as JPEG at ``quality`` and decode it again."""
     ok, buf = cv2.imencode(".jpg", img[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
-    return np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]) if ok else img
+    if not ok:
+        return img
+    decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    if decoded is None:
+        raise ValueError("JPEG round trip: the freshly encoded image could not be decoded")
+    return np.ascontiguousarray(decoded[..., ::-1])
 
 
 def h264_roundtrip(img: np.ndarray, crf: int) -> np.ndarray:
@@ -40,7 +45,7 @@ def h264_roundtrip(img: np.ndarray, crf: int) -> np.ndarray:
         for p in s.encode():
             c.mux(p)
     buf.seek(0)
-    with av.open(buf) as c:
+    with av.open(buf, "r") as c:
         out = next(c.decode(video=0)).to_ndarray(format="rgb24")
     return out if out.shape[:2] == (h, w) else cv2.resize(out, (w, h))
 

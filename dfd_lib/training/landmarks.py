@@ -78,9 +78,9 @@ def compute_landmarks(
     return out_csv
 
 
-def read_landmarks(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """``{rel_path: (box[4], landmarks[5, 2])}`` for rows with a face."""
-    out = {}
+def read_landmarks(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray] | None]:
+    """``{rel_path: (box[4], landmarks[5, 2])}`` for rows with a face (None for rows without one)."""
+    out: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
     with open(path, newline="") as fh:
         for row in csv.DictReader(fh):
             if not row["x1"]:

@@ -15,6 +15,7 @@ import logging
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -51,7 +52,7 @@ def list_frame(rows: pd.DataFrame, landmarks: dict) -> pd.DataFrame:
     out = rows.assign(label=rows["label"].map({0: "real", 1: "fake"}))[LIST_COLUMNS].copy()
     boxes = [landmarks[p][0] if p in landmarks else [None] * 4 for p in rows["abs_path"]]
     for i, col in enumerate(BOX_COLUMNS):
-        out[col] = [None if b[i] is None else round(float(b[i]), 2) for b in boxes]
+        out[col] = [None if (v := b[i]) is None else round(float(v), 2) for b in boxes]
     return out
 
 
@@ -121,7 +122,12 @@ def crop_loader(spec: DataSpec, rows: pd.DataFrame, card, landmarks: dict, batch
         crop_scale=card.crop_scale,
         crop_offset_y=card.crop_offset_y,
     )
-    return torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=0)
+    return torch.utils.data.DataLoader(
+        cast("torch.utils.data.Dataset", ds),  # map-style by duck typing; the stub wants the base class
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=0,
+    )
 
 
 def score_table(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -42,7 +44,7 @@ def write_eval_plots(
     written.append(_save(fig, out / "roc.png"))
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    bins = np.linspace(0, 1, 26)
+    bins = cast("Sequence[float]", np.linspace(0, 1, 26))  # matplotlib's stub omits arrays, which hist accepts
     ax.hist(p[y == 0], bins=bins, alpha=0.6, label=f"real (n={int((y == 0).sum())})", color="tab:green")
     ax.hist(p[y == 1], bins=bins, alpha=0.6, label=f"fake (n={int((y == 1).sum())})", color="tab:red")
     ax.axvline(threshold, color="k", ls="--", label="threshold")
