@@ -31,7 +31,7 @@ def overlay(crop: np.ndarray, heatmap: np.ndarray, opacity: float = 0.5) -> np.n
 
     if heatmap.shape[:2] != crop.shape[:2]:
         heatmap = cv2.resize(heatmap, (crop.shape[1], crop.shape[0]), interpolation=cv2.INTER_LINEAR)
-    colour = cv2.applyColorMap(np.uint8(255 * np.clip(heatmap, 0, 1)), cv2.COLORMAP_JET)[..., ::-1]
+    colour = cv2.applyColorMap((255 * np.clip(heatmap, 0, 1)).astype(np.uint8), cv2.COLORMAP_JET)[..., ::-1]
     out = crop.astype(np.float32) * (1 - opacity) + colour.astype(np.float32) * opacity
     return np.clip(out, 0, 255).astype(np.uint8)
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from .registry import BACKBONES, Backbone
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["register_default_backbones"]
 
@@ -60,7 +65,7 @@ def register_default_backbones() -> None:
         Backbone(
             name="inception_resnet_v1",
             build=_build_inception_resnet_v1,
-            cam_layer=lambda m: m.block8,
+            cam_layer=lambda m: cast("torch.nn.Module", m).block8,
             input_size=160,
             mean=(0.5, 0.5, 0.5),
             std=(0.5, 0.5, 0.5),
@@ -73,7 +78,7 @@ def register_default_backbones() -> None:
         Backbone(
             name="efficientnet_lite0",
             build=_build_efficientnet_lite0,
-            cam_layer=lambda m: m.bn2,
+            cam_layer=lambda m: cast("torch.nn.Module", m).bn2,
             input_size=160,
             mean=(0.5, 0.5, 0.5),
             std=(0.5, 0.5, 0.5),

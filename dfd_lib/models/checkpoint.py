@@ -10,12 +10,18 @@ import logging
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from ..env import WEIGHTS_DIR_ENV
 from ..errors import ModelCardError, ModelCardMismatch, ModelNotFound
 from ..media import sha256_file
 from .backbones import BACKBONES
 from .card import ModelCard
+
+if TYPE_CHECKING:
+    import torch
+
+    from .novelty import NoveltyModel
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +32,9 @@ __all__ = ["WEIGHTS_DIR_ENV", "LoadedModel", "weights_dirs", "list_cards", "find
 @dataclass(frozen=True)
 class LoadedModel:
     card: ModelCard
-    module: object  # torch.nn.Module in eval mode, float32
+    module: torch.nn.Module  # in eval mode, float32
     card_path: Path
-    novelty: object = None  # NoveltyModel when the card has novelty statistics
+    novelty: NoveltyModel | None = None  # when the card has novelty statistics
     kind_head: object = None  # KindHead when the card has one
     onnx: object = None  # OnnxClassifier when the card names an ONNX export and onnxruntime is installed
     card_sha256: str = ""  # SHA-256 of the card file as loaded (recorded with every finding)
@@ -136,7 +142,7 @@ def load_model(
             f"{card.sha256}; the file was altered or does not belong to this card, refusing to load it"
         )
     backbone = BACKBONES.get(card.backbone)
-    module = backbone.build(False)
+    module = cast("torch.nn.Module", backbone.build(False))  # Backbone.build is typed as returning object
     try:
         state = torch.load(weights, map_location="cpu", weights_only=True)
     except Exception as exc:

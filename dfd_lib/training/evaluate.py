@@ -58,7 +58,7 @@ def evaluate(
 
     if self_blend and not crops:
         raise TrainingConfigError("the self-blend check works on face crops: use it with crops=True (--crops)")
-    df = load_labels(root, labels_csv)
+    df = load_labels(Path(root), Path(labels_csv) if labels_csv else None)
     if self_blend:
         return _evaluate_self_blend(
             root, df[df["label"] == 0], model, weights_dir, progress, batch_size, landmarks_csv, seed
@@ -78,7 +78,9 @@ def evaluate(
             if batch:
                 scores = scanner.detector.predict([b[2] for b in batch])
                 for (p, y, _), s in zip(batch, scores):
-                    paths.append(p), ys.append(y), ps.append(float(s))
+                    paths.append(p)
+                    ys.append(y)
+                    ps.append(float(s))
                 prog.advance(len(batch))
                 batch.clear()
 
@@ -95,7 +97,11 @@ def evaluate(
         for rel, y in zip(df["path"], df["label"]):
             r = scanner.scan_file(root / rel)
             if r.status == "scored":
-                paths.append(rel), ys.append(int(y)), ps.append(float(r.score))
+                if r.score is None:
+                    raise TrainingConfigError(f"{rel}: the scanner reported a score status without a score")
+                paths.append(rel)
+                ys.append(int(y))
+                ps.append(float(r.score))
             elif r.status == "no_face":
                 n_no_face += 1
                 problems.append((rel, r.status, r.message))
@@ -152,7 +158,9 @@ def _evaluate_self_blend(root, reals, model, weights_dir, progress, batch_size, 
             items.append((f"{rel}#self-blend", 1, jpeg_roundtrip(fake, 90)))
         if items:
             for (p, y, _), sc in zip(items, scanner.detector.predict([it[2] for it in items])):
-                paths.append(p), ys.append(y), ps.append(float(sc))
+                paths.append(p)
+                ys.append(y)
+                ps.append(float(sc))
         prog.advance(min(batch_size, len(rels) - s))
     prog.close()
     y_arr, p_arr = np.array(ys, dtype=int), np.array(ps, dtype=float)

@@ -47,14 +47,15 @@ def evaluate_spec(
 ) -> EvalResult:
     from ..scan import Scanner
 
-    spec = read_spec(spec_path, data_root)
+    spec = read_spec(Path(spec_path), data_root)
     rows = _rows(spec, labels_csv, role)
     scanner = Scanner(model, weights_dir=weights_dir)
     card = scanner.model.card
     problems: list[tuple[str, str, str]] = []
     if crops:
         scores, novelty, rows = _score_crops(spec, rows, scanner, landmarks_dir, problems, progress)
-        outside = None if novelty is None else novelty > scanner.model.novelty.threshold
+        nov_model = scanner.model.novelty  # never None when novelty scores came back
+        outside = None if novelty is None or nov_model is None else novelty > nov_model.threshold
         verdicts = None
     else:
         scores, outside, verdicts, rows = _score_pipeline(rows, scanner, problems, progress)

@@ -23,6 +23,7 @@ from ..fileio import atomic_path, atomic_write
 from ..models.backbones import BACKBONES
 from ..models.card import ModelCard
 from ..models.checkpoint import save_checkpoint
+from ..models.tta import TtaMode
 from ..progress import Progress, ensure_progress
 from .calibrate import CALIBRATION_RULE, THRESHOLD_RULE, apply_calibration, choose_threshold, fit_platt, sigmoid
 from .config import TrainConfig
@@ -272,7 +273,7 @@ def _calibrate(logits: dict, y_cal: np.ndarray, y_val: np.ndarray):
 
 
 def recalibrate_run(
-    card_path: str | Path, data: str | Path | None = None, tta: str | None = None, progress: Progress | None = None
+    card_path: str | Path, data: str | Path | None = None, tta: TtaMode | None = None, progress: Progress | None = None
 ) -> ModelCard:
     """Refit a finished run's calibration and rewrite its card.
 
