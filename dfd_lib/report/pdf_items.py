@@ -145,18 +145,18 @@ def _frames(pdf: ReportPDF, it: ItemDetail) -> None:
 
 
 def _forensics(pdf: ReportPDF, it: ItemDetail) -> None:
-    maps = [f for f in it.forensics if f.map is not None]
+    maps = [(f, f.map) for f in it.forensics if f.map is not None]
     w, gap = 56.0, 6.0
     for row_start in range(0, len(maps), 3):
         row = maps[row_start : row_start + 3]
-        h = max(min(w * _aspect(f.map), 70.0) for f in row)
+        h = max(min(w * _aspect(m), 70.0) for _, m in row)
         pdf.ensure_space(h + 9)
         y = pdf.get_y() + 1
-        for i, f in enumerate(row):
+        for i, (f, m) in enumerate(row):
             x = pdf.l_margin + i * (w + gap)
-            fh = min(w * _aspect(f.map), 70.0)
-            fw = fh / _aspect(f.map)
-            pdf.image_bytes(display_jpeg(f.map), x=x + (w - fw) / 2, y=y, w=fw, h=fh)
+            fh = min(w * _aspect(m), 70.0)
+            fw = fh / _aspect(m)
+            pdf.image_bytes(display_jpeg(m), x=x + (w - fw) / 2, y=y, w=fw, h=fh)
             pdf.set_xy(x, y + h + 0.5)
             pdf.set_font(SANS, "B", 7.5)
             pdf.cell(w, 3.5, ANALYSIS_TITLES.get(f.analysis, f.analysis), align="C")

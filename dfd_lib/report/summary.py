@@ -38,6 +38,13 @@ def _plural(n: int, word: str, plural: str | None = None) -> str:
     return f"{n} {word if n == 1 else (plural or word + 's')}"
 
 
+def _score_of(item: ItemDetail) -> float:
+    """The score of an item already selected as scored (its score is never None)."""
+    if item.score is None:
+        raise ValueError(f"item {item.name} has no score")
+    return item.score
+
+
 def summarise(data: ReportData, top_n: int = 5) -> Summary:
     items = data.items
     statuses = Counter(i.status for i in items)
@@ -56,8 +63,8 @@ def summarise(data: ReportData, top_n: int = 5) -> Summary:
         fake = verdicts.get("fake", 0)
         paras.append(
             f"Of the scored items, {fake} reached the model's decision threshold and are marked 'fake' by the model, "
-            f"and {len(scored) - fake} stayed below it. The highest score is {fmt_score(max(i.score for i in scored))} "
-            f"({max(scored, key=lambda i: i.score).name})."
+            f"and {len(scored) - fake} stayed below it. The highest score is {fmt_score(max(_score_of(i) for i in scored))} "
+            f"({max(scored, key=_score_of).name})."
         )
         paras.append(
             "A score is evidence for an examiner to weigh, not proof; see 'How to read this report' at the "
@@ -88,5 +95,5 @@ def summarise(data: ReportData, top_n: int = 5) -> Summary:
         status_counts=tuple((STATUS_WORDS.get(s, s), n) for s, n in sorted(statuses.items())),
         verdict_counts=tuple((VERDICT_WORDS.get(v, v), n) for v, n in sorted(verdicts.items())),
         analyst_counts=tuple((VERDICT_WORDS.get(v, v), n) for v, n in sorted(analyst.items())),
-        top=tuple(sorted(scored, key=lambda i: (-i.score, i.item_id))[:top_n]),
+        top=tuple(sorted(scored, key=lambda i: (-_score_of(i), i.item_id))[:top_n]),
     )

@@ -31,7 +31,7 @@ def face_hull_points(landmarks: np.ndarray, rng: np.random.Generator) -> np.ndar
     up_k = rng.uniform(0.15, 0.55)  # forehead height
     chin_k = rng.uniform(0.2, 0.55)
     side_k = rng.uniform(0.1, 0.4)
-    pts = [
+    pts: list[np.ndarray] = [
         eye_mid - down * up_k,
         le - across * w * side_k - down * up_k * 0.5,
         re + across * w * side_k - down * up_k * 0.5,
@@ -52,7 +52,7 @@ def blend_mask(shape: tuple[int, int], landmarks: np.ndarray, rng: np.random.Gen
     h, w = shape
     pts = face_hull_points(landmarks, rng)
     hull = cv2.convexHull(np.round(pts).astype(np.int32))
-    mask = np.zeros((h, w), dtype=np.float32)
+    mask: np.ndarray = np.zeros((h, w), dtype=np.float32)
     cv2.fillConvexPoly(mask, hull, 1.0)
     # Elastic deformation: a smooth random displacement field.
     alpha = rng.uniform(0.01, 0.04) * w
