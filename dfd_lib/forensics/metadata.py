@@ -191,7 +191,7 @@ def _gps(gps: dict) -> dict | None:
     lat, lon = deg(gps[2], gps.get(1, "N")), deg(gps[4], gps.get(3, "E"))
     if lat is None or lon is None:
         return None
-    out = {"latitude": round(lat, 6), "longitude": round(lon, 6)}
+    out: dict[str, float | None] = {"latitude": round(lat, 6), "longitude": round(lon, 6)}
     try:
         out["altitude_m"] = round(float(gps[6]), 1) if 6 in gps else None
     except (TypeError, ValueError, ZeroDivisionError):
@@ -304,8 +304,8 @@ class MetadataAnalysis(Analysis):
             "editing_software_matches": [m.to_dict() for m in editors],
             "date_problems": problems,
         }
-        for key, value in list(metrics["fields"].items()):
-            metrics["fields"][key] = value if len(value) <= 2000 else value[:2000] + " [...]"
+        for field_name, value in list(fields.items()):  # metrics["fields"] is this same dict
+            fields[field_name] = value if len(value) <= 2000 else value[:2000] + " [...]"
         return ForensicResult(
             self.name,
             "ok",

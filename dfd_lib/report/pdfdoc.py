@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 from datetime import datetime
-from typing import Sequence
+from typing import Sequence, cast
 
 from fpdf import FPDF
 from fpdf.enums import AccessPermission, EncryptionMethod, XPos, YPos
@@ -129,11 +129,16 @@ class ReportPDF(FPDF):
         for key, value in rows:
             font = (MONO, "", size - 1) if key in mono_keys else (SANS, "", size)
             self.set_font(*font)
-            height = self.multi_cell(
-                self.epw_mm - key_width, 4.2, glyph_safe(value) or "-", dry_run=True, output="HEIGHT"
+            # output="HEIGHT" returns the height alone; fpdf's annotation is the union of all output modes
+            height = cast(
+                float,
+                self.multi_cell(self.epw_mm - key_width, 4.2, glyph_safe(value) or "-", dry_run=True, output="HEIGHT"),
             )
             self.set_font(SANS, "B", size)
-            height = max(height, self.multi_cell(key_width - 2, 4.2, glyph_safe(key), dry_run=True, output="HEIGHT"))
+            key_height = cast(
+                float, self.multi_cell(key_width - 2, 4.2, glyph_safe(key), dry_run=True, output="HEIGHT")
+            )
+            height = max(height, key_height)
             self.ensure_space(height + 1)
             y = self.get_y()
             self.set_font(SANS, "B", size)
