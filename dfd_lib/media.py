@@ -17,11 +17,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable, Iterator, Literal, get_args
+from typing import TYPE_CHECKING, Iterable, Iterator, Literal, get_args
 
 import numpy as np
 
 from .errors import MediaTooLarge, UnreadableMedia, UnsupportedMedia
+
+if TYPE_CHECKING:
+    from av import VideoFrame
 
 __all__ = [
     "MediaKind",
@@ -218,7 +221,7 @@ def iter_evidence_files(paths: Iterable[str | os.PathLike]) -> Iterator[Path]:
 _SCALE_ROWS = 256  # rows converted at a time: a 100-megapixel float image needs tens of MB extra, not GBs
 
 
-def _bands(img) -> Iterator[np.ndarray]:
+def _bands(img) -> Iterator[tuple[int, np.ndarray]]:
     """The image's pixels as arrays of at most ``_SCALE_ROWS`` rows (never the whole image copied at once)."""
     w, h = img.size
     for top in range(0, h, _SCALE_ROWS):
@@ -240,7 +243,7 @@ def _wide_to_uint8(img, sixteen_bit: bool) -> np.ndarray:
     if sixteen_bit:
         lo, hi = 0.0, (65535.0 if hi is not None and hi > 255 else 255.0)
     out = np.zeros((img.size[1], img.size[0], 3), np.uint8)
-    if lo is None or hi <= lo:
+    if lo is None or hi is None or hi <= lo:  # lo and hi are None together
         if img.mode == "F":
             for top, band in _bands(img):
                 out[top : top + band.shape[0]][np.isposinf(band)] = 255
@@ -389,14 +392,14 @@ def video_info(path: str | os.PathLike) -> dict:
         raise UnreadableMedia(f"video could not be opened: {exc}") from exc
 
 
-def _every_kth(container, stream, every: int, rate) -> Iterator[tuple[int, float, object]]:
+def _every_kth(container, stream, every: int, rate) -> Iterator[tuple[int, float, VideoFrame]]:
     """(index, time, frame) of every k-th decoded frame."""
     for i, frame in enumerate(container.decode(stream)):
         if i % every == 0:
             yield i, float(frame.time) if frame.time is not None else i / float(rate), frame
 
 
-def _per_second(container, stream, fps: float, rate) -> Iterator[tuple[int, float, object]]:
+def _per_second(container, stream, fps: float, rate) -> Iterator[tuple[int, float, VideoFrame]]:
     """(index, time, frame) of the first frame at or after each 1/fps step of video time.
 
     Decoding is skipped where it cannot matter: once two key frames have been seen, a key frame
@@ -434,7 +437,9 @@ def _per_second(container, stream, fps: float, rate) -> Iterator[tuple[int, floa
         next_t = (int(t * fps + 1e-6) + 1) / fps
         if (
             can_seek
+            and tb is not None  # never None when can_seek
             and interval is not None
+            and last_key is not None  # set before interval
             and last_key + interval * math.floor((next_t - last_key) / interval + 1e-6) > t + 1e-6
         ):
             container.seek(int(next_t / tb), stream=stream, backward=True, any_frame=False)
@@ -469,11 +474,12 @@ def iter_video_frames(
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         rate = stream.average_rate or stream.guessed_rate or Fraction(25)
-        sampled = (
-            _every_kth(container, stream, every, rate)
-            if every is not None
-            else _per_second(container, stream, fps, rate)
-        )
+        if every is not None:
+            sampled = _every_kth(container, stream, every, rate)
+        elif fps is not None:
+            sampled = _per_second(container, stream, fps, rate)
+        else:  # refused above
+            raise ValueError("give every=k or fps>0")
         for i, t, frame in sampled:
             w, h = frame.width, frame.height
             if w * h > limits.max_image_pixels:
