@@ -150,7 +150,9 @@ def draw_boxes(
     img = Image.fromarray(np.asarray(image, dtype=np.uint8)).convert("RGB")
     scale = min(1.0, max_side / max(img.size))
     if scale < 1.0:
-        img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.BILINEAR)
+        img = img.resize(
+            (max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.Resampling.BILINEAR
+        )
     draw = ImageDraw.Draw(img)
     size = max(12, round(max(img.size) / 28))
     font = ImageFont.load_default(size=size)
