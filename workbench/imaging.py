@@ -143,9 +143,7 @@ class ThumbnailCache:
         return data
 
 
-def draw_boxes(
-    image: np.ndarray, boxes: Sequence[tuple[tuple[float, float, float, float], str, str]], max_side: int = 720
-) -> bytes:
+def draw_boxes(image: np.ndarray, boxes: Sequence[tuple[tuple[float, ...], str, str]], max_side: int = 720) -> bytes:
     """Draw ``(box, label, colour)`` rectangles on an RGB image, downscaled to ``max_side``; PNG bytes."""
     img = Image.fromarray(np.asarray(image, dtype=np.uint8)).convert("RGB")
     scale = min(1.0, max_side / max(img.size))

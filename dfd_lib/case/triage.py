@@ -88,15 +88,20 @@ class ModelIdentity:
 class ModelCardLike(Protocol):
     """The card fields every finding records (a :class:`dfd_lib.models.ModelCard` has them and more)."""
 
-    name: str
-    sha256: str
-    threshold: float | None
+    # read-only properties, so that a frozen card and a narrower ``threshold: float`` match too
+    @property
+    def name(self) -> str: ...
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def threshold(self) -> float | None: ...
 
 
 class LoadedModelLike(Protocol):
     """``card``; optionally ``card_sha256`` or ``card_path`` (the card file, hashed into the findings)."""
 
-    card: ModelCardLike
+    @property
+    def card(self) -> ModelCardLike: ...
 
 
 @runtime_checkable
@@ -104,7 +109,8 @@ class HasModelCard(Protocol):
     """What recording findings needs: the model the results come from. Used when present: ``settings``
     (with ``to_dict()``) and the numeric settings named in ``_PARAM_NAMES``, recorded with every finding."""
 
-    model: LoadedModelLike
+    @property
+    def model(self) -> LoadedModelLike: ...
 
 
 @runtime_checkable
