@@ -103,7 +103,8 @@ class Detector:
         from .models.tta import forward_logits_features
 
         onnx, tta = self.model.onnx, self.card.tta
-        zs, feats = [], []
+        zs: list[np.ndarray] = []
+        feats: list[np.ndarray] = []
         with torch.inference_mode():
             for s in range(0, len(crops), self.batch_size):
                 x = self.to_batch(crops[s : s + self.batch_size])
@@ -119,7 +120,8 @@ class Detector:
                 else:
                     z, f = forward_logits(self.model.module, self._device_batch(x), tta).cpu().numpy(), None
                 zs.append(np.asarray(z, dtype=np.float64))
-                feats.append(f)
+                if f is not None:
+                    feats.append(f)
         return np.concatenate(zs), (np.concatenate(feats) if features else None)
 
     def _device_batch(self, x):
@@ -144,9 +146,10 @@ class Detector:
             return self.predict(crops), None, None
         if len(crops) == 0:
             return np.zeros(0), None if nov is None else np.zeros(0), None if kind is None else []
-        z, f = self._forward(crops, features=True)
+        z, feats = self._forward(crops, features=True)
+        assert feats is not None  # asked for with features=True
         p = self.calibrate(z)
-        return p, None if nov is None else nov.score(f), None if kind is None else kind.name(f)
+        return p, None if nov is None else nov.score(feats), None if kind is None else kind.name(feats)
 
     def outside_reasons(self, novelty: float | None) -> tuple[str, ...]:
         nov = self.model.novelty

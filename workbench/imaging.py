@@ -143,14 +143,14 @@ class ThumbnailCache:
         return data
 
 
-def draw_boxes(
-    image: np.ndarray, boxes: Sequence[tuple[tuple[float, float, float, float], str, str]], max_side: int = 720
-) -> bytes:
+def draw_boxes(image: np.ndarray, boxes: Sequence[tuple[tuple[float, ...], str, str]], max_side: int = 720) -> bytes:
     """Draw ``(box, label, colour)`` rectangles on an RGB image, downscaled to ``max_side``; PNG bytes."""
     img = Image.fromarray(np.asarray(image, dtype=np.uint8)).convert("RGB")
     scale = min(1.0, max_side / max(img.size))
     if scale < 1.0:
-        img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.BILINEAR)
+        img = img.resize(
+            (max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.Resampling.BILINEAR
+        )
     draw = ImageDraw.Draw(img)
     size = max(12, round(max(img.size) / 28))
     font = ImageFont.load_default(size=size)

@@ -115,9 +115,7 @@ class ItemView(Component):
             self.facts.value = facts_html(d)
             self.video_box.layout.display = "flex" if d.is_video and d.frames else "none"
             if d.is_video and d.frames:
-                best = max(
-                    range(len(d.frames)), key=lambda i: d.frames[i].score if d.frames[i].score is not None else -1.0
-                )
+                best = max(range(len(d.frames)), key=lambda i: -1.0 if (s := d.frames[i].score) is None else s)
                 self._loading = True
                 try:
                     self.frame.max, self.frame.value = len(d.frames) - 1, best
@@ -220,7 +218,8 @@ class ItemView(Component):
     def _overlay(self, f: FaceDetail, crop: np.ndarray | None) -> bytes | None:
         """Re-blend the recomputed heatmap at the chosen opacity; fall back to the overlay stored at triage."""
         d = self.detail
-        if crop is not None and d is not None and d.model_name and d.model_sha256:
+        # crop is loaded from f.crop, so f.crop is set whenever crop is
+        if crop is not None and f.crop is not None and d is not None and d.model_name and d.model_sha256:
             if f.subject not in self._heat:
                 try:
                     self._heat[f.subject] = self.state.heatmap(f.crop, d.model_name, d.model_sha256)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 
 import ipywidgets as widgets
 from traitlets import Instance
@@ -139,5 +140,5 @@ class ReviewPanel(Component):
             "s": self.save,
         }
         for i, v in enumerate(VERDICTS):
-            keys[str(i + 1)] = lambda verdict=v: self.set_verdict(verdict)
+            keys[str(i + 1)] = partial(self.set_verdict, v)
         return keys

@@ -88,7 +88,8 @@ def read_anchor_file(path: str | os.PathLike) -> Anchor:
         try:
             import pypdf
 
-            keywords = (pypdf.PdfReader(p).metadata or {}).get("/Keywords") or ""
+            info = pypdf.PdfReader(p).metadata
+            keywords = (info.get("/Keywords") if info else None) or ""
             data = str(keywords).encode("utf-8")
         except Exception as exc:  # a damaged PDF: say so, never crash verify
             raise AnchorError(f"{source}: the PDF cannot be read: {exc}") from exc

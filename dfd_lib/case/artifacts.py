@@ -79,4 +79,8 @@ def register_artifact(conn: sqlite3.Connection, item_id: int, art: ArtifactFile)
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
         (art.sha256, item_id, art.kind, art.stored_name, art.width, art.height, utc_now()),
     )
-    return record_ref(conn, "artifacts", cur.lastrowid) if cur.rowcount == 1 else None
+    if cur.rowcount != 1:
+        return None
+    if cur.lastrowid is None:  # sqlite3 always sets it after a row was inserted
+        raise RuntimeError("sqlite3 gave no row id for the new artifact")
+    return record_ref(conn, "artifacts", cur.lastrowid)

@@ -32,7 +32,7 @@ from .verify import VerificationReport, verify_case
 
 if TYPE_CHECKING:
     from .distributed import DaskTriage
-    from .triage import ScannerLike
+    from .triage import HasModelCard, ItemOutcome, ScannerLike
 
 __all__ = ["DB_NAME", "CaseInfo", "Case", "default_actor"]
 
@@ -131,7 +131,10 @@ class Case:
         if row is None:
             raise CaseError(f"case {self.id}: metadata row is missing")
         return CaseInfo(
-            row["case_id"], *(row[k] for k in _INFO_FIELDS), row["created_utc"], last[0] if last else row["created_utc"]
+            id=row["case_id"],
+            **{k: row[k] for k in _INFO_FIELDS},
+            created_utc=row["created_utc"],
+            updated_utc=last[0] if last else row["created_utc"],
         )
 
     def update_info(self, actor: str | None = None, **fields: str) -> CaseInfo:
@@ -186,19 +189,23 @@ class Case:
         every finding, each item in its own transaction.
         """
         self._writable("triage")
+        model_source: HasModelCard  # the model the findings are recorded for
         if dask is not None:  # workers build dask.spec's scanner
-            scanner = dask.client_scanner()
+            model_source = dask.client_scanner()
         elif scanner is None:
             from ..scan import Scanner
 
-            scanner = Scanner()
+            model_source = scanner = Scanner()
         elif not isinstance(scanner, triage_mod.ScannerLike):
             raise CaseError(
                 f"a {type(scanner).__name__} cannot triage: a scanner needs model.card and "
                 "scan_file(path) (see dfd_lib.case.triage.ScannerLike)"
             )
+        else:
+            model_source = scanner
         who = self._actor(examiner)
         intake = self.ingest(paths, acquired_by=acquired_by or who, source=source, actor=who, progress=progress)
+        outcomes: list[ItemOutcome]
         if progress is not None and progress.cancelled():
             outcomes, cancelled = [], True
         else:
@@ -208,10 +215,12 @@ class Case:
 
                     outcomes, cancelled = triage_items_dask(self._conn, self.path, dask, who, progress, forensics)
                 else:
+                    if scanner is None:  # set above whenever dask is None
+                        raise CaseError("no scanner to triage with")
                     outcomes, cancelled = triage_mod.triage_items(
                         self._conn, self.path, scanner, who, progress, forensics
                     )
-        ident = triage_mod.model_identity(scanner)
+        ident = triage_mod.model_identity(model_source)
         df = queries.sort_by_suspicion(self.items(model_sha256=ident.sha256))
         ran = {o.item_id: o.outcome for o in outcomes}
         df.insert(

@@ -236,6 +236,7 @@ def _detail(
     det = found[(found["kind"] == DETECTOR) & (found["model_sha256"] == row["model_sha256"])]
     det_row = det.iloc[-1].to_dict() if len(det) else None
     faces: list[FaceDetail] = []
+    frames: tuple[FrameDetail, ...]
     gradcam_subject, frames, aggregate = None, (), ""
     if det_row is not None:
         faces, gradcam_subject = _faces(

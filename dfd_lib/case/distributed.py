@@ -40,7 +40,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Iterator
+from typing import Any, Iterator, cast
 
 from ..env import WEIGHTS_DIR_ENV
 from ..progress import Progress, ensure_progress
@@ -225,7 +225,7 @@ def _plugin(name: str) -> ModelPlugin:
     plugin = get_worker().plugins.get(name)
     if plugin is None:
         raise RuntimeError(f"this worker has no {name} plugin: the model was never loaded here")
-    return plugin
+    return cast(ModelPlugin, plugin)  # DaskTriage registers a ModelPlugin under this name
 
 
 _NO_PLUGIN = "the model plugin is not installed on this worker"
@@ -267,12 +267,14 @@ def analyse_on_worker(
     from ..media import sha256_file
 
     with tempfile.TemporaryDirectory(prefix="dfd-upload-") if data is not None else _no_dir() as tmp:
-        if data is not None:
+        if data is not None and tmp is not None:  # tmp is the upload folder exactly when data came
             target = Path(tmp) / stored_name
             target.write_bytes(data)
             del data
-        else:
+        elif path is not None:
             target = Path(path)
+        else:
+            raise TypeError("the task has neither a path nor the uploaded bytes")
         try:
             got = sha256_file(target)
         except OSError as exc:
@@ -287,6 +289,8 @@ def analyse_on_worker(
             )
         c = Computed(worker=dict(plugin.identity))
         if need_det:
+            if plugin.scanner is None:  # a model that did not load is reported as plugin.mismatch above
+                raise RuntimeError("the model is not loaded on this worker")
             compute_detector(target, item_id, sha256, plugin.scanner, c)
         if need_for:
             run_all = load_forensics()
@@ -334,6 +338,8 @@ def dask_client(
         finally:
             client.close()
         return
+    if workers is None:  # exactly one of workers and scheduler is given (checked above)
+        raise ValueError("give exactly one of workers and scheduler")
     if workers < 1:
         raise ValueError("--workers must be at least 1")
     # worker-saturation 1.0: a worker holds only the task it runs, so a worker killed by a poison file
@@ -551,7 +557,10 @@ def triage_items_dask(
                             "; check the shared case folder or use --upload)",
                         )
                     else:
-                        c = remote.computed
+                        computed = remote.computed
+                        if computed is None:  # a worker that neither refused nor mismatched sends its analysis
+                            raise CaseError(f"Dask worker {remote.worker.get('worker')} sent no analysis")
+                        c = computed
                         if c.result is not None:  # the worker's path may be a temp file or another mount
                             c.result = replace(c.result, path=str(path))
                         dask.stats["task_s"].append(remote.elapsed_s)

@@ -135,6 +135,8 @@ def _record_error(conn: sqlite3.Connection, path: str, error: str, actor: str, a
             "INSERT INTO intake_errors (path, error, acquired_by, time_utc) VALUES (?, ?, ?, ?)",
             (path, error, acquired_by, utc_now()),
         )
+        if cur.lastrowid is None:  # sqlite3 always sets it after a successful INSERT
+            raise RuntimeError("sqlite3 gave no row id for the new intake error")
         append_entry(
             conn,
             "intake",
@@ -233,6 +235,7 @@ def _commit(
     with write_transaction(conn):
         row = conn.execute("SELECT id, intake_status FROM items WHERE sha256 = ?", (sha256,)).fetchone()
         refs = []
+        outcome: IntakeOutcome
         if row is None:
             cur = conn.execute(
                 "INSERT INTO items (sha256, md5, sha1, size, mime, media_kind, format, stored_name, original_name,"

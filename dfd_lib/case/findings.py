@@ -69,7 +69,6 @@ def detector_findings(
     file_artifacts: list[dict[str, Any]],
 ) -> list[NewFinding]:
     """The file-level finding plus one per scored face."""
-    common = dict(model_name=model_name, model_sha256=model_sha256, threshold=threshold, params=params)
     out = [
         NewFinding(
             kind=DETECTOR,
@@ -80,7 +79,10 @@ def detector_findings(
             verdict=result.verdict,
             artifacts=tuple(file_artifacts),
             result=result.to_dict(),
-            **common,
+            model_name=model_name,
+            model_sha256=model_sha256,
+            threshold=threshold,
+            params=params,
         )
     ]
     for face in result.faces:
@@ -95,7 +97,10 @@ def detector_findings(
                 frame_index=face.frame_index,
                 artifacts=tuple(face_artifacts.get(subject, ())),
                 result=face.to_dict(),
-                **common,
+                model_name=model_name,
+                model_sha256=model_sha256,
+                threshold=threshold,
+                params=params,
             )
         )
     return out
@@ -163,4 +168,6 @@ def insert_finding(conn: sqlite3.Connection, item_id: int, f: NewFinding, actor:
             actor,
         ),
     )
+    if cur.lastrowid is None:  # sqlite3 always sets it after a successful INSERT
+        raise RuntimeError("sqlite3 gave no row id for the new finding")
     return record_ref(conn, "findings", cur.lastrowid)

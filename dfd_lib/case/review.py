@@ -144,6 +144,8 @@ def annotate(
                 utc_now(),
             ),
         )
+        if cur.lastrowid is None:  # sqlite3 always sets it after a successful INSERT
+            raise RuntimeError("sqlite3 gave no row id for the new annotation")
         ref = record_ref(conn, "annotations", cur.lastrowid)
         changed = [
             k

@@ -88,15 +88,20 @@ class ModelIdentity:
 class ModelCardLike(Protocol):
     """The card fields every finding records (a :class:`dfd_lib.models.ModelCard` has them and more)."""
 
-    name: str
-    sha256: str
-    threshold: float | None
+    # read-only properties, so that a frozen card and a narrower ``threshold: float`` match too
+    @property
+    def name(self) -> str: ...
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def threshold(self) -> float | None: ...
 
 
 class LoadedModelLike(Protocol):
     """``card``; optionally ``card_sha256`` or ``card_path`` (the card file, hashed into the findings)."""
 
-    card: ModelCardLike
+    @property
+    def card(self) -> ModelCardLike: ...
 
 
 @runtime_checkable
@@ -104,7 +109,8 @@ class HasModelCard(Protocol):
     """What recording findings needs: the model the results come from. Used when present: ``settings``
     (with ``to_dict()``) and the numeric settings named in ``_PARAM_NAMES``, recorded with every finding."""
 
-    model: LoadedModelLike
+    @property
+    def model(self) -> LoadedModelLike: ...
 
 
 @runtime_checkable
@@ -157,8 +163,9 @@ def scanner_params(scanner: HasModelCard) -> dict[str, Any]:
 
     params: dict[str, Any] = {"tool": "dfd_lib", "tool_version": __version__}
     settings = getattr(scanner, "settings", None)
-    if callable(getattr(settings, "to_dict", None)):  # dfd_lib.scan.Scanner
-        params.update(json_ready(settings.to_dict()))
+    to_dict = getattr(settings, "to_dict", None)
+    if callable(to_dict):  # dfd_lib.scan.Scanner
+        params.update(json_ready(to_dict()))
     for name in _PARAM_NAMES:
         value = getattr(scanner, name, None)
         if isinstance(value, (int, float, str, bool)):
@@ -223,9 +230,10 @@ def compute_detector(path: Path, item_id: Any, sha256: str, scanner: ScannerLike
         )
     out.result = result
     top = result.most_suspicious_face
-    if top is not None and callable(getattr(scanner, "explain", None)):
+    explain = getattr(scanner, "explain", None) if top is not None else None
+    if top is not None and callable(explain):
         try:
-            out.overlay = scanner.explain(top).overlay
+            out.overlay = explain(top).overlay
         except Exception as exc:  # an explanation failing must not cost the finding itself
             log.warning("item %s: Grad-CAM explanation failed: %s", item_id, exc)
             out.explain_error = f"{type(exc).__name__}: {exc}"
@@ -243,6 +251,8 @@ def _detector_part(
     case_dir: Path, c: Computed, ident: ModelIdentity, params: dict, arts: list[ArtifactFile]
 ) -> list[NewFinding]:
     result = c.result
+    if result is None:  # record_analysis calls this only when the detector ran
+        raise ValueError("no detector result to record")
     face_refs: dict[str, list[dict]] = {}
     for face in result.faces:
         if face.crop is not None:
@@ -317,9 +327,10 @@ def record_analysis(
             kept = []
             for f in found:
                 if f.kind == DETECTOR:
-                    f = _detector_attempt(conn, item["id"], f)
-                    if f is None:
+                    attempt = _detector_attempt(conn, item["id"], f)
+                    if attempt is None:
                         continue
+                    f = attempt
                 elif finding_exists(conn, item["id"], f):
                     continue
                 kept.append(f)

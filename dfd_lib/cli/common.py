@@ -8,7 +8,7 @@ import inspect
 import json
 import os
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from ..env import CASES_DIR_ENV, WEIGHTS_DIR_ENV
 
@@ -26,10 +26,10 @@ __all__ = [
 ]
 
 
-def default_of(owner, name: str):
+def default_of(owner: Callable[..., Any], name: str) -> Any:
     """The library's default for an option: field ``name`` of dataclass ``owner``, or parameter ``name`` of
     function ``owner``. CLI options take their defaults from here, never from a second literal."""
-    if dataclasses.is_dataclass(owner):
+    if isinstance(owner, type) and dataclasses.is_dataclass(owner):
         f = next(f for f in dataclasses.fields(owner) if f.name == name)
         if f.default is not dataclasses.MISSING:
             return f.default

@@ -72,7 +72,7 @@ def _write_map(image, maps_dir: Path, stem: str, analysis: str) -> dict:
 
 def _analyse_file(path: Path, names, max_pixels, maps_dir: Path | None) -> dict:
     from ..forensics import ForensicResult, analysis_names, run_all
-    from ..media import sha256_file, sniff
+    from ..media import SniffKind, sha256_file, sniff
 
     if path.exists() and not path.is_file():  # never open a pipe or device (it may block forever)
         msg = "not a regular file (a folder that cannot be read, a device, a pipe or a socket)"
@@ -85,6 +85,10 @@ def _analyse_file(path: Path, names, max_pixels, maps_dir: Path | None) -> dict:
             "mime": None,
             "results": [r.to_dict() for r in results],
         }
+    sha: str | None
+    kind: SniffKind | None
+    mime: str | None
+    size: int | None
     try:
         sha = sha256_file(path)
         kind, mime, _ = sniff(path)

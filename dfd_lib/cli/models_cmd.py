@@ -40,7 +40,7 @@ def run(args) -> int:
             )
         )
         return 0
-    rows = []
+    rows: list[tuple[str | int, ...]] = []
     for path, c in cards:
         if isinstance(c, DfdError):
             rows.append(("INVALID", "", "", "", "", "", str(c)))

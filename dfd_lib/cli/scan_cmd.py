@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from ..progress import TqdmProgress
 from .common import (
@@ -60,7 +61,7 @@ def run(args) -> int:
     from PIL import Image
 
     scanner = scanner_from_args(args)
-    results = []
+    results: list[dict[str, Any]] = []
     gradcam_dir = Path(args.gradcam) if args.gradcam else None
     for r in scanner.scan(args.paths, progress=TqdmProgress(disable=args.quiet)):
         rec = r.to_dict()
@@ -86,7 +87,7 @@ def run(args) -> int:
             for d in order
         ],
     )
-    counts = {}
+    counts: dict[str, int] = {}
     for d in results:
         counts[d["status"]] = counts.get(d["status"], 0) + 1
     print("files: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))

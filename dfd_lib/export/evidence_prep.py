@@ -75,6 +75,7 @@ def convert_image(
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    img: Image.Image
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)

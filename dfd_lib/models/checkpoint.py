@@ -21,7 +21,9 @@ from .card import ModelCard
 if TYPE_CHECKING:
     import torch
 
+    from .kind import KindHead
     from .novelty import NoveltyModel
+    from .onnx_runtime import OnnxClassifier
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +37,8 @@ class LoadedModel:
     module: torch.nn.Module  # in eval mode, float32
     card_path: Path
     novelty: NoveltyModel | None = None  # when the card has novelty statistics
-    kind_head: object = None  # KindHead when the card has one
-    onnx: object = None  # OnnxClassifier when the card names an ONNX export and onnxruntime is installed
+    kind_head: KindHead | None = None  # when the card has one
+    onnx: OnnxClassifier | None = None  # when the card names an ONNX export and onnxruntime is installed
     card_sha256: str = ""  # SHA-256 of the card file as loaded (recorded with every finding)
 
     @property

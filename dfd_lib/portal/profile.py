@@ -104,6 +104,8 @@ class PortalField:
             return value, problems
         choices = self.choices(values)
         if choices is None:
+            if self.parent is None:  # choices() is None only for a field that depends on a parent
+                raise AssertionError(f"{self.id}: no allowed values yet no parent field")
             if not is_empty(value):
                 problems.append(f"does not apply when {self.parent} is '{values.get(self.parent)}'; leave it empty")
             return ([] if self.multiple else ""), problems
@@ -223,7 +225,8 @@ def _field(raw: Any, sections: set[str], earlier: set[str], source: str) -> Port
             re.compile(raw["pattern"])
         except re.error as exc:
             raise PortalError(f"{where}: pattern is not a valid regular expression: {exc}") from exc
-    parent, allowed_by = None, ()
+    parent: str | None = None
+    allowed_by: tuple[tuple[str, tuple[str, ...]], ...] = ()
     if raw.get("allowed_by") is not None:
         spec = raw["allowed_by"]
         if not isinstance(spec, dict) or spec.get("field") not in earlier:

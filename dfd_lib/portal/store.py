@@ -124,12 +124,13 @@ def save_portal_fields(
         if current is not None and current.values == stored and current.file_rules == dict(file_rules or {}):
             return current
     who = actor or case.info.examiner or default_actor()
+    saved_utc = utc_now()
     doc = {
         "format_version": 1,
         "portal": profile.name,
         "values": stored,
         "file_rules": dict(file_rules or {}),
-        "saved_utc": utc_now(),
+        "saved_utc": saved_utc,
         "saved_by": who,
     }
     data = (json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
@@ -158,7 +159,7 @@ def save_portal_fields(
         )
         os.replace(pending, path)
         _fsync_dir(path.parent)
-    return StoredFields(profile.name, stored, dict(file_rules or {}), doc["saved_utc"], who, sha, entry.seq)
+    return StoredFields(profile.name, stored, dict(file_rules or {}), saved_utc, who, sha, entry.seq)
 
 
 def _last_logged(case: Case, portal: str) -> tuple[int, str] | None:
