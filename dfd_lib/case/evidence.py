@@ -194,8 +194,10 @@ def ingest_file(
             if record.outcome == "new":
                 publish(case_dir, staged)
             elif not (case_dir / EVIDENCE_DIR / stored_name).exists():
-                publish(case_dir, staged)
-                record = _log_restored(conn, record, stored_name, actor)
+                publish(case_dir, staged)  # the same verified bytes
+                if known is not None:  # the copy was missing before this intake began: a restoration
+                    record = _log_restored(conn, record, stored_name, actor)
+                # else another process took the same content in a moment ago and has not published its copy yet
             else:
                 discard(staged)
     except BaseException:
