@@ -7,11 +7,15 @@ eye, not a segmentation of the manipulated area.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from .models.backbones import BACKBONES
 from .models.checkpoint import LoadedModel
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["Explanation", "Explainer", "overlay"]
 
@@ -23,6 +27,16 @@ class Explanation:
     p_fake: float
     method: str = "Grad-CAM"
     target_layer: str = ""
+
+
+def _graph_starts_here(_module, _inputs, output):
+    """Forward hook: the layer's output as a leaf that records gradients, cut from the layers below
+    (only where gradients are recorded: an ordinary scan's forward pass goes through unchanged)."""
+    import torch
+
+    if not torch.is_grad_enabled():
+        return None
+    return output.detach().requires_grad_(True)
 
 
 def overlay(crop: np.ndarray, heatmap: np.ndarray, opacity: float = 0.5) -> np.ndarray:
@@ -45,8 +59,12 @@ class Explainer:
         self.model = model
         self.device = device
         bb = BACKBONES.get(model.card.backbone)
-        self._layer = bb.cam_layer(model.module)
+        self._layer = cast("torch.nn.Module", bb.cam_layer(model.module))
         self._layer_name = next((n for n, m in model.module.named_modules() if m is self._layer), "")
+        # Grad-CAM needs the logit's gradient at the target layer only. Starting the graph there (its output
+        # as a new leaf, registered before pytorch-grad-cam's own hooks) spares the backward pass through
+        # every layer below it: the same heatmap, 3x faster on this CPU (bench/release_bench.py).
+        self._cut = self._layer.register_forward_hook(_graph_starts_here)
         self._cam = GradCAM(model=model.module, target_layers=[self._layer])
 
     def __enter__(self) -> "Explainer":
@@ -58,6 +76,7 @@ class Explainer:
     def close(self) -> None:
         if self._cam is not None:
             self._cam.activations_and_grads.release()
+            self._cut.remove()
             self._cam = None
 
     def explain(self, crop: np.ndarray, opacity: float = 0.5) -> Explanation:

@@ -126,3 +126,34 @@ def test_to_dict_is_json_ready(results):
         "frames",
     } <= set(d)
     assert set(d["faces"][0]) >= {"box", "landmarks", "det_prob", "p_fake"}
+
+
+def test_gradcam_graph_cut_gives_the_full_backward_heatmap(scanner, results):
+    """The explainer starts the backward pass at the target layer; the heatmap must equal plain Grad-CAM's."""
+    import torch
+    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    from dfd_lib.detector import Detector
+    from dfd_lib.explain import Explainer
+
+    from dfd_lib.models import BACKBONES
+
+    crop = results["astronaut.jpg"].faces[0].crop
+    layer = BACKBONES.get(scanner.model.card.backbone).cam_layer(scanner.model.module)
+    hooks = len(layer._forward_hooks)
+    with Explainer(scanner.model) as ex:
+        cut = ex.explain(crop).heatmap
+    assert len(layer._forward_hooks) == hooks  # the explainer's hooks are gone once it is closed
+    x = Detector(scanner.model).to_batch([crop])
+    with torch.enable_grad():
+        cam = GradCAM(model=scanner.model.module, target_layers=[layer])
+        try:
+            full = cam(input_tensor=x, targets=[ClassifierOutputTarget(0)])[0]
+        finally:
+            cam.activations_and_grads.release()
+    import cv2
+
+    full = cv2.resize(np.nan_to_num(full.astype(np.float32)), (crop.shape[1], crop.shape[0]))
+    assert full.max() > 0
+    np.testing.assert_allclose(cut, full, atol=1e-5)
