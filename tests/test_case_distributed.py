@@ -76,6 +76,20 @@ def _by_content(case) -> dict[tuple[str, str, str], tuple[str, float]]:
     }
 
 
+def _artifacts(case) -> dict[str, set[str]]:
+    """The case's artifact files by kind, read from its database and checked on disk."""
+    conn = sqlite3.connect(f"file:{case.db_path}?mode=ro", uri=True)
+    try:
+        rows = conn.execute("SELECT kind, stored_name FROM artifacts").fetchall()
+    finally:
+        conn.close()
+    out: dict[str, set[str]] = {}
+    for kind, name in rows:
+        assert (case.artifacts_dir / name).is_file()
+        out.setdefault(kind, set()).add(name)
+    return out
+
+
 def _assert_same_findings(a: dict, b: dict) -> None:
     assert a.keys() == b.keys()
     for k in a:
@@ -167,6 +181,11 @@ def test_uploaded_bytes_give_the_same_findings(tmp_path, tiny_weights, examples,
         df = up.triage([examples], dask=dask)
         assert df.attrs["failed"] == 0 and df.attrs["analysed"] == len(df)
         _assert_same_findings(_by_content(one), _by_content(up))
+        # the workers encode the artifacts as PNG: the same face-crop files as a single process, and as many
+        # Grad-CAM overlays (their pixels may differ by rounding: one torch thread per worker here)
+        arts_one, arts_up = _artifacts(one), _artifacts(up)
+        assert arts_up["face_crop"] == arts_one["face_crop"] and arts_up["face_crop"]
+        assert len(arts_up["gradcam"]) == len(arts_one["gradcam"]) > 0
         assert dask.stats["workers"] == 2 and len(dask.stats["task_s"]) == len(df)
         # the finding names the case's own evidence copy, not the worker's temporary file
         det = up.findings(kind="detector").query("kind == 'detector'")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +14,7 @@ from .clock import utc_now
 from .custody import record_ref
 from .files import ARTIFACTS_DIR, Staged, stage_bytes
 
-__all__ = ["ArtifactFile", "image_to_uint8", "png_bytes", "stage_artifact", "register_artifact"]
+__all__ = ["ArtifactFile", "EncodedImage", "image_to_uint8", "png_bytes", "stage_artifact", "register_artifact"]
 
 
 @dataclass(frozen=True)
@@ -62,13 +62,29 @@ def png_bytes(image: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def stage_artifact(case_dir: Path, image: np.ndarray, kind: str) -> ArtifactFile:
-    data = png_bytes(image)
-    sha = hashlib.sha256(data).hexdigest()
-    arr = np.asarray(image)
+@dataclass(frozen=True)
+class EncodedImage:
+    """An artifact image already encoded as PNG (where it was computed: a Dask worker encodes its own, so the
+    client that records the case only hashes and writes the bytes)."""
+
+    data: bytes = field(repr=False)
+    width: int
+    height: int
+
+    @classmethod
+    def of(cls, image: np.ndarray) -> "EncodedImage":
+        arr = np.asarray(image)
+        return cls(png_bytes(arr), int(arr.shape[1]), int(arr.shape[0]))
+
+
+def stage_artifact(case_dir: Path, image: np.ndarray | EncodedImage, kind: str) -> ArtifactFile:
+    """Stage ``image`` (an array, or the PNG made of one) as a content-addressed PNG artifact; the SHA-256
+    is taken here, of the bytes written."""
+    enc = image if isinstance(image, EncodedImage) else EncodedImage.of(image)
+    sha = hashlib.sha256(enc.data).hexdigest()
     name = f"{sha}.png"
     return ArtifactFile(
-        kind, sha, name, int(arr.shape[1]), int(arr.shape[0]), stage_bytes(case_dir, ARTIFACTS_DIR, data, name, sha)
+        kind, sha, name, enc.width, enc.height, stage_bytes(case_dir, ARTIFACTS_DIR, enc.data, name, sha)
     )
 
 

@@ -296,6 +296,7 @@ def analyse_on_worker(
             run_all = load_forensics()
             if run_all is not None:
                 compute_forensics(target, item_id, run_all, c)
+        c.encode_images()  # PNG here, not on the client that records every worker's results
     return Remote(dict(plugin.identity), computed=c, elapsed_s=time.perf_counter() - t0)
 
 

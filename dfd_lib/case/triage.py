@@ -25,7 +25,7 @@ from ..fileio import json_ready
 from ..media import MEDIA_KINDS
 from ..progress import Progress, ensure_progress
 from ..results import FileResult
-from .artifacts import ArtifactFile, register_artifact, stage_artifact
+from .artifacts import ArtifactFile, EncodedImage, register_artifact, stage_artifact
 from .custody import append_entry
 from .errors import CaseError
 from .files import EVIDENCE_DIR, discard, publish
@@ -218,6 +218,31 @@ class Computed:
     forensic: list = field(default_factory=list)  # dfd_lib.forensics results
     forensic_error: str | None = None
     worker: dict[str, Any] | None = None  # who computed it (distributed triage), recorded in the params
+    # The artifact images as PNG, made by ``encode_images`` where the analysis ran ("face:<i>" for
+    # result.faces[i]'s crop, "gradcam", "map:<k>" for forensic[k]'s map); arrays not encoded are encoded
+    # when recorded.
+    encoded: dict[str, EncodedImage] = field(default_factory=dict)
+
+    def encode_images(self) -> None:
+        """Encode every artifact image as PNG here and drop the arrays: what a Dask worker sends back is
+        then the compressed images, and the client that records the case only hashes and writes them."""
+        r = self.result
+        if r is not None and any(f.crop is not None for f in r.faces):
+            for i, f in enumerate(r.faces):
+                if f.crop is not None:
+                    self.encoded[f"face:{i}"] = EncodedImage.of(f.crop)
+            self.result = replace(r, faces=tuple(replace(f, crop=None) for f in r.faces))
+        if self.overlay is not None:
+            self.encoded["gradcam"] = EncodedImage.of(self.overlay)
+            self.overlay = None
+        for k, fr in enumerate(self.forensic):
+            if getattr(fr, "map_image", None) is not None:
+                self.encoded[f"map:{k}"] = EncodedImage.of(fr.map_image)
+                self.forensic[k] = replace(fr, map_image=None)
+
+    def image(self, key: str, array: Any) -> EncodedImage | Any:
+        """The artifact image under ``key``: its PNG if already encoded, else ``array`` (None: none)."""
+        return self.encoded.get(key, array)
 
 
 def compute_detector(path: Path, item_id: Any, sha256: str, scanner: ScannerLike, out: Computed) -> None:
@@ -254,9 +279,10 @@ def _detector_part(
     if result is None:  # record_analysis calls this only when the detector ran
         raise ValueError("no detector result to record")
     face_refs: dict[str, list[dict]] = {}
-    for face in result.faces:
-        if face.crop is not None:
-            art = stage_artifact(case_dir, face.crop, "face_crop")
+    for i, face in enumerate(result.faces):
+        crop = c.image(f"face:{i}", face.crop)
+        if crop is not None:
+            art = stage_artifact(case_dir, crop, "face_crop")
             arts.append(art)
             face_refs[face_subject(face)] = [art.ref(face=face_subject(face))]
     file_refs = [ref for refs in face_refs.values() for ref in refs]
@@ -266,9 +292,9 @@ def _detector_part(
         params["worker"] = c.worker
     if c.explain_error is not None:
         params["explain_error"] = c.explain_error
-    elif top is not None and c.overlay is not None:
+    elif top is not None and (overlay := c.image("gradcam", c.overlay)) is not None:
         try:
-            art = stage_artifact(case_dir, c.overlay, "gradcam")
+            art = stage_artifact(case_dir, overlay, "gradcam")
         except Exception as exc:  # an explanation failing must not cost the finding itself
             log.warning("Grad-CAM overlay could not be stored: %s", exc)
             params["explain_error"] = f"{type(exc).__name__}: {exc}"
@@ -280,10 +306,10 @@ def _detector_part(
 
 def _forensic_part(case_dir: Path, c: Computed, arts: list[ArtifactFile]) -> list[NewFinding]:
     out = []
-    for fr in c.forensic:
+    for k, fr in enumerate(c.forensic):
         refs = []
-        if getattr(fr, "map_image", None) is not None:
-            art = stage_artifact(case_dir, fr.map_image, "forensic_map")
+        if (map_image := c.image(f"map:{k}", getattr(fr, "map_image", None))) is not None:
+            art = stage_artifact(case_dir, map_image, "forensic_map")
             arts.append(art)
             refs.append(art.ref(analysis=str(fr.analysis)))
         out.append(forensic_finding(fr, refs))
