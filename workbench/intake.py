@@ -35,6 +35,8 @@ class Intake(Component):
                 multiple=True,
                 description=f"Upload (≤ {limit_mb:g} MiB)",
                 accept="",
+                # a button cuts its label at the default button width: let it take the width its words need
+                layout=widgets.Layout(width="auto"),
                 tooltip=f"files uploaded together may total at most {limit_mb:g} MiB "
                 "(DFD_UPLOAD_MAX_MB); upload larger evidence in several batches",
             ),
