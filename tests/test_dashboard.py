@@ -172,6 +172,13 @@ def _evidence(tmp_path: Path, examples: Path) -> tuple[Path, Path]:
     return folder, upload / "coffee_no_face.jpg"
 
 
+def _clipped(locator) -> bool:
+    """Whether the element or anything in it is cut off (its content wider than its box: an ellipsis)."""
+    return not locator.evaluate(
+        "el => [el, ...el.querySelectorAll('*')].every(e => e.scrollWidth <= e.clientWidth + 1)"
+    )
+
+
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (.ci/run installs it)")
 def test_dashboard_triage_review_export(voila, tmp_path: Path, examples: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
@@ -207,6 +214,7 @@ def test_dashboard_triage_review_export(voila, tmp_path: Path, examples: Path) -
                 page.locator(".dfd-upload").click()
             chooser.value.set_files(str(upload))
             expect(page.locator(".dfd-upload")).to_contain_text("1", timeout=30_000)
+            assert not _clipped(page.locator(".dfd-upload")), page.locator(".dfd-upload").inner_html()
             page.locator("button.dfd-triage").click()
             expect(page.locator(".dfd-progress-text")).to_contain_text("done:", timeout=300_000)
             expect(page.locator(".dfd-counts")).to_contain_text("4 of 4", timeout=60_000)
@@ -236,9 +244,7 @@ def test_dashboard_triage_review_export(voila, tmp_path: Path, examples: Path) -
             expect(page.locator(".dfd-portal-form")).to_be_visible(timeout=30_000)
             anonymous = page.locator(".dfd-anonymous")  # its whole label is shown, not cut off with an ellipsis
             expect(anonymous).to_contain_text("anonymous complaint (leave out the complainant block)")
-            assert anonymous.evaluate(
-                "el => [el, ...el.querySelectorAll('*')].every(e => e.scrollWidth <= e.clientWidth + 1)"
-            ), anonymous.inner_html()
+            assert not _clipped(anonymous), anonymous.inner_html()
             assert "YAML" not in (page.locator(".dfd-field-incident_time input").get_attribute("placeholder") or "")
             for field, value in NCRP.items():
                 box = page.locator(f".dfd-field-{field}")

@@ -1,5 +1,6 @@
 """What every component shares: freeze/unfreeze/reset, a busy context that always restores the UI,
-and a guard that turns a failing callback into a message in the log area instead of losing it."""
+a guard that turns a failing callback into a message in the log area instead of losing it, and the
+constructors that give a widget its CSS class (the page's styles and the browser tests find widgets by it)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,31 @@ from typing import Any, TypeVar
 
 import ipywidgets as widgets
 
-__all__ = ["Component", "reports_errors"]
+__all__ = ["Component", "button", "reports_errors", "styled", "text_box"]
 
 log = logging.getLogger("workbench")
 
 F = TypeVar("F", bound=Callable[..., Any])
+W = TypeVar("W", bound=widgets.DOMWidget)
+
+
+def styled(widget: W, css_class: str) -> W:
+    """``widget`` with the CSS class ``css_class`` added."""
+    widget.add_class(css_class)
+    return widget
+
+
+def button(css_class: str, on_click: Callable[[widgets.Button], Any], **kwargs: Any) -> widgets.Button:
+    """A ``widgets.Button(**kwargs)`` with the CSS class ``css_class`` that calls ``on_click(button)`` when clicked."""
+    b = styled(widgets.Button(**kwargs), css_class)
+    b.on_click(on_click)
+    return b
+
+
+def text_box(css_class: str, description: str, placeholder: str, width: str | None = None) -> widgets.Text:
+    """A one-line text input labelled ``description``, with the CSS class ``css_class`` (``width``: CSS width)."""
+    layout = widgets.Layout(width=width) if width else widgets.Layout()
+    return styled(widgets.Text(placeholder=placeholder, description=description, layout=layout), css_class)
 
 
 def reports_errors(what: str) -> Callable[[F], F]:

@@ -8,7 +8,7 @@ import logging
 import ipywidgets as widgets
 from traitlets import Unicode
 
-from .base import Component, reports_errors
+from .base import Component, button, reports_errors, styled, text_box
 from .presenters import state_counts
 from .state import AppState
 
@@ -26,29 +26,26 @@ class CaseBar(Component):
 
     def __init__(self, state: AppState) -> None:
         self.state = state
-        self.existing = widgets.Dropdown(description="Case", options=[_NEW], layout=widgets.Layout(width="280px"))
-        self.name = widgets.Text(placeholder="e.g. FIR 123 of 2025", description="Name")
-        self.title = widgets.Text(placeholder="case title", description="Title")
-        self.examiner = widgets.Text(placeholder="your name", description="Examiner")
-        self.agency = widgets.Text(placeholder="agency / unit", description="Agency")
-        self.open_button = widgets.Button(description="Open / create", button_style="primary", icon="folder-open")
-        self.verify_button = widgets.Button(
-            description="Verify", icon="check", disabled=True, tooltip="re-hash every file and check the custody chain"
+        self.existing = styled(
+            widgets.Dropdown(description="Case", options=[_NEW], layout=widgets.Layout(width="280px")), "dfd-case-list"
+        )
+        self.name = text_box("dfd-case-name", "Name", "e.g. FIR 123 of 2025")
+        self.title = text_box("dfd-case-title", "Title", "case title")
+        self.examiner = text_box("dfd-examiner", "Examiner", "your name")
+        self.agency = text_box("dfd-agency", "Agency", "agency / unit")
+        self.open_button = button(
+            "dfd-open-case", self._on_open, description="Open / create", button_style="primary", icon="folder-open"
+        )
+        self.verify_button = button(
+            "dfd-verify",
+            self._on_verify,
+            description="Verify",
+            icon="check",
+            disabled=True,
+            tooltip="re-hash every file and check the custody chain",
         )
         self.summary = widgets.HTML("<i>No case open.</i>")
-        for w, cls in (
-            (self.name, "dfd-case-name"),
-            (self.title, "dfd-case-title"),
-            (self.examiner, "dfd-examiner"),
-            (self.agency, "dfd-agency"),
-            (self.open_button, "dfd-open-case"),
-            (self.verify_button, "dfd-verify"),
-            (self.existing, "dfd-case-list"),
-        ):
-            w.add_class(cls)
         self.existing.observe(self._on_pick, names="value")
-        self.open_button.on_click(self._on_open)
-        self.verify_button.on_click(self._on_verify)
         super().__init__(
             [
                 widgets.HBox([self.existing, self.name, self.open_button, self.verify_button]),

@@ -14,7 +14,7 @@ from traitlets import Unicode
 
 from dfd_lib.progress import CallbackProgress
 
-from .base import Component, reports_errors
+from .base import Component, button, reports_errors, styled
 from .portal_form import PortalForm
 from .state import AppState
 
@@ -49,32 +49,30 @@ class ExportPanel(Component):
     def __init__(self, state: AppState) -> None:
         self.state = state
         names = state.portal_names()
-        self.portal = widgets.Dropdown(
-            options=names, value="ncrp" if "ncrp" in names else names[0], description="Portal"
+        self.portal = styled(
+            widgets.Dropdown(options=names, value="ncrp" if "ncrp" in names else names[0], description="Portal"),
+            "dfd-portal",
         )
         self.profile_note = widgets.HTML()
         self.form = PortalForm()
-        self.save_button = widgets.Button(description="Save form", icon="save")
-        self.check_button = widgets.Button(description="Check form", icon="check")
-        self.report_button = widgets.Button(description="PDF report", icon="file-pdf-o", button_style="info")
-        self.bundle_button = widgets.Button(description="Export bundle", icon="archive", button_style="primary")
+        self.save_button = button("dfd-save-form", lambda _: self.save(), description="Save form", icon="save")
+        self.check_button = button(
+            "dfd-check-form", lambda _: self.form.check(), description="Check form", icon="check"
+        )
+        self.report_button = button(
+            "dfd-report", lambda _: self.make_report(), description="PDF report", icon="file-pdf-o", button_style="info"
+        )
+        self.bundle_button = button(
+            "dfd-bundle",
+            lambda _: self.make_bundle(),
+            description="Export bundle",
+            icon="archive",
+            button_style="primary",
+        )
         self.bar = widgets.IntProgress(value=0, min=0, max=1, description="Progress")
         self.bar_text = widgets.HTML()
-        self.downloads = widgets.HTML()
-        for w, cls in (
-            (self.portal, "dfd-portal"),
-            (self.save_button, "dfd-save-form"),
-            (self.check_button, "dfd-check-form"),
-            (self.report_button, "dfd-report"),
-            (self.bundle_button, "dfd-bundle"),
-            (self.downloads, "dfd-downloads"),
-        ):
-            w.add_class(cls)
+        self.downloads = styled(widgets.HTML(), "dfd-downloads")
         self.portal.observe(lambda _: self.refresh(), names="value")
-        self.save_button.on_click(lambda _: self.save())
-        self.check_button.on_click(lambda _: self.form.check())
-        self.report_button.on_click(lambda _: self.make_report())
-        self.bundle_button.on_click(lambda _: self.make_bundle())
         super().__init__(
             [
                 self.portal,

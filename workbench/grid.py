@@ -13,7 +13,7 @@ from traitlets import Int
 from dfd_lib.case import ITEM_STATUSES, VERDICTS
 from dfd_lib.media import MEDIA_TYPES
 
-from .base import Component, reports_errors
+from .base import Component, button, reports_errors, styled
 from .imaging import VERDICT_COLOURS, ThumbnailCache
 from .presenters import ANY, UNREVIEWED, ItemFilter, filter_items, n_pages, page_of, state_counts
 from .state import AppState
@@ -34,10 +34,12 @@ class _Tile(widgets.VBox):
         self.image = widgets.Image(
             format="png", layout=widgets.Layout(width="128px", height="128px", object_fit="contain")
         )
-        self.button = widgets.Button(layout=widgets.Layout(width="128px"))
+        self.button = button(
+            "dfd-tile-open",
+            lambda _: on_click(self.item_id) if self.item_id is not None else None,
+            layout=widgets.Layout(width="128px"),
+        )
         self.caption = widgets.HTML(layout=widgets.Layout(width="128px"))
-        self.button.add_class("dfd-tile-open")
-        self.button.on_click(lambda _: on_click(self.item_id) if self.item_id is not None else None)
         super().__init__(
             [self.image, self.button, self.caption], layout=widgets.Layout(padding="3px", margin="3px", display="none")
         )
@@ -101,18 +103,16 @@ class TriageGrid(Component):
         self.media = widgets.Dropdown(
             options=[ANY, *MEDIA_TYPES], value=ANY, description="Media", layout=widgets.Layout(width="180px")
         )
-        self.counts = widgets.HTML()
+        self.counts = styled(widgets.HTML(), "dfd-counts")
         self.prev_button = widgets.Button(description="◀ prev page", layout=widgets.Layout(width="110px"))
         self.next_button = widgets.Button(description="next page ▶", layout=widgets.Layout(width="110px"))
-        self.page_label = widgets.HTML()
+        self.page_label = styled(widgets.HTML(), "dfd-page-label")
         self.tiles = [_Tile(self._open) for _ in range(page_size)]
         self.box = widgets.Box(self.tiles, layout=widgets.Layout(display="flex", flex_flow="row wrap"))
         for w in (self.status, self.score, self.analyst, self.tag, self.media):
             w.observe(self._on_filter, names="value")
         self.prev_button.on_click(lambda _: self.go_to(self.page - 1))
         self.next_button.on_click(lambda _: self.go_to(self.page + 1))
-        self.counts.add_class("dfd-counts")
-        self.page_label.add_class("dfd-page-label")
         legend = " ".join(
             f"<span style='background:{VERDICT_COLOURS[v]};color:white;padding:0 4px;border-radius:3px'>{v}</span>"
             for v in VERDICTS

@@ -13,7 +13,7 @@ from traitlets import Bool
 
 from dfd_lib.progress import CallbackProgress
 
-from .base import Component, reports_errors
+from .base import Component, button, reports_errors, styled, text_box
 from .state import AppState, StagedUpload, upload_limit_bytes
 
 __all__ = ["Intake"]
@@ -28,42 +28,36 @@ class Intake(Component):
 
     def __init__(self, state: AppState) -> None:
         self.state = state
-        self.path = widgets.Text(
-            placeholder="/path/to/evidence folder or file", description="Evidence", layout=widgets.Layout(width="460px")
-        )
+        self.path = text_box("dfd-evidence-path", "Evidence", "/path/to/evidence folder or file", "460px")
         limit_mb = upload_limit_bytes() / (1 << 20)
-        self.upload = widgets.FileUpload(
-            multiple=True,
-            description=f"Upload (≤ {limit_mb:g} MiB)",
-            accept="",
-            tooltip=f"files uploaded together may total at most {limit_mb:g} MiB "
-            "(DFD_UPLOAD_MAX_MB); upload larger evidence in several batches",
+        self.upload = styled(
+            widgets.FileUpload(
+                multiple=True,
+                description=f"Upload (≤ {limit_mb:g} MiB)",
+                accept="",
+                # a button cuts its label at the default button width: let it take the width its words need
+                layout=widgets.Layout(width="auto"),
+                tooltip=f"files uploaded together may total at most {limit_mb:g} MiB "
+                "(DFD_UPLOAD_MAX_MB); upload larger evidence in several batches",
+            ),
+            "dfd-upload",
         )
-        self.start_button = widgets.Button(
+        self.start_button = button(
+            "dfd-triage",
+            self._on_start,
             description="Triage",
             button_style="primary",
             icon="play",
             tooltip="copy the evidence into the case and analyse it",
         )
-        self.cancel_button = widgets.Button(description="Cancel", icon="stop", disabled=True)
-        self.bar = widgets.IntProgress(
-            value=0, min=0, max=1, description="Progress", layout=widgets.Layout(width="460px")
+        self.cancel_button = button("dfd-cancel", self._on_cancel, description="Cancel", icon="stop", disabled=True)
+        self.bar = styled(
+            widgets.IntProgress(value=0, min=0, max=1, description="Progress", layout=widgets.Layout(width="460px")),
+            "dfd-progress",
         )
-        self.progress_text = widgets.HTML("")
+        self.progress_text = styled(widgets.HTML(""), "dfd-progress-text")
         # where the analyses run: this process, or the configured Dask scheduler (with its dashboard link)
-        self.dask_info = widgets.HTML(self._dask_text(None) if state.dask_scheduler else "")
-        for w, cls in (
-            (self.path, "dfd-evidence-path"),
-            (self.upload, "dfd-upload"),
-            (self.start_button, "dfd-triage"),
-            (self.cancel_button, "dfd-cancel"),
-            (self.bar, "dfd-progress"),
-            (self.progress_text, "dfd-progress-text"),
-            (self.dask_info, "dfd-dask-info"),
-        ):
-            w.add_class(cls)
-        self.start_button.on_click(self._on_start)
-        self.cancel_button.on_click(self._on_cancel)
+        self.dask_info = styled(widgets.HTML(self._dask_text(None) if state.dask_scheduler else ""), "dfd-dask-info")
         self._cancel = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_result: Any = None

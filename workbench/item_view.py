@@ -15,7 +15,7 @@ from dfd_lib.errors import DfdError
 from dfd_lib.explain import overlay
 from dfd_lib.media import load_image
 
-from .base import Component, reports_errors
+from .base import Component, reports_errors, styled
 from .imaging import draw_boxes, fit_png, placeholder_png, png, score_colour, score_plot_png, video_frame
 from .state import AppState
 from .tables import custody_html, facts_html, forensic_html, history_html, metadata_html
@@ -41,46 +41,47 @@ class ItemView(Component):
         self.detail: ItemDetail | None = None
         self._heat: dict[str, np.ndarray | None] = {}
         self._loading = False
-        self.facts = widgets.HTML("<i>Open an item from the grid.</i>")
-        self.gradcam = widgets.Checkbox(
-            value=True, description="Grad-CAM overlay", indent=False, layout=widgets.Layout(width="150px")
+        self.facts = styled(widgets.HTML("<i>Open an item from the grid.</i>"), "dfd-facts")
+        self.gradcam = styled(
+            widgets.Checkbox(
+                value=True, description="Grad-CAM overlay", indent=False, layout=widgets.Layout(width="150px")
+            ),
+            "dfd-gradcam-toggle",
         )
-        self.opacity = widgets.FloatSlider(
-            value=0.5,
-            min=0.0,
-            max=1.0,
-            step=0.05,
-            description="Opacity",
-            continuous_update=False,
-            layout=widgets.Layout(width="300px"),
-            style={"description_width": "60px"},
+        self.opacity = styled(
+            widgets.FloatSlider(
+                value=0.5,
+                min=0.0,
+                max=1.0,
+                step=0.05,
+                description="Opacity",
+                continuous_update=False,
+                layout=widgets.Layout(width="300px"),
+                style={"description_width": "60px"},
+            ),
+            "dfd-opacity",
         )
-        self.picture = widgets.Image(
-            format="png",
-            layout=widgets.Layout(max_width="380px", max_height="380px", object_fit="contain", display="none"),
+        self.picture = styled(
+            widgets.Image(
+                format="png",
+                layout=widgets.Layout(max_width="380px", max_height="380px", object_fit="contain", display="none"),
+            ),
+            "dfd-picture",
         )
-        self.frame = widgets.IntSlider(value=0, min=0, max=0, description="Frame", continuous_update=False)
-        self.plot = widgets.Image(format="png", layout=widgets.Layout(max_width="640px"))
+        self.frame = styled(
+            widgets.IntSlider(value=0, min=0, max=0, description="Frame", continuous_update=False), "dfd-frame"
+        )
+        self.plot = styled(widgets.Image(format="png", layout=widgets.Layout(max_width="640px")), "dfd-score-plot")
         self.video_box = widgets.VBox([self.plot, self.frame], layout=widgets.Layout(display="none"))
         self.faces = widgets.Box(
             layout=widgets.Layout(display="flex", flex_flow="row wrap", max_height="460px", overflow="auto")
         )
         self.forensics = widgets.VBox()
         self.metadata = widgets.HTML()
-        self.custody = widgets.HTML()
+        self.custody = styled(widgets.HTML(), "dfd-custody-tab")
         self.tabs = widgets.Tab(
             children=[self.forensics, self.metadata, self.custody], titles=("Forensics", "Metadata", "Custody & review")
         )
-        for w, cls in (
-            (self.gradcam, "dfd-gradcam-toggle"),
-            (self.opacity, "dfd-opacity"),
-            (self.picture, "dfd-picture"),
-            (self.frame, "dfd-frame"),
-            (self.plot, "dfd-score-plot"),
-            (self.facts, "dfd-facts"),
-            (self.custody, "dfd-custody-tab"),
-        ):
-            w.add_class(cls)
         self.gradcam.observe(lambda _: self._draw_faces(), names="value")
         self.opacity.observe(lambda _: self._draw_faces(), names="value")
         self.frame.observe(lambda _: None if self._loading else self._draw_frame(), names="value")

@@ -15,7 +15,7 @@ from traitlets import Instance
 
 from dfd_lib.case import VERDICTS, Annotation, review_version
 
-from .base import Component, reports_errors
+from .base import Component, button, reports_errors, styled, text_box
 from .state import AppState
 
 __all__ = ["ReviewPanel", "KEY_HELP"]
@@ -38,38 +38,33 @@ class ReviewPanel(Component):
         self.state, self.on_step = state, on_step
         self.item: int | None = None
         self.based_on: int | None = None  # the review version the form shows (0: never reviewed)
-        self.verdict = widgets.ToggleButtons(
-            options=[(v.replace("_", " "), v) for v in VERDICTS],
-            value=None,
-            tooltips=[f"key {i + 1}" for i in range(len(VERDICTS))],
-            style={"button_width": "98px"},
+        self.verdict = styled(
+            widgets.ToggleButtons(
+                options=[(v.replace("_", " "), v) for v in VERDICTS],
+                value=None,
+                tooltips=[f"key {i + 1}" for i in range(len(VERDICTS))],
+                style={"button_width": "98px"},
+            ),
+            "dfd-verdict",
         )
-        self.notes = widgets.Textarea(
-            placeholder="what you saw, why", description="Notes", layout=widgets.Layout(width="560px", height="70px")
+        self.notes = styled(
+            widgets.Textarea(
+                placeholder="what you saw, why",
+                description="Notes",
+                layout=widgets.Layout(width="560px", height="70px"),
+            ),
+            "dfd-notes",
         )
-        self.tags = widgets.Text(
-            placeholder="comma-separated, e.g. whatsapp, morphed",
-            description="Tags",
-            layout=widgets.Layout(width="560px"),
+        self.tags = text_box("dfd-tags", "Tags", "comma-separated, e.g. whatsapp, morphed", "560px")
+        self.sensitive = styled(
+            widgets.Checkbox(description="sensitive (withhold media from exports)", indent=False), "dfd-sensitive"
         )
-        self.sensitive = widgets.Checkbox(description="sensitive (withhold media from exports)", indent=False)
-        self.save_button = widgets.Button(description="Save review (s)", button_style="success", icon="save")
-        self.prev_button = widgets.Button(description="◀ previous (k)")
-        self.next_button = widgets.Button(description="next (j) ▶")
+        self.save_button = button(
+            "dfd-save-review", lambda _: self.save(), description="Save review (s)", button_style="success", icon="save"
+        )
+        self.prev_button = button("dfd-prev", lambda _: self.on_step(-1), description="◀ previous (k)")
+        self.next_button = button("dfd-next", lambda _: self.on_step(1), description="next (j) ▶")
         self.message = widgets.HTML(f"<span style='font-size:11px;color:#616161'>{KEY_HELP}</span>")
-        for w, cls in (
-            (self.verdict, "dfd-verdict"),
-            (self.notes, "dfd-notes"),
-            (self.tags, "dfd-tags"),
-            (self.sensitive, "dfd-sensitive"),
-            (self.save_button, "dfd-save-review"),
-            (self.prev_button, "dfd-prev"),
-            (self.next_button, "dfd-next"),
-        ):
-            w.add_class(cls)
-        self.save_button.on_click(lambda _: self.save())
-        self.prev_button.on_click(lambda _: self.on_step(-1))
-        self.next_button.on_click(lambda _: self.on_step(1))
         super().__init__(
             [
                 widgets.HTML("<b>Verdict</b> (keys 1-6 choose and save)"),

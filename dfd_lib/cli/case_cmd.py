@@ -8,6 +8,7 @@ from typing import Any
 
 from ..fileio import json_ready
 from .common import (
+    add_command,
     add_cases_dir_option,
     add_model_options,
     add_sampling_options,
@@ -25,13 +26,7 @@ VERIFY_FAILED = 3  # exit status of `dfd verify` when the case is not intact
 def register(sub) -> None:
     from ..case import VERDICTS, Source
 
-    p = sub.add_parser(
-        "triage",
-        help="take evidence into a case and scan it (resumable)",
-        description="Create or open a case, hash and copy the evidence into it, and score every item "
-        "that lacks findings for the model. Interrupted runs are finished by running "
-        "the same command again.",
-    )
+    p = add_command(sub, "triage", run_triage, "take evidence into a case and scan it (resumable)")
     p.add_argument("paths", nargs="+", metavar="EVIDENCE", help="files or folders (searched recursively)")
     p.add_argument("--case", required=True, metavar="NAME", help="case name (created if new)")
     p.add_argument("--examiner", default=None, help="who performs the triage (recorded in the custody log)")
@@ -84,22 +79,21 @@ def register(sub) -> None:
     add_cases_dir_option(p)
     add_model_options(p)
     add_sampling_options(p)
-    p.set_defaults(func=run_triage)
 
-    p = sub.add_parser("cases", help="list the cases in the case store")
+    p = add_command(sub, "cases", run_cases, "list the cases in the case store")
     p.add_argument("--json", action="store_true", help="print JSON")
     add_cases_dir_option(p)
-    p.set_defaults(func=run_cases)
 
-    p = sub.add_parser("show", help="list a case's evidence items with scores and verdicts")
+    p = add_command(sub, "show", run_show, "list a case's evidence items with scores and verdicts")
     p.add_argument("case", metavar="CASE")
     p.add_argument("--json", action="store_true", help="print one JSON object per evidence item")
     add_cases_dir_option(p)
-    p.set_defaults(func=run_show)
 
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "verify",
-        help="re-hash a case's files and check its custody chain",
+        run_verify,
+        "re-hash a case's files and check its custody chain",
         description=f"Exit status 0 when the case is intact, {VERIFY_FAILED} when anything was "
         "altered, added, removed or the custody chain is broken.",
     )
@@ -115,9 +109,8 @@ def register(sub) -> None:
         "log must still hold the chain head it recorded (repeatable)",
     )
     add_cases_dir_option(p)
-    p.set_defaults(func=run_verify)
 
-    p = sub.add_parser("annotate", help="record an analyst's review of an evidence item")
+    p = add_command(sub, "annotate", run_annotate, "record an analyst's review of an evidence item")
     p.add_argument("case", metavar="CASE")
     p.add_argument("item", metavar="ITEM", help="item id or SHA-256 prefix (6+ hex digits)")
     p.add_argument("--verdict", choices=VERDICTS, default=None)
@@ -143,7 +136,6 @@ def register(sub) -> None:
         "so a review written by someone else meanwhile is never overwritten",
     )
     add_cases_dir_option(p)
-    p.set_defaults(func=run_annotate)
 
 
 def _plain(v: Any) -> Any:
@@ -184,6 +176,9 @@ def _dask_triage(args, client):
 
 
 def run_triage(args) -> int:
+    """Create or open a case, hash and copy the evidence into it, and score every item that lacks findings for the
+    model. Interrupted runs are finished by running the same command again.
+    """
     import contextlib
 
     from ..case import Source, open_case

@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterable, Sequence
 from ..env import CASES_DIR_ENV, WEIGHTS_DIR_ENV
 
 __all__ = [
+    "add_command",
     "default_of",
     "add_model_options",
     "add_cases_dir_option",
@@ -42,6 +43,18 @@ def default_of(owner: Callable[..., Any], name: str) -> Any:
     return default
 
 
+def add_command(sub, name: str, run: Callable[[Any], int | None], help: str, **kwargs: Any):
+    """Register the sub-command ``name`` (one line ``help`` in ``dfd --help``) that runs ``run(args)``.
+
+    ``dfd NAME --help`` describes the command with ``run``'s docstring (argparse re-wraps it), unless a
+    ``description=`` is given (for a text that must be computed).
+    """
+    kwargs.setdefault("description", inspect.getdoc(run))
+    p = sub.add_parser(name, help=help, **kwargs)
+    p.set_defaults(func=run)
+    return p
+
+
 def add_model_options(p) -> None:
     p.add_argument("--model", default=None, help="model name from `dfd models` (default: the shipped default)")
     p.add_argument(
@@ -58,37 +71,30 @@ def add_cases_dir_option(p) -> None:
     )
 
 
-def add_sampling_options(p) -> None:
-    """The scan settings a user may change; defaults from :class:`dfd_lib.scan.ScanSettings`."""
+def _scan_setting_option(p, flag: str, field: str, type_: type, metavar: str | None, help: str) -> None:
+    """An option whose default is field ``field`` of :class:`dfd_lib.scan.ScanSettings`."""
     from ..scan import ScanSettings
 
+    p.add_argument(flag, type=type_, default=default_of(ScanSettings, field), metavar=metavar, help=help)
+
+
+def add_sampling_options(p) -> None:
+    """The scan settings a user may change; defaults from :class:`dfd_lib.scan.ScanSettings`."""
     g = p.add_mutually_exclusive_group()
-    g.add_argument(
-        "--frames-per-second",
-        type=float,
-        default=default_of(ScanSettings, "fps"),
-        metavar="F",
-        help="video frames sampled per second (default %(default)g)",
+    _scan_setting_option(
+        g, "--frames-per-second", "fps", float, "F", "video frames sampled per second (default %(default)g)"
     )
-    g.add_argument(
-        "--every",
-        type=int,
-        default=default_of(ScanSettings, "every"),
-        metavar="K",
-        help="sample every K-th video frame instead",
+    _scan_setting_option(g, "--every", "every", int, "K", "sample every K-th video frame instead")
+    _scan_setting_option(
+        p, "--min-face", "min_face_size", int, "PX", "smallest face side in pixels (default %(default)s)"
     )
-    p.add_argument(
-        "--min-face",
-        type=int,
-        default=default_of(ScanSettings, "min_face_size"),
-        metavar="PX",
-        help="smallest face side in pixels (default %(default)s)",
-    )
-    p.add_argument(
+    _scan_setting_option(
+        p,
         "--face-threshold",
-        type=float,
-        default=default_of(ScanSettings, "face_threshold"),
-        help="MTCNN detection probability threshold (default %(default).2f)",
+        "face_threshold",
+        float,
+        None,
+        "MTCNN detection probability threshold (default %(default).2f)",
     )
 
 

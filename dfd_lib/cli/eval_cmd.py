@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..progress import TqdmProgress
-from .common import add_model_options, default_of, print_table, write_csv, write_json
+from .common import add_command, add_model_options, default_of, print_table, write_csv, write_json
 
 
 def register(sub) -> None:
     from ..training.evaluate import evaluate
 
-    p = sub.add_parser(
-        "eval",
-        help="evaluate a model on a labelled folder",
-        description=(
-            "DIR holds real/ and fake/ (or --labels lists path,label relative to DIR). With --crops each image is "
-            "already one face crop; without it the full scan pipeline runs and videos are scored at video level. "
-            "DIR may also be a multi-source data spec (.yaml): --labels is then a file list with a source column (as "
-            "shipped beside the weights; default: the spec's held-out rows) and a per-source, per-method table is printed."
-        ),
-    )
+    p = add_command(sub, "eval", run, "evaluate a model on a labelled folder")
     p.add_argument("dir", metavar="DIR", help="a labelled folder, or a data spec (.yaml)")
     p.add_argument("--crops", action="store_true", help="images are face crops: no face search")
     p.add_argument("--labels", metavar="CSV", help="path,label[,group] rows relative to DIR; only these files count")
@@ -46,10 +39,24 @@ def register(sub) -> None:
     )
     p.add_argument("--quiet", action="store_true")
     add_model_options(p)
-    p.set_defaults(func=run)
+
+
+def _shared_options(args) -> dict[str, Any]:
+    """The keywords a folder and a data spec are evaluated with alike."""
+    return dict(
+        crops=args.crops,
+        model=args.model,
+        weights_dir=args.weights_dir,
+        progress=TqdmProgress(disable=args.quiet, unit="file"),
+    )
 
 
 def run(args) -> int:
+    """DIR holds real/ and fake/ (or --labels lists path,label relative to DIR). With --crops each image is already one
+    face crop; without it the full scan pipeline runs and videos are scored at video level. DIR may also be a
+    multi-source data spec (.yaml): --labels is then a file list with a source column (as shipped beside the
+    weights; default: the spec's held-out rows) and a per-source, per-method table is printed.
+    """
     if args.dir.endswith((".yaml", ".yml")):
         return _run_spec(args)
     from ..training.evaluate import evaluate
@@ -57,10 +64,7 @@ def run(args) -> int:
     r = evaluate(
         args.dir,
         args.labels,
-        crops=args.crops,
-        model=args.model,
-        weights_dir=args.weights_dir,
-        progress=TqdmProgress(disable=args.quiet, unit="file"),
+        **_shared_options(args),
         self_blend=args.self_blend,
         landmarks_csv=args.landmarks,
         seed=args.seed,
@@ -100,14 +104,7 @@ def _run_spec(args) -> int:
     if args.self_blend:
         raise TrainingConfigError("--self-blend takes a folder of crops, not a data spec")
     r = evaluate_spec(
-        args.dir,
-        args.labels,
-        crops=args.crops,
-        model=args.model,
-        weights_dir=args.weights_dir,
-        landmarks_dir=args.landmarks,
-        data_root=args.data_root,
-        progress=TqdmProgress(disable=args.quiet, unit="file"),
+        args.dir, args.labels, **_shared_options(args), landmarks_dir=args.landmarks, data_root=args.data_root
     )
     m = r.metrics
     print(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..errors import DfdError
 from ..fileio import atomic_write
+from .common import add_command
 
 __all__ = ["register", "run"]
 
@@ -18,12 +19,7 @@ _SUMMARY_WIDTH = 100
 def register(sub) -> None:
     from ..forensics import DEFAULT_MAX_PIXELS, analysis_names
 
-    p = sub.add_parser(
-        "forensics",
-        help="ELA, noise, spectrum, JPEG structure, metadata, C2PA and video-tag checks",
-        description="Run classic image forensics and provenance analyses on evidence files. Results are "
-        "leads for an examiner, not verdicts; each summary states what the analysis cannot show.",
-    )
+    p = add_command(sub, "forensics", run, "ELA, noise, spectrum, JPEG structure, metadata, C2PA and video-tag checks")
     p.add_argument("files", nargs="+", metavar="FILE", help="evidence files or folders (searched recursively)")
     p.add_argument("--json", dest="json_out", metavar="OUT", help="write one JSON record per file to OUT")
     p.add_argument("--maps", metavar="DIR", help="write visual maps as PNG files into DIR (SHA-256 listed in the JSON)")
@@ -41,7 +37,6 @@ def register(sub) -> None:
         "0 analyses at full resolution",
     )
     p.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
-    p.set_defaults(func=run)
 
 
 def _first_sentence(text: str) -> str:
@@ -111,6 +106,9 @@ def _write_json(target: Path, payload: dict) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run classic image forensics and provenance analyses on evidence files. Results are leads for an examiner, not
+    verdicts; each summary states what the analysis cannot show.
+    """
     from .. import __version__
     from ..forensics import analysis_names, get_analysis
     from ..media import iter_evidence_files

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-from .common import print_table
+from .common import add_command, print_table
 
 
 def register(sub) -> None:
-    p = sub.add_parser("models", help="list installed models and their model cards")
+    p = add_command(sub, "models", run, "list installed models and their model cards")
     p.add_argument("--weights-dir", default=None)
     p.add_argument("--json", action="store_true", help="print the full cards as JSON")
     p.add_argument(
@@ -18,7 +18,6 @@ def register(sub) -> None:
         help="export the model of this card (.json) to ONNX beside it, check it reproduces PyTorch's "
         "scores, and name it with its SHA-256 in the card (scans then use ONNX Runtime)",
     )
-    p.set_defaults(func=run)
 
 
 def run(args) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import add_cases_dir_option, add_model_options, default_of
+from .common import add_command, add_cases_dir_option, add_model_options, default_of
 
 __all__ = ["register", "run"]
 
@@ -10,13 +10,7 @@ __all__ = ["register", "run"]
 def register(sub) -> None:
     from ..case.notebook import run_case_notebook
 
-    p = sub.add_parser(
-        "notebook",
-        help="run the reproducible case notebook into the case folder",
-        description="Execute the shipped case notebook template with papermill for a case (optionally "
-        "triaging an evidence folder first), save the executed notebook under "
-        "<case>/notebooks/ and record it in the custody log.",
-    )
+    p = add_command(sub, "notebook", run, "run the reproducible case notebook into the case folder")
     p.add_argument("case", metavar="CASE", help="case name (created when --evidence is given)")
     p.add_argument("--evidence", default=None, metavar="DIR", help="folder or file to triage into the case first")
     p.add_argument(
@@ -31,10 +25,12 @@ def register(sub) -> None:
     p.add_argument("--out", default=None, help="where to write the executed notebook (default: in the case folder)")
     add_cases_dir_option(p)
     add_model_options(p)
-    p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    """Execute the shipped case notebook template with papermill for a case (optionally triaging an evidence folder
+    first), save the executed notebook under <case>/notebooks/ and record it in the custody log.
+    """
     from ..case.notebook import run_case_notebook
 
     path, sha, ok = run_case_notebook(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from .common import add_cases_dir_option
+from .common import add_command, add_cases_dir_option
 
 __all__ = ["register", "ask_form"]
 
@@ -17,30 +17,22 @@ def _case_options(p) -> None:
     )
 
 
-def register(sub) -> None:
-    portals = "ncrp (India's cybercrime.gov.in) or generic"  # the real list comes with any unknown-name error
-    p = sub.add_parser(
-        "report",
-        help="write the case report (read-only PDF, or HTML)",
-        description="Verify the case, then write a report with the findings, faces and Grad-CAM, "
-        "forensic maps, the model card, versions and the custody log. The report's SHA-256 "
-        "is recorded in the custody log.",
-    )
-    p.add_argument("case", metavar="CASE")
-    p.add_argument("--format", choices=("pdf", "html"), default="pdf")
-    p.add_argument("--out", default=None, metavar="FILE", help="output file or folder (default: CASE/reports/)")
+def _writer_options(p) -> None:
+    """The options of the commands that write a report (report, export), then the case options."""
     p.add_argument("--weights-dir", default=None, help="folder holding model cards (for the model section)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _case_options(p)
-    p.set_defaults(func=run_report)
 
-    p = sub.add_parser(
-        "export",
-        help="write a portal-ready bundle (zip) for the authorities",
-        description="Validate the portal form answers (see dfd portal-form), then write one zip with "
-        "report.pdf, evidence/, manifests, portal fields, the custody log, a draft BSA "
-        "s.63 certificate (Part A) and SHA256SUMS. Sensitive items are withheld.",
-    )
+
+def register(sub) -> None:
+    portals = "ncrp (India's cybercrime.gov.in) or generic"  # the real list comes with any unknown-name error
+    p = add_command(sub, "report", run_report, "write the case report (read-only PDF, or HTML)")
+    p.add_argument("case", metavar="CASE")
+    p.add_argument("--format", choices=("pdf", "html"), default="pdf")
+    p.add_argument("--out", default=None, metavar="FILE", help="output file or folder (default: CASE/reports/)")
+    _writer_options(p)
+
+    p = add_command(sub, "export", run_export, "write a portal-ready bundle (zip) for the authorities")
     p.add_argument("case", metavar="CASE")
     p.add_argument("--portal", required=True, help=f"portal profile: {portals} (or a profile .yaml)")
     p.add_argument("--out", required=True, metavar="FILE.zip")
@@ -56,24 +48,15 @@ def register(sub) -> None:
         action="store_true",
         help="export even if the case fails verification (the report says so)",
     )
-    p.add_argument("--weights-dir", default=None, help="folder holding model cards (for the model section)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    _case_options(p)
-    p.set_defaults(func=run_export)
+    _writer_options(p)
 
-    p = sub.add_parser(
-        "portal-form",
-        help="fill in a portal's complaint form for a case",
-        description="Ask for each field of the portal's form (or read them --from a YAML file) and "
-        "store the answers in the case. --template prints every field as YAML.",
-    )
+    p = add_command(sub, "portal-form", run_portal_form, "fill in a portal's complaint form for a case")
     p.add_argument("case", metavar="CASE", nargs="?", help="the case (not needed with --template)")
     p.add_argument("--portal", required=True, help=f"portal profile: {portals}")
     p.add_argument("--from", dest="from_file", default=None, metavar="FIELDS.yaml", help="read the answers from YAML")
     p.add_argument("--template", action="store_true", help="print a commented YAML template of every field")
     p.add_argument("--anonymous", action="store_true", help="skip the complainant section when asking")
     _case_options(p)
-    p.set_defaults(func=run_portal_form)
 
 
 def _open(args):
@@ -83,6 +66,9 @@ def _open(args):
 
 
 def run_report(args) -> int:
+    """Verify the case, then write a report with the findings, faces and Grad-CAM, forensic maps, the model card,
+    versions and the custody log. The report's SHA-256 is recorded in the custody log.
+    """
     from ..media import sha256_file
     from ..progress import TqdmProgress
     from ..report import generate_report
@@ -112,6 +98,10 @@ def run_report(args) -> int:
 
 
 def run_export(args) -> int:
+    """Validate the portal form answers (see dfd portal-form), then write one zip with report.pdf, evidence/,
+    manifests, portal fields, the custody log, a draft BSA s.63 certificate (Part A) and SHA256SUMS. Sensitive items
+    are withheld.
+    """
     from ..progress import TqdmProgress
     from ..export import export_bundle
     from ..portal import read_fields_file
@@ -208,6 +198,9 @@ def ask_form(profile, current: dict[str, Any], anonymous: bool = False) -> dict[
 
 
 def run_portal_form(args) -> int:
+    """Ask for each field of the portal's form (or read them --from a YAML file) and store the answers in the case.
+    --template prints every field as YAML.
+    """
     from ..portal import load_portal, load_stored_fields, read_fields_file, render_template, save_portal_fields
 
     profile = load_portal(args.portal)

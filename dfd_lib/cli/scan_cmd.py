@@ -8,6 +8,7 @@ from typing import Any
 
 from ..progress import TqdmProgress
 from .common import (
+    add_command,
     add_model_options,
     add_sampling_options,
     fmt_score,
@@ -35,11 +36,7 @@ CSV_HEADERS = [
 
 
 def register(sub) -> None:
-    p = sub.add_parser(
-        "scan",
-        help="score faces in images and videos (no case)",
-        description="Find faces in evidence files and give a calibrated P(fake) per face, file and video.",
-    )
+    p = add_command(sub, "scan", run, "score faces in images and videos (no case)")
     p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (searched recursively)")
     p.add_argument("--json", dest="json_out", metavar="OUT", help="write one JSON record per file")
     p.add_argument("--csv", dest="csv_out", metavar="OUT", help="write one CSV row per file")
@@ -47,7 +44,6 @@ def register(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_model_options(p)
     add_sampling_options(p)
-    p.set_defaults(func=run)
 
 
 def scanner_from_args(args):
@@ -57,6 +53,7 @@ def scanner_from_args(args):
 
 
 def run(args) -> int:
+    """Find faces in evidence files and give a calibrated P(fake) per face, file and video."""
     from ..media import sha256_file
     from PIL import Image
 

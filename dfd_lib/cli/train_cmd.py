@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..progress import TqdmProgress
-from .common import default_of
+from .common import add_command, default_of
 
 
 def register(sub) -> None:
@@ -12,16 +12,7 @@ def register(sub) -> None:
     def d(name: str):
         return default_of(TrainConfig, name)
 
-    p = sub.add_parser(
-        "train",
-        help="train a detector (resumable)",
-        description=(
-            "DATA holds real/ and fake/ (or labels.csv / --labels with path,label[,group]), split by group; or DATA is a "
-            "multi-source data spec (.yaml: sources, framing, validation split, sampling weights; see "
-            "weights/dfd-lite0-multi.spec.yaml), calibrated across sources with a per-source table in the card. "
-            "Writes weights, model card and validation file lists into --out; rerun the same command to resume."
-        ),
-    )
+    p = add_command(sub, "train", run, "train a detector (resumable)")
     p.add_argument("data", metavar="DATA", help="a data folder, or a data spec (.yaml)")
     p.add_argument("--out", required=True, help="run folder (checkpoints, card, validation lists)")
     p.add_argument("--labels", metavar="CSV", default=d("labels"))
@@ -68,10 +59,14 @@ def register(sub) -> None:
     p.add_argument("--weight-decay", type=float, default=d("weight_decay"))
     p.add_argument("--monitor-size", type=int, default=d("monitor_size"))
     p.add_argument("--training-data", default=d("training_data"), help="description of the data for the model card")
-    p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    """DATA holds real/ and fake/ (or labels.csv / --labels with path,label[,group]), split by group; or DATA is a
+    multi-source data spec (.yaml: sources, framing, validation split, sampling weights; see
+    weights/dfd-lite0-multi.spec.yaml), calibrated across sources with a per-source table in the card. Writes
+    weights, model card and validation file lists into --out; rerun the same command to resume.
+    """
     from ..training.train import TrainConfig, train
 
     cfg = TrainConfig(
