@@ -314,3 +314,85 @@ def test_an_error_result_is_retried_when_triage_resumes(case, tmp_path):
     assert case.verify(log_result=False).ok
     done = FakeScanner()
     assert case.triage([], scanner=done, forensics=False).attrs["analysed"] == 0 and done.scanned == []
+
+
+class _OneAtATime:
+    """The real scanner without ``scan_each``: triage then scans each item with ``scan_file`` alone."""
+
+    def __init__(self, scanner) -> None:
+        self.model, self.settings = scanner.model, scanner.settings
+        self.scan_file, self.explain = scanner.scan_file, scanner.explain
+
+
+def _content(case) -> dict:
+    items = case.items().set_index("item_id")["sha256"]
+    return {
+        (items[r.item_id], r.kind, r.subject): (r.status, None if np.isnan(r.score) else float(r.score))
+        for r in case.findings().itertuples()
+    }
+
+
+def _assert_same_content(a: dict, b: dict) -> None:
+    """Same findings, statuses and scores (within 1e-5: the look-ahead runs PyTorch on fewer threads)."""
+    assert a.keys() == b.keys()
+    for k, (status, score) in a.items():
+        assert b[k][0] == status and (score is None) == (b[k][1] is None), k
+        assert score is None or abs(score - b[k][1]) <= 1e-5, k
+
+
+def test_triage_looks_ahead_with_the_same_findings_and_cancels_cleanly(tmp_path, scanner, examples):
+    """With a scanner that has ``scan_each``, triage reads and searches the next items in background threads:
+    the findings are those of scanning one item at a time; a cancelled run stops the background reads,
+    gives back the torch threads, and the next run finishes the rest."""
+    import threading
+
+    import torch
+
+    threads = torch.get_num_threads()
+    calls = []
+    real_scan_each = scanner.scan_each
+
+    def spy(files):
+        calls.append(len(files))
+        return real_scan_each(files)
+
+    cases = tmp_path / "cases"
+    with open_case("ahead", cases) as ahead, open_case("single", cases) as single:
+        scanner.scan_each = spy
+        try:
+            n = {"done": 0}
+            prog = CallbackProgress(
+                on_update=lambda d, t, desc, info: n.__setitem__("done", d if desc.startswith("triage") else 0),
+                should_cancel=lambda: n["done"] >= 2,
+            )
+            df = ahead.triage([examples], scanner=scanner, progress=prog, forensics=False)
+            assert df.attrs["cancelled"] and df.attrs["analysed"] == 2
+            assert torch.get_num_threads() == threads
+            assert not [t for t in threading.enumerate() if t.name.startswith("dfd-read")]
+            df = ahead.triage([], scanner=scanner, forensics=False)
+            assert not df.attrs["cancelled"] and df.attrs["failed"] == 0
+        finally:
+            del scanner.scan_each
+        assert len(calls) == 2 and calls[0] > calls[1] > 0  # the second run looked ahead over what was left
+        single.triage([examples], scanner=_OneAtATime(scanner), forensics=False)
+        _assert_same_content(_content(ahead), _content(single))
+        assert {s for s, _ in _content(ahead).values()} >= {"scored", "no_face", "unreadable"}
+    assert torch.get_num_threads() == threads
+
+
+def test_triage_falls_back_to_one_file_at_a_time_when_the_look_ahead_breaks(tmp_path, scanner, examples, caplog):
+    def broken(files):
+        yield scanner.scan_file(files[0])
+        raise RuntimeError("look-ahead thread died")
+
+    cases = tmp_path / "cases"
+    with open_case("broken", cases) as case, open_case("single", cases) as single:
+        scanner.scan_each = broken
+        try:
+            with caplog.at_level(logging.ERROR):
+                df = case.triage([examples], scanner=scanner, forensics=False)
+        finally:
+            del scanner.scan_each
+        assert df.attrs["failed"] == 0 and "look-ahead scan failed" in caplog.text
+        single.triage([examples], scanner=_OneAtATime(scanner), forensics=False)
+        _assert_same_content(_content(case), _content(single))

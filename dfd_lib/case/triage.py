@@ -19,7 +19,7 @@ import os
 import sqlite3
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Literal, Protocol, get_args, runtime_checkable
+from typing import Any, Callable, Iterator, Literal, Protocol, get_args, runtime_checkable
 
 from ..fileio import json_ready
 from ..media import MEDIA_KINDS
@@ -120,6 +120,34 @@ class ScannerLike(HasModelCard, Protocol):
     object with an ``overlay`` (Grad-CAM of the most suspicious face) and ``close()``."""
 
     def scan_file(self, path: str | os.PathLike) -> FileResult: ...
+
+
+class _Prescanned:
+    """Detector results of the items to analyse, in order: from the scanner's ``scan_each`` (which reads and
+    searches the next files for faces in background threads) where it has one, else ``scan_file`` on demand."""
+
+    def __init__(self, scanner: ScannerLike, paths: list[Path]) -> None:
+        self.scanner = scanner
+        scan_each = getattr(scanner, "scan_each", None)
+        self._results: Iterator[FileResult] | None = iter(scan_each(paths)) if callable(scan_each) and paths else None
+
+    def result(self, path: Path) -> FileResult:
+        if self._results is not None:
+            try:
+                r = next(self._results)
+                if Path(r.path) == path:
+                    return r
+                log.error("look-ahead scan out of step (%s for %s); scanning one file at a time", r.path, path)
+            except Exception as exc:  # noqa: BLE001 - scan_file reports the file's own problem below
+                log.error("look-ahead scan failed (%s); scanning one file at a time", exc)
+            self.close()
+        return self.scanner.scan_file(path)
+
+    def close(self) -> None:
+        close = getattr(self._results, "close", None)
+        self._results = None
+        if callable(close):
+            close()
 
 
 Outcome = Literal["analysed", "already_done", "failed"]  # what one triage run did with an item
@@ -245,9 +273,12 @@ class Computed:
         return self.encoded.get(key, array)
 
 
-def compute_detector(path: Path, item_id: Any, sha256: str, scanner: ScannerLike, out: Computed) -> None:
-    """Scan ``path`` and explain its most suspicious face into ``out``."""
-    result = scanner.scan_file(path)
+def compute_detector(
+    path: Path, item_id: Any, sha256: str, scanner: ScannerLike, out: Computed, result: FileResult | None = None
+) -> None:
+    """Scan ``path`` (unless its ``result`` is given) and explain its most suspicious face into ``out``."""
+    if result is None:
+        result = scanner.scan_file(path)
     if result.sha256 and result.sha256 != sha256:
         raise CaseError(
             f"stored copy of item {item_id} hashes to {result.sha256[:16]}..., not the recorded "
@@ -328,11 +359,11 @@ def _detector_attempt(conn: sqlite3.Connection, item_id: int, f: NewFinding) -> 
     return f if not rows else replace(f, subject=f"file:attempt:{len(rows) + 1}")
 
 
-def _analyse(conn, case_dir, item, need_det, run_all, scanner, ident, params, actor) -> ItemOutcome:
+def _analyse(conn, case_dir, item, need_det, run_all, scanned, ident, params, actor) -> ItemOutcome:
     path = case_dir / EVIDENCE_DIR / item["stored_name"]
     c = Computed()
     if need_det:
-        compute_detector(path, item["id"], item["sha256"], scanner, c)
+        compute_detector(path, item["id"], item["sha256"], scanned.scanner, c, scanned.result(path))
     if run_all is not None:
         compute_forensics(path, item["id"], run_all, c)
     return record_analysis(conn, case_dir, item, c, ident, params, actor)
@@ -426,6 +457,7 @@ def triage_items(
     outcomes: list[ItemOutcome] = []
     cancelled = False
     progress.start(len(work), f"triage ({ident.name})")
+    scanned = _Prescanned(scanner, [case_dir / EVIDENCE_DIR / item["stored_name"] for item, need, _ in work if need])
     try:
         for item, need_det, need_for in work:
             if progress.cancelled():
@@ -434,7 +466,7 @@ def triage_items(
                 break
             try:
                 out = _analyse(
-                    conn, case_dir, item, need_det, run_all if need_for else None, scanner, ident, params, actor
+                    conn, case_dir, item, need_det, run_all if need_for else None, scanned, ident, params, actor
                 )
             except Exception as exc:  # one bad item must not stop the batch; it stays pending for the next run
                 log.error("item %s (%s): analysis failed: %s", item["id"], item["original_name"], exc, exc_info=True)
@@ -442,5 +474,6 @@ def triage_items(
             outcomes.append(out)
             progress.advance(1, item=item["id"], result=out.message or out.outcome)
     finally:
+        scanned.close()
         progress.close()
     return outcomes, cancelled
