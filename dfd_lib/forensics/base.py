@@ -13,7 +13,7 @@ import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal, get_args
+from typing import Any, ClassVar, Iterable, Literal, get_args
 
 import numpy as np
 
@@ -80,6 +80,20 @@ class ForensicResult:
         m = self.map_image
         if m is not None and (m.ndim != 3 or m.shape[2] != 3 or m.dtype != np.uint8):
             raise ValueError(f"map_image must be HxWx3 uint8, got {m.shape} {m.dtype}")
+
+    @classmethod
+    def ok(
+        cls,
+        analysis: str,
+        notes: Iterable[str],
+        metrics: dict,
+        flags: Iterable[str] = (),
+        map_image: np.ndarray | None = None,
+        analysed_size: tuple[int, int] | None = None,
+        downscaled: bool = False,
+    ) -> "ForensicResult":
+        """A completed analysis whose summary is its ``notes``, in order, joined by spaces."""
+        return cls(analysis, "ok", " ".join(notes), metrics, list(flags), map_image, analysed_size, downscaled)
 
     @classmethod
     def error(cls, analysis: str, message: str, **metrics: Any) -> "ForensicResult":

@@ -16,7 +16,7 @@ from typing import Iterator
 from ..errors import UnreadableMedia
 from ..media import open_image_header
 from .base import Analysis, Evidence, ForensicResult
-from .patterns import AI_GENERATORS, AI_SOURCE_TYPES, EDITORS, digital_source_types, find_tools
+from .patterns import AI_GENERATORS, AI_SOURCE_TYPES, EDITORS, Match, digital_source_types, find_tools
 
 __all__ = ["MetadataAnalysis", "read_xmp", "parse_exif_datetime"]
 
@@ -225,6 +225,11 @@ def _date_checks(dates: dict[str, str], mtime: float) -> tuple[list[str], bool]:
     return problems, after_capture
 
 
+def _where(matches: list[Match]) -> str:
+    """The first four matches as "tool in field", for the summary."""
+    return "; ".join(f"{x.tool} in {x.field}" for x in matches[:4])
+
+
 class MetadataAnalysis(Analysis):
     name = "metadata"
     order = 10
@@ -330,18 +335,13 @@ class MetadataAnalysis(Analysis):
             if m["software"]:
                 notes.append(f"Software tag: {m['software']!r}.")
         if ai:
-            notes.append(
-                "AI-generator names appear in the metadata: "
-                + "; ".join(f"{x.tool} in {x.field}" for x in ai[:4])
-                + "."
-            )
+            notes.append(f"AI-generator names appear in the metadata: {_where(ai)}.")
         if source_types:
             notes.append("IPTC Digital Source Type declared: " + ", ".join(source_types) + ".")
         if editors:
             notes.append(
-                "Editing software named: "
-                + "; ".join(f"{x.tool} in {x.field}" for x in editors[:4])
-                + ". Editors and raw converters are also used for routine, honest adjustments."
+                f"Editing software named: {_where(editors)}. "
+                "Editors and raw converters are also used for routine, honest adjustments."
             )
         if after_capture:
             notes.append(

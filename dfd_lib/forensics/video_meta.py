@@ -149,11 +149,5 @@ class VideoMetaAnalysis(Analysis):
         if problems:
             notes.append("Date issues: " + "; ".join(problems) + ".")
         notes.append("Container tags are easy to rewrite or strip: treat them as claims to corroborate.")
-        return ForensicResult(
-            self.name,
-            "ok",
-            " ".join(notes),
-            metrics=metrics,
-            flags=flags,
-            analysed_size=(video["width"], video["height"]) if video["width"] else None,
-        )
+        size = (video["width"], video["height"]) if video["width"] else None
+        return ForensicResult.ok(self.name, notes, metrics, flags, analysed_size=size)
