@@ -13,7 +13,7 @@ import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Iterable, Literal, get_args
+from typing import Any, ClassVar, Iterable, Literal, Mapping, get_args
 
 import numpy as np
 
@@ -32,6 +32,7 @@ __all__ = [
     "colorize",
     "fit_pixels",
     "fitted_size",
+    "raised_flags",
 ]
 
 log = logging.getLogger(__name__)
@@ -157,6 +158,11 @@ class Evidence:
             small = fit_pixels(full, self.max_pixels)
             self._bounded = (small, small.shape[:2] != full.shape[:2])
         return self._bounded
+
+
+def raised_flags(conditions: Mapping[str, object]) -> list[str]:
+    """The flags (keys) whose condition (value) holds, e.g. ``{"editing_software": editor_matches}``."""
+    return [flag for flag, holds in conditions.items() if holds]
 
 
 def fitted_size(width: int, height: int, max_pixels: int | None) -> tuple[int, int]:
