@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path, PurePath
 from typing import Any, Iterator
 
-__all__ = ["atomic_path", "atomic_write", "write_synced", "fsync_dir", "json_ready"]
+__all__ = ["atomic_path", "atomic_write", "write_synced", "fsync_file", "fsync_dir", "json_ready"]
 
 
 def fsync_dir(folder: str | os.PathLike) -> None:
@@ -28,6 +28,15 @@ def fsync_dir(folder: str | os.PathLike) -> None:
         os.fsync(fd)
     except OSError:
         pass
+    finally:
+        os.close(fd)
+
+
+def fsync_file(path: str | os.PathLike, flags: int = os.O_RDONLY) -> None:
+    """Flush a file's content to disk, opening it with ``flags`` for the purpose."""
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
     finally:
         os.close(fd)
 
@@ -51,11 +60,7 @@ def atomic_path(path: str | os.PathLike, sync: bool = True) -> Iterator[Path]:
     try:
         yield tmp
         if sync:
-            fd = os.open(tmp, os.O_RDWR)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            fsync_file(tmp, os.O_RDWR)
         os.replace(tmp, path)
         if sync:
             fsync_dir(path.parent)

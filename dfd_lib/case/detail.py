@@ -13,7 +13,7 @@ import logging
 import math
 import sqlite3
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -185,6 +185,9 @@ def artifact_path(case_dir: Path, ref: Mapping[str, Any] | str) -> Path | None:
     return path
 
 
+_ITEM_TEXT_COLUMNS = ("name", "md5", "sha1", "mime", "media_kind", "intake_status", "intake_utc", "status", "message")
+
+
 def _text(v: Any) -> str:
     return "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
 
@@ -263,34 +266,19 @@ def _detail(
         )
         for f in found[found["kind"].str.startswith(FORENSIC_PREFIX)].to_dict("records")
     )
+    # Every field of a source, and these of the item, are the text of the column of the same name.
     srcs = tuple(
-        SourceDetail(
-            _text(s["original_path"]),
-            _text(s["device"]),
-            _text(s["url"]),
-            _text(s["platform"]),
-            _text(s["acquired_by"]),
-            _text(s["notes"]),
-            _text(s["added_utc"]),
-        )
-        for s in sources.to_dict("records")
+        SourceDetail(**{f.name: _text(s[f.name]) for f in fields(SourceDetail)}) for s in sources.to_dict("records")
     )
+    texts = {k: _text(row[k]) for k in _ITEM_TEXT_COLUMNS}
     return ItemDetail(
         item_id=int(row["item_id"]),
-        name=_text(row["name"]),
         sha256=row["sha256"],
-        md5=_text(row["md5"]),
-        sha1=_text(row["sha1"]),
         size=int(row["size"]),
-        mime=_text(row["mime"]),
-        media_kind=_text(row["media_kind"]),
         format=_text(raw["format"]),
-        intake_status=_text(row["intake_status"]),
-        intake_utc=_text(row["intake_utc"]),
         acquired_by=_text(raw["acquired_by"]),
         evidence_path=Path(row["stored_path"]),
-        status=_text(row["status"]),
-        message=_text(row["message"]),
+        **texts,
         score=_num(row["score"]),
         verdict=row["verdict"],
         threshold=None if det_row is None else _num(det_row["threshold"]),

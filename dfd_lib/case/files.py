@@ -21,15 +21,17 @@ import os
 import shutil
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Callable
+from typing import IO, Any, Callable, Iterator
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not POSIX: only the staging time in the name protects
     fcntl = None  # type: ignore[assignment]
 
+from ..fileio import fsync_file
 from ..media import sha256_file
 from .errors import CaseError
 
@@ -105,19 +107,24 @@ def _release(lock: Any) -> None:
         lock.close()
 
 
-def _finish(tmp: Path) -> None:
-    fd = os.open(tmp, os.O_RDONLY)
+@contextmanager
+def _staging(case_dir: Path, area: str, stored_name: str) -> Iterator[tuple[Path, IO[bytes]]]:
+    """A new staging file and the open handle that locks it, to fill in the block. When the block
+    ends the file is flushed to disk and made read-only; on any failure it is removed and unlocked."""
+    tmp, lock = _create_staging(case_dir, area, stored_name)
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.chmod(tmp, READ_ONLY_MODE)
+        yield tmp, lock
+        fsync_file(tmp)
+        os.chmod(tmp, READ_ONLY_MODE)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        lock.close()
+        raise
 
 
 def stage_copy(case_dir: Path, area: str, src: Path, stored_name: str, expected_sha256: str) -> Staged:
     """Copy ``src`` (content and times) to staging and prove the copy hashes to ``expected_sha256``."""
-    tmp, lock = _create_staging(case_dir, area, stored_name)
-    try:
+    with _staging(case_dir, area, stored_name) as (tmp, lock):
         shutil.copy2(src, tmp)
         got = sha256_file(tmp)
         if got != expected_sha256:
@@ -125,24 +132,13 @@ def stage_copy(case_dir: Path, area: str, src: Path, stored_name: str, expected_
                 f"{src}: the file changed while it was being copied (SHA-256 {expected_sha256[:16]}... "
                 f"at hashing, {got[:16]}... in the copy); acquire it again"
             )
-        _finish(tmp)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        lock.close()
-        raise
     return Staged(tmp, area, stored_name, expected_sha256, lock)
 
 
 def stage_bytes(case_dir: Path, area: str, data: bytes, stored_name: str, sha256: str) -> Staged:
-    tmp, lock = _create_staging(case_dir, area, stored_name)
-    try:
+    with _staging(case_dir, area, stored_name) as (tmp, lock):
         lock.write(data)
         lock.flush()
-        _finish(tmp)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        lock.close()
-        raise
     return Staged(tmp, area, stored_name, sha256, lock)
 
 

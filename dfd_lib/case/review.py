@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from .clock import utc_now
 from .custody import append_entry, canonical_json, record_ref
@@ -58,16 +58,7 @@ class Annotation:
         )
 
     def to_dict(self) -> dict:
-        return {
-            "id": self.id,
-            "item_id": self.item_id,
-            "verdict": self.verdict,
-            "notes": self.notes,
-            "tags": list(self.tags),
-            "sensitive": self.sensitive,
-            "reviewer": self.reviewer,
-            "created_utc": self.created_utc,
-        }
+        return {**asdict(self), "tags": list(self.tags)}
 
 
 def normalise_tags(tags: str | list[str] | tuple[str, ...] | set[str]) -> tuple[str, ...]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Iterable
 
@@ -40,13 +40,7 @@ class Issue:
     actual: str | None = None
 
     def to_dict(self) -> dict:
-        return {
-            "category": self.category,
-            "target": self.target,
-            "message": self.message,
-            "expected": self.expected,
-            "actual": self.actual,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)

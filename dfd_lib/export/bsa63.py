@@ -49,22 +49,18 @@ def _hash_report(entries: Sequence[EvidenceEntry]) -> list[str]:
         }[e.action]
         out += [f"Item {it.item_id}: {one_line(it.name)}"]
         out += _wrap(f"Status: {status}", "  ")
-        out += [
-            f"  Size:    {it.size:,} bytes ({one_line(it.mime) or 'unknown type'})",
-            f"  SHA-256: {it.sha256}",
-            f"  MD5:     {it.md5}",
-            f"  SHA-1:   {it.sha1}",
-        ]
+        out.append(f"  Size:    {it.size:,} bytes ({one_line(it.mime) or 'unknown type'})")
+        out += _hashes("  ", it.sha256, it.md5, it.sha1)
         if e.action == "converted":
             out += _wrap(f"Converted copy ({one_line(e.reason)}):", "  ")
-            out += [
-                f"    SHA-256: {e.sha256}",
-                f"    MD5:     {e.md5}",
-                f"    SHA-1:   {e.sha1}",
-                f"    Size:    {e.size:,} bytes",
-            ]
+            out += _hashes("    ", e.sha256, e.md5, e.sha1)
+            out.append(f"    Size:    {e.size:,} bytes")
         out.append("")
     return out
+
+
+def _hashes(indent: str, sha256: str, md5: str, sha1: str) -> list[str]:
+    return [f"{indent}SHA-256: {sha256}", f"{indent}MD5:     {md5}", f"{indent}SHA-1:   {sha1}"]
 
 
 def render_part_a(info: CaseInfo, entries: Sequence[EvidenceEntry], as_of: str) -> str:

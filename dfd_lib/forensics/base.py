@@ -13,7 +13,7 @@ import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal, get_args
+from typing import Any, ClassVar, Iterable, Literal, Mapping, get_args
 
 import numpy as np
 
@@ -32,6 +32,7 @@ __all__ = [
     "colorize",
     "fit_pixels",
     "fitted_size",
+    "raised_flags",
 ]
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,20 @@ class ForensicResult:
         m = self.map_image
         if m is not None and (m.ndim != 3 or m.shape[2] != 3 or m.dtype != np.uint8):
             raise ValueError(f"map_image must be HxWx3 uint8, got {m.shape} {m.dtype}")
+
+    @classmethod
+    def ok(
+        cls,
+        analysis: str,
+        notes: Iterable[str],
+        metrics: dict,
+        flags: Iterable[str] = (),
+        map_image: np.ndarray | None = None,
+        analysed_size: tuple[int, int] | None = None,
+        downscaled: bool = False,
+    ) -> "ForensicResult":
+        """A completed analysis whose summary is its ``notes``, in order, joined by spaces."""
+        return cls(analysis, "ok", " ".join(notes), metrics, list(flags), map_image, analysed_size, downscaled)
 
     @classmethod
     def error(cls, analysis: str, message: str, **metrics: Any) -> "ForensicResult":
@@ -143,6 +158,11 @@ class Evidence:
             small = fit_pixels(full, self.max_pixels)
             self._bounded = (small, small.shape[:2] != full.shape[:2])
         return self._bounded
+
+
+def raised_flags(conditions: Mapping[str, object]) -> list[str]:
+    """The flags (keys) whose condition (value) holds, e.g. ``{"editing_software": editor_matches}``."""
+    return [flag for flag, holds in conditions.items() if holds]
 
 
 def fitted_size(width: int, height: int, max_pixels: int | None) -> tuple[int, int]:

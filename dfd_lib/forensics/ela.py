@@ -103,13 +103,6 @@ class ElaAnalysis(Analysis):
                 f"The file is {evidence.format}, not JPEG: the map reflects content and any earlier "
                 "JPEG history the pixels carry, not the file's own compression."
             )
-        return ForensicResult(
-            analysis=self.name,
-            status="ok",
-            summary=" ".join(notes),
-            metrics=metrics,
-            flags=[],
-            map_image=map_image,
-            analysed_size=(w, h),
-            downscaled=downscaled,
+        return ForensicResult.ok(
+            self.name, notes, metrics, map_image=map_image, analysed_size=(w, h), downscaled=downscaled
         )

@@ -349,6 +349,4 @@ class JpegAnalysis(Analysis):
                     "The EXIF thumbnail matches the main image (editors can also regenerate "
                     "thumbnails, so a match does not prove the file is unedited)."
                 )
-        return ForensicResult(
-            self.name, "ok", " ".join(notes), metrics=metrics, flags=flags, analysed_size=(w, h), downscaled=False
-        )
+        return ForensicResult.ok(self.name, notes, metrics, flags, analysed_size=(w, h))

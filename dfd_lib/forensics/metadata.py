@@ -15,8 +15,8 @@ from typing import Iterator
 
 from ..errors import UnreadableMedia
 from ..media import open_image_header
-from .base import Analysis, Evidence, ForensicResult
-from .patterns import AI_GENERATORS, AI_SOURCE_TYPES, EDITORS, digital_source_types, find_tools
+from .base import Analysis, Evidence, ForensicResult, raised_flags
+from .patterns import AI_GENERATORS, AI_SOURCE_TYPES, EDITORS, Match, digital_source_types, find_tools
 
 __all__ = ["MetadataAnalysis", "read_xmp", "parse_exif_datetime"]
 
@@ -225,6 +225,11 @@ def _date_checks(dates: dict[str, str], mtime: float) -> tuple[list[str], bool]:
     return problems, after_capture
 
 
+def _where(matches: list[Match]) -> str:
+    """The first four matches as "tool in field", for the summary."""
+    return "; ".join(f"{x.tool} in {x.field}" for x in matches[:4])
+
+
 class MetadataAnalysis(Analysis):
     name = "metadata"
     order = 10
@@ -270,22 +275,18 @@ class MetadataAnalysis(Analysis):
         dates = {k: v for k, v in {**ifd0, **exif_ifd}.items() if k.startswith(("DateTime", "OffsetTime"))}
         problems, after_capture = _date_checks(dates, evidence.path.stat().st_mtime)
 
-        flags = []
-        if editors:
-            flags.append("editing_software")
-        if ai:
-            flags.append("ai_generator_tag")
-        if AI_SOURCE_TYPES.intersection(source_types):
-            flags.append("ai_digital_source_type")
-        if problems:
-            flags.append("date_inconsistency")
-        if after_capture:
-            flags.append("modified_after_capture")
-        if gps:
-            flags.append("gps_present")
         has_any = bool(ifd0 or exif_ifd or gps or iptc or xmp or png_text)
-        if not has_any:
-            flags.append("no_metadata")
+        flags = raised_flags(
+            {
+                "editing_software": editors,
+                "ai_generator_tag": ai,
+                "ai_digital_source_type": AI_SOURCE_TYPES.intersection(source_types),
+                "date_inconsistency": problems,
+                "modified_after_capture": after_capture,
+                "gps_present": gps,
+                "no_metadata": not has_any,
+            }
+        )
 
         metrics = {
             "make": ifd0.get("Make"),
@@ -330,18 +331,13 @@ class MetadataAnalysis(Analysis):
             if m["software"]:
                 notes.append(f"Software tag: {m['software']!r}.")
         if ai:
-            notes.append(
-                "AI-generator names appear in the metadata: "
-                + "; ".join(f"{x.tool} in {x.field}" for x in ai[:4])
-                + "."
-            )
+            notes.append(f"AI-generator names appear in the metadata: {_where(ai)}.")
         if source_types:
             notes.append("IPTC Digital Source Type declared: " + ", ".join(source_types) + ".")
         if editors:
             notes.append(
-                "Editing software named: "
-                + "; ".join(f"{x.tool} in {x.field}" for x in editors[:4])
-                + ". Editors and raw converters are also used for routine, honest adjustments."
+                f"Editing software named: {_where(editors)}. "
+                "Editors and raw converters are also used for routine, honest adjustments."
             )
         if after_capture:
             notes.append(

@@ -96,13 +96,6 @@ class NoiseAnalysis(Analysis):
         ]
         if downscaled:
             notes.append(f"The image was reduced to {w}x{h} first, which averages away part of the noise.")
-        return ForensicResult(
-            analysis=self.name,
-            status="ok",
-            summary=" ".join(notes),
-            metrics=metrics,
-            flags=[],
-            map_image=map_image,
-            analysed_size=(w, h),
-            downscaled=downscaled,
+        return ForensicResult.ok(
+            self.name, notes, metrics, map_image=map_image, analysed_size=(w, h), downscaled=downscaled
         )

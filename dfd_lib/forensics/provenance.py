@@ -150,7 +150,7 @@ class ProvenanceAnalysis(Analysis):
         facts = summarise_manifest_store(store)
         facts["c2pa_sdk"] = c2pa.sdk_version()
         flags, notes = self._interpret(facts)
-        return ForensicResult(self.name, "ok", " ".join(notes), metrics=facts, flags=flags)
+        return ForensicResult.ok(self.name, notes, facts, flags)
 
     @staticmethod
     def _interpret(f: dict) -> tuple[list[str], list[str]]:

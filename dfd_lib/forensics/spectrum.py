@@ -178,13 +178,4 @@ class SpectrumAnalysis(Analysis):
                 "compression; an up-sampling factor of 2, 4 or 8 would fall on the same positions "
                 "and cannot be told apart here."
             )
-        return ForensicResult(
-            self.name,
-            "ok",
-            " ".join(notes),
-            metrics=metrics,
-            flags=flags,
-            map_image=map_image,
-            analysed_size=(w, h),
-            downscaled=False,
-        )
+        return ForensicResult.ok(self.name, notes, metrics, flags, map_image=map_image, analysed_size=(w, h))

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 from ..errors import UnreadableMedia, UnsupportedMedia
 from ..media import open_video
-from .base import Analysis, Evidence, ForensicResult
+from .base import Analysis, Evidence, ForensicResult, raised_flags
 from .patterns import AI_GENERATORS, EDITORS, REENCODERS, Match, find_tools
 
 __all__ = ["VideoMetaAnalysis"]
@@ -102,15 +102,14 @@ class VideoMetaAnalysis(Analysis):
         if any(t.year <= 1970 for t in valid):
             problems.append("a creation time is zero (1904/1970), typical of tools that rewrite the container")
 
-        flags = []
-        if reencode:
-            flags.append("reencoding_hint")
-        if editors:
-            flags.append("editing_software")
-        if ai:
-            flags.append("ai_generator_tag")
-        if problems:
-            flags.append("date_inconsistency")
+        flags = raised_flags(
+            {
+                "reencoding_hint": reencode,
+                "editing_software": editors,
+                "ai_generator_tag": ai,
+                "date_inconsistency": problems,
+            }
+        )
         video = next(s for s in streams if s["type"] == "video")
         metrics = {
             **container_info,
@@ -149,11 +148,5 @@ class VideoMetaAnalysis(Analysis):
         if problems:
             notes.append("Date issues: " + "; ".join(problems) + ".")
         notes.append("Container tags are easy to rewrite or strip: treat them as claims to corroborate.")
-        return ForensicResult(
-            self.name,
-            "ok",
-            " ".join(notes),
-            metrics=metrics,
-            flags=flags,
-            analysed_size=(video["width"], video["height"]) if video["width"] else None,
-        )
+        size = (video["width"], video["height"]) if video["width"] else None
+        return ForensicResult.ok(self.name, notes, metrics, flags, analysed_size=size)

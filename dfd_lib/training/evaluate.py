@@ -21,11 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MediaError, TrainingConfigError
+from ..models.card import ModelCard
 from ..progress import Progress, ensure_progress
 from .data import load_labels
 from .metrics import summarize
 
-__all__ = ["EvalResult", "evaluate", "JSON_KEYS"]
+__all__ = ["EvalResult", "evaluate", "scored_metrics", "JSON_KEYS"]
 
 JSON_KEYS = ("n", "n_real", "n_fake", "n_no_face", "auc", "ap", "eer", "accuracy", "threshold", "ece", "model")
 
@@ -110,15 +111,24 @@ def evaluate(
             prog.advance(1)
     prog.close()
     y_arr, p_arr = np.array(ys, dtype=int), np.array(ps, dtype=float)
-    m = summarize(y_arr, p_arr, card.threshold)
+    m = scored_metrics(y_arr, p_arr, card, problems, n_no_face, "crops" if crops else "pipeline")
+    return EvalResult(metrics=m, labels=y_arr, scores=p_arr, paths=paths, problems=problems)
+
+
+def scored_metrics(
+    labels: np.ndarray, scores: np.ndarray, card: ModelCard, problems: list, n_no_face: int, mode: str
+) -> dict:
+    """:func:`summarize` of the scores at the card's threshold, plus what every evaluation records:
+    files without a face, other failures (the rest of ``problems``), the model and the mode."""
+    m = summarize(labels, scores, card.threshold)
     m.update(
         n_no_face=n_no_face,
         n_failed=len(problems) - n_no_face,
         model=card.name,
         model_sha256=card.sha256,
-        mode="crops" if crops else "pipeline",
+        mode=mode,
     )
-    return EvalResult(metrics=m, labels=y_arr, scores=p_arr, paths=paths, problems=problems)
+    return m
 
 
 def _evaluate_self_blend(root, reals, model, weights_dir, progress, batch_size, landmarks_csv, seed) -> EvalResult:

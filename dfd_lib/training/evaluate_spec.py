@@ -20,8 +20,7 @@ import pandas as pd
 
 from ..progress import Progress, ensure_progress
 from .breakdown import breakdown
-from .evaluate import EvalResult
-from .metrics import summarize
+from .evaluate import EvalResult, scored_metrics
 from .spec import load_spec, read_spec, table_from_lists
 
 __all__ = ["evaluate_spec"]
@@ -60,7 +59,6 @@ def evaluate_spec(
     else:
         scores, outside, verdicts, rows = _score_pipeline(rows, scanner, problems, progress)
     y = rows["label"].to_numpy().astype(int)
-    m = summarize(y, scores, card.threshold)
     table = breakdown(rows, scores, card.threshold)
     for src, d in table["by_source"].items():
         sel = (rows["source"] == src).to_numpy()
@@ -70,16 +68,8 @@ def evaluate_spec(
         if verdicts is not None:
             d["inconclusive_share"] = float((verdicts[sel] == "inconclusive").mean()) if sel.any() else None
     n_no_face = sum(1 for p in problems if p[1] == "no_face")
-    m.update(
-        n_no_face=n_no_face,
-        n_failed=len(problems) - n_no_face,
-        model=card.name,
-        model_sha256=card.sha256,
-        mode="crops" if crops else "pipeline",
-        by_source=table["by_source"],
-        by_method=table["by_method"],
-        spec=Path(spec_path).name,
-    )
+    m = scored_metrics(y, scores, card, problems, n_no_face, "crops" if crops else "pipeline")
+    m.update(by_source=table["by_source"], by_method=table["by_method"], spec=Path(spec_path).name)
     if outside is not None:
         m["outside_share"] = float(outside.mean()) if len(outside) else None
     paths = [f"{s}/{p}" for s, p in zip(rows["source"], rows["path"])]

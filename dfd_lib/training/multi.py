@@ -38,7 +38,7 @@ from .dataset import CropDataset, epoch_samples_multi
 from .metrics import summarize
 from .spec import DataSpec, load_spec, read_spec
 
-__all__ = ["train_spec", "prepare_sources", "spec_samples", "score_table", "LIST_COLUMNS"]
+__all__ = ["train_spec", "prepare_sources", "spec_samples", "spec_crops", "score_table", "LIST_COLUMNS"]
 
 log = logging.getLogger(__name__)
 
@@ -105,23 +105,35 @@ def spec_samples(spec: DataSpec, rows: pd.DataFrame) -> list[Sample]:
     ]
 
 
+def spec_crops(
+    spec: DataSpec,
+    rows: pd.DataFrame,
+    landmarks: dict,
+    size: int,
+    mean,
+    std,
+    crop_scale: float,
+    crop_offset_y: float,
+) -> CropDataset:
+    """``rows``' face crops for scoring (no augmentation), in row order, each source framed as the spec says."""
+    return CropDataset(
+        "/",
+        spec_samples(spec, rows),
+        size,
+        mean,
+        std,
+        train=False,
+        landmarks=landmarks,
+        crop_scale=crop_scale,
+        crop_offset_y=crop_offset_y,
+    )
+
+
 def crop_loader(spec: DataSpec, rows: pd.DataFrame, card, landmarks: dict, batch_size: int = 64):
     """A loader of ``rows``' face crops framed as ``card`` says (no augmentation), in row order, for scoring."""
     import torch
 
-    from .dataset import CropDataset
-
-    ds = CropDataset(
-        "/",
-        spec_samples(spec, rows),
-        card.input_size,
-        card.mean,
-        card.std,
-        train=False,
-        landmarks=landmarks,
-        crop_scale=card.crop_scale,
-        crop_offset_y=card.crop_offset_y,
-    )
+    ds = spec_crops(spec, rows, landmarks, card.input_size, card.mean, card.std, card.crop_scale, card.crop_offset_y)
     return torch.utils.data.DataLoader(
         cast("torch.utils.data.Dataset", ds),  # map-style by duck typing; the stub wants the base class
         batch_size=batch_size,
@@ -148,17 +160,7 @@ def score_table(
     """Logits for ``rows`` as crops, each source framed as its spec says (the scanner's framing)."""
     from .train import predict_logits
 
-    ds = CropDataset(
-        "/",
-        spec_samples(spec, rows),
-        size,
-        mean,
-        std,
-        train=False,
-        landmarks=landmarks,
-        crop_scale=crop_scale,
-        crop_offset_y=crop_offset_y,
-    )
+    ds = spec_crops(spec, rows, landmarks, size, mean, std, crop_scale, crop_offset_y)
     prog = ensure_progress(progress)
     prog.start(len(ds), label)
     z = predict_logits(model, ds, 64, device, progress=prog, tta=tta)
@@ -193,7 +195,7 @@ def train_spec(cfg, progress: Progress | None = None) -> Path:
     """Train on every source of the spec ``cfg.data``; returns the card's path."""
     import torch
 
-    from .train import _device, build_model, fit, resolve_backbone
+    from .train import _device, build_model, epoch_crops, fit, resolve_backbone
 
     spec = read_spec(cfg.data)
     table = load_spec(spec)
@@ -214,33 +216,12 @@ def train_spec(cfg, progress: Progress | None = None) -> Path:
     mon = pd.concat(
         [d.sample(n=min(len(d), per), random_state=0) for _, d in held.groupby("source")], ignore_index=True
     )
-    mon_ds = CropDataset(
-        "/",
-        spec_samples(spec, mon),
-        cfg.input_size,
-        bb.mean,
-        bb.std,
-        train=False,
-        landmarks=landmarks,
-        crop_scale=cfg.crop_scale,
-        crop_offset_y=cfg.crop_offset_y,
-    )
+    mon_ds = spec_crops(spec, mon, landmarks, cfg.input_size, bb.mean, bb.std, cfg.crop_scale, cfg.crop_offset_y)
 
     def epoch_dataset(epoch: int, n: int) -> CropDataset:
         rng = np.random.default_rng([cfg.seed, epoch])
         samples = epoch_samples_multi(pools, n, spec.sbi_share, rng)
-        return CropDataset(
-            "/",
-            samples,
-            cfg.input_size,
-            bb.mean,
-            bb.std,
-            train=True,
-            landmarks=landmarks,
-            seed=cfg.seed * 1000 + epoch,
-            crop_scale=cfg.crop_scale,
-            crop_offset_y=cfg.crop_offset_y,
-        )
+        return epoch_crops(cfg, bb, "/", samples, landmarks, epoch)
 
     history = fit(cfg, model, epoch_dataset, mon_ds, mon["label"].to_numpy(), device, progress)
     return _finish(cfg, spec, model, bb, table, landmarks, dropped, history, device, progress)

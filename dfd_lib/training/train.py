@@ -23,6 +23,7 @@ from ..fileio import atomic_path, atomic_write
 from ..models.backbones import BACKBONES
 from ..models.card import ModelCard
 from ..models.checkpoint import save_checkpoint
+from ..models.registry import Backbone
 from ..models.tta import TtaMode
 from ..progress import Progress, ensure_progress
 from .calibrate import CALIBRATION_RULE, THRESHOLD_RULE, apply_calibration, choose_threshold, fit_platt, sigmoid
@@ -126,16 +127,7 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
     def epoch_dataset(epoch: int, n: int) -> CropDataset:
         rng = np.random.default_rng([cfg.seed, epoch])
         samples = epoch_samples(reals, fakes, sbi_pool, n, cfg.mode, rng, cfg.sbi_share)
-        return CropDataset(
-            cfg.data,
-            samples,
-            cfg.input_size,
-            bb.mean,
-            bb.std,
-            train=True,
-            landmarks=landmarks,
-            seed=cfg.seed * 1000 + epoch,
-        )
+        return epoch_crops(cfg, bb, cfg.data, samples, landmarks, epoch)
 
     history = fit(cfg, model, epoch_dataset, mon_ds, mon["label"].to_numpy(), device, progress)
     return _finish(cfg, model, bb, calib_df, report_df, history, device, progress)
@@ -149,6 +141,25 @@ def resolve_backbone(cfg: TrainConfig):
         log.info("backbone %s has no offline pretrained weights: starting from random weights", bb.name)
         cfg = replace(cfg, pretrained=False)
     return cfg, bb
+
+
+def epoch_crops(
+    cfg: TrainConfig, bb: Backbone, root, samples: list[Sample], landmarks: dict, epoch: int
+) -> CropDataset:
+    """One epoch's training crops: augmented with a seed of ``cfg.seed`` and the epoch; samples framed
+    ``pipeline`` are cut from their box with ``cfg``'s framing (the scanner's, jittered)."""
+    return CropDataset(
+        root,
+        samples,
+        cfg.input_size,
+        bb.mean,
+        bb.std,
+        train=True,
+        landmarks=landmarks,
+        seed=cfg.seed * 1000 + epoch,
+        crop_scale=cfg.crop_scale,
+        crop_offset_y=cfg.crop_offset_y,
+    )
 
 
 def build_model(cfg: TrainConfig, bb, device):
