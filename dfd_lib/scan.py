@@ -214,13 +214,8 @@ class Scanner:
                     except Exception:  # noqa: BLE001 - searched again, and reported, when the file's turn comes
                         log.debug("face search ahead failed for %s", p, exc_info=True)
             return _Read(p, base, kind, image, t0, faces)
-        except MediaError as exc:
-            return self._fail(base, exc.status, str(exc), t0)
-        except PermissionError as exc:
-            return self._fail(base, "unreadable", f"permission denied: {exc}", t0)
         except Exception as exc:  # noqa: BLE001 - one bad file must not end the batch
-            log.exception("unexpected failure reading %s", p)
-            return self._fail(base, "error", f"{type(exc).__name__}: {exc}", t0)
+            return self._failed(exc, base, t0, "reading")
 
     def _analyse(self, read: "FileResult | _Read") -> FileResult:
         """Faces and scores of a file that was read; a failed read is its own result."""
@@ -232,13 +227,18 @@ class Scanner:
                 image = read.image if read.image is not None else load_image(p, self.settings.limits)
                 return self._scan_image(image, base, t0, read.faces)
             return self._scan_video(p, base, t0)
-        except MediaError as exc:
-            return self._fail(base, exc.status, str(exc), t0)
-        except PermissionError as exc:
-            return self._fail(base, "unreadable", f"permission denied: {exc}", t0)
         except Exception as exc:  # noqa: BLE001 - one bad file must not end the batch
-            log.exception("unexpected failure scanning %s", p)
-            return self._fail(base, "error", f"{type(exc).__name__}: {exc}", t0)
+            return self._failed(exc, base, t0, "scanning")
+
+    def _failed(self, exc: Exception, base: dict, t0: float, doing: str) -> FileResult:
+        """The result of a file whose ``doing`` raised ``exc``: a media problem or a refused read is a fact
+        about the file; anything else is an ``error`` of the run, logged with its traceback."""
+        if isinstance(exc, MediaError):
+            return self._fail(base, exc.status, str(exc), t0)
+        if isinstance(exc, PermissionError):
+            return self._fail(base, "unreadable", f"permission denied: {exc}", t0)
+        log.error("unexpected failure %s %s", doing, base.get("path"), exc_info=exc)
+        return self._fail(base, "error", f"{type(exc).__name__}: {exc}", t0)
 
     def explain(self, face: FaceResult, opacity: float = 0.5) -> Explanation:
         """Grad-CAM for a scored face (computed on demand, never during the scan)."""

@@ -117,21 +117,11 @@ class ScannerSpec:
         card's SHA-256. Findings' params are then exactly those of a single-process run."""
         if self.factory:
             return self.build()
-        from ..errors import ModelCardError, ModelCardMismatch
         from ..media import sha256_file
-        from ..models.checkpoint import find_card
+        from ..models.checkpoint import find_verified_card
         from ..scan import ScanSettings
 
-        card_path, card = find_card(self.model, self.weights_dir)
-        weights = card_path.parent / card.weights_file
-        if not weights.is_file():
-            raise ModelCardError(f"model {card.name}: weights file {weights} is missing")
-        actual = sha256_file(weights)
-        if actual != card.sha256:
-            raise ModelCardMismatch(
-                f"model {card.name}: weights file {weights.name} has SHA-256 {actual}, but its "
-                f"card says {card.sha256}; refusing to use it"
-            )
+        card_path, card, _weights = find_verified_card(self.model, self.weights_dir)
         model = SimpleNamespace(card=card, card_path=card_path, card_sha256=sha256_file(card_path))
         return SimpleNamespace(model=model, settings=ScanSettings(**self.settings), device=self.device)
 
