@@ -248,6 +248,18 @@ class Scanner:
             self._explainer = Explainer(self.model, self.device)
         return self._explainer.explain(face.crop, opacity)
 
+    def warm_up(self, explain: bool = True) -> None:
+        """Run face detection, the classifier and (with ``explain``) Grad-CAM once on a blank picture, so
+        that the first evidence file does not pay for lazy set-up (a Dask worker does this when it loads)."""
+        size = self.model.card.input_size
+        blank = np.full((size, size, 3), 128, np.uint8)
+        self.faces.detect(blank)
+        scores, _, _ = self.detector.assess([blank])
+        if explain:
+            self.explain(
+                FaceResult(0, None, None, (0.0, 0.0, float(size), float(size)), (), 1.0, float(scores[0]), blank)
+            )
+
     def close(self) -> None:
         if self._explainer is not None:
             self._explainer.close()

@@ -157,3 +157,10 @@ def test_gradcam_graph_cut_gives_the_full_backward_heatmap(scanner, results):
     full = cv2.resize(np.nan_to_num(full.astype(np.float32)), (crop.shape[1], crop.shape[0]))
     assert full.max() > 0
     np.testing.assert_allclose(cut, full, atol=1e-5)
+
+
+def test_warm_up_leaves_results_unchanged(scanner, examples):
+    before = scanner.scan_file(examples / "astronaut.jpg")
+    scanner.warm_up()
+    after = scanner.scan_file(examples / "astronaut.jpg")
+    assert after.status == "scored" and after.score == pytest.approx(before.score, abs=1e-6)

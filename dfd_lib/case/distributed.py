@@ -195,6 +195,9 @@ class ModelPlugin(WorkerPlugin):
             if tune_malloc():
                 log.info("dfd worker %s: glibc malloc thresholds restored for torch", worker.address)
             self.scanner = self.spec.build()
+            warm_up = getattr(self.scanner, "warm_up", None)
+            if callable(warm_up):  # lazy set-up (Grad-CAM hooks, first runs) here, not in the first item's time
+                warm_up()
             self.identity = {**where, **local_identity(self.scanner)}
         except Exception as exc:  # reported to the client, which refuses this worker
             log.exception("dfd worker %s: the model did not load", worker.address)
