@@ -50,6 +50,52 @@ def test_onnx_scores_equal_pytorch_scores(onnx_weights, examples):
     assert not np.allclose(p_plain, p_plain[0])  # the check compares real, differing scores
 
 
+def test_onnx_model_builds_its_pytorch_module_only_for_grad_cam(onnx_weights, examples):
+    """Scoring through the ONNX export never builds the PyTorch module; Grad-CAM builds it once, from the verified weights."""
+    import torch
+
+    from dfd_lib.detector import Detector
+    from dfd_lib.models.checkpoint import load_model
+
+    fast, plain = load_model(None, onnx_weights), load_model(None, onnx_weights, runtime="torch")
+    assert fast._built == [] and plain._built != []
+    Detector(fast).assess(_crops(examples, fast.card))
+    assert fast._built == []
+    module = fast.module
+    assert fast.module is module
+    x = torch.randn(2, 3, fast.card.input_size, fast.card.input_size)
+    with torch.inference_mode():
+        assert torch.allclose(module(x), plain.module(x))
+
+
+def test_weights_that_do_not_fit_the_backbone_are_refused(onnx_weights, tmp_path):
+    """A state dict of the wrong shape under a matching hash (a card edited to name it) fails with a clear error:
+    at load without an ONNX export, at first use of the module with one."""
+    import shutil
+
+    import torch
+
+    from dfd_lib.media import sha256_file
+    from dfd_lib.models.card import ModelCard
+    from dfd_lib.models.checkpoint import load_model
+
+    for f in onnx_weights.iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    pt = tmp_path / "tiny-test-model.pt"
+    state = torch.load(pt, weights_only=True)
+    state.popitem()
+    torch.save(state, pt)
+    card_path = tmp_path / "tiny-test-model.json"
+    from dataclasses import replace
+
+    replace(ModelCard.read(card_path), sha256=sha256_file(pt)).write(card_path)
+    with pytest.raises(ModelCardError, match="do not fit"):
+        load_model(None, tmp_path, runtime="torch")
+    fast = load_model(None, tmp_path)
+    with pytest.raises(ModelCardError, match="do not fit"):
+        fast.module
+
+
 def test_tampered_onnx_file_is_refused(onnx_weights, tmp_path):
     import shutil
 

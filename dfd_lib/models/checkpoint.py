@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, replace
+import threading
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Mapping, cast
 
 from ..env import WEIGHTS_DIR_ENV
 from ..errors import ModelCardError, ModelCardMismatch, ModelNotFound
@@ -42,13 +43,23 @@ __all__ = [
 
 @dataclass(frozen=True)
 class LoadedModel:
+    """A verified model: its card, its weights (checked against the card's SHA-256) and side models.
+
+    The PyTorch module is built from the verified weights when first used (``module``): where the
+    card's ONNX export computes the scores, only Grad-CAM and training need it, and building it is
+    about half of a model's load time. Without an ONNX export it is built at load.
+    """
+
     card: ModelCard
-    module: torch.nn.Module  # in eval mode, float32
     card_path: Path
+    state: Mapping[str, torch.Tensor] = field(repr=False)  # the weights, float32, as read and verified
+    device: str = "cpu"
     novelty: NoveltyModel | None = None  # when the card has novelty statistics
     kind_head: KindHead | None = None  # when the card has one
     onnx: OnnxClassifier | None = None  # when the card names an ONNX export and onnxruntime is installed
     card_sha256: str = ""  # SHA-256 of the card file as loaded (recorded with every finding)
+    _built: list = field(default_factory=list, init=False, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -57,6 +68,29 @@ class LoadedModel:
     @property
     def sha256(self) -> str:
         return self.card.sha256
+
+    @property
+    def module(self) -> torch.nn.Module:
+        """The classifier in eval mode, float32 (channels-last on the CPU), built once on first use."""
+        with self._lock:
+            if not self._built:
+                self._built.append(_build_module(self.card, self.state, self.device))
+            return self._built[0]
+
+
+def _build_module(card: ModelCard, state: Mapping[str, torch.Tensor], device: str) -> torch.nn.Module:
+    """The card's backbone with ``state`` loaded strictly (``ModelCardError`` when the weights do not fit)."""
+    import torch
+
+    module = cast("torch.nn.Module", BACKBONES.get(card.backbone).build(False))  # Backbone.build returns object
+    try:
+        module.load_state_dict(dict(state), strict=True)
+    except RuntimeError as exc:
+        raise ModelCardError(f"model {card.name}: weights do not fit backbone {card.backbone}: {exc}") from exc
+    module.eval().to(device)
+    if device == "cpu":
+        module.to(memory_format=torch.channels_last)  # depthwise convolutions: 1.5x faster on the CPU, same outputs
+    return module
 
 
 def weights_dirs(extra: str | os.PathLike | None = None) -> list[Path]:
@@ -162,22 +196,16 @@ def load_model(
         raise ModelCardError(f"unknown runtime {runtime!r}; known: {', '.join(RUNTIMES)}")
 
     card_path, card, weights = find_verified_card(name, weights_dir)
-    backbone = BACKBONES.get(card.backbone)
-    module = cast("torch.nn.Module", backbone.build(False))  # Backbone.build is typed as returning object
+    BACKBONES.get(card.backbone)  # an unknown backbone is refused here, before anything is read
     try:
         state = torch.load(weights, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise ModelCardError(f"model {card.name}: weights could not be read safely: {exc}") from exc
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ModelCardError(f"model {card.name}: weights file is not a state dict of tensors")
     state = {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
-    try:
-        module.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise ModelCardError(f"model {card.name}: weights do not fit backbone {card.backbone}: {exc}") from exc
-    module.eval().to(device)
-    if device == "cpu":
-        module.to(memory_format=torch.channels_last)  # depthwise convolutions: 1.5x faster on the CPU, same outputs
     sides = {}
     for label, side, loader in (("novelty", card.novelty, "NoveltyModel"), ("kind_head", card.kind_head, "KindHead")):
         if not side:
@@ -196,7 +224,10 @@ def load_model(
     log.info(
         "model %s: card %s (card SHA-256 %s, weights SHA-256 %s)", card.name, card_path.resolve(), card_sha, card.sha256
     )
-    return LoadedModel(card=card, module=module, card_path=card_path, card_sha256=card_sha, **sides)
+    loaded = LoadedModel(card=card, card_path=card_path, state=state, device=device, card_sha256=card_sha, **sides)
+    if loaded.onnx is None:
+        loaded.module  # noqa: B018 - PyTorch computes the scores: build it now, so a misfit fails at load
+    return loaded
 
 
 def _onnx_classifier(card: ModelCard, card_path: Path, device: str, runtime: str):
