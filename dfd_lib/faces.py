@@ -19,7 +19,7 @@ import numpy as np
 
 from .mtcnn_cascade import detect_cascade
 
-__all__ = ["FaceBox", "FaceDetector", "square_box", "cut_window", "crop_face"]
+__all__ = ["FaceBox", "FaceDetector", "square_box", "cut_window", "crop_face", "scale_face"]
 
 
 @dataclass(frozen=True)
@@ -173,6 +173,15 @@ def _shift(face: FaceBox, dx: float, dy: float) -> FaceBox:
     x1, y1, x2, y2 = face.box
     lm = tuple((x + dx, y + dy) for x, y in face.landmarks)
     return FaceBox(box=(x1 + dx, y1 + dy, x2 + dx, y2 + dy), prob=face.prob, landmarks=lm, padded=face.padded)
+
+
+def scale_face(face: FaceBox, factor: float) -> FaceBox:
+    """A face found on a picture decoded at 1/``factor`` of its size, in the full picture's coordinates."""
+    if factor == 1.0:
+        return face
+    x1, y1, x2, y2 = (v * factor for v in face.box)
+    lm = tuple((x * factor, y * factor) for x, y in face.landmarks)
+    return FaceBox(box=(x1, y1, x2, y2), prob=face.prob, landmarks=lm, padded=face.padded)
 
 
 def _map_back(face: FaceBox, pad: int, scale: float) -> FaceBox:

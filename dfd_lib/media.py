@@ -326,20 +326,50 @@ def load_image(path: str | os.PathLike, limits: MediaLimits = MediaLimits()) -> 
     or MediaTooLarge (more pixels than ``limits.max_image_pixels``); the size check happens
     before any pixel is decoded.
     """
+    return decode_image(path, limits).pixels
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """A decoded picture: its pixels and how they relate to the picture as stored."""
+
+    pixels: np.ndarray  # HxWx3 uint8 RGB, EXIF orientation applied
+    full_size: tuple[int, int]  # (width, height) of the stored picture, orientation applied
+    scale: float = 1.0  # the pixels' side / the stored picture's side (1/2, 1/4, 1/8 when reduced to fit)
+
+
+_JPEG_REDUCTIONS = (2, 4, 8)  # the scales libjpeg decodes to without building the full picture
+_ORIENTATION_TAG = 0x0112
+
+
+def decode_image(
+    path: str | os.PathLike, limits: MediaLimits = MediaLimits(), max_pixels: int | None = None, over: str = ""
+) -> DecodedImage:
+    """``load_image`` with a bound on the decoded pixels: at most ``max_pixels`` (and ``limits.max_image_pixels``).
+
+    A JPEG over the bound is decoded at 1/2, 1/4 or 1/8 of its size (PIL draft mode: libjpeg's
+    DCT scaling, the full-size picture is never built) when that fits; any other picture over it
+    raises MediaTooLarge, whose message ends with ``over`` when the bound was ``max_pixels``.
+    """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    cap = limits.max_image_pixels if max_pixels is None else min(limits.max_image_pixels, int(max_pixels))
     try:
         with open_image_header(path) as img:
             w, h = img.size
-            if w * h > limits.max_image_pixels:
-                raise MediaTooLarge(
-                    f"image is {w}x{h} = {w * h / 1e6:.0f} megapixels; the limit is "
-                    f"{limits.max_image_pixels / 1e6:.0f} megapixels"
-                )
+            k = 1
+            if w * h > cap:
+                k = next((r for r in _JPEG_REDUCTIONS if img.format == "JPEG" and w * h / r**2 <= cap), 0)
+                if not k:
+                    raise MediaTooLarge(_too_large_message(w, h, limits, cap, over))
+                img.draft("RGB", (math.ceil(w / k), math.ceil(h / k)))
+                if img.size[0] * img.size[1] > cap:  # draft may choose a larger scale than asked for
+                    raise MediaTooLarge(_too_large_message(w, h, limits, cap, over))
+            swapped = img.getexif().get(_ORIENTATION_TAG) in (5, 6, 7, 8)
             img.seek(0)  # GIF/TIFF: first frame
             img.load()
             ImageOps.exif_transpose(img, in_place=True)  # (a copy of the whole image otherwise)
-            return _to_rgb(img)
+            return DecodedImage(_to_rgb(img), (h, w) if swapped else (w, h), 1.0 / k)
     except (MediaTooLarge, UnsupportedMedia):
         raise
     except UnidentifiedImageError as exc:
@@ -351,6 +381,13 @@ def load_image(path: str | os.PathLike, limits: MediaLimits = MediaLimits()) -> 
         raise UnreadableMedia(f"image could not be decoded: {msg}") from exc
     except (ValueError, SyntaxError, EOFError, MemoryError, Image.DecompressionBombError) as exc:
         raise UnreadableMedia(f"image could not be decoded: {exc}") from exc
+
+
+def _too_large_message(w: int, h: int, limits: MediaLimits, cap: int, over: str) -> str:
+    msg = f"image is {w}x{h} = {w * h / 1e6:.0f} megapixels; "
+    if cap < limits.max_image_pixels and over:
+        return msg + over
+    return msg + f"the limit is {cap / 1e6:.0f} megapixels"
 
 
 def open_video(path: str | os.PathLike):
@@ -451,13 +488,15 @@ def iter_video_frames(
     fps: float | None = 1.0,
     every: int | None = None,
     limits: MediaLimits = MediaLimits(),
+    over: str = "",
 ) -> Iterator[Frame]:
     """Decode a video and yield sampled RGB frames.
 
     Sampling: ``every=k`` keeps every k-th decoded frame; otherwise ``fps=f`` keeps about f
     frames per second of video time (the first frame at or after each 1/f step; stretches of
     the video that hold no sampled frame are skipped by seeking where the key frames allow). At
-    most ``limits.max_video_frames`` frames are yielded. Raises UnreadableMedia if nothing decodes.
+    most ``limits.max_video_frames`` frames are yielded. Raises UnreadableMedia if nothing decodes, and
+    MediaTooLarge for frames over ``limits.max_image_pixels`` (its message ends with ``over`` where given).
     """
     if every is not None and every < 1:
         raise ValueError("every must be >= 1")
@@ -483,7 +522,8 @@ def iter_video_frames(
         for i, t, frame in sampled:
             w, h = frame.width, frame.height
             if w * h > limits.max_image_pixels:
-                raise MediaTooLarge(f"video frames are {w}x{h}, over the pixel limit")
+                why = over or f"the limit is {limits.max_image_pixels / 1e6:.0f} megapixels"
+                raise MediaTooLarge(f"video frames are {w}x{h} = {w * h / 1e6:.0f} megapixels; {why}")
             yield Frame(index=i, time_s=t, image=frame.to_ndarray(format="rgb24"))
             yielded += 1
             if yielded >= limits.max_video_frames:

@@ -11,7 +11,7 @@ import os
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Generator, Iterable, Iterator, Sequence
 
@@ -21,17 +21,19 @@ from .detector import IMAGE_AGGREGATE, VIDEO_AGGREGATE, Detector, aggregate_vide
 from .errors import MediaError
 from .explain import Explainer, Explanation
 from .face_tracking import FaceTracker
-from .faces import FaceBox, FaceDetector, crop_face
+from .faces import FaceBox, FaceDetector, crop_face, scale_face
 from .media import (
     MEDIA_KINDS,
+    DecodedImage,
     MediaLimits,
+    decode_image,
     file_hashes,
     iter_evidence_files,
     iter_video_frames,
-    load_image,
     open_image_header,
     sniff,
 )
+from .memory import MemoryPlan, plan_memory
 from .models.checkpoint import LoadedModel, load_model
 from .prefetch import prefetched
 from .progress import Progress, ensure_progress
@@ -42,9 +44,11 @@ __all__ = ["Scanner", "ScanSettings"]
 log = logging.getLogger(__name__)
 
 _FRAME_BATCH = 16
-# Pictures up to this size are decoded and searched for faces ahead, in background threads, while an
-# earlier file is scored (at most LOOK_AHEAD_WORKERS + 1 such pictures wait in memory: 3 x 3 bytes x 24 MP =
-# 216 MB); larger ones when their turn comes. Two searches at once: 1.5x the throughput of one on 2 cores.
+_NO_PIXELS = np.zeros((0, 0, 3), np.uint8)  # a sampled frame's place-holder once its faces are cut out
+# Pictures up to this size (less where the memory setting leaves less room: see dfd_lib.memory) are decoded
+# and searched for faces ahead, in background threads, while an earlier file is scored (at most
+# LOOK_AHEAD_WORKERS + 1 such pictures are in memory); larger ones when their turn comes. Two searches at
+# once: 1.5x the throughput of one on 2 cores.
 READ_AHEAD_MAX_PIXELS = 24_000_000
 LOOK_AHEAD_WORKERS = 2
 
@@ -56,7 +60,7 @@ class _Read:
     path: Path
     base: dict
     kind: str
-    image: np.ndarray | None
+    image: DecodedImage | None
     t0: float
     faces: list | None = None  # found ahead, in a background thread (None: not searched yet)
 
@@ -66,7 +70,7 @@ def _pixels(p: Path) -> int:
     try:
         with open_image_header(p) as img:
             return int(img.size[0]) * int(img.size[1])
-    except Exception:  # noqa: BLE001 - load_image reports the real problem when the file's turn comes
+    except Exception:  # noqa: BLE001 - _decode reports the real problem when the file's turn comes
         return 0
 
 
@@ -84,6 +88,9 @@ class ScanSettings:
     # Video: a full face search on every track_full_every-th sampled frame, a search near the faces
     # already found in between (see face_tracking); 1 searches every sampled frame in full.
     track_full_every: int = 4
+    # Peak memory of the scanning process, in MB (None: bounded only by ``limits``): pictures whose pixels
+    # would not fit are decoded at reduced size (JPEG) or refused as too_large; see dfd_lib.memory.
+    memory_mb: int | None = 2048
 
     def to_dict(self) -> dict:
         return {
@@ -95,6 +102,7 @@ class ScanSettings:
             "max_file_bytes": self.limits.max_file_bytes,
             "max_video_frames": self.limits.max_video_frames,
             "video_full_face_search_every": self.track_full_every,
+            "memory_mb": self.memory_mb,
         }
 
 
@@ -111,11 +119,18 @@ class Scanner:
         **setting_overrides,
     ) -> None:
         self.settings = settings or ScanSettings(**setting_overrides)
+        self.memory: MemoryPlan = plan_memory(self.settings.memory_mb, READ_AHEAD_MAX_PIXELS, LOOK_AHEAD_WORKERS + 1)
         self.model = model if isinstance(model, LoadedModel) else load_model(model, weights_dir, device)
         self.device = device
         self.faces = FaceDetector(self.settings.min_face_size, self.settings.face_threshold, device=device)
         self.detector = Detector(self.model, device, self.settings.batch_size)
         self._explainer: Explainer | None = None
+
+    @property
+    def frame_limits(self) -> MediaLimits:
+        """The media limits for video frames: no frame larger than a picture the memory setting lets decode."""
+        limits, room = self.settings.limits, self.memory.frame_pixels
+        return limits if room is None or room >= limits.max_image_pixels else replace(limits, max_image_pixels=room)
 
     # -- public API -------------------------------------------------------------------------
     def scan(self, paths: Iterable[str | os.PathLike], progress: Progress | None = None) -> Iterator[FileResult]:
@@ -163,14 +178,14 @@ class Scanner:
             todo = iter(files)
             try:
                 for f in todo:
-                    pending.append(pool.submit(self._read, f, READ_AHEAD_MAX_PIXELS, True))
+                    pending.append(pool.submit(self._read, f, self.memory.read_ahead_pixels, True))
                     if len(pending) > LOOK_AHEAD_WORKERS:
                         break
                 while pending:
                     done = pending.popleft().result()
                     nxt = next(todo, None)
                     if nxt is not None:
-                        pending.append(pool.submit(self._read, nxt, READ_AHEAD_MAX_PIXELS, True))
+                        pending.append(pool.submit(self._read, nxt, self.memory.read_ahead_pixels, True))
                     yield done
             finally:
                 for fut in pending:
@@ -207,10 +222,10 @@ class Scanner:
                 return self._fail(base, "unsupported", _unsupported_message(p, mime, fmt), t0)
             image, faces = None, None
             if kind == "image" and (decode_limit is None or _pixels(p) <= decode_limit):
-                image = load_image(p, self.settings.limits)
+                image = self._decode(p)
                 if find_faces:
                     try:
-                        faces = self.faces.detect(image)
+                        faces = self.faces.detect(image.pixels)
                     except Exception:  # noqa: BLE001 - searched again, and reported, when the file's turn comes
                         log.debug("face search ahead failed for %s", p, exc_info=True)
             return _Read(p, base, kind, image, t0, faces)
@@ -224,11 +239,15 @@ class Scanner:
         p, base, t0 = read.path, read.base, read.t0
         try:
             if read.kind == "image":
-                image = read.image if read.image is not None else load_image(p, self.settings.limits)
+                image = read.image if read.image is not None else self._decode(p)
                 return self._scan_image(image, base, t0, read.faces)
             return self._scan_video(p, base, t0)
         except Exception as exc:  # noqa: BLE001 - one bad file must not end the batch
             return self._failed(exc, base, t0, "scanning")
+
+    def _decode(self, p: Path) -> DecodedImage:
+        """The picture's pixels, within the memory setting (reduced or refused as ``decode_image`` does)."""
+        return decode_image(p, self.settings.limits, self.memory.decode_pixels, self.memory.over_budget_note())
 
     def _failed(self, exc: Exception, base: dict, t0: float, doing: str) -> FileResult:
         """The result of a file whose ``doing`` raised ``exc``: a media problem or a refused read is a fact
@@ -270,20 +289,25 @@ class Scanner:
         c = self.model.card
         return [crop_face(image, f, c.input_size, c.crop_scale, c.crop_offset_y) for f in faces]
 
-    def _scan_image(self, image: np.ndarray, base: dict, t0: float, faces: list[FaceBox] | None = None) -> FileResult:
-        base.update(height=image.shape[0], width=image.shape[1])
+    def _scan_image(
+        self, decoded: DecodedImage, base: dict, t0: float, faces: list[FaceBox] | None = None
+    ) -> FileResult:
+        """Faces and scores of a decoded picture; boxes in the stored picture's pixels (also when decoded reduced)."""
+        image = decoded.pixels
+        base.update(width=decoded.full_size[0], height=decoded.full_size[1])
+        reduced = f"; {self.memory.reduced_note(decoded.scale)}" if decoded.scale != 1.0 else ""
         if faces is None:
             faces = self.faces.detect(image)
         if not faces:
-            return self._fail(base, "no_face", self._no_face_message(), t0)
+            return self._fail(base, "no_face", self._no_face_message() + reduced, t0)
         crops = self._crops(image, faces)
         scores, novelty, kinds = self.detector.assess(crops)
         results = tuple(
-            self._face(i, None, None, f, float(s), crop, novelty, kinds, i)
+            self._face(i, None, None, scale_face(f, 1.0 / decoded.scale), float(s), crop, novelty, kinds, i)
             for i, (f, s, crop) in enumerate(zip(faces, scores, crops))
         )
         score = float(max(scores))
-        msg = f"{len(results)} face(s) scored"
+        msg = f"{len(results)} face(s) scored" + reduced
         return self._scored(base, results, (), score, IMAGE_AGGREGATE, msg, t0)
 
     def _scan_video(self, p: Path, base: dict, t0: float) -> FileResult:
@@ -292,10 +316,15 @@ class Scanner:
         frames_out: list[FrameScore] = []
         batch: list[tuple] = []
         tracker = FaceTracker(self.faces, full_every=s.track_full_every)
-        for frame in prefetched(iter_video_frames(p, fps=s.fps, every=s.every, limits=s.limits), depth=2):
+        limits = self.frame_limits
+        over = self.memory.over_budget_note(frames=True) if limits is not s.limits else ""
+        for frame in prefetched(iter_video_frames(p, s.fps, s.every, limits, over), depth=2):
             base.setdefault("height", frame.image.shape[0])
             base.setdefault("width", frame.image.shape[1])
-            batch.append((frame, tracker.detect(frame.image)))
+            faces = tracker.detect(frame.image)
+            # Only the face crops are kept until the batch is scored, never the frame: memory does not grow
+            # with the video's resolution.
+            batch.append((replace(frame, image=_NO_PIXELS), faces, self._crops(frame.image, faces)))
             if len(batch) == _FRAME_BATCH:
                 self._video_batch(batch, faces_out, frames_out)
                 batch = []
@@ -315,11 +344,11 @@ class Scanner:
         return self._scored(base, tuple(faces_out), tuple(frames_out), score, VIDEO_AGGREGATE, msg, t0)
 
     def _video_batch(self, batch: list[tuple], faces_out: list, frames_out: list) -> None:
-        """Score the faces of a batch of (frame, faces found in it) with one classifier call."""
-        frames = [fr for fr, _ in batch]
+        """Score the faces of a batch of (frame, faces found in it, their crops) with one classifier call."""
+        frames = [fr for fr, _, _ in batch]
         crops, owners = [], []
-        for fr, faces in batch:
-            for i, (face, crop) in enumerate(zip(faces, self._crops(fr.image, faces))):
+        for fr, faces, face_crops in batch:
+            for i, (face, crop) in enumerate(zip(faces, face_crops)):
                 crops.append(crop)
                 owners.append((fr, i, face))
         scores, novelty, kinds = self.detector.assess(crops)

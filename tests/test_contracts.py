@@ -62,6 +62,7 @@ def _library_defaults() -> dict[tuple[str, str], object]:
             ("every", "every"),
             ("min_face", "min_face_size"),
             ("face_threshold", "face_threshold"),
+            ("memory_mb", "memory_mb"),
         ):
             table[command, dest] = field(ScanSettings, name)
     for dest in ("device", "url", "platform"):

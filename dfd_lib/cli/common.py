@@ -96,6 +96,15 @@ def add_sampling_options(p) -> None:
         None,
         "MTCNN detection probability threshold (default %(default).2f)",
     )
+    _scan_setting_option(
+        p,
+        "--memory-mb",
+        "memory_mb",
+        int,
+        "MB",
+        "peak memory of the scan (default %(default)s): larger pictures are decoded reduced (JPEG) or refused "
+        "as too_large; 0 for no bound beyond the pixel limits",
+    )
 
 
 def scan_settings_from_args(args) -> dict:
@@ -105,6 +114,7 @@ def scan_settings_from_args(args) -> dict:
         every=args.every,
         min_face_size=args.min_face,
         face_threshold=args.face_threshold,
+        memory_mb=args.memory_mb or None,
     )
 
 
