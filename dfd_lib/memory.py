@@ -27,7 +27,7 @@ larger setting.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from .errors import DfdError
 
@@ -77,12 +77,7 @@ class MemoryPlan:
         )
 
     def to_dict(self) -> dict:
-        return {
-            "memory_mb": self.memory_mb,
-            "decode_pixels": self.decode_pixels,
-            "read_ahead_pixels": self.read_ahead_pixels,
-            "frame_pixels": self.frame_pixels,
-        }
+        return asdict(self)
 
 
 def plan_memory(memory_mb: int | None, read_ahead_max: int, pictures_at_once: int) -> MemoryPlan:
