@@ -33,7 +33,7 @@ from .media import (
     open_image_header,
     sniff,
 )
-from .memory import MemoryPlan, plan_memory
+from .memory import DEFAULT_MEMORY_MB, MemoryPlan, plan_memory
 from .models.checkpoint import LoadedModel, load_model
 from .prefetch import prefetched
 from .progress import Progress, ensure_progress
@@ -90,7 +90,7 @@ class ScanSettings:
     track_full_every: int = 4
     # Peak memory of the scanning process, in MB (None: bounded only by ``limits``): pictures whose pixels
     # would not fit are decoded at reduced size (JPEG) or refused as too_large; see dfd_lib.memory.
-    memory_mb: int | None = 2048
+    memory_mb: int | None = DEFAULT_MEMORY_MB
 
     def to_dict(self) -> dict:
         return {

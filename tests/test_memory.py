@@ -123,3 +123,35 @@ def test_video_frames_over_the_memory_bound_are_refused_with_the_reason(scanner,
     r = tight.scan_file(clip)
     assert r.status == "too_large" and "1280x720" in r.message and "1 megapixels per frame" in r.message
     assert _bounded(scanner, 2048).scan_file(clip).status == "no_face"  # the frames fit the default setting
+
+
+def test_forensic_analyses_decode_within_the_same_setting(big_pictures):
+    from dfd_lib.forensics import run_all
+
+    setting = int(PROCESS_MB + WORKING_MB + 4_500_000 * BYTES_PER_PIXEL / 2**20) + 1  # room for 4.5 MP
+    full = {r.analysis: r for r in run_all(big_pictures / "big.jpg")}
+    small = {r.analysis: r for r in run_all(big_pictures / "big.jpg", memory_mb=setting)}
+    assert full["ela"].status == small["ela"].status == "ok"
+    assert not full["ela"].downscaled and small["ela"].downscaled
+    assert "decoded at 1/2" in small["spectrum"].summary and "decoded at" not in full["spectrum"].summary
+    # the JPEG structure's headers are still read; the test that needs the full-size luma says why it did not run
+    assert small["jpeg"].status == full["jpeg"].status == "ok"
+    assert "double_compression" in full["jpeg"].metrics and "double_compression" not in small["jpeg"].metrics
+    assert "not tested" in small["jpeg"].summary and "--memory-mb" in small["jpeg"].summary
+    png = {r.analysis: r for r in run_all(big_pictures / "big.png", memory_mb=setting)}
+    assert png["ela"].status == "error" and "--memory-mb" in png["ela"].summary
+    assert png["metadata"].status == "ok"  # what needs no pixels still runs
+
+
+def test_triage_runs_forensics_with_the_scanners_memory_setting():
+    import types
+
+    from dfd_lib.case.triage import forensics_for
+
+    def run_all(path, memory_mb=2048):
+        return memory_mb
+
+    scanner = types.SimpleNamespace(settings=types.SimpleNamespace(memory_mb=3000))
+    assert forensics_for(scanner, run_all)("x") == 3000
+    assert forensics_for(types.SimpleNamespace(), run_all)("x") == 2048  # a scanner without settings: the default
+    assert forensics_for(scanner, None) is None

@@ -54,6 +54,7 @@ from .triage import (
     _card_sha256,
     compute_detector,
     compute_forensics,
+    forensics_for,
     load_forensics,
     model_identity,
     pending_work,
@@ -286,7 +287,7 @@ def analyse_on_worker(
                 raise RuntimeError("the model is not loaded on this worker")
             compute_detector(target, item_id, sha256, plugin.scanner, c)
         if need_for:
-            run_all = load_forensics()
+            run_all = forensics_for(plugin.scanner, load_forensics())
             if run_all is not None:
                 compute_forensics(target, item_id, run_all, c)
         c.encode_images()  # PNG here, not on the client that records every worker's results

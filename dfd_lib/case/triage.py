@@ -13,6 +13,7 @@ so the failure stays on record and the latest attempt is the item's result.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import os
@@ -214,6 +215,15 @@ def load_forensics() -> Callable[[Path], list] | None:
         log.warning("forensic analyses skipped: dfd_lib.forensics has no run_all()")
         return None
     return run_all
+
+
+def forensics_for(scanner: object, run_all: Callable | None) -> Callable | None:
+    """``run_all`` bound to the memory setting of ``scanner``'s scan settings where it has them, so that the
+    forensic analyses of a file decode it within the same bound as its scan (run_all's default otherwise)."""
+    settings = getattr(scanner, "settings", None)
+    if run_all is None or settings is None or not hasattr(settings, "memory_mb"):
+        return run_all
+    return functools.partial(run_all, memory_mb=settings.memory_mb)
 
 
 RETRY_STATUSES = ("error",)  # detector outcomes that are failures of the run, not facts about the file
@@ -454,6 +464,7 @@ def triage_items(
     ident = model_identity(scanner)
     params = scanner_params(scanner)
     work, run_all = pending_work(conn, ident.sha256, forensics)
+    run_all = forensics_for(scanner, run_all)
     outcomes: list[ItemOutcome] = []
     cancelled = False
     progress.start(len(work), f"triage ({ident.name})")

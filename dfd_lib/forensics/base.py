@@ -19,7 +19,8 @@ import numpy as np
 
 from ..errors import MediaError
 from ..fileio import json_ready
-from ..media import MediaKind, MediaLimits, load_image, sniff
+from ..media import MediaKind, MediaLimits, decode_image, sniff
+from ..memory import DEFAULT_MEMORY_MB, plan_memory
 
 __all__ = [
     "ForensicStatus",
@@ -130,9 +131,17 @@ class Evidence:
         path: str | os.PathLike,
         max_pixels: int | None = DEFAULT_MAX_PIXELS,
         limits: MediaLimits = MediaLimits(),
+        memory_mb: int | None = DEFAULT_MEMORY_MB,
     ) -> None:
         self.path = Path(path)
+        # The scan's memory setting bounds the pixels decoded here too (a larger JPEG is decoded reduced).
+        self.memory = plan_memory(memory_mb, 0, 1)
+        self.decoded_scale = 1.0  # the decoded pixels' side / the stored picture's side
         self.kind, self.mime, self.format = sniff(self.path)
+        # The analyses' working copies are bounded by the memory setting too (the default setting leaves the
+        # default bound as it is; a tight one analyses a smaller copy, and the analyses say so).
+        if self.memory.analysis_pixels is not None:
+            max_pixels = min(max_pixels or self.memory.analysis_pixels, self.memory.analysis_pixels)
         self.max_pixels = max_pixels
         self.limits = limits
         self._pixels: np.ndarray | None = None
@@ -140,12 +149,15 @@ class Evidence:
         self._bounded: tuple[np.ndarray, bool] | None = None
 
     def pixels(self) -> np.ndarray:
-        """Full-resolution HxWx3 uint8 RGB, EXIF orientation applied (raises MediaError)."""
+        """HxWx3 uint8 RGB, EXIF orientation applied (raises MediaError): full resolution unless the memory
+        setting made it decode a large JPEG reduced (``decoded_scale`` < 1)."""
         if self._error is not None:
             raise self._error
         if self._pixels is None:
             try:
-                self._pixels = load_image(self.path, self.limits)
+                m = self.memory
+                decoded = decode_image(self.path, self.limits, m.decode_pixels, m.over_budget_note())
+                self._pixels, self.decoded_scale = decoded.pixels, decoded.scale
             except MediaError as exc:
                 self._error = exc
                 raise
@@ -156,7 +168,7 @@ class Evidence:
         if self._bounded is None:
             full = self.pixels()
             small = fit_pixels(full, self.max_pixels)
-            self._bounded = (small, small.shape[:2] != full.shape[:2])
+            self._bounded = (small, small.shape[:2] != full.shape[:2] or self.decoded_scale != 1.0)
         return self._bounded
 
 

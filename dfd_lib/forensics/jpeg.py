@@ -276,9 +276,13 @@ class JpegAnalysis(Analysis):
                     if img.mode == "RGB":
                         img.draft("YCbCr", img.size)  # decode straight to YCbCr: exact decoded luma
                     luma, decode_error = None, None
+                    # The test needs the full-size luma: skipped where decoding it would break the memory setting.
+                    room = evidence.memory.decode_pixels
+                    over_memory = room is not None and w * h > room
                     try:
-                        img.load()
-                        luma = np.asarray(img.getchannel(0)) if img.mode in ("YCbCr", "L") else None
+                        if not over_memory:
+                            img.load()
+                            luma = np.asarray(img.getchannel(0)) if img.mode in ("YCbCr", "L") else None
                     except OSError as exc:  # truncated or damaged scan data: the headers are still evidence
                         decode_error = str(exc)
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
@@ -320,6 +324,12 @@ class JpegAnalysis(Analysis):
                     "No sign of double compression in the DCT histograms. A second save with the same or "
                     "coarser quantization, or after a crop that shifted the 8x8 grid, would not be detected."
                 )
+        elif over_memory:
+            notes.append(
+                f"Double compression was not tested: it needs the full-size picture ({w * h / 1e6:.0f} megapixels) "
+                f"decoded, more than the memory setting allows (memory_mb={evidence.memory.memory_mb}); raise the "
+                "setting (--memory-mb) to test it."
+            )
         elif decode_error:
             flags.append("decode_error")
             notes.append(

@@ -18,6 +18,7 @@ from typing import Iterable
 
 from ..errors import RegistryError
 from ..registry import Registry
+from ..memory import DEFAULT_MEMORY_MB
 from .base import DEFAULT_MAX_PIXELS, Analysis, Evidence, ForensicResult
 
 __all__ = ["ANALYSES", "default_registry", "analysis_names", "get_analysis", "run_all"]
@@ -80,16 +81,18 @@ def run_all(
     names: Iterable[str] | None = None,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     registry: Registry = ANALYSES,
+    memory_mb: int | None = DEFAULT_MEMORY_MB,
 ) -> list[ForensicResult]:
     """Run the selected analyses (all by default) on one file; one result per analysis.
 
-    The file is sniffed once and decoded at most once. Analyses that do not apply to the file's
+    The file is sniffed once and decoded at most once, within the memory setting ``memory_mb`` (the
+    scan's; a larger JPEG is decoded reduced and the analyses say so, see dfd_lib.memory). Analyses that do not apply to the file's
     type give ``not_applicable``; any failure gives ``error`` with a message. Only an unknown
     analysis name raises (RegistryError), before any work is done.
     """
     analyses = _select(names, registry)
     try:
-        evidence = Evidence(path, max_pixels=max_pixels)
+        evidence = Evidence(path, max_pixels=max_pixels, memory_mb=memory_mb)
     except OSError as exc:
         msg = f"file could not be read: {exc.strerror or exc}"
         return [ForensicResult.error(a.name, msg, error_type="unreadable") for a in analyses]

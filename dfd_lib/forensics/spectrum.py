@@ -172,6 +172,12 @@ class SpectrumAnalysis(Analysis):
                 "downscaling or strong compression removes them."
             )
         notes = [lead, f"Spectra of {len(origins)} native-resolution tiles of {t}x{t} pixels were averaged."]
+        if evidence.decoded_scale != 1.0:
+            notes[1] = (
+                f"Spectra of {len(origins)} tiles of {t}x{t} pixels were averaged, from the picture decoded at "
+                f"1/{round(1 / evidence.decoded_scale)} of its size to stay within the memory setting: the "
+                "reduction hides fine periodic patterns."
+            )
         if grid:
             notes.append(
                 f"{len(grid)} peak(s) lie on the 8-pixel JPEG block grid and are attributed to JPEG "
