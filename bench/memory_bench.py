@@ -3,8 +3,9 @@
 For each setting, a fresh process builds the scanner (shipped default model), warms it up with Grad-CAM, then
 scans: a 100 MP JPEG and a 64 MP PNG (a face in a smooth scene), a 4K H.264 clip (3 s, 2 frames/s sampled),
 and Grad-CAM on every face found. Prints each file's status and message and the process's peak RSS (from
-``os.wait4``, Linux) beside the setting; "none" is the same scan with no memory bound, in the same run. No timed
-or memory assertions: this prints figures.
+``os.wait4``, Linux) beside the setting; "none" is the same scan with no memory bound, in the same run. Then the
+same files through ``dfd triage`` (a case, intake copies, forensic analyses, Grad-CAM of each item) per setting.
+No timed or memory assertions: this prints figures.
 
 Run: .venv/bin/python bench/memory_bench.py [--settings 1536,2048,3072,none] [--keep DIR]
 """
@@ -80,12 +81,30 @@ def make_inputs(d: Path) -> list[Path]:
     return out
 
 
+def _env() -> dict:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+
+
+def triage_peak(setting: str, files: list[Path], cases: Path) -> tuple[int, float]:
+    """(exit status, peak RSS in MiB) of ``dfd triage`` of ``files`` into a new case with the memory setting."""
+    memory = "0" if setting == "none" else setting
+    case = f"memory-bench-{setting}"
+    cmd = [sys.executable, "-m", "dfd_lib", "triage", *map(str, files), "--case", case, "--cases-dir", str(cases)]
+    proc = subprocess.Popen(
+        [*cmd, "--examiner", "bench", "--memory-mb", memory, "--quiet"],
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    return os.waitstatus_to_exitcode(status), usage.ru_maxrss / 1024
+
+
 def run_child(setting: str, files: list[Path]) -> tuple[dict, float]:
     """(the child's result, its peak RSS in MiB)."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     proc = subprocess.Popen(
         [sys.executable, "-c", CHILD, setting, *map(str, files)],
-        env=env,
+        env=_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -133,6 +152,12 @@ def main() -> int:
     print("\n| memory_mb | peak RSS (MiB) | peak / setting |\n| --- | ---: | ---: |")
     for setting, peak, ratio in rows:
         print(f"| {setting} | {peak:.0f} | {ratio} |")
+    print("\n`dfd triage` of the same files (case, forensic analyses, Grad-CAM):")
+    print("| memory_mb | peak RSS (MiB) | peak / setting | exit status |\n| --- | ---: | ---: | ---: |")
+    for setting in args.settings.split(","):
+        code, peak = triage_peak(setting.strip(), files, work / "cases")
+        ratio = "-" if setting == "none" else f"{peak / float(setting):.2f}"
+        print(f"| {setting} | {peak:.0f} | {ratio} | {code} |")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 0
