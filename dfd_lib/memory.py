@@ -24,8 +24,8 @@ decoded megapixel (``BYTES_PER_PIXEL``: PIL's own buffer and the RGB array exist
 picture is converted): 49 MP JPEG +421 MiB, 49 MP PNG +414, 64 MP PNG +477, 100 MP JPEG +680,
 25 MP (a 100 MP JPEG at 1/2) +300. A 4K clip added 280 MiB (frames decoded ahead, PyAV's frame
 threads): ``FRAME_BYTES_PER_PIXEL`` per pixel of a frame. ``bench/memory_bench.py`` measures the
-bound on large pictures and 4K video, scanned and through ``dfd triage`` with forensics. A bigger model than the shipped one holds more: give it a
-larger setting.
+bound on large pictures and 4K video, scanned and through ``dfd triage`` with forensics. A bigger
+model than the shipped one holds more: give it a larger setting.
 """
 
 from __future__ import annotations

@@ -86,9 +86,9 @@ def run_all(
     """Run the selected analyses (all by default) on one file; one result per analysis.
 
     The file is sniffed once and decoded at most once, within the memory setting ``memory_mb`` (the
-    scan's; a larger JPEG is decoded reduced and the analyses say so, see dfd_lib.memory). Analyses that do not apply to the file's
-    type give ``not_applicable``; any failure gives ``error`` with a message. Only an unknown
-    analysis name raises (RegistryError), before any work is done.
+    scan's; a larger JPEG is decoded reduced and the analyses say so, see dfd_lib.memory). Analyses
+    that do not apply to the file's type give ``not_applicable``; any failure gives ``error`` with a
+    message. Only an unknown analysis name raises (RegistryError), before any work is done.
     """
     analyses = _select(names, registry)
     try:
