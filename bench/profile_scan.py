@@ -77,7 +77,7 @@ def instrument() -> StageTimer:
     t.wrap(scan, "FaceDetector", "model load (MTCNN)")
     t.wrap(scan, "file_hashes", "hashing (SHA-256)")
     t.wrap(scan, "sniff", "type sniffing")
-    t.wrap(scan, "load_image", "image decode")
+    t.wrap(scan, "decode_image", "image decode")
     t.wrap(scan, "iter_video_frames", "video decode", generator=True)
     t.wrap(FaceDetector, "detect_batch", "face detection (MTCNN)")
     t.wrap(scan, "crop_face", "crop + resize")

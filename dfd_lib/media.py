@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator, Literal, get_args
 import numpy as np
 
 from .errors import MediaTooLarge, UnreadableMedia, UnsupportedMedia
+from .frame_sampling import every_kth, per_second
 
 if TYPE_CHECKING:
     from av import VideoFrame
@@ -429,60 +430,6 @@ def video_info(path: str | os.PathLike) -> dict:
         raise UnreadableMedia(f"video could not be opened: {exc}") from exc
 
 
-def _every_kth(container, stream, every: int, rate) -> Iterator[tuple[int, float, VideoFrame]]:
-    """(index, time, frame) of every k-th decoded frame."""
-    for i, frame in enumerate(container.decode(stream)):
-        if i % every == 0:
-            yield i, float(frame.time) if frame.time is not None else i / float(rate), frame
-
-
-def _per_second(container, stream, fps: float, rate) -> Iterator[tuple[int, float, VideoFrame]]:
-    """(index, time, frame) of the first frame at or after each 1/fps step of video time.
-
-    Decoding is skipped where it cannot matter: once two key frames have been seen, a key frame
-    is expected every such interval, and when one is expected between the frame just taken and
-    the next step, the decoder seeks to the next step (landing on the key frame before it)
-    instead of decoding every frame in between. If a seek ever lands before the frame already
-    taken (irregular key frames, a container without an index), seeking stops for this video
-    and every frame is decoded. Frame indices are counted from video time and the frame rate.
-    """
-    tb = float(stream.time_base) if stream.time_base else None
-    next_t, t_first, last_key, interval, decoded = 0.0, None, None, None, 0
-    can_seek = tb is not None and tb > 0
-    frames = container.decode(stream)
-    taken_t = None
-    while True:
-        try:
-            frame = next(frames)
-        except StopIteration:
-            return
-        t = float(frame.time) if frame.time is not None else decoded / float(rate)
-        decoded += 1
-        if t_first is None:
-            t_first = t
-        if taken_t is not None and t + 1e-6 < taken_t:  # a seek landed behind what was already taken
-            can_seek = False
-            continue
-        if frame.key_frame:
-            if last_key is not None and t > last_key + 1e-6:
-                interval = t - last_key
-            last_key = t
-        if t + 1e-6 < next_t:
-            continue
-        yield int(round((t - t_first) * float(rate))), t, frame
-        taken_t = t
-        next_t = (int(t * fps + 1e-6) + 1) / fps
-        if (
-            can_seek
-            and tb is not None  # never None when can_seek
-            and interval is not None
-            and last_key is not None  # set before interval
-            and last_key + interval * math.floor((next_t - last_key) / interval + 1e-6) > t + 1e-6
-        ):
-            container.seek(int(next_t / tb), stream=stream, backward=True, any_frame=False)
-            frames = container.decode(stream)
-
-
 def iter_video_frames(
     path: str | os.PathLike,
     fps: float | None = 1.0,
@@ -493,8 +440,8 @@ def iter_video_frames(
     """Decode a video and yield sampled RGB frames.
 
     Sampling: ``every=k`` keeps every k-th decoded frame; otherwise ``fps=f`` keeps about f
-    frames per second of video time (the first frame at or after each 1/f step; stretches of
-    the video that hold no sampled frame are skipped by seeking where the key frames allow). At
+    frames per second of video time (the first frame at or after each 1/f step; only the frames
+    these need are decoded, see ``frame_sampling``). At
     most ``limits.max_video_frames`` frames are yielded. Raises UnreadableMedia if nothing decodes, and
     MediaTooLarge for frames over ``limits.max_image_pixels`` (its message ends with ``over`` where given).
     """
@@ -514,9 +461,9 @@ def iter_video_frames(
         stream.thread_type = "AUTO"
         rate = stream.average_rate or stream.guessed_rate or Fraction(25)
         if every is not None:
-            sampled = _every_kth(container, stream, every, rate)
+            sampled = every_kth(container, stream, every, rate)
         elif fps is not None:
-            sampled = _per_second(container, stream, fps, rate)
+            sampled = per_second(container, stream, fps, rate)
         else:  # refused above
             raise ValueError("give every=k or fps>0")
         for i, t, frame in sampled:

@@ -222,33 +222,98 @@ def test_prefetched_keeps_order_reraises_and_closes_the_source():
     assert closed.wait(2)
 
 
-def test_sampling_by_seeking_yields_the_frames_full_decoding_yields(tmp_path):
-    """Seeking past stretches with no sampled frame gives exactly the frames (pixels, indices, times) of decoding all."""
+def _clip(path, codec: str, gop: int, options: dict | None = None, n: int = 200):
+    """A 320x240 clip at 25 fps whose frames all differ (a noise band widening over a changing grey)."""
     import av
 
-    from dfd_lib.media import iter_video_frames, open_video
-
-    clip = tmp_path / "gop.mp4"
     rng = np.random.default_rng(0)
-    with av.open(str(clip), "w") as c:
-        s = c.add_stream("mpeg4", rate=25)
+    with av.open(str(path), "w") as c:
+        s = c.add_stream(codec, rate=25, options=options or {})
         s.width, s.height, s.pix_fmt, s.bit_rate = 320, 240, "yuv420p", 2_000_000
-        s.codec_context.gop_size = 12  # a key frame about every half second
-        for i in range(200):
+        s.codec_context.gop_size = gop
+        for i in range(n):
             img = np.full((240, 320, 3), i % 256, np.uint8)
             img[:, : 10 + i] = rng.integers(0, 255, (240, min(320, 10 + i), 3), dtype=np.uint8)[:, : 10 + i]
             for pkt in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
                 c.mux(pkt)
         for pkt in s.encode():
             c.mux(pkt)
-    for fps in (0.4, 1.0, 3.0):
-        expected, nxt = [], 0.0
-        with open_video(clip) as c:
-            for i, fr in enumerate(c.decode(c.streams.video[0])):
-                t = float(fr.time)
-                if t + 1e-6 >= nxt:
-                    expected.append((i, round(t, 6), fr.to_ndarray(format="rgb24")))
-                    nxt = (int(t * fps + 1e-6) + 1) / fps
+    return path
+
+
+def _decode_all_and_sample(clip, fps: float):
+    from dfd_lib.media import open_video
+
+    expected, nxt = [], 0.0
+    with open_video(clip) as c:
+        for i, fr in enumerate(c.decode(c.streams.video[0])):
+            t = float(fr.time)
+            if t + 1e-6 >= nxt:
+                expected.append((i, round(t, 6), fr.to_ndarray(format="rgb24")))
+                nxt = (int(t * fps + 1e-6) + 1) / fps
+    return expected
+
+
+@pytest.mark.parametrize(
+    "codec, gop, options",
+    [
+        ("mpeg4", 12, None),  # key frames every half second, no B-frames
+        ("libx264", 24, {"bf": "3"}),  # B-frames, some of them referenced (pyramid), reordered output
+        ("libx264", 20, {"x264-params": "open-gop=1:bframes=3:keyint=20:min-keyint=20:scenecut=0"}),  # open groups
+    ],
+)
+def test_sampling_per_second_yields_the_frames_full_decoding_yields(tmp_path, monkeypatch, codec, gop, options):
+    """Decoding only what the sampled frames need gives exactly the frames (pixels, indices, times) of decoding all,
+    with B-frames, open groups of pictures, and when a group is too large to hold (decoded as it comes)."""
+    from dfd_lib import frame_sampling
+    from dfd_lib.media import iter_video_frames
+
+    clip = _clip(tmp_path / f"{codec}.mkv", codec, gop, options)
+    for fps in (0.4, 1.0, 3.0, 10.0):  # 10: most frames (at most 120 are yielded)
+        expected = _decode_all_and_sample(clip, fps)
         got = [(f.index, round(f.time_s, 6), f.image) for f in iter_video_frames(clip, fps=fps)]
-        assert [(i, t) for i, t, _ in got] == [(i, t) for i, t, _ in expected]
-        assert all(np.array_equal(a[2], b[2]) for a, b in zip(got, expected))
+        assert [(i, t) for i, t, _ in got] == [(i, t) for i, t, _ in expected], fps
+        assert all(np.array_equal(a[2], b[2]) for a, b in zip(got, expected)), fps
+    monkeypatch.setattr(frame_sampling, "GOP_BUFFER_BYTES", 20_000)
+    expected = _decode_all_and_sample(clip, 1.0)
+    got = [(f.index, round(f.time_s, 6), f.image) for f in iter_video_frames(clip, fps=1.0)]
+    assert [(i, t) for i, t, _ in got] == [(i, t) for i, t, _ in expected]
+    assert all(np.array_equal(a[2], b[2]) for a, b in zip(got, expected))
+
+
+def test_sampling_per_second_decodes_only_what_the_samples_need(tmp_path, monkeypatch):
+    """At 1 frame/s on a clip with a key frame every 2 s, each group is decoded only up to its second sampled frame
+    (about 26 of its 50 frames), B-frames no frame refers to are skipped, and no group is decoded twice: decoding
+    every frame would be 200 frames, and seeking after the second key frame (the sampling before this) 128."""
+    import av
+
+    from dfd_lib.media import iter_video_frames
+
+    clip = _clip(tmp_path / "h264.mp4", "libx264", 50, {"bf": "3"})
+    decoded = []
+    real_decode = av.video.stream.VideoStream.decode
+
+    class Counting:
+        def __init__(self, stream):
+            self._s = stream
+
+        def __getattr__(self, name):
+            return getattr(self._s, name)
+
+        def decode(self, packet=None):
+            frames = real_decode(self._s, packet)
+            decoded.extend(frames)
+            return frames
+
+    from dfd_lib import frame_sampling
+
+    real_init = frame_sampling._PerSecond.__init__
+
+    def init(self, stream, fps, rate):
+        real_init(self, stream, fps, rate)
+        self.stream = Counting(stream)
+
+    monkeypatch.setattr(frame_sampling._PerSecond, "__init__", init)
+    frames = list(iter_video_frames(clip, fps=1.0))
+    assert [f.index for f in frames] == [0, 25, 50, 75, 100, 125, 150, 175]
+    assert 8 <= len(decoded) <= 110, len(decoded)
