@@ -21,7 +21,7 @@ cannot be guaranteed this way, the rest of the video is decoded frame by frame a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING, Generator, Iterable, Iterator
 
 if TYPE_CHECKING:
     from av import Packet, VideoFrame
@@ -85,8 +85,9 @@ class _PerSecond:
 
     def _targets(self, gop: list[Packet]) -> set[int]:
         """Presentation timestamps of the group's sampled frames, given the steps already taken."""
-        out, nxt = set(), self.next_t
-        for pts in sorted(p.pts for p in gop):
+        out: set[int] = set()
+        nxt = self.next_t
+        for pts in sorted(_pts(p) for p in gop):
             t = self._time(pts)
             if t + _EPS >= nxt:
                 out.add(pts)
@@ -121,12 +122,12 @@ class _PerSecond:
         if not targets:
             return
         if self.t_first is None:
-            self.t_first = self._time(min(p.pts for p in gop))
+            self.t_first = self._time(min(_pts(p) for p in gop))
         wanted = set(targets)
         last = max(i for i, p in enumerate(gop) if p.pts in wanted)
         codec, k = self.codec, 0
 
-        def decoded() -> Iterator[VideoFrame]:
+        def decoded() -> Generator[VideoFrame, None, None]:
             for pkt in gop[: last + 1]:
                 codec.skip_frame = "DEFAULT" if pkt.pts in wanted else "NONREF"
                 yield from self.stream.decode(pkt)
@@ -163,7 +164,7 @@ class _PerSecond:
                     gop = prev + gop + [pkt]
                     break
                 yield from self._group(gop)
-                prev, prev_end = gop, max(p.pts for p in gop)
+                prev, prev_end = gop, max(_pts(p) for p in gop)
                 gop, size = [], 0
             gop.append(pkt)
             size += pkt.size
@@ -181,8 +182,15 @@ class _PerSecond:
 def _open(gop: list[Packet], prev_end: int | None) -> bool:
     """Whether the group may refer to frames of the previous one: frames shown before its key frame (open
     groups of pictures, as MPEG-2 and some HEVC encoders make them), or frames shown before the previous group ends."""
-    start = min(p.pts for p in gop)
-    return start < gop[0].pts or (prev_end is not None and start < prev_end)
+    start = min(_pts(p) for p in gop)
+    return start < _pts(gop[0]) or (prev_end is not None and start < prev_end)
+
+
+def _pts(pkt: Packet) -> int:
+    """A grouped packet's presentation time stamp (packets without one are never grouped)."""
+    if pkt.pts is None:
+        raise ValueError("a grouped packet has no presentation time")
+    return pkt.pts
 
 
 def _chain(first: list, rest: Iterator) -> Iterator:

@@ -17,15 +17,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator, Literal, get_args
+from typing import Iterable, Iterator, Literal, get_args
 
 import numpy as np
 
 from .errors import MediaTooLarge, UnreadableMedia, UnsupportedMedia
 from .frame_sampling import every_kth, per_second
-
-if TYPE_CHECKING:
-    from av import VideoFrame
 
 __all__ = [
     "MediaKind",
