@@ -223,7 +223,7 @@ def test_prefetched_keeps_order_reraises_and_closes_the_source():
 
 
 def _clip(path, codec: str, gop: int, options: dict | None = None, n: int = 200):
-    """A 320x240 clip at 25 fps whose frames all differ (a noise band widening over a changing grey)."""
+    """A 320x240 clip at 25 fps (frames without times are counted at 25 fps) whose frames all differ (a noise band widening over a changing grey)."""
     import av
 
     rng = np.random.default_rng(0)
@@ -247,7 +247,7 @@ def _decode_all_and_sample(clip, fps: float):
     expected, nxt = [], 0.0
     with open_video(clip) as c:
         for i, fr in enumerate(c.decode(c.streams.video[0])):
-            t = float(fr.time)
+            t = float(fr.time) if fr.time is not None else i / 25
             if t + 1e-6 >= nxt:
                 expected.append((i, round(t, 6), fr.to_ndarray(format="rgb24")))
                 nxt = (int(t * fps + 1e-6) + 1) / fps
@@ -260,6 +260,8 @@ def _decode_all_and_sample(clip, fps: float):
         ("mpeg4", 12, None),  # key frames every half second, no B-frames
         ("libx264", 24, {"bf": "3"}),  # B-frames, some of them referenced (pyramid), reordered output
         ("libx264", 20, {"x264-params": "open-gop=1:bframes=3:keyint=20:min-keyint=20:scenecut=0"}),  # open groups
+        ("libx265", 24, {"x265-params": "keyint=24:open-gop=1:bframes=4:log-level=none"}),  # HEVC, open groups
+        ("libx264.h264", 24, {"bf": "3"}),  # a raw H.264 stream: packets carry no times
     ],
 )
 def test_sampling_per_second_yields_the_frames_full_decoding_yields(tmp_path, monkeypatch, codec, gop, options):
@@ -268,7 +270,8 @@ def test_sampling_per_second_yields_the_frames_full_decoding_yields(tmp_path, mo
     from dfd_lib import frame_sampling
     from dfd_lib.media import iter_video_frames
 
-    clip = _clip(tmp_path / f"{codec}.mkv", codec, gop, options)
+    codec, _, ext = codec.partition(".")
+    clip = _clip(tmp_path / f"{codec}.{ext or 'mkv'}", codec, gop, options)
     for fps in (0.4, 1.0, 3.0, 10.0):  # 10: most frames (at most 120 are yielded)
         expected = _decode_all_and_sample(clip, fps)
         got = [(f.index, round(f.time_s, 6), f.image) for f in iter_video_frames(clip, fps=fps)]
