@@ -449,3 +449,39 @@ def test_a_stale_review_save_is_refused_and_keeps_the_other_examiners_review(cas
     assert [h.id for h in case.history(rec.item_id)] == [b.id, a.id] and a.sensitive and a.notes == b.notes
     case.annotate(rec.item_id, tags="x", reviewer="Insp. Rao")  # without based_on: a change of the given fields
     assert case.history(rec.item_id)[-1].sensitive and case.verify(log_result=False).ok
+
+
+def test_two_processes_opening_a_new_case_at_once_wait_for_the_wal_switch(tmp_path, monkeypatch):
+    """While one process switches a new case database to WAL, SQLite answers another's switch with "database is
+    locked" at once, without waiting: opening must wait that out, not fail (seen with two triage processes starting
+    on one new case). Any other error is not retried."""
+    from dfd_lib.case import store
+
+    real_connect = sqlite3.connect
+    refusals = {"left": 3, "error": "database is locked"}
+
+    class Racing:
+        def __init__(self, conn):
+            object.__setattr__(self, "_conn", conn)
+
+        def __getattr__(self, name):
+            return getattr(self._conn, name)
+
+        def __setattr__(self, name, value):
+            setattr(self._conn, name, value)
+
+        def execute(self, sql, *args):
+            if sql.startswith("PRAGMA journal_mode") and refusals["left"]:
+                refusals["left"] -= 1
+                raise sqlite3.OperationalError(refusals["error"])
+            return self._conn.execute(sql, *args)
+
+    monkeypatch.setattr(store.sqlite3, "connect", lambda *a, **k: Racing(real_connect(*a, **k)))
+    conn = store.connect(tmp_path / "case.db")
+    assert refusals["left"] == 0
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+
+    refusals.update(left=1, error="disk I/O error")
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+        store.connect(tmp_path / "other.db")

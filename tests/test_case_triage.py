@@ -249,7 +249,11 @@ def test_two_processes_write_one_case_without_corrupting_it(tmp_path):
     procs = [_spawn(tmp_path, cases, evidence, delay=0.05, who=f"proc{i}", extra=15, barrier=barrier) for i in range(2)]
     deadline = time.monotonic() + 120
     while len(list(barrier.glob("ready-*"))) < 2 and time.monotonic() < deadline:
-        assert all(p.poll() is None for p in procs), procs[0].stderr.read().decode()
+        ended = [p for p in procs if p.poll() is not None]
+        if ended:  # report the one that ended (reading a running one's stderr would wait for it forever)
+            for p in procs:
+                p.kill()
+            pytest.fail(f"a writer ended before the start: {ended[0].communicate()[1].decode()}")
         time.sleep(0.01)
     (barrier / "go").touch()
     for p in procs:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Literal, get_args
@@ -234,11 +235,33 @@ def connect(db_path: str | os.PathLike, readonly: bool = False) -> sqlite3.Conne
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
     if not readonly:
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            raise CaseSchemaError(f"{path}: could not switch the database to WAL mode (got {mode!r})")
+        _switch_to_wal(conn, path)
         conn.execute("PRAGMA synchronous = FULL")
     return conn
+
+
+def _switch_to_wal(conn: sqlite3.Connection, path: Path) -> None:
+    """WAL journal mode, waiting up to the busy timeout while another process switches a new database to it.
+
+    SQLite answers the switch with "database is locked" at once, without its busy handler, while
+    another connection is in the middle of the same switch (two processes opening a new case
+    together); that is waited out here. A database that answers with another mode cannot use WAL
+    (some network file systems) and is refused at once.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    pause = 0.002
+    while True:
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() >= deadline:
+                raise
+            time.sleep(pause)
+            pause = min(0.1, pause * 2)
+            continue
+        if str(mode).lower() != "wal":
+            raise CaseSchemaError(f"{path}: could not switch the database to WAL mode (got {mode!r})")
+        return
 
 
 def _connect_readonly(path: Path) -> sqlite3.Connection:
