@@ -21,7 +21,7 @@ cannot be guaranteed this way, the rest of the video is decoded frame by frame a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Generator, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Generator, Iterable, Iterator
 
 if TYPE_CHECKING:
     from av import Packet, VideoFrame
@@ -94,15 +94,15 @@ class _PerSecond:
                 nxt = self._step_after(t)
         return out
 
-    def _decode(self, packets: Iterable[Packet], skip_unsampled: bool) -> Iterator[VideoFrame]:
-        """Frames from ``packets`` (then drained); with ``skip_unsampled`` frames no other frame refers to are skipped
-        where they lie before the next step (so they cannot be sampled)."""
-        codec = self.codec
+    def _decode(self, packets: Iterable[Packet], skip: Callable[[Packet], bool] | None = None) -> Iterator[VideoFrame]:
+        """Frames from ``packets``; where ``skip(packet)`` holds, a frame no other frame refers to is not decoded."""
         for pkt in packets:
-            if skip_unsampled:
-                before = pkt.pts is not None and self._time(pkt.pts) + _EPS < self.next_t
-                codec.skip_frame = "NONREF" if before else "DEFAULT"
+            self.codec.skip_frame = "NONREF" if skip is not None and skip(pkt) else "DEFAULT"
             yield from self.stream.decode(pkt)
+
+    def _before_next_step(self, pkt: Packet) -> bool:
+        """Whether the packet's frame is shown before the next step (so it cannot be sampled)."""
+        return pkt.pts is not None and self._time(pkt.pts) + _EPS < self.next_t
 
     def _drain(self) -> list[VideoFrame]:
         """The frames still inside the decoder; then it is reset for a new start at a key frame."""
@@ -125,12 +125,10 @@ class _PerSecond:
             self.t_first = self._time(min(_pts(p) for p in gop))
         wanted = set(targets)
         last = max(i for i, p in enumerate(gop) if p.pts in wanted)
-        codec, k = self.codec, 0
+        k = 0
 
         def decoded() -> Generator[VideoFrame, None, None]:
-            for pkt in gop[: last + 1]:
-                codec.skip_frame = "DEFAULT" if pkt.pts in wanted else "NONREF"
-                yield from self.stream.decode(pkt)
+            yield from self._decode(gop[: last + 1], skip=lambda pkt: pkt.pts not in wanted)
             yield from self._drain()
 
         frames = decoded()
@@ -143,9 +141,9 @@ class _PerSecond:
                 if k == len(targets):
                     break
         frames.close()
-        self._drain()
+        self._drain()  # when the decoder was left before its drain (a drained one answers EOF, see _drain)
         if k < len(targets):  # decode the whole group again, skipping nothing; frames already taken are passed over
-            yield from self.take(self._decode(gop, skip_unsampled=False))
+            yield from self.take(self._decode(gop))
             yield from self.take(self._drain())
 
     def run(self, packets: Iterable[Packet]) -> Sampled:
@@ -175,7 +173,7 @@ class _PerSecond:
                 yield from self._group(gop)
                 return
             gop = prev + gop
-        yield from self.take(self._decode(_chain(gop, it), skip_unsampled=True))
+        yield from self.take(self._decode(_chain(gop, it), skip=self._before_next_step))
         yield from self.take(self._drain())
 
 

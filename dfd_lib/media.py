@@ -438,9 +438,9 @@ def iter_video_frames(
 
     Sampling: ``every=k`` keeps every k-th decoded frame; otherwise ``fps=f`` keeps about f
     frames per second of video time (the first frame at or after each 1/f step; only the frames
-    these need are decoded, see ``frame_sampling``). At
-    most ``limits.max_video_frames`` frames are yielded. Raises UnreadableMedia if nothing decodes, and
-    MediaTooLarge for frames over ``limits.max_image_pixels`` (its message ends with ``over`` where given).
+    these need are decoded, see ``frame_sampling``). At most ``limits.max_video_frames`` frames
+    are yielded. Raises UnreadableMedia if nothing decodes, and MediaTooLarge for frames over
+    ``limits.max_image_pixels`` (its message ends with ``over`` where given).
     """
     if every is not None and every < 1:
         raise ValueError("every must be >= 1")
