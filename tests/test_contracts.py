@@ -94,6 +94,10 @@ def _library_defaults() -> dict[tuple[str, str], object]:
     table["train", "no_pretrained"] = not field(TrainConfig, "pretrained")  # flags that turn a default off
     table["triage", "no_forensics"] = not param(Case.triage, "forensics")
     table["eval", "seed"] = param(evaluate, "seed")
+    from dfd_lib.training.pack import pack_spec
+
+    for dest in ("side", "quality", "fmt", "monitor", "seed"):
+        table["pack", dest] = param(pack_spec, dest)
     table["eval", "crops"] = param(evaluate, "crops")  # a flag: off unless given, for a folder and a spec alike
     assert param(evaluate_spec, "crops") == param(evaluate, "crops")
     table["forensics", "max_pixels"] = param(run_all, "max_pixels")

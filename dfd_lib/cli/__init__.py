@@ -16,9 +16,19 @@ __all__ = ["main", "build_parser"]
 
 def _command_modules():
     # Explicit list: a new command is one module with register(subparsers) and one name here.
-    from . import case_cmd, eval_cmd, forensics_cmd, models_cmd, notebook_cmd, report_cmd, scan_cmd, train_cmd
+    from . import (
+        case_cmd,
+        eval_cmd,
+        forensics_cmd,
+        models_cmd,
+        notebook_cmd,
+        pack_cmd,
+        report_cmd,
+        scan_cmd,
+        train_cmd,
+    )
 
-    return [scan_cmd, case_cmd, forensics_cmd, report_cmd, notebook_cmd, models_cmd, train_cmd, eval_cmd]
+    return [scan_cmd, case_cmd, forensics_cmd, report_cmd, notebook_cmd, models_cmd, train_cmd, pack_cmd, eval_cmd]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -42,6 +42,11 @@ def register(sub) -> None:
     p.add_argument("--no-pretrained", action="store_true", help="start from random weights")
     p.add_argument("--half", action="store_true", help="store weights as float16")
     p.add_argument(
+        "--no-h264",
+        action="store_true",
+        help="degrade with JPEG where the recipe uses H.264 (a training machine without PyAV); the card records it",
+    )
+    p.add_argument(
         "--init-from",
         metavar="CARD",
         default=d("init_from"),
@@ -90,6 +95,7 @@ def run(args) -> int:
         device=args.device,
         pretrained=not args.no_pretrained,
         half=args.half,
+        h264=not args.no_h264,
         landmarks_csv=args.landmarks,
         init_from=args.init_from,
         monitor_size=args.monitor_size,

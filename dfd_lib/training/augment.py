@@ -14,8 +14,9 @@ from .degrade import compress, degrade, jpeg_roundtrip
 __all__ = ["augment", "jpeg_roundtrip"]
 
 
-def augment(img: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    """Random framing, flip, colour, degradation chain and compression; returns size x size RGB uint8."""
+def augment(img: np.ndarray, size: int, rng: np.random.Generator, h264: bool = True) -> np.ndarray:
+    """Random framing, flip, colour, degradation chain and compression; returns size x size RGB uint8.
+    ``h264=False`` replaces the H.264 round trips by JPEG ones (see degrade._codec)."""
     h, w = img.shape[:2]
     # Framing jitter: a random square window covering 80-100% of the side, shifted a little.
     s = rng.uniform(0.8, 1.0)
@@ -30,6 +31,6 @@ def augment(img: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
         a = rng.uniform(0.85, 1.15)
         b = rng.uniform(-15, 15)
         out = np.clip(out.astype(np.float32) * a + b, 0, 255).astype(np.uint8)
-    out = degrade(out, rng)
+    out = degrade(out, rng, h264)
     out = resize_square(out, size)
-    return np.ascontiguousarray(compress(out, rng))
+    return np.ascontiguousarray(compress(out, rng, h264))

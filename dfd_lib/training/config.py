@@ -24,7 +24,7 @@ class TrainConfig:
     name: str = "dfd-model"
     backbone: str = "efficientnet_lite0"
     input_size: int = 160
-    epochs: int = 6
+    epochs: int = 6  # 0 with init_from: no training, only calibration and the card on this data
     samples_per_epoch: int = 16000
     batch_size: int = 32
     lr: float = 1e-3
@@ -43,6 +43,7 @@ class TrainConfig:
     half: bool = False  # store weights as float16
     crop_scale: float = 0.70  # inference framing, see the model card
     crop_offset_y: float = 0.09
+    h264: bool = True  # the H.264 degradation (PyAV); off: JPEG in its place, for a machine without PyAV
     tta: TtaMode = "hflip"  # test-time augmentation for validation, calibration and (via the card) scanning
     training_data: str = ""
     data_terms: str = ""
@@ -50,9 +51,13 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         problems = []
-        for name in ("input_size", "epochs", "samples_per_epoch", "batch_size", "monitor_size"):
+        for name in ("input_size", "samples_per_epoch", "batch_size", "monitor_size"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.epochs < 0 or (self.epochs == 0 and not self.init_from):
+            problems.append(
+                f"epochs must be at least 1 (0 only with init_from: calibrate a trained model), not {self.epochs}"
+            )
         if self.workers < 0:
             problems.append(f"workers must be 0 or more, not {self.workers}")
         if not self.lr > 0:

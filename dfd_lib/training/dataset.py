@@ -100,7 +100,7 @@ class CropDataset:
 
     ``landmarks`` maps a path to its MTCNN ``(box, five points)``; samples framed ``pipeline``
     are cut from their box with the scanner's framing (``crop_scale``, ``crop_offset_y``), jittered
-    a little in training.
+    a little in training. ``h264=False`` trains without the H.264 degradation (JPEG instead).
     """
 
     def __init__(
@@ -115,6 +115,7 @@ class CropDataset:
         seed: int = 0,
         crop_scale: float = 0.70,
         crop_offset_y: float = 0.09,
+        h264: bool = True,
     ):
         self.root = Path(root)
         self.samples = samples
@@ -124,6 +125,7 @@ class CropDataset:
         self.landmarks = landmarks or {}
         self.seed = seed
         self.crop_scale, self.crop_offset_y = crop_scale, crop_offset_y
+        self.h264 = h264
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -150,7 +152,7 @@ class CropDataset:
                     self.crop_scale * rng.uniform(0.9, 1.2),
                     self.crop_offset_y + rng.uniform(-0.04, 0.04),
                 )
-            img = augment(img, self.size, rng)
+            img = augment(img, self.size, rng, self.h264)
         else:
             if s.framing == "pipeline":
                 img = frame_box(img, self.landmarks[s.path][0], self.crop_scale, self.crop_offset_y)

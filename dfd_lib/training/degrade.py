@@ -77,10 +77,15 @@ def add_noise(img: np.ndarray, sigma: float, rng: np.random.Generator) -> np.nda
     return np.clip(img.astype(np.float32) + rng.normal(0, sigma, img.shape), 0, 255).astype(np.uint8)
 
 
-def _codec(rng: np.random.Generator):
+def _codec(rng: np.random.Generator, h264: bool = True):
+    """A random compression: H.264 CRF 18-40 (25%), JPEG q30-95 (55%) or none. Without ``h264``
+    (a training machine without PyAV) the H.264 share is JPEG q30-95 as well."""
     r = rng.random()
     if r < 0.25:
         crf = int(rng.integers(18, 41))
+        if not h264:
+            q = int(rng.integers(30, 96))
+            return lambda im: jpeg_roundtrip(im, q)
         return lambda im: h264_roundtrip(im, crf)
     if r < 0.8:
         q = int(rng.integers(30, 96))
@@ -88,14 +93,14 @@ def _codec(rng: np.random.Generator):
     return None
 
 
-def degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def degrade(img: np.ndarray, rng: np.random.Generator, h264: bool = True) -> np.ndarray:
     """A random chain: resolution loss (with compression at the small size), sharpening or
     smoothing, noise. Final compression is left to the caller (it runs at the model's size)."""
     out = img
     side = img.shape[1]
     if rng.random() < 0.45 and side > 48:
         target = int(rng.uniform(32, min(side, 200)))
-        out = down_up(out, target, rng, _codec(rng) if rng.random() < 0.5 else None)
+        out = down_up(out, target, rng, _codec(rng, h264) if rng.random() < 0.5 else None)
     r = rng.random()
     if r < 0.2:
         out = sharpen(out, rng.uniform(0.3, 1.5), rng.uniform(0.6, 2.0))
@@ -108,7 +113,7 @@ def degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.ascontiguousarray(out)
 
 
-def compress(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The last step: JPEG q30-95 (55%), H.264 CRF 18-40 (20%), or none."""
-    codec = _codec(rng)
+def compress(img: np.ndarray, rng: np.random.Generator, h264: bool = True) -> np.ndarray:
+    """The last step: JPEG q30-95 (55%), H.264 CRF 18-40 (25%; JPEG without ``h264``), or none."""
+    codec = _codec(rng, h264)
     return codec(img) if codec is not None else img

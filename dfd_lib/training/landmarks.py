@@ -34,13 +34,15 @@ def compute_landmarks(
     Resumable: paths already in the CSV are skipped. Images without a face, and images that
     cannot be read, get an empty row (prob 0) so they are not retried.
     """
+    out_csv = Path(out_csv)
+    done = set(read_landmarks(out_csv)) if out_csv.exists() else set()
+    todo = [p for p in rel_paths if p not in done]
+    if not todo:  # a complete cache needs no face detector (a training machine may lack facenet-pytorch)
+        return out_csv
     from PIL import Image
 
     from ..faces import FaceDetector
 
-    out_csv = Path(out_csv)
-    done = set(read_landmarks(out_csv)) if out_csv.exists() else set()
-    todo = [p for p in rel_paths if p not in done]
     prog = ensure_progress(progress)
     prog.start(len(todo), "landmarks")
     det = FaceDetector(min_face_size=20, prob_threshold=0.5)

@@ -273,7 +273,7 @@ def _finish(cfg, spec: DataSpec, model, bb, table, landmarks, dropped, history, 
         f"{s.name}: {s.description or s.root.name} ({int(((table.source == s.name) & (table.role == 'train')).sum())} training images)"
         for s in spec.sources
     )
-    from .train import card_basics
+    from .train import card_basics, lineage
 
     card = ModelCard(
         **card_basics(cfg, bb),
@@ -297,7 +297,8 @@ def _finish(cfg, spec: DataSpec, model, bb, table, landmarks, dropped, history, 
             "n_validation": int(len(val)),
         },
         training={k: v for k, v in asdict(cfg).items() if k not in ("limits", "data_terms", "training_data")}
-        | {"spec": spec.raw, "history": history},
+        | {"spec": spec.raw, "history": history}
+        | lineage(cfg),
         metrics=metrics,
         limits=list(cfg.limits),
         weights_file=f"{cfg.name}.pt",

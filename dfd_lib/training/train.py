@@ -159,6 +159,7 @@ def epoch_crops(
         seed=cfg.seed * 1000 + epoch,
         crop_scale=cfg.crop_scale,
         crop_offset_y=cfg.crop_offset_y,
+        h264=cfg.h264,
     )
 
 
@@ -168,7 +169,7 @@ def build_model(cfg: TrainConfig, bb, device):
     if cfg.init_from:
         from ..models.checkpoint import load_model
 
-        start = load_model(cfg.init_from)
+        start = load_model(cfg.init_from, runtime="torch")  # the PyTorch module is what training needs
         if start.card.backbone != cfg.backbone:
             raise TrainingConfigError(f"--init-from model is a {start.card.backbone}, not a {cfg.backbone}")
         model.load_state_dict(start.module.state_dict())
@@ -181,9 +182,12 @@ def build_model(cfg: TrainConfig, bb, device):
 def fit(
     cfg: TrainConfig, model, epoch_dataset, mon_ds, y_mon: np.ndarray, device, progress: Progress | None
 ) -> list[dict]:
-    """The epoch loop, resumable from ``checkpoint_last.pt``; ``epoch_dataset(epoch, n)`` gives each epoch's samples."""
+    """The epoch loop, resumable from ``checkpoint_last.pt``; ``epoch_dataset(epoch, n)`` gives each epoch's samples.
+    With ``cfg.epochs`` 0 nothing is trained (the ``init_from`` model is calibrated as it is)."""
     import torch
 
+    if cfg.epochs == 0:
+        return []
     out = Path(cfg.out)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = max(1, cfg.samples_per_epoch // cfg.batch_size)
@@ -213,6 +217,7 @@ def fit(
             drop_last=True,
             persistent_workers=False,
             generator=torch.Generator().manual_seed(cfg.seed + epoch),
+            worker_init_fn=_one_thread_worker,
         )
         model.train()
         prog.start(len(loader), f"epoch {epoch + 1}/{cfg.epochs}")
@@ -235,6 +240,8 @@ def fit(
             "val_auc_monitor": auc,
             "seconds": time.time() - t0,
             "images_per_s": len(loader) * cfg.batch_size / (time.time() - t0),
+            "data": str(cfg.data),
+            "device": str(device),
         }
         history.append(rec)
         log.info("epoch %d: %s", epoch + 1, rec)
@@ -245,6 +252,13 @@ def fit(
             )
         atomic_write(out / "history.json", json.dumps(history, indent=2))
     return history
+
+
+def _one_thread_worker(_worker_id: int) -> None:
+    """A loader worker runs OpenCV on one thread (torch already does): many workers, one core each."""
+    import cv2
+
+    cv2.setNumThreads(1)
 
 
 def card_basics(cfg: TrainConfig, bb) -> dict:
@@ -259,6 +273,15 @@ def card_basics(cfg: TrainConfig, bb) -> dict:
         "crop_offset_y": cfg.crop_offset_y,
         "tta": cfg.tta,
     }
+
+
+def lineage(cfg: TrainConfig) -> dict:
+    """The training record of the ``init_from`` model (name, SHA-256, its own training), so a card
+    trained in stages, or calibrated here after training elsewhere, names every step before it."""
+    if not cfg.init_from:
+        return {}
+    card = ModelCard.read(cfg.init_from)
+    return {"init": {"name": card.name, "sha256": card.sha256, "training": card.training}}
 
 
 def pd_concat(a, b):
@@ -371,7 +394,8 @@ def _finish(cfg, model, bb, calib_df, report_df, history, device, progress) -> P
             "n_validation": int(len(report_df)),
         },
         training={k: v for k, v in asdict(cfg).items() if k not in ("limits", "data_terms", "training_data")}
-        | {"history": history},
+        | {"history": history}
+        | lineage(cfg),
         metrics=metrics,
         limits=list(cfg.limits),
         weights_file=f"{cfg.name}.pt",
