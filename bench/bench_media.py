@@ -57,15 +57,22 @@ def make_crops(folder: Path, n: int) -> list[Path]:
     return paths
 
 
-def make_video(path: Path, seconds: float = 20.0, fps: int = 30, size: tuple[int, int] = (1920, 1080)) -> Path:
+def make_video(
+    path: Path,
+    seconds: float = 20.0,
+    fps: int = 30,
+    size: tuple[int, int] = (1920, 1080),
+    face_image: Image.Image | None = None,
+) -> Path:
     """An H.264 clip (yuv420p, 12 Mbit/s as phones record 1080p, a key frame every 2 s) of a face moving slowly
-    over a panning scene with sensor-like noise, so that its decoding cost is that of camera footage."""
+    over a panning scene with sensor-like noise, so that its decoding cost is that of camera footage.
+    The face is the astronaut's, or ``face_image`` (a square picture of a face) where given."""
     import av
 
     w, h = size
     scene = np.asarray(_scene(w + 200, h))
     side = h // 2
-    face = np.asarray(_astronaut().resize((side, side)))
+    face = np.asarray((face_image or _astronaut()).convert("RGB").resize((side, side)))
     rng = np.random.default_rng(0)
     with av.open(str(path), "w") as c:
         s = c.add_stream("libx264", rate=fps)

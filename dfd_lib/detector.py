@@ -22,6 +22,7 @@ __all__ = [
     "IMAGE_AGGREGATE",
     "verdict",
     "file_verdict",
+    "fake_is_settled",
     "OUTSIDE_REASON",
 ]
 
@@ -73,6 +74,24 @@ def file_verdict(faces, score: float, threshold: float) -> tuple[Verdict, tuple[
     if (base == "fake" and all(f.outside for f in deciding)) or (base == "real" and len(outside) * 2 > len(faces)):
         return "inconclusive", (f"{note}: {reasons}",)
     return base, (note,)
+
+
+def fake_is_settled(frame_scores: Sequence[float | None], remaining: int, faces, threshold: float) -> bool:
+    """True when a video's verdict is "fake" whatever its ``remaining`` sampled frames hold.
+
+    The worst case for "fake" is every remaining frame showing a face that scores 0: each one
+    enlarges the top quartile with the lowest value there is (a frame without a face leaves the
+    aggregate as it is). If the aggregate still reaches the threshold then, and a face at or above
+    it is inside the model's experience (so the verdict cannot turn "inconclusive"), no remaining
+    frame can change the verdict. A "real" verdict is never settled early: one more frame could
+    raise the aggregate or bring faces outside the model's experience.
+    """
+    if remaining < 0:
+        raise ValueError("remaining must be >= 0")
+    worst = aggregate_video([*frame_scores, *([0.0] * remaining)])
+    if worst is None or worst < threshold:
+        return False
+    return any(f.p_fake >= threshold and not f.outside for f in faces)
 
 
 class Detector:

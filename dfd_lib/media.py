@@ -40,6 +40,7 @@ __all__ = [
     "WalkEntry",
     "load_image",
     "iter_video_frames",
+    "planned_video_samples",
     "video_info",
     "open_image_header",
     "open_video",
@@ -425,6 +426,25 @@ def video_info(path: str | os.PathLike) -> dict:
         raise
     except Exception as exc:  # av raises many distinct error classes
         raise UnreadableMedia(f"video could not be opened: {exc}") from exc
+
+
+def planned_video_samples(
+    info: dict, fps: float | None = 1.0, every: int | None = None, limits: MediaLimits = MediaLimits()
+) -> int:
+    """An upper bound on the frames ``iter_video_frames`` will yield for a video with these ``video_info`` facts.
+
+    From the container's declared duration (or frame count) with a frame to spare, never above
+    ``limits.max_video_frames``; the limit itself where the container declares neither.
+    """
+    cap = limits.max_video_frames
+    duration, frames, rate = info.get("duration_s"), info.get("frames"), info.get("fps")
+    if every is not None:
+        if not frames and duration and rate:
+            frames = math.ceil(duration * rate) + 1
+        return min(cap, math.ceil(frames / every) + 1) if frames else cap
+    if fps and duration is not None and duration >= 0:
+        return min(cap, math.floor(duration * fps) + 2)
+    return cap
 
 
 def iter_video_frames(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Iterable, Iterator, TypeVar
+from typing import Generator, Iterable, TypeVar
 
 __all__ = ["prefetched"]
 
@@ -22,7 +22,7 @@ class _Raised:
         self.exc = exc
 
 
-def prefetched(items: Iterable[T], depth: int = 1) -> Iterator[T]:
+def prefetched(items: Iterable[T], depth: int = 1) -> Generator[T, None, None]:
     """The items of ``items`` in order, read up to ``depth`` ahead in a daemon thread.
 
     An exception raised by the iterator reaches the caller at the item where it happened. When

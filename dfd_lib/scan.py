@@ -17,7 +17,7 @@ from typing import Generator, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from .detector import IMAGE_AGGREGATE, VIDEO_AGGREGATE, Detector, aggregate_video, file_verdict
+from .detector import IMAGE_AGGREGATE, VIDEO_AGGREGATE, Detector, aggregate_video, fake_is_settled, file_verdict
 from .errors import MediaError
 from .explain import Explainer, Explanation
 from .face_tracking import FaceTracker
@@ -31,7 +31,9 @@ from .media import (
     iter_evidence_files,
     iter_video_frames,
     open_image_header,
+    planned_video_samples,
     sniff,
+    video_info,
 )
 from .memory import DEFAULT_MEMORY_MB, MemoryPlan, plan_memory
 from .models.checkpoint import LoadedModel, load_model
@@ -91,6 +93,10 @@ class ScanSettings:
     # Peak memory of the scanning process, in MB (None: bounded only by ``limits``): pictures whose pixels
     # would not fit are decoded at reduced size (JPEG) or refused as too_large; see dfd_lib.memory.
     memory_mb: int | None = DEFAULT_MEMORY_MB
+    # Video: stop sampling once the verdict is "fake" whatever the remaining sampled frames score
+    # (detector.fake_is_settled; checked after every batch of sampled frames). Off by default: the
+    # frame timeline then ends early, which only a user who asked for speed should get.
+    early_stop: bool = False
 
     def to_dict(self) -> dict:
         return {
@@ -103,6 +109,7 @@ class ScanSettings:
             "max_video_frames": self.limits.max_video_frames,
             "video_full_face_search_every": self.track_full_every,
             "memory_mb": self.memory_mb,
+            "video_early_stop": self.early_stop,
         }
 
 
@@ -318,7 +325,10 @@ class Scanner:
         tracker = FaceTracker(self.faces, full_every=s.track_full_every)
         limits = self.frame_limits
         over = self.memory.over_budget_note(frames=True) if limits is not s.limits else ""
-        for frame in prefetched(iter_video_frames(p, s.fps, s.every, limits, over), depth=2):
+        planned = planned_video_samples(video_info(p), s.fps, s.every, limits) if s.early_stop else 0
+        stopped = ""
+        frames = prefetched(iter_video_frames(p, s.fps, s.every, limits, over), depth=2)
+        for frame in frames:
             base.setdefault("height", frame.image.shape[0])
             base.setdefault("width", frame.image.shape[1])
             faces = tracker.detect(frame.image)
@@ -328,6 +338,10 @@ class Scanner:
             if len(batch) == _FRAME_BATCH:
                 self._video_batch(batch, faces_out, frames_out)
                 batch = []
+                stopped = self._settled(frames_out, faces_out, planned) if s.early_stop else ""
+                if stopped:
+                    frames.close()  # ends the decoding thread and closes the container
+                    break
         if batch:
             self._video_batch(batch, faces_out, frames_out)
         n_face_frames = sum(1 for f in frames_out if f.score is not None)
@@ -340,7 +354,7 @@ class Scanner:
                 frames_out,
             )
         score = aggregate_video([f.score for f in frames_out])
-        msg = f"{len(faces_out)} face(s) in {n_face_frames} of {len(frames_out)} sampled frame(s)"
+        msg = f"{len(faces_out)} face(s) in {n_face_frames} of {len(frames_out)} sampled frame(s)" + stopped
         return self._scored(base, tuple(faces_out), tuple(frames_out), score, VIDEO_AGGREGATE, msg, t0)
 
     def _video_batch(self, batch: list[tuple], faces_out: list, frames_out: list) -> None:
@@ -359,6 +373,16 @@ class Scanner:
         for fr in frames:
             sc = per_frame.get(fr.index, [])
             frames_out.append(FrameScore(fr.index, fr.time_s, len(sc), max(sc) if sc else None))
+
+    def _settled(self, frames_out: list[FrameScore], faces_out: list[FaceResult], planned: int) -> str:
+        """The note for a video whose "fake" verdict no remaining sampled frame can change, else ""."""
+        remaining = max(0, planned - len(frames_out))
+        if not fake_is_settled([f.score for f in frames_out], remaining, faces_out, self.model.card.threshold):
+            return ""
+        return (
+            f"; stopped early (early stop asked for): fake even if all {remaining} remaining of at most "
+            f"{planned} sampled frames scored 0"
+        )
 
     # -- result builders ----------------------------------------------------------------------
     def _face(

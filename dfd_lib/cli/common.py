@@ -80,6 +80,8 @@ def _scan_setting_option(p, flag: str, field: str, type_: type, metavar: str | N
 
 def add_sampling_options(p) -> None:
     """The scan settings a user may change; defaults from :class:`dfd_lib.scan.ScanSettings`."""
+    from ..scan import ScanSettings
+
     g = p.add_mutually_exclusive_group()
     _scan_setting_option(
         g, "--frames-per-second", "fps", float, "F", "video frames sampled per second (default %(default)g)"
@@ -105,6 +107,13 @@ def add_sampling_options(p) -> None:
         "peak memory of the scan (default %(default)s): larger pictures are decoded reduced (JPEG) or refused "
         "as too_large; 0 for no bound beyond the pixel limits",
     )
+    p.add_argument(
+        "--early-stop",
+        action="store_true",
+        default=default_of(ScanSettings, "early_stop"),
+        help="video: stop sampling once the verdict is fake whatever the remaining frames score (faster on "
+        "fakes; the frame timeline then ends there, and the message says so)",
+    )
 
 
 def scan_settings_from_args(args) -> dict:
@@ -115,6 +124,7 @@ def scan_settings_from_args(args) -> dict:
         min_face_size=args.min_face,
         face_threshold=args.face_threshold,
         memory_mb=args.memory_mb or None,
+        early_stop=args.early_stop,
     )
 
 
