@@ -129,7 +129,7 @@ def test_dfd_eval_reproduces_the_cards_per_source_table(tmp_path):
     assert rc == 0
     got = json.loads(out.read_text())
     for src, want in card.metrics["validation_by_source"].items():
-        for k in ("auc", "ece", "tpr", "fpr"):
+        for k in ("auc", "ece", "ece_noise_p95", "tpr", "fpr"):
             if want[k] is not None:
                 assert got["by_source"][src][k] == pytest.approx(want[k], abs=0.005), (src, k)
     for key, want in card.metrics["validation_by_method"].items():

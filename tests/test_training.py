@@ -9,7 +9,7 @@ import pytest
 from dfd_lib.cli import main
 from dfd_lib.training.calibrate import fit_temperature, sigmoid
 from dfd_lib.training.data import load_labels, split_by_group
-from dfd_lib.training.metrics import equal_error_rate, expected_calibration_error, summarize
+from dfd_lib.training.metrics import ece_sampling_noise, equal_error_rate, expected_calibration_error, summarize
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +47,22 @@ def test_metrics_formulas():
     # Perfectly calibrated scores: ECE 0; overconfident ones: large.
     assert expected_calibration_error(np.array([0, 1] * 50), np.full(100, 0.5)) == pytest.approx(0.0)
     assert expected_calibration_error(np.array([0, 1] * 50), np.full(100, 0.99)) > 0.4
+
+
+def test_ece_noise_level_tells_sampling_noise_from_miscalibration():
+    """On a few hundred rows perfectly calibrated scores still show an ECE of several hundredths; the noise
+    level says how much, shrinks with more rows, and a real miscalibration stands far above it."""
+    rng = np.random.default_rng(3)
+    small, large = rng.uniform(0, 1, 200), rng.uniform(0, 1, 4000)
+    noise_small, noise_large = ece_sampling_noise(small), ece_sampling_noise(large)
+    assert 0.06 < noise_small < 0.16 and noise_large < 0.04 and noise_large < noise_small / 2
+    calibrated = [expected_calibration_error(rng.random(200) < small, small) for _ in range(200)]
+    assert 0.01 < np.mean(np.array(calibrated) > noise_small) < 0.12  # about 5% of perfect models exceed it
+    overconfident = np.clip(small * 1.6 - 0.3, 0, 1)  # scores pushed away from 0.5
+    assert expected_calibration_error(rng.random(4000) < large, np.clip(large * 1.6 - 0.3, 0, 1)) > 3 * noise_large
+    assert ece_sampling_noise(overconfident) == ece_sampling_noise(overconfident)  # fixed seed: repeatable
+    assert summarize(np.array([0, 1] * 100), small, 0.5)["ece_noise_p95"] == pytest.approx(noise_small)
+    assert np.isnan(ece_sampling_noise(np.array([])))
 
 
 def test_temperature_scaling_recovers_a_known_temperature():
@@ -169,6 +185,7 @@ def test_train_resume_and_eval_reproduces_card(tiny_set, tmp_path):
         "accuracy",
         "threshold",
         "ece",
+        "ece_noise_p95",
         "model",
     ]
     want = card["metrics"]["validation"]
@@ -254,6 +271,7 @@ def test_self_blend_check_scores_reals_against_their_own_pseudo_fakes(tiny_set, 
         "accuracy",
         "threshold",
         "ece",
+        "ece_noise_p95",
         "model",
     ]
     # Listed fakes are ignored: each real crop is paired with a pseudo-fake made from itself.

@@ -88,7 +88,9 @@ def run(args) -> int:
             "tpr",
             "fpr",
             "ece",
+            "ece_noise_p95",
         )
+        if k in m
     ]
     if "n_no_landmarks" in m:
         rows.insert(6, ("n_no_landmarks", m["n_no_landmarks"]))

@@ -3,7 +3,8 @@
 One table answers "how does the model do on each kind of media it was validated on": per
 source (its reals against its fakes), and per manipulation method (that method's fakes against
 the reals of the same source, or against every real when the source has none, as for fully
-synthetic faces). Every row has AUC, AP, ECE and the TPR and FPR at the card's threshold.
+synthetic faces). Every row has AUC, AP, ECE (with the ECE that sampling noise alone gives on
+that many rows) and the TPR and FPR at the card's threshold.
 """
 
 from __future__ import annotations
@@ -14,9 +15,14 @@ import pandas as pd
 from ..fileio import json_ready
 from .metrics import summarize
 
-__all__ = ["breakdown", "format_table"]
+__all__ = ["breakdown", "format_table", "ECE_NOISE_NOTE"]
 
-_COLS = ("n_real", "n_fake", "auc", "ap", "ece", "tpr", "fpr")
+ECE_NOISE_NOTE = (
+    "ECE95: the ECE a perfectly calibrated model exceeds only 5% of the time on the same rows (labels drawn "
+    "from the scores); an ECE below it is within sampling noise"
+)
+
+_COLS = ("n_real", "n_fake", "auc", "ap", "ece", "ece_noise_p95", "tpr", "fpr")
 
 
 def breakdown(df: pd.DataFrame, scores: np.ndarray, threshold: float) -> dict:
@@ -45,7 +51,9 @@ def breakdown(df: pd.DataFrame, scores: np.ndarray, threshold: float) -> dict:
 
 def format_table(table: dict) -> str:
     """A fixed-width text table of a :func:`breakdown` result."""
-    head = f"{'':46s} {'reals':>6s} {'fakes':>6s} {'AUC':>6s} {'AP':>6s} {'ECE':>6s} {'TPR':>6s} {'FPR':>6s}"
+    head = (
+        f"{'':46s} {'reals':>6s} {'fakes':>6s} {'AUC':>6s} {'AP':>6s} {'ECE':>6s} {'ECE95':>6s} {'TPR':>6s} {'FPR':>6s}"
+    )
     lines = [head]
 
     def row(name: str, m: dict) -> str:
@@ -58,4 +66,5 @@ def format_table(table: dict) -> str:
     lines.append(row("all", table["overall"]))
     lines += [row(f"source {k}", v) for k, v in table["by_source"].items()]
     lines += [row(f"  {k}", v) for k, v in table["by_method"].items()]
+    lines.append(ECE_NOISE_NOTE)
     return "\n".join(lines)

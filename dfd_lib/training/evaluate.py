@@ -28,7 +28,20 @@ from .metrics import summarize
 
 __all__ = ["EvalResult", "evaluate", "scored_metrics", "JSON_KEYS"]
 
-JSON_KEYS = ("n", "n_real", "n_fake", "n_no_face", "auc", "ap", "eer", "accuracy", "threshold", "ece", "model")
+JSON_KEYS = (
+    "n",
+    "n_real",
+    "n_fake",
+    "n_no_face",
+    "auc",
+    "ap",
+    "eer",
+    "accuracy",
+    "threshold",
+    "ece",
+    "ece_noise_p95",
+    "model",
+)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["roc_auc", "average_precision", "equal_error_rate", "expected_calibration_error", "metrics_at", "summarize"]
+__all__ = [
+    "roc_auc",
+    "average_precision",
+    "equal_error_rate",
+    "expected_calibration_error",
+    "ece_sampling_noise",
+    "metrics_at",
+    "summarize",
+]
 
 
 def roc_auc(y: np.ndarray, p: np.ndarray) -> float:
@@ -52,6 +60,26 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 15) -> 
     return float(ece)
 
 
+def ece_sampling_noise(p: np.ndarray, bins: int = 15, draws: int = 200, seed: int = 0) -> float:
+    """The ECE a perfectly calibrated model exceeds only 5% of the time on these scores.
+
+    Labels are drawn ``draws`` times as Bernoulli(p), so the scores are exactly right by construction,
+    and the 95th percentile of their ECE is returned. A measured ECE below it is within sampling
+    noise: on a few hundred rows even perfect calibration shows an ECE of several hundredths.
+    """
+    p = np.asarray(p, dtype=float)
+    if len(p) == 0:
+        return float("nan")
+    idx = np.clip(np.digitize(p, np.linspace(0, 1, bins + 1)[1:-1]), 0, bins - 1)
+    p_sum = np.bincount(idx, weights=p, minlength=bins)
+    rng = np.random.default_rng(seed)
+    eces = np.empty(draws)
+    for k in range(draws):
+        y_sum = np.bincount(idx, weights=(rng.random(len(p)) < p).astype(float), minlength=bins)
+        eces[k] = np.abs(y_sum - p_sum).sum() / len(p)  # sum_b (n_b/n) |mean y_b - mean p_b|
+    return float(np.percentile(eces, 95))
+
+
 def metrics_at(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
     y = np.asarray(y).astype(int)
     pred = (np.asarray(p) >= threshold).astype(int)
@@ -77,6 +105,7 @@ def summarize(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, Any]:
         "eer": eer,
         "threshold": float(threshold),
         "ece": expected_calibration_error(y, p),
+        "ece_noise_p95": ece_sampling_noise(p),
     }
     out.update(metrics_at(y, p, threshold))
     return out
