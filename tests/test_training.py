@@ -37,6 +37,10 @@ def test_labels_from_folders_when_no_csv(tmp_path):
     assert sorted(zip(df.path, df.label)) == [("fake/a.jpg", 1), ("real/a.jpg", 0)]
 
 
+# What `dfd eval --json` writes for a folder, in this order (a contract with scripts that read it).
+EVAL_JSON_KEYS = "n n_real n_fake n_no_face auc ap eer accuracy threshold ece ece_noise_p95 model".split()
+
+
 def test_metrics_formulas():
     y = np.array([0, 0, 1, 1])
     p = np.array([0.1, 0.4, 0.35, 0.8])
@@ -174,20 +178,7 @@ def test_train_resume_and_eval_reproduces_card(tiny_set, tmp_path):
         == 0
     )
     got = json.loads(res.read_text())
-    assert list(got) == [
-        "n",
-        "n_real",
-        "n_fake",
-        "n_no_face",
-        "auc",
-        "ap",
-        "eer",
-        "accuracy",
-        "threshold",
-        "ece",
-        "ece_noise_p95",
-        "model",
-    ]
+    assert list(got) == EVAL_JSON_KEYS
     want = card["metrics"]["validation"]
     assert got["n"] == want["n"] and got["threshold"] == pytest.approx(card["threshold"])
     for k in ("auc", "accuracy", "ece"):
@@ -260,20 +251,7 @@ def test_self_blend_check_scores_reals_against_their_own_pseudo_fakes(tiny_set, 
     assert main(args + ["--json", str(out), "--scores", str(scores)]) == 0
     got = json.loads(out.read_text())
     n_reals = sum(1 for p in (tiny_set / "real").iterdir())
-    assert list(got) == [
-        "n",
-        "n_real",
-        "n_fake",
-        "n_no_face",
-        "auc",
-        "ap",
-        "eer",
-        "accuracy",
-        "threshold",
-        "ece",
-        "ece_noise_p95",
-        "model",
-    ]
+    assert list(got) == EVAL_JSON_KEYS
     # Listed fakes are ignored: each real crop is paired with a pseudo-fake made from itself.
     assert got["n_real"] == n_reals and 0 < got["n_fake"] <= n_reals and got["n"] == got["n_real"] + got["n_fake"]
     rows = list(csv.DictReader(scores.open()))
