@@ -325,7 +325,7 @@ class Scanner:
         tracker = FaceTracker(self.faces, full_every=s.track_full_every)
         limits = self.frame_limits
         over = self.memory.over_budget_note(frames=True) if limits is not s.limits else ""
-        planned = planned_video_samples(video_info(p), s.fps, s.every, limits) if s.early_stop else 0
+        planned = self._planned_samples(p, limits) if s.early_stop else 0
         stopped = ""
         frames = prefetched(iter_video_frames(p, s.fps, s.every, limits, over), depth=2)
         for frame in frames:
@@ -374,6 +374,15 @@ class Scanner:
             sc = per_frame.get(fr.index, [])
             frames_out.append(FrameScore(fr.index, fr.time_s, len(sc), max(sc) if sc else None))
 
+    def _planned_samples(self, p: Path, limits: MediaLimits) -> int:
+        """At most how many frames this video's scan samples: from the container's declared duration, or the
+        frame limit where the container's facts cannot be read (the frames themselves may still decode)."""
+        try:
+            info = video_info(p)
+        except MediaError:
+            return limits.max_video_frames
+        return planned_video_samples(info, self.settings.fps, self.settings.every, limits)
+
     def _settled(self, frames_out: list[FrameScore], faces_out: list[FaceResult], planned: int) -> str:
         """The note for a video whose "fake" verdict no remaining sampled frame can change, else ""."""
         remaining = max(0, planned - len(frames_out))
@@ -381,7 +390,7 @@ class Scanner:
             return ""
         return (
             f"; stopped early (early stop asked for): fake even if all {remaining} remaining of at most "
-            f"{planned} sampled frames scored 0"
+            f"{planned} sampled frames (by the container's declared duration and the frame limit) scored 0"
         )
 
     # -- result builders ----------------------------------------------------------------------

@@ -115,6 +115,24 @@ def test_early_stop_never_cuts_a_scan_whose_verdict_could_change(scanner, clip, 
     assert "stopped early" not in early.message
 
 
+def test_early_stop_bounds_by_the_frame_limit_when_the_container_facts_cannot_be_read(scanner, clip, full, monkeypatch):
+    """A container whose duration cannot be read is still scanned; the bound falls back to the frame limit."""
+    import dfd_lib.scan as scan_module
+    from dfd_lib.errors import UnreadableMedia
+
+    def unreadable(path):
+        raise UnreadableMedia("no container facts")
+
+    threshold = min(f.score for f in full.frames)  # every frame at or above it: the verdict is fake
+    assert len(_scanner(scanner, threshold, True).scan_file(clip).frames) == 16  # with the declared duration
+    monkeypatch.setattr(scan_module, "video_info", unreadable)
+    early = _scanner(scanner, threshold, True).scan_file(clip)
+    assert early.status == "scored" and early.verdict == "fake"
+    # Bound by the 120-frame limit instead: after 16 frames the top quarter (30) of 16 scores and 104 zeros is
+    # below the threshold, so the scan goes on; after 32 the top 30 are all real scores, and it stops there.
+    assert len(early.frames) == 32 and "88 remaining of at most 120" in early.message, early.message
+
+
 def test_early_stop_is_recorded_with_the_scan_settings():
     from dfd_lib.scan import ScanSettings
 
