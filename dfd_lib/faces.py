@@ -17,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .mtcnn_cascade import detect_cascade
+from .mtcnn_cascade import detect_cascade, prepare_networks
 
 __all__ = ["FaceBox", "FaceDetector", "square_box", "cut_window", "crop_face", "scale_face"]
 
@@ -71,10 +71,7 @@ class FaceDetector:
         self.pad_retry = float(pad_retry)
         self._mtcnn = MTCNN(keep_all=True, min_face_size=self.min_face_size, device=device, post_process=False)
         if device == "cpu":
-            import torch
-
-            for net in (self._mtcnn.pnet, self._mtcnn.rnet, self._mtcnn.onet):
-                net.to(memory_format=torch.channels_last)  # 10% faster on the CPU, same outputs
+            prepare_networks(self._mtcnn.pnet, self._mtcnn.rnet, self._mtcnn.onet)
 
     def detect(self, image: np.ndarray) -> list[FaceBox]:
         return self.detect_batch([image])[0]

@@ -96,6 +96,26 @@ def test_weights_that_do_not_fit_the_backbone_are_refused(onnx_weights, tmp_path
         fast.module
 
 
+def test_weights_changed_after_load_are_refused_when_the_module_is_built(onnx_weights, tmp_path):
+    """With an ONNX export the weights file is read only when Grad-CAM first needs the module: it is hashed
+    again then, in the same bytes it is loaded from, so a file swapped after load is never used."""
+    import shutil
+
+    import torch
+
+    from dfd_lib.models.checkpoint import load_model
+
+    for f in onnx_weights.iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    fast = load_model(None, tmp_path)
+    pt = tmp_path / "tiny-test-model.pt"
+    state = torch.load(pt, weights_only=True)
+    torch.save({k: v + 1 if v.is_floating_point() else v for k, v in state.items()}, pt)
+    with pytest.raises(ModelCardMismatch, match="SHA-256"):
+        fast.module
+    assert fast._built == []
+
+
 def test_tampered_onnx_file_is_refused(onnx_weights, tmp_path):
     import shutil
 

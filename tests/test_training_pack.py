@@ -76,9 +76,16 @@ def test_packed_faces_are_framed_as_from_the_original(sources, pack):  # noqa: F
         b = np.asarray(Image.open(out / "photos" / f["path"]).convert("RGB"))
         wa = resize_square(frame_box(a, orig_lm[f["original"]][0], 0.7, 0.09), 64).astype(float)
         wb = resize_square(frame_box(b, packed_lm[f["path"]][0], 0.7, 0.09), 64).astype(float)
-        diffs.append(np.abs(wa - wb).mean())
-    shifted = np.abs(wa - np.roll(wa, 8, axis=1)).mean()
-    assert max(diffs) < shifted / 3, (diffs, shifted)  # compression and down-scaling only, no shift
+        # The window's corner is rounded to whole pixels of each image; in the packed one (about 30 px wide)
+        # that is up to half a pixel, one pixel of the 64 px comparison: allow that much, no more.
+        diffs.append(min(_inner_diff(wa, np.roll(wb, (dy, dx), axis=(0, 1))) for dy in (-1, 0, 1) for dx in (-1, 0, 1)))
+    shifted = _inner_diff(wa, np.roll(wa, 8, axis=1))
+    assert max(diffs) < shifted / 3, (diffs, shifted)  # compression, down-scaling and rounding only, no shift
+
+
+def _inner_diff(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean absolute difference away from the border (where a rolled picture wraps round)."""
+    return float(np.abs(a - b)[2:-2, 2:-2].mean())
 
 
 def test_pack_refuses_a_used_folder_and_unknown_sources(sources, tmp_path, capsys):  # noqa: F811

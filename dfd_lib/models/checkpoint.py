@@ -45,14 +45,15 @@ __all__ = [
 class LoadedModel:
     """A verified model: its card, its weights (checked against the card's SHA-256) and side models.
 
-    The PyTorch module is built from the verified weights when first used (``module``): where the
-    card's ONNX export computes the scores, only Grad-CAM and training need it, and building it is
-    about half of a model's load time. Without an ONNX export it is built at load.
+    The PyTorch module is built when first used (``module``), from the weights file read once and
+    checked against the card's SHA-256 in the same bytes: where the card's ONNX export computes the
+    scores, only Grad-CAM and training need it, and reading and building it was about 40% of a
+    scan's start-up. Without an ONNX export it is built at load.
     """
 
     card: ModelCard
     card_path: Path
-    state: Mapping[str, torch.Tensor] = field(repr=False)  # the weights, float32, as read and verified
+    weights_path: Path  # its SHA-256 was checked at load, and is checked again when the weights are read
     device: str = "cpu"
     novelty: NoveltyModel | None = None  # when the card has novelty statistics
     kind_head: KindHead | None = None  # when the card has one
@@ -74,8 +75,40 @@ class LoadedModel:
         """The classifier in eval mode, float32 (channels-last on the CPU), built once on first use."""
         with self._lock:
             if not self._built:
-                self._built.append(_build_module(self.card, self.state, self.device))
+                self._built.append(_build_module(self.card, _read_state(self.card, self.weights_path), self.device))
             return self._built[0]
+
+
+def _read_state(card: ModelCard, weights: Path) -> dict[str, torch.Tensor]:
+    """The weights as float32 tensors: the file read once, its bytes checked against the card's SHA-256 and
+    unpickled with ``weights_only=True`` (``ModelCardMismatch`` / ``ModelCardError`` otherwise)."""
+    import hashlib
+    import io
+
+    import torch
+
+    try:
+        data = weights.read_bytes()
+    except OSError as exc:
+        raise ModelCardError(f"model {card.name}: weights file {weights} could not be read: {exc}") from exc
+    _check_sha256(card, weights, hashlib.sha256(data).hexdigest())
+    try:
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ModelCardError(f"model {card.name}: weights could not be read safely: {exc}") from exc
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ModelCardError(f"model {card.name}: weights file is not a state dict of tensors")
+    return {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
+
+
+def _check_sha256(card: ModelCard, weights: Path, actual: str) -> None:
+    if actual != card.sha256:
+        raise ModelCardMismatch(
+            f"model {card.name}: weights file {weights.name} has SHA-256 {actual}, but its card says "
+            f"{card.sha256}; the file was altered or does not belong to this card, refusing to load it"
+        )
 
 
 def _build_module(card: ModelCard, state: Mapping[str, torch.Tensor], device: str) -> torch.nn.Module:
@@ -172,12 +205,7 @@ def find_verified_card(
     weights = card_path.parent / card.weights_file
     if not weights.is_file():
         raise ModelCardError(f"model {card.name}: weights file {weights} is missing")
-    actual = sha256_file(weights)
-    if actual != card.sha256:
-        raise ModelCardMismatch(
-            f"model {card.name}: weights file {weights.name} has SHA-256 {actual}, but its card says "
-            f"{card.sha256}; the file was altered or does not belong to this card, refusing to load it"
-        )
+    _check_sha256(card, weights, sha256_file(weights))
     return card_path, card, weights
 
 
@@ -190,22 +218,11 @@ def load_model(
     on the CPU when both exist (same scores, faster), PyTorch otherwise; ``torch`` always PyTorch;
     ``onnx`` insists on ONNX Runtime. Grad-CAM always uses the PyTorch module.
     """
-    import torch
-
     if runtime not in RUNTIMES:
         raise ModelCardError(f"unknown runtime {runtime!r}; known: {', '.join(RUNTIMES)}")
 
     card_path, card, weights = find_verified_card(name, weights_dir)
     BACKBONES.get(card.backbone)  # an unknown backbone is refused here, before anything is read
-    try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ModelCardError(f"model {card.name}: weights could not be read safely: {exc}") from exc
-    if isinstance(state, dict) and "state_dict" in state:
-        state = state["state_dict"]
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ModelCardError(f"model {card.name}: weights file is not a state dict of tensors")
-    state = {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
     sides = {}
     for label, side, loader in (("novelty", card.novelty, "NoveltyModel"), ("kind_head", card.kind_head, "KindHead")):
         if not side:
@@ -224,7 +241,9 @@ def load_model(
     log.info(
         "model %s: card %s (card SHA-256 %s, weights SHA-256 %s)", card.name, card_path.resolve(), card_sha, card.sha256
     )
-    loaded = LoadedModel(card=card, card_path=card_path, state=state, device=device, card_sha256=card_sha, **sides)
+    loaded = LoadedModel(
+        card=card, card_path=card_path, weights_path=weights, device=device, card_sha256=card_sha, **sides
+    )
     if loaded.onnx is None:
         loaded.module  # noqa: B018 - PyTorch computes the scores: build it now, so a misfit fails at load
     return loaded
