@@ -143,9 +143,9 @@ class Scanner:
     def scan(self, paths: Iterable[str | os.PathLike], progress: Progress | None = None) -> Iterator[FileResult]:
         """Scan every file under the given paths, yielding one result per file, in order, as it finishes.
 
-        The next files are read, hashed, decoded (pictures up to ``READ_AHEAD_MAX_PIXELS``) and
-        searched for faces by ``LOOK_AHEAD_WORKERS`` background threads while the current one is
-        scored; results are the same as ``scan_file``'s, one file at a time.
+        The next files are read, hashed, decoded (pictures up to ``READ_AHEAD_MAX_PIXELS``), searched
+        for faces and scored by ``LOOK_AHEAD_WORKERS`` background threads; results are the same as
+        ``scan_file``'s, one file at a time.
         """
         files = list(iter_evidence_files(paths))
         prog = ensure_progress(progress)
@@ -179,24 +179,40 @@ class Scanner:
             torch.set_num_threads(threads)
 
     def _looked_ahead(self, files: list[Path]) -> Iterator["FileResult | _Read"]:
-        """``_read`` (with the face search) of each file, in order, at most ``LOOK_AHEAD_WORKERS + 1`` files ahead."""
+        """``_ahead`` of each file, in order, at most ``LOOK_AHEAD_WORKERS + 1`` files ahead."""
         with ThreadPoolExecutor(max_workers=LOOK_AHEAD_WORKERS, thread_name_prefix="dfd-read") as pool:
             pending: deque = deque()
             todo = iter(files)
             try:
                 for f in todo:
-                    pending.append(pool.submit(self._read, f, self.memory.read_ahead_pixels, True))
+                    pending.append(pool.submit(self._ahead, f))
                     if len(pending) > LOOK_AHEAD_WORKERS:
                         break
                 while pending:
                     done = pending.popleft().result()
                     nxt = next(todo, None)
                     if nxt is not None:
-                        pending.append(pool.submit(self._read, nxt, self.memory.read_ahead_pixels, True))
+                        pending.append(pool.submit(self._ahead, nxt))
                     yield done
             finally:
                 for fut in pending:
                     fut.cancel()
+
+    def _ahead(self, path: Path) -> "FileResult | _Read":
+        """A background thread's share of a file: the read and face search, and for a picture read whole with its
+        faces found, the scoring too, where ONNX Runtime computes the scores (its sessions take concurrent
+        calls), so that both threads do whole files and share the cores evenly. A PyTorch classifier scores in
+        the caller's thread only: Grad-CAM hooks the same module there. Video, and pictures too large to
+        decode ahead, are left to the caller's thread too."""
+        read = self._read(path, self.memory.read_ahead_pixels, True)
+        if (
+            isinstance(read, _Read)
+            and read.image is not None
+            and read.faces is not None
+            and self.model.onnx is not None
+        ):
+            return self._analyse(read)
+        return read
 
     def scan_file(self, path: str | os.PathLike) -> FileResult:
         return self._analyse(self._read(path))

@@ -132,6 +132,21 @@ def test_tampered_onnx_file_is_refused(onnx_weights, tmp_path):
     assert load_model(None, tmp_path, runtime="torch").onnx is None  # PyTorch alone still loads
 
 
+def test_onnx_file_that_runtime_cannot_load_is_an_error_at_every_call(tmp_path):
+    """The session is built in the background; a file with the right hash that ONNX Runtime cannot read
+    is a clear ModelCardError on every call, never a score."""
+    import hashlib
+
+    from dfd_lib.models.onnx_runtime import OnnxClassifier
+
+    bad = tmp_path / "broken.onnx"
+    bad.write_bytes(b"not an ONNX graph" * 10)
+    clf = OnnxClassifier(bad, hashlib.sha256(bad.read_bytes()).hexdigest())
+    for _ in range(2):
+        with pytest.raises(ModelCardError, match="ONNX Runtime could not load the classifier broken.onnx"):
+            clf.run(np.zeros((1, 3, 160, 160), np.float32))
+
+
 def test_onnx_runtime_demanded_without_export_is_an_error(tiny_weights):
     from dfd_lib.models.checkpoint import load_model
 
@@ -340,3 +355,68 @@ def test_sampling_per_second_decodes_only_what_the_samples_need(tmp_path, monkey
     frames = list(iter_video_frames(clip, fps=1.0))
     assert [f.index for f in frames] == [0, 25, 50, 75, 100, 125, 150, 175]
     assert 8 <= len(decoded) <= 110, len(decoded)
+
+
+def test_look_ahead_scores_pictures_in_its_threads_with_scan_file_results(onnx_weights, examples, tmp_path):
+    """``scan`` scores read-ahead pictures in its background threads and gives, file by file and in order,
+    what ``scan_file`` gives one file at a time: pictures, a picture without a face, a video, broken and
+    missing files."""
+    import shutil
+
+    from dfd_lib.detector import Detector
+    from dfd_lib.scan import Scanner
+
+    files = sorted(p for p in examples.iterdir() if p.is_file())
+    (tmp_path / "broken.jpg").write_bytes((examples / "astronaut.jpg").read_bytes()[:300])
+    noface = tmp_path / "grey.png"
+    Image.new("RGB", (300, 200), (128, 128, 128)).save(noface)
+    shutil.copy(files[0], tmp_path / "copy_of_first")
+    files += [tmp_path / "broken.jpg", noface, tmp_path / "missing.jpg", tmp_path / "copy_of_first"]
+
+    scanner = Scanner(None, weights_dir=onnx_weights)
+    scoring_threads = []
+    real_assess = Detector.assess
+
+    def spy(self, crops):
+        scoring_threads.append(threading.current_thread().name)
+        return real_assess(self, crops)
+
+    Detector.assess = spy  # type: ignore[method-assign]
+    try:
+        ahead = list(scanner.scan(files))
+    finally:
+        Detector.assess = real_assess  # type: ignore[method-assign]
+    one_by_one = [scanner.scan_file(f) for f in files]
+
+    def fields(r):  # PyTorch on one thread per look-ahead worker rounds differently in the last float digits
+        faces = [([round(v, 2) for v in f.box], round(f.p_fake, 5)) for f in r.faces]
+        return (r.path, r.status, r.message, None if r.score is None else round(r.score, 5), faces, len(r.frames))
+
+    assert [fields(r) for r in ahead] == [fields(r) for r in one_by_one]
+    statuses = {r.status for r in ahead}
+    assert {"scored", "no_face", "unreadable"} <= statuses, statuses
+    assert any(name.startswith("dfd-read") for name in scoring_threads), scoring_threads
+
+
+def test_look_ahead_leaves_pytorch_scoring_to_the_callers_thread(tiny_weights, examples):
+    """Without ONNX Runtime the classifier is the PyTorch module Grad-CAM hooks in the caller's thread:
+    the background threads only read and search."""
+    from dfd_lib.detector import Detector
+    from dfd_lib.scan import Scanner
+
+    scanner = Scanner(None, weights_dir=tiny_weights)
+    assert scanner.model.onnx is None
+    scoring_threads = []
+    real_assess = Detector.assess
+
+    def spy(self, crops):
+        scoring_threads.append(threading.current_thread().name)
+        return real_assess(self, crops)
+
+    Detector.assess = spy  # type: ignore[method-assign]
+    try:
+        results = list(scanner.scan(sorted(p for p in examples.iterdir() if p.suffix in (".jpg", ".png"))))
+    finally:
+        Detector.assess = real_assess  # type: ignore[method-assign]
+    assert sum(r.status == "scored" for r in results) >= 3
+    assert scoring_threads and set(scoring_threads) == {threading.main_thread().name}, scoring_threads

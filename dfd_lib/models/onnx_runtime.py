@@ -15,6 +15,7 @@ difference of a logit 5e-7.
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -133,7 +134,13 @@ def attach_onnx(card_path: str | Path) -> Path:
 
 
 class OnnxClassifier:
-    """An ONNX Runtime session for a card's exported classifier; ``run(x)`` -> (logits (N,), features (N, D))."""
+    """An ONNX Runtime session for a card's exported classifier; ``run(x)`` -> (logits (N,), features (N, D)).
+
+    The file is read and checked against the card's SHA-256 at once (a mismatch is refused here); ONNX
+    Runtime builds its session (30-60 ms of graph optimisation on this CPU) in a background thread, so a
+    scan's first face searches overlap it. ``run`` waits for it; a session that could not be built is a
+    ``ModelCardError`` there, for every call.
+    """
 
     def __init__(self, path: str | Path, sha256: str, threads: int | None = None) -> None:
         path = Path(path)
@@ -146,8 +153,32 @@ class OnnxClassifier:
                 f"ONNX classifier {path.name} has SHA-256 {actual}, the card says {sha256}; refusing it"
             )
         self.path = path
-        self._session = _session(data, threads)
+        if threads is None:  # read now: a scan changes PyTorch's thread count while it runs
+            import torch
+
+            threads = torch.get_num_threads()
+        self._built = threading.Event()
+        self._session = None
+        self._error: BaseException | None = None
+        threading.Thread(target=self._build, args=(data, threads), name="dfd-onnx-session", daemon=True).start()
+
+    def _build(self, data: bytes, threads: int) -> None:
+        try:
+            self._session = _session(data, threads)
+        except BaseException as exc:  # noqa: BLE001 - reported by every run()
+            self._error = exc
+        finally:
+            self._built.set()
+
+    def session(self):
+        """The ONNX Runtime session, once built."""
+        self._built.wait()
+        if self._error is not None:
+            raise ModelCardError(
+                f"ONNX Runtime could not load the classifier {self.path.name}: {type(self._error).__name__}: {self._error}"
+            ) from self._error
+        return self._session
 
     def run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        z, f = self._session.run(None, {"image": np.ascontiguousarray(x, dtype=np.float32)})
+        z, f = self.session().run(None, {"image": np.ascontiguousarray(x, dtype=np.float32)})
         return z.reshape(-1), f.reshape(len(x), -1)
