@@ -1,4 +1,4 @@
-"""Face extraction with facenet-pytorch's MTCNN (its bundled weights): detect, then crop.
+"""Face extraction with MTCNN (facenet-pytorch's bundled weights, hash-checked): detect, then crop.
 
 Two public steps, so a caller can show boxes before cropping:
 
@@ -18,6 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from .mtcnn_cascade import detect_cascade, prepare_networks
+from .mtcnn_nets import load_mtcnn_networks
 
 __all__ = ["FaceBox", "FaceDetector", "square_box", "cut_window", "crop_face", "scale_face"]
 
@@ -63,15 +64,13 @@ class FaceDetector:
         device: str = "cpu",
         pad_retry: float = 0.25,
     ) -> None:
-        from facenet_pytorch import MTCNN
-
         self.min_face_size = int(min_face_size)
         self.prob_threshold = float(prob_threshold)
         self.max_side = int(max_side)
         self.pad_retry = float(pad_retry)
-        self._mtcnn = MTCNN(keep_all=True, min_face_size=self.min_face_size, device=device, post_process=False)
+        self._nets = load_mtcnn_networks(device)
         if device == "cpu":
-            prepare_networks(self._mtcnn.pnet, self._mtcnn.rnet, self._mtcnn.onet)
+            prepare_networks(*self._nets)
 
     def detect(self, image: np.ndarray) -> list[FaceBox]:
         return self.detect_batch([image])[0]
@@ -136,8 +135,7 @@ class FaceDetector:
             if min(h, w) * factor < min_face:
                 continue
             batch = [self._resize(images[i], factor) for i in idxs]
-            m = self._mtcnn
-            found = detect_cascade(batch, min_face, m.pnet, m.rnet, m.onet, m.thresholds, m.factor)
+            found = detect_cascade(batch, min_face, *self._nets)
             for i, (boxes, probs, points) in zip(idxs, found):
                 results[i] = self._faces(boxes, probs, points, factor, smallest * pre)
         return [r if r is not None else [] for r in results]

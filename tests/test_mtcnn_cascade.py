@@ -101,3 +101,92 @@ def _iou(a, b) -> float:
     x1, y1, x2, y2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
     inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def _random_boxes(rng, n: int, pictures: int):
+    import torch
+
+    xy = rng.uniform(0, 400, size=(n, 2))
+    wh = rng.uniform(0, 80, size=(n, 2)) * (rng.random((n, 1)) > 0.02)  # a few empty boxes
+    boxes = torch.from_numpy(np.hstack([xy, xy + wh]).astype(np.float32))
+    scores = torch.from_numpy(rng.choice(np.linspace(0.5, 1.0, 40), n).astype(np.float32))  # with ties
+    return boxes, scores, torch.from_numpy(rng.integers(0, pictures, n))
+
+
+@pytest.mark.parametrize("n,pictures", [(0, 1), (1, 1), (300, 1), (900, 3), (1001, 2), (2500, 4)])
+def test_nms_keeps_what_torchvision_and_facenet_pytorch_keep(n, pictures):
+    """The scan's own NMS (no torchvision import) against torchvision's batched_nms (both of its CPU paths: below
+    and above 1,000 boxes) and facenet-pytorch's 'Min' NMS: the same boxes, in the same order."""
+    import torch
+    from facenet_pytorch.models.utils.detect_face import batched_nms_numpy
+    from torchvision.ops import batched_nms
+
+    from dfd_lib.mtcnn_cascade import _nms, _nms_min
+
+    rng = np.random.default_rng(n)
+    boxes, scores, pictures_ = _random_boxes(rng, n, pictures)
+    for threshold in (0.5, 0.7):
+        assert torch.equal(_nms(boxes, scores, pictures_, threshold), batched_nms(boxes, scores, pictures_, threshold))
+    if n:
+        theirs = batched_nms_numpy(boxes, scores, pictures_, 0.7, "Min")
+        assert torch.equal(_nms_min(boxes, scores, pictures_, 0.7), theirs)
+
+
+def test_box_arithmetic_matches_facenet_pytorch():
+    import torch
+    from facenet_pytorch.models.utils.detect_face import bbreg, generateBoundingBox, pad, rerec
+
+    from dfd_lib.mtcnn_cascade import _clip, _proposals, _regress, _square
+
+    rng = np.random.default_rng(0)
+    probs = torch.from_numpy(rng.random((2, 37, 51)).astype(np.float32))
+    reg = torch.from_numpy(rng.normal(0, 0.1, (2, 4, 37, 51)).astype(np.float32))
+    for scale in (0.6, 0.3 * 0.709**3):
+        ours, ours_inds = _proposals(reg, probs, scale, 0.6)
+        theirs, their_inds = generateBoundingBox(reg, probs, scale, 0.6)
+        assert torch.equal(ours, theirs) and torch.equal(ours_inds, their_inds)
+    boxes = torch.from_numpy(
+        np.hstack([rng.uniform(-20, 300, (50, 2)), rng.uniform(300, 700, (50, 2))]).astype(np.float32)
+    )
+    boxes = torch.cat([boxes, torch.rand(50, 1)], dim=1)
+    offsets = torch.from_numpy(rng.normal(0, 0.1, (50, 4)).astype(np.float32))
+    assert torch.equal(_regress(boxes, offsets), bbreg(boxes.clone(), offsets))
+    assert torch.equal(_square(boxes), rerec(boxes.clone()))
+    for a, b in zip(_clip(boxes, 640, 480), pad(boxes.clone(), 640, 480)):
+        assert np.array_equal(a, b)
+
+
+def test_detector_networks_are_facenet_pytorchs_and_load_without_torchvision(nets, tmp_path):
+    """Loading the detector imports neither facenet-pytorch nor torchvision (1.4 s of every start-up); its networks
+    give facenet-pytorch's outputs; a weight file with another hash is refused."""
+    import shutil
+    import subprocess
+    import sys
+
+    import torch
+
+    from dfd_lib.errors import ModelCardError
+    from dfd_lib.mtcnn_nets import load_mtcnn_networks, mtcnn_weights_dir
+
+    code = (
+        "import sys, numpy as np; from dfd_lib.faces import FaceDetector; "
+        "FaceDetector().detect(np.zeros((200, 200, 3), np.uint8)); "
+        "print(sorted(m for m in ('torchvision', 'facenet_pytorch') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+    ours = load_mtcnn_networks()
+    rng = np.random.default_rng(1)
+    with torch.inference_mode():
+        for net, ref, size in zip(ours, nets, (31, 24, 48)):
+            x = torch.from_numpy(rng.uniform(-1, 1, (3, 3, size, size)).astype(np.float32))
+            for a, b in zip(net(x), ref(x)):
+                assert torch.equal(a, b)
+
+    for name in ("pnet", "rnet", "onet"):
+        shutil.copy(mtcnn_weights_dir() / f"{name}.pt", tmp_path / f"{name}.pt")
+    with open(tmp_path / "rnet.pt", "ab") as f:
+        f.write(b"\0")
+    with pytest.raises(ModelCardError, match="rnet weights .* refused"):
+        load_mtcnn_networks(weights_dir=tmp_path)
