@@ -115,9 +115,10 @@ class SpectrumAnalysis(Analysis):
         t = self.tile if min(h, w) >= self.tile + 2 else 64
         if min(h, w) < t + 2:
             return ForensicResult.not_applicable(self.name, f"image is {w}x{h}, too small for a spectrum (needs 66x66)")
-        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         origins = _tile_origins(h - 2, w - 2, t)
-        tiles = np.stack([gray[y : y + t + 2, x : x + t + 2] for y, x in origins])
+        # Only the tiles become floats (at most _MAX_TILES of them): a float copy of a 100 MP picture is 400 MB.
+        tiles = np.stack([gray[y : y + t + 2, x : x + t + 2] for y, x in origins]).astype(np.float32)
         window = np.outer(np.hanning(t), np.hanning(t)).astype(np.float32)
 
         image_spec = _mean_spectrum(tiles[:, 1:-1, 1:-1], window)
