@@ -420,3 +420,15 @@ def test_look_ahead_leaves_pytorch_scoring_to_the_callers_thread(tiny_weights, e
         Detector.assess = real_assess  # type: ignore[method-assign]
     assert sum(r.status == "scored" for r in results) >= 3
     assert scoring_threads and set(scoring_threads) == {threading.main_thread().name}, scoring_threads
+
+
+def test_a_process_that_exits_right_after_loading_the_model_exits_cleanly():
+    """ONNX Runtime builds its session in a background thread; a command that loads the model and ends at once
+    (an error message, an empty folder) must exit with its own status, not be aborted inside ONNX Runtime."""
+    import subprocess
+    import sys
+
+    code = "from dfd_lib.models.checkpoint import load_model\nfor _ in range(3):\n    load_model()\n"
+    for _ in range(3):
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr[-500:]

@@ -160,7 +160,9 @@ class OnnxClassifier:
         self._built = threading.Event()
         self._session = None
         self._error: BaseException | None = None
-        threading.Thread(target=self._build, args=(data, threads), name="dfd-onnx-session", daemon=True).start()
+        # Not a daemon: a process that exits while ONNX Runtime is still building the session would be killed
+        # inside its C++ code (abort, exit status 134); the interpreter waits for it (30-60 ms) instead.
+        threading.Thread(target=self._build, args=(data, threads), name="dfd-onnx-session", daemon=False).start()
 
     def _build(self, data: bytes, threads: int) -> None:
         try:
