@@ -11,6 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .errors import ModelCardError
 from .models.checkpoint import LoadedModel
 from .models.tta import forward_logits
 from .results import Verdict
@@ -111,39 +112,55 @@ class Detector:
         size = self.card.input_size
         return torch.stack([to_tensor(resize_square(c, size), self.card.mean, self.card.std) for c in crops])
 
-    def _forward(self, crops: Sequence[np.ndarray], features: bool) -> tuple[np.ndarray, np.ndarray | None]:
-        """(raw logits (N,), pooled features (N, D) or None), with the card's test-time augmentation.
+    def _forward(
+        self, crops: Sequence[np.ndarray], features: bool
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """(raw logits (N,), pooled features (N, D) or None, the novelty statistics' block statistics (N, S) or
+        None), with the card's test-time augmentation.
 
         ONNX Runtime computes them where the model has an ONNX export (same numbers, faster);
         PyTorch otherwise.
         """
         import torch
 
-        from .models.tta import forward_logits_features
+        from .models.tta import forward_heads
 
         onnx, tta = self.model.onnx, self.card.tta
+        blocks = self.model.novelty.blocks if features and self.model.novelty is not None else ()
         zs: list[np.ndarray] = []
         feats: list[np.ndarray] = []
+        stats: list[np.ndarray] = []
         with torch.inference_mode():
             for s in range(0, len(crops), self.batch_size):
                 x = self.to_batch(crops[s : s + self.batch_size])
+                st = None
                 if onnx is not None:
                     xn = x.numpy()
                     if tta == "hflip":  # the crops and their mirror images in one call: 1.2x faster than two
                         n = len(xn)
-                        z, f = onnx.run(np.concatenate([xn, xn[..., ::-1]]))
+                        z, f, st = onnx.run(np.concatenate([xn, xn[..., ::-1]]))
                         z, f = (z[:n] + z[n:]) / 2, (f[:n] + f[n:]) / 2
+                        st = None if st is None else (st[:n] + st[n:]) / 2
                     else:
-                        z, f = onnx.run(xn)
+                        z, f, st = onnx.run(xn)
                 elif features:
-                    zt, ft = forward_logits_features(self.model.module, self._device_batch(x), tta)
+                    zt, ft, stt = forward_heads(self.model.module, self._device_batch(x), tta, blocks)
                     z, f = zt.cpu().numpy(), ft.cpu().numpy()
+                    st = None if stt is None else stt.cpu().numpy()
                 else:
                     z, f = forward_logits(self.model.module, self._device_batch(x), tta).cpu().numpy(), None
                 zs.append(np.asarray(z, dtype=np.float64))
                 if f is not None:
                     feats.append(f)
-        return np.concatenate(zs), (np.concatenate(feats) if features else None)
+                if st is not None:
+                    stats.append(st)
+        if blocks and len(stats) != len(feats):
+            raise ModelCardError(f"model {self.card.name}: no block statistics came back for its novelty statistics")
+        return (
+            np.concatenate(zs),
+            np.concatenate(feats) if features else None,
+            np.concatenate(stats) if blocks else None,
+        )
 
     def _device_batch(self, x):
         import torch
@@ -167,10 +184,15 @@ class Detector:
             return self.predict(crops), None, None
         if len(crops) == 0:
             return np.zeros(0), None if nov is None else np.zeros(0), None if kind is None else []
-        z, feats = self._forward(crops, features=True)
+        z, feats, stats = self._forward(crops, features=True)
         assert feats is not None  # asked for with features=True
         p = self.calibrate(z)
-        return p, None if nov is None else nov.score(feats), None if kind is None else kind.name(feats)
+        novelty = None
+        if nov is not None:
+            read = stats if nov.blocks else feats
+            assert read is not None  # _forward raises when the block statistics do not come back
+            novelty = nov.score(read)
+        return p, novelty, None if kind is None else kind.name(feats)
 
     def outside_reasons(self, novelty: float | None) -> tuple[str, ...]:
         nov = self.model.novelty

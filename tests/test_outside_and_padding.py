@@ -68,6 +68,64 @@ def test_saved_novelty_statistics_load_only_with_their_hash(tmp_path):
         NoveltyModel.load(path, "0" * 64)
 
 
+def test_novelty_threshold_weights_every_source_equally():
+    """A large familiar source must not set the threshold alone: each source's own faces are flagged near the
+    percentile's rate, the small source too."""
+    from dfd_lib.models.novelty import fit_novelty, weighted_percentile
+
+    rng = np.random.default_rng(2)
+    big = rng.normal(size=(3000, 12))
+    small = rng.normal(size=(300, 12)) * 1.6  # a familiar but more varied source
+    ref = np.concatenate([big[:1500], small[:150]])
+    cal = np.concatenate([big[1500:], small[150:]])
+    groups = np.array(["big"] * 1500 + ["small"] * 150)
+    plain = fit_novelty(ref, cal, k=12, percentile=99)
+    fair = fit_novelty(ref, cal, k=12, percentile=99, groups=groups)
+    assert (plain.score(small[150:]) > plain.threshold).mean() > 0.05  # the big source set it
+    assert fair.threshold > plain.threshold
+    for part in (big[1500:], small[150:]):
+        assert (fair.score(part) > fair.threshold).mean() < 0.03
+    assert weighted_percentile(np.arange(100.0), 50) == pytest.approx(49.5)
+    # Two groups of equal weight, 90 zeros and 10 ones: each holds half of the weight.
+    values, groups2 = np.r_[np.zeros(90), np.ones(10)], np.array([0] * 90 + [1] * 10)
+    assert weighted_percentile(values, 40, groups2) == 0.0 and weighted_percentile(values, 60, groups2) == 1.0
+    assert weighted_percentile(values, 60) == 0.0
+
+
+def test_block_statistics_novelty_round_trips_and_old_files_read_the_pooled_features(tmp_path):
+    from dfd_lib.media import sha256_file
+    from dfd_lib.models.novelty import NoveltyModel, fit_novelty
+    from dfd_lib.models.sidecar import save_npz
+
+    rng = np.random.default_rng(3)
+    scales = np.r_[np.full(8, 100.0), np.full(8, 0.01)]  # dimensions on unrelated scales
+    m = fit_novelty(
+        rng.normal(size=(400, 16)) * scales, rng.normal(size=(100, 16)) * scales, k=8, standardise=True, blocks=(3,)
+    )
+    path = tmp_path / "n.npz"
+    m.save(path)
+    again = NoveltyModel.load(path, sha256_file(path))
+    assert again.blocks == (3,) and again.scale is not None
+    x = rng.normal(size=(5, 16)) * scales
+    assert np.allclose(again.score(x), m.score(x))
+    # Standardised, a shift of the small-scale dimensions is seen as clearly as one of the large ones.
+    odd = rng.normal(size=(50, 16)) * scales
+    odd[:, 8:] += 0.1
+    assert (m.score(odd) > m.threshold).mean() > 0.9
+    # A file written before block statistics existed has neither key: it reads the pooled features, unscaled.
+    old = tmp_path / "old.npz"
+    save_npz(
+        old,
+        mean=m.mean,
+        components=m.components,
+        variances=m.variances,
+        residual_mean=np.float64(1.0),
+        threshold=np.float64(3.0),
+    )
+    legacy = NoveltyModel.load(old, sha256_file(old))
+    assert legacy.blocks == () and legacy.scale is None
+
+
 @pytest.fixture(scope="module")
 def astronaut_face():
     from skimage import data

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
 
@@ -10,6 +11,25 @@ import pytest
 from PIL import Image
 
 from dfd_lib.errors import ModelCardError, ModelCardMismatch
+
+
+@contextlib.contextmanager
+def _scoring_threads():
+    """The names of the threads that call the classifier (``Detector.assess``) while the block runs."""
+    from dfd_lib.detector import Detector
+
+    names: list[str] = []
+    real_assess = Detector.assess
+
+    def spy(self, crops):
+        names.append(threading.current_thread().name)
+        return real_assess(self, crops)
+
+    Detector.assess = spy  # type: ignore[method-assign]
+    try:
+        yield names
+    finally:
+        Detector.assess = real_assess  # type: ignore[method-assign]
 
 
 def _crops(examples: Path, card) -> list[np.ndarray]:
@@ -363,7 +383,6 @@ def test_look_ahead_scores_pictures_in_its_threads_with_scan_file_results(onnx_w
     missing files."""
     import shutil
 
-    from dfd_lib.detector import Detector
     from dfd_lib.scan import Scanner
 
     files = sorted(p for p in examples.iterdir() if p.is_file())
@@ -374,18 +393,8 @@ def test_look_ahead_scores_pictures_in_its_threads_with_scan_file_results(onnx_w
     files += [tmp_path / "broken.jpg", noface, tmp_path / "missing.jpg", tmp_path / "copy_of_first"]
 
     scanner = Scanner(None, weights_dir=onnx_weights)
-    scoring_threads = []
-    real_assess = Detector.assess
-
-    def spy(self, crops):
-        scoring_threads.append(threading.current_thread().name)
-        return real_assess(self, crops)
-
-    Detector.assess = spy  # type: ignore[method-assign]
-    try:
+    with _scoring_threads() as scoring_threads:
         ahead = list(scanner.scan(files))
-    finally:
-        Detector.assess = real_assess  # type: ignore[method-assign]
     one_by_one = [scanner.scan_file(f) for f in files]
 
     def fields(r):  # PyTorch on one thread per look-ahead worker rounds differently in the last float digits
@@ -401,23 +410,12 @@ def test_look_ahead_scores_pictures_in_its_threads_with_scan_file_results(onnx_w
 def test_look_ahead_leaves_pytorch_scoring_to_the_callers_thread(tiny_weights, examples):
     """Without ONNX Runtime the classifier is the PyTorch module Grad-CAM hooks in the caller's thread:
     the background threads only read and search."""
-    from dfd_lib.detector import Detector
     from dfd_lib.scan import Scanner
 
     scanner = Scanner(None, weights_dir=tiny_weights)
     assert scanner.model.onnx is None
-    scoring_threads = []
-    real_assess = Detector.assess
-
-    def spy(self, crops):
-        scoring_threads.append(threading.current_thread().name)
-        return real_assess(self, crops)
-
-    Detector.assess = spy  # type: ignore[method-assign]
-    try:
+    with _scoring_threads() as scoring_threads:
         results = list(scanner.scan(sorted(p for p in examples.iterdir() if p.suffix in (".jpg", ".png"))))
-    finally:
-        Detector.assess = real_assess  # type: ignore[method-assign]
     assert sum(r.status == "scored" for r in results) >= 3
     assert scoring_threads and set(scoring_threads) == {threading.main_thread().name}, scoring_threads
 

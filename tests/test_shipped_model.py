@@ -134,3 +134,44 @@ def test_dfd_eval_reproduces_the_cards_per_source_table(tmp_path):
                 assert got["by_source"][src][k] == pytest.approx(want[k], abs=0.005), (src, k)
     for key, want in card.metrics["validation_by_method"].items():
         assert got["by_method"][key]["auc"] == pytest.approx(want["auc"], abs=0.005), key
+
+
+def test_outside_experience_reads_the_same_block_statistics_on_onnx_runtime_and_pytorch():
+    """The shipped novelty statistics read block 3's channel statistics; the ONNX graph the scan runs gives them,
+    and a face's novelty and score are the same through either runtime."""
+    import numpy as np
+    from skimage import data
+
+    from dfd_lib.detector import Detector
+    from dfd_lib.faces import FaceDetector, crop_face
+
+    _, card = _default()
+    assert card.novelty["blocks"] == [3] and card.onnx["block_stats_of"] == [3]
+    img = data.astronaut()
+    face = FaceDetector().detect(img)[0]
+    crop = crop_face(img, face, card.input_size, card.crop_scale, card.crop_offset_y)
+    got = {}
+    for runtime in ("onnx", "torch"):
+        m = load_model(None, WEIGHTS, runtime=runtime)
+        p, nov, _ = Detector(m).assess([crop, np.ascontiguousarray(crop[:, ::-1])])
+        got[runtime] = (p, nov)
+    assert np.allclose(got["onnx"][0], got["torch"][0], atol=1e-4)
+    assert np.allclose(got["onnx"][1], got["torch"][1], rtol=1e-3)
+    # The unaltered astronaut photo is familiar to the model: not flagged.
+    assert got["onnx"][1][0] < card.novelty["threshold"]
+
+
+def test_a_card_whose_onnx_export_lacks_the_novelty_blocks_is_refused(tmp_path):
+    import shutil
+
+    from dfd_lib.errors import ModelCardError
+
+    path, card = _default()
+    for f in WEIGHTS.glob(f"{card.name}.*"):
+        shutil.copy(f, tmp_path / f.name)
+    raw = json.loads((tmp_path / path.name).read_text())
+    raw["onnx"]["block_stats_of"] = []
+    (tmp_path / path.name).write_text(json.dumps(raw))
+    with pytest.raises(ModelCardError, match="export it again"):
+        load_model(card.name, tmp_path, runtime="onnx")
+    assert load_model(card.name, tmp_path, runtime="torch").novelty is not None  # PyTorch computes them itself

@@ -239,6 +239,8 @@ def test_train_on_a_spec_records_per_source_metrics_and_eval_reproduces_them(sou
         and nov["threshold"] > 0
         and set(nov["flagged_share_validation_by_source"]) == {"crops", "photos", "gan"}
     )
+    # They read block 3's channel statistics, which the ONNX export gives the scan as a third output.
+    assert nov["blocks"] == [3] and card["onnx"]["block_stats_of"] == [3] and "block(s) 3" in nov["rule"]
     kh = card["kind_head"]
     assert kh["classes"] == ["swap", "synthetic"] and (out / kh["file"]).is_file()
     assert set(kh["validation_held_out_fakes"]) == {"swap", "synthetic"}

@@ -1,4 +1,5 @@
-"""`dfd models`: list installed models with their cards (and cards that are invalid); export one to ONNX."""
+"""`dfd models`: list installed models with their cards (and cards that are invalid); export one to ONNX; fit its
+"outside the model's experience" statistics again."""
 
 from __future__ import annotations
 
@@ -18,12 +19,25 @@ def register(sub) -> None:
         help="export the model of this card (.json) to ONNX beside it, check it reproduces PyTorch's "
         "scores, and name it with its SHA-256 in the card (scans then use ONNX Runtime)",
     )
+    p.add_argument(
+        "--refit-novelty",
+        metavar="CARD",
+        default=None,
+        help="fit the 'outside the model's experience' statistics of this card's model again (training rows of "
+        "--spec, its calibration and held-out lists), record them in the card and export its ONNX file again",
+    )
+    p.add_argument("--spec", default=None, help="the data spec the model was trained on (with --refit-novelty)")
+    p.add_argument(
+        "--landmarks-dir", default=None, help="where face boxes of training rows are cached (with --refit-novelty)"
+    )
 
 
 def run(args) -> int:
     from ..errors import DfdError
     from ..models import ModelCard, list_cards
 
+    if args.refit_novelty:
+        return _refit(args)
     if args.export_onnx:
         from ..models.onnx_runtime import attach_onnx
 
@@ -60,4 +74,24 @@ def run(args) -> int:
         print("no model cards found")
         return 1
     print_table(["model", "backbone", "px", "val AUC", "ECE", "threshold", "training data"], rows)
+    return 0
+
+
+def _refit(args) -> int:
+    import tempfile
+
+    from ..errors import DataSpecError
+    from ..progress import TqdmProgress
+    from ..training.novelty_fit import refit_novelty
+    from ..training.spec import read_spec
+
+    if not args.spec:
+        raise DataSpecError("--refit-novelty needs --spec (the data spec the model was trained on)")
+    with tempfile.TemporaryDirectory() as tmp:
+        card = refit_novelty(args.refit_novelty, read_spec(args.spec), args.landmarks_dir or tmp, TqdmProgress())
+    nov = card.novelty
+    rates = ", ".join(f"{s} {v:.1%}" for s, v in nov["flagged_share_validation_by_source"].items())
+    print(
+        f"{card.name}: novelty threshold {nov['threshold']:.2f} on {nov['features']}; held-out faces flagged: {rates}"
+    )
     return 0

@@ -236,6 +236,13 @@ def load_model(
         sides[label] = cls.load(path, side["sha256"])
     onnx = _onnx_classifier(card, card_path, device, runtime)
     if onnx is not None:
+        nov = sides.get("novelty")
+        blocks = list(getattr(nov, "blocks", ()))
+        if blocks and list(card.onnx.get("block_stats_of", [])) != blocks:
+            raise ModelCardError(
+                f"model {card.name}: its novelty statistics read blocks {blocks}, its ONNX export gives "
+                f"{card.onnx.get('block_stats_of', [])}; export it again (dfd models export-onnx)"
+            )
         sides["onnx"] = onnx
     card_sha = sha256_file(card_path)
     log.info(

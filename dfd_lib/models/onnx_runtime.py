@@ -29,13 +29,15 @@ ONNX_MAX_ABS_DIFF = 1e-3  # largest accepted difference of a logit between ONNX 
 _OPSET = 17
 
 
-def _logit_and_features(module):
-    """``module`` wrapped so that its outputs are (logits (N,), pooled features (N, D)), for export."""
+def _logit_and_features(module, blocks: tuple[int, ...] = ()):
+    """``module`` wrapped so that its outputs are (logits (N,), pooled features (N, D)) and, with ``blocks``, the
+    statistics of those blocks' outputs (N, S) that the novelty statistics read; for export."""
     import torch
 
-    from .novelty import last_linear
+    from .novelty import block_stats, feature_blocks, last_linear
 
     head = last_linear(module)
+    stages = feature_blocks(module, blocks) if blocks else []
 
     class LogitAndFeatures(torch.nn.Module):
         def __init__(self) -> None:
@@ -43,12 +45,16 @@ def _logit_and_features(module):
             self.net = module
 
         def forward(self, x):
-            captured = []
-            handle = head.register_forward_pre_hook(lambda _m, inputs: captured.append(inputs[0]))
+            captured, outs = [], []
+            handles = [head.register_forward_pre_hook(lambda _m, inputs: captured.append(inputs[0]))]
+            handles += [b.register_forward_hook(lambda _m, _i, out: outs.append(out)) for b in stages]
             try:
                 z = self.net(x)
             finally:
-                handle.remove()
+                for h in handles:
+                    h.remove()
+            if stages:
+                return z.reshape(-1), captured[0].flatten(1), block_stats(outs)
             return z.reshape(-1), captured[0].flatten(1)
 
     return LogitAndFeatures().eval()
@@ -69,8 +75,9 @@ def _session(data: bytes, threads: int | None = None):
     return ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
 
 
-def export_onnx(module, input_size: int, path: str | Path, seed: int = 0) -> dict:
-    """Export ``module`` (a loaded classifier) to ``path``; returns the card entry (file, sha256, check).
+def export_onnx(module, input_size: int, path: str | Path, seed: int = 0, blocks: tuple[int, ...] = ()) -> dict:
+    """Export ``module`` (a loaded classifier) to ``path``; returns the card entry (file, sha256, check). With
+    ``blocks`` the graph has a third output, ``block_stats`` (see ``novelty.block_stats``).
 
     Raises ModelCardError when ONNX Runtime's logits differ from PyTorch's by more than
     ``ONNX_MAX_ABS_DIFF`` on a check batch (the file is then removed).
@@ -82,7 +89,8 @@ def export_onnx(module, input_size: int, path: str | Path, seed: int = 0) -> dic
     from ..media import sha256_file
 
     path = Path(path)
-    wrapper = _logit_and_features(module)
+    wrapper = _logit_and_features(module, blocks)
+    names = ["logit", "features"] + (["block_stats"] if blocks else [])
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(8, 3, input_size, input_size, generator=gen)
     buf = io.BytesIO()
@@ -95,15 +103,15 @@ def export_onnx(module, input_size: int, path: str | Path, seed: int = 0) -> dic
             (x[:2],),
             buf,  # type: ignore[arg-type]  # a file object is accepted, as the exporter's documentation says
             input_names=["image"],
-            output_names=["logit", "features"],
-            dynamic_axes={"image": {0: "n"}, "logit": {0: "n"}, "features": {0: "n"}},
+            output_names=names,
+            dynamic_axes={"image": {0: "n"}} | {n: {0: "n"} for n in names},
             opset_version=_OPSET,
             dynamo=False,
         )
-        z_ref, f_ref = wrapper(x)
+        refs = wrapper(x)
     data = buf.getvalue()
-    z, f = _session(data, 1).run(None, {"image": x.numpy()})
-    diff = float(max(np.abs(z - z_ref.numpy()).max(), np.abs(f - f_ref.numpy()).max()))
+    outs = _session(data, 1).run(None, {"image": x.numpy()})
+    diff = float(max(np.abs(o - r.numpy()).max() for o, r in zip(outs, refs)))
     if not diff <= ONNX_MAX_ABS_DIFF:
         raise ModelCardError(f"ONNX export differs from PyTorch by {diff:.2e} (limit {ONNX_MAX_ABS_DIFF}); not written")
     path.write_bytes(data)
@@ -115,6 +123,8 @@ def export_onnx(module, input_size: int, path: str | Path, seed: int = 0) -> dic
         "opset": _OPSET,
         "runtime": "onnxruntime",
         "check_max_abs_diff": diff,
+        "outputs": names,
+        "block_stats_of": list(blocks),
         "exported_with": {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__},
     }
 
@@ -128,13 +138,16 @@ def attach_onnx(card_path: str | Path) -> Path:
     card = ModelCard.read(card_path)
     loaded = load_model(card.name, card_path.parent, runtime="torch")
     out = card_path.parent / f"{card.name}.onnx"
-    entry = export_onnx(loaded.module, card.input_size, out)
+    # The novelty statistics of block outputs need them from the graph too.
+    blocks = tuple(int(b) for b in (card.novelty or {}).get("blocks", ()))
+    entry = export_onnx(loaded.module, card.input_size, out, blocks=blocks)
     replace(card, onnx=entry).write(card_path)
     return out
 
 
 class OnnxClassifier:
-    """An ONNX Runtime session for a card's exported classifier; ``run(x)`` -> (logits (N,), features (N, D)).
+    """An ONNX Runtime session for a card's exported classifier; ``run(x)`` -> (logits (N,), features (N, D),
+    block statistics (N, S) or None where the graph has no such output).
 
     The file is read and checked against the card's SHA-256 at once (a mismatch is refused here); ONNX
     Runtime builds its session (30-60 ms of graph optimisation on this CPU) in a background thread, so a
@@ -181,6 +194,7 @@ class OnnxClassifier:
             ) from self._error
         return self._session
 
-    def run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        z, f = self.session().run(None, {"image": np.ascontiguousarray(x, dtype=np.float32)})
-        return z.reshape(-1), f.reshape(len(x), -1)
+    def run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        outs = self.session().run(None, {"image": np.ascontiguousarray(x, dtype=np.float32)})
+        stats = outs[2].reshape(len(x), -1) if len(outs) > 2 else None
+        return outs[0].reshape(-1), outs[1].reshape(len(x), -1), stats

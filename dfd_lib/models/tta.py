@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-__all__ = ["TtaMode", "TTA_MODES", "forward_logits", "forward_logits_features"]
+__all__ = ["TtaMode", "TTA_MODES", "forward_logits", "forward_logits_features", "forward_heads"]
 
 TtaMode = Literal["none", "hflip"]
 TTA_MODES: tuple[TtaMode, ...] = get_args(TtaMode)
@@ -29,15 +29,30 @@ def forward_logits(module, x, tta: str = "none"):
 
 def forward_logits_features(module, x, tta: str = "none"):
     """(logits (N,), pooled features (N, D)) in one pass, both averaged over the same views as the logits."""
-    from .novelty import last_linear
+    z, feats, _ = forward_heads(module, x, tta)
+    return z, feats
 
-    captured = []
-    handle = last_linear(module).register_forward_pre_hook(
-        lambda _m, inputs: captured.append(inputs[0].detach().float())
-    )
+
+def forward_heads(module, x, tta: str = "none", blocks: tuple[int, ...] = ()):
+    """(logits (N,), pooled features (N, D), statistics of ``blocks``' outputs (N, S) or None) in one pass, each
+    averaged over the same views as the logits (see ``novelty.block_stats``)."""
+    from .novelty import block_stats, feature_blocks, last_linear
+
+    captured: list = []
+    outs: list = []
+    handles = [
+        last_linear(module).register_forward_pre_hook(lambda _m, inputs: captured.append(inputs[0].detach().float()))
+    ]
+    for b in feature_blocks(module, blocks) if blocks else []:
+        handles.append(b.register_forward_hook(lambda _m, _i, out: outs.append(out.detach())))
     try:
         z = forward_logits(module, x, tta)
     finally:
-        handle.remove()
+        for h in handles:
+            h.remove()
     feats = captured[0] if len(captured) == 1 else sum(captured) / len(captured)
-    return z, feats.reshape(len(x), -1)
+    stats = None
+    if blocks:
+        views = [block_stats(outs[i : i + len(blocks)]) for i in range(0, len(outs), len(blocks))]
+        stats = views[0] if len(views) == 1 else sum(views) / len(views)
+    return z, feats.reshape(len(x), -1), stats

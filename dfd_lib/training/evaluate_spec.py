@@ -79,7 +79,7 @@ def evaluate_spec(
 def _score_crops(spec, rows, scanner, landmarks_dir, problems, progress):
     import torch
 
-    from ..models.tta import forward_logits_features
+    from ..models.tta import forward_heads
     from .multi import crop_loader, prepare_sources
 
     from .multi import BOX_COLUMNS
@@ -106,12 +106,13 @@ def _score_crops(spec, rows, scanner, landmarks_dir, problems, progress):
     prog.start(len(loader.dataset), "scoring crops")
     zs, nov = [], []
     model = scanner.model
+    blocks = model.novelty.blocks if model.novelty is not None else ()
     with torch.inference_mode():
         for x, _ in loader:
-            z, f = forward_logits_features(model.module, x.contiguous(memory_format=torch.channels_last), c.tta)
+            z, f, st = forward_heads(model.module, x.contiguous(memory_format=torch.channels_last), c.tta, blocks)
             zs.append(z.numpy())
             if model.novelty is not None:
-                nov.append(model.novelty.score(f.numpy()))
+                nov.append(model.novelty.score((st if blocks else f).numpy()))
             prog.advance(len(x))
     prog.close()
     scores = scanner.detector.calibrate(np.concatenate(zs)) if zs else np.zeros(0)

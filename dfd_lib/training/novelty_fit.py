@@ -23,7 +23,13 @@ from ..models.novelty import NOVELTY_RULE, fit_novelty
 from ..progress import Progress, ensure_progress
 from .spec import DataSpec
 
-__all__ = ["features_for_rows", "attach_novelty"]
+__all__ = ["features_for_rows", "attach_novelty", "refit_novelty", "NOVELTY_BLOCKS"]
+
+
+# The novelty statistics read block 3's channel statistics (see dfd_lib.models.novelty for the measurement),
+# summarised by 64 principal directions.
+NOVELTY_BLOCKS: tuple[int, ...] = (3,)
+NOVELTY_K = 64
 
 
 def features_for_rows(
@@ -33,25 +39,40 @@ def features_for_rows(
     loaded,
     progress: Progress | None = None,
     label: str = "features",
-) -> np.ndarray:
-    """Pooled classifier features of ``rows`` (framed per source as the scanner frames faces)."""
+    blocks: tuple[int, ...] = (),
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(pooled classifier features, statistics of ``blocks``' outputs or None) of ``rows``, framed per source as
+    the scanner frames faces."""
     import torch
 
-    from ..models.tta import forward_logits_features
+    from ..models.tta import forward_heads
     from .multi import crop_loader
 
     c = loaded.card
     loader = crop_loader(spec, rows, c, landmarks)
     prog = ensure_progress(progress)
     prog.start(len(loader.dataset), label)
-    out = []
+    out, stats = [], []
     with torch.inference_mode():
         for x, _ in loader:
-            _, f = forward_logits_features(loaded.module, x.contiguous(memory_format=torch.channels_last), c.tta)
+            _, f, st = forward_heads(loaded.module, x.contiguous(memory_format=torch.channels_last), c.tta, blocks)
             out.append(f.numpy())
+            if st is not None:
+                stats.append(st.numpy())
             prog.advance(len(x))
     prog.close()
-    return np.concatenate(out)
+    return np.concatenate(out), (np.concatenate(stats) if blocks else None)
+
+
+def _blocks_for(module, blocks: tuple[int, ...]) -> tuple[int, ...]:
+    """``blocks`` where the backbone has them, else () (the pooled features)."""
+    from ..models.novelty import feature_blocks
+
+    try:
+        feature_blocks(module, blocks)
+    except (ValueError, IndexError):
+        return ()
+    return blocks
 
 
 def attach_novelty(
@@ -60,17 +81,25 @@ def attach_novelty(
     table: pd.DataFrame,
     landmarks: dict,
     n_reference: int = 4000,
-    k: int = 32,
+    k: int = NOVELTY_K,
     percentile: float = 99.0,
     seed: int = 0,
     progress: Progress | None = None,
+    blocks: tuple[int, ...] = NOVELTY_BLOCKS,
+    kinds: bool = True,
 ) -> ModelCard:
-    """Fit novelty statistics for the model at ``card_path``, save them beside it and rewrite its card."""
+    """Fit novelty statistics (and with ``kinds`` the kind head) for the model at ``card_path``, save them beside
+    it and rewrite its card.
+
+    ``table``: rows with a ``role`` of train (a per-source sample of them is the reference), calib
+    (the threshold, every source weighted equally) and val (the flag rate per source, for the card).
+    """
     from ..models.checkpoint import load_model
-    from ..models.novelty import NoveltyModel
+    from ..models.novelty import NoveltyModel, features_words
 
     card_path = Path(card_path)
-    loaded = load_model(str(card_path))
+    loaded = load_model(str(card_path), runtime="torch")
+    blocks = _blocks_for(loaded.module, tuple(blocks))
     train = table[table["role"] == "train"]
     per = max(1, n_reference // max(1, train["source"].nunique()))
     ref = pd.concat(
@@ -78,15 +107,27 @@ def attach_novelty(
     )
     cal = table[table["role"] == "calib"].reset_index(drop=True)
     val = table[table["role"] == "val"].reset_index(drop=True)
-    f_ref = features_for_rows(spec, ref, landmarks, loaded, progress, "novelty: reference faces")
-    f_cal = features_for_rows(spec, cal, landmarks, loaded, progress, "novelty: calibration faces")
-    f_val = features_for_rows(spec, val, landmarks, loaded, progress, "novelty: held-out faces")
-    model: NoveltyModel = fit_novelty(f_ref, f_cal, k=k, percentile=percentile)
+    f_ref, s_ref = features_for_rows(spec, ref, landmarks, loaded, progress, "novelty: reference faces", blocks)
+    f_cal, s_cal = features_for_rows(spec, cal, landmarks, loaded, progress, "novelty: calibration faces", blocks)
+    f_val, s_val = features_for_rows(spec, val, landmarks, loaded, progress, "novelty: held-out faces", blocks)
+    x_ref, x_cal, x_val = f_ref, f_cal, f_val
+    if blocks:
+        assert s_ref is not None and s_cal is not None and s_val is not None  # asked for with blocks
+        x_ref, x_cal, x_val = s_ref, s_cal, s_val
+    model: NoveltyModel = fit_novelty(
+        x_ref,
+        x_cal,
+        k=k,
+        percentile=percentile,
+        groups=cal["source"].to_numpy(),
+        standardise=bool(blocks),
+        blocks=blocks,
+    )
     out = card_path.parent / f"{loaded.card.name}.novelty.npz"
     model.save(out)
-    s_val = model.score(f_val)
+    scores = model.score(x_val)
     rates = {
-        src: float((s_val[(val["source"] == src).to_numpy()] > model.threshold).mean())
+        src: float((scores[(val["source"] == src).to_numpy()] > model.threshold).mean())
         for src in sorted(val["source"].unique())
     }
     novelty = {
@@ -96,13 +137,68 @@ def attach_novelty(
         "k": int(len(model.variances)),
         "percentile": percentile,
         "n_reference": int(len(ref)),
-        "rule": NOVELTY_RULE.format(pct=f"{percentile:g}"),
+        "blocks": list(blocks),
+        "features": features_words(blocks),
+        "rule": NOVELTY_RULE.format(pct=f"{percentile:g}", features=features_words(blocks)),
         "flagged_share_validation_by_source": rates,
     }
-    kind_head = _fit_kinds(loaded.card.name, card_path.parent, ref, f_ref, val, f_val)
+    kind_head = (
+        _fit_kinds(loaded.card.name, card_path.parent, ref, f_ref, val, f_val) if kinds else loaded.card.kind_head
+    )
     card = replace(loaded.card, novelty=novelty, kind_head=kind_head)
     card.write(card_path)
     return card
+
+
+def refit_novelty(
+    card_path: str | Path,
+    spec: DataSpec,
+    cache_dir: str | Path,
+    progress: Progress | None = None,
+    blocks: tuple[int, ...] = NOVELTY_BLOCKS,
+    k: int = NOVELTY_K,
+) -> ModelCard:
+    """Fit the novelty statistics and kind head of a trained model again, from its card's calibration and held-out
+    lists and a sample of the spec's training rows (face boxes found or read from ``cache_dir``); its ONNX export,
+    if it has one, is made again so that it gives what the statistics read."""
+    from ..models.card import ModelCard as Card
+    from .multi import BOX_COLUMNS, prepare_sources
+    from .spec import load_spec, table_from_lists
+
+    card_path = Path(card_path)
+    card = Card.read(card_path)
+    cal = table_from_lists(spec, card_path.parent / f"{card.name}.calib_files.csv").assign(role="calib")
+    val = table_from_lists(spec, card_path.parent / f"{card.name}.val_files.csv").assign(role="val")
+    listed = set(zip(cal["source"], cal["path"])) | set(zip(val["source"], val["path"]))
+    full = load_spec(spec)
+    train = full[
+        (full["role"] == "train") & ~pd.Series(list(zip(full["source"], full["path"])), index=full.index).isin(listed)
+    ]
+    per = max(1, 4000 // max(1, train["source"].nunique()))
+    train = pd.concat([d.sample(n=min(len(d), 2 * per), random_state=0) for _, d in train.groupby("source")])
+    train = train.assign(role="train")
+    usable, landmarks, _ = prepare_sources(spec, cache_dir, rows=train, progress=progress)
+    listed_rows = pd.concat([cal, val], ignore_index=True)
+    # The lists record the box each of their crops was cut from: the same framing as the card's figures.
+    has_box = listed_rows[BOX_COLUMNS].notna().all(axis=1) if set(BOX_COLUMNS) <= set(listed_rows.columns) else None
+    if has_box is not None and has_box.any():
+        boxes = listed_rows.loc[has_box, BOX_COLUMNS].astype(float).to_numpy()
+        landmarks |= {
+            p: (np.array(b, dtype=np.float32), None) for p, b in zip(listed_rows.loc[has_box, "abs_path"], boxes)
+        }
+    framed = {s.name for s in spec.sources if s.framing == "pipeline"}
+    without = listed_rows["source"].isin(framed) & ~(has_box if has_box is not None else False)
+    if without.any():
+        more, lm2, _ = prepare_sources(spec, cache_dir, rows=listed_rows[without], progress=progress)
+        landmarks |= lm2
+        listed_rows = pd.concat([listed_rows[~without], more], ignore_index=True)
+    rows = pd.concat([usable, listed_rows], ignore_index=True)
+    attach_novelty(card_path, spec, rows, landmarks, progress=progress, blocks=blocks, k=k, kinds=False)
+    if card.onnx:
+        from ..models.onnx_runtime import attach_onnx
+
+        attach_onnx(card_path)
+    return Card.read(card_path)
 
 
 def _fit_kinds(
