@@ -296,6 +296,17 @@ def test_train_on_a_spec_records_per_source_metrics_and_eval_reproduces_them(sou
     assert pipe["mode"] == "pipeline" and pipe["n"] + pipe["n_no_face"] + pipe["n_failed"] == len(rows)
     assert all("inconclusive_share" in d for d in pipe["by_source"].values())
 
+    # The statistics can be fitted again from the card's lists and the spec (a rule change needs no new training):
+    # same file names, hashes that match, the scan's ONNX export made again.
+    assert main(["models", "--refit-novelty", str(out / "tiny-multi.json"), "--spec", str(sources / "spec.yaml")]) == 0
+    again = json.loads((out / "tiny-multi.json").read_text())
+    assert again["novelty"]["blocks"] == [3] and again["kind_head"] == card["kind_head"]
+    assert again["onnx"]["block_stats_of"] == [3]
+    from dfd_lib.models.checkpoint import load_model as _load
+
+    refitted = _load("tiny-multi", weights_dir=out, runtime="onnx")
+    assert refitted.novelty is not None and refitted.novelty.threshold == pytest.approx(again["novelty"]["threshold"])
+
     # An altered novelty file makes the model refuse to load.
     from dfd_lib.errors import ModelCardMismatch
     from dfd_lib.models.checkpoint import load_model

@@ -158,9 +158,9 @@ def refit_novelty(
     blocks: tuple[int, ...] = NOVELTY_BLOCKS,
     k: int = NOVELTY_K,
 ) -> ModelCard:
-    """Fit the novelty statistics and kind head of a trained model again, from its card's calibration and held-out
-    lists and a sample of the spec's training rows (face boxes found or read from ``cache_dir``); its ONNX export,
-    if it has one, is made again so that it gives what the statistics read."""
+    """Fit the novelty statistics of a trained model again (its kind head is kept), from its card's calibration and
+    held-out lists and a sample of the spec's training rows (face boxes found or read from ``cache_dir``); its ONNX
+    export, if it has one, is made again so that it gives what the statistics read."""
     from ..models.card import ModelCard as Card
     from .multi import BOX_COLUMNS, prepare_sources
     from .spec import load_spec, table_from_lists
