@@ -26,9 +26,20 @@ def _face(p, outside=False):
 def test_file_verdict(faces, score, want):
     v, caveats = file_verdict(faces, score, 0.5)
     assert v == want
-    assert bool(caveats) == any(f.outside for f in faces)
+    assert any("outside the model's experience" in c for c in caveats) == any(f.outside for f in faces)
     if v == "inconclusive":
         assert "outside the model's experience" in caveats[0] and "unlike the faces" in caveats[0]
+
+
+@pytest.mark.parametrize("score, near", [(0.47, True), (0.53, True), (0.44, False), (0.56, False), (0.9, False)])
+def test_a_verdict_near_the_threshold_says_it_could_go_either_way(score, near):
+    v, caveats = file_verdict([_face(score)], score, 0.5)
+    assert v == ("fake" if score >= 0.5 else "real")  # the verdict itself stands
+    assert any("could go either way" in c for c in caveats) == near
+    # Beside the outside-experience note, not instead of it.
+    v2, caveats2 = file_verdict([_face(score, True), _face(score), _face(score)], score, 0.5)
+    assert any("outside the model's experience" in c for c in caveats2)
+    assert any("could go either way" in c for c in caveats2) == near
 
 
 def test_file_result_refuses_an_unknown_verdict_and_reports_caveats():
