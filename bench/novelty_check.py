@@ -28,7 +28,7 @@ def features(model_name: str, lists: dict[str, Path]) -> dict:
 
     from dfd_lib.models.checkpoint import load_model
     from dfd_lib.models.tta import forward_heads
-    from dfd_lib.training.multi import BOX_COLUMNS, crop_loader
+    from dfd_lib.training.multi import crop_loader, listed_boxes
     from dfd_lib.training.spec import read_spec, table_from_lists
 
     spec = read_spec(ROOT / "weights" / "dfd-lite0-multi.spec.yaml")
@@ -38,11 +38,8 @@ def features(model_name: str, lists: dict[str, Path]) -> dict:
     out: dict = {"card": card}
     for which, path in lists.items():
         rows = table_from_lists(spec, path).reset_index(drop=True)
-        has_box = rows[BOX_COLUMNS].notna().all(axis=1)
-        framed = {s.name for s in spec.sources if s.framing == "pipeline"}
-        rows = rows[has_box | ~rows["source"].isin(framed)].reset_index(drop=True)
-        boxes = rows.loc[has_box, BOX_COLUMNS].astype(float).to_numpy()
-        landmarks = {p: (np.array(b, dtype=np.float32), None) for p, b in zip(rows.loc[has_box, "abs_path"], boxes)}
+        ok, landmarks = listed_boxes(spec, rows)
+        rows = rows[ok].reset_index(drop=True)
         zs, fs, ss = [], [], []
         with torch.inference_mode():
             for x, _ in crop_loader(spec, rows, card, landmarks):

@@ -241,7 +241,7 @@ def load_model(
         if blocks and list(card.onnx.get("block_stats_of", [])) != blocks:
             raise ModelCardError(
                 f"model {card.name}: its novelty statistics read blocks {blocks}, its ONNX export gives "
-                f"{card.onnx.get('block_stats_of', [])}; export it again (dfd models export-onnx)"
+                f"{card.onnx.get('block_stats_of', [])}; export it again (dfd models --export-onnx CARD)"
             )
         sides["onnx"] = onnx
     card_sha = sha256_file(card_path)
@@ -261,7 +261,9 @@ def _onnx_classifier(card: ModelCard, card_path: Path, device: str, runtime: str
     if runtime == "torch" or (runtime == "auto" and (not card.onnx or device != "cpu")):
         return None
     if not card.onnx:
-        raise ModelCardError(f"model {card.name}: the card names no ONNX export (dfd models export-onnx makes one)")
+        raise ModelCardError(
+            f"model {card.name}: the card names no ONNX export (dfd models --export-onnx CARD makes one)"
+        )
     try:
         import onnxruntime  # noqa: F401 - optional speed-up
     except ImportError:

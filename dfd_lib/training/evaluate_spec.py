@@ -82,17 +82,12 @@ def _score_crops(spec, rows, scanner, landmarks_dir, problems, progress):
     from ..models.tta import forward_heads
     from .multi import crop_loader, prepare_sources
 
-    from .multi import BOX_COLUMNS
+    from .multi import BOX_COLUMNS, listed_boxes
 
     if set(BOX_COLUMNS) <= set(rows.columns) and rows[BOX_COLUMNS].notna().all(axis=1).any():
         # The list records the box each crop was cut from at training time: use it (exact reproduction).
-        framed = {s.name for s in spec.sources if s.framing == "pipeline"}
-        has_box = rows[BOX_COLUMNS].notna().all(axis=1)
-        usable = rows[has_box | ~rows["source"].isin(framed)].reset_index(drop=True)
-        landmarks = {
-            p: (np.array(b, dtype=np.float32), None)
-            for p, b in zip(rows.loc[has_box, "abs_path"], rows.loc[has_box, BOX_COLUMNS].astype(float).to_numpy())
-        }
+        ok, landmarks = listed_boxes(spec, rows)
+        usable = rows[ok].reset_index(drop=True)
     else:
         with tempfile.TemporaryDirectory() as tmp:
             usable, landmarks, _ = prepare_sources(

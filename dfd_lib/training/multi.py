@@ -56,6 +56,19 @@ def list_frame(rows: pd.DataFrame, landmarks: dict) -> pd.DataFrame:
     return out
 
 
+def listed_boxes(spec: DataSpec, rows: pd.DataFrame) -> tuple[pd.Series, dict]:
+    """(which rows can be framed as a shipped list records them, landmarks by absolute path): a row of a
+    ``pipeline`` source with the box its crop was cut from at training time, or a row of a source used as given.
+    Rows of a ``pipeline`` source without a box need ``prepare_sources`` to find their face."""
+    framed = rows["source"].isin({s.name for s in spec.sources if s.framing == "pipeline"})
+    if not set(BOX_COLUMNS) <= set(rows.columns):
+        return ~framed, {}
+    has_box = rows[BOX_COLUMNS].notna().all(axis=1)
+    boxes = rows.loc[has_box, BOX_COLUMNS].astype(float).to_numpy()
+    landmarks = {p: (np.array(b, dtype=np.float32), None) for p, b in zip(rows.loc[has_box, "abs_path"], boxes)}
+    return has_box | ~framed, landmarks
+
+
 def prepare_sources(
     spec: DataSpec, cache_dir: str | Path, rows: pd.DataFrame | None = None, progress: Progress | None = None
 ) -> tuple[pd.DataFrame, dict, dict]:

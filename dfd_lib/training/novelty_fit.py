@@ -162,7 +162,7 @@ def refit_novelty(
     held-out lists and a sample of the spec's training rows (face boxes found or read from ``cache_dir``); its ONNX
     export, if it has one, is made again so that it gives what the statistics read."""
     from ..models.card import ModelCard as Card
-    from .multi import BOX_COLUMNS, prepare_sources
+    from .multi import listed_boxes, prepare_sources
     from .spec import load_spec, table_from_lists
 
     card_path = Path(card_path)
@@ -180,18 +180,12 @@ def refit_novelty(
     usable, landmarks, _ = prepare_sources(spec, cache_dir, rows=train, progress=progress)
     listed_rows = pd.concat([cal, val], ignore_index=True)
     # The lists record the box each of their crops was cut from: the same framing as the card's figures.
-    has_box = listed_rows[BOX_COLUMNS].notna().all(axis=1) if set(BOX_COLUMNS) <= set(listed_rows.columns) else None
-    if has_box is not None and has_box.any():
-        boxes = listed_rows.loc[has_box, BOX_COLUMNS].astype(float).to_numpy()
-        landmarks |= {
-            p: (np.array(b, dtype=np.float32), None) for p, b in zip(listed_rows.loc[has_box, "abs_path"], boxes)
-        }
-    framed = {s.name for s in spec.sources if s.framing == "pipeline"}
-    without = listed_rows["source"].isin(framed) & ~(has_box if has_box is not None else False)
-    if without.any():
-        more, lm2, _ = prepare_sources(spec, cache_dir, rows=listed_rows[without], progress=progress)
-        landmarks |= lm2
-        listed_rows = pd.concat([listed_rows[~without], more], ignore_index=True)
+    ok, boxes = listed_boxes(spec, listed_rows)
+    landmarks |= boxes
+    if not ok.all():
+        more, found, _ = prepare_sources(spec, cache_dir, rows=listed_rows[~ok], progress=progress)
+        landmarks |= found
+        listed_rows = pd.concat([listed_rows[ok], more], ignore_index=True)
     rows = pd.concat([usable, listed_rows], ignore_index=True)
     attach_novelty(card_path, spec, rows, landmarks, progress=progress, blocks=blocks, k=k, kinds=False)
     if card.onnx:
