@@ -8,8 +8,14 @@ face tracking, per-frame scores, the video aggregate, the verdict rule) and the 
 the photo path. The difference between the two false-positive rates is what the video path adds on
 real faces: codec, resampling, tracking crops and the aggregate over frames.
 
+With ``--fakes N`` as many held-out fakes per source become clips as well, and a second table compares
+ways of turning per-frame scores into the video's score (the shipped top-quartile mean, the mean, the
+median, ...): false positives on the real clips and fakes caught at the card's threshold, and AUC, all from
+the frame scores of the same scans. ``--from-json`` recomputes both tables from a saved run.
+
 Needs ../shared/data (research data, read in place; clips are written to a temporary folder and removed).
-Run: .venv/bin/python bench/video_fpr.py [--per-source 40] [--seconds 4] [--face 400] [--fps 1] [--json OUT]
+Run: .venv/bin/python bench/video_fpr.py [--per-source 40] [--fakes 0] [--seconds 4] [--face 400] [--fps 1]
+     [--json OUT | --from-json IN]
 """
 
 from __future__ import annotations
@@ -29,14 +35,20 @@ from bench_media import _scene
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
-FOLDERS = {"dfdc": "dfdc-faces-224", "ffpp": "ffpp-faces-224", "rff": "rff-photoshop-320"}
+FOLDERS = {
+    "dfdc": "dfdc-faces-224",
+    "ffpp": "ffpp-faces-224",
+    "rff": "rff-photoshop-320",
+    "synthetic": "synthetic-faces-320",
+}
 
 
-def real_validation_faces(val_list: Path, per_source: int, seed: int = 0) -> dict[str, list[Path]]:
+def validation_faces(val_list: Path, per_source: int, label: str = "real", seed: int = 0) -> dict[str, list[Path]]:
+    """Up to ``per_source`` held-out faces of ``label`` per source, a seeded random choice."""
     by_source: dict[str, list[Path]] = {}
     with open(val_list, newline="") as fh:
         for row in csv.DictReader(fh):
-            if row["label"] == "real" and row["source"] in FOLDERS:
+            if row["label"] == label and row["source"] in FOLDERS:
                 by_source.setdefault(row["source"], []).append(SHARED / FOLDERS[row["source"]] / row["path"])
     rng = random.Random(seed)
     out = {}
@@ -78,57 +90,56 @@ def make_clip(face: Path, out: Path, seconds: float, face_side: int, seed: int) 
             c.mux(pkt)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--per-source", type=int, default=40)
-    ap.add_argument("--seconds", type=float, default=4.0)
-    ap.add_argument("--face", type=int, default=400, help="side of the face crop in the 1080p frame, pixels")
-    ap.add_argument("--fps", type=float, default=1.0, help="frames sampled per second of video")
-    ap.add_argument("--model", default=None, help="model card name (default: the shipped default)")
-    ap.add_argument("--json", type=Path, default=None, help="also write per-clip rows here")
-    a = ap.parse_args()
-    if not SHARED.is_dir():
-        raise SystemExit(f"{SHARED} is absent: nothing to measure")
-    from dfd_lib.scan import Scanner
+def _aggregates():
+    """Ways of turning a clip's per-frame scores into one score; the first is the shipped rule."""
+    from dfd_lib.detector import aggregate_video
 
-    scanner = Scanner(a.model, fps=a.fps)
-    val_list = ROOT / "weights" / f"{scanner.model.card.name}.val_files.csv"
-    faces = real_validation_faces(val_list, a.per_source)
-    thr = scanner.model.card.threshold
+    return {
+        "top-quartile mean (shipped)": aggregate_video,
+        "max": max,
+        "top-half mean": lambda s: float(np.mean(sorted(s, reverse=True)[: max(1, (len(s) + 1) // 2)])),
+        "mean": lambda s: float(np.mean(s)),
+        "median": lambda s: float(np.median(s)),
+    }
+
+
+def scan_clips(scanner, faces: dict[str, list[Path]], label: str, a, d: str) -> list[dict]:
+    """Each face scanned as a still and as a clip made from it; one row per face."""
     rows = []
-    t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as d:
-        for source, paths in faces.items():
-            for k, face in enumerate(paths):
-                clip = Path(d) / f"{source}_{k}.mp4"
-                make_clip(face, clip, a.seconds, a.face, seed=k)
-                still, video = scanner.scan_file(face), scanner.scan_file(clip)
-                clip.unlink()
-                frames = [f.score for f in video.frames if f.score is not None]
-                rows.append(
-                    {
-                        "source": source,
-                        "face": str(face.relative_to(SHARED)),
-                        "still_status": still.status,
-                        "still_verdict": still.verdict,
-                        "still_score": still.score,
-                        "video_status": video.status,
-                        "video_verdict": video.verdict,
-                        "video_score": video.score,
-                        "frame_scores": frames,
-                    }
-                )
+    for source, paths in faces.items():
+        for k, face in enumerate(paths):
+            clip = Path(d) / f"{source}_{label}_{k}.mp4"
+            make_clip(face, clip, a.seconds, a.face, seed=k)
+            still, video = scanner.scan_file(face), scanner.scan_file(clip)
+            clip.unlink()
+            rows.append(
+                {
+                    "source": source,
+                    "label": label,
+                    "face": str(face.relative_to(SHARED)),
+                    "still_status": still.status,
+                    "still_verdict": still.verdict,
+                    "still_score": still.score,
+                    "video_status": video.status,
+                    "video_verdict": video.verdict,
+                    "video_score": video.score,
+                    "frame_scores": [f.score for f in video.frames if f.score is not None],
+                }
+            )
+    return rows
+
+
+def print_verdicts(rows: list[dict], label: str, thr: float) -> None:
+    """The verdict table of one label's clips, per source."""
+    word = "false positives" if label == "real" else "fakes caught"
+    print(f"\n{label} faces ({word}: verdict fake)\n")
     print(
-        f"{scanner.model.card.name}, threshold {thr:.3f}; {a.seconds:g} s 1080p clips at {a.fps:g} frame/s, "
-        f"face {a.face} px; {time.perf_counter() - t0:.0f} s\n"
-    )
-    print(
-        "| real faces | clips | still: fake | video: fake | video: inconclusive | video: no face | "
+        f"| {label} faces | clips | still: fake | video: fake | video: inconclusive | video: no face | "
         "median score still / video | frames at or above the threshold |"
     )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for source in faces:
-        r = [x for x in rows if x["source"] == source]
+    for source in sorted({x["source"] for x in rows if x["label"] == label}):
+        r = [x for x in rows if x["source"] == source and x["label"] == label]
         both = [x for x in r if x["still_score"] is not None and x["video_score"] is not None]
         frames = [s for x in r for s in x["frame_scores"]]
 
@@ -147,8 +158,79 @@ def main() -> None:
             f"| {source} | {len(r)} | {share('still_verdict', 'fake')} | {share('video_verdict', 'fake')} | "
             f"{share('video_verdict', 'inconclusive')} | {no_face} | {med} | {over} |"
         )
-    if a.json:
-        a.json.write_text(json.dumps(rows, indent=1))
+
+
+def print_aggregates(rows: list[dict], thr: float) -> None:
+    """Per rule: false positives on real clips and fakes caught per source at ``thr``, and the AUC of real
+    against fake clips pooled over the sources that have both (clips with at least one scored frame)."""
+    from dfd_lib.training.metrics import roc_auc
+
+    scored = [x for x in rows if x["frame_scores"]]
+    sources = sorted({x["source"] for x in scored})
+    head = [
+        f"{s} {'FP' if lab == 'real' else 'caught'}"
+        for s in sources
+        for lab in ("real", "fake")
+        if any(x["source"] == s and x["label"] == lab for x in scored)
+    ]
+    print(f"\nvideo score rules at the threshold {thr:.3f} (clips with a scored frame)\n")
+    print("| rule | " + " | ".join(head) + " | AUC real vs fake clips |")
+    print("| --- |" + " ---: |" * (len(head) + 1))
+    for name, rule in _aggregates().items():
+        cells = []
+        for s in sources:
+            for lab in ("real", "fake"):
+                r = [x for x in scored if x["source"] == s and x["label"] == lab]
+                if r:
+                    hit = sum(1 for x in r if rule(x["frame_scores"]) >= thr)
+                    cells.append(f"{hit}/{len(r)}")
+        y = np.array([x["label"] == "fake" for x in scored], dtype=int)
+        p = np.array([rule(x["frame_scores"]) for x in scored])
+        auc = f"{roc_auc(y, p):.3f}" if 0 < y.sum() < len(y) else "-"
+        print(f"| {name} | " + " | ".join(cells) + f" | {auc} |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--per-source", type=int, default=40, help="real faces per source")
+    ap.add_argument("--fakes", type=int, default=0, help="fake faces per source (0: reals only)")
+    ap.add_argument("--seconds", type=float, default=4.0)
+    ap.add_argument("--face", type=int, default=400, help="side of the face crop in the 1080p frame, pixels")
+    ap.add_argument("--fps", type=float, default=1.0, help="frames sampled per second of video")
+    ap.add_argument("--model", default=None, help="model card name (default: the shipped default)")
+    ap.add_argument("--json", type=Path, default=None, help="also write per-clip rows here")
+    ap.add_argument("--from-json", type=Path, default=None, help="print the tables of a saved run; scan nothing")
+    a = ap.parse_args()
+    from dfd_lib.models.checkpoint import find_verified_card
+
+    if a.from_json:
+        rows = json.loads(a.from_json.read_text())
+        thr = find_verified_card(a.model)[1].threshold
+    else:
+        if not SHARED.is_dir():
+            raise SystemExit(f"{SHARED} is absent: nothing to measure")
+        from dfd_lib.scan import Scanner
+
+        scanner = Scanner(a.model, fps=a.fps)
+        card = scanner.model.card
+        thr = card.threshold
+        val_list = ROOT / "weights" / f"{card.name}.val_files.csv"
+        t0 = time.perf_counter()
+        with tempfile.TemporaryDirectory() as d:
+            rows = scan_clips(scanner, validation_faces(val_list, a.per_source, "real"), "real", a, d)
+            if a.fakes:
+                rows += scan_clips(scanner, validation_faces(val_list, a.fakes, "fake"), "fake", a, d)
+        print(
+            f"{card.name}, threshold {thr:.3f}; {a.seconds:g} s 1080p clips at {a.fps:g} frame/s, "
+            f"face {a.face} px; {time.perf_counter() - t0:.0f} s"
+        )
+        if a.json:
+            a.json.write_text(json.dumps(rows, indent=1))
+    for label in ("real", "fake"):
+        if any(x["label"] == label for x in rows):
+            print_verdicts(rows, label, thr)
+    if any(x["label"] == "fake" for x in rows):
+        print_aggregates(rows, thr)
 
 
 if __name__ == "__main__":

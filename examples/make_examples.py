@@ -3,6 +3,7 @@
 Deterministic (fixed seeds). Run: python examples/make_examples.py
 Nothing here comes from DFDC or any other research-only data set.
 """
+
 from __future__ import annotations
 
 import io

@@ -82,8 +82,13 @@ def test_video_scored_per_frame_and_aggregated(results):
 
 def test_aggregate_video_rule():
     assert aggregate_video([None, None]) is None
-    assert aggregate_video([0.1, 0.2, 0.9, None, 0.3]) == pytest.approx(0.9)  # 4 frames -> top 1
-    assert aggregate_video([0.1] * 4 + [0.9] * 4) == pytest.approx(0.9)  # 8 frames -> top 2
+    assert aggregate_video([0.95, None]) == pytest.approx(0.95)  # one frame with a face: that frame
+    # One high frame among 4 does not decide a short clip: the 2 highest are averaged ...
+    assert aggregate_video([0.1, 0.2, 0.9, None, 0.3]) == pytest.approx((0.9 + 0.3) / 2)
+    # ... and a short clip manipulated in half of its frames scores as those frames do.
+    assert aggregate_video([0.1, 0.95, 0.95, 0.1]) == pytest.approx(0.95)
+    # A long clip whose manipulated stretch is a quarter of its frames is still decided by that stretch.
+    assert aggregate_video([0.1] * 30 + [0.95] * 10) == pytest.approx(0.95)
 
 
 def test_scan_continues_after_missing_and_hostile_paths(scanner, examples, tmp_path):
