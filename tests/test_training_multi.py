@@ -130,6 +130,43 @@ def test_threshold_rule_bounds_every_sources_false_positives():
     assert choose_threshold_multi(y, p, src, max_fpr=0.5) < t
 
 
+def test_calibration_weighting_keeps_a_source_of_fakes_only_from_dragging_the_others():
+    from dfd_lib.training.calibrate import (
+        SOURCE_WEIGHT_POWERS,
+        apply_calibration,
+        fit_platt,
+        fit_platt_sources,
+        source_weights,
+    )
+    from dfd_lib.training.metrics import ece_sampling_noise, expected_calibration_error
+
+    rng = np.random.default_rng(0)
+    # Source a: 2,000 faces whose raw logits are already calibrated (labels drawn from sigmoid(z)).
+    za = rng.normal(0, 2.5, 2000)
+    ya = (rng.random(2000) < 1 / (1 + np.exp(-za))).astype(int)
+    # Source g: 300 fakes only, scored high (a generator the model knows well).
+    zg = rng.normal(3.0, 1.0, 300)
+    z, y = np.r_[za, zg], np.r_[ya, np.ones(300, dtype=int)]
+    src = np.array(["a"] * 2000 + ["g"] * 300)
+
+    t, b, fit = fit_platt_sources(z, y, src)
+    assert fit["source_weight_power"] in SOURCE_WEIGHT_POWERS and set(fit["tried"]) == {
+        f"{p:g}" for p in SOURCE_WEIGHT_POWERS
+    }
+    pa = apply_calibration(za, t, b)
+    # The kept fit leaves source a within its sampling noise ...
+    assert expected_calibration_error(ya, pa) <= ece_sampling_noise(pa)
+    # ... where weighting every source alike lets the 300 fakes pull every score up and miscalibrate a.
+    te, be = fit_platt(z, y, source_weights(src))
+    assert be > b + 0.1
+    pe = apply_calibration(za, te, be)
+    assert expected_calibration_error(ya, pe) > ece_sampling_noise(pe) > 0
+    # Judged on a alone: "calibrated" on a source of fakes only would just mean "scored 1".
+    assert fit["judged_sources"] == ["a"]
+    worst = {p: v["worst"] for p, v in fit["tried"].items()}
+    assert worst[f"{fit['source_weight_power']:g}"] == min(worst.values())
+
+
 def test_degradations_keep_the_size_and_change_the_pixels():
     from dfd_lib.training.degrade import compress, degrade, denoise, down_up, h264_roundtrip, jpeg_roundtrip, sharpen
 
@@ -193,6 +230,14 @@ def test_epoch_mix_follows_the_spec_weights():
     assert all(x.framing == "pipeline" for x in s if x.path.startswith(("b/", "g/")))
 
 
+def _eval_crops(sources, out, res):
+    """`dfd eval --crops` of the tiny model on its held-out list; the metrics it writes."""
+    args = ["eval", str(sources / "spec.yaml"), "--crops", "--labels", str(out / "tiny-multi.val_files.csv")]
+    args += ["--weights-dir", str(out), "--model", "tiny-multi", "--json", str(res), "--quiet"]
+    assert main(args) == 0
+    return json.loads(res.read_text())
+
+
 @pytest.mark.slow
 def test_train_on_a_spec_records_per_source_metrics_and_eval_reproduces_them(sources, tmp_path):
     out = tmp_path / "run"
@@ -245,27 +290,7 @@ def test_train_on_a_spec_records_per_source_metrics_and_eval_reproduces_them(sou
     assert kh["classes"] == ["swap", "synthetic"] and (out / kh["file"]).is_file()
     assert set(kh["validation_held_out_fakes"]) == {"swap", "synthetic"}
 
-    res = tmp_path / "eval.json"
-    assert (
-        main(
-            [
-                "eval",
-                str(sources / "spec.yaml"),
-                "--crops",
-                "--labels",
-                str(out / "tiny-multi.val_files.csv"),
-                "--weights-dir",
-                str(out),
-                "--model",
-                "tiny-multi",
-                "--json",
-                str(res),
-                "--quiet",
-            ]
-        )
-        == 0
-    )
-    got = json.loads(res.read_text())
+    got = _eval_crops(sources, out, tmp_path / "eval.json")
     for src, want in m["validation_by_source"].items():
         for k in ("ece", "tpr", "fpr"):
             if want[k] is not None:
@@ -306,6 +331,18 @@ def test_train_on_a_spec_records_per_source_metrics_and_eval_reproduces_them(sou
 
     refitted = _load("tiny-multi", weights_dir=out, runtime="onnx")
     assert refitted.novelty is not None and refitted.novelty.threshold == pytest.approx(again["novelty"]["threshold"])
+
+    # The calibration and threshold can be fitted again by today's rules from the card's lists (weights kept): the
+    # card records the fit and what it replaced, and dfd eval reproduces its figures.
+    assert main(["models", "--recalibrate", str(out / "tiny-multi.json"), "--spec", str(sources / "spec.yaml")]) == 0
+    recal = json.loads((out / "tiny-multi.json").read_text())
+    fit = recal["metrics"]["calibration_fit"]
+    assert recal["sha256"] == again["sha256"] and fit["previous"]["threshold"] == pytest.approx(again["threshold"])
+    assert fit["judged_sources"] == ["crops", "photos"] and "power" in recal["calibration_rule"]
+    got = _eval_crops(sources, out, tmp_path / "eval_recal.json")
+    assert got["threshold"] == pytest.approx(recal["threshold"])
+    for src, want in recal["metrics"]["validation_by_source"].items():
+        assert got["by_source"][src]["ece"] == pytest.approx(want["ece"], abs=1e-3), src
 
     # An altered novelty file makes the model refuse to load.
     from dfd_lib.errors import ModelCardMismatch

@@ -29,16 +29,24 @@ from .calibrate import (
     MULTI_THRESHOLD_RULE,
     apply_calibration,
     choose_threshold_multi,
-    fit_platt,
+    fit_platt_sources,
     sigmoid,
-    source_weights,
 )
 from .data import Sample, check_files
 from .dataset import CropDataset, epoch_samples_multi
 from .metrics import summarize
 from .spec import DataSpec, load_spec, read_spec
 
-__all__ = ["train_spec", "prepare_sources", "spec_samples", "spec_crops", "score_table", "LIST_COLUMNS"]
+__all__ = [
+    "train_spec",
+    "prepare_sources",
+    "spec_samples",
+    "spec_crops",
+    "score_table",
+    "listed_rows",
+    "recalibrate",
+    "LIST_COLUMNS",
+]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +75,30 @@ def listed_boxes(spec: DataSpec, rows: pd.DataFrame) -> tuple[pd.Series, dict]:
     boxes = rows.loc[has_box, BOX_COLUMNS].astype(float).to_numpy()
     landmarks = {p: (np.array(b, dtype=np.float32), None) for p, b in zip(rows.loc[has_box, "abs_path"], boxes)}
     return has_box | ~framed, landmarks
+
+
+def listed_rows(
+    spec: DataSpec, card_path: str | Path, name: str, cache_dir: str | Path, progress: Progress | None = None
+) -> tuple[pd.DataFrame, dict]:
+    """A model's calibration and held-out rows as its shipped lists give them (``role`` "calib" / "val") and the
+    landmarks that frame them: the boxes the lists record, or, for a ``pipeline`` row without one, the face found
+    (cached in ``cache_dir``; a row without a face is left out)."""
+    from .spec import table_from_lists
+
+    folder = Path(card_path).parent
+    rows = pd.concat(
+        [
+            table_from_lists(spec, folder / f"{name}.calib_files.csv").assign(role="calib"),
+            table_from_lists(spec, folder / f"{name}.val_files.csv").assign(role="val"),
+        ],
+        ignore_index=True,
+    )
+    ok, landmarks = listed_boxes(spec, rows)
+    if not ok.all():
+        more, found, _ = prepare_sources(spec, cache_dir, rows=rows[~ok], progress=progress)
+        landmarks |= found
+        rows = pd.concat([rows[ok], more], ignore_index=True)
+    return rows, landmarks
 
 
 def prepare_sources(
@@ -244,7 +276,7 @@ def calibrate_sources(z_cal, cal: pd.DataFrame, z_val, val: pd.DataFrame, max_fp
     """(temperature, bias, threshold, metrics) fitted on the calibration rows, measured on the held-out rows."""
     y_cal, y_val = cal["label"].to_numpy(), val["label"].to_numpy()
     s_cal = cal["source"].to_numpy()
-    temperature, bias = fit_platt(z_cal, y_cal, source_weights(s_cal))
+    temperature, bias, fit = fit_platt_sources(z_cal, y_cal, s_cal)
     p_cal = apply_calibration(z_cal, temperature, bias)
     threshold = choose_threshold_multi(y_cal, p_cal, s_cal, max_fpr)
     p_val = apply_calibration(z_val, temperature, bias)
@@ -256,8 +288,64 @@ def calibrate_sources(z_cal, cal: pd.DataFrame, z_val, val: pd.DataFrame, max_fp
         "validation_by_source": table["by_source"],
         "validation_by_method": table["by_method"],
         "calibration_by_source": breakdown(cal, p_cal, threshold)["by_source"],
+        "calibration_fit": fit,
     }
     return temperature, bias, threshold, metrics
+
+
+def recalibrate(
+    card_path: str | Path, spec: DataSpec, cache_dir: str | Path, progress: Progress | None = None
+) -> ModelCard:
+    """Fit a trained model's calibration and threshold again by today's rules on its card's own lists.
+
+    Its weights, novelty statistics and kind head are kept. The metrics the calibration sets (every
+    ``validation*`` and ``calibration*`` entry) are measured again; figures measured through the whole scan
+    pipeline at the old threshold are removed, to be measured again with ``dfd eval``. The previous
+    temperature, bias and threshold are recorded under ``metrics.calibration_fit.previous``.
+    """
+    from dataclasses import replace
+
+    from ..models.checkpoint import load_model
+
+    card_path = Path(card_path)
+    card = ModelCard.read(card_path)
+    loaded = load_model(card.name, weights_dir=card_path.parent, runtime="torch")
+    rows, landmarks = listed_rows(spec, card_path, card.name, cache_dir, progress)
+    cal = rows[rows["role"] == "calib"].reset_index(drop=True)
+    val = rows[rows["role"] == "val"].reset_index(drop=True)
+    args = (
+        landmarks,
+        loaded.module,
+        card.input_size,
+        card.mean,
+        card.std,
+        card.crop_scale,
+        card.crop_offset_y,
+        "cpu",
+        card.tta,
+        progress,
+    )
+    z_cal = score_table(spec, cal, *args, label="scoring calibration rows")
+    z_val = score_table(spec, val, *args, label="scoring held-out rows")
+    temperature, bias, threshold, metrics = calibrate_sources(z_cal, cal, z_val, val, spec.max_fpr)
+    metrics["calibration_fit"]["previous"] = {
+        "temperature": card.temperature,
+        "logit_bias": card.logit_bias,
+        "threshold": card.threshold,
+        "calibration_rule": card.calibration_rule,
+    }
+    kept = {k: v for k, v in card.metrics.items() if k != "pipeline_validation"}
+    new = replace(
+        card,
+        temperature=temperature,
+        logit_bias=bias,
+        threshold=threshold,
+        calibration_rule=MULTI_CALIBRATION_RULE,
+        threshold_rule=MULTI_THRESHOLD_RULE.replace("max_fpr", f"max_fpr ({spec.max_fpr:g})"),
+        metrics=kept | metrics,
+    )
+    new.write(card_path)
+    return new
 
 
 def _finish(cfg, spec: DataSpec, model, bb, table, landmarks, dropped, history, device, progress) -> Path:

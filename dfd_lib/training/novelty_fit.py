@@ -162,14 +162,14 @@ def refit_novelty(
     held-out lists and a sample of the spec's training rows (face boxes found or read from ``cache_dir``); its ONNX
     export, if it has one, is made again so that it gives what the statistics read."""
     from ..models.card import ModelCard as Card
-    from .multi import listed_boxes, prepare_sources
-    from .spec import load_spec, table_from_lists
+    from .multi import listed_rows as card_lists
+    from .multi import prepare_sources
+    from .spec import load_spec
 
     card_path = Path(card_path)
     card = Card.read(card_path)
-    cal = table_from_lists(spec, card_path.parent / f"{card.name}.calib_files.csv").assign(role="calib")
-    val = table_from_lists(spec, card_path.parent / f"{card.name}.val_files.csv").assign(role="val")
-    listed = set(zip(cal["source"], cal["path"])) | set(zip(val["source"], val["path"]))
+    listed_rows, boxes = card_lists(spec, card_path, card.name, cache_dir, progress)
+    listed = set(zip(listed_rows["source"], listed_rows["path"]))
     full = load_spec(spec)
     train = full[
         (full["role"] == "train") & ~pd.Series(list(zip(full["source"], full["path"])), index=full.index).isin(listed)
@@ -178,14 +178,8 @@ def refit_novelty(
     train = pd.concat([d.sample(n=min(len(d), 2 * per), random_state=0) for _, d in train.groupby("source")])
     train = train.assign(role="train")
     usable, landmarks, _ = prepare_sources(spec, cache_dir, rows=train, progress=progress)
-    listed_rows = pd.concat([cal, val], ignore_index=True)
     # The lists record the box each of their crops was cut from: the same framing as the card's figures.
-    ok, boxes = listed_boxes(spec, listed_rows)
     landmarks |= boxes
-    if not ok.all():
-        more, found, _ = prepare_sources(spec, cache_dir, rows=listed_rows[~ok], progress=progress)
-        landmarks |= found
-        listed_rows = pd.concat([listed_rows[ok], more], ignore_index=True)
     rows = pd.concat([usable, listed_rows], ignore_index=True)
     attach_novelty(card_path, spec, rows, landmarks, progress=progress, blocks=blocks, k=k, kinds=False)
     if card.onnx:
