@@ -26,7 +26,8 @@ __all__ = [
     "file_verdict",
     "fake_is_settled",
     "OUTSIDE_REASON",
-    "NEAR_THRESHOLD",
+    "NEAR_LOGIT",
+    "near_band",
 ]
 
 IMAGE_AGGREGATE = "max over faces: the most suspicious face decides the file"
@@ -69,27 +70,37 @@ OUTSIDE_REASON = (
 
 
 # A score this close to the threshold is not stable: moving the face box by a pixel or two (two face-detection
-# versions on the same 90 real faces, as stills and as 1080p clips) changed scores by 0.04 on average, up to 0.24.
-NEAR_THRESHOLD = 0.05
+# versions on the same 90 real faces, as stills and as 1080p clips) changed scores by 0.04 on average, up to 0.24
+# (mostly scores of 0.2-0.6, where 0.04 is about 0.17 on the logit scale). The band is measured on the logit scale,
+# so that it means the same at any threshold: 0.5 either side is 0.83-0.93 around a threshold of 0.88, 0.90-0.96
+# around 0.94, 0.38-0.62 around 0.5.
+NEAR_LOGIT = 0.5
 NEAR_REASON = (
-    "score within {near:.2f} of the threshold {threshold:.3f}: a change of the face's framing too small to see moved "
-    "scores by 0.04 on average in our measurements, so this verdict could go either way"
+    "score within the band {lo:.3f}-{hi:.3f} around the threshold {threshold:.3f} (0.5 either side on the logit "
+    "scale): a change of the face's framing too small to see moved scores by a third of that on average in our "
+    "measurements, so this verdict could go either way"
 )
 
 
-def file_verdict(
-    faces, score: float, threshold: float, near: float = NEAR_THRESHOLD
-) -> tuple[Verdict, tuple[str, ...]]:
+def near_band(threshold: float, near: float = NEAR_LOGIT) -> tuple[float, float]:
+    """The scores within ``near`` of ``threshold`` on the logit scale, as (low, high)."""
+    t = min(max(float(threshold), 1e-9), 1 - 1e-9)
+    z = math.log(t / (1 - t))
+    return 1 / (1 + math.exp(-(z - near))), 1 / (1 + math.exp(-(z + near)))
+
+
+def file_verdict(faces, score: float, threshold: float, near: float = NEAR_LOGIT) -> tuple[Verdict, tuple[str, ...]]:
     """(verdict, caveats) for a scored file from its score and its faces.
 
     The score decides between "fake" and "real" as before, unless the faces that decide are
     outside the model's experience: a "fake" whose faces at or above the threshold are all
     outside it, or a "real" most of whose faces are outside it, becomes "inconclusive" (the
     score is still shown, but is not evidence either way). A "fake" or "real" whose score is
-    within ``near`` of the threshold says so in a caveat (the verdict stands).
+    within ``near`` of the threshold on the logit scale says so in a caveat (the verdict stands).
     """
     base = verdict(score, threshold)
-    close = (NEAR_REASON.format(near=near, threshold=threshold),) if abs(score - threshold) < near else ()
+    lo, hi = near_band(threshold, near)
+    close = (NEAR_REASON.format(lo=lo, hi=hi, threshold=threshold),) if lo < score < hi else ()
     outside = [f for f in faces if f.outside]
     if not outside:
         return base, close

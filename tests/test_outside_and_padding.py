@@ -31,13 +31,27 @@ def test_file_verdict(faces, score, want):
         assert "outside the model's experience" in caveats[0] and "unlike the faces" in caveats[0]
 
 
-@pytest.mark.parametrize("score, near", [(0.47, True), (0.53, True), (0.44, False), (0.56, False), (0.9, False)])
-def test_a_verdict_near_the_threshold_says_it_could_go_either_way(score, near):
-    v, caveats = file_verdict([_face(score)], score, 0.5)
-    assert v == ("fake" if score >= 0.5 else "real")  # the verdict itself stands
+@pytest.mark.parametrize(
+    "threshold, score, near",
+    [
+        (0.5, 0.40, True),
+        (0.5, 0.60, True),
+        (0.5, 0.35, False),
+        (0.5, 0.65, False),
+        (0.5, 0.9, False),
+        # The band is on the logit scale: narrower in probability near the top, where scores crowd together.
+        (0.938, 0.91, True),
+        (0.938, 0.955, True),
+        (0.938, 0.89, False),
+        (0.938, 0.985, False),
+    ],
+)
+def test_a_verdict_near_the_threshold_says_it_could_go_either_way(threshold, score, near):
+    v, caveats = file_verdict([_face(score)], score, threshold)
+    assert v == ("fake" if score >= threshold else "real")  # the verdict itself stands
     assert any("could go either way" in c for c in caveats) == near
     # Beside the outside-experience note, not instead of it.
-    v2, caveats2 = file_verdict([_face(score, True), _face(score), _face(score)], score, 0.5)
+    v2, caveats2 = file_verdict([_face(score, True), _face(score), _face(score)], score, threshold)
     assert any("outside the model's experience" in c for c in caveats2)
     assert any("could go either way" in c for c in caveats2) == near
 
