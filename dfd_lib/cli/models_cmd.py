@@ -103,9 +103,9 @@ def _refit(args) -> int:
         if args.recalibrate:
             from ..training.multi import recalibrate
 
-            before = json.loads(open(args.recalibrate, encoding="utf-8").read())
             card = recalibrate(args.recalibrate, spec, args.landmarks_dir or tmp, TqdmProgress())
             fit = card.metrics["calibration_fit"]
+            before = fit["previous"]
             ece = ", ".join(f"{s} {v['ece']:.3f}" for s, v in card.metrics["validation_by_source"].items())
             print(
                 f"{card.name}: temperature {before['temperature']:.3f} -> {card.temperature:.3f}, bias "

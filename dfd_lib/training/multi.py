@@ -293,6 +293,11 @@ def calibrate_sources(z_cal, cal: pd.DataFrame, z_val, val: pd.DataFrame, max_fp
     return temperature, bias, threshold, metrics
 
 
+def _threshold_rule(spec: DataSpec) -> str:
+    """The card's threshold rule, with the spec's max_fpr written in."""
+    return MULTI_THRESHOLD_RULE.replace("max_fpr", f"max_fpr ({spec.max_fpr:g})")
+
+
 def recalibrate(
     card_path: str | Path, spec: DataSpec, cache_dir: str | Path, progress: Progress | None = None
 ) -> ModelCard:
@@ -341,7 +346,7 @@ def recalibrate(
         logit_bias=bias,
         threshold=threshold,
         calibration_rule=MULTI_CALIBRATION_RULE,
-        threshold_rule=MULTI_THRESHOLD_RULE.replace("max_fpr", f"max_fpr ({spec.max_fpr:g})"),
+        threshold_rule=_threshold_rule(spec),
         metrics=kept | metrics,
     )
     new.write(card_path)
@@ -382,7 +387,7 @@ def _finish(cfg, spec: DataSpec, model, bb, table, landmarks, dropped, history, 
         logit_bias=bias,
         calibration_rule=MULTI_CALIBRATION_RULE,
         threshold=threshold,
-        threshold_rule=MULTI_THRESHOLD_RULE.replace("max_fpr", f"max_fpr ({spec.max_fpr:g})"),
+        threshold_rule=_threshold_rule(spec),
         training_data=cfg.training_data or sources_txt,
         data_terms=cfg.data_terms or " ".join(s.terms for s in spec.sources if s.terms),
         split={
