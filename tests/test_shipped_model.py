@@ -29,6 +29,44 @@ def test_default_model_ships_with_a_complete_card():
     assert "README.md" in {p.name for p in WEIGHTS.iterdir()}
 
 
+_SOURCE_NAMES = {
+    "DFDC": "dfdc",
+    "FaceForensics++": "ffpp",
+    "FF++": "ffpp",
+    "portrait stills": "rff",
+    "portrait composites": "rff",
+    "GAN faces": "synthetic",
+}
+
+
+def _quoted(sentence: str) -> dict[str, float]:
+    """Source -> number for each "<source name> 0.123" in a sentence of the card's limits."""
+    import re
+
+    names = "|".join(re.escape(n) for n in sorted(_SOURCE_NAMES, key=len, reverse=True))
+    return {_SOURCE_NAMES[n]: float(v) for n, v in re.findall(rf"({names}) (\d\.\d+)", sentence)}
+
+
+def test_card_limits_quote_the_cards_current_numbers():
+    """The limits are printed in every report: after a recalibration they must not quote an old threshold or ECE."""
+    import re
+
+    for path in sorted(WEIGHTS.glob("*.json")):
+        card = json.loads(path.read_text())
+        if "limits" not in card:
+            continue
+        for limit in card["limits"]:
+            for quoted in re.findall(r"[Tt]hreshold \((\d\.\d+)\)", limit):
+                assert float(quoted) == pytest.approx(card["threshold"], abs=5e-4), (path.name, limit)
+            by_source = card["metrics"].get("validation_by_source", {})
+            for metric, marker in (("ece", "held-out ECE"), ("auc", "Held-out ROC AUC per source")):
+                if marker in limit:
+                    quoted = _quoted(limit.split(marker, 1)[1].split(";")[0].split("(")[0])
+                    assert quoted, (path.name, limit)
+                    for source, value in quoted.items():
+                        assert value == pytest.approx(by_source[source][metric], abs=5e-4), (path.name, source, metric)
+
+
 def test_default_model_loads_with_hash_check():
     m = load_model(None, WEIGHTS)
     assert m.card.default and not m.module.training
