@@ -186,15 +186,29 @@ def _map_back(face: FaceBox, pad: int, scale: float) -> FaceBox:
     return FaceBox(box=(x1, y1, x2, y2), prob=face.prob, landmarks=lm, padded=True)
 
 
-def square_box(face: FaceBox, scale: float, offset_y: float = 0.0) -> tuple[int, int, int, int]:
-    """The square crop window around a face: side = scale x the box's larger side."""
+def square_box(
+    face: FaceBox, scale: float, offset_y: float = 0.0, within: tuple[int, int] | None = None
+) -> tuple[int, int, int, int]:
+    """The square crop window around a face: side = scale x the box's larger side.
+
+    ``within`` (height, width of the picture): the window is kept inside the picture, moved in from an edge it
+    would cross and, where its side exceeds the picture's shorter side, shrunk to that side, so that the crop
+    holds no pixel from outside the picture (a black margin is a trace of where a picture was cut, not of the
+    face; a face in a video frame has picture around it)."""
     x1, y1, x2, y2 = face.box
     side = max(x2 - x1, y2 - y1) * scale
     cx = (x1 + x2) / 2.0
     cy = (y1 + y2) / 2.0 + offset_y * (y2 - y1)
     n = max(1, int(round(side)))
+    if within is not None:
+        h, w = within
+        n = max(1, min(n, h, w))
+        side = float(n)
     x0 = int(round(cx - side / 2.0))
     y0 = int(round(cy - side / 2.0))
+    if within is not None:
+        x0 = min(max(x0, 0), w - n)
+        y0 = min(max(y0, 0), h - n)
     return (x0, y0, x0 + n, y0 + n)
 
 
@@ -210,10 +224,13 @@ def cut_window(image: np.ndarray, window: tuple[int, int, int, int]) -> np.ndarr
     return canvas
 
 
-def crop_face(image: np.ndarray, face: FaceBox, size: int, scale: float, offset_y: float = 0.0) -> np.ndarray:
-    """Square RGB crop of ``size`` x ``size``; parts outside the image are black."""
+def crop_face(
+    image: np.ndarray, face: FaceBox, size: int, scale: float, offset_y: float = 0.0, inside: bool = False
+) -> np.ndarray:
+    """Square RGB crop of ``size`` x ``size``; parts outside the image are black, or with ``inside`` the window
+    is kept inside the image (see :func:`square_box`)."""
     import cv2
 
-    canvas = cut_window(image, square_box(face, scale, offset_y))
+    canvas = cut_window(image, square_box(face, scale, offset_y, image.shape[:2] if inside else None))
     interp = cv2.INTER_AREA if canvas.shape[0] > size else cv2.INTER_LINEAR
     return cv2.resize(canvas, (size, size), interpolation=interp)

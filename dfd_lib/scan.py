@@ -310,7 +310,7 @@ class Scanner:
     # -- stages -----------------------------------------------------------------------------
     def _crops(self, image: np.ndarray, faces: list[FaceBox]) -> list[np.ndarray]:
         c = self.model.card
-        return [crop_face(image, f, c.input_size, c.crop_scale, c.crop_offset_y) for f in faces]
+        return [crop_face(image, f, c.input_size, c.crop_scale, c.crop_offset_y, c.crop_inside) for f in faces]
 
     def _scan_image(
         self, decoded: DecodedImage, base: dict, t0: float, faces: list[FaceBox] | None = None

@@ -7,7 +7,7 @@
 # The machine needs python3 with torch, timm, opencv, pillow (WebP), pandas, pyyaml, scikit-learn;
 # not PyAV (the stage trains with --no-h264) nor facenet-pytorch (the pack carries the landmarks).
 # Afterwards, on any machine with the original data: calibrate and measure on the full spec with
-#   dfd train weights/dfd-lite0-multi.spec.yaml --epochs 0 --init-from RESULTS_DIR/dfd-lite0-gpu.json ...
+#   dfd train weights/dfd-lite0-multi.spec.yaml --epochs 0 --crop-inside --init-from RESULTS_DIR/dfd-lite0-gpu.json ...
 set -uo pipefail
 pack=$1 results=$2 limit=${3:-470}
 mkdir -p "$results"
@@ -47,7 +47,7 @@ PY
 )}
 echo "samples per epoch: $samples" | tee -a "$results/machine.txt"
 timeout "$limit" python3 -m dfd_lib train "$pack/spec.yaml" --out "$run" --name dfd-lite0-gpu \
-  --init-from weights/dfd-lite0-multi.json --landmarks "$pack/landmarks" --no-h264 --device "${DEVICE:-cuda}" \
+  --init-from weights/dfd-lite0-multi.json --landmarks "$pack/landmarks" --no-h264 --crop-inside --device "${DEVICE:-cuda}" \
   --epochs "${EPOCHS:-6}" --samples-per-epoch "$samples" --batch-size 128 --lr 4e-4 --seed 2 --workers "$workers" \
   --monitor-size 400 2>&1 | tr '\r' '\n' | awk '!/(batch|file)\/s[],]/ || /100%/' | tee "$results/train.log"
 echo "train exit status ${PIPESTATUS[0]}" | tee -a "$results/train.log"

@@ -207,3 +207,55 @@ def test_kind_head_names_a_kind_only_when_confident(tmp_path):
     assert again.classes == head.classes and np.allclose(again.proba(x[:5]), head.proba(x[:5]), atol=1e-5)
     with pytest.raises(ModelCardMismatch):
         KindHead.load(path, "f" * 64)
+
+
+def test_a_window_kept_inside_the_picture_has_no_black_margin():
+    """With ``crop_inside`` a face at the picture's edge is framed from picture pixels only: the window moves in
+    from the edge (and shrinks to the picture's shorter side), where the default fills the outside with black."""
+    from dfd_lib.faces import FaceBox, crop_face, square_box
+    from dfd_lib.training.dataset import frame_box
+
+    rng = np.random.default_rng(0)
+    picture = rng.integers(60, 200, size=(224, 224, 3), dtype=np.uint8)
+    edge = FaceBox((-26.0, -29.0, 199.0, 280.0), 0.99, ())  # larger than the picture, past its top-left
+    black = crop_face(picture, edge, 64, 0.7, 0.09)
+    inside = crop_face(picture, edge, 64, 0.7, 0.09, inside=True)
+    assert (black.sum(axis=2) == 0).mean() > 0.05
+    assert (inside.sum(axis=2) == 0).mean() == 0
+    x1, y1, x2, y2 = square_box(edge, 0.7, 0.09, within=(224, 224))
+    assert 0 <= x1 and 0 <= y1 and x2 <= 224 and y2 <= 224 and x2 - x1 == y2 - y1 == 216
+    huge = FaceBox((-85.0, -33.0, 188.0, 337.0), 0.99, ())
+    assert square_box(huge, 0.7, 0.09, within=(224, 300)) == (0, 0, 224, 224)
+    # a face well inside the picture is framed the same either way
+    middle = FaceBox((80.0, 70.0, 150.0, 150.0), 0.99, ())
+    assert square_box(middle, 0.7, 0.09, within=(224, 224)) == square_box(middle, 0.7, 0.09)
+    # training cuts its windows by the same rule
+    assert np.array_equal(frame_box(picture, edge.box, 0.7, 0.09, inside=True), picture[8:224, 0:216])
+
+
+def test_a_card_that_frames_inside_the_picture_makes_the_scanner_do_so(tmp_path):
+    """The framing is the card's: the scanner's crops follow ``crop_inside`` as the model was trained."""
+    from dataclasses import replace
+
+    from dfd_lib.faces import FaceBox
+    from dfd_lib.models import find_card
+    from dfd_lib.models.card import ModelCard
+
+    _, card = find_card(None)
+    assert card.crop_inside is False  # the shipped default was trained with black margins
+    inside = replace(card, crop_inside=True)
+    path = tmp_path / "c.json"
+    inside.write(path)
+    assert ModelCard.read(path).crop_inside is True
+
+    from dfd_lib.scan import Scanner
+
+    s = Scanner()
+    picture = np.full((224, 224, 3), 128, dtype=np.uint8)
+    edge = FaceBox((-26.0, -29.0, 199.0, 280.0), 0.99, ())
+    try:
+        assert (s._crops(picture, [edge])[0].sum(axis=2) == 0).any()
+        s.model = replace(s.model, card=inside)
+        assert not (s._crops(picture, [edge])[0].sum(axis=2) == 0).any()
+    finally:
+        s.close()

@@ -61,6 +61,12 @@ def register(sub) -> None:
     p.add_argument(
         "--crop-scale", type=float, default=d("crop_scale"), help="scanner framing: crop side / MTCNN box side"
     )
+    p.add_argument(
+        "--crop-inside",
+        action="store_true",
+        help="keep each face window inside its picture (moved in from the edge, shrunk if larger than the picture) "
+        "instead of filling what lies outside with black; the card records it and the scanner frames faces so",
+    )
     p.add_argument("--weight-decay", type=float, default=d("weight_decay"))
     p.add_argument("--monitor-size", type=int, default=d("monitor_size"))
     p.add_argument("--training-data", default=d("training_data"), help="description of the data for the model card")
@@ -89,6 +95,7 @@ def run(args) -> int:
         lr=args.lr,
         weight_decay=args.weight_decay,
         crop_scale=args.crop_scale,
+        crop_inside=args.crop_inside,
         val_fraction=args.val_fraction,
         seed=args.seed,
         workers=args.workers,

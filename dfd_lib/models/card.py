@@ -49,6 +49,7 @@ class ModelCard:
     weights_file: str
     sha256: str
     crop_offset_y: float = 0.0  # crop centre shift, in box heights (positive = down)
+    crop_inside: bool = False  # the crop window is kept inside the picture (no black margin at its edges)
     tta: TtaMode = "none"  # test-time augmentation the logits (and so the calibration) are computed with
     logit_bias: float = 0.0  # calibrated P(fake) = sigmoid(logit / temperature + logit_bias)
     calibration_rule: str = ""

@@ -43,6 +43,7 @@ class TrainConfig:
     half: bool = False  # store weights as float16
     crop_scale: float = 0.70  # inference framing, see the model card
     crop_offset_y: float = 0.09
+    crop_inside: bool = False  # pipeline framing: keep the face window inside the picture (no black margin)
     h264: bool = True  # the H.264 degradation (PyAV); off: JPEG in its place, for a machine without PyAV
     tta: TtaMode = "hflip"  # test-time augmentation for validation, calibration and (via the card) scanning
     training_data: str = ""

@@ -86,13 +86,13 @@ def epoch_samples_multi(pools: dict[str, dict], n: int, sbi_share: float, rng: n
     return [out[i] for i in order]
 
 
-def frame_box(img: np.ndarray, box, scale: float, offset_y: float) -> np.ndarray:
-    """The scanner's square face window around an MTCNN ``box`` (x1, y1, x2, y2), at full resolution."""
+def frame_box(img: np.ndarray, box, scale: float, offset_y: float, inside: bool = False) -> np.ndarray:
+    """The scanner's square face window around an MTCNN ``box`` (x1, y1, x2, y2), at full resolution
+    (``inside``: kept inside the picture, as :func:`dfd_lib.faces.square_box` says)."""
     from ..faces import FaceBox, cut_window, square_box
 
-    return cut_window(
-        img, square_box(FaceBox((float(box[0]), float(box[1]), float(box[2]), float(box[3])), 1.0, ()), scale, offset_y)
-    )
+    face = FaceBox((float(box[0]), float(box[1]), float(box[2]), float(box[3])), 1.0, ())
+    return cut_window(img, square_box(face, scale, offset_y, img.shape[:2] if inside else None))
 
 
 class CropDataset:
@@ -116,6 +116,7 @@ class CropDataset:
         crop_scale: float = 0.70,
         crop_offset_y: float = 0.09,
         h264: bool = True,
+        crop_inside: bool = False,
     ):
         self.root = Path(root)
         self.samples = samples
@@ -126,6 +127,7 @@ class CropDataset:
         self.seed = seed
         self.crop_scale, self.crop_offset_y = crop_scale, crop_offset_y
         self.h264 = h264
+        self.crop_inside = crop_inside
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -151,10 +153,11 @@ class CropDataset:
                     self.landmarks[s.path][0],
                     self.crop_scale * rng.uniform(0.9, 1.2),
                     self.crop_offset_y + rng.uniform(-0.04, 0.04),
+                    self.crop_inside,
                 )
             img = augment(img, self.size, rng, self.h264)
         else:
             if s.framing == "pipeline":
-                img = frame_box(img, self.landmarks[s.path][0], self.crop_scale, self.crop_offset_y)
+                img = frame_box(img, self.landmarks[s.path][0], self.crop_scale, self.crop_offset_y, self.crop_inside)
             img = resize_square(img, self.size)
         return to_tensor(img, self.mean, self.std), torch.tensor(float(s.label))

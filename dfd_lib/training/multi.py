@@ -159,6 +159,7 @@ def spec_crops(
     std,
     crop_scale: float,
     crop_offset_y: float,
+    crop_inside: bool = False,
 ) -> CropDataset:
     """``rows``' face crops for scoring (no augmentation), in row order, each source framed as the spec says."""
     return CropDataset(
@@ -171,6 +172,7 @@ def spec_crops(
         landmarks=landmarks,
         crop_scale=crop_scale,
         crop_offset_y=crop_offset_y,
+        crop_inside=crop_inside,
     )
 
 
@@ -178,7 +180,17 @@ def crop_loader(spec: DataSpec, rows: pd.DataFrame, card, landmarks: dict, batch
     """A loader of ``rows``' face crops framed as ``card`` says (no augmentation), in row order, for scoring."""
     import torch
 
-    ds = spec_crops(spec, rows, landmarks, card.input_size, card.mean, card.std, card.crop_scale, card.crop_offset_y)
+    ds = spec_crops(
+        spec,
+        rows,
+        landmarks,
+        card.input_size,
+        card.mean,
+        card.std,
+        card.crop_scale,
+        card.crop_offset_y,
+        card.crop_inside,
+    )
     return torch.utils.data.DataLoader(
         cast("torch.utils.data.Dataset", ds),  # map-style by duck typing; the stub wants the base class
         batch_size=batch_size,
@@ -201,11 +213,12 @@ def score_table(
     tta: str,
     progress: Progress | None = None,
     label: str = "scoring",
+    crop_inside: bool = False,
 ) -> np.ndarray:
     """Logits for ``rows`` as crops, each source framed as its spec says (the scanner's framing)."""
     from .train import predict_logits
 
-    ds = spec_crops(spec, rows, landmarks, size, mean, std, crop_scale, crop_offset_y)
+    ds = spec_crops(spec, rows, landmarks, size, mean, std, crop_scale, crop_offset_y, crop_inside)
     prog = ensure_progress(progress)
     prog.start(len(ds), label)
     z = predict_logits(model, ds, 64, device, progress=prog, tta=tta)
@@ -261,7 +274,9 @@ def train_spec(cfg, progress: Progress | None = None) -> Path:
     mon = pd.concat(
         [d.sample(n=min(len(d), per), random_state=0) for _, d in held.groupby("source")], ignore_index=True
     )
-    mon_ds = spec_crops(spec, mon, landmarks, cfg.input_size, bb.mean, bb.std, cfg.crop_scale, cfg.crop_offset_y)
+    mon_ds = spec_crops(
+        spec, mon, landmarks, cfg.input_size, bb.mean, bb.std, cfg.crop_scale, cfg.crop_offset_y, cfg.crop_inside
+    )
 
     def epoch_dataset(epoch: int, n: int) -> CropDataset:
         rng = np.random.default_rng([cfg.seed, epoch])
@@ -330,8 +345,8 @@ def recalibrate(
         card.tta,
         progress,
     )
-    z_cal = score_table(spec, cal, *args, label="scoring calibration rows")
-    z_val = score_table(spec, val, *args, label="scoring held-out rows")
+    z_cal = score_table(spec, cal, *args, label="scoring calibration rows", crop_inside=card.crop_inside)
+    z_val = score_table(spec, val, *args, label="scoring held-out rows", crop_inside=card.crop_inside)
     temperature, bias, threshold, metrics = calibrate_sources(z_cal, cal, z_val, val, spec.max_fpr)
     metrics["calibration_fit"]["previous"] = {
         "temperature": card.temperature,
@@ -370,8 +385,8 @@ def _finish(cfg, spec: DataSpec, model, bb, table, landmarks, dropped, history, 
         cfg.tta,
         progress,
     )
-    z_cal = score_table(spec, cal, *args, label="scoring calibration rows")
-    z_val = score_table(spec, val, *args, label="scoring held-out rows")
+    z_cal = score_table(spec, cal, *args, label="scoring calibration rows", crop_inside=cfg.crop_inside)
+    z_val = score_table(spec, val, *args, label="scoring held-out rows", crop_inside=cfg.crop_inside)
     np.savez(Path(cfg.out) / "val_logits.npz", calib=z_cal, val=z_val)
     temperature, bias, threshold, metrics = calibrate_sources(z_cal, cal, z_val, val, spec.max_fpr)
     metrics["no_face_dropped"] = dropped

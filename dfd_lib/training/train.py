@@ -160,6 +160,7 @@ def epoch_crops(
         crop_scale=cfg.crop_scale,
         crop_offset_y=cfg.crop_offset_y,
         h264=cfg.h264,
+        crop_inside=cfg.crop_inside,
     )
 
 
@@ -271,6 +272,7 @@ def card_basics(cfg: TrainConfig, bb) -> dict:
         "std": bb.std,
         "crop_scale": cfg.crop_scale,
         "crop_offset_y": cfg.crop_offset_y,
+        "crop_inside": cfg.crop_inside,
         "tta": cfg.tta,
     }
 
