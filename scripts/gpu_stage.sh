@@ -47,7 +47,7 @@ PY
 )}
 echo "samples per epoch: $samples" | tee -a "$results/machine.txt"
 timeout "$limit" python3 -m dfd_lib train "$pack/spec.yaml" --out "$run" --name dfd-lite0-gpu \
-  --init-from weights/dfd-lite0-multi.json --landmarks "$pack/landmarks" --no-h264 --crop-inside --device "${DEVICE:-cuda}" \
+  --init-from weights/dfd-lite0-multi.json --landmarks "$pack/landmarks" --no-h264 --crop-inside --inside-share 0.5 --device "${DEVICE:-cuda}" \
   --epochs "${EPOCHS:-6}" --samples-per-epoch "$samples" --batch-size 128 --lr 4e-4 --seed 2 --workers "$workers" \
   --monitor-size 400 2>&1 | tr '\r' '\n' | awk '!/(batch|file)\/s[],]/ || /100%/' | tee "$results/train.log"
 echo "train exit status ${PIPESTATUS[0]}" | tee -a "$results/train.log"

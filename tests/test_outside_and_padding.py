@@ -233,6 +233,30 @@ def test_a_window_kept_inside_the_picture_has_no_black_margin():
     assert np.array_equal(frame_box(picture, edge.box, 0.7, 0.09, inside=True), picture[8:224, 0:216])
 
 
+def test_training_can_mix_both_framings_so_that_neither_is_evidence(tmp_path):
+    """``inside_share`` between 0 and 1 frames some training crops inside the picture and pads the rest black, drawn
+    per sample; 0 and 1 give one framing only, and a share outside [0, 1] is refused before training starts."""
+    from dfd_lib.errors import TrainingConfigError
+    from dfd_lib.training.config import TrainConfig
+    from dfd_lib.training.dataset import CropDataset
+
+    samples = []
+
+    def inside_draws(share):
+        ds = CropDataset(tmp_path, samples, 64, (0.5,) * 3, (0.5,) * 3, True, inside_share=share)
+        return [ds._inside(np.random.default_rng(i)) for i in range(40)]
+
+    assert not any(inside_draws(0.0)) and all(inside_draws(1.0))
+    assert 8 <= sum(inside_draws(0.5)) <= 32
+    # the default follows crop_inside, and a recipe with one framing draws no extra random number
+    assert CropDataset(tmp_path, samples, 64, (0.5,) * 3, (0.5,) * 3, True, crop_inside=True).inside_share == 1.0
+    r = np.random.default_rng(3)
+    CropDataset(tmp_path, samples, 64, (0.5,) * 3, (0.5,) * 3, True)._inside(r)
+    assert r.random() == np.random.default_rng(3).random()
+    with pytest.raises(TrainingConfigError, match="inside_share"):
+        TrainConfig(data=str(tmp_path), out=str(tmp_path), inside_share=1.5)
+
+
 def test_a_card_that_frames_inside_the_picture_makes_the_scanner_do_so(tmp_path):
     """The framing is the card's: the scanner's crops follow ``crop_inside`` as the model was trained."""
     from dataclasses import replace

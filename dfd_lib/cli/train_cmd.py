@@ -67,6 +67,14 @@ def register(sub) -> None:
         help="keep each face window inside its picture (moved in from the edge, shrunk if larger than the picture) "
         "instead of filling what lies outside with black; the card records it and the scanner frames faces so",
     )
+    p.add_argument(
+        "--inside-share",
+        type=float,
+        default=d("inside_share"),
+        metavar="P",
+        help="share of training crops framed inside the picture, the rest padded black, so that neither framing "
+        "is evidence (default: all as --crop-inside says); validation, calibration and the scanner follow --crop-inside",
+    )
     p.add_argument("--weight-decay", type=float, default=d("weight_decay"))
     p.add_argument("--monitor-size", type=int, default=d("monitor_size"))
     p.add_argument("--training-data", default=d("training_data"), help="description of the data for the model card")
@@ -96,6 +104,7 @@ def run(args) -> int:
         weight_decay=args.weight_decay,
         crop_scale=args.crop_scale,
         crop_inside=args.crop_inside,
+        inside_share=args.inside_share,
         val_fraction=args.val_fraction,
         seed=args.seed,
         workers=args.workers,

@@ -44,6 +44,9 @@ class TrainConfig:
     crop_scale: float = 0.70  # inference framing, see the model card
     crop_offset_y: float = 0.09
     crop_inside: bool = False  # pipeline framing: keep the face window inside the picture (no black margin)
+    # share of training crops framed inside the picture, the rest padded black (None: all as crop_inside says);
+    # between 0 and 1 neither framing can become evidence; validation, calibration and the scanner follow crop_inside
+    inside_share: float | None = None
     h264: bool = True  # the H.264 degradation (PyAV); off: JPEG in its place, for a machine without PyAV
     tta: TtaMode = "hflip"  # test-time augmentation for validation, calibration and (via the card) scanning
     training_data: str = ""
@@ -73,6 +76,8 @@ class TrainConfig:
             problems.append(f"mode {self.mode!r} is not one of {', '.join(TRAIN_MODES)}")
         if self.tta not in TTA_MODES:
             problems.append(f"tta {self.tta!r} is not one of {', '.join(TTA_MODES)}")
+        if self.inside_share is not None and not 0.0 <= self.inside_share <= 1.0:
+            problems.append(f"inside_share must lie in [0, 1], not {self.inside_share}")
         if not self.crop_scale > 0:
             problems.append(f"crop_scale must be positive, not {self.crop_scale}")
         if self.device != "auto" and self.device != "cpu" and not self.device.startswith("cuda"):

@@ -117,6 +117,7 @@ class CropDataset:
         crop_offset_y: float = 0.09,
         h264: bool = True,
         crop_inside: bool = False,
+        inside_share: float | None = None,
     ):
         self.root = Path(root)
         self.samples = samples
@@ -128,6 +129,16 @@ class CropDataset:
         self.crop_scale, self.crop_offset_y = crop_scale, crop_offset_y
         self.h264 = h264
         self.crop_inside = crop_inside
+        self.inside_share = float(crop_inside) if inside_share is None else float(inside_share)
+        if not 0.0 <= self.inside_share <= 1.0:
+            raise ValueError(f"inside_share must lie in [0, 1], not {inside_share}")
+
+    def _inside(self, rng) -> bool:
+        """Whether this training crop is framed inside its picture. A draw only for a share strictly between 0 and 1,
+        so that recipes with one framing keep their random stream (and so their results)."""
+        if 0.0 < self.inside_share < 1.0:
+            return bool(rng.random() < self.inside_share)
+        return self.inside_share == 1.0
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -153,7 +164,7 @@ class CropDataset:
                     self.landmarks[s.path][0],
                     self.crop_scale * rng.uniform(0.9, 1.2),
                     self.crop_offset_y + rng.uniform(-0.04, 0.04),
-                    self.crop_inside,
+                    self._inside(rng),
                 )
             img = augment(img, self.size, rng, self.h264)
         else:

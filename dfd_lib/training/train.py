@@ -161,6 +161,7 @@ def epoch_crops(
         crop_offset_y=cfg.crop_offset_y,
         h264=cfg.h264,
         crop_inside=cfg.crop_inside,
+        inside_share=cfg.inside_share,
     )
 
 
