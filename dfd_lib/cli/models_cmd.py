@@ -1,5 +1,5 @@
 """`dfd models`: list installed models with their cards (and cards that are invalid); export one to ONNX; fit its
-"outside the model's experience" statistics or its calibration again."""
+"outside the model's experience" statistics or its calibration again; average the weights of several."""
 
 from __future__ import annotations
 
@@ -34,6 +34,17 @@ def register(sub) -> None:
         "its calibration list, measure its held-out list again and record both in the card (weights unchanged)",
     )
     p.add_argument(
+        "--average",
+        nargs="+",
+        metavar="CARD[=SHARE]",
+        default=None,
+        help="write the weighted mean of these models' weights (fine-tuned from the same start) to --out, as a "
+        "model that is not calibrated yet: calibrate and measure it with dfd train SPEC --init-from OUT/NAME.json "
+        "--epochs 0",
+    )
+    p.add_argument("--out", default=None, help="folder for the averaged model (with --average)")
+    p.add_argument("--name", default=None, help="name of the averaged model (with --average; default: the first's)")
+    p.add_argument(
         "--spec", default=None, help="the data spec the model was trained on (with --refit-novelty, --recalibrate)"
     )
     p.add_argument(
@@ -49,6 +60,8 @@ def run(args) -> int:
 
     if args.refit_novelty or args.recalibrate:
         return _refit(args)
+    if args.average:
+        return _average(args)
     if args.export_onnx:
         from ..models.onnx_runtime import attach_onnx
 
@@ -85,6 +98,20 @@ def run(args) -> int:
         print("no model cards found")
         return 1
     print_table(["model", "backbone", "px", "val AUC", "ECE", "threshold", "training data"], rows)
+    return 0
+
+
+def _average(args) -> int:
+    from ..errors import ModelCardError
+    from ..models import ModelCard
+    from ..models.average import average_models, parse_share
+
+    if not args.out:
+        raise ModelCardError("--average needs --out (a folder for the averaged model)")
+    card_path = average_models([parse_share(a) for a in args.average], args.out, args.name)
+    card = ModelCard.read(card_path)
+    shares = ", ".join(f"{r['name']} {r['sha256'][:12]} x {r['share']:.3f}" for r in card.training["weight_average"])
+    print(f"wrote {card_path} ({shares}); not calibrated: run dfd train SPEC --init-from {card_path} --epochs 0")
     return 0
 
 
