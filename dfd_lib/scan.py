@@ -36,6 +36,7 @@ from .media import (
     video_info,
 )
 from .memory import DEFAULT_MEMORY_MB, MemoryPlan, plan_memory
+from .models.average import require_calibrated
 from .models.checkpoint import LoadedModel, load_model
 from .prefetch import prefetched
 from .progress import Progress, ensure_progress
@@ -128,6 +129,7 @@ class Scanner:
         self.settings = settings or ScanSettings(**setting_overrides)
         self.memory: MemoryPlan = plan_memory(self.settings.memory_mb, READ_AHEAD_MAX_PIXELS, LOOK_AHEAD_WORKERS + 1)
         self.model = model if isinstance(model, LoadedModel) else load_model(model, weights_dir, device)
+        require_calibrated(self.model.card)
         self.device = device
         self.faces = FaceDetector(self.settings.min_face_size, self.settings.face_threshold, device=device)
         self.detector = Detector(self.model, device, self.settings.batch_size)

@@ -55,8 +55,14 @@ def test_average_is_the_share_weighted_mean_and_names_every_input(two_models, tm
     # Not calibrated: no metrics, no side models, never the default, and its card says so to every reader.
     assert card.metrics == {} and not card.onnx and not card.novelty and not card.default
     assert "Not calibrated" in card.limits[0]
-    # It loads like any model: its weights are verified against its own card.
+    # It loads like any model (its weights are verified against its own card), but nothing scores with it.
     assert load_model(str(out / "soup.json"), runtime="torch").card.sha256 == card.sha256
+    from dfd_lib.scan import Scanner
+
+    with pytest.raises(ModelCardError, match="has not been calibrated"):
+        Scanner(str(out / "soup.json"))
+    assert main(["scan", str(a.parent), "--model", str(out / "soup.json"), "--quiet"]) != 0
+    assert "has not been calibrated" in capsys.readouterr().err
 
 
 def test_average_refuses_other_architectures_tampered_weights_and_bad_shares(two_models, tmp_path):
@@ -101,3 +107,6 @@ def test_an_average_is_calibrated_by_epochs_zero_and_its_card_names_the_inputs(
     inputs = card.training["init"]["training"]["weight_average"]
     assert [r["sha256"] for r in inputs] == [ModelCard.read(a).sha256, ModelCard.read(b).sha256]
     assert torch.equal(_state(final / "final.json")["classifier.weight"], _state(soup)["classifier.weight"])
+    from dfd_lib.scan import Scanner
+
+    Scanner(str(final / "final.json")).close()  # calibrated: it scores

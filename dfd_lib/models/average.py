@@ -24,11 +24,21 @@ from ..errors import ModelCardError
 from .card import ModelCard
 from .checkpoint import _read_state, find_verified_card
 
-__all__ = ["average_models", "parse_share"]
+__all__ = ["average_models", "parse_share", "require_calibrated"]
 
 # Fields that must agree for two models' weights to mean the same thing (input framing may differ: the
 # calibration run decides how the average is framed).
 _MUST_MATCH = ("backbone", "input_size", "mean", "std")
+
+
+def require_calibrated(card: ModelCard) -> None:
+    """Refuse to score with a weight average that ``dfd train --epochs 0`` has not calibrated yet (ModelCardError):
+    its probabilities and threshold would be another model's."""
+    if card.training.get("weight_average") and not card.metrics:
+        raise ModelCardError(
+            f"model {card.name} is a weight average that has not been calibrated: its probabilities and threshold "
+            "would be another model's. Calibrate and measure it first: dfd train SPEC --init-from CARD --epochs 0"
+        )
 
 
 def parse_share(text: str) -> tuple[str, float]:
