@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 from ..errors import ModelCardError
 from .card import ModelCard
-from .checkpoint import _read_state, find_verified_card
+from .checkpoint import find_verified_card, read_verified_state, save_state
 
 __all__ = ["average_models", "parse_share", "require_calibrated"]
 
@@ -62,7 +62,7 @@ def average_models(
 
     ``inputs``: (card path or model name, share) pairs, at least two; each model's weights are checked against
     its card's SHA-256 and read with ``weights_only=True``. Floating-point tensors are averaged in float64 and
-    stored as float32; integer tensors (batch-norm counters) must agree or are taken from the first input.
+    stored as float32; integer tensors (batch-norm counters) are taken from the first input.
     Raises ModelCardError when the models do not share backbone, input size and normalisation, or their tensors
     differ in name or shape. Returns the new card's path.
     """
@@ -78,7 +78,7 @@ def average_models(
     record: list[dict[str, Any]] = []
     for ref, share in inputs:
         card_path, card, weights = find_verified_card(str(ref))
-        state = _read_state(card, weights)
+        state = read_verified_state(card, weights)
         if cards:
             first = cards[0]
             for f in _MUST_MATCH:
@@ -106,18 +106,9 @@ def average_models(
         )
 
     first = cards[0]
-    name = name or first.name
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    weights_path = out / f"{name}.pt"
-    torch.save({k: (v.float() if v.is_floating_point() else v) for k, v in mean.items()}, weights_path)
-    from ..media import sha256_file
-
     card = replace(
         first,
-        name=name,
-        weights_file=weights_path.name,
-        sha256=sha256_file(weights_path),
+        name=name or first.name,
         metrics={},
         training={"weight_average": record},
         limits=[
@@ -133,6 +124,4 @@ def average_models(
         description=f"weight average of {len(record)} models (not calibrated)",
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
-    card_path = out / f"{name}.json"
-    card.write(card_path)
-    return card_path
+    return save_state({k: (v.float() if v.is_floating_point() else v) for k, v in mean.items()}, card, out_dir)

@@ -75,11 +75,13 @@ class LoadedModel:
         """The classifier in eval mode, float32 (channels-last on the CPU), built once on first use."""
         with self._lock:
             if not self._built:
-                self._built.append(_build_module(self.card, _read_state(self.card, self.weights_path), self.device))
+                self._built.append(
+                    _build_module(self.card, read_verified_state(self.card, self.weights_path), self.device)
+                )
             return self._built[0]
 
 
-def _read_state(card: ModelCard, weights: Path) -> dict[str, torch.Tensor]:
+def read_verified_state(card: ModelCard, weights: Path) -> dict[str, torch.Tensor]:
     """The weights as float32 tensors: the file read once, its bytes checked against the card's SHA-256 and
     unpickled with ``weights_only=True`` (``ModelCardMismatch`` / ``ModelCardError`` otherwise)."""
     import hashlib
@@ -281,16 +283,22 @@ def save_checkpoint(module, card: ModelCard, out_dir: str | os.PathLike, half: b
 
     Returns the card path. The card's ``weights_file`` and ``sha256`` are filled in here.
     """
+    state = {
+        k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu())
+        for k, v in module.state_dict().items()
+    }
+    return save_state(state, card, out_dir)
+
+
+def save_state(state: Mapping[str, torch.Tensor], card: ModelCard, out_dir: str | os.PathLike) -> Path:
+    """Write the state dict ``state`` as ``<card.name>.pt`` and the card, with the file's name and SHA-256 filled
+    in, as ``<card.name>.json`` in ``out_dir``; returns the card path."""
     import torch
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     weights = out / f"{card.name}.pt"
-    state = {
-        k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu())
-        for k, v in module.state_dict().items()
-    }
-    torch.save(state, weights)
+    torch.save(dict(state), weights)
     final = replace(card, weights_file=weights.name, sha256=sha256_file(weights))
     card_path = out / f"{card.name}.json"
     final.write(card_path)
