@@ -27,7 +27,7 @@ def features(model_name: str, lists: dict[str, Path]) -> dict:
     import torch
 
     from dfd_lib.models.checkpoint import load_model
-    from dfd_lib.models.tta import forward_heads
+    from dfd_lib.models.tta import channels_last, forward_heads
     from dfd_lib.training.multi import crop_loader, listed_boxes
     from dfd_lib.training.spec import read_spec, table_from_lists
 
@@ -43,7 +43,7 @@ def features(model_name: str, lists: dict[str, Path]) -> dict:
         zs, fs, ss = [], [], []
         with torch.inference_mode():
             for x, _ in crop_loader(spec, rows, card, landmarks):
-                z, f, s = forward_heads(module, x.contiguous(memory_format=torch.channels_last), "none", blocks)
+                z, f, s = forward_heads(module, channels_last(x), "none", blocks)
                 zs.append(z.numpy())
                 fs.append(f.numpy())
                 ss.append(s.numpy())

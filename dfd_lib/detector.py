@@ -147,15 +147,46 @@ class Detector:
         size = self.card.input_size
         return torch.stack([to_tensor(resize_square(c, size), self.card.mean, self.card.std) for c in crops])
 
+    def views(self, crops: Sequence[np.ndarray], views: Sequence[Sequence[np.ndarray]] | None) -> list[np.ndarray]:
+        """The single crops to score for ``crops`` (face crops at the card's framing), the card's views of each face
+        in turn: ``views`` (per face, the picture cut at each of the card's ``views`` scales) where given, else
+        each crop framed again about its centre (:func:`~dfd_lib.faces.zoom_views`: black where a view is wider)."""
+        k = len(self.card.views)
+        if views is not None:
+            if len(views) != len(crops) or any(len(v) != k for v in views):
+                raise ValueError(f"expected {k} view(s) for each of {len(crops)} face(s)")
+            return [v for vs in views for v in vs]
+        if self.card.zoom_factors == (1.0,):
+            return list(crops)
+        from .faces import zoom_views
+
+        return [v for c in crops for v in zoom_views(c, self.card.input_size, self.card.zoom_factors)]
+
     def _forward(
-        self, crops: Sequence[np.ndarray], features: bool
+        self, crops: Sequence[np.ndarray], features: bool, views: Sequence[Sequence[np.ndarray]] | None = None
     ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """(raw logits (N,), pooled features (N, D) or None, the novelty statistics' block statistics (N, S) or
-        None), with the card's test-time augmentation.
+        None), with the card's test-time augmentation, each averaged over the face's views (see :meth:`views`).
 
         ONNX Runtime computes them where the model has an ONNX export (same numbers, faster);
         PyTorch otherwise.
         """
+        k = len(self.card.views)
+        z, f, st = self._forward_single(self.views(crops, views), features)
+        if k == 1:
+            return z, f, st
+
+        def mean(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else a.reshape(len(crops), k, *a.shape[1:]).mean(1)
+
+        zm = mean(z)
+        assert zm is not None
+        return zm, mean(f), mean(st)
+
+    def _forward_single(
+        self, crops: Sequence[np.ndarray], features: bool
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """:meth:`_forward` for single crops: no view averaging."""
         import torch
 
         from .models.tta import forward_heads
@@ -203,23 +234,26 @@ class Detector:
         x = x.to(self.device)
         return x.contiguous(memory_format=torch.channels_last) if self.device == "cpu" else x
 
-    def logits(self, crops: Sequence[np.ndarray]) -> np.ndarray:
-        """Raw logits, computed with the card's test-time augmentation (as its calibration was)."""
+    def logits(self, crops: Sequence[np.ndarray], views: Sequence[Sequence[np.ndarray]] | None = None) -> np.ndarray:
+        """Raw logits, computed with the card's test-time augmentation and views (as its calibration was)."""
         if len(crops) == 0:
             return np.zeros(0, dtype=np.float64)
-        return self._forward(crops, features=False)[0]
+        return self._forward(crops, False, views)[0]
 
-    def assess(self, crops: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None, list | None]:
+    def assess(
+        self, crops: Sequence[np.ndarray], views: Sequence[Sequence[np.ndarray]] | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None, list | None]:
         """(calibrated P(fake), novelty or None, [(kind, probability)] or None) per crop, from one forward pass.
 
-        Novelty and kind need the model's side files (see the card); without them they are None.
+        ``views``: per face, the card's views cut from the picture (see :meth:`views`). Novelty and kind need the
+        model's side files (see the card); without them they are None.
         """
         nov, kind = self.model.novelty, self.model.kind_head
         if nov is None and kind is None:
-            return self.predict(crops), None, None
+            return self.predict(crops, views), None, None
         if len(crops) == 0:
             return np.zeros(0), None if nov is None else np.zeros(0), None if kind is None else []
-        z, feats, stats = self._forward(crops, features=True)
+        z, feats, stats = self._forward(crops, True, views)
         assert feats is not None  # asked for with features=True
         p = self.calibrate(z)
         novelty = None
@@ -239,6 +273,6 @@ class Detector:
         z = np.clip(np.asarray(logits, dtype=np.float64) / self.card.temperature + self.card.logit_bias, -60, 60)
         return 1.0 / (1.0 + np.exp(-z))
 
-    def predict(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+    def predict(self, crops: Sequence[np.ndarray], views: Sequence[Sequence[np.ndarray]] | None = None) -> np.ndarray:
         """Calibrated P(fake) per crop."""
-        return self.calibrate(self.logits(crops))
+        return self.calibrate(self.logits(crops, views))

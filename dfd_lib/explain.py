@@ -24,6 +24,7 @@ __all__ = ["Explanation", "Explainer", "overlay"]
 class Explanation:
     heatmap: np.ndarray = field(repr=False)  # HxW float32 in [0, 1], crop resolution
     overlay: np.ndarray = field(repr=False)  # HxWx3 uint8 RGB: heatmap blended over the crop
+    # P(fake) of this one crop (the card's framing); a card with several views scores the face as their mean
     p_fake: float
     method: str = "Grad-CAM"
     target_layer: str = ""

@@ -19,6 +19,7 @@ import numpy as np
 
 from .mtcnn_cascade import detect_cascade, prepare_networks
 from .mtcnn_nets import load_mtcnn_networks
+from .preprocess import resize_square
 
 __all__ = ["FaceBox", "FaceDetector", "square_box", "cut_window", "crop_face", "scale_face"]
 
@@ -229,8 +230,27 @@ def crop_face(
 ) -> np.ndarray:
     """Square RGB crop of ``size`` x ``size``; parts outside the image are black, or with ``inside`` the window
     is kept inside the image (see :func:`square_box`)."""
-    import cv2
-
     canvas = cut_window(image, square_box(face, scale, offset_y, image.shape[:2] if inside else None))
-    interp = cv2.INTER_AREA if canvas.shape[0] > size else cv2.INTER_LINEAR
-    return cv2.resize(canvas, (size, size), interpolation=interp)
+    return resize_square(canvas, size)
+
+
+def crop_views(
+    image: np.ndarray, face: FaceBox, size: int, scales: Sequence[float], offset_y: float = 0.0, inside: bool = False
+) -> list[np.ndarray]:
+    """The face cut at each crop scale of ``scales`` (as :func:`crop_face` cuts it), ``size`` px each."""
+    return [crop_face(image, face, size, s, offset_y, inside) for s in scales]
+
+
+def zoom_window(crop: np.ndarray, factor: float) -> np.ndarray:
+    """The square window of ``factor`` x a face crop's side around its centre, at full resolution (black where it
+    runs past the crop): the framing at ``factor`` x the crop's scale, for a crop whose picture is not at hand."""
+    h, w = crop.shape[:2]
+    side = max(h, w) * factor
+    n = max(1, int(round(side)))
+    x0, y0 = int(round(w / 2.0 - side / 2.0)), int(round(h / 2.0 - side / 2.0))
+    return cut_window(crop, (x0, y0, x0 + n, y0 + n))
+
+
+def zoom_views(crop: np.ndarray, size: int, factors: Sequence[float]) -> list[np.ndarray]:
+    """A face crop framed again at each of ``factors`` x its scale (see :func:`zoom_window`), ``size`` px each."""
+    return [resize_square(zoom_window(crop, f), size) for f in factors]

@@ -21,7 +21,7 @@ from .detector import IMAGE_AGGREGATE, VIDEO_AGGREGATE, Detector, aggregate_vide
 from .errors import MediaError
 from .explain import Explainer, Explanation
 from .face_tracking import FaceTracker
-from .faces import FaceBox, FaceDetector, crop_face, scale_face
+from .faces import FaceBox, FaceDetector, crop_face, crop_views, scale_face
 from .media import (
     MEDIA_KINDS,
     DecodedImage,
@@ -314,6 +314,13 @@ class Scanner:
         c = self.model.card
         return [crop_face(image, f, c.input_size, c.crop_scale, c.crop_offset_y, c.crop_inside) for f in faces]
 
+    def _views(self, image: np.ndarray, faces: list[FaceBox]) -> list[list[np.ndarray]] | None:
+        """Per face, the card's views cut from the picture (None where the card scores the crop alone)."""
+        c = self.model.card
+        if not c.view_scales:
+            return None
+        return [crop_views(image, f, c.input_size, c.views, c.crop_offset_y, c.crop_inside) for f in faces]
+
     def _scan_image(
         self, decoded: DecodedImage, base: dict, t0: float, faces: list[FaceBox] | None = None
     ) -> FileResult:
@@ -326,7 +333,7 @@ class Scanner:
         if not faces:
             return self._fail(base, "no_face", self._no_face_message() + reduced, t0)
         crops = self._crops(image, faces)
-        scores, novelty, kinds = self.detector.assess(crops)
+        scores, novelty, kinds = self.detector.assess(crops, self._views(image, faces))
         results = tuple(
             self._face(i, None, None, scale_face(f, 1.0 / decoded.scale), float(s), crop, novelty, kinds, i)
             for i, (f, s, crop) in enumerate(zip(faces, scores, crops))
@@ -352,7 +359,14 @@ class Scanner:
             faces = tracker.detect(frame.image)
             # Only the face crops are kept until the batch is scored, never the frame: memory does not grow
             # with the video's resolution.
-            batch.append((replace(frame, image=_NO_PIXELS), faces, self._crops(frame.image, faces)))
+            batch.append(
+                (
+                    replace(frame, image=_NO_PIXELS),
+                    faces,
+                    self._crops(frame.image, faces),
+                    self._views(frame.image, faces),
+                )
+            )
             if len(batch) == _FRAME_BATCH:
                 self._video_batch(batch, faces_out, frames_out)
                 batch = []
@@ -376,14 +390,17 @@ class Scanner:
         return self._scored(base, tuple(faces_out), tuple(frames_out), score, VIDEO_AGGREGATE, msg, t0)
 
     def _video_batch(self, batch: list[tuple], faces_out: list, frames_out: list) -> None:
-        """Score the faces of a batch of (frame, faces found in it, their crops) with one classifier call."""
-        frames = [fr for fr, _, _ in batch]
+        """Score the faces of a batch of (frame, faces found in it, their crops, their views or None) with one
+        classifier call."""
+        frames = [fr for fr, _, _, _ in batch]
         crops, owners = [], []
-        for fr, faces, face_crops in batch:
+        views: list[list[np.ndarray]] = []
+        for fr, faces, face_crops, face_views in batch:
             for i, (face, crop) in enumerate(zip(faces, face_crops)):
                 crops.append(crop)
                 owners.append((fr, i, face))
-        scores, novelty, kinds = self.detector.assess(crops)
+            views += face_views or []
+        scores, novelty, kinds = self.detector.assess(crops, views if self.model.card.view_scales else None)
         per_frame: dict[int, list[float]] = {}
         for k, ((fr, i, face), crop, sc) in enumerate(zip(owners, crops, scores)):
             faces_out.append(self._face(i, fr.index, fr.time_s, face, float(sc), crop, novelty, kinds, k))

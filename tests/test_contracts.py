@@ -84,6 +84,7 @@ def _library_defaults() -> dict[tuple[str, str], object]:
         "device",
         "init_from",
         "crop_scale",
+        "view_scales",
         "weight_decay",
         "monitor_size",
         "training_data",

@@ -21,9 +21,9 @@ def _scoring_threads():
     names: list[str] = []
     real_assess = Detector.assess
 
-    def spy(self, crops):
+    def spy(self, crops, views=None):
         names.append(threading.current_thread().name)
-        return real_assess(self, crops)
+        return real_assess(self, crops, views)
 
     Detector.assess = spy  # type: ignore[method-assign]
     try:

@@ -42,6 +42,15 @@ def register(sub) -> None:
         "model that is not calibrated yet: calibrate and measure it with dfd train SPEC --init-from OUT/NAME.json "
         "--epochs 0",
     )
+    p.add_argument(
+        "--view-scales",
+        type=float,
+        nargs="+",
+        metavar="S",
+        default=None,
+        help="with --recalibrate: score each face at these crop scales, logits averaged, from now on (the card's "
+        "views); the calibration, the novelty statistics and the kind head are all fitted again on those scores",
+    )
     p.add_argument("--out", default=None, help="folder for the averaged model (with --average)")
     p.add_argument("--name", default=None, help="name of the averaged model (with --average; default: the first's)")
     p.add_argument(
@@ -125,12 +134,22 @@ def _refit(args) -> int:
     flag = "--refit-novelty" if args.refit_novelty else "--recalibrate"
     if not args.spec:
         raise DataSpecError(f"{flag} needs --spec (the data spec the model was trained on)")
+    if args.view_scales and not args.recalibrate:
+        raise DataSpecError("--view-scales goes with --recalibrate (new views mean new scores to calibrate)")
     spec = read_spec(args.spec)
     with tempfile.TemporaryDirectory() as tmp:
         if args.recalibrate:
             from ..training.multi import recalibrate
 
+            if args.view_scales:
+                from ..models.card import set_view_scales
+
+                set_view_scales(args.recalibrate, args.view_scales)
             card = recalibrate(args.recalibrate, spec, args.landmarks_dir or tmp, TqdmProgress())
+            if args.view_scales:
+                from ..training.novelty_fit import refit_novelty
+
+                card = refit_novelty(args.recalibrate, spec, args.landmarks_dir or tmp, TqdmProgress(), kinds=True)
             fit = card.metrics["calibration_fit"]
             before = fit["previous"]
             ece = ", ".join(f"{s} {v['ece']:.3f}" for s, v in card.metrics["validation_by_source"].items())

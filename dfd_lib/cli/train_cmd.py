@@ -62,6 +62,15 @@ def register(sub) -> None:
         "--crop-scale", type=float, default=d("crop_scale"), help="scanner framing: crop side / MTCNN box side"
     )
     p.add_argument(
+        "--view-scales",
+        type=float,
+        nargs="+",
+        default=d("view_scales"),
+        metavar="S",
+        help="score each face at these crop scales and average the logits (validation, calibration and, through "
+        "the card, every scan); training crops are jittered around --crop-scale whatever this says",
+    )
+    p.add_argument(
         "--crop-inside",
         action="store_true",
         help="keep each face window inside its picture (moved in from the edge, shrunk if larger than the picture) "
@@ -104,6 +113,7 @@ def run(args) -> int:
         weight_decay=args.weight_decay,
         crop_scale=args.crop_scale,
         crop_inside=args.crop_inside,
+        view_scales=tuple(args.view_scales),
         inside_share=args.inside_share,
         val_fraction=args.val_fraction,
         seed=args.seed,

@@ -16,7 +16,7 @@ from ..errors import ModelCardError
 from ..fileio import atomic_write
 from .tta import TtaMode
 
-__all__ = ["ModelCard", "REQUIRED_FIELDS"]
+__all__ = ["ModelCard", "REQUIRED_FIELDS", "set_view_scales"]
 
 REQUIRED_FIELDS = (
     "name",
@@ -51,6 +51,9 @@ class ModelCard:
     crop_offset_y: float = 0.0  # crop centre shift, in box heights (positive = down)
     crop_inside: bool = False  # the crop window is kept inside the picture (no black margin at its edges)
     tta: TtaMode = "none"  # test-time augmentation the logits (and so the calibration) are computed with
+    # framings scored per face, logits averaged: crop sides as multiples of the MTCNN box's larger side, each
+    # cut as crop_scale is (empty: crop_scale alone). Calibration, novelty and kind head are fitted on the average.
+    view_scales: tuple[float, ...] = ()
     logit_bias: float = 0.0  # calibrated P(fake) = sigmoid(logit / temperature + logit_bias)
     calibration_rule: str = ""
     threshold_rule: str = ""
@@ -83,6 +86,7 @@ class ModelCard:
             kwargs["mean"] = tuple(float(x) for x in data["mean"])
             kwargs["std"] = tuple(float(x) for x in data["std"])
             kwargs["input_size"] = int(data["input_size"])
+            kwargs["view_scales"] = tuple(float(x) for x in (data.get("view_scales") or ()))
             for k in ("crop_scale", "temperature", "threshold", "crop_offset_y", "logit_bias"):
                 if k in kwargs:
                     kwargs[k] = float(kwargs[k])
@@ -104,6 +108,10 @@ class ModelCard:
             problems.append(f"input_size {self.input_size} is too small")
         if not (0.3 <= self.crop_scale <= 4.0):
             problems.append(f"crop_scale {self.crop_scale} must be between 0.3 and 4")
+        if len(self.view_scales) > 9 or len(set(self.view_scales)) != len(self.view_scales):
+            problems.append("view_scales must be at most 9 different crop scales")
+        if any(not (0.3 <= v <= 4.0) for v in self.view_scales):
+            problems.append(f"view_scales {list(self.view_scales)} must each be between 0.3 and 4")
         from .tta import TTA_MODES
 
         if self.tta not in TTA_MODES:
@@ -122,6 +130,16 @@ class ModelCard:
         if problems:
             raise ModelCardError(f"{source}: invalid model card: " + "; ".join(problems))
 
+    @property
+    def views(self) -> tuple[float, ...]:
+        """The crop scales each face is scored at (its logits averaged): ``view_scales``, else ``crop_scale``."""
+        return self.view_scales or (self.crop_scale,)
+
+    @property
+    def zoom_factors(self) -> tuple[float, ...]:
+        """The views as multiples of ``crop_scale``: how a crop already framed at ``crop_scale`` is framed again."""
+        return tuple(v / self.crop_scale for v in self.views)
+
     @classmethod
     def read(cls, path: str | Path) -> "ModelCard":
         path = Path(path)
@@ -137,6 +155,7 @@ class ModelCard:
         d = asdict(self)
         d["mean"] = list(self.mean)
         d["std"] = list(self.std)
+        d["view_scales"] = list(self.view_scales)
         return d
 
     def write(self, path: str | Path) -> None:
@@ -152,4 +171,18 @@ class ModelCard:
         parts.append(f"threshold {self.threshold:.3f}")
         if self.tta != "none":
             parts.append(f"test-time {self.tta}")
+        if len(self.view_scales) > 1:
+            parts.append(f"{len(self.view_scales)} framings averaged")
         return ", ".join(parts)
+
+
+def set_view_scales(card_path: str | Path, scales) -> ModelCard:
+    """Rewrite a card to score each face at ``scales`` (its views). Its calibration, novelty statistics and kind
+    head were fitted on other scores: fit them again (``dfd models --recalibrate CARD --view-scales ...`` does)."""
+    from dataclasses import replace
+
+    card = ModelCard.read(card_path)
+    new = replace(card, view_scales=tuple(float(s) for s in scales))
+    new.validate(str(card_path))
+    new.write(card_path)
+    return new

@@ -49,6 +49,9 @@ class TrainConfig:
     inside_share: float | None = None
     h264: bool = True  # the H.264 degradation (PyAV); off: JPEG in its place, for a machine without PyAV
     tta: TtaMode = "hflip"  # test-time augmentation for validation, calibration and (via the card) scanning
+    # framings scored per face and averaged (crop scales; empty: crop_scale alone), in validation, calibration and
+    # (via the card) scanning; training crops are jittered around crop_scale whatever this says
+    view_scales: tuple[float, ...] = ()
     training_data: str = ""
     data_terms: str = ""
     limits: list[str] = field(default_factory=list)
@@ -80,6 +83,9 @@ class TrainConfig:
             problems.append(f"inside_share must lie in [0, 1], not {self.inside_share}")
         if not self.crop_scale > 0:
             problems.append(f"crop_scale must be positive, not {self.crop_scale}")
+        self.view_scales = tuple(float(v) for v in self.view_scales)
+        if any(not 0.3 <= v <= 4.0 for v in self.view_scales) or len(set(self.view_scales)) != len(self.view_scales):
+            problems.append(f"view_scales {list(self.view_scales)} must be different crop scales between 0.3 and 4")
         if self.device != "auto" and self.device != "cpu" and not self.device.startswith("cuda"):
             problems.append(f"device {self.device!r} is not auto, cpu, cuda or cuda:N")
         if problems:

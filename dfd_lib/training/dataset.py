@@ -118,6 +118,7 @@ class CropDataset:
         h264: bool = True,
         crop_inside: bool = False,
         inside_share: float | None = None,
+        view_scales: tuple[float, ...] = (),
     ):
         self.root = Path(root)
         self.samples = samples
@@ -130,6 +131,7 @@ class CropDataset:
         self.h264 = h264
         self.crop_inside = crop_inside
         self.inside_share = float(crop_inside) if inside_share is None else float(inside_share)
+        self.view_scales = tuple(view_scales)  # scoring (train=False): each item is these framings, (K, 3, H, W)
         if not 0.0 <= self.inside_share <= 1.0:
             raise ValueError(f"inside_share must lie in [0, 1], not {inside_share}")
 
@@ -167,8 +169,24 @@ class CropDataset:
                     self._inside(rng),
                 )
             img = augment(img, self.size, rng, self.h264)
+        elif self.view_scales:
+            views = torch.stack([to_tensor(v, self.mean, self.std) for v in self._views(img, s)])
+            return views, torch.tensor(float(s.label))
         else:
             if s.framing == "pipeline":
                 img = frame_box(img, self.landmarks[s.path][0], self.crop_scale, self.crop_offset_y, self.crop_inside)
             img = resize_square(img, self.size)
         return to_tensor(img, self.mean, self.std), torch.tensor(float(s.label))
+
+    def _views(self, img: np.ndarray, s: Sample) -> list[np.ndarray]:
+        """The sample framed at each of ``view_scales``: cut from its box, or (a crop framed as given) zoomed about
+        its centre by each scale over ``crop_scale``."""
+        from ..faces import zoom_views
+
+        if s.framing != "pipeline":
+            return zoom_views(img, self.size, [v / self.crop_scale for v in self.view_scales])
+        box = self.landmarks[s.path][0]
+        return [
+            resize_square(frame_box(img, box, v, self.crop_offset_y, self.crop_inside), self.size)
+            for v in self.view_scales
+        ]

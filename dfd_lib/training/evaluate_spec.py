@@ -79,7 +79,7 @@ def evaluate_spec(
 def _score_crops(spec, rows, scanner, landmarks_dir, problems, progress):
     import torch
 
-    from ..models.tta import forward_heads
+    from ..models.tta import channels_last, forward_heads
     from .multi import crop_loader, prepare_sources
 
     from .multi import BOX_COLUMNS, listed_boxes
@@ -104,7 +104,7 @@ def _score_crops(spec, rows, scanner, landmarks_dir, problems, progress):
     blocks = model.novelty.blocks if model.novelty is not None else ()
     with torch.inference_mode():
         for x, _ in loader:
-            z, f, st = forward_heads(model.module, x.contiguous(memory_format=torch.channels_last), c.tta, blocks)
+            z, f, st = forward_heads(model.module, channels_last(x), c.tta, blocks)
             zs.append(z.numpy())
             if model.novelty is not None:
                 nov.append(model.novelty.score((st if blocks else f).numpy()))

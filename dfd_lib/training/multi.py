@@ -160,8 +160,10 @@ def spec_crops(
     crop_scale: float,
     crop_offset_y: float,
     crop_inside: bool = False,
+    view_scales: tuple[float, ...] = (),
 ) -> CropDataset:
-    """``rows``' face crops for scoring (no augmentation), in row order, each source framed as the spec says."""
+    """``rows``' face crops for scoring (no augmentation), in row order, each source framed as the spec says (with
+    ``view_scales``: each item the face framed at each of those scales)."""
     return CropDataset(
         "/",
         spec_samples(spec, rows),
@@ -173,6 +175,7 @@ def spec_crops(
         crop_scale=crop_scale,
         crop_offset_y=crop_offset_y,
         crop_inside=crop_inside,
+        view_scales=view_scales,
     )
 
 
@@ -190,6 +193,7 @@ def crop_loader(spec: DataSpec, rows: pd.DataFrame, card, landmarks: dict, batch
         card.crop_scale,
         card.crop_offset_y,
         card.crop_inside,
+        card.view_scales,
     )
     return torch.utils.data.DataLoader(
         cast("torch.utils.data.Dataset", ds),  # map-style by duck typing; the stub wants the base class
@@ -214,11 +218,12 @@ def score_table(
     progress: Progress | None = None,
     label: str = "scoring",
     crop_inside: bool = False,
+    view_scales: tuple[float, ...] = (),
 ) -> np.ndarray:
     """Logits for ``rows`` as crops, each source framed as its spec says (the scanner's framing)."""
     from .train import predict_logits
 
-    ds = spec_crops(spec, rows, landmarks, size, mean, std, crop_scale, crop_offset_y, crop_inside)
+    ds = spec_crops(spec, rows, landmarks, size, mean, std, crop_scale, crop_offset_y, crop_inside, view_scales)
     prog = ensure_progress(progress)
     prog.start(len(ds), label)
     z = predict_logits(model, ds, 64, device, progress=prog, tta=tta)
@@ -275,7 +280,16 @@ def train_spec(cfg, progress: Progress | None = None) -> Path:
         [d.sample(n=min(len(d), per), random_state=0) for _, d in held.groupby("source")], ignore_index=True
     )
     mon_ds = spec_crops(
-        spec, mon, landmarks, cfg.input_size, bb.mean, bb.std, cfg.crop_scale, cfg.crop_offset_y, cfg.crop_inside
+        spec,
+        mon,
+        landmarks,
+        cfg.input_size,
+        bb.mean,
+        bb.std,
+        cfg.crop_scale,
+        cfg.crop_offset_y,
+        cfg.crop_inside,
+        cfg.view_scales,
     )
 
     def epoch_dataset(epoch: int, n: int) -> CropDataset:
@@ -345,8 +359,9 @@ def recalibrate(
         card.tta,
         progress,
     )
-    z_cal = score_table(spec, cal, *args, label="scoring calibration rows", crop_inside=card.crop_inside)
-    z_val = score_table(spec, val, *args, label="scoring held-out rows", crop_inside=card.crop_inside)
+    framing = card.crop_inside, card.view_scales
+    z_cal = score_table(spec, cal, *args, "scoring calibration rows", *framing)
+    z_val = score_table(spec, val, *args, "scoring held-out rows", *framing)
     temperature, bias, threshold, metrics = calibrate_sources(z_cal, cal, z_val, val, spec.max_fpr)
     metrics["calibration_fit"]["previous"] = {
         "temperature": card.temperature,
@@ -385,8 +400,9 @@ def _finish(cfg, spec: DataSpec, model, bb, table, landmarks, dropped, history, 
         cfg.tta,
         progress,
     )
-    z_cal = score_table(spec, cal, *args, label="scoring calibration rows", crop_inside=cfg.crop_inside)
-    z_val = score_table(spec, val, *args, label="scoring held-out rows", crop_inside=cfg.crop_inside)
+    framing = cfg.crop_inside, cfg.view_scales
+    z_cal = score_table(spec, cal, *args, "scoring calibration rows", *framing)
+    z_val = score_table(spec, val, *args, "scoring held-out rows", *framing)
     np.savez(Path(cfg.out) / "val_logits.npz", calib=z_cal, val=z_val)
     temperature, bias, threshold, metrics = calibrate_sources(z_cal, cal, z_val, val, spec.max_fpr)
     metrics["no_face_dropped"] = dropped

@@ -45,7 +45,7 @@ def features_for_rows(
     the scanner frames faces."""
     import torch
 
-    from ..models.tta import forward_heads
+    from ..models.tta import channels_last, forward_heads
     from .multi import crop_loader
 
     c = loaded.card
@@ -55,7 +55,7 @@ def features_for_rows(
     out, stats = [], []
     with torch.inference_mode():
         for x, _ in loader:
-            _, f, st = forward_heads(loaded.module, x.contiguous(memory_format=torch.channels_last), c.tta, blocks)
+            _, f, st = forward_heads(loaded.module, channels_last(x), c.tta, blocks)
             out.append(f.numpy())
             if st is not None:
                 stats.append(st.numpy())
@@ -157,10 +157,12 @@ def refit_novelty(
     progress: Progress | None = None,
     blocks: tuple[int, ...] = NOVELTY_BLOCKS,
     k: int = NOVELTY_K,
+    kinds: bool = False,
 ) -> ModelCard:
-    """Fit the novelty statistics of a trained model again (its kind head is kept), from its card's calibration and
-    held-out lists and a sample of the spec's training rows (face boxes found or read from ``cache_dir``); its ONNX
-    export, if it has one, is made again so that it gives what the statistics read."""
+    """Fit the novelty statistics of a trained model again (its kind head is kept, or with ``kinds`` fitted again),
+    from its card's calibration and held-out lists and a sample of the spec's training rows (face boxes found or
+    read from ``cache_dir``); its ONNX export, if it has one, is made again so that it gives what the statistics
+    read."""
     from ..models.card import ModelCard as Card
     from .multi import listed_rows as card_lists
     from .multi import prepare_sources
@@ -181,7 +183,7 @@ def refit_novelty(
     # The lists record the box each of their crops was cut from: the same framing as the card's figures.
     landmarks |= boxes
     rows = pd.concat([usable, listed_rows], ignore_index=True)
-    attach_novelty(card_path, spec, rows, landmarks, progress=progress, blocks=blocks, k=k, kinds=False)
+    attach_novelty(card_path, spec, rows, landmarks, progress=progress, blocks=blocks, k=k, kinds=kinds)
     if card.onnx:
         from ..models.onnx_runtime import attach_onnx
 

@@ -54,7 +54,7 @@ def predict_logits(
 ) -> np.ndarray:
     import torch
 
-    from ..models.tta import forward_logits
+    from ..models.tta import channels_last, forward_logits
 
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
     prog = ensure_progress(progress)
@@ -62,7 +62,7 @@ def predict_logits(
     model.eval()
     with torch.inference_mode():
         for x, _ in loader:
-            x = x.to(device).contiguous(memory_format=torch.channels_last)
+            x = channels_last(x.to(device))
             out.append(forward_logits(model, x, tta).cpu().numpy())
             prog.advance(len(x))
     return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
@@ -122,7 +122,16 @@ def train(cfg: TrainConfig, progress: Progress | None = None) -> Path:
     model = build_model(cfg, bb, device)
     val_all = pd_concat(calib_df, report_df)
     mon = val_all.sample(n=min(cfg.monitor_size, len(val_all)), random_state=0)
-    mon_ds = CropDataset(cfg.data, _samples(mon), cfg.input_size, bb.mean, bb.std, train=False)
+    mon_ds = CropDataset(
+        cfg.data,
+        _samples(mon),
+        cfg.input_size,
+        bb.mean,
+        bb.std,
+        train=False,
+        crop_scale=cfg.crop_scale,
+        view_scales=cfg.view_scales,
+    )
 
     def epoch_dataset(epoch: int, n: int) -> CropDataset:
         rng = np.random.default_rng([cfg.seed, epoch])
@@ -275,6 +284,7 @@ def card_basics(cfg: TrainConfig, bb) -> dict:
         "crop_offset_y": cfg.crop_offset_y,
         "crop_inside": cfg.crop_inside,
         "tta": cfg.tta,
+        "view_scales": list(cfg.view_scales),
     }
 
 
@@ -338,7 +348,17 @@ def recalibrate_run(
 
         loaded = load_model(str(card_path))
         logits = _score_halves(
-            data, loaded.module, halves[0], halves[1], card.input_size, card.mean, card.std, "cpu", tta, progress
+            data,
+            loaded.module,
+            halves[0],
+            halves[1],
+            card.input_size,
+            card.mean,
+            card.std,
+            "cpu",
+            tta,
+            progress,
+            views=(card.crop_scale, card.view_scales),
         )
         np.savez(run / "val_logits.npz", calib=logits["calib"], val=logits["val"])
     else:
@@ -360,11 +380,16 @@ def recalibrate_run(
     return new
 
 
-def _score_halves(data, model, calib_df, report_df, input_size, mean, std, device, tta, progress) -> dict:
+def _score_halves(
+    data, model, calib_df, report_df, input_size, mean, std, device, tta, progress, views=(0.70, ())
+) -> dict:
+    """Logits of the calibration and held-out halves; ``views`` (crop scale, view scales) as the card's."""
     prog = ensure_progress(progress)
     logits = {}
     for name, d in (("calib", calib_df), ("val", report_df)):
-        ds = CropDataset(data, _samples(d), input_size, mean, std, train=False)
+        ds = CropDataset(
+            data, _samples(d), input_size, mean, std, train=False, crop_scale=views[0], view_scales=views[1]
+        )
         prog.start(len(ds), f"scoring {name}")
         logits[name] = predict_logits(model, ds, 64, device, progress=prog, tta=tta)
         prog.close()
@@ -373,7 +398,17 @@ def _score_halves(data, model, calib_df, report_df, input_size, mean, std, devic
 
 def _finish(cfg, model, bb, calib_df, report_df, history, device, progress) -> Path:
     logits = _score_halves(
-        cfg.data, model, calib_df, report_df, cfg.input_size, bb.mean, bb.std, device, cfg.tta, progress
+        cfg.data,
+        model,
+        calib_df,
+        report_df,
+        cfg.input_size,
+        bb.mean,
+        bb.std,
+        device,
+        cfg.tta,
+        progress,
+        views=(cfg.crop_scale, cfg.view_scales),
     )
     y_cal, y_val = calib_df["label"].to_numpy(), report_df["label"].to_numpy()
     temperature, bias, threshold, metrics = _calibrate(logits, y_cal, y_val)
