@@ -25,7 +25,7 @@ from video_fpr import ROOT, SHARED, validation_faces
 
 def main() -> None:
     from dfd_lib.detector import Detector
-    from dfd_lib.faces import FaceDetector, crop_face
+    from dfd_lib.faces import FaceDetector, crop_face, crop_views
     from dfd_lib.models.checkpoint import load_model
     from dfd_lib.training.metrics import roc_auc
 
@@ -52,9 +52,16 @@ def main() -> None:
                 alone, placed = fd.detect(im), fd.detect(frame)
                 if not (alone and placed):
                     continue
-                crops = [crop_face(im, alone[0], card.input_size, card.crop_scale, card.crop_offset_y)]
-                crops += [crop_face(frame, placed[0], card.input_size, s, card.crop_offset_y) for s in a.scales]
-                p = det.predict(crops)
+                # each window with the card's views about it (a card with view_scales scores several framings)
+                cuts = [(im, alone[0], card.crop_scale)] + [(frame, placed[0], s) for s in a.scales]
+                crops = [crop_face(pic, f, card.input_size, s, card.crop_offset_y) for pic, f, s in cuts]
+                views = [
+                    crop_views(
+                        pic, f, card.input_size, [v * s / card.crop_scale for v in card.views], card.crop_offset_y
+                    )
+                    for pic, f, s in cuts
+                ]
+                p = det.predict(crops, views)
                 rows.append(
                     {
                         "source": source,

@@ -44,11 +44,11 @@ def baseline(paths: list[Path]) -> float:
     return time.perf_counter() - t0
 
 
-def ours(paths: list[Path], gradcam: bool) -> tuple[float, int]:
+def ours(paths: list[Path], gradcam: bool, weights_dir: Path | None = None) -> tuple[float, int]:
     from dfd_lib.scan import Scanner
 
     t0 = time.perf_counter()
-    s = Scanner()
+    s = Scanner(weights_dir=weights_dir)
     n_faces = 0
     for r in s.scan(paths):
         n_faces += len(r.faces)
@@ -59,8 +59,9 @@ def ours(paths: list[Path], gradcam: bool) -> tuple[float, int]:
     return time.perf_counter() - t0, n_faces
 
 
-def measure(n_photos: int = 24, n_crops: int = 8, repeat: int = 2, log=print) -> dict:
-    """Images per second of the baseline and of ours (without and with Grad-CAM), best of ``repeat`` runs."""
+def measure(n_photos: int = 24, n_crops: int = 8, repeat: int = 2, log=print, other: Path | None = None) -> dict:
+    """Images per second of the baseline and of ours (without and with Grad-CAM), best of ``repeat`` runs; with
+    ``other`` (a weights folder) also ours with the default model found there, in the same runs."""
     with tempfile.TemporaryDirectory() as d:
         paths = make_images(Path(d), n_photos) + make_crops(Path(d), n_crops)
         ours(paths[:2], False)  # warm-up: imports, first-call allocations
@@ -70,12 +71,15 @@ def measure(n_photos: int = 24, n_crops: int = 8, repeat: int = 2, log=print) ->
             tb = baseline(paths)
             to, nf = ours(paths, False)
             tg, _ = ours(paths, True)
-            rows.append((tb, to, tg))
+            tx = ours(paths, False, other)[0] if other else float("nan")
+            rows.append((tb, to, tg, tx))
             log(
                 f"run {rep + 1}: baseline {n / tb:.2f} img/s | ours {n / to:.2f} img/s ({nf} faces) | ours+Grad-CAM {n / tg:.2f} img/s"
+                + (f" | {other} {n / tx:.2f} img/s" if other else "")
             )
-    tb, to, tg = (min(c) for c in zip(*rows))
-    return {
+    tb, to, tg, tx = (min(c) for c in zip(*rows))
+    extra = {"other_img_s": n / tx, "ratio_other": tb / tx} if other else {}
+    return extra | {
         "images": n,
         "baseline_img_s": n / tb,
         "ours_img_s": n / to,
@@ -92,8 +96,9 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=24, help="photos (640x480 to 1600x1200, one face each)")
     ap.add_argument("--crops", type=int, default=8, help="tight face crops (160-400 px, as profile pictures come)")
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--other", type=Path, help="a weights folder: also time the default model found there")
     a = ap.parse_args()
-    m = measure(a.n, a.crops, a.repeat)
+    m = measure(a.n, a.crops, a.repeat, other=a.other)
     n = m["images"]
     print(
         f"\n{n} images ({a.n} photos, {a.crops} face crops), {torch.get_num_threads()} threads, best of {a.repeat} (model loading included in every figure)"
@@ -105,6 +110,10 @@ def main() -> None:
     print(
         f"ours with Grad-CAM on every face:                                   {m['ours_gradcam_img_s']:6.2f} img/s   ratio {m['ratio_gradcam']:.2f}x"
     )
+    if a.other:
+        print(
+            f"ours with the default model of {a.other}: {m['other_img_s']:6.2f} img/s   ratio {m['ratio_other']:.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -146,10 +146,6 @@ def _refit(args) -> int:
 
                 set_view_scales(args.recalibrate, args.view_scales)
             card = recalibrate(args.recalibrate, spec, args.landmarks_dir or tmp, TqdmProgress())
-            if args.view_scales:
-                from ..training.novelty_fit import refit_novelty
-
-                card = refit_novelty(args.recalibrate, spec, args.landmarks_dir or tmp, TqdmProgress(), kinds=True)
             fit = card.metrics["calibration_fit"]
             before = fit["previous"]
             ece = ", ".join(f"{s} {v['ece']:.3f}" for s, v in card.metrics["validation_by_source"].items())
@@ -159,13 +155,20 @@ def _refit(args) -> int:
                 f"{card.threshold:.3f} (source weight power {fit['source_weight_power']:g}); held-out ECE: {ece}. "
                 f"Figures through the whole pipeline were removed from the card: measure them again with dfd eval"
             )
-            return 0
+            if not args.view_scales:
+                return 0
         from ..training.novelty_fit import refit_novelty
 
-        card = refit_novelty(args.refit_novelty, spec, args.landmarks_dir or tmp, TqdmProgress())
+        # new views give new features: the kind head is fitted again with the novelty statistics
+        card_path = args.refit_novelty or args.recalibrate
+        kinds = bool(args.view_scales)
+        card = refit_novelty(card_path, spec, args.landmarks_dir or tmp, TqdmProgress(), kinds=kinds)
     nov = card.novelty
     rates = ", ".join(f"{s} {v:.1%}" for s, v in nov["flagged_share_validation_by_source"].items())
     print(
         f"{card.name}: novelty threshold {nov['threshold']:.2f} on {nov['features']}; held-out faces flagged: {rates}"
     )
+    if card.kind_head.get("validation_held_out_fakes"):
+        named = ", ".join(f"{k} {v['named_right']:.0%}" for k, v in card.kind_head["validation_held_out_fakes"].items())
+        print(f"{card.name}: kind head refitted; held-out fakes named right: {named}")
     return 0

@@ -201,7 +201,8 @@ def load_spec(spec: DataSpec) -> pd.DataFrame:
 
 
 def table_from_lists(spec: DataSpec, csv_path: str | Path) -> pd.DataFrame:
-    """Rows of a shipped file list (``source,path,label[,method,group]``), resolved against the spec's roots."""
+    """Rows of a shipped file list (``source,path,label[,method,group]``), resolved against the spec's roots, with
+    each row's ``kind`` as the spec names it (real, or the kind of manipulation)."""
     df = pd.read_csv(csv_path, dtype=str)
     if not {"source", "path", "label"} <= set(df.columns):
         raise DataError(f"{csv_path} needs columns source,path,label (a multi-source file list)")
@@ -213,4 +214,9 @@ def table_from_lists(spec: DataSpec, csv_path: str | Path) -> pd.DataFrame:
         df["method"] = df["label"].map({0: "real", 1: "fake"})
     if "group" not in df:
         df["group"] = df["path"]
+    kinds = {s.name: s for s in spec.sources}
+    df["kind"] = [
+        "real" if y == 0 else kinds[s].method_kinds.get(m, kinds[s].kind)
+        for s, y, m in zip(df["source"], df["label"], df["method"])
+    ]
     return df
