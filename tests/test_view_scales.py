@@ -160,3 +160,15 @@ def test_video_frames_are_scored_on_the_same_views(view_weights, tiny_weights, e
     b = {(f.frame_index, f.face_index): f.p_fake for f in alone.faces}
     assert a.keys() == b.keys() and len(a) >= 2
     assert any(abs(a[k] - b[k]) > 1e-4 for k in a)
+
+
+def test_views_are_set_only_with_a_recalibration(view_weights, capsys):
+    """New views without new calibration would give scores the card's threshold was not chosen for."""
+    from dfd_lib.cli import main
+
+    card = str(view_weights / "tiny-test-model.json")
+    for argv in (["models", "--view-scales", "0.7"], ["models", "--refit-novelty", card, "--view-scales", "0.7"]):
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert "--view-scales goes with --recalibrate" in err and "Traceback" not in err
+    assert json.loads((view_weights / "tiny-test-model.json").read_text())["view_scales"] == list(SCALES)

@@ -67,6 +67,10 @@ def run(args) -> int:
     from ..errors import DfdError
     from ..models import ModelCard, list_cards
 
+    if args.view_scales and not args.recalibrate:
+        from ..errors import ModelCardError
+
+        raise ModelCardError("--view-scales goes with --recalibrate CARD (new views mean new scores to calibrate)")
     if args.refit_novelty or args.recalibrate:
         return _refit(args)
     if args.average:
@@ -134,8 +138,6 @@ def _refit(args) -> int:
     flag = "--refit-novelty" if args.refit_novelty else "--recalibrate"
     if not args.spec:
         raise DataSpecError(f"{flag} needs --spec (the data spec the model was trained on)")
-    if args.view_scales and not args.recalibrate:
-        raise DataSpecError("--view-scales goes with --recalibrate (new views mean new scores to calibrate)")
     spec = read_spec(args.spec)
     with tempfile.TemporaryDirectory() as tmp:
         if args.recalibrate:
