@@ -344,6 +344,22 @@ def test_train_on_a_spec_records_per_source_metrics_and_eval_reproduces_them(sou
     for src, want in recal["metrics"]["validation_by_source"].items():
         assert got["by_source"][src]["ece"] == pytest.approx(want["ece"], abs=1e-3), src
 
+    # Moving the card to several framings per face fits calibration, novelty and kind head again on their average,
+    # and dfd eval reproduces the figures it records.
+    spec_arg = ["--spec", str(sources / "spec.yaml")]
+    assert (
+        main(["models", "--recalibrate", str(out / "tiny-multi.json"), *spec_arg, "--view-scales", "0.6", "0.7"]) == 0
+    )
+    moved = json.loads((out / "tiny-multi.json").read_text())
+    assert moved["view_scales"] == [0.6, 0.7] and moved["sha256"] == recal["sha256"]
+    assert set(moved["kind_head"]["validation_held_out_fakes"]) == {"swap", "synthetic"}
+    assert _load("tiny-multi", weights_dir=out, runtime="onnx").novelty is not None  # side files match the card
+    got = _eval_crops(sources, out, tmp_path / "eval_views.json")
+    assert got["threshold"] == pytest.approx(moved["threshold"])
+    for src, want in moved["metrics"]["validation_by_source"].items():
+        assert got["by_source"][src]["ece"] == pytest.approx(want["ece"], abs=1e-3), src
+    assert not [f for f in out.iterdir() if f.is_dir() and f.name.startswith("tmp")]  # the working copy is gone
+
     # An altered novelty file makes the model refuse to load.
     from dfd_lib.errors import ModelCardMismatch
     from dfd_lib.models.checkpoint import load_model

@@ -18,12 +18,11 @@ SCALES = (0.62, 0.70, 0.78)
 @pytest.fixture(scope="module")
 def view_weights(tiny_weights, tmp_path_factory):
     """A copy of the tiny test model whose card scores each face at three crop scales."""
-    from dfd_lib.models.card import set_view_scales
-
     out = tmp_path_factory.mktemp("view_weights")
     for f in tiny_weights.iterdir():
         shutil.copy(f, out / f.name)
-    set_view_scales(out / "tiny-test-model.json", SCALES)
+    card = out / "tiny-test-model.json"
+    card.write_text(json.dumps(json.loads(card.read_text()) | {"view_scales": list(SCALES)}))
     return out
 
 

@@ -144,10 +144,13 @@ def _refit(args) -> int:
             from ..training.multi import recalibrate
 
             if args.view_scales:
-                from ..models.card import set_view_scales
+                from ..training.novelty_fit import move_to_views
 
-                set_view_scales(args.recalibrate, args.view_scales)
-            card = recalibrate(args.recalibrate, spec, args.landmarks_dir or tmp, TqdmProgress())
+                card = move_to_views(
+                    args.recalibrate, spec, args.view_scales, args.landmarks_dir or tmp, TqdmProgress()
+                )
+            else:
+                card = recalibrate(args.recalibrate, spec, args.landmarks_dir or tmp, TqdmProgress())
             fit = card.metrics["calibration_fit"]
             before = fit["previous"]
             ece = ", ".join(f"{s} {v['ece']:.3f}" for s, v in card.metrics["validation_by_source"].items())
@@ -159,12 +162,10 @@ def _refit(args) -> int:
             )
             if not args.view_scales:
                 return 0
-        from ..training.novelty_fit import refit_novelty
+        else:
+            from ..training.novelty_fit import refit_novelty
 
-        # new views give new features: the kind head is fitted again with the novelty statistics
-        card_path = args.refit_novelty or args.recalibrate
-        kinds = bool(args.view_scales)
-        card = refit_novelty(card_path, spec, args.landmarks_dir or tmp, TqdmProgress(), kinds=kinds)
+            card = refit_novelty(args.refit_novelty, spec, args.landmarks_dir or tmp, TqdmProgress())
     nov = card.novelty
     rates = ", ".join(f"{s} {v:.1%}" for s, v in nov["flagged_share_validation_by_source"].items())
     print(

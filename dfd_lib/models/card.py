@@ -16,7 +16,7 @@ from ..errors import ModelCardError
 from ..fileio import atomic_write
 from .tta import TtaMode
 
-__all__ = ["ModelCard", "REQUIRED_FIELDS", "set_view_scales"]
+__all__ = ["ModelCard", "REQUIRED_FIELDS"]
 
 REQUIRED_FIELDS = (
     "name",
@@ -174,15 +174,3 @@ class ModelCard:
         if len(self.view_scales) > 1:
             parts.append(f"{len(self.view_scales)} framings averaged")
         return ", ".join(parts)
-
-
-def set_view_scales(card_path: str | Path, scales) -> ModelCard:
-    """Rewrite a card to score each face at ``scales`` (its views). Its calibration, novelty statistics and kind
-    head were fitted on other scores: fit them again (``dfd models --recalibrate CARD --view-scales ...`` does)."""
-    from dataclasses import replace
-
-    card = ModelCard.read(card_path)
-    new = replace(card, view_scales=tuple(float(s) for s in scales))
-    new.validate(str(card_path))
-    new.write(card_path)
-    return new

@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import os
+
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,7 +25,7 @@ from ..models.novelty import NOVELTY_RULE, fit_novelty
 from ..progress import Progress, ensure_progress
 from .spec import DataSpec
 
-__all__ = ["features_for_rows", "attach_novelty", "refit_novelty", "NOVELTY_BLOCKS"]
+__all__ = ["features_for_rows", "attach_novelty", "refit_novelty", "move_to_views", "NOVELTY_BLOCKS"]
 
 
 # The novelty statistics read block 3's channel statistics (see dfd_lib.models.novelty for the measurement),
@@ -189,6 +191,38 @@ def refit_novelty(
 
         attach_onnx(card_path)
     return Card.read(card_path)
+
+
+def move_to_views(
+    card_path: str | Path, spec: DataSpec, scales, cache_dir: str | Path, progress: Progress | None = None
+) -> ModelCard:
+    """Move a trained model's card to new views (``view_scales``): calibration and threshold, novelty statistics and
+    kind head are all fitted again on the averaged scores (weights unchanged).
+
+    The work is done on a copy of the model's files; the originals are replaced only once everything is fitted (the
+    card last), so a failure leaves the card as it was, never new views with an old calibration."""
+    import shutil
+    import tempfile
+
+    from ..models.card import ModelCard as Card
+    from .multi import recalibrate
+
+    card_path = Path(card_path)
+    card = Card.read(card_path)
+    new = replace(card, view_scales=tuple(float(v) for v in scales))
+    new.validate(str(card_path))
+    with tempfile.TemporaryDirectory(dir=card_path.parent) as tmp:
+        work = Path(tmp)
+        for f in card_path.parent.glob(f"{card.name}.*"):
+            if f.is_file():
+                shutil.copy2(f, work / f.name)
+        new.write(work / card_path.name)
+        recalibrate(work / card_path.name, spec, cache_dir, progress)
+        done = refit_novelty(work / card_path.name, spec, cache_dir, progress, kinds=True)
+        for f in sorted(work.iterdir(), key=lambda f: f.name == card_path.name):  # the card last
+            if f.name == card_path.name or f.suffix in (".npz", ".onnx"):
+                os.replace(f, card_path.parent / f.name)
+    return done
 
 
 def _fit_kinds(
