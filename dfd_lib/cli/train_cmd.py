@@ -71,6 +71,20 @@ def register(sub) -> None:
         "the card, every scan); training crops are jittered around --crop-scale whatever this says",
     )
     p.add_argument(
+        "--teacher",
+        metavar="CARD",
+        default=d("teacher"),
+        help="distil from this model (a card or a name): its logit averaged over its framings is a soft target of "
+        "every training image that is not a pseudo-fake, so that one framing learns to answer as all of them do",
+    )
+    p.add_argument(
+        "--teacher-weight",
+        type=float,
+        default=d("teacher_weight"),
+        metavar="W",
+        help="weight of the teacher's soft target against the label (default %(default)s)",
+    )
+    p.add_argument(
         "--crop-inside",
         action="store_true",
         help="keep each face window inside its picture (moved in from the edge, shrunk if larger than the picture) "
@@ -114,6 +128,8 @@ def run(args) -> int:
         crop_scale=args.crop_scale,
         crop_inside=args.crop_inside,
         view_scales=tuple(args.view_scales),
+        teacher=args.teacher,
+        teacher_weight=args.teacher_weight,
         inside_share=args.inside_share,
         val_fraction=args.val_fraction,
         seed=args.seed,

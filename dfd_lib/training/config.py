@@ -52,6 +52,10 @@ class TrainConfig:
     # framings scored per face and averaged (crop scales; empty: crop_scale alone), in validation, calibration and
     # (via the card) scanning; training crops are jittered around crop_scale whatever this says
     view_scales: tuple[float, ...] = ()
+    # a model card (multi-source specs only) whose view-averaged logit is a second, soft target of every training
+    # image that is not a pseudo-fake (see training.distill), with this weight against the label
+    teacher: str | None = None
+    teacher_weight: float = 0.5
     training_data: str = ""
     data_terms: str = ""
     limits: list[str] = field(default_factory=list)
@@ -86,6 +90,10 @@ class TrainConfig:
         self.view_scales = tuple(float(v) for v in self.view_scales)
         if any(not 0.3 <= v <= 4.0 for v in self.view_scales) or len(set(self.view_scales)) != len(self.view_scales):
             problems.append(f"view_scales {list(self.view_scales)} must be different crop scales between 0.3 and 4")
+        if not 0.0 < self.teacher_weight <= 1.0:
+            problems.append(f"teacher_weight must lie in (0, 1], not {self.teacher_weight}")
+        if self.teacher and not str(self.data).endswith((".yaml", ".yml")):
+            problems.append("teacher needs a multi-source data spec (.yaml)")
         if self.device != "auto" and self.device != "cpu" and not self.device.startswith("cuda"):
             problems.append(f"device {self.device!r} is not auto, cpu, cuda or cuda:N")
         if problems:

@@ -119,6 +119,7 @@ class CropDataset:
         crop_inside: bool = False,
         inside_share: float | None = None,
         view_scales: tuple[float, ...] = (),
+        targets: dict[str, float] | None = None,
     ):
         self.root = Path(root)
         self.samples = samples
@@ -131,6 +132,8 @@ class CropDataset:
         self.h264 = h264
         self.crop_inside = crop_inside
         self.inside_share = float(crop_inside) if inside_share is None else float(inside_share)
+        # training: a teacher's logit per picture; each item is then (x, label, target or NaN for a pseudo-fake)
+        self.targets = targets
         self.view_scales = tuple(view_scales)  # scoring (train=False): each item is these framings, (K, 3, H, W)
         if not 0.0 <= self.inside_share <= 1.0:
             raise ValueError(f"inside_share must lie in [0, 1], not {inside_share}")
@@ -169,6 +172,9 @@ class CropDataset:
                     self._inside(rng),
                 )
             img = augment(img, self.size, rng, self.h264)
+            if self.targets is not None:
+                t = float("nan") if s.kind == "sbi" else float(self.targets.get(s.path, float("nan")))
+                return to_tensor(img, self.mean, self.std), torch.tensor(float(s.label)), torch.tensor(t)
         elif self.view_scales:
             views = torch.stack([to_tensor(v, self.mean, self.std) for v in self._views(img, s)])
             return views, torch.tensor(float(s.label))

@@ -292,10 +292,19 @@ def train_spec(cfg, progress: Progress | None = None) -> Path:
         cfg.view_scales,
     )
 
+    targets = None
+    if cfg.teacher:
+        from ..models.checkpoint import load_model
+        from .distill import teacher_targets
+
+        teacher = load_model(cfg.teacher)
+        train_rows = table[table["role"] == "train"]
+        targets = teacher_targets(spec, train_rows, landmarks, teacher, out / "teacher_logits.npz", progress)
+
     def epoch_dataset(epoch: int, n: int) -> CropDataset:
         rng = np.random.default_rng([cfg.seed, epoch])
         samples = epoch_samples_multi(pools, n, spec.sbi_share, rng)
-        return epoch_crops(cfg, bb, "/", samples, landmarks, epoch)
+        return epoch_crops(cfg, bb, "/", samples, landmarks, epoch, targets)
 
     history = fit(cfg, model, epoch_dataset, mon_ds, mon["label"].to_numpy(), device, progress)
     return _finish(cfg, spec, model, bb, table, landmarks, dropped, history, device, progress)

@@ -30,6 +30,7 @@ from .calibrate import CALIBRATION_RULE, THRESHOLD_RULE, apply_calibration, choo
 from .config import TrainConfig
 from .data import Sample, check_files, load_labels, split_by_group
 from .dataset import CropDataset, epoch_samples
+from .distill import soft_target_loss
 from .metrics import roc_auc, summarize
 
 __all__ = ["TrainConfig", "train", "predict_logits", "recalibrate_run"]
@@ -153,7 +154,13 @@ def resolve_backbone(cfg: TrainConfig):
 
 
 def epoch_crops(
-    cfg: TrainConfig, bb: Backbone, root, samples: list[Sample], landmarks: dict, epoch: int
+    cfg: TrainConfig,
+    bb: Backbone,
+    root,
+    samples: list[Sample],
+    landmarks: dict,
+    epoch: int,
+    targets: dict[str, float] | None = None,
 ) -> CropDataset:
     """One epoch's training crops: augmented with a seed of ``cfg.seed`` and the epoch; samples framed
     ``pipeline`` are cut from their box with ``cfg``'s framing (the scanner's, jittered)."""
@@ -171,6 +178,7 @@ def epoch_crops(
         h264=cfg.h264,
         crop_inside=cfg.crop_inside,
         inside_share=cfg.inside_share,
+        targets=targets,
     )
 
 
@@ -233,10 +241,14 @@ def fit(
         model.train()
         prog.start(len(loader), f"epoch {epoch + 1}/{cfg.epochs}")
         t0, running = time.time(), None
-        for x, y in loader:
-            x = x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-            y = y.to(device)
-            loss = loss_fn(model(x).reshape(-1), y)
+        for batch in loader:
+            x = batch[0].to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+            y = batch[1].to(device)
+            z = model(x).reshape(-1)
+            if len(batch) > 2:  # a teacher's soft targets (training.distill)
+                loss = soft_target_loss(z, y, batch[2].to(device), cfg.teacher_weight)
+            else:
+                loss = loss_fn(z, y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -291,10 +303,21 @@ def card_basics(cfg: TrainConfig, bb) -> dict:
 def lineage(cfg: TrainConfig) -> dict:
     """The training record of the ``init_from`` model (name, SHA-256, its own training), so a card
     trained in stages, or calibrated here after training elsewhere, names every step before it."""
+    out: dict = {}
+    if cfg.teacher:
+        from ..models.checkpoint import find_verified_card
+
+        _, teacher, _ = find_verified_card(cfg.teacher)
+        out["teacher"] = {
+            "name": teacher.name,
+            "sha256": teacher.sha256,
+            "view_scales": list(teacher.views),
+            "weight": cfg.teacher_weight,
+        }
     if not cfg.init_from:
-        return {}
+        return out
     card = ModelCard.read(cfg.init_from)
-    return {"init": {"name": card.name, "sha256": card.sha256, "training": card.training}}
+    return out | {"init": {"name": card.name, "sha256": card.sha256, "training": card.training}}
 
 
 def pd_concat(a, b):

@@ -1,0 +1,80 @@
+"""Distillation from a teacher card: a student trained to give at one framing what the teacher gives at all of its.
+
+A card that scores each face at several framings (``view_scales``) costs that many classifier passes per face. A
+student initialised from the same weights and trained with the teacher's view-averaged logit as a second, soft
+target learns to give the averaged answer from one framing. The teacher's logits are computed once per training
+image, unaugmented and framed as the teacher's card says (as its calibration rows are), and cached in the run folder
+(``teacher_logits.npz``, keyed by the teacher's weights hash); self-blended pseudo-fakes have no teacher target (the
+teacher never saw the blended picture) and keep the label alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..progress import Progress, ensure_progress
+
+__all__ = ["teacher_targets", "soft_target_loss"]
+
+log = logging.getLogger(__name__)
+
+
+def teacher_targets(spec, rows: pd.DataFrame, landmarks: dict, teacher, cache: Path, progress: Progress | None = None):
+    """{absolute path: the teacher's raw logit} for ``rows`` (a LoadedModel ``teacher``), cached in ``cache``."""
+    from .multi import crop_loader
+
+    card = teacher.card
+    paths = rows["abs_path"].astype(str).tolist()
+    if cache.exists():
+        d = np.load(cache, allow_pickle=False)
+        if str(d["teacher_sha256"]) == card.sha256 and list(d["paths"]) == paths:
+            log.info("teacher logits from %s", cache)
+            return dict(zip(paths, d["logits"].astype(float)))
+    loader = crop_loader(spec, rows.reset_index(drop=True), card, landmarks, batch_size=32)
+    k = len(card.views)
+    prog = ensure_progress(progress)
+    prog.start(len(paths), f"teacher {card.name}: {k} framing(s) per face")
+    out = []
+    for x, _ in loader:
+        xn = x.numpy().reshape(-1, *x.shape[-3:])
+        out.append(_logits(teacher, xn).reshape(len(x), k).mean(1))
+        prog.advance(len(x))
+    prog.close()
+    z = np.concatenate(out) if out else np.zeros(0)
+    tmp = cache.with_suffix(".part.npz")
+    np.savez(tmp, paths=np.array(paths), logits=z, teacher_sha256=np.array(card.sha256))
+    tmp.replace(cache)
+    return dict(zip(paths, z.astype(float)))
+
+
+def _logits(teacher, x: np.ndarray) -> np.ndarray:
+    """The teacher's raw logits of single views (N, 3, H, W), with its card's test-time augmentation."""
+    import torch
+
+    from ..models.tta import channels_last, forward_logits
+
+    tta = teacher.card.tta
+    if teacher.onnx is not None:
+        if tta == "hflip":
+            z = teacher.onnx.run(np.ascontiguousarray(np.concatenate([x, x[..., ::-1]])))[0]
+            return (z[: len(x)] + z[len(x) :]) / 2
+        return teacher.onnx.run(x)[0]
+    with torch.inference_mode():
+        return forward_logits(teacher.module.eval(), channels_last(torch.from_numpy(x)), tta).numpy()
+
+
+def soft_target_loss(z, y, t, weight: float):
+    """Mean over a batch of (1 - w) BCE(z, y) + w BCE(z, sigmoid(t)), where ``t`` (the teacher's logit) is
+    finite; BCE(z, y) alone where it is NaN (no teacher target)."""
+    import torch
+    import torch.nn.functional as F
+
+    hard = F.binary_cross_entropy_with_logits(z, y, reduction="none")
+    has = torch.isfinite(t)
+    soft = F.binary_cross_entropy_with_logits(z, torch.sigmoid(torch.nan_to_num(t)), reduction="none")
+    w = has.float() * weight
+    return ((1 - w) * hard + w * soft).mean()
