@@ -46,6 +46,23 @@ def tiny_weights(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_variant(tiny_weights, tmp_path_factory):
+    """``make(**fields)``: a copy of the tiny test model's folder whose card has ``fields`` changed."""
+    import json
+    import shutil
+
+    def make(**fields) -> Path:
+        out = tmp_path_factory.mktemp("tiny_variant")
+        for f in tiny_weights.iterdir():
+            shutil.copy(f, out / f.name)
+        card = out / "tiny-test-model.json"
+        card.write_text(json.dumps(json.loads(card.read_text()) | fields))
+        return out
+
+    return make
+
+
+@pytest.fixture(scope="session")
 def scanner(tiny_weights):
     from dfd_lib.scan import Scanner
 

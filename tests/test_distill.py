@@ -5,7 +5,6 @@ as documented."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pandas as pd
@@ -15,14 +14,9 @@ from dfd_lib.errors import TrainingConfigError
 
 
 @pytest.fixture(scope="module")
-def teacher_weights(tiny_weights, tmp_path_factory):
+def teacher_weights(tiny_variant):
     """The tiny test model with a card that scores each face at three framings."""
-    out = tmp_path_factory.mktemp("teacher")
-    for f in tiny_weights.iterdir():
-        shutil.copy(f, out / f.name)
-    card = out / "tiny-test-model.json"
-    card.write_text(json.dumps(json.loads(card.read_text()) | {"view_scales": [0.62, 0.70, 0.78], "tta": "hflip"}))
-    return out
+    return tiny_variant(view_scales=[0.62, 0.70, 0.78], tta="hflip")
 
 
 def test_soft_target_loss_mixes_label_and_teacher_and_ignores_missing_targets():

@@ -4,7 +4,6 @@ views must average the same single-view logits, or the card's calibration, thres
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import replace
 
 import numpy as np
@@ -16,14 +15,9 @@ SCALES = (0.62, 0.70, 0.78)
 
 
 @pytest.fixture(scope="module")
-def view_weights(tiny_weights, tmp_path_factory):
+def view_weights(tiny_variant):
     """A copy of the tiny test model whose card scores each face at three crop scales."""
-    out = tmp_path_factory.mktemp("view_weights")
-    for f in tiny_weights.iterdir():
-        shutil.copy(f, out / f.name)
-    card = out / "tiny-test-model.json"
-    card.write_text(json.dumps(json.loads(card.read_text()) | {"view_scales": list(SCALES)}))
-    return out
+    return tiny_variant(view_scales=list(SCALES))
 
 
 def _picture(examples):
