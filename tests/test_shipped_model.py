@@ -213,3 +213,34 @@ def test_a_card_whose_onnx_export_lacks_the_novelty_blocks_is_refused(tmp_path):
     with pytest.raises(ModelCardError, match="export it again"):
         load_model(card.name, tmp_path, runtime="onnx")
     assert load_model(card.name, tmp_path, runtime="torch").novelty is not None  # PyTorch computes them itself
+
+
+def test_fast_card_scores_the_default_weights_at_the_centre_framing_alone(examples):
+    """dfd-lite0-multi-fast is the default's network (the same hash-checked .pt and .onnx) scored at one framing,
+    with its own calibration: its raw logit for a face is the default's logit for the centre one of its five views,
+    and on the sample evidence it keeps the unaltered photo and the manipulated one on their sides of the threshold."""
+    import numpy as np
+    from PIL import Image
+
+    from dfd_lib.detector import Detector
+    from dfd_lib.scan import Scanner
+
+    default, fast = load_model(None, WEIGHTS), load_model("dfd-lite0-multi-fast", WEIGHTS)
+    assert default.card.default and not fast.card.default
+    assert fast.card.weights_file == default.card.weights_file and fast.card.sha256 == default.card.sha256
+    assert fast.card.onnx["sha256"] == default.card.onnx["sha256"]
+    assert fast.card.views == (fast.card.crop_scale,) and len(default.card.views) == 5
+    scanner = Scanner(fast)
+    views = default.card.views
+    for name, verdict in (("astronaut.jpg", "real"), ("astronaut_blended_face.jpg", "fake")):
+        r = scanner.scan_file(examples / name)
+        assert r.status == "scored" and r.verdict == verdict and r.model_name == "dfd-lite0-multi-fast"
+        image = np.asarray(Image.open(examples / name).convert("RGB"))
+        faces = scanner.faces.detect(image)
+        cut = Scanner(default)._views(image, faces)
+        assert cut is not None
+        z_views, _, _ = Detector(default)._forward_single(cut[0], False)
+        z_fast = Detector(fast).logits([cut[0][views.index(fast.card.crop_scale)]])
+        assert float(z_fast[0]) == pytest.approx(float(z_views[views.index(fast.card.crop_scale)]), abs=1e-5)
+        assert r.faces[0].p_fake == pytest.approx(float(Detector(fast).calibrate(z_fast)[0]), abs=1e-6)
+    scanner.close()
