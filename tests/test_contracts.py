@@ -85,6 +85,8 @@ def _library_defaults() -> dict[tuple[str, str], object]:
         "init_from",
         "crop_scale",
         "view_scales",
+        "teacher",
+        "teacher_weight",
         "weight_decay",
         "monitor_size",
         "training_data",
