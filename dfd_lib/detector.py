@@ -201,14 +201,7 @@ class Detector:
                 x = self.to_batch(crops[s : s + self.batch_size])
                 st = None
                 if onnx is not None:
-                    xn = x.numpy()
-                    if tta == "hflip":  # the crops and their mirror images in one call: 1.2x faster than two
-                        n = len(xn)
-                        z, f, st = onnx.run(np.concatenate([xn, xn[..., ::-1]]))
-                        z, f = (z[:n] + z[n:]) / 2, (f[:n] + f[n:]) / 2
-                        st = None if st is None else (st[:n] + st[n:]) / 2
-                    else:
-                        z, f, st = onnx.run(xn)
+                    z, f, st = onnx.run_tta(x.numpy(), tta)
                 elif features:
                     zt, ft, stt = forward_heads(self.model.module, self._device_batch(x), tta, blocks)
                     z, f = zt.cpu().numpy(), ft.cpu().numpy()

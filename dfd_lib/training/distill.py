@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..fileio import atomic_path
 from ..progress import Progress, ensure_progress
 
 __all__ = ["teacher_targets", "soft_target_loss"]
@@ -45,9 +46,8 @@ def teacher_targets(spec, rows: pd.DataFrame, landmarks: dict, teacher, cache: P
         prog.advance(len(x))
     prog.close()
     z = np.concatenate(out) if out else np.zeros(0)
-    tmp = cache.with_suffix(".part.npz")
-    np.savez(tmp, paths=np.array(paths), logits=z, teacher_sha256=np.array(card.sha256))
-    tmp.replace(cache)
+    with atomic_path(cache) as tmp, open(tmp, "wb") as fh:  # a run killed while saving computes them again
+        np.savez(fh, paths=np.array(paths), logits=z, teacher_sha256=np.array(card.sha256))
     return dict(zip(paths, z.astype(float)))
 
 
@@ -59,10 +59,7 @@ def _logits(teacher, x: np.ndarray) -> np.ndarray:
 
     tta = teacher.card.tta
     if teacher.onnx is not None:
-        if tta == "hflip":
-            z = teacher.onnx.run(np.ascontiguousarray(np.concatenate([x, x[..., ::-1]])))[0]
-            return (z[: len(x)] + z[len(x) :]) / 2
-        return teacher.onnx.run(x)[0]
+        return teacher.onnx.run_tta(x, tta)[0]
     with torch.inference_mode():
         return forward_logits(teacher.module.eval(), channels_last(torch.from_numpy(x)), tta).numpy()
 
