@@ -25,9 +25,15 @@ __all__ = ["FakeScanner", "PoisonScanner", "make_images", "write_image"]
 
 class FakeScanner:
     def __init__(
-        self, name: str = "fake-v1", threshold: float = 0.5, delay: float = 0.0, explain_fails: bool = False
+        self,
+        name: str = "fake-v1",
+        threshold: float = 0.5,
+        delay: float = 0.0,
+        explain_fails: bool = False,
+        sha256: str | None = None,
     ) -> None:
-        sha = hashlib.sha256(name.encode()).hexdigest()
+        """``sha256``: the weights' hash (default: one made from ``name``); two cards may share weights."""
+        sha = sha256 or hashlib.sha256(name.encode()).hexdigest()
         self.model = SimpleNamespace(card=SimpleNamespace(name=name, sha256=sha, threshold=threshold))
         self.fps = 1.0
         self.min_face_size = 40

@@ -102,6 +102,72 @@ def test_rerun_adds_nothing_and_another_model_adds_findings(case, evidence):
     assert case.verify().ok
 
 
+def test_two_cards_of_the_same_weights_keep_their_own_findings(case, evidence):
+    """The fast card scores the default's weights at one framing: a triage with the default after one with the
+    fast card must score every item again and keep both results apart (same weights' SHA-256, other card)."""
+    weights = "ab" * 32
+    fast, full = FakeScanner("card-fast", sha256=weights), FakeScanner("card-full", sha256=weights)
+    first = case.triage([evidence], scanner=fast, forensics=False)
+    second = case.triage([], scanner=full, forensics=False)
+    assert len(full.scanned) == 6 and second.attrs["analysed"] == 6 and second.attrs["already_done"] == 0
+    assert set(second["model"].dropna()) == {"card-full"} and set(first["model"].dropna()) == {"card-fast"}
+    counts = {}
+    for r in case.findings(kind="detector").itertuples():
+        if r.kind == "detector":
+            counts[r.model_name] = counts.get(r.model_name, 0) + 1
+    assert counts == {"card-fast": 6, "card-full": 6}
+    top = second.iloc[0]
+    full_detail = case.detail(int(top.item_id))  # latest: the default's
+    fast_detail = case.detail(int(top.item_id), model_sha256=weights, model_name="card-fast")
+    assert full_detail.model_name == "card-full" and full_detail.score == pytest.approx(top.score)
+    assert fast_detail.model_name == "card-fast" and fast_detail.score != pytest.approx(full_detail.score)
+    assert [f.score for f in full_detail.faces] == pytest.approx([top.score, top.score / 2])
+    assert len(fast_detail.faces) == 2  # each card's own faces, never both cards' mixed
+    # a third run with either card adds nothing
+    again = FakeScanner("card-fast", sha256=weights)
+    assert case.triage([], scanner=again, forensics=False).attrs["analysed"] == 0 and again.scanned == []
+    assert case.verify().ok
+
+
+def test_a_version_2_case_is_upgraded_in_place_and_logged(tmp_path, evidence):
+    """Cases made before findings were keyed by card name open, upgrade, verify and take a second card."""
+    import pandas as pd
+
+    from dfd_lib.case import store
+
+    weights = "cd" * 32
+    with open_case("old", cases_dir=tmp_path / "cases", examiner="Insp. Rao") as c:
+        c.triage([evidence], scanner=FakeScanner("card-fast", sha256=weights), forensics=False)
+        before, db = c.findings(), c.db_path
+    # rebuild the findings table as schema version 2 made it (UNIQUE without the card's name)
+    old_ddl = next(st for st in store._V1 if st.startswith("CREATE TABLE findings ("))
+    cols = ", ".join(store.HASHED_COLUMNS["findings"])
+    conn = sqlite3.connect(db, isolation_level=None)
+    for st in (
+        old_ddl.replace("CREATE TABLE findings (", "CREATE TABLE findings_old ("),
+        f"INSERT INTO findings_old ({cols}) SELECT {cols} FROM findings ORDER BY id",
+        "DROP TABLE findings",
+        "ALTER TABLE findings_old RENAME TO findings",
+        "CREATE INDEX findings_by_item ON findings (item_id, kind)",
+        *store._append_only("findings"),
+        "PRAGMA user_version = 2",
+    ):
+        conn.execute(st)
+    conn.close()
+    with open_case("old", cases_dir=tmp_path / "cases", create=False) as c:
+        conn = sqlite3.connect(db)
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION == 3
+        conn.close()
+        pd.testing.assert_frame_equal(c.findings(), before)  # every record as it was, ids included
+        last = c.custody_log().iloc[-1]
+        assert last["action"] == "case_updated" and last["details"]["schema_upgraded"] == {"from": 2, "to": 3}
+        assert c.verify().ok
+        df = c.triage([], scanner=FakeScanner("card-full", sha256=weights), forensics=False)
+        assert df.attrs["analysed"] == 6 and c.verify().ok
+    with open_case("old", cases_dir=tmp_path / "cases", create=False) as c:  # logged once, not at every opening
+        assert sum("schema_upgraded" in d for d in c.custody_log()["details"]) == 1
+
+
 def test_failed_explanation_keeps_the_finding(case, evidence, caplog):
     with caplog.at_level(logging.WARNING, logger="dfd_lib.case"):
         df = case.triage([evidence], scanner=FakeScanner(explain_fails=True), forensics=False)

@@ -221,7 +221,7 @@ class Case:
                         self._conn, self.path, scanner, who, progress, forensics
                     )
         ident = triage_mod.model_identity(model_source)
-        df = queries.sort_by_suspicion(self.items(model_sha256=ident.sha256))
+        df = queries.sort_by_suspicion(self.items(model_sha256=ident.sha256, model_name=ident.name))
         ran = {o.item_id: o.outcome for o in outcomes}
         df.insert(
             1,
@@ -239,10 +239,13 @@ class Case:
         return df
 
     # -- read side -----------------------------------------------------------------------------
-    def items(self, model_sha256: str | None = None) -> pd.DataFrame:
-        """One row per item: path, sha256, status, score, verdict, analyst_verdict, tags, sensitive, ..."""
+    def items(self, model_sha256: str | None = None, model_name: str | None = None) -> pd.DataFrame:
+        """One row per item: path, sha256, status, score, verdict, analyst_verdict, tags, sensitive, ...
+
+        ``model_sha256`` and ``model_name``: that model's latest result (two cards can score the same weights,
+        for example the default and its one-framing fast card; the name tells them apart)."""
         with self._lock:
-            return queries.items_frame(self._conn, self.path, model_sha256)
+            return queries.items_frame(self._conn, self.path, model_sha256, model_name=model_name)
 
     def item(self, item: int | str) -> dict[str, Any]:
         with self._lock:
@@ -251,16 +254,17 @@ class Case:
     def evidence_path(self, item: int | str) -> Path:
         return self.evidence_dir / self.item(item)["stored_name"]
 
-    def detail(self, item: int | str, model_sha256: str | None = None) -> ItemDetail:
+    def detail(self, item: int | str, model_sha256: str | None = None, model_name: str | None = None) -> ItemDetail:
         """Everything the case records about one item (see :mod:`dfd_lib.case.detail`); what the report,
-        the dashboard and the case notebook show. ``model_sha256``: that model's result, not the latest."""
+        the dashboard and the case notebook show. ``model_sha256`` (and ``model_name``): that model's result,
+        not the latest."""
         with self._lock:
-            return item_details(self._conn, self.path, self._item(item)["id"], model_sha256)[0]
+            return item_details(self._conn, self.path, self._item(item)["id"], model_sha256, model_name)[0]
 
-    def details(self, model_sha256: str | None = None) -> list[ItemDetail]:
+    def details(self, model_sha256: str | None = None, model_name: str | None = None) -> list[ItemDetail]:
         """:meth:`detail` of every item, in item order (read in a few queries, not a few per item)."""
         with self._lock:
-            return item_details(self._conn, self.path, None, model_sha256)
+            return item_details(self._conn, self.path, None, model_sha256, model_name)
 
     def findings(self, item: int | str | None = None, kind: str | None = None) -> pd.DataFrame:
         """Findings (all, or one item's); ``kind`` is exact or a prefix such as ``forensic``."""

@@ -153,8 +153,18 @@ def open_case(
             (path / sub).mkdir(parents=True, exist_ok=True)
     conn = connect(path / DB_NAME)
     try:
-        migrate(conn)
+        was = migrate(conn)
         with write_transaction(conn):
+            if 1 <= was < SCHEMA_VERSION and conn.execute("SELECT 1 FROM case_info").fetchone() is not None:
+                from .. import __version__
+
+                # the database's structure changed under this tool: logged like any other action on the case
+                append_entry(
+                    conn,
+                    "case_updated",
+                    default_actor(),
+                    details={"schema_upgraded": {"from": was, "to": SCHEMA_VERSION}, "tool_version": __version__},
+                )
             if conn.execute("SELECT 1 FROM case_info").fetchone() is None:
                 info = {
                     "title": title or name,

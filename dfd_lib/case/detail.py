@@ -236,15 +236,14 @@ def _detail(
     history: list[Annotation],
     custody: list[CustodyEntry],
 ) -> ItemDetail:
-    det = found[(found["kind"] == DETECTOR) & (found["model_sha256"] == row["model_sha256"])]
+    same_model = (found["model_sha256"] == row["model_sha256"]) & (found["model_name"] == row["model"])
+    det = found[(found["kind"] == DETECTOR) & same_model]
     det_row = det.iloc[-1].to_dict() if len(det) else None
     faces: list[FaceDetail] = []
     frames: tuple[FrameDetail, ...]
     gradcam_subject, frames, aggregate = None, (), ""
     if det_row is not None:
-        faces, gradcam_subject = _faces(
-            case_dir, det_row, found[(found["kind"] == FACE) & (found["model_sha256"] == row["model_sha256"])]
-        )
+        faces, gradcam_subject = _faces(case_dir, det_row, found[(found["kind"] == FACE) & same_model])
         result = det_row["result"]
         frames = tuple(
             FrameDetail(int(fr["index"]), _num(fr.get("time_s")), int(fr.get("n_faces") or 0), _num(fr.get("score")))
@@ -296,13 +295,18 @@ def _detail(
 
 
 def item_details(
-    conn: sqlite3.Connection, case_dir: Path, item_id: int | None = None, model_sha256: str | None = None
+    conn: sqlite3.Connection,
+    case_dir: Path,
+    item_id: int | None = None,
+    model_sha256: str | None = None,
+    model_name: str | None = None,
 ) -> list[ItemDetail]:
     """The detail of one item (``item_id``) or of every item in item order, each read with a few queries in all.
 
-    ``model_sha256``: describe that model's latest detector finding (default: the latest of any model).
+    ``model_sha256`` (and ``model_name``): describe that model's latest detector finding (default: the latest of
+    any model).
     """
-    rows = items_frame(conn, case_dir, model_sha256, item_id)
+    rows = items_frame(conn, case_dir, model_sha256, item_id, model_name)
     found = findings_frame(conn, item_id)
     sources = sources_frame(conn, item_id)
     raw = {

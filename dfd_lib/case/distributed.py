@@ -454,7 +454,7 @@ def triage_items_dask(
     ident = model_identity(scanner)
     params = scanner_params(scanner)
     expected = local_identity(scanner)
-    work, run_all = pending_work(conn, ident.sha256, forensics)
+    work, run_all = pending_work(conn, ident.name, ident.sha256, forensics)
     outcomes: list[ItemOutcome] = []
     if not work:
         return outcomes, False

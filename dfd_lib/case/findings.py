@@ -131,8 +131,9 @@ def forensic_finding(fr: Any, artifacts: list[dict[str, Any]]) -> NewFinding:
 def finding_exists(conn: sqlite3.Connection, item_id: int, f: NewFinding) -> bool:
     return (
         conn.execute(
-            "SELECT 1 FROM findings WHERE item_id = ? AND kind = ? AND model_sha256 = ? AND subject = ?",
-            (item_id, f.kind, f.model_sha256, f.subject),
+            "SELECT 1 FROM findings WHERE item_id = ? AND kind = ? AND model_name = ? AND model_sha256 = ?"
+            " AND subject = ?",
+            (item_id, f.kind, f.model_name, f.model_sha256, f.subject),
         ).fetchone()
         is not None
     )

@@ -89,10 +89,15 @@ def resolve_item(conn: sqlite3.Connection, ref: int | str) -> sqlite3.Row:
 
 
 def items_frame(
-    conn: sqlite3.Connection, case_dir: Path, model_sha256: str | None = None, item_id: int | None = None
+    conn: sqlite3.Connection,
+    case_dir: Path,
+    model_sha256: str | None = None,
+    item_id: int | None = None,
+    model_name: str | None = None,
 ) -> pd.DataFrame:
-    """One row per item (or only ``item_id``'s): intake facts, latest detector finding (of one model if given)
-    and current review."""
+    """One row per item (or only ``item_id``'s): intake facts, latest detector finding (of one model if given:
+    its weights' ``model_sha256`` and, where given, its card's ``model_name``, as two cards may score the same
+    weights differently) and current review."""
     rows = conn.execute(
         """SELECT i.*, (SELECT original_path FROM sources s WHERE s.item_id = i.id ORDER BY s.id LIMIT 1) AS path,
                   (SELECT COUNT(*) FROM sources s WHERE s.item_id = i.id) AS n_sources,
@@ -100,11 +105,12 @@ def items_frame(
                   f.model_sha256, f.result_json, a.verdict AS a_verdict, a.tags_json, a.sensitive, a.reviewer, a.notes
            FROM items i
            LEFT JOIN findings f ON f.id = (SELECT MAX(id) FROM findings g WHERE g.item_id = i.id AND g.kind = ?
-                                           AND (? IS NULL OR g.model_sha256 = ?))
+                                           AND (? IS NULL OR g.model_sha256 = ?)
+                                           AND (? IS NULL OR g.model_name = ?))
            LEFT JOIN annotations a ON a.id = (SELECT MAX(id) FROM annotations b WHERE b.item_id = i.id)
            WHERE (? IS NULL OR i.id = ?)
            ORDER BY i.id""",
-        (DETECTOR, model_sha256, model_sha256, item_id, item_id),
+        (DETECTOR, model_sha256, model_sha256, model_name, model_name, item_id, item_id),
     ).fetchall()
     records = []
     for r in rows:

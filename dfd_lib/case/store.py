@@ -101,6 +101,16 @@ HASHED_COLUMNS: dict[str, tuple[str, ...]] = {
 
 _VERDICT_CHECK = ", ".join(f"'{v}'" for v in VERDICTS)
 
+
+def _append_only(table: str) -> tuple[str, ...]:
+    """The two triggers that refuse UPDATE and DELETE on ``table``."""
+    return tuple(
+        f"""CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table}
+            BEGIN SELECT RAISE(ABORT, '{table} is append-only: evidence records are never changed'); END"""
+        for op in ("UPDATE", "DELETE")
+    )
+
+
 _V1: tuple[str, ...] = (
     """CREATE TABLE case_info (
         singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
@@ -194,12 +204,7 @@ _V1: tuple[str, ...] = (
         details_json TEXT NOT NULL,
         prev_hash TEXT NOT NULL,
         entry_hash TEXT NOT NULL UNIQUE)""",
-    *(
-        f"""CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table}
-            BEGIN SELECT RAISE(ABORT, '{table} is append-only: evidence records are never changed'); END"""
-        for table in APPEND_ONLY_TABLES
-        for op in ("UPDATE", "DELETE")
-    ),
+    *(statement for table in APPEND_ONLY_TABLES for statement in _append_only(table)),
 )
 
 # Version 2: the custody chain's anchor - the head entry and the entry count, rewritten by every
@@ -214,7 +219,41 @@ _V2: tuple[str, ...] = (
         SELECT 1, seq, entry_hash, (SELECT COUNT(*) FROM custody) FROM custody ORDER BY seq DESC LIMIT 1""",
 )
 
-MIGRATIONS: list[tuple[str, ...]] = [_V1, _V2]
+# Version 3: a finding belongs to a model card's name as well as to its weights' SHA-256. Two cards can score the
+# same weights differently (the default and its one-framing fast card), and under version 1's key a second card's
+# findings could not be recorded beside the first's (the triage took the first card's as its own). SQLite cannot
+# change a table's UNIQUE constraint, so the table is rebuilt: every row is copied unchanged (same ids, so the
+# custody chain's record hashes still match), then its index and append-only triggers are made again.
+_FINDINGS_COLUMNS = ", ".join(HASHED_COLUMNS["findings"])
+_V3: tuple[str, ...] = (
+    """CREATE TABLE findings_v3 (
+        id INTEGER PRIMARY KEY,
+        item_id INTEGER NOT NULL REFERENCES items(id),
+        kind TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        model_name TEXT NOT NULL DEFAULT '',
+        model_sha256 TEXT NOT NULL DEFAULT '',
+        threshold REAL,
+        status TEXT NOT NULL,
+        message TEXT NOT NULL DEFAULT '',
+        score REAL,
+        verdict TEXT,
+        face_index INTEGER,
+        frame_index INTEGER,
+        params_json TEXT NOT NULL DEFAULT '{}',
+        artifacts_json TEXT NOT NULL DEFAULT '[]',
+        result_json TEXT NOT NULL,
+        created_utc TEXT NOT NULL,
+        actor TEXT NOT NULL DEFAULT '',
+        UNIQUE (item_id, kind, model_name, model_sha256, subject))""",
+    f"INSERT INTO findings_v3 ({_FINDINGS_COLUMNS}) SELECT {_FINDINGS_COLUMNS} FROM findings ORDER BY id",
+    "DROP TABLE findings",  # drops its index and triggers first (no trigger fires)
+    "ALTER TABLE findings_v3 RENAME TO findings",
+    "CREATE INDEX findings_by_item ON findings (item_id, kind)",
+    *_append_only("findings"),
+)
+
+MIGRATIONS: list[tuple[str, ...]] = [_V1, _V2, _V3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -318,7 +357,10 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 
 def migrate(conn: sqlite3.Connection) -> int:
-    """Bring the schema to :data:`SCHEMA_VERSION`, one migration per transaction; returns the version."""
+    """Bring the schema to :data:`SCHEMA_VERSION`, one migration per transaction; returns the version the
+    database had before the first migration this call applied (:data:`SCHEMA_VERSION` when it applied none,
+    for example because another process had just done it)."""
+    before: int | None = None
     while True:
         with write_transaction(conn):
             version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -328,7 +370,9 @@ def migrate(conn: sqlite3.Connection) -> int:
                     f"({SCHEMA_VERSION}); upgrade dfd_lib to open it"
                 )
             if version == SCHEMA_VERSION:
-                return version
+                return version if before is None else before
+            if before is None:
+                before = version
             for statement in MIGRATIONS[version]:
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {version + 1}")

@@ -229,12 +229,15 @@ def forensics_for(scanner: object, run_all: Callable | None) -> Callable | None:
 RETRY_STATUSES = ("error",)  # detector outcomes that are failures of the run, not facts about the file
 
 
-def _pending(conn: sqlite3.Connection, model_sha256: str, forensics: bool) -> list[tuple[sqlite3.Row, bool, bool]]:
+def _pending(
+    conn: sqlite3.Connection, model_name: str, model_sha256: str, forensics: bool
+) -> list[tuple[sqlite3.Row, bool, bool]]:
     rows = conn.execute(
-        "SELECT i.*, EXISTS (SELECT 1 FROM findings f WHERE f.item_id = i.id AND f.kind = ? AND f.model_sha256 = ?"
+        "SELECT i.*, EXISTS (SELECT 1 FROM findings f WHERE f.item_id = i.id AND f.kind = ? AND f.model_name = ?"
+        " AND f.model_sha256 = ?"
         f" AND f.status NOT IN ({', '.join('?' * len(RETRY_STATUSES))})) AS has_detector, EXISTS (SELECT 1 FROM findings f WHERE f.item_id = i.id AND f.kind LIKE ?) AS has_forensics"
         " FROM items i ORDER BY i.id",
-        (DETECTOR, model_sha256, *RETRY_STATUSES, FORENSIC_PREFIX + "%"),
+        (DETECTOR, model_name, model_sha256, *RETRY_STATUSES, FORENSIC_PREFIX + "%"),
     ).fetchall()
     work = []
     for r in rows:
@@ -361,8 +364,8 @@ def _detector_attempt(conn: sqlite3.Connection, item_id: int, f: NewFinding) -> 
     """The detector finding to insert: None when a usable result is already recorded, else ``f``
     with the subject of the next attempt when earlier attempts failed."""
     rows = conn.execute(
-        "SELECT status FROM findings WHERE item_id = ? AND kind = ? AND model_sha256 = ?",
-        (item_id, DETECTOR, f.model_sha256),
+        "SELECT status FROM findings WHERE item_id = ? AND kind = ? AND model_name = ? AND model_sha256 = ?",
+        (item_id, DETECTOR, f.model_name, f.model_sha256),
     ).fetchall()
     if any(r["status"] not in RETRY_STATUSES for r in rows):
         return None
@@ -440,11 +443,11 @@ def record_analysis(
 
 
 def pending_work(
-    conn: sqlite3.Connection, model_sha256: str, forensics: bool
+    conn: sqlite3.Connection, model_name: str, model_sha256: str, forensics: bool
 ) -> tuple[list[tuple[sqlite3.Row, bool, bool]], Callable | None]:
-    """Items still lacking findings as ``(item, need_detector, need_forensics)``, and the forensic
-    analyses to run (None when skipped or not importable)."""
-    work = _pending(conn, model_sha256, forensics)
+    """Items still lacking findings of this model (its card's name and weights' SHA-256) as ``(item,
+    need_detector, need_forensics)``, and the forensic analyses to run (None when skipped or not importable)."""
+    work = _pending(conn, model_name, model_sha256, forensics)
     run_all = load_forensics() if forensics and any(nf for _, _, nf in work) else None
     if run_all is None:
         work = [(item, True, False) for item, need_det, _ in work if need_det]
@@ -463,7 +466,7 @@ def triage_items(
     progress = ensure_progress(progress)
     ident = model_identity(scanner)
     params = scanner_params(scanner)
-    work, run_all = pending_work(conn, ident.sha256, forensics)
+    work, run_all = pending_work(conn, ident.name, ident.sha256, forensics)
     run_all = forensics_for(scanner, run_all)
     outcomes: list[ItemOutcome] = []
     cancelled = False
