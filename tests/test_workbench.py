@@ -208,6 +208,67 @@ def test_intake_cancel_keeps_the_case_resumable(app: Workbench, tmp_path: Path, 
     assert "done: analysed 3" in app.intake.progress_text.value
 
 
+def _with_fast_card(tiny_weights: Path, tmp_path: Path) -> Path:
+    """The tiny model's folder plus a second card scoring the same weights under another name (as the shipped
+    fast card scores the default's), not the default."""
+    import json
+
+    out = tmp_path / "weights"
+    shutil.copytree(tiny_weights, out)
+    card = json.loads((out / "tiny-test-model.json").read_text())
+    limit = "A fast card: rescan with the default before a report."
+    card.update(name="tiny-test-fast", default=False, limits=[limit], threshold=0.6)
+    (out / "tiny-test-fast.json").write_text(json.dumps(card))
+    return out
+
+
+@pytest.mark.slow
+def test_model_choice_scores_the_case_again_with_the_other_card(
+    tmp_path: Path, tiny_weights: Path, examples: Path
+) -> None:
+    wb = Workbench(AppState(tmp_path / "cases", _with_fast_card(tiny_weights, tmp_path), evidence_roots=[tmp_path]))
+    try:
+        choice = wb.intake.model_choice
+        # the test folder's cards first (searched first), then the installation's own
+        assert choice.options[:2] == (
+            ("tiny-test-model (default)", "tiny-test-model"),
+            ("tiny-test-fast", "tiny-test-fast"),
+        )
+        assert sum("(default)" in label for label, _ in choice.options) == 1
+        assert choice.value == "tiny-test-model" and "the default model" in wb.intake.model_note.value
+        choice.value = "tiny-test-fast"
+        assert wb.state.model == "tiny-test-fast"
+        assert (
+            "not the default model" in wb.intake.model_note.value
+            and "rescan with the default" in wb.intake.model_note.value
+        )
+        _open(wb)
+        wb.intake.path.value = str(_evidence(tmp_path, examples))
+        wb.intake.start_button.click()
+        assert choice.disabled  # no switching while a triage runs
+        assert wb.intake.wait(600)
+        assert not choice.disabled
+        first = wb.state.items()
+        assert set(first["model"].dropna()) == {"tiny-test-fast"}
+        choice.value = "tiny-test-model"  # rescan what the fast card saw, with the default
+        wb.intake.start_button.click()  # no new path: the items lacking this model's findings
+        assert wb.intake.wait(600)
+        assert "done: analysed 3" in wb.intake.progress_text.value
+        case = wb.state.case
+        det = case.findings(kind="detector").query("kind == 'detector'")
+        assert sorted(det["model_name"].value_counts().items()) == [("tiny-test-fast", 3), ("tiny-test-model", 3)]
+        assert set(wb.state.items()["model"].dropna()) == {"tiny-test-model"}
+        assert case.verify().ok
+    finally:
+        wb.close_all()
+
+
+def test_model_choice_refuses_an_unknown_card(app: Workbench) -> None:
+    with pytest.raises(Exception, match="no installed model"):
+        app.state.select_model("no-such-model")
+    assert app.state.model is None and app.intake.model_choice.value == "tiny-test-model"
+
+
 def test_intake_reports_a_missing_folder(app: Workbench, tmp_path: Path) -> None:
     _open(app)
     app.intake.path.value = str(tmp_path / "nope")

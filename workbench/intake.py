@@ -56,6 +56,23 @@ class Intake(Component):
             "dfd-progress",
         )
         self.progress_text = styled(widgets.HTML(""), "dfd-progress-text")
+        # which model card triage scores with; a second card (e.g. the fast one) scores every item again, beside
+        options = [(c.label, c.name) for c in state.installed_models()]
+        if state.model and state.model not in {name for _, name in options}:  # a card path given at start
+            options.append((str(state.model), state.model))
+        current = state.model or (options[0][1] if options else None)
+        self.model_choice = styled(
+            widgets.Dropdown(
+                options=options,
+                value=current,
+                description="Model",
+                layout=widgets.Layout(width="340px"),
+                tooltip="the model card triage scores with; items already scored by another card are scored again",
+            ),
+            "dfd-model-choice",
+        )
+        self.model_note = styled(widgets.HTML(self._model_text()), "dfd-model-note")
+        self.model_choice.observe(self._on_model, names="value")
         # where the analyses run: this process, or the configured Dask scheduler (with its dashboard link)
         self.dask_info = styled(widgets.HTML(self._dask_text(None) if state.dask_scheduler else ""), "dfd-dask-info")
         self._cancel = threading.Event()
@@ -64,6 +81,7 @@ class Intake(Component):
         super().__init__(
             [
                 widgets.HBox([self.path, self.upload, self.start_button, self.cancel_button]),
+                widgets.HBox([self.model_choice, self.model_note]),
                 widgets.HBox([self.bar, self.progress_text]),
                 self.dask_info,
             ]
@@ -71,7 +89,7 @@ class Intake(Component):
         self.add_class("dfd-intake")
 
     def controls(self) -> list[widgets.Widget]:
-        return [self.path, self.upload, self.start_button]
+        return [self.path, self.upload, self.start_button, self.model_choice]
 
     def reset(self) -> None:
         super().reset()
@@ -81,6 +99,22 @@ class Intake(Component):
         self.progress_text.value = ""
 
     # -- actions -------------------------------------------------------------------------------
+    def _model_text(self) -> str:
+        c = self.state.model_choice()
+        if c is None and self.state.model:
+            return f"<span style='font-size:12px'>the card given at start ({html.escape(str(self.state.model))})</span>"
+        if c is None:
+            return "<span style='color:#c62828'>no valid model card installed: triage cannot score faces</span>"
+        text = f"threshold {c.threshold:.3f}; {html.escape(c.note)}"
+        if not c.default:
+            text = f"<span style='color:#8a5a00'>not the default model</span>: {text}"
+        return f"<span style='font-size:12px'>{text}</span>"
+
+    @reports_errors("choosing the model")
+    def _on_model(self, change: dict) -> None:
+        self.state.select_model(change["new"])
+        self.model_note.value = self._model_text()
+
     def _paths(self) -> tuple[list[str], list[StagedUpload]]:
         paths = [self.path.value.strip()] if self.path.value.strip() else []
         for p in paths:  # refused here, before anything is staged or started

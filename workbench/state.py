@@ -41,6 +41,7 @@ from dfd_lib.progress import Progress
 
 __all__ = [
     "AppState",
+    "ModelChoice",
     "TOPICS",
     "UPLOADS_DIR",
     "StagedUpload",
@@ -102,6 +103,21 @@ def _storable_name(name: str, index: int) -> str:
     return base
 
 
+@dataclass(frozen=True)
+class ModelChoice:
+    """One installed model card as the dashboard offers it: its name, whether it is the default, its threshold and
+    a line on when to use it (the card's first stated limit for a card that is not the default)."""
+
+    name: str
+    default: bool
+    threshold: float
+    note: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} (default)" if self.default else self.name
+
+
 class AppState:
     """Open case, selected item, examiner and the lazily loaded models; no widgets."""
 
@@ -123,6 +139,7 @@ class AppState:
         self.evidence_roots = [Path(os.path.realpath(r)) for r in roots]
         self.weights_dir = None if weights_dir is None else Path(weights_dir)
         self.model = model
+        self._given_model = model  # a card path given at start stays selectable beside the installed cards
         self.examiner = examiner
         self.case: Case | None = None
         self.selected: int | None = None
@@ -136,6 +153,43 @@ class AppState:
         self.dask_upload = (os.environ.get(DASK_UPLOAD_ENV, "").strip() == "1") if dask_upload is None else dask_upload
         self._dask_client: Any = None
         self._dask_lock = threading.Lock()
+
+    # -- models ------------------------------------------------------------------------------------
+    def installed_models(self) -> list[ModelChoice]:
+        """The valid model cards of the weights folders, the default first (invalid cards are left out: loading
+        refuses them anyway)."""
+        from dfd_lib.models.checkpoint import list_cards
+        from dfd_lib.models.card import ModelCard
+
+        cards = [c for _, c in list_cards(self.weights_dir) if isinstance(c, ModelCard)]
+        # the default in effect is the first default card in search order (as find_card picks it), else the first
+        first = next((c for c in cards if c.default), cards[0] if cards else None)
+        cards.sort(key=lambda c: c is not first)  # stable: the rest stay in search order
+        return [
+            ModelChoice(
+                c.name,
+                c is first,
+                float(c.threshold),
+                "the default model" if c is first else (c.limits[0] if c.limits else c.description.split(". ")[0]),
+            )
+            for c in cards
+        ]
+
+    def model_choice(self) -> ModelChoice | None:
+        """The model triage will use (the one selected, else the default), or None when none is installed."""
+        choices = self.installed_models()
+        if self.model is None:  # what find_card does: the default card, else the first valid one
+            return choices[0] if choices else None
+        return next((c for c in choices if c.name == self.model), None)
+
+    def select_model(self, name: str | None) -> None:
+        """Triage with model ``name`` from now on (None: the default). Items already scored keep their findings;
+        a triage with another model scores every item again with it, beside the first model's findings."""
+        if name is not None and name != self._given_model and name not in {c.name for c in self.installed_models()}:
+            raise DfdError(f"no installed model named {name!r}")
+        if name != self.model:
+            log.info("triage model: %s", name or "the default")
+        self.model = name
 
     # -- notifications ---------------------------------------------------------------------------
     def subscribe(self, topic: str, callback: Callable[[], None]) -> None:
