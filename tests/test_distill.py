@@ -105,6 +105,13 @@ def test_teacher_targets_are_the_cards_view_averaged_logits_and_are_cached(teach
     assert distill.teacher_targets(spec, rows, {}, teacher, cache) == got
     with pytest.raises(AssertionError, match="cached"):  # other rows: computed again
         distill.teacher_targets(spec, rows.iloc[:1], {}, teacher, cache)
+    # the same weights under a card that frames faces otherwise (as the fast card scores the default's weights)
+    from dataclasses import replace
+
+    one_framing = replace(teacher, card=replace(teacher.card, view_scales=()))
+    assert one_framing.card.sha256 == teacher.card.sha256
+    with pytest.raises(AssertionError, match="cached"):
+        distill.teacher_targets(spec, rows, {}, one_framing, cache)
 
 
 @pytest.mark.parametrize(

@@ -196,3 +196,26 @@ def test_cli_report_and_errors(case, tiny_weights, tmp_path, capsys):
     # Default location: inside the case folder, under reports/.
     assert main(["report", CASE_NAME, "--cases-dir", store, "--format", "html", "--quiet"]) == 0
     assert len(list((case.path / "reports").glob("report_*.html"))) == 1
+
+
+def test_each_card_of_shared_weights_describes_its_own_findings(tiny_weights, tmp_path):
+    """The fast card scores the default's weights: a report on its findings must quote its card (threshold,
+    limits), never the other card's, whichever the weights folder lists first."""
+    import json
+
+    from dfd_lib.report.modelinfo import describe_models
+
+    weights = tmp_path / "weights"
+    shutil.copytree(tiny_weights, weights)
+    card = json.loads((weights / "tiny-test-model.json").read_text())
+    sha = card["sha256"]
+    card.update(name="a-fast-card", default=False, threshold=0.8)  # listed before tiny-test-model
+    (weights / "a-fast-card.json").write_text(json.dumps(card))
+    views = describe_models([("tiny-test-model", sha, {}), ("a-fast-card", sha, {})], weights)
+    assert [(v.name, v.installed, v.card.name, v.card.threshold) for v in views] == [
+        ("tiny-test-model", True, "tiny-test-model", 0.5),
+        ("a-fast-card", True, "a-fast-card", 0.8),
+    ]
+    (weights / "a-fast-card.json").unlink()
+    (only,) = describe_models([("a-fast-card", sha, {})], weights)
+    assert not only.installed and only.card is None and "under another card (tiny-test-model)" in only.note

@@ -85,12 +85,15 @@ def describe_models(
         if (name, sha) in seen:
             continue
         seen.add((name, sha))
-        by_sha = [(p, c) for p, c in cards if c.sha256 == sha]
+        # the card that scored the findings is the one with both their name and their weights: two cards can
+        # score the same weights (the default and its one-framing fast card), with their own thresholds
+        exact = [(p, c) for p, c in cards if c.sha256 == sha and c.name == name]
         by_name = [(p, c) for p, c in cards if c.name == name]
+        by_sha = [(p, c) for p, c in cards if c.sha256 == sha]
         card: ModelCard | None = None
         card_file = note = installed_card_sha256 = ""
-        if by_sha:
-            path, card = by_sha[0]
+        if exact:
+            path, card = exact[0]
             card_file, installed_card_sha256 = Path(path).name, sha256_file(path)
         elif by_name:
             path, other = by_name[0]
@@ -98,6 +101,13 @@ def describe_models(
             note = (
                 f"A model named {name} is installed, but with different weights (SHA-256 {other.sha256[:16]}...); "
                 "its card does not describe these findings. Details below were recorded with the findings."
+            )
+        elif by_sha:
+            others = ", ".join(c.name for _, c in by_sha)
+            note = (
+                f"The card of {name} is not installed on this machine; its weights are, under another card ({others}), "
+                "which scores them its own way and does not describe these findings. Details below were recorded "
+                "with the findings."
             )
         else:
             note = (

@@ -4,7 +4,8 @@ A card that scores each face at several framings (``view_scales``) costs that ma
 student initialised from the same weights and trained with the teacher's view-averaged logit as a second, soft
 target learns to give the averaged answer from one framing. The teacher's logits are computed once per training
 image, unaugmented and framed as the teacher's card says (as its calibration rows are), and cached in the run folder
-(``teacher_logits.npz``, keyed by the teacher's weights hash); self-blended pseudo-fakes have no teacher target (the
+(``teacher_logits.npz``, keyed by the teacher's weights hash and how its card frames and scores a face: two
+cards can score the same weights differently); self-blended pseudo-fakes have no teacher target (the
 teacher never saw the blended picture) and keep the label alone.
 """
 
@@ -19,7 +20,7 @@ import pandas as pd
 from ..fileio import atomic_path
 from ..progress import Progress, ensure_progress
 
-__all__ = ["teacher_targets", "soft_target_loss"]
+__all__ = ["teacher_targets", "teacher_key", "soft_target_loss"]
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +31,10 @@ def teacher_targets(spec, rows: pd.DataFrame, landmarks: dict, teacher, cache: P
 
     card = teacher.card
     paths = rows["abs_path"].astype(str).tolist()
+    key = teacher_key(card)
     if cache.exists():
         d = np.load(cache, allow_pickle=False)
-        if str(d["teacher_sha256"]) == card.sha256 and list(d["paths"]) == paths:
+        if "teacher_key" in d.files and str(d["teacher_key"]) == key and list(d["paths"]) == paths:
             log.info("teacher logits from %s", cache)
             return dict(zip(paths, d["logits"].astype(float)))
     loader = crop_loader(spec, rows.reset_index(drop=True), card, landmarks, batch_size=32)
@@ -47,8 +49,17 @@ def teacher_targets(spec, rows: pd.DataFrame, landmarks: dict, teacher, cache: P
     prog.close()
     z = np.concatenate(out) if out else np.zeros(0)
     with atomic_path(cache) as tmp, open(tmp, "wb") as fh:  # a run killed while saving computes them again
-        np.savez(fh, paths=np.array(paths), logits=z, teacher_sha256=np.array(card.sha256))
+        np.savez(fh, paths=np.array(paths), logits=z, teacher_sha256=np.array(card.sha256), teacher_key=np.array(key))
     return dict(zip(paths, z.astype(float)))
+
+
+def teacher_key(card) -> str:
+    """What a teacher's cached logits depend on: its weights' hash and how its card frames and scores a face (the
+    default and its fast card share weights but not framings)."""
+    import json
+
+    fields = ("sha256", "input_size", "crop_scale", "crop_offset_y", "crop_inside", "tta")
+    return json.dumps({f: getattr(card, f) for f in fields} | {"views": list(card.views)}, sort_keys=True)
 
 
 def _logits(teacher, x: np.ndarray) -> np.ndarray:
