@@ -73,6 +73,7 @@ def _library_defaults() -> dict[tuple[str, str], object]:
         "backbone",
         "mode",
         "sbi_share",
+        "sbi_local_share",
         "input_size",
         "epochs",
         "samples_per_epoch",

@@ -30,6 +30,12 @@ def register(sub) -> None:
         default=d("sbi_share"),
         help="mixed mode: share of the fake half made of pseudo-fakes (0.5: a quarter of all samples each)",
     )
+    p.add_argument(
+        "--sbi-local-share",
+        type=float,
+        default=d("sbi_local_share"),
+        help="share of pseudo-fakes blended in one face region (mouth, eyes or lower face) instead of the whole face",
+    )
     p.add_argument("--input-size", type=int, default=d("input_size"))
     p.add_argument("--epochs", type=int, default=d("epochs"), help="default %(default)s")
     p.add_argument("--samples-per-epoch", type=int, default=d("samples_per_epoch"))
@@ -119,6 +125,7 @@ def run(args) -> int:
         backbone=args.backbone,
         mode=args.mode,
         sbi_share=args.sbi_share,
+        sbi_local_share=args.sbi_local_share,
         input_size=args.input_size,
         epochs=args.epochs,
         samples_per_epoch=args.samples_per_epoch,

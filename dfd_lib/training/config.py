@@ -35,6 +35,8 @@ class TrainConfig:
     split_seed: int | None = None  # train/validation split; defaults to seed (keep it fixed when fine-tuning)
     mode: TrainMode = "mixed"
     sbi_share: float = 0.5  # mixed mode: share of the fake half made of self-blended pseudo-fakes
+    # share of those pseudo-fakes blended in one region of the face (mouth, eyes or lower face) instead of all of it
+    sbi_local_share: float = 0.0
     landmarks_csv: str | None = None
     workers: int = 1
     device: str = "auto"  # auto (GPU when present), cpu, cuda or cuda:N
@@ -83,6 +85,8 @@ class TrainConfig:
             problems.append(f"mode {self.mode!r} is not one of {', '.join(TRAIN_MODES)}")
         if self.tta not in TTA_MODES:
             problems.append(f"tta {self.tta!r} is not one of {', '.join(TTA_MODES)}")
+        if not 0.0 <= self.sbi_local_share <= 1.0:
+            problems.append(f"sbi_local_share must lie in [0, 1], not {self.sbi_local_share}")
         if self.inside_share is not None and not 0.0 <= self.inside_share <= 1.0:
             problems.append(f"inside_share must lie in [0, 1], not {self.inside_share}")
         if not self.crop_scale > 0:

@@ -120,6 +120,7 @@ class CropDataset:
         inside_share: float | None = None,
         view_scales: tuple[float, ...] = (),
         targets: dict[str, float] | None = None,
+        sbi_local_share: float = 0.0,
     ):
         self.root = Path(root)
         self.samples = samples
@@ -134,6 +135,7 @@ class CropDataset:
         self.inside_share = float(crop_inside) if inside_share is None else float(inside_share)
         # training: a teacher's logit per picture; each item is then (x, label, target or NaN for a pseudo-fake)
         self.targets = targets
+        self.sbi_local_share = float(sbi_local_share)  # pseudo-fakes blended in one face region only (sbi.local_mask)
         self.view_scales = tuple(view_scales)  # scoring (train=False): each item is these framings, (K, 3, H, W)
         if not 0.0 <= self.inside_share <= 1.0:
             raise ValueError(f"inside_share must lie in [0, 1], not {inside_share}")
@@ -162,7 +164,7 @@ class CropDataset:
         if self.train:
             rng = np.random.default_rng((self.seed, i, torch.initial_seed() % 2**32))
             if s.kind == "sbi":
-                img, _ = self_blend(img, self.landmarks[s.path][1], rng)
+                img, _ = self_blend(img, self.landmarks[s.path][1], rng, self.sbi_local_share)
             if s.framing == "pipeline":
                 img = frame_box(
                     img,

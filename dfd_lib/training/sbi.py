@@ -16,7 +16,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["face_hull_points", "blend_mask", "self_blend"]
+__all__ = ["face_hull_points", "blend_mask", "local_mask", "self_blend", "LOCAL_REGIONS"]
+
+# Regions a local pseudo-fake is blended in: expression reenactment (Face2Face, NeuralTextures) rewrites the mouth
+# and lower face, some edits only the eyes; a whole-face mask never shows the model a boundary inside the face.
+LOCAL_REGIONS = ("mouth", "eyes", "lower_face")
 
 
 def face_hull_points(landmarks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -49,11 +53,60 @@ def face_hull_points(landmarks: np.ndarray, rng: np.random.Generator) -> np.ndar
 
 def blend_mask(shape: tuple[int, int], landmarks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """HxW float32 mask in [0, 1]: deformed convex face hull with a blurred edge."""
-    h, w = shape
-    pts = face_hull_points(landmarks, rng)
-    hull = cv2.convexHull(np.round(pts).astype(np.int32))
-    mask: np.ndarray = np.zeros((h, w), dtype=np.float32)
-    cv2.fillConvexPoly(mask, hull, 1.0)
+    return _soften(_hull_mask(shape, face_hull_points(landmarks, rng)), rng)
+
+
+def _region_points(region: str, landmarks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Points outlining one region of the face (see ``LOCAL_REGIONS``), from the five landmarks, randomly sized."""
+    le, re, nose, ml, mr = (np.asarray(p, dtype=np.float32) for p in landmarks)
+    eye_mid, mouth_mid = (le + re) / 2, (ml + mr) / 2
+    down = mouth_mid - eye_mid
+    d = float(np.linalg.norm(down)) + 1e-3
+    unit_down = down / d
+    across = (re - le) / (np.linalg.norm(re - le) + 1e-3)
+    w = float(np.linalg.norm(re - le)) + 1e-3
+    t = np.linspace(0, 2 * np.pi, 16, endpoint=False)[:, None]
+    if region == "mouth":
+        centre = mouth_mid + down * rng.uniform(0.0, 0.15)
+        a = (float(np.linalg.norm(mr - ml)) / 2 + 1e-3) * rng.uniform(1.3, 1.9)
+        b = d * rng.uniform(0.3, 0.55)
+    elif region == "eyes":
+        centre = eye_mid
+        a, b = w * rng.uniform(0.75, 0.95), d * rng.uniform(0.2, 0.35)
+    elif region == "lower_face":
+        side = rng.uniform(0.4, 0.7)
+        chin = mouth_mid + down * rng.uniform(0.35, 0.6)
+        pts = [
+            nose - across * w * side - unit_down * d * 0.1,
+            nose + across * w * side - unit_down * d * 0.1,
+            ml - across * w * 0.35 + down * 0.25,
+            mr + across * w * 0.35 + down * 0.25,
+            chin - across * w * 0.3,
+            chin + across * w * 0.3,
+        ]
+        return np.stack(pts).astype(np.float32)
+    else:
+        raise ValueError(f"unknown face region {region!r}; known: {', '.join(LOCAL_REGIONS)}")
+    return (centre + a * np.cos(t) * across + b * np.sin(t) * unit_down).astype(np.float32)
+
+
+def local_mask(
+    shape: tuple[int, int], landmarks: np.ndarray, rng: np.random.Generator, region: str | None = None
+) -> np.ndarray:
+    """HxW float32 mask in [0, 1] over one region of the face (``region``, else one drawn from ``LOCAL_REGIONS``),
+    deformed and blurred as :func:`blend_mask`'s."""
+    region = region or str(rng.choice(LOCAL_REGIONS))
+    return _soften(_hull_mask(shape, _region_points(region, landmarks, rng)), rng)
+
+
+def _hull_mask(shape: tuple[int, int], pts: np.ndarray) -> np.ndarray:
+    mask: np.ndarray = np.zeros(shape, dtype=np.float32)
+    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(pts).astype(np.int32)), 1.0)
+    return mask
+
+
+def _soften(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    h, w = mask.shape
     # Elastic deformation: a smooth random displacement field.
     alpha = rng.uniform(0.01, 0.04) * w
     grid = max(3, w // 32)
@@ -98,9 +151,19 @@ def _jitter_source(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.warpAffine(out, m, (w, h), borderMode=cv2.BORDER_REFLECT)
 
 
-def self_blend(img: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Return (pseudo-fake RGB uint8, mask used) for a real face crop and its five landmarks."""
-    mask = blend_mask(img.shape[:2], landmarks, rng)
+def self_blend(
+    img: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator, local_share: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return (pseudo-fake RGB uint8, mask used) for a real face crop and its five landmarks. With ``local_share``
+    > 0 that share of pseudo-fakes is blended in one region of the face only (:func:`local_mask`); at 0 no draw is
+    made for it, so recipes without it keep their random stream."""
+    mask = None
+    if local_share > 0 and rng.random() < local_share:
+        mask = local_mask(img.shape[:2], landmarks, rng)
+        if mask.max() <= 0:  # a region eroded away: never a "fake" that is the real face unchanged
+            mask = None
+    if mask is None:
+        mask = blend_mask(img.shape[:2], landmarks, rng)
     mask = mask * float(rng.choice([0.25, 0.5, 0.75, 1.0, 1.0, 1.0]))
     source = _jitter_source(img, rng)
     m = mask[..., None]

@@ -179,6 +179,7 @@ def epoch_crops(
         crop_inside=cfg.crop_inside,
         inside_share=cfg.inside_share,
         targets=targets,
+        sbi_local_share=cfg.sbi_local_share,
     )
 
 
