@@ -102,6 +102,30 @@ HASHED_COLUMNS: dict[str, tuple[str, ...]] = {
 _VERDICT_CHECK = ", ".join(f"'{v}'" for v in VERDICTS)
 
 
+def _findings_table(table: str, unique: str) -> str:
+    """The findings table's definition under the name ``table``, with ``unique`` as its key."""
+    return f"""CREATE TABLE {table} (
+        id INTEGER PRIMARY KEY,
+        item_id INTEGER NOT NULL REFERENCES items(id),
+        kind TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        model_name TEXT NOT NULL DEFAULT '',
+        model_sha256 TEXT NOT NULL DEFAULT '',
+        threshold REAL,
+        status TEXT NOT NULL,
+        message TEXT NOT NULL DEFAULT '',
+        score REAL,
+        verdict TEXT,
+        face_index INTEGER,
+        frame_index INTEGER,
+        params_json TEXT NOT NULL DEFAULT '{{}}',
+        artifacts_json TEXT NOT NULL DEFAULT '[]',
+        result_json TEXT NOT NULL,
+        created_utc TEXT NOT NULL,
+        actor TEXT NOT NULL DEFAULT '',
+        UNIQUE ({unique}))"""
+
+
 def _append_only(table: str) -> tuple[str, ...]:
     """The two triggers that refuse UPDATE and DELETE on ``table``."""
     return tuple(
@@ -163,26 +187,7 @@ _V1: tuple[str, ...] = (
         width INTEGER,
         height INTEGER,
         created_utc TEXT NOT NULL)""",
-    """CREATE TABLE findings (
-        id INTEGER PRIMARY KEY,
-        item_id INTEGER NOT NULL REFERENCES items(id),
-        kind TEXT NOT NULL,
-        subject TEXT NOT NULL,
-        model_name TEXT NOT NULL DEFAULT '',
-        model_sha256 TEXT NOT NULL DEFAULT '',
-        threshold REAL,
-        status TEXT NOT NULL,
-        message TEXT NOT NULL DEFAULT '',
-        score REAL,
-        verdict TEXT,
-        face_index INTEGER,
-        frame_index INTEGER,
-        params_json TEXT NOT NULL DEFAULT '{}',
-        artifacts_json TEXT NOT NULL DEFAULT '[]',
-        result_json TEXT NOT NULL,
-        created_utc TEXT NOT NULL,
-        actor TEXT NOT NULL DEFAULT '',
-        UNIQUE (item_id, kind, model_sha256, subject))""",
+    _findings_table("findings", "item_id, kind, model_sha256, subject"),
     "CREATE INDEX findings_by_item ON findings (item_id, kind)",
     f"""CREATE TABLE annotations (
         id INTEGER PRIMARY KEY,
@@ -226,26 +231,7 @@ _V2: tuple[str, ...] = (
 # custody chain's record hashes still match), then its index and append-only triggers are made again.
 _FINDINGS_COLUMNS = ", ".join(HASHED_COLUMNS["findings"])
 _V3: tuple[str, ...] = (
-    """CREATE TABLE findings_v3 (
-        id INTEGER PRIMARY KEY,
-        item_id INTEGER NOT NULL REFERENCES items(id),
-        kind TEXT NOT NULL,
-        subject TEXT NOT NULL,
-        model_name TEXT NOT NULL DEFAULT '',
-        model_sha256 TEXT NOT NULL DEFAULT '',
-        threshold REAL,
-        status TEXT NOT NULL,
-        message TEXT NOT NULL DEFAULT '',
-        score REAL,
-        verdict TEXT,
-        face_index INTEGER,
-        frame_index INTEGER,
-        params_json TEXT NOT NULL DEFAULT '{}',
-        artifacts_json TEXT NOT NULL DEFAULT '[]',
-        result_json TEXT NOT NULL,
-        created_utc TEXT NOT NULL,
-        actor TEXT NOT NULL DEFAULT '',
-        UNIQUE (item_id, kind, model_name, model_sha256, subject))""",
+    _findings_table("findings_v3", "item_id, kind, model_name, model_sha256, subject"),
     f"INSERT INTO findings_v3 ({_FINDINGS_COLUMNS}) SELECT {_FINDINGS_COLUMNS} FROM findings ORDER BY id",
     "DROP TABLE findings",  # drops its index and triggers first (no trigger fires)
     "ALTER TABLE findings_v3 RENAME TO findings",
