@@ -56,7 +56,8 @@ class Intake(Component):
             "dfd-progress",
         )
         self.progress_text = styled(widgets.HTML(""), "dfd-progress-text")
-        # which model card triage scores with; a second card (e.g. the fast one) scores every item again, beside
+        # which model card triage scores with; another card (e.g. the fast one) scores every item again, its
+        # findings kept beside the first card's
         options = [(c.label, c.name) for c in state.installed_models()]
         if state.model and state.model not in {name for _, name in options}:  # a card path given at start
             options.append((str(state.model), state.model))

@@ -158,21 +158,17 @@ class AppState:
     def installed_models(self) -> list[ModelChoice]:
         """The valid model cards of the weights folders, the default first (invalid cards are left out: loading
         refuses them anyway)."""
-        from dfd_lib.models.checkpoint import list_cards
-        from dfd_lib.models.card import ModelCard
+        from dfd_lib.models.checkpoint import valid_cards
 
-        cards = [c for _, c in list_cards(self.weights_dir) if isinstance(c, ModelCard)]
-        # the default in effect is the first default card in search order (as find_card picks it), else the first
-        first = next((c for c in cards if c.default), cards[0] if cards else None)
-        cards.sort(key=lambda c: c is not first)  # stable: the rest stay in search order
+        cards = [c for _, c in valid_cards(self.weights_dir)]  # the default in effect first
         return [
             ModelChoice(
                 c.name,
-                c is first,
+                i == 0,
                 float(c.threshold),
-                "the default model" if c is first else (c.limits[0] if c.limits else c.description.split(". ")[0]),
+                "the default model" if i == 0 else (c.limits[0] if c.limits else c.description.split(". ")[0]),
             )
-            for c in cards
+            for i, c in enumerate(cards)
         ]
 
     def model_choice(self) -> ModelChoice | None:

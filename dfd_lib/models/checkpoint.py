@@ -34,6 +34,7 @@ __all__ = [
     "LoadedModel",
     "weights_dirs",
     "list_cards",
+    "valid_cards",
     "find_card",
     "find_verified_card",
     "load_model",
@@ -172,16 +173,21 @@ def list_cards(weights_dir: str | os.PathLike | None = None) -> list[tuple[Path,
     return out
 
 
+def valid_cards(weights_dir: str | os.PathLike | None = None) -> list[tuple[Path, ModelCard]]:
+    """The valid cards in search order, the default model's first: the first card marked default, else the first
+    valid one (the model a scan without ``--model`` uses)."""
+    valid = [(p, c) for p, c in list_cards(weights_dir) if isinstance(c, ModelCard)]
+    first = next((pc for pc in valid if pc[1].default), valid[0] if valid else None)
+    return sorted(valid, key=lambda pc: pc is not first)  # stable: the rest stay in search order
+
+
 def find_card(name: str | None = None, weights_dir: str | os.PathLike | None = None) -> tuple[Path, ModelCard]:
     """Locate a card by model name, by path to a card/.pt file, or the default model when name is None."""
     if name and (name.endswith(".json") or name.endswith(".pt")) and Path(name).exists():
         card_path = Path(name).with_suffix(".json")
         return card_path, ModelCard.read(card_path)
-    valid = [(p, c) for p, c in list_cards(weights_dir) if isinstance(c, ModelCard)]
+    valid = valid_cards(weights_dir)
     if name is None:
-        defaults = [(p, c) for p, c in valid if c.default]
-        if defaults:
-            return defaults[0]
         if valid:
             return valid[0]
         raise ModelNotFound(

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..media import sha256_file
-from ..models import ModelCard, list_cards
+from ..models import ModelCard, valid_cards
 
 __all__ = ["ModelView", "describe_models", "flatten_metrics", "LIBRARIES", "library_versions"]
 
@@ -73,7 +73,7 @@ def describe_models(
     used: list[tuple[str, str, dict[str, Any]]], weights_dir: str | os.PathLike | None = None
 ) -> tuple[ModelView, ...]:
     """One view per distinct (name, sha256) in ``used`` (name, sha256, recorded card fields)."""
-    cards = [(p, c) for p, c in list_cards(weights_dir) if isinstance(c, ModelCard)]
+    cards = valid_cards(weights_dir)
     views: list[ModelView] = []
     seen: set[tuple[str, str]] = set()
     card_shas: dict[tuple[str, str], list[str]] = {}
