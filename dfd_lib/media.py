@@ -21,7 +21,7 @@ from typing import Iterable, Iterator, Literal, get_args
 
 import numpy as np
 
-from .errors import MediaTooLarge, UnreadableMedia, UnsupportedMedia
+from .errors import MediaError, MediaTooLarge, UnreadableMedia, UnsupportedMedia
 from .frame_sampling import every_kth, per_second
 
 __all__ = [
@@ -40,6 +40,8 @@ __all__ = [
     "WalkEntry",
     "load_image",
     "iter_video_frames",
+    "check_sampling",
+    "upright",
     "planned_video_samples",
     "video_info",
     "open_image_header",
@@ -400,8 +402,77 @@ def open_video(path: str | os.PathLike):
     return av.open(str(path), metadata_encoding="utf-8", metadata_errors="replace")
 
 
+def check_sampling(fps: float | None, every: int | None) -> None:
+    """Refuse a frame sampling that cannot be carried out (ValueError with the reason)."""
+    if every is not None:
+        if every < 1:
+            raise ValueError(f"every must be a whole number >= 1, not {every}")
+    elif fps is None or not math.isfinite(fps) or fps <= 0:
+        raise ValueError(f"frames per second must be a finite number > 0, not {fps}")
+
+
+def upright(rgb: np.ndarray, rotation: float | int | None) -> np.ndarray:
+    """A decoded frame turned as its display matrix says (``rotation``: degrees counter-clockwise, as FFmpeg and
+    PyAV give it; phones store portrait video as landscape frames with -90 or 90 here)."""
+    k = int(round((rotation or 0) / 90)) % 4
+    return np.ascontiguousarray(np.rot90(rgb, k)) if k else rgb
+
+
+def _decode_stopped(path: str | os.PathLike, yielded: int, last_t: float | None, exc: Exception) -> str:
+    declared = None
+    try:
+        declared = video_info(path).get("duration_s")
+    except MediaError:
+        pass
+    at = f"{last_t:.1f} s" if last_t is not None else f"{yielded} sampled frame(s)"
+    of = f" of the {declared:.1f} s the container declares" if declared else ""
+    return (
+        f"decoding stopped after {at}{of}: the rest of the file is damaged or truncated and was not analysed "
+        f"({type(exc).__name__}: {str(exc)[:160]})"
+    )
+
+
+def _declared_span(container, stream) -> tuple[float, float] | None:
+    """(start, duration) in seconds of the video stream as its container declares them, or None where it does
+    not say (a container duration is used only when the video is its one stream: audio may run longer)."""
+    tb = float(stream.time_base) if stream.time_base else 0.0
+    start = stream.start_time * tb if stream.start_time is not None and tb > 0 else 0.0
+    if stream.duration is not None and tb > 0:
+        return start, float(stream.duration * tb)
+    if container.duration is not None and len(container.streams) == 1:
+        return start, container.duration / 1_000_000
+    return None
+
+
+def _frames_end_early(container, stream, last_t: float | None, step_s: float) -> str:
+    """A sentence when the decodable frames end well before the declared duration (a file cut short), else ""."""
+    span = _declared_span(container, stream)
+    if span is None or last_t is None:
+        return ""
+    start, duration = span
+    covered = last_t - start
+    if duration - covered <= step_s + 1.0:  # the last sample is at most one step (and a second) before the end
+        return ""
+    return (
+        f"no frame could be sampled after {covered:.1f} s of the {duration:.1f} s the container declares: the rest "
+        "of the file is missing or damaged and was not analysed"
+    )
+
+
+def _first_frame_rotation(container, stream) -> int:
+    """The display rotation (degrees counter-clockwise) of the first decodable frame; 0 if none decodes."""
+    try:
+        for frame in container.decode(stream):
+            return int(round(frame.rotation or 0))
+    except Exception:  # a damaged first frame: the size as stored is all there is
+        return 0
+    return 0
+
+
 def video_info(path: str | os.PathLike) -> dict:
-    """Container-level facts about a video: duration, frame rate, size, codec, frame count."""
+    """Container-level facts about a video: duration, frame rate, size as displayed (``rotation``: the display
+    rotation, degrees counter-clockwise; ``stored_width`` / ``stored_height``: the frames as coded), codec,
+    frame count."""
     try:
         with open_video(path) as container:
             if not container.streams.video:
@@ -413,10 +484,16 @@ def video_info(path: str | os.PathLike) -> dict:
                 duration = float(s.duration * s.time_base)
             elif container.duration is not None:
                 duration = container.duration / 1_000_000
+            w, h = s.codec_context.width, s.codec_context.height
+            rotation = _first_frame_rotation(container, s)
+            turned = (rotation // 90) % 2 == 1
             return {
                 "codec": s.codec_context.name,
-                "width": s.codec_context.width,
-                "height": s.codec_context.height,
+                "width": h if turned else w,
+                "height": w if turned else h,
+                "stored_width": w,
+                "stored_height": h,
+                "rotation": rotation,
                 "fps": float(rate) if rate else None,
                 "frames": int(s.frames) if s.frames else None,
                 "duration_s": duration,
@@ -453,20 +530,21 @@ def iter_video_frames(
     every: int | None = None,
     limits: MediaLimits = MediaLimits(),
     over: str = "",
+    notes: list[str] | None = None,
 ) -> Iterator[Frame]:
-    """Decode a video and yield sampled RGB frames.
+    """Decode a video and yield sampled RGB frames, turned upright as the file says it is displayed.
 
     Sampling: ``every=k`` keeps every k-th decoded frame; otherwise ``fps=f`` keeps about f
     frames per second of video time (the first frame at or after each 1/f step; only the frames
     these need are decoded, see ``frame_sampling``). At most ``limits.max_video_frames`` frames
     are yielded. Raises UnreadableMedia if nothing decodes, and MediaTooLarge for frames over
-    ``limits.max_image_pixels`` (its message ends with ``over`` where given).
+    ``limits.max_image_pixels`` (its message ends with ``over`` where given). Where decoding fails
+    after some frames (a truncated or damaged file), the frames so far are kept and a sentence
+    saying where decoding stopped is appended to ``notes``: the caller must report it.
     """
-    if every is not None and every < 1:
-        raise ValueError("every must be >= 1")
-    if every is None and (fps is None or fps <= 0):
-        raise ValueError("give every=k or fps>0")
+    check_sampling(fps, every)
     yielded = 0
+    last_t: float | None = None
     try:
         container = open_video(path)
     except Exception as exc:
@@ -488,16 +566,23 @@ def iter_video_frames(
             if w * h > limits.max_image_pixels:
                 why = over or f"the limit is {limits.max_image_pixels / 1e6:.0f} megapixels"
                 raise MediaTooLarge(f"video frames are {w}x{h} = {w * h / 1e6:.0f} megapixels; {why}")
-            yield Frame(index=i, time_s=t, image=frame.to_ndarray(format="rgb24"))
+            yield Frame(index=i, time_s=t, image=upright(frame.to_ndarray(format="rgb24"), frame.rotation))
             yielded += 1
+            last_t = t
             if yielded >= limits.max_video_frames:
                 break
+        else:
+            short = _frames_end_early(container, stream, last_t, every / float(rate) if every else 1.0 / fps)
+            if short and notes is not None:
+                notes.append(short)
     except (UnsupportedMedia, MediaTooLarge):
         raise
     except Exception as exc:
         if yielded == 0:
             raise UnreadableMedia(f"video could not be decoded: {exc}") from exc
-        # A damaged tail after good frames: keep what decoded, the caller notes it.
+        # A damaged tail after good frames: keep what decoded and say where it stopped.
+        if notes is not None:
+            notes.append(_decode_stopped(path, yielded, last_t, exc))
         return
     finally:
         container.close()

@@ -29,6 +29,7 @@ from .media import (
     decode_image,
     file_hashes,
     iter_evidence_files,
+    check_sampling,
     iter_video_frames,
     open_image_header,
     planned_video_samples,
@@ -98,6 +99,9 @@ class ScanSettings:
     # (detector.fake_is_settled; checked after every batch of sampled frames). Off by default: the
     # frame timeline then ends early, which only a user who asked for speed should get.
     early_stop: bool = False
+
+    def __post_init__(self) -> None:
+        check_sampling(self.fps, self.every)
 
     def to_dict(self) -> dict:
         return {
@@ -352,7 +356,8 @@ class Scanner:
         over = self.memory.over_budget_note(frames=True) if limits is not s.limits else ""
         planned = self._planned_samples(p, limits) if s.early_stop else 0
         stopped = ""
-        frames = prefetched(iter_video_frames(p, s.fps, s.every, limits, over), depth=2)
+        decode_notes: list[str] = []  # where decoding of a damaged or truncated file stopped
+        frames = prefetched(iter_video_frames(p, s.fps, s.every, limits, over, decode_notes), depth=2)
         for frame in frames:
             base.setdefault("height", frame.image.shape[0])
             base.setdefault("width", frame.image.shape[1])
@@ -377,17 +382,20 @@ class Scanner:
         if batch:
             self._video_batch(batch, faces_out, frames_out)
         n_face_frames = sum(1 for f in frames_out if f.score is not None)
+        partial = "".join(f"; {n}" for n in decode_notes)
         if not faces_out:
             return self._fail(
                 base,
                 "no_face",
-                f"no face in {len(frames_out)} sampled frame(s); " + self._no_face_message(),
+                f"no face in {len(frames_out)} sampled frame(s); " + self._no_face_message() + partial,
                 t0,
                 frames_out,
             )
         score = aggregate_video([f.score for f in frames_out])
         msg = f"{len(faces_out)} face(s) in {n_face_frames} of {len(frames_out)} sampled frame(s)" + stopped
-        return self._scored(base, tuple(faces_out), tuple(frames_out), score, VIDEO_AGGREGATE, msg, t0)
+        return self._scored(
+            base, tuple(faces_out), tuple(frames_out), score, VIDEO_AGGREGATE, msg, t0, tuple(decode_notes)
+        )
 
     def _video_batch(self, batch: list[tuple], faces_out: list, frames_out: list) -> None:
         """Score the faces of a batch of (frame, faces found in it, their crops, their views or None) with one
@@ -469,9 +477,11 @@ class Scanner:
             **base,
         )
 
-    def _scored(self, base, faces, frames, score, aggregate, message, t0) -> FileResult:
+    def _scored(self, base, faces, frames, score, aggregate, message, t0, limits: tuple[str, ...] = ()) -> FileResult:
+        """``limits``: what limits the whole file's verdict (a video decoded only in part), kept as caveats."""
         c = self.model.card
         v, caveats = file_verdict(faces, score, c.threshold)
+        caveats = (*caveats, *limits)
         kind = _suspected_kind(faces) if v == "fake" else None
         # The message travels to every table, report and view: say it there.
         if kind:

@@ -285,3 +285,67 @@ def test_eight_bit_modes_convert_in_bands_as_pil_does_in_bounded_memory(tmp_path
     assert out.dtype == np.uint8 and out.shape == (h, w, 3) and out.flags.c_contiguous
     assert np.array_equal(out, want)
     assert peak < 1.5 * out.nbytes, f"{peak / out.nbytes:.2f} x the RGB result"
+
+
+def _write_h264(path, frames, rate=10, rotation=None):
+    import av
+
+    with av.open(str(path), "w", options={"movflags": "faststart"}) as c:  # the index first, as phones write it
+        s = c.add_stream("libx264", rate=rate)
+        s.height, s.width = frames[0].shape[:2]
+        s.pix_fmt = "yuv420p"
+        s.options = {"preset": "ultrafast"}
+        if rotation is not None:
+            s.set_display_rotation(rotation)
+        for f in frames:
+            for pkt in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                c.mux(pkt)
+        for pkt in s.encode():
+            c.mux(pkt)
+    return path
+
+
+def _marked_frame(h=96, w=160):
+    """A frame whose top-left quarter is white and the rest black: its orientation can be read back."""
+    f = np.zeros((h, w, 3), np.uint8)
+    f[: h // 2, : w // 2] = 255
+    return f
+
+
+def test_portrait_phone_video_is_turned_upright(tmp_path):
+    """Phones store portrait video as landscape frames with a display rotation: faces must be searched upright."""
+    from dfd_lib.media import video_info
+
+    upright = _marked_frame(160, 96)  # as displayed: portrait, white top-left
+    stored = np.ascontiguousarray(np.rot90(upright, 1))  # turned a quarter counter-clockwise to store
+    p = _write_h264(tmp_path / "portrait.mp4", [stored] * 10, rotation=-90)
+    frame = next(iter_video_frames(p, fps=1.0))
+    assert frame.image.shape == (160, 96, 3)
+    assert frame.image[:80, :48].mean() > 200 and frame.image[80:, 48:].mean() < 50  # white corner top-left
+    info = video_info(p)
+    assert (info["width"], info["height"], info["rotation"]) == (96, 160, -90)
+    assert (info["stored_width"], info["stored_height"]) == (160, 96)
+
+
+def test_truncated_video_keeps_its_frames_and_says_where_they_end(tmp_path):
+    rng = np.random.default_rng(0)  # noise: every frame carries data, so half the file is about half the video
+    p = _write_h264(tmp_path / "whole.mp4", [rng.integers(0, 255, (96, 160, 3), np.uint8) for _ in range(100)])
+    data = p.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    notes: list[str] = []
+    frames = list(iter_video_frames(cut, fps=1.0, notes=notes))
+    assert 1 <= len(frames) < 10
+    assert len(notes) == 1 and "of the 10.0 s the container declares" in notes[0] and "not analysed" in notes[0]
+    notes_whole: list[str] = []
+    assert len(list(iter_video_frames(p, fps=1.0, notes=notes_whole))) == 10 and notes_whole == []
+
+
+@pytest.mark.parametrize("fps,every", [(0, None), (-1, None), (float("nan"), None), (float("inf"), None), (None, 0)])
+def test_impossible_sampling_is_refused_before_decoding(tmp_path, fps, every):
+    from dfd_lib.scan import ScanSettings
+
+    with pytest.raises(ValueError, match="must be"):
+        ScanSettings(fps=fps, every=every)
+    with pytest.raises(ValueError, match="must be"):
+        next(iter_video_frames(tmp_path / "never-opened.mp4", fps=fps, every=every))

@@ -169,3 +169,39 @@ def test_warm_up_leaves_results_unchanged(scanner, examples):
     scanner.warm_up()
     after = scanner.scan_file(examples / "astronaut.jpg")
     assert after.status == "scored" and after.score == pytest.approx(before.score, abs=1e-6)
+
+
+def _astronaut_video(path, examples, n, rotation=None, faststart=False):
+    """``n`` frames at 10 fps of the astronaut photo, stored turned a quarter counter-clockwise when ``rotation``
+    is given (as phones store portrait video)."""
+    import av
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(examples / "astronaut.jpg").convert("RGB").resize((192, 192)))
+    rng = np.random.default_rng(1)
+    with av.open(str(path), "w", options={"movflags": "faststart"} if faststart else {}) as c:
+        s = c.add_stream("libx264", rate=10)
+        first = np.rot90(rgb, 1) if rotation is not None else rgb
+        s.height, s.width = first.shape[:2]
+        s.pix_fmt, s.options = "yuv420p", {"preset": "ultrafast"}
+        if rotation is not None:
+            s.set_display_rotation(rotation)
+        for _ in range(n):
+            noisy = np.clip(first.astype(int) + rng.integers(-20, 20, first.shape), 0, 255).astype(np.uint8)
+            for pkt in s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(noisy), format="rgb24")):
+                c.mux(pkt)
+        for pkt in s.encode():
+            c.mux(pkt)
+    return path
+
+
+def test_portrait_video_is_scanned_upright_and_a_cut_one_says_so(scanner, examples, tmp_path):
+    turned = _astronaut_video(tmp_path / "turned.mp4", examples, 20, rotation=-90)
+    whole = _astronaut_video(tmp_path / "whole.mp4", examples, 100, faststart=True)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    r_turned, r_whole, r_cut = scanner.scan([turned, whole, cut])
+    assert r_turned.status == "scored" and len(r_turned.faces) == 2  # upright: the face is found in both frames
+    assert not any("not analysed" in c for c in r_whole.caveats)
+    assert r_cut.status == "scored" and 1 <= len(r_cut.frames) < 10
+    assert any("the 10.0 s the container declares" in c for c in r_cut.caveats) and "not analysed" in r_cut.message

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import dataclasses
 import inspect
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -71,7 +73,23 @@ def add_cases_dir_option(p) -> None:
     )
 
 
-def _scan_setting_option(p, flag: str, field: str, type_: type, metavar: str | None, help: str) -> None:
+def positive_number(kind: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An argparse type: ``kind`` (int or float) of the text, refused unless finite and above 0."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if kind is int else ''}number") from None
+        if not math.isfinite(value) or value <= 0:
+            raise argparse.ArgumentTypeError(f"{text} must be a finite number above 0")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+def _scan_setting_option(p, flag: str, field: str, type_: Callable[[str], Any], metavar: str | None, help: str) -> None:
     """An option whose default is field ``field`` of :class:`dfd_lib.scan.ScanSettings`."""
     from ..scan import ScanSettings
 
@@ -84,11 +102,21 @@ def add_sampling_options(p) -> None:
 
     g = p.add_mutually_exclusive_group()
     _scan_setting_option(
-        g, "--frames-per-second", "fps", float, "F", "video frames sampled per second (default %(default)g)"
+        g,
+        "--frames-per-second",
+        "fps",
+        positive_number(float),
+        "F",
+        "video frames sampled per second (default %(default)g)",
     )
-    _scan_setting_option(g, "--every", "every", int, "K", "sample every K-th video frame instead")
+    _scan_setting_option(g, "--every", "every", positive_number(int), "K", "sample every K-th video frame instead")
     _scan_setting_option(
-        p, "--min-face", "min_face_size", int, "PX", "smallest face side in pixels (default %(default)s)"
+        p,
+        "--min-face",
+        "min_face_size",
+        positive_number(int),
+        "PX",
+        "smallest face side in pixels (default %(default)s)",
     )
     _scan_setting_option(
         p,
