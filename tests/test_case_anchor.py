@@ -191,3 +191,49 @@ def test_report_file_is_an_anchor_against_a_cut_back_log(case, tmp_path, fmt):
     assert not report.ok
     [issue] = report.chain_breaks
     assert issue.target == f"anchor {out}" and "missing" in issue.message and f"#{review}" in issue.message
+
+
+def test_a_cut_log_takes_no_more_entries_so_the_break_stays_on_record(case):
+    """Deleting the newest entry (an examiner's verdict) with the guards put back must fail every later
+    verification: no append (verification, annotation, triage) may move the anchor onto the shortened chain."""
+    from dfd_lib.case.errors import CustodyBroken
+
+    case.annotate(1, "fake", reviewer="alice", notes="face swap confirmed")
+    last = case.custody_entries()[-1]
+    _sql(
+        case,
+        "DROP TRIGGER custody_no_delete",
+        f"DELETE FROM custody WHERE seq = {last.seq}",
+        "CREATE TRIGGER custody_no_delete BEFORE DELETE ON custody BEGIN SELECT RAISE(ABORT, 'append-only'); END",
+    )
+    for _ in range(2):
+        report = case.verify()
+        assert not report.ok and any(i.target == "custody anchor" for i in report.chain_breaks)
+        assert any("not recorded" in w.message for w in report.warnings)
+    with pytest.raises(CustodyBroken, match=f"anchor records #{last.seq}"):
+        case.annotate(2, "real", reviewer="bob")
+    assert case.custody_entries()[-1].seq == last.seq - 1  # nothing was appended
+
+
+def test_deleting_the_anchor_row_too_does_not_reopen_the_log(case):
+    from dfd_lib.case.errors import CustodyBroken
+
+    _sql(case, "DELETE FROM custody_anchor")
+    with pytest.raises(CustodyBroken, match="row was deleted"):
+        case.log_action("view", "Insp. Rao")
+    assert not case.verify().ok
+
+
+def test_a_mistyped_anchor_file_is_refused_not_logged_as_tampering(case, tmp_path, capsys):
+    from dfd_lib.case.anchors import AnchorError
+    from dfd_lib.cli import main
+
+    before = len(case.custody_entries())
+    with pytest.raises(AnchorError, match="nonexistent.zip"):
+        case.verify(anchors=[tmp_path / "nonexistent.zip"])
+    not_a_bundle = tmp_path / "notes.txt"
+    not_a_bundle.write_text("not an export bundle")
+    rc = main(["verify", "anchor", "--cases-dir", str(case.path.parent), "--anchor", str(not_a_bundle)])
+    err = capsys.readouterr().err
+    assert rc not in (0, 3) and "notes.txt" in err  # a usage error, not "NOT INTACT"
+    assert len(case.custody_entries()) == before and case.verify(log_result=False).ok

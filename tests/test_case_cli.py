@@ -193,3 +193,44 @@ def test_annotate_based_on_an_old_record_is_refused(tmp_path, capsys):
     assert f"record {first.id + 1}" in capsys.readouterr().out
     with open_case("fir-8", cases_dir=cases, create=False) as case:
         assert [a.sensitive for a in case.history(rec.item_id)] == [True, True]
+
+
+def _cases(store):
+    return ["--cases-dir", str(store / "cases")]
+
+
+def test_a_blank_examiner_is_a_usage_error_and_makes_no_case(store, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["triage", str(store / "ev"), "--case", "blank", "--examiner", "   ", *_cases(store), "--quiet"])
+    assert exit_.value.code == 2 and "must name a person" in capsys.readouterr().err
+    assert not (store / "cases" / "blank").exists()
+    assert _triage(store) == 0
+    with pytest.raises(SystemExit):
+        main(["annotate", "FIR 7 of 2025", "1", "--verdict", "real", "--reviewer", " \t", *_cases(store)])
+
+
+def test_a_damaged_or_deleted_case_database_is_said_plainly(store, capsys):
+    assert _triage(store) == 0
+    case_dir = next((store / "cases").iterdir())
+    db = case_dir / "case.db"
+    db.write_bytes(db.read_bytes()[:8192])  # cut short: "database disk image is malformed"
+    for wal in case_dir.glob("case.db-*"):
+        wal.unlink()
+    capsys.readouterr()
+    assert main(["verify", "FIR 7 of 2025", *_cases(store)]) == 1
+    err = capsys.readouterr().err
+    assert "damaged" in err and "Traceback" not in err
+    db.unlink()  # gone altogether: no new, empty case is made over the old case's evidence
+    assert _triage(store) == 1
+    assert "no case database" in capsys.readouterr().err and not db.exists()
+
+
+def test_control_characters_in_file_names_cannot_forge_output(store, capsys):
+    evil = store / "ev" / "x\x1b[31mred\nintake error: FAKE.png"
+    evil.write_bytes((store / "ev" / "empty.jpg").read_bytes())  # empty: an intake error carrying the name
+    (store / "ev" / "empty.jpg").unlink()
+    _triage(store)
+    assert main(["show", "FIR 7 of 2025", *_cases(store)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\\x1b[31mred\\nintake error: FAKE.png" in out
+    assert not any(line.startswith("intake error: FAKE") for line in out.splitlines())

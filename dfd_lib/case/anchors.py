@@ -18,14 +18,17 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import CaseError
+
 __all__ = ["ANCHOR_TAG", "Anchor", "AnchorError", "anchor_text", "read_anchor_file"]
 
 ANCHOR_TAG = "dfd-custody-head"
 _PATTERN = re.compile(rb"dfd-custody-head case=(\S+) seq=(\d+) sha256=([0-9a-f]{64})")
 
 
-class AnchorError(ValueError):
-    """An anchor file that could not be read or holds no chain head."""
+class AnchorError(CaseError, ValueError):
+    """An anchor file that could not be read or holds no chain head: a mistake in what was asked for, refused
+    before anything is checked (never recorded as a break in the case's chain)."""
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import logging
 import os
 import sqlite3
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -25,10 +25,10 @@ from . import evidence, queries, review, triage as triage_mod
 from .clock import format_ist
 from .custody import CustodyAction, CustodyEntry, append_entry, read_entries
 from .detail import ItemDetail, item_details
-from .errors import CaseError, CaseReadOnly
+from .errors import CaseError, CaseReadOnly, CustodyBroken
 from .files import ARTIFACTS_DIR, EVIDENCE_DIR
 from .store import write_transaction
-from .verify import VerificationReport, verify_case
+from .verify import Issue, VerificationReport, verify_case
 
 if TYPE_CHECKING:
     from .distributed import DaskTriage
@@ -117,7 +117,7 @@ class Case:
         return f"Case({self.id!r}, path={str(self.path)!r})"
 
     def _actor(self, who: str | None) -> str:
-        return who or self.info.examiner or default_actor()
+        return (who or "").strip() or (self.info.examiner or "").strip() or default_actor()
 
     def _item(self, item: int | str) -> sqlite3.Row:
         return queries.resolve_item(self._conn, item)
@@ -358,18 +358,25 @@ class Case:
         with self._lock:
             report = verify_case(self._conn, self.path, self.id, progress, anchors=anchors)
             if log_result and not self.readonly:
-                with write_transaction(self._conn):
-                    append_entry(
-                        self._conn,
-                        "verification",
-                        self._actor(actor),
-                        details={
-                            "ok": report.ok,
-                            "head_seq": report.head_seq,
-                            "head_hash": report.head_hash,
-                            **{k: len(getattr(report, k)) for k in ("altered", "added", "removed", "chain_breaks")},
-                            "evidence_checked": report.evidence_checked,
-                            "artifacts_checked": report.artifacts_checked,
-                        },
-                    )
+                try:
+                    self._log_verification(report, actor)
+                except CustodyBroken as exc:
+                    note = Issue("warning", "custody log", f"this verification was not recorded: {exc}")
+                    report = replace(report, warnings=(*report.warnings, note))
         return report
+
+    def _log_verification(self, report: VerificationReport, actor: str | None) -> None:
+        with write_transaction(self._conn):
+            append_entry(
+                self._conn,
+                "verification",
+                self._actor(actor),
+                details={
+                    "ok": report.ok,
+                    "head_seq": report.head_seq,
+                    "head_hash": report.head_hash,
+                    **{k: len(getattr(report, k)) for k in ("altered", "added", "removed", "chain_breaks")},
+                    "evidence_checked": report.evidence_checked,
+                    "artifacts_checked": report.artifacts_checked,
+                },
+            )

@@ -109,6 +109,7 @@ def open_case(
     case folder cannot be written (read-only media). A case that cannot be written, opened for
     writing, raises :class:`CaseReadOnly`.
     """
+    examiner = (examiner or "").strip() or None  # blank names no one: the account's user is recorded then
     case_id = case_id_from_name(name)
     store = resolve_cases_dir(cases_dir)
     path = store / case_id
@@ -149,9 +150,13 @@ def open_case(
         if not create:
             known = ", ".join(sorted(p.parent.name for p in store.glob(f"*/{DB_NAME}"))) if store.is_dir() else ""
             raise CaseNotFound(f"no case {case_id!r} in {store}" + (f" (cases: {known})" if known else ""))
+        _refuse_orphaned_files(path, case_id)
         for sub in ("", EVIDENCE_DIR, ARTIFACTS_DIR, STAGING_DIR):
             (path / sub).mkdir(parents=True, exist_ok=True)
-    conn = connect(path / DB_NAME)
+    try:
+        conn = connect(path / DB_NAME)
+    except sqlite3.DatabaseError as exc:
+        raise _damaged(case_id, path, exc) from exc
     try:
         was = migrate(conn)
         with write_transaction(conn):
@@ -194,14 +199,38 @@ def open_case(
                 )
         for action in recover(path, _recorded_sha(conn)):
             log.warning("case %s: %s", case_id, action)
-    except BaseException:
+    except BaseException as exc:
         conn.close()
+        if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+            raise _damaged(case_id, path, exc) from exc
         raise
     return Case(path, conn)
 
 
+def _damaged(case_id: str, path: Path, exc: Exception) -> CaseSchemaError:
+    return CaseSchemaError(
+        f"case {case_id!r}: its database {path / DB_NAME} is damaged and cannot be read ({exc}); nothing was "
+        "changed. Restore it from a backup copy; the evidence and artifacts folders are untouched"
+    )
+
+
+def _refuse_orphaned_files(path: Path, case_id: str) -> None:
+    """A folder holding evidence or artifacts but no database lost its case.db: a new case must not be made on top
+    of the old case's files (they would read as foreign files added to the new case)."""
+    left = [p for sub in (EVIDENCE_DIR, ARTIFACTS_DIR) if (path / sub).is_dir() for p in (path / sub).iterdir()]
+    if left:
+        raise CaseSchemaError(
+            f"the folder of case {case_id!r} ({path}) holds {len(left)} evidence or artifact file(s) but no case "
+            f"database ({DB_NAME} deleted or moved?): restore the database from a backup; no new case is made "
+            "over another case's files"
+        )
+
+
 def _open_readonly(path: Path) -> Case:
-    conn = connect(path / DB_NAME, readonly=True)
+    try:
+        conn = connect(path / DB_NAME, readonly=True)
+    except sqlite3.DatabaseError as exc:
+        raise _damaged(path.name, path, exc) from exc
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
@@ -211,8 +240,10 @@ def _open_readonly(path: Path) -> Case:
             )
         if version < 1 or conn.execute("SELECT 1 FROM case_info").fetchone() is None:
             raise CaseSchemaError(f"{path / DB_NAME}: not a complete case database (schema version {version})")
-    except BaseException:
+    except BaseException as exc:
         conn.close()
+        if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+            raise _damaged(path.name, path, exc) from exc
         raise
     return Case(path, conn, readonly=True)
 

@@ -17,6 +17,7 @@ from typing import Any, Iterable, Literal, get_args
 
 from ..fileio import json_ready
 from .clock import utc_now
+from .errors import CustodyBroken
 from .store import fetch_record
 
 __all__ = [
@@ -126,6 +127,7 @@ def append_entry(
     if not actor or not str(actor).strip():
         raise ValueError("every custody entry names its actor")
     head = conn.execute("SELECT seq, entry_hash FROM custody ORDER BY seq DESC LIMIT 1").fetchone()
+    _require_anchored(conn, head)
     seq, prev = (1, GENESIS_HASH) if head is None else (head["seq"] + 1, head["entry_hash"])
     details = dict(details or {})
     if action in HEAD_RECORDING_ACTIONS and head is not None:
@@ -164,6 +166,28 @@ def append_entry(
         (entry.seq, entry.entry_hash),
     )
     return entry
+
+
+def _require_anchored(conn: sqlite3.Connection, head: sqlite3.Row | None) -> None:
+    """Refuse to append to a log that does not end where its anchor says (CustodyBroken).
+
+    Appending would rewrite the anchor onto the shortened or rewritten chain, and every later verification would
+    pass: the deletion of an examiner's entry would leave no trace. So a broken case takes no more entries at all
+    (a case without an anchor table, older than schema version 2, has nothing to compare with)."""
+    anchor = read_anchor(conn)
+    if anchor is None or (not anchor and head is None):  # no anchor table; or a new case, nothing appended yet
+        return
+    count = conn.execute("SELECT COUNT(*) FROM custody").fetchone()[0]
+    now = (head["seq"], head["entry_hash"], count) if head is not None else (0, GENESIS_HASH, 0)
+    if anchor and (anchor["seq"], anchor["hash"], anchor["entries"]) == now:
+        return
+    recorded = f"#{anchor['seq']} ({anchor['entries']} entries)" if anchor else "nothing (its row was deleted)"
+    raise CustodyBroken(
+        f"the custody log ends at #{now[0]} ({now[2]} entries) but its anchor records {recorded}: entries were "
+        "removed or rewritten outside dfd. Nothing more is recorded "
+        "in this case, so that the break stays on record; `dfd verify` shows it. Examine the case database and "
+        "restore it from a copy or an export bundle."
+    )
 
 
 def read_anchor(conn: sqlite3.Connection) -> dict[str, Any] | None:

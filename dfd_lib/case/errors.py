@@ -14,6 +14,7 @@ __all__ = [
     "AmbiguousItem",
     "StaleReview",
     "CaseReadOnly",
+    "CustodyBroken",
 ]
 
 
@@ -23,6 +24,11 @@ class CaseError(DfdError):
 
 class CaseReadOnly(CaseError):
     """A write to a case opened read-only (or kept on read-only media)."""
+
+
+class CustodyBroken(CaseError):
+    """The custody log no longer ends where its anchor says: entries were removed or rewritten outside dfd.
+    Nothing more is appended, so that the break stays on record for every later verification."""
 
 
 class InvalidCaseName(CaseError):

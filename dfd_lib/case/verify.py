@@ -337,13 +337,15 @@ def _check_anchors(
 
 
 def _load_anchors(files: Iterable[str | os.PathLike]) -> tuple[list[Anchor], list[Issue]]:
-    anchors, problems = [], []
+    """The anchors read from ``files``; AnchorError (nothing checked, nothing logged) for a file that cannot be
+    read as one: a mistyped path is the user's mistake, not a break in the case's chain."""
+    anchors = []
     for f in files:
         try:
             anchors.append(read_anchor_file(f))
         except AnchorError as exc:
-            problems.append(Issue("chain_break", f"anchor {f}", f"cannot check against this file: {exc}"))
-    return anchors, problems
+            raise AnchorError(f"cannot check the case against {f}: {exc}") from exc
+    return anchors, []
 
 
 def verify_case(

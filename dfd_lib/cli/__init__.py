@@ -63,6 +63,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         hint = "; free some space and run the same command again" if full else ""
         print(f"dfd {args.command}: error: {exc}{hint}", file=sys.stderr)
         return 1
+    except sqlite3.DatabaseError as exc:  # a damaged case database met after it was opened
+        print(
+            f"dfd {args.command}: error: a case database could not be read ({exc}); restore it from a backup",
+            file=sys.stderr,
+        )
+        return 1
     except KeyboardInterrupt:
         print(f"dfd {args.command}: interrupted", file=sys.stderr)
         return 130

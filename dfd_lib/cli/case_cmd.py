@@ -8,6 +8,8 @@ from typing import Any
 
 from ..fileio import json_ready
 from .common import (
+    person,
+    terminal_safe,
     add_command,
     add_cases_dir_option,
     add_model_options,
@@ -29,10 +31,12 @@ def register(sub) -> None:
     p = add_command(sub, "triage", run_triage, "take evidence into a case and scan it (resumable)")
     p.add_argument("paths", nargs="+", metavar="EVIDENCE", help="files or folders (searched recursively)")
     p.add_argument("--case", required=True, metavar="NAME", help="case name (created if new)")
-    p.add_argument("--examiner", default=None, help="who performs the triage (recorded in the custody log)")
+    p.add_argument(
+        "--examiner", type=person, default=None, help="who performs the triage (recorded in the custody log)"
+    )
     p.add_argument("--title", default=None, help="case title when creating it")
     p.add_argument("--agency", default=None, help="agency or unit when creating the case")
-    p.add_argument("--acquired-by", default=None, help="who acquired the evidence (default: the examiner)")
+    p.add_argument("--acquired-by", type=person, default=None, help="who acquired the evidence (default: the examiner)")
     p.add_argument("--source-device", default=default_of(Source, "device"), help="device the evidence came from")
     p.add_argument("--source-url", default=default_of(Source, "url"), help="URL the evidence came from")
     p.add_argument("--source-platform", default=default_of(Source, "platform"), help="platform, e.g. WhatsApp")
@@ -98,7 +102,7 @@ def register(sub) -> None:
         "altered, added, removed or the custody chain is broken.",
     )
     p.add_argument("case", metavar="CASE")
-    p.add_argument("--examiner", default=None, help="who verifies (recorded in the custody log)")
+    p.add_argument("--examiner", type=person, default=None, help="who verifies (recorded in the custody log)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument(
         "--anchor",
@@ -125,7 +129,7 @@ def register(sub) -> None:
         help="sexual or child-abuse material: withhold the media from exports",
     )
     flag.add_argument("--not-sensitive", dest="sensitive", action="store_false", help="clear the sensitive flag")
-    p.add_argument("--reviewer", default=None, help="who reviews (default: the case examiner)")
+    p.add_argument("--reviewer", type=person, default=None, help="who reviews (default: the case examiner)")
     p.add_argument(
         "--based-on",
         dest="based_on",
@@ -242,7 +246,7 @@ def run_triage(args) -> int:
         f"already in the case, {intake['error']} error(s); analysed {a['analysed']}, failed {a['failed']}"
     )
     for err in a["intake_errors"]:
-        print(f"  intake error: {err['path']}: {err['error']}")
+        print(f"  intake error: {terminal_safe(str(err['path']))}: {terminal_safe(str(err['error']))}")
     if a["cancelled"]:
         print("triage was cancelled: run the same command again to finish it")
     return 1 if a["failed"] else 0

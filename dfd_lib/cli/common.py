@@ -20,6 +20,8 @@ __all__ = [
     "add_model_options",
     "add_cases_dir_option",
     "add_sampling_options",
+    "person",
+    "terminal_safe",
     "scan_settings_from_args",
     "print_table",
     "write_json",
@@ -87,6 +89,17 @@ def positive_number(kind: Callable[[str], Any]) -> Callable[[str], Any]:
 
     parse.__name__ = kind.__name__  # argparse names the type in its messages
     return parse
+
+
+def person(text: str) -> str:
+    """An argparse type for who does something (examiner, reviewer): recorded in the custody log, so it must name
+    someone: stripped, not blank, no control characters."""
+    name = text.strip()
+    if not name:
+        raise argparse.ArgumentTypeError("must name a person (it is recorded in the custody log), not be blank")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        raise argparse.ArgumentTypeError(f"{name!r} holds control characters")
+    return name
 
 
 def _scan_setting_option(p, flag: str, field: str, type_: Callable[[str], Any], metavar: str | None, help: str) -> None:
@@ -164,6 +177,18 @@ def shown(text: str) -> str:
     return storable_text(text)
 
 
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def terminal_safe(text: str) -> str:
+    """``shown(text)`` with every control character (C0, DEL, C1) escaped: a file name cannot start a new output
+    line, move the cursor or recolour the terminal, so what an examiner reads is what the name holds."""
+    return "".join(
+        _NAMED_ESCAPES.get(ch) or (f"\\x{ord(ch):02x}" if ord(ch) < 32 or 127 <= ord(ch) < 160 else ch)
+        for ch in shown(text)
+    )
+
+
 def fmt_score(v) -> str:
     return "-" if v is None else f"{v:.3f}"
 
@@ -173,7 +198,7 @@ def print_table(headers: Sequence[str], rows: Iterable[Sequence], out=None) -> N
 
     out = out or sys.stdout
     # one row per line: a line break in a file name is shown as an escape, not a new row
-    rows = [[("" if c is None else shown(str(c)).replace("\r", "\\r").replace("\n", "\\n")) for c in r] for r in rows]
+    rows = [["" if c is None else terminal_safe(str(c)) for c in r] for r in rows]
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
     print(line, file=out)

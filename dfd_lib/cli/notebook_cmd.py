@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import add_command, add_cases_dir_option, add_model_options, default_of
+from .common import add_command, add_cases_dir_option, add_model_options, default_of, person
 
 __all__ = ["register", "run"]
 
@@ -20,7 +20,7 @@ def register(sub) -> None:
         help="threshold for the plots (default: the model's)",
     )
     p.add_argument("--seed", type=int, default=default_of(run_case_notebook, "seed"))
-    p.add_argument("--examiner", default=None, help="who runs it (recorded in the custody log)")
+    p.add_argument("--examiner", type=person, default=None, help="who runs it (recorded in the custody log)")
     p.add_argument("--template", default=None, help="another template notebook (default: the one shipped in dfd_lib)")
     p.add_argument("--out", default=None, help="where to write the executed notebook (default: in the case folder)")
     add_cases_dir_option(p)
