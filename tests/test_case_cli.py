@@ -234,3 +234,25 @@ def test_control_characters_in_file_names_cannot_forge_output(store, capsys):
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\\x1b[31mred\\nintake error: FAKE.png" in out
     assert not any(line.startswith("intake error: FAKE") for line in out.splitlines())
+
+
+def test_files_not_taken_in_are_listed_by_show_and_the_report(store, tmp_path, capsys):
+    from dfd_lib.report.html import render_html
+    from dfd_lib.report.pdf import render_pdf
+    from dfd_lib.report.reportdata import collect_report_data
+
+    outside = tmp_path / "outside.png"
+    outside.write_bytes((next((store / "ev").glob("*.png"))).read_bytes())
+    (store / "ev" / "leaves_the_folder.png").symlink_to(outside)
+    assert _triage(store) == 0
+    capsys.readouterr()
+    assert main(["show", "FIR 7 of 2025", *_cases(store)]) == 0
+    out = capsys.readouterr().out
+    assert "files not taken in (1;" in out and "leaves_the_folder.png" in out
+    with open_case("FIR 7 of 2025", store / "cases", create=False) as case:
+        data = collect_report_data(case)
+        [(when, path, why)] = data.not_taken_in
+        assert path.endswith("leaves_the_folder.png") and why and when
+        html = render_html(data).decode()
+        assert "Files not taken in (1)" in html and "leaves_the_folder.png" in html
+        assert len(render_pdf(data)) > 1000

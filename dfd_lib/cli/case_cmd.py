@@ -287,6 +287,7 @@ def run_show(args) -> int:
     with open_case(args.case, args.cases_dir, create=False, readonly=True) as case:
         df = case.items()
         info = case.info
+        refused = case.intake_errors()
     if args.json:
         from ..case.queries import ITEM_COLUMNS
 
@@ -298,6 +299,10 @@ def run_show(args) -> int:
         f"created {info.created_ist} | updated {info.updated_ist}"
     )
     _print_items(df)
+    if len(refused):
+        print(f"files not taken in ({len(refused)}; nothing about their content was examined):")
+        for r in refused.itertuples():
+            print(f"  {terminal_safe(str(r.path))}: {terminal_safe(str(r.error))}")
     return 0
 
 

@@ -16,7 +16,7 @@ from .modelinfo import flatten_metrics
 from .pdf import TITLE
 from .pdf_items import ANALYSIS_TITLES
 from .reportdata import ReportData
-from .summary import READING_NOTES, summarise
+from .summary import NOT_TAKEN_IN_NOTE, READING_NOTES, summarise
 from .formatting import STATUS_WORDS, VERDICT_WORDS, fmt_both, fmt_score, fmt_size
 
 __all__ = ["render_html"]
@@ -191,6 +191,14 @@ def render_html(data: ReportData) -> bytes:
             [_item_row(i) for i in data.items],
         )
     )
+    if data.not_taken_in:
+        parts.append(
+            f"<h3>Files not taken in ({len(data.not_taken_in)})</h3><p>{escape(NOT_TAKEN_IN_NOTE)}</p>"
+            + _table(
+                ["Time (IST)", "Path as received", "Why"],
+                [[escape(fmt_both(t)), escape(p), escape(why)] for t, p, why in data.not_taken_in],
+            )
+        )
     parts.append("<h2>Item details</h2>" + "".join(_item_section(i) for i in data.items))
     parts.append("<h2>Model used for the scores</h2>")
     for m in data.models:

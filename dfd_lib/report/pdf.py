@@ -21,7 +21,7 @@ from .modelinfo import flatten_metrics
 from .pdf_items import item_details
 from .pdfdoc import MONO, MUTED, RED, SANS, ReportPDF
 from .reportdata import ReportData
-from .summary import READING_NOTES, summarise
+from .summary import NOT_TAKEN_IN_NOTE, READING_NOTES, summarise
 from .fonts import glyph_safe
 from .formatting import STATUS_WORDS, VERDICT_WORDS, fmt_both, fmt_score, fmt_size
 
@@ -168,6 +168,20 @@ def _item_table(pdf: ReportPDF, data: ReportData) -> None:
             row.cell(f"{it.sha256[:32]}\n{it.sha256[32:]}", style=_HASH)
             row.cell(_result_text(it), style=_CELL)
             row.cell(glyph_safe(_analyst_text(it)), style=_CELL)
+
+
+def _not_taken_in(pdf: ReportPDF, data: ReportData) -> None:
+    if not data.not_taken_in:
+        return
+    pdf.ln(2)
+    pdf.h2(f"Files not taken in ({len(data.not_taken_in)})")
+    pdf.para(NOT_TAKEN_IN_NOTE, 8, "I", MUTED)
+    with pdf.table(col_widths=(34, 84, 62), line_height=3.6, headings_style=_HEAD, padding=1, v_align="TOP") as t:
+        t.row(["Time (IST)", "Path as received", "Why"])
+        for when, path, why in data.not_taken_in:
+            row = t.row()
+            for text in (fmt_both(when), path, why):
+                row.cell(glyph_safe(text), style=_CELL)
 
 
 def _models(pdf: ReportPDF, data: ReportData) -> None:
@@ -337,6 +351,7 @@ def render_pdf(
     _case_header(pdf, data)
     _summary(pdf, data)
     _item_table(pdf, data)
+    _not_taken_in(pdf, data)
     pdf.add_page()
     pdf.h1("Item details")
     for it in data.items:

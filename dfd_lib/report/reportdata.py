@@ -59,6 +59,9 @@ class ReportData:
     versions: tuple[tuple[str, str], ...]
     custody: CustodySummary
     verification: VerificationView | None
+    # files that could not be taken in, as (time UTC, path, why) from the custody log's intake entries up to the
+    # report's head: named in the report, since the examiner received them and the reader must know they exist
+    not_taken_in: tuple[tuple[str, str, str], ...] = ()
 
 
 def snapshot_head(entries: list[CustodyEntry]) -> CustodyEntry | None:
@@ -121,4 +124,14 @@ def collect_report_data(
         versions=library_versions(),
         custody=custody,
         verification=None if verification is None else _verification_view(verification, snapshot),
+        not_taken_in=not_taken_in(entries),
+    )
+
+
+def not_taken_in(entries: tuple[CustodyEntry, ...] | list[CustodyEntry]) -> tuple[tuple[str, str, str], ...]:
+    """(time UTC, path, why) of every intake entry that records a file not taken in, in log order."""
+    return tuple(
+        (e.time_utc, str(e.details.get("path", "")), str(e.details.get("error", "")))
+        for e in entries
+        if e.action == "intake" and "error" in e.details
     )

@@ -9,7 +9,13 @@ from ..case import ItemDetail
 from .reportdata import ReportData
 from .formatting import STATUS_WORDS, VERDICT_WORDS, fmt_score
 
-__all__ = ["Summary", "summarise", "READING_NOTES"]
+__all__ = ["Summary", "summarise", "READING_NOTES", "NOT_TAKEN_IN_NOTE"]
+
+NOT_TAKEN_IN_NOTE = (
+    "These files were handed to the tool but could not be taken into the case (unreadable, empty, a link that "
+    "leaves the evidence folder, not a regular file...). Nothing about their content was examined; they are listed "
+    "so that every file received is accounted for."
+)
 
 READING_NOTES = (
     "A score is the model's calibrated probability that a face was manipulated (swapped or synthesised). "
@@ -58,6 +64,12 @@ def summarise(data: ReportData, top_n: int = 5) -> Summary:
         f"{len(scored)}; {statuses.get('no_face', 0)} had no face the detector could use, and {not_analysed} could "
         "not be analysed (empty, unreadable, unsupported, too large, failed or still pending; the item table "
         "gives the reason for each)."
+        + (
+            f" A further {_plural(len(data.not_taken_in), 'file')} could not be taken into the case (listed under "
+            "'Files not taken in'); nothing about their content was examined."
+            if data.not_taken_in
+            else ""
+        )
     ]
     if scored:
         fake = verdicts.get("fake", 0)
