@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from .common import add_command, add_cases_dir_option
+from .common import add_command, add_cases_dir_option, person
 
 __all__ = ["register", "ask_form"]
 
@@ -13,7 +13,10 @@ __all__ = ["register", "ask_form"]
 def _case_options(p) -> None:
     add_cases_dir_option(p)
     p.add_argument(
-        "--examiner", default=None, help="who does this (recorded in the custody log; default: the case examiner)"
+        "--examiner",
+        type=person,
+        default=None,
+        help="who does this (recorded in the custody log; default: the case examiner)",
     )
 
 
@@ -35,7 +38,12 @@ def register(sub) -> None:
     p = add_command(sub, "export", run_export, "write a portal-ready bundle (zip) for the authorities")
     p.add_argument("case", metavar="CASE")
     p.add_argument("--portal", required=True, help=f"portal profile: {portals} (or a profile .yaml)")
-    p.add_argument("--out", required=True, metavar="FILE.zip")
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE.zip",
+        help="the bundle to write, or an existing folder to write CASE_PORTAL.zip (CASE_PORTAL_anonymous.zip) into",
+    )
     p.add_argument("--anonymous", action="store_true", help="leave the complainant out (where the portal allows it)")
     p.add_argument(
         "--fields",
@@ -75,6 +83,8 @@ def run_report(args) -> int:
 
     from ..case import open_case
 
+    verified: list = []  # the verification the report documents
+
     # a case on read-only media is reported read-only (to another folder, nothing logged)
     with open_case(args.case, cases_dir=args.cases_dir, create=False, readonly=None) as case:
         path = generate_report(
@@ -84,8 +94,17 @@ def run_report(args) -> int:
             TqdmProgress(disable=args.quiet, unit="item"),
             weights_dir=args.weights_dir,
             actor=args.examiner,
+            on_verification=verified.append,
         )
         readonly = case.readonly
+    if verified and not verified[-1].ok:  # documented in the report, but say it here too
+        lines = verified[-1].lines()
+        shown = lines[:21] + ([f"  ... and {len(lines) - 21} more"] if len(lines) > 21 else [])
+        print(
+            f"dfd report: WARNING: case {verified[-1].case_id} FAILED verification; the report documents it "
+            "(run dfd verify for details):\n" + "\n".join(shown),
+            file=sys.stderr,
+        )
     print(f"wrote {path}")
     if readonly:
         print(
@@ -104,11 +123,11 @@ def run_export(args) -> int:
     """
     from ..progress import TqdmProgress
     from ..export import export_bundle
-    from ..portal import read_fields_file
+    from ..portal import load_portal, read_fields_file
 
     values = rules = None
-    if args.fields:
-        values, rules = read_fields_file(args.fields, args.portal)
+    if args.fields:  # --portal may be a profile file: the fields file names the profile's name
+        values, rules = read_fields_file(args.fields, load_portal(args.portal).name)
     with _open(args) as case:
         result = export_bundle(
             case,

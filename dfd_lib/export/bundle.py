@@ -25,13 +25,14 @@ from ..case import Case, CustodyEntry, default_actor
 from ..portal import PortalProfile, load_portal, load_stored_fields, save_portal_fields
 from ..portal.errors import PortalFieldsError
 from ..progress import Progress, ensure_progress
+from ..report.formats import check_output_path
 from ..report.formatting import flowing, fmt_both, one_line
 from ..report.pdf import render_pdf
 from ..report.reportdata import collect_report_data
 from .bsa63 import render_part_a
 from .errors import ExportCancelled, ExportError
 from .evidence_prep import EvidenceEntry, plan_evidence
-from .zipout import ZipMember, write_zip
+from .zipout import ZipMember, safe_component, write_zip
 
 __all__ = [
     "ExportResult",
@@ -42,6 +43,7 @@ __all__ = [
     "custody_log_json",
     "manifest_csv",
     "sha256sums",
+    "bundle_name",
 ]
 
 log = logging.getLogger(__name__)
@@ -242,6 +244,13 @@ def _evidence_record(e: EvidenceEntry) -> dict[str, Any]:
     return rec
 
 
+def bundle_name(case_id: str, portal: str, anonymous: bool = False) -> str:
+    """The bundle's file name when the output given is a folder: ``<case>_<portal>[_anonymous].zip``."""
+    return (
+        f"{safe_component(case_id, 'case')}_{safe_component(portal, 'portal')}{'_anonymous' if anonymous else ''}.zip"
+    )
+
+
 def export_bundle(
     case: Case,
     portal: str,
@@ -255,7 +264,9 @@ def export_bundle(
     weights_dir: str | os.PathLike | None = None,
     allow_unverified: bool = False,
 ) -> ExportResult:
-    """Validate the stored form answers and write the bundle to ``out``.
+    """Validate the stored form answers and write the bundle to ``out`` (a file, or an existing folder to write
+    ``<case>_<portal>[_anonymous].zip`` into; never the case database or a file in the case's evidence/, artifacts/
+    or tmp/ folder: :class:`ExportError`).
 
     ``values`` / ``file_rules`` (e.g. from a fields YAML) are saved to the case first. Raises
     :class:`PortalFieldsError` listing every missing or invalid field, and :class:`ExportError`
@@ -263,6 +274,10 @@ def export_bundle(
     """
     progress = ensure_progress(progress)
     profile = load_portal(portal)
+    out = Path(out)
+    if out.is_dir():
+        out = out / bundle_name(case.id, profile.name, anonymous)
+    check_output_path(case, out, ExportError, "the export bundle")
     who = actor or case.info.examiner or default_actor()
     stored = load_stored_fields(case, profile.name)
     if values is not None or file_rules is not None:
@@ -279,7 +294,6 @@ def export_bundle(
     if problems:
         raise PortalFieldsError(profile.name, problems)
     rules = profile.file_rules.merged(stored.file_rules if stored else None, "stored file_rules")
-    out = Path(out)
     progress.start(len(case.items()) + 3, f"export ({profile.name})")
     try:
         verification = case.verify(log_result=False)
@@ -297,7 +311,7 @@ def export_bundle(
 
         step()
         report = render_pdf(data, progress_step=step)
-        entries = plan_evidence(data.items, rules)
+        entries = plan_evidence(data.items, rules, verification)
         as_of = fmt_both(data.as_of_utc)
         notes = (
             []

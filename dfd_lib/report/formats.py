@@ -5,6 +5,10 @@ settings, progress)``. It verifies the case (logged), reads it into a :class:`Re
 renders, writes the file atomically and records the file's SHA-256 in the custody log (action
 ``report``). The same module runs headless (CLI, tests) or in the dashboard, which passes its
 own Progress. A new format is one more ``REPORT_FORMATS.register(RenderModule(...))`` below.
+
+No report or export bundle is ever written over the case's own files: :func:`check_output_path`
+refuses an output path that resolves to the case database (or its journal files) or into the
+case's ``evidence/``, ``artifacts/`` or ``tmp/`` folders.
 """
 
 from __future__ import annotations
@@ -17,12 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol, runtime_checkable
 
-from ..case import Case, default_actor
+from ..case import Case, VerificationReport, default_actor
+from ..case.case import DB_NAME
 from ..case.clock import parse_utc
+from ..case.files import ARTIFACTS_DIR, EVIDENCE_DIR, STAGING_DIR
+from ..errors import DfdError
 from ..fileio import atomic_write as write_atomic
 from ..progress import Progress, ensure_progress
 from ..registry import Registry
-from .errors import ReportCancelled
+from .errors import ReportCancelled, ReportError
 from .html import render_html
 from .pdf import render_pdf
 from .reportdata import ReportData, collect_report_data
@@ -35,11 +42,49 @@ __all__ = [
     "generate_report",
     "write_atomic",
     "REPORTS_DIR",
+    "check_output_path",
 ]
 
 log = logging.getLogger(__name__)
 
 REPORTS_DIR = "reports"
+_DB_FILES = tuple(DB_NAME + suffix for suffix in ("", "-wal", "-shm", "-journal"))
+_PROTECTED_DIRS = (EVIDENCE_DIR, ARTIFACTS_DIR, STAGING_DIR)
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_output_path(
+    case: Case, out: str | os.PathLike, error: type[DfdError] = ReportError, what: str = "the report"
+) -> Path:
+    """Refuse (raise ``error``) an output path that is, once symbolic links are resolved, the case database or one of
+    its journal files, or inside (or is) the case's evidence/, artifacts/ or tmp/ folder: writing there would
+    destroy the case or replace its write-once files. Returns the path, resolved."""
+    case_dir = Path(os.path.realpath(case.path))
+    target = Path(os.path.realpath(out))
+    for name in _DB_FILES:
+        if target == case_dir / name or (target.name == name and _same(target.parent, case_dir)):
+            raise error(
+                f"refusing to write {what} to {out}: that is the database of case {case.id} ({name}), which it would "
+                "destroy; choose an output outside the case folder (or in its reports/ folder)"
+            )
+    for folder in _PROTECTED_DIRS:
+        protected = case_dir / folder
+        if (
+            target == protected
+            or protected in target.parents
+            or any(_same(a, protected) for a in (target, *target.parents))
+        ):
+            raise error(
+                f"refusing to write {what} to {out}: it is inside the {folder}/ folder of case {case.id}, which holds "
+                "the case's write-once files; choose an output outside the case folder (or in its reports/ folder)"
+            )
+    return target
 
 
 @dataclass(frozen=True)
@@ -47,6 +92,8 @@ class ReportSettings:
     out: Path | None = None  # file (or existing folder); default <case>/reports/report_<UTC>.<ext>
     weights_dir: str | None = None  # where to look for model cards (default search path otherwise)
     actor: str | None = None  # who makes the report (default: the case examiner)
+    # called with the verification the report documents, once it is done (e.g. to warn when it failed)
+    on_verification: Callable[[VerificationReport], None] | None = None
 
 
 @runtime_checkable
@@ -65,7 +112,9 @@ def _out_path(case: Case, settings: ReportSettings, generated_utc: str, extensio
     if settings.out is None:
         return case.path / REPORTS_DIR / name
     out = Path(settings.out)
-    return out / name if out.is_dir() else out
+    out = out / name if out.is_dir() else out
+    check_output_path(case, out)
+    return out
 
 
 @dataclass(frozen=True)
@@ -97,7 +146,11 @@ class RenderModule:
                 f"case {case.id} is read-only: give an output file or folder outside the case (--out) for the report"
             )
         try:
+            if settings.out is not None:  # refuse a path over the case's own files before any work
+                check_output_path(case, settings.out)
             verification = case.verify(actor=actor)
+            if settings.on_verification is not None:
+                settings.on_verification(verification)
             step()
             data = collect_report_data(case, verification, snapshot=False, weights_dir=settings.weights_dir)
             body = self.render(data, step)
@@ -169,10 +222,15 @@ def generate_report(
     *,
     weights_dir: str | os.PathLike | None = None,
     actor: str | None = None,
+    on_verification: Callable[[VerificationReport], None] | None = None,
 ) -> Path:
     """Write a report of ``case`` (``fmt``: a name in :data:`REPORT_FORMATS`, 'pdf' or 'html'); its SHA-256 goes into
-    the custody log. An unknown format raises :class:`dfd_lib.errors.RegistryError` naming the known ones."""
+    the custody log. An unknown format raises :class:`dfd_lib.errors.RegistryError` naming the known ones.
+
+    ``out``: a file, or an existing folder to write ``report_<case>_<UTC>.<ext>`` into (default: the case's reports/
+    folder). A path over the case's database or inside its evidence/, artifacts/ or tmp/ folder raises
+    :class:`ReportError`. ``on_verification`` is called with the case's verification before rendering."""
     settings = ReportSettings(
-        None if out is None else Path(out), None if weights_dir is None else str(weights_dir), actor
+        None if out is None else Path(out), None if weights_dir is None else str(weights_dir), actor, on_verification
     )
     return REPORT_FORMATS.get(fmt).generate(case, settings, progress)
