@@ -194,7 +194,7 @@ def test_file_rules_override_converts_and_notes(case, tiny_weights, tmp_path):
     assert big["included_as"] == "converted" and "downscaled" in big["reason"]
     for rec in (png, big):
         body = members[rec["path"]]
-        assert body[:3] == b"\xff\xd8\xff" and len(body) <= 0.06 * 1024 * 1024
+        assert body[:3] == b"\xff\xd8\xff" and len(body) <= 0.06 * 1_000_000
         assert _sha(body) == rec["converted"]["sha256"] and rec["sha256"] != rec["converted"]["sha256"]
         row = next(r for r in result.manifest["files"] if r["path"] == rec["path"])
         assert row["role"] == "evidence_converted" and row["original_sha256"] == rec["sha256"]

@@ -22,7 +22,7 @@ from typing import Any, Mapping, Sequence
 
 from .. import __version__
 from ..case import Case, CustodyEntry, default_actor
-from ..portal import PortalProfile, load_portal, load_stored_fields, save_portal_fields
+from ..portal import PortalProfile, format_mb, load_portal, load_stored_fields, save_portal_fields
 from ..portal.errors import PortalFieldsError
 from ..progress import Progress, ensure_progress
 from ..report.formats import check_output_path
@@ -317,7 +317,7 @@ def export_bundle(
             []
             if rules.allows_size(len(report))
             else [
-                f"report.pdf is {len(report) / 1048576:.1f} MB, over the assumed {rules.max_file_mb:g} MB limit; "
+                f"report.pdf is {format_mb(len(report), rules.max_file_mb)}, over the assumed {rules.max_file_mb:g} MB limit; "
                 "upload it in parts or hand it over with the bundle."
             ]
         )

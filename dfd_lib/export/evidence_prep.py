@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Mapping
 from ..case import ItemDetail
 from ..case.files import EVIDENCE_DIR
 from ..media import MediaLimits
-from ..portal.filerules import FileRules, format_of_mime
+from ..portal.filerules import FileRules, format_mb, format_of_mime
 from .zipout import safe_component
 
 if TYPE_CHECKING:
@@ -200,7 +200,7 @@ def _plan_one(item: ItemDetail, rules: FileRules, problems: Mapping[str, str | N
     why = (
         f"{fmt.upper()} is not an accepted format"
         if not rules.allows_format(fmt)
-        else f"{item.size / 1048576:.1f} MB is over the {rules.max_file_mb:g} MB limit"
+        else f"{format_mb(item.size, rules.max_file_mb)} is over the {rules.max_file_mb:g} MB limit"
     )
     target = rules.convert_images_to
     if item.media_kind == "image" and target and rules.allows_format(target):

@@ -13,7 +13,7 @@ A new portal is one YAML file in ``dfd_lib/portal/profiles/`` (see :mod:`dfd_lib
 from __future__ import annotations
 
 from .errors import PortalError, PortalFieldsError
-from .filerules import FileRules
+from .filerules import FileRules, format_mb
 from .profile import PortalField, PortalProfile, load_portal, portal_names
 from .store import StoredFields, load_portal_fields, load_stored_fields, read_fields_file, save_portal_fields
 from .template import render_template
@@ -24,6 +24,7 @@ __all__ = [
     "PortalProfile",
     "PortalField",
     "FileRules",
+    "format_mb",
     "render_template",
     "save_portal_fields",
     "load_portal_fields",

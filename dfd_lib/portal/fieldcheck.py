@@ -10,7 +10,27 @@ import datetime as dt
 import re
 from typing import Any, Sequence
 
-__all__ = ["FORMATS", "format_problem", "normalise_scalar", "normalise_value", "match_choice", "is_empty"]
+from .errors import PortalError
+
+__all__ = [
+    "FORMATS",
+    "IST",
+    "MIN_YEAR",
+    "format_problem",
+    "normalise_scalar",
+    "normalise_value",
+    "match_choice",
+    "is_empty",
+    "parse_timezone",
+    "today_in",
+]
+
+# Dates on a form are the portal's local dates: "in the future" is judged against today's date in
+# the portal's time zone (a profile's ``timezone``), not the host's. India has one fixed offset.
+IST = dt.timezone(dt.timedelta(hours=5, minutes=30), "UTC+05:30")
+_TZ_NAMES = {"ist": IST, "asia/kolkata": IST, "asia/calcutta": IST, "utc": dt.timezone.utc, "z": dt.timezone.utc}
+_TZ_OFFSET = re.compile(r"^(?:utc|gmt)?\s*([+-])([01]?[0-9]|2[0-3])(?::?([0-5][0-9]))?$", re.I)
+MIN_YEAR = 1900  # no incident or complainant's date on a cyber-crime form is earlier
 
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.I)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
@@ -43,6 +63,42 @@ def match_choice(value: str, allowed: Sequence[str]) -> str | None:
     return None
 
 
+def parse_timezone(value: Any, source: str = "portal profile") -> dt.tzinfo:
+    """A profile's ``timezone``: a UTC offset such as ``'+05:30'`` (or ``UTC``, ``IST``, ``Asia/Kolkata``); None: IST."""
+    if value is None or value == "":
+        return IST
+    if isinstance(value, bool) or not isinstance(value, str):
+        # unquoted, YAML reads +05:30 as the sexagesimal number 330
+        raise PortalError(f"{source}: write timezone in quotes, e.g. '+05:30' (YAML read it as {value!r})")
+    text = value.strip()
+    if text.casefold() in _TZ_NAMES:
+        return _TZ_NAMES[text.casefold()]
+    m = _TZ_OFFSET.match(text)
+    if not m:
+        raise PortalError(
+            f"{source}: timezone {value!r} is not a UTC offset such as '+05:30' (or UTC, IST, Asia/Kolkata)"
+        )
+    hours, minutes = int(m.group(2)), int(m.group(3) or 0)
+    offset = (-1 if m.group(1) == "-" else 1) * dt.timedelta(hours=hours, minutes=minutes)
+    if not offset:
+        return dt.timezone.utc
+    return IST if offset == IST.utcoffset(None) else dt.timezone(offset, f"UTC{m.group(1)}{hours:02d}:{minutes:02d}")
+
+
+def _utc_now() -> dt.datetime:
+    """The clock (a function of its own so tests can set it)."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def today_in(tz: dt.tzinfo = IST) -> dt.date:
+    """Today's date where the portal is (``tz``), whatever the host's own time zone."""
+    return _utc_now().astimezone(tz).date()
+
+
+def _tz_label(tz: dt.tzinfo) -> str:
+    return tz.tzname(None) or str(tz)
+
+
 def _parse_date(text: str) -> dt.date | None:
     for fmt in ("%d/%m/%Y", "%d-%m-%Y", "%Y-%m-%d", "%d.%m.%Y"):
         try:
@@ -52,8 +108,28 @@ def _parse_date(text: str) -> dt.date | None:
     return None
 
 
-def normalise_scalar(fmt: str | None, raw: Any) -> tuple[str, str | None]:
-    """``(text, problem)``: one value as clean text in its canonical form, or why it cannot be."""
+def _date_text(day: dt.date) -> str:
+    """DD/MM/YYYY with the year always in four digits (strftime writes year 25 as '25' on some platforms)."""
+    return f"{day.day:02d}/{day.month:02d}/{day.year:04d}"
+
+
+def _check_date(day: dt.date, text: str, tz: dt.tzinfo) -> tuple[str, str | None]:
+    if day.year < MIN_YEAR:
+        return text, (
+            f"'{text}' has the year {day.year:04d}: a date before {MIN_YEAR} is not accepted; "
+            "write the year in full (DD/MM/YYYY)"
+        )
+    today = today_in(tz)
+    if day > today:
+        return text, f"{_date_text(day)} is in the future (today is {_date_text(today)} in {_tz_label(tz)})"
+    return _date_text(day), None
+
+
+def normalise_scalar(fmt: str | None, raw: Any, tz: dt.tzinfo = IST) -> tuple[str, str | None]:
+    """``(text, problem)``: one value as clean text in its canonical form, or why it cannot be.
+
+    ``tz`` is the portal's time zone: a date after today's date there is refused.
+    """
     if raw is None:
         return "", None
     if isinstance(raw, bool):
@@ -66,7 +142,9 @@ def normalise_scalar(fmt: str | None, raw: Any) -> tuple[str, str | None]:
     if isinstance(raw, dt.datetime):
         raw = raw.date() if fmt == "date" else raw.isoformat()
     if isinstance(raw, dt.date):
-        raw = raw.strftime("%d/%m/%Y")
+        if fmt == "date":  # YAML read an unquoted 2025-11-20 as a date
+            return _check_date(raw, raw.isoformat() if raw.year < MIN_YEAR else _date_text(raw), tz)
+        raw = _date_text(raw)
     text = " ".join(str(raw).split()) if fmt else str(raw).strip()
     if not text:
         return "", None
@@ -74,9 +152,7 @@ def normalise_scalar(fmt: str | None, raw: Any) -> tuple[str, str | None]:
         day = _parse_date(text)
         if day is None:
             return text, f"'{text}' is not {FORMATS['date']}"
-        if day > dt.date.today():
-            return text, f"{day:%d/%m/%Y} is in the future"
-        return day.strftime("%d/%m/%Y"), None
+        return _check_date(day, text, tz)
     if fmt == "time":
         m = _TIME.match(text)
         if not m:
@@ -92,10 +168,12 @@ def normalise_scalar(fmt: str | None, raw: Any) -> tuple[str, str | None]:
     return text, None
 
 
-def normalise_value(fmt: str | None, multiple: bool, raw: Any) -> tuple[str | list[str], list[str]]:
+def normalise_value(
+    fmt: str | None, multiple: bool, raw: Any, tz: dt.tzinfo = IST
+) -> tuple[str | list[str], list[str]]:
     """A field's value (a list when ``multiple``) and the problems with it, before choice/length checks."""
     if not multiple:
-        text, problem = normalise_scalar(fmt, raw)
+        text, problem = normalise_scalar(fmt, raw, tz)
         return text, [problem] if problem else []
     if raw is None or raw == "":
         return [], []
@@ -106,7 +184,7 @@ def normalise_value(fmt: str | None, multiple: bool, raw: Any) -> tuple[str | li
     out: list[str] = []
     problems: list[str] = []
     for i, item in enumerate(raw, 1):
-        text, problem = normalise_scalar(fmt, item)
+        text, problem = normalise_scalar(fmt, item, tz)
         if problem:
             problems.append(f"entry {i}: {problem}")
         if text and text not in out:

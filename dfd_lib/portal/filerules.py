@@ -2,6 +2,9 @@
 
 Rules come from the portal profile and may be overridden by a ``file_rules`` block in the
 user's fields YAML (the override is stored with the case's portal fields).
+
+``max_file_mb`` is in decimal megabytes (1 MB = 1,000,000 bytes), the stricter reading of a
+portal's "10 MB"; every size printed in MB next to a limit uses the same unit (:func:`format_mb`).
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ from typing import Any, Mapping
 
 from .errors import PortalError
 
-__all__ = ["FileRules", "format_of_mime", "KNOWN_FORMATS"]
+__all__ = ["FileRules", "format_of_mime", "format_mb", "KNOWN_FORMATS", "MB"]
+
+MB = 1_000_000  # bytes in the megabyte of max_file_mb and of every size printed in MB
 
 _MIME_FORMATS = {
     "image/jpeg": "jpeg",
@@ -35,6 +40,16 @@ _ALIASES = {"jpg": "jpeg", "tif": "tiff", "text": "txt"}
 _CONVERT_TARGETS = ("jpeg", "png")
 
 
+def format_mb(size: int, limit_mb: float | None = None) -> str:
+    """``size`` bytes in (decimal) MB, e.g. ``'10.5 MB'``; next to ``limit_mb``, with enough decimals that a
+    size over the limit never reads as equal to it (``'10.0001 MB'``, not ``'10.0 MB'``, over 10 MB)."""
+    value = size / MB
+    decimals = 1
+    while limit_mb is not None and value > limit_mb and round(value, decimals) <= limit_mb and decimals < 6:
+        decimals += 1
+    return f"{value:.{decimals}f} MB"
+
+
 def format_of_mime(mime: str | None) -> str:
     """Short format name of a sniffed MIME type (``image/jpeg`` -> ``jpeg``); ``unknown`` otherwise."""
     return _MIME_FORMATS.get((mime or "").lower(), "unknown")
@@ -43,14 +58,14 @@ def format_of_mime(mime: str | None) -> str:
 @dataclass(frozen=True)
 class FileRules:
     allowed_formats: tuple[str, ...] = ()  # empty: every format is accepted
-    max_file_mb: float | None = None  # None: no size limit
+    max_file_mb: float | None = None  # None: no size limit; decimal megabytes (MB bytes each)
     convert_images_to: str | None = None  # "jpeg" or "png": how an image outside the rules is converted
     jpeg_quality: int = 90
     assumption: str = ""
 
     @property
     def max_file_bytes(self) -> int | None:
-        return None if self.max_file_mb is None else int(self.max_file_mb * 1024 * 1024)
+        return None if self.max_file_mb is None else round(self.max_file_mb * MB)
 
     def allows_format(self, fmt: str) -> bool:
         return not self.allowed_formats or fmt in self.allowed_formats

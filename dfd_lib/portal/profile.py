@@ -3,10 +3,15 @@
 Profiles live in ``dfd_lib/portal/profiles/<name>.yaml`` (``ncrp``, ``generic``): a YAML file added
 there is a new portal, listed by :func:`portal_names`; a path to a YAML file of the same shape also works. ``PortalProfile.validate(values, anonymous)`` returns every
 problem at once, so a user fixes the whole form in one pass.
+
+A profile's ``timezone`` (a quoted UTC offset, ``"+05:30"`` when absent) is where its dates are
+local: a date after today's date there is refused. A profile loaded by path is remembered by its
+name for the rest of the process, so code that is handed only the name finds it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import re
@@ -18,7 +23,7 @@ from typing import Any, Mapping
 import yaml
 
 from .errors import PortalError
-from .fieldcheck import FORMATS, format_problem, is_empty, match_choice, normalise_value
+from .fieldcheck import IST, FORMATS, format_problem, is_empty, match_choice, normalise_value, parse_timezone
 from .filerules import FileRules
 
 __all__ = [
@@ -71,6 +76,7 @@ class PortalField:
     min_length: int | None = None
     max_length: int | None = None
     help: str = ""
+    tz: dt.tzinfo = IST  # the portal's time zone: a date after today's date there is refused
 
     def choices(self, values: Mapping[str, Any]) -> tuple[str, ...] | None:
         """Allowed values given the other answers; None when the field does not apply."""
@@ -97,7 +103,7 @@ class PortalField:
         ``bad`` names earlier fields that already have problems: a field whose allowed values
         depend on one of them is not checked against its list (its parent's problem says enough).
         """
-        value, problems = normalise_value(self.format, self.multiple, raw)
+        value, problems = normalise_value(self.format, self.multiple, raw, self.tz)
         if self.parent is not None and (self.parent in bad or is_empty(values.get(self.parent))):
             if not is_empty(value) and self.parent not in bad:
                 problems.append(f"answer {self.parent} first: the allowed values depend on it")
@@ -144,6 +150,8 @@ class PortalProfile:
     anonymous_omit: tuple[str, ...] = ()
     anonymous_only_when: tuple[tuple[str, tuple[str, ...]], ...] = ()
     anonymous_note: str = ""
+    tz: dt.tzinfo = IST  # profile key ``timezone`` (a UTC offset); dates are judged in it
+    source: str = ""  # the YAML file a profile loaded by path came from; "" for a shipped one
 
     @property
     def field_ids(self) -> tuple[str, ...]:
@@ -208,7 +216,7 @@ def _pairs(mapping: Any, where: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
     )
 
 
-def _field(raw: Any, sections: set[str], earlier: set[str], source: str) -> PortalField:
+def _field(raw: Any, sections: set[str], earlier: set[str], source: str, tz: dt.tzinfo = IST) -> PortalField:
     if not isinstance(raw, dict) or not raw.get("id") or not raw.get("label"):
         raise PortalError(f"{source}: every field needs an id and a label (got {raw!r})")
     fid = str(raw["id"])
@@ -252,6 +260,7 @@ def _field(raw: Any, sections: set[str], earlier: set[str], source: str) -> Port
         min_length=raw.get("min_length"),
         max_length=raw.get("max_length"),
         help=" ".join(str(raw.get("help", "")).split()),
+        tz=tz,
     )
 
 
@@ -270,10 +279,12 @@ def check_portal_name(name: object, source: str = "portal profile") -> str:
     return text
 
 
-def profile_from_dict(data: Any, source: str) -> PortalProfile:
+def profile_from_dict(data: Any, source: str, path: str | os.PathLike | None = None) -> PortalProfile:
+    """A profile from its parsed YAML; ``path``: the file it was read from, when given by path."""
     if not isinstance(data, dict) or not data.get("name") or not isinstance(data.get("fields"), list):
         raise PortalError(f"{source}: a portal profile needs 'name', 'sections' and a list of 'fields'")
     check_portal_name(data["name"], source)
+    tz = parse_timezone(data.get("timezone"), source)
     sections = tuple(
         (str(s["id"]), str(s.get("label", s["id"])))
         for s in data.get("sections") or ()
@@ -281,7 +292,7 @@ def profile_from_dict(data: Any, source: str) -> PortalProfile:
     )
     fields: list[PortalField] = []
     for raw in data["fields"]:
-        f = _field(raw, {s for s, _ in sections}, {x.id for x in fields}, source)
+        f = _field(raw, {s for s, _ in sections}, {x.id for x in fields}, source, tz)
         if f.id in {x.id for x in fields}:
             raise PortalError(f"{source}: field id {f.id!r} appears twice")
         fields.append(f)
@@ -299,11 +310,24 @@ def profile_from_dict(data: Any, source: str) -> PortalProfile:
         anonymous_omit=tuple(anon.get("omit_sections") or ()),
         anonymous_only_when=only_when,
         anonymous_note=" ".join(str(anon.get("note", "")).split()),
+        tz=tz,
+        source="" if path is None else str(path),
     )
 
 
-def load_portal(name: str | os.PathLike) -> PortalProfile:
-    """A shipped profile by name (``ncrp``, ``generic``) or a profile YAML file by path."""
+# Profiles loaded by path in this process, by name: the CLI loads ``--portal my.yaml`` and then
+# passes the profile's name on (to the store, the export), so that name must find the same profile.
+_BY_PATH: dict[str, PortalProfile] = {}
+
+
+def load_portal(name: str | os.PathLike | PortalProfile) -> PortalProfile:
+    """A shipped profile by name (``ncrp``, ``generic``) or a profile YAML file by path.
+
+    A profile already loaded is returned as it is. The name of a profile loaded earlier (in this
+    process) by path finds that profile, unless a shipped profile has the same name.
+    """
+    if isinstance(name, PortalProfile):
+        return name
     text_name = str(name)
     if text_name.endswith((".yaml", ".yml")):
         path = Path(text_name)
@@ -313,6 +337,8 @@ def load_portal(name: str | os.PathLike) -> PortalProfile:
             raise PortalError(f"portal profile {path} could not be read: {exc.strerror or exc}") from exc
     else:
         if text_name not in portal_names():
+            if text_name in _BY_PATH:
+                return _BY_PATH[text_name]
             raise PortalError(
                 f"unknown portal {text_name!r}; known: {', '.join(portal_names())} "
                 "(or give the path of a profile .yaml file)"
@@ -323,4 +349,16 @@ def load_portal(name: str | os.PathLike) -> PortalProfile:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise PortalError(f"{source} is not valid YAML: {exc}") from exc
-    return profile_from_dict(data, source)
+    if not text_name.endswith((".yaml", ".yml")):
+        return profile_from_dict(data, source)
+    profile = profile_from_dict(data, source, text_name)
+    if profile.name in portal_names():
+        log.warning(
+            "%s is named %r like a shipped profile: where only the name is passed on, the shipped one is used; "
+            "give the copy a name of its own",
+            source,
+            profile.name,
+        )
+    else:
+        _BY_PATH[profile.name] = profile
+    return profile

@@ -35,7 +35,7 @@ from ..case import Case, default_actor, utc_now
 from ..fileio import fsync_dir as _fsync_dir, write_synced
 from .errors import PortalError
 from .fieldcheck import is_empty
-from .profile import check_portal_name, load_portal
+from .profile import PortalProfile, check_portal_name, load_portal
 
 __all__ = [
     "FIELDS_DIR",
@@ -94,7 +94,7 @@ def _jsonable(value: Any) -> Any:
 
 def save_portal_fields(
     case: Case,
-    portal: str,
+    portal: str | os.PathLike | PortalProfile,
     values: Mapping[str, Any],
     file_rules: Mapping[str, Any] | None = None,
     actor: str | None = None,
@@ -102,6 +102,8 @@ def save_portal_fields(
 ) -> StoredFields:
     """Store the form answers (normalised where valid; incomplete forms are allowed) and log the save.
 
+    ``portal``: a profile (as :func:`load_portal` returns it, e.g. one read from a path), a shipped
+    profile's name, the path of a profile YAML, or the name of a profile loaded by path earlier.
     With ``only_if_changed`` an identical save (same answers and file rules) writes and logs nothing.
     """
     profile = load_portal(portal)
@@ -120,7 +122,7 @@ def save_portal_fields(
         _, issues = f.check(raw, clean)
         stored[f.id] = clean[f.id] if not issues and not is_empty(clean[f.id]) else _jsonable(raw)
     if only_if_changed:
-        current = load_stored_fields(case, profile.name)
+        current = load_stored_fields(case, profile)
         if current is not None and current.values == stored and current.file_rules == dict(file_rules or {}):
             return current
     who = actor or case.info.examiner or default_actor()
@@ -193,8 +195,11 @@ def _complete_interrupted_save(path: Path, logged: tuple[int, str]) -> None:
     log.warning("completed an interrupted save of %s (custody entry #%d)", path, logged[0])
 
 
-def load_stored_fields(case: Case, portal: str) -> StoredFields | None:
-    """The stored answers with their custody record; None if never saved. Raises if the file was tampered with."""
+def load_stored_fields(case: Case, portal: str | os.PathLike | PortalProfile) -> StoredFields | None:
+    """The stored answers with their custody record; None if never saved. Raises if the file was tampered with.
+
+    ``portal`` is what :func:`save_portal_fields` takes: a profile, a name or a profile's path.
+    """
     profile = load_portal(portal)
     path = fields_path(case, profile.name)
     logged = _last_logged(case, profile.name)
@@ -231,14 +236,22 @@ def load_stored_fields(case: Case, portal: str) -> StoredFields | None:
     )
 
 
-def load_portal_fields(case: Case, portal: str) -> dict[str, Any]:
+def load_portal_fields(case: Case, portal: str | os.PathLike | PortalProfile) -> dict[str, Any]:
     """The stored answers of ``portal``'s form (empty when never saved)."""
     stored = load_stored_fields(case, portal)
     return {} if stored is None else dict(stored.values)
 
 
-def read_fields_file(path: str | os.PathLike, portal: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(values, file_rules override)`` from a fields YAML (the shape ``--template`` prints)."""
+def read_fields_file(
+    path: str | os.PathLike, portal: str | os.PathLike | PortalProfile
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(values, file_rules override)`` from a fields YAML (the shape ``--template`` prints).
+
+    ``portal``: the profile, its name or its path; the file's ``portal:`` key, if any, must be its name.
+    """
+    if isinstance(portal, PortalProfile) or str(portal).endswith((".yaml", ".yml")):
+        portal = load_portal(portal).name
+    portal = str(portal)
     p = Path(path)
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
