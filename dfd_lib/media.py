@@ -12,12 +12,13 @@ import hashlib
 import math
 import os
 import stat
+import struct
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable, Iterator, Literal, get_args
+from typing import Generator, Iterable, Iterator, Literal, get_args
 
 import numpy as np
 
@@ -39,6 +40,12 @@ __all__ = [
     "walk_evidence",
     "WalkEntry",
     "load_image",
+    "decode_image",
+    "DecodedImage",
+    "image_frame_count",
+    "iter_image_frames",
+    "FrameWalk",
+    "MAX_IMAGE_FRAMES",
     "iter_video_frames",
     "check_sampling",
     "upright",
@@ -337,6 +344,7 @@ class DecodedImage:
     pixels: np.ndarray  # HxWx3 uint8 RGB, EXIF orientation applied
     full_size: tuple[int, int]  # (width, height) of the stored picture, orientation applied
     scale: float = 1.0  # the pixels' side / the stored picture's side (1/2, 1/4, 1/8 when reduced to fit)
+    frame: int = 0  # which frame (animated GIF, PNG, WebP) or page (TIFF) of the file, 0 the first
 
 
 _JPEG_REDUCTIONS = (2, 4, 8)  # the scales libjpeg decodes to without building the full picture
@@ -352,7 +360,7 @@ def decode_image(
     DCT scaling, the full-size picture is never built) when that fits; any other picture over it
     raises MediaTooLarge, whose message ends with ``over`` when the bound was ``max_pixels``.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, ImageOps
 
     cap = limits.max_image_pixels if max_pixels is None else min(limits.max_image_pixels, int(max_pixels))
     try:
@@ -367,21 +375,137 @@ def decode_image(
                 if img.size[0] * img.size[1] > cap:  # draft may choose a larger scale than asked for
                     raise MediaTooLarge(_too_large_message(w, h, limits, cap, over))
             swapped = img.getexif().get(_ORIENTATION_TAG) in (5, 6, 7, 8)
-            img.seek(0)  # GIF/TIFF: first frame
+            img.seek(0)  # GIF/TIFF: first frame (iter_image_frames gives the others)
             img.load()
             ImageOps.exif_transpose(img, in_place=True)  # (a copy of the whole image otherwise)
             return DecodedImage(_to_rgb(img), (h, w) if swapped else (w, h), 1.0 / k)
     except (MediaTooLarge, UnsupportedMedia):
         raise
-    except UnidentifiedImageError as exc:
-        raise UnsupportedMedia(f"not an image format this tool can decode: {exc}") from exc
-    except OSError as exc:
-        msg = str(exc)
-        if "truncated" in msg.lower():
-            msg = f"file is truncated or incomplete ({msg})"
-        raise UnreadableMedia(f"image could not be decoded: {msg}") from exc
-    except (ValueError, SyntaxError, EOFError, MemoryError, Image.DecompressionBombError) as exc:
-        raise UnreadableMedia(f"image could not be decoded: {exc}") from exc
+    except (OSError, ValueError, SyntaxError, EOFError, MemoryError, Image.DecompressionBombError) as exc:
+        raise _decode_error(exc) from exc  # UnidentifiedImageError is an OSError
+
+
+def _decode_error(exc: Exception) -> MediaError:
+    """The MediaError for an exception PIL raised while decoding a picture."""
+    from PIL import UnidentifiedImageError
+
+    if isinstance(exc, UnidentifiedImageError):
+        return UnsupportedMedia(f"not an image format this tool can decode: {exc}")
+    msg = str(exc)
+    if isinstance(exc, OSError) and "truncated" in msg.lower():
+        msg = f"file is truncated or incomplete ({msg})"
+    return UnreadableMedia(f"image could not be decoded: {msg}")
+
+
+MAX_IMAGE_FRAMES = 32  # distinct frames or pages of one picture file examined, at most
+_MAX_FRAMES_DECODED = 2 * MAX_IMAGE_FRAMES  # frames decoded, at most, in search of distinct ones
+_MULTI_FRAME_FORMATS = ("GIF", "PNG", "WEBP", "TIFF")  # animated GIF, PNG (APNG) and WebP; multi-page TIFF
+
+
+def _frame_count(img) -> int:
+    """Frames or pages of an open picture (1 for formats whose further pictures are not frames: an MPO JPEG's
+    second picture is a preview, a depth or a gain map, not another photograph)."""
+    if img.format not in _MULTI_FRAME_FORMATS:
+        return 1
+    try:
+        return max(1, int(getattr(img, "n_frames", 1)))
+    except (OSError, ValueError, SyntaxError, EOFError, TypeError, struct.error):
+        return 1  # decoding the first frame reports what is wrong
+
+
+def image_frame_count(path: str | os.PathLike) -> int:
+    """How many frames (animated GIF, PNG, WebP) or pages (TIFF) the picture file holds; 1 for a still picture,
+    and for a file whose header cannot be read (decoding reports the problem)."""
+    try:
+        with open_image_header(path) as img:
+            return _frame_count(img)
+    except Exception:  # noqa: BLE001 - decode_image reports the real problem
+        return 1
+
+
+@dataclass
+class FrameWalk:
+    """What ``iter_image_frames`` went through, filled in as it goes."""
+
+    n_frames: int = 1  # frames or pages in the file
+    unit: str = "frame"  # what the file holds: "frame" (animated GIF, PNG, WebP) or "page" (TIFF)
+    decoded: int = 0  # frames decoded (the first ``decoded`` of ``n_frames``)
+    repeats: int = 0  # decoded frames skipped as identical to an earlier one
+    notes: list[str] = field(default_factory=list)  # frames skipped (too large) or where decoding stopped
+
+
+def iter_image_frames(
+    path: str | os.PathLike,
+    limits: MediaLimits = MediaLimits(),
+    max_pixels: int | None = None,
+    over: str = "",
+    walk: FrameWalk | None = None,
+    max_frames: int = MAX_IMAGE_FRAMES,
+) -> Generator[DecodedImage, None, None]:
+    """The distinct frames (animated GIF, PNG, WebP) or pages (TIFF) of a picture, in order, one at a time.
+
+    At most ``max_frames`` are yielded, found among at most twice that many decoded; a frame identical to
+    an earlier one is skipped. Each is decoded within the bounds of :func:`decode_image` (which gives the first
+    frame exactly as it does); a frame or page over them is skipped with a note in ``walk.notes``, and so is
+    the rest of the file when a later frame cannot be decoded. The first frame's problems raise as in
+    ``decode_image``. Only one frame's pixels are held at a time (besides the one the caller holds).
+    """
+    import hashlib
+
+    from PIL import Image, ImageOps
+
+    walk = walk if walk is not None else FrameWalk()
+    walk.n_frames = image_frame_count(path)
+    if walk.n_frames == 1:
+        walk.decoded = 1
+        yield decode_image(path, limits, max_pixels, over)
+        return
+    cap = limits.max_image_pixels if max_pixels is None else min(limits.max_image_pixels, int(max_pixels))
+    seen: set[bytes] = set()
+    yielded = 0
+    try:
+        with open_image_header(path) as img:
+            unit = walk.unit = "page" if img.format == "TIFF" else "frame"
+            for i in range(min(walk.n_frames, _MAX_FRAMES_DECODED)):
+                if yielded >= max_frames:
+                    break
+                try:
+                    img.seek(i)
+                    w, h = img.size
+                    walk.decoded = i + 1
+                    if w * h > cap:
+                        if i == 0:
+                            raise MediaTooLarge(_too_large_message(w, h, limits, cap, over))
+                        walk.notes.append(f"{unit} {i + 1} skipped: " + _too_large_message(w, h, limits, cap, over))
+                        continue
+                    img.load()
+                    orientation = img.getexif().get(_ORIENTATION_TAG)
+                    # decode_image turns the picture in place; a turned copy here leaves the file's next frame intact
+                    pixels = _to_rgb(ImageOps.exif_transpose(img) if orientation not in (None, 1) else img)
+                except MediaTooLarge:
+                    raise
+                except (OSError, ValueError, SyntaxError, EOFError, MemoryError, Image.DecompressionBombError) as exc:
+                    if i == 0:
+                        raise
+                    walk.decoded = i
+                    walk.notes.append(
+                        f"decoding stopped at {unit} {i + 1} of {walk.n_frames} ({_decode_error(exc)}); "
+                        + (f"only {unit} 1 examined" if i == 1 else f"only {unit}s 1-{i} examined")
+                    )
+                    return
+                digest = hashlib.blake2b(pixels.data, digest_size=16).digest()
+                if digest in seen:
+                    walk.repeats += 1
+                    continue
+                seen.add(digest)
+                yielded += 1
+                swapped = orientation in (5, 6, 7, 8)
+                yield DecodedImage(pixels, (h, w) if swapped else (w, h), 1.0, i)
+                del pixels
+    except (MediaTooLarge, UnsupportedMedia):
+        raise
+    except (OSError, ValueError, SyntaxError, EOFError, MemoryError, Image.DecompressionBombError) as exc:
+        raise _decode_error(exc) from exc
 
 
 def _too_large_message(w: int, h: int, limits: MediaLimits, cap: int, over: str) -> str:
@@ -572,7 +696,8 @@ def iter_video_frames(
             if yielded >= limits.max_video_frames:
                 break
         else:
-            short = _frames_end_early(container, stream, last_t, every / float(rate) if every else 1.0 / fps)
+            step = every / float(rate) if every else 1.0 / float(fps or 1.0)  # fps is set when every is not
+            short = _frames_end_early(container, stream, last_t, step)
             if short and notes is not None:
                 notes.append(short)
     except (UnsupportedMedia, MediaTooLarge):

@@ -25,8 +25,11 @@ from .faces import FaceBox, FaceDetector, crop_face, crop_views, scale_face
 from .media import (
     MEDIA_KINDS,
     DecodedImage,
+    FrameWalk,
     MediaLimits,
     decode_image,
+    image_frame_count,
+    iter_image_frames,
     file_hashes,
     iter_evidence_files,
     check_sampling,
@@ -54,6 +57,7 @@ _NO_PIXELS = np.zeros((0, 0, 3), np.uint8)  # a sampled frame's place-holder onc
 # LOOK_AHEAD_WORKERS + 1 such pictures are in memory); larger ones when their turn comes. Two searches at
 # once: 1.5x the throughput of one on 2 cores.
 READ_AHEAD_MAX_PIXELS = 24_000_000
+_MULTI_FRAME_FORMATS = ("GIF", "PNG", "WEBP", "TIFF")  # may hold several frames or pages: see _scan_frames
 LOOK_AHEAD_WORKERS = 2
 
 
@@ -65,8 +69,9 @@ class _Read:
     base: dict
     kind: str
     image: DecodedImage | None
-    t0: float
+    read_s: float  # seconds spent reading it (in a look-ahead thread: not the time it then waited in the queue)
     faces: list | None = None  # found ahead, in a background thread (None: not searched yet)
+    n_frames: int = 1  # frames (animated GIF, PNG, WebP) or pages (TIFF) of a picture: >1 decoded in _scan_frames
 
 
 def _pixels(p: Path) -> int:
@@ -250,23 +255,30 @@ class Scanner:
             if kind == "unknown":
                 return self._fail(base, "unsupported", _unsupported_message(p, mime, fmt), t0)
             image, faces = None, None
-            if kind == "image" and (decode_limit is None or _pixels(p) <= decode_limit):
+            n_frames = image_frame_count(p) if kind == "image" and fmt in _MULTI_FRAME_FORMATS else 1
+            # several frames or pages: decoded frame after frame when the file's turn comes (_scan_frames)
+            if kind == "image" and n_frames == 1 and (decode_limit is None or _pixels(p) <= decode_limit):
                 image = self._decode(p)
                 if find_faces:
                     try:
                         faces = self.faces.detect(image.pixels)
                     except Exception:  # noqa: BLE001 - searched again, and reported, when the file's turn comes
                         log.debug("face search ahead failed for %s", p, exc_info=True)
-            return _Read(p, base, kind, image, t0, faces)
+            return _Read(p, base, kind, image, time.perf_counter() - t0, faces, n_frames)
         except Exception as exc:  # noqa: BLE001 - one bad file must not end the batch
             return self._failed(exc, base, t0, "reading")
 
     def _analyse(self, read: "FileResult | _Read") -> FileResult:
-        """Faces and scores of a file that was read; a failed read is its own result."""
+        """Faces and scores of a file that was read; a failed read is its own result.
+
+        The result's ``elapsed_s`` is the file's own time: its read plus its analysis, not the time it waited
+        in the look-ahead queue between the two (``t0`` is set back by the read's duration)."""
         if isinstance(read, FileResult):
             return read
-        p, base, t0 = read.path, read.base, read.t0
+        p, base, t0 = read.path, read.base, time.perf_counter() - read.read_s
         try:
+            if read.kind == "image" and read.n_frames > 1:
+                return self._scan_frames(p, base, t0)
             if read.kind == "image":
                 image = read.image if read.image is not None else self._decode(p)
                 return self._scan_image(image, base, t0, read.faces)
@@ -345,6 +357,47 @@ class Scanner:
         score = float(max(scores))
         msg = f"{len(results)} face(s) scored" + reduced
         return self._scored(base, results, (), score, IMAGE_AGGREGATE, msg, t0)
+
+    def _scan_frames(self, p: Path, base: dict, t0: float) -> FileResult:
+        """Faces and scores of every distinct frame (animated GIF, PNG, WebP) or page (TIFF) of a picture, up to
+        ``MAX_IMAGE_FRAMES``, decoded one at a time within the memory setting. The file's score is its most
+        suspicious face, as for a still picture; each face records its frame (0 the first)."""
+        walk = FrameWalk()
+        frames = iter_image_frames(
+            p, self.settings.limits, self.memory.decode_pixels, self.memory.over_budget_note(), walk
+        )
+        faces_out: list[FaceResult] = []
+        frames_out: list[FrameScore] = []
+        try:
+            for decoded in frames:
+                if not frames_out:
+                    base.update(width=decoded.full_size[0], height=decoded.full_size[1])
+                image = decoded.pixels
+                faces = self.faces.detect(image)
+                scores: list[float] = []
+                if faces:
+                    crops = self._crops(image, faces)
+                    raw, novelty, kinds = self.detector.assess(crops, self._views(image, faces))
+                    scores = [float(s) for s in raw]
+                    faces_out += [
+                        self._face(i, decoded.frame, None, scale_face(f, 1.0 / decoded.scale), s, c, novelty, kinds, i)
+                        for i, (f, s, c) in enumerate(zip(faces, scores, crops))
+                    ]
+                frames_out.append(FrameScore(decoded.frame, None, len(scores), max(scores) if scores else None))
+                del image, decoded
+        finally:
+            frames.close()
+        examined = _examined(len(frames_out), walk)
+        notes = tuple(walk.notes)
+        partial = "".join(f"; {n}" for n in notes)
+        if not faces_out:
+            return self._fail(
+                base, "no_face", f"no face in {examined}; " + self._no_face_message() + partial, t0, frames_out
+            )
+        n_face_frames = sum(1 for f in frames_out if f.score is not None)
+        score = max(f.p_fake for f in faces_out)
+        msg = f"{len(faces_out)} face(s) scored in {n_face_frames} of {examined}"
+        return self._scored(base, tuple(faces_out), tuple(frames_out), score, IMAGE_AGGREGATE, msg, t0, notes)
 
     def _scan_video(self, p: Path, base: dict, t0: float) -> FileResult:
         s = self.settings
@@ -515,6 +568,18 @@ def _suspected_kind(faces) -> str | None:
     if f.kind == "unclear":
         return f"kind unclear (no kind reaches the head's confidence; best {f.kind_p:.2f})"
     return f"{KIND_WORDS.get(f.kind, f.kind)} ({f.kind_p:.2f})"
+
+
+def _examined(n: int, walk: FrameWalk) -> str:
+    """How many frames or pages were examined: "2 frames examined", "32 frames examined: the first 32 of 500"."""
+    text = f"{n} {walk.unit}{'' if n == 1 else 's'} examined"
+    if walk.decoded < walk.n_frames:
+        text += f": the first {walk.decoded} of {walk.n_frames}"
+    else:
+        text += f" (all {walk.n_frames})" if walk.repeats else ""
+    if walk.repeats:
+        text += f", {walk.repeats} repeating an earlier one skipped"
+    return text
 
 
 def _unsupported_message(p: Path, mime: str, fmt: str) -> str:

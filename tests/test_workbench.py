@@ -461,6 +461,28 @@ def test_report_and_bundle_download_links(app: Workbench, tmp_path: Path, exampl
 
 
 @pytest.mark.slow
+def test_animated_picture_shows_the_frame_its_face_was_found_on(app: Workbench, examples: Path, tmp_path: Path) -> None:
+    """A face found on the second frame of an animated GIF is drawn on that frame, not on the first (where it is
+    not), and listed with its frame."""
+    from PIL import Image
+
+    face = Image.open(examples / "astronaut.jpg").convert("RGB")
+    blank = Image.new("RGB", face.size, (90, 120, 150))
+    gif = tmp_path / "profile_picture.gif"
+    blank.save(gif, save_all=True, append_images=[face], duration=500, loop=0)
+    _open(app)
+    app.state.triage([gif])
+    app.state.select(int(app.state.items()["item_id"].iloc[0]))
+    view, d = app.item_view, app.item_view.detail
+    assert d.status == "scored" and [f.frame_index for f in d.faces] == [1]
+    assert view.video_box.layout.display == "flex" and view.frame.max == 1 and view.frame.value == 1
+    titles = " ".join(card.children[0].value for card in view.faces.children)
+    assert "(frame 1)" in titles and bytes(view.picture.value).startswith(b"\x89PNG")
+    view.frame.value = 0  # the first frame: no face there
+    assert "no scored face here" in view.faces.children[0].value
+
+
+@pytest.mark.slow
 def test_video_item_has_score_plot_and_frame_picker(app: Workbench, examples: Path) -> None:
     from workbench.grid import TriageGrid
 

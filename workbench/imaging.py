@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from dfd_lib.errors import DfdError
-from dfd_lib.media import MEDIA_KINDS, MediaLimits, iter_video_frames, load_image
+from dfd_lib.media import MEDIA_KINDS, MediaLimits, iter_image_frames, iter_video_frames, load_image
 
 __all__ = [
     "png",
@@ -110,6 +110,17 @@ def video_frame(path: str | Path, index: int) -> np.ndarray:
         if frame.index == index:
             return frame.image
     raise DfdError(f"{path}: frame {index} could not be decoded (only {seen} frame(s) decoded)")
+
+
+def picture_frame(path: str | Path, index: int | None) -> np.ndarray:
+    """Frame ``index`` (as the scan records it: 0 the first) of an animated picture or page of a multi-page TIFF;
+    the picture itself for ``None``. A frame the scan did not examine raises DfdError, never another frame."""
+    if index is None:
+        return load_image(path)
+    for decoded in iter_image_frames(path):
+        if decoded.frame == index:
+            return decoded.pixels
+    raise DfdError(f"{path}: frame {index} was not among the frames examined")
 
 
 def thumbnail_png(path: str | Path, media_kind: str, size: int = 128) -> bytes:

@@ -16,7 +16,16 @@ from dfd_lib.explain import overlay
 from dfd_lib.media import load_image
 
 from .base import Component, reports_errors, styled
-from .imaging import draw_boxes, fit_png, placeholder_png, png, score_colour, score_plot_png, video_frame
+from .imaging import (
+    draw_boxes,
+    fit_png,
+    picture_frame,
+    placeholder_png,
+    png,
+    score_colour,
+    score_plot_png,
+    video_frame,
+)
 from .state import AppState
 from .tables import custody_html, facts_html, forensic_html, history_html, metadata_html
 
@@ -114,8 +123,9 @@ class ItemView(Component):
             d = self.state.detail(item_id)
             self.detail, self._heat = d, {}
             self.facts.value = facts_html(d)
-            self.video_box.layout.display = "flex" if d.is_video and d.frames else "none"
-            if d.is_video and d.frames:
+            # videos, and animated pictures or multi-page TIFFs (their faces carry a frame): a frame picker
+            self.video_box.layout.display = "flex" if d.frames else "none"
+            if d.frames:
                 best = max(range(len(d.frames)), key=lambda i: -1.0 if (s := d.frames[i].score) is None else s)
                 self._loading = True
                 try:
@@ -148,7 +158,7 @@ class ItemView(Component):
     # -- drawing ---------------------------------------------------------------------------------
     def _current_frame(self) -> int | None:
         d = self.detail
-        if d is None or not d.is_video or not d.frames:
+        if d is None or not d.frames:
             return None
         return d.frames[self.frame.value].index
 
@@ -160,7 +170,11 @@ class ItemView(Component):
         frame_index = self._current_frame()
         faces = d.faces_in_frame(frame_index)
         try:
-            image = video_frame(d.evidence_path, frame_index or 0) if d.is_video else load_image(d.evidence_path)
+            image = (
+                video_frame(d.evidence_path, frame_index or 0)
+                if d.is_video
+                else picture_frame(d.evidence_path, frame_index)
+            )
         except DfdError as exc:
             self.picture.value = placeholder_png(f"cannot show: {exc}", 256)
         else:
@@ -170,7 +184,7 @@ class ItemView(Component):
             ]
             self.picture.value = draw_boxes(image, boxes)
         self.picture.layout.display = "block"
-        if d.is_video and d.frames:
+        if d.frames:
             self.plot.value = score_plot_png(
                 [f.time_s for f in d.frames], [f.score for f in d.frames], d.threshold, self.frame.value
             )

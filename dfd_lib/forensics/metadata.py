@@ -18,7 +18,7 @@ from ..media import open_image_header
 from .base import Analysis, Evidence, ForensicResult, raised_flags
 from .patterns import AI_GENERATORS, AI_SOURCE_TYPES, EDITORS, Match, digital_source_types, find_tools
 
-__all__ = ["MetadataAnalysis", "read_xmp", "parse_exif_datetime"]
+__all__ = ["MetadataAnalysis", "read_xmp", "parse_exif_datetime", "ORIENTATIONS"]
 
 _IFD0 = {
     0x010F: "Make",
@@ -77,6 +77,30 @@ _SCAN_LIMIT = 32 * 1024 * 1024  # bytes of the file searched for XMP packets
 _TEXT_LIMIT = 200_000  # characters kept of one value
 _XMP_LIMIT = 4 * _TEXT_LIMIT  # characters of XMP kept in all
 _MAX_VALUES = 1000  # values kept of one XMP property
+_MAX_OTHER_TAGS = 200  # names of tags outside the lists above reported, at most
+# TIFF keeps its picture structure in the same IFD as EXIF tags: these describe the pixels, not the picture's
+# history, and alone do not make an EXIF block.
+_TIFF_STRUCTURE = frozenset(
+    {
+        0x00FE, 0x00FF, 0x0100, 0x0101, 0x0102, 0x0103, 0x0106, 0x0107, 0x0108, 0x0109, 0x010A, 0x0111, 0x0115,
+        0x0116, 0x0117, 0x0118, 0x0119, 0x011A, 0x011B, 0x011C, 0x0122, 0x0123, 0x0128, 0x0129, 0x013D, 0x013E,
+        0x013F, 0x0140, 0x0142, 0x0143, 0x0144, 0x0145, 0x014A, 0x0152, 0x0153, 0x0154, 0x0155, 0x015B, 0x0200,
+        0x0201, 0x0202, 0x0211, 0x0212, 0x0213, 0x0214, 0x828D, 0x828E,
+    }
+)  # fmt: skip
+_IFD_POINTERS = frozenset({0x8769, 0x8825, 0xA005, 0x014A})  # Exif, GPS, Interoperability, SubIFDs
+_ORIENTATION = 0x0112
+# EXIF Orientation: how a viewer turns the stored picture to display it (the scan applies it too).
+ORIENTATIONS = {
+    1: "normal (stored upright)",
+    2: "mirror horizontal",
+    3: "rotate 180",
+    4: "mirror vertical",
+    5: "mirror horizontal and rotate 270 CW",
+    6: "rotate 90 CW",
+    7: "mirror horizontal and rotate 90 CW",
+    8: "rotate 270 CW",
+}
 _SLACK = timedelta(seconds=60)
 _TZ_SLACK = timedelta(hours=14)  # EXIF times are local and usually carry no zone
 
@@ -199,6 +223,33 @@ def _gps(gps: dict) -> dict | None:
     return out
 
 
+def _exif_tags(exif, sub: dict, gps_ifd: dict, tiff: bool) -> list[tuple[str, int, str]]:
+    """Every tag of the EXIF block as (IFD, tag id, name): IFD0 (less a TIFF's picture structure), the Exif and
+    GPS sub-IFDs; the pointers to sub-IFDs are left out (their tags are listed instead)."""
+    from PIL import ExifTags
+
+    out: list[tuple[str, int, str]] = []
+    for tag in exif:
+        if tag in _IFD_POINTERS or (tiff and tag in _TIFF_STRUCTURE):
+            continue
+        out.append(("IFD0", int(tag), ExifTags.TAGS.get(tag, f"0x{tag:04X}")))
+    out += [("Exif", int(t), ExifTags.TAGS.get(t, f"0x{t:04X}")) for t in sub if t != 0xA005]
+    out += [("GPS", int(t), ExifTags.GPSTAGS.get(t, f"0x{t:04X}")) for t in gps_ifd]
+    return out
+
+
+def _orientation(exif) -> dict | None:
+    """The EXIF Orientation tag, its value and what it asks a viewer to do; None when absent."""
+    if _ORIENTATION not in exif:
+        return None
+    raw = exif[_ORIENTATION]
+    try:
+        value = int(raw[0] if isinstance(raw, tuple) else raw)
+    except (TypeError, ValueError, IndexError):
+        return {"value": _text(raw)[:100], "meaning": "not a valid orientation value"}
+    return {"value": value, "meaning": ORIENTATIONS.get(value, "not a valid orientation value (1-8)")}
+
+
 def _dedupe(matches: list) -> list:
     """Drop whole-packet XMP matches for tools already found in a named field."""
     named = {m.tool for m in matches if m.field != "XMP packet"}
@@ -245,7 +296,11 @@ class MetadataAnalysis(Analysis):
                 ifd0 = {name: _text(exif[tag]) for tag, name in _IFD0.items() if tag in exif}
                 sub = exif.get_ifd(0x8769)
                 exif_ifd = {name: _text(sub[tag]) for tag, name in _EXIF.items() if tag in sub}
-                gps = _gps(exif.get_ifd(0x8825))
+                gps_ifd = exif.get_ifd(0x8825)
+                gps = _gps(gps_ifd)
+                tags = _exif_tags(exif, sub, gps_ifd, evidence.format == "TIFF")
+                orientation = _orientation(exif)
+                exif_block = bool(img.info.get("exif"))  # JPEG APP1, PNG eXIf, WebP EXIF chunk (TIFF: its IFD)
                 png_text = {k: _text(v) for k, v in getattr(img, "text", {}).items()}
                 if "comment" in img.info:
                     png_text.setdefault("comment", _text(img.info["comment"]))
@@ -275,7 +330,12 @@ class MetadataAnalysis(Analysis):
         dates = {k: v for k, v in {**ifd0, **exif_ifd}.items() if k.startswith(("DateTime", "OffsetTime"))}
         problems, after_capture = _date_checks(dates, evidence.path.stat().st_mtime)
 
-        has_any = bool(ifd0 or exif_ifd or gps or iptc or xmp or png_text)
+        has_exif = bool(exif_block or tags)
+        known = {("IFD0", t) for t in _IFD0} | {("Exif", t) for t in _EXIF}
+        other_tags = [f"{name} ({ifd} 0x{tag:04X})" for ifd, tag, name in tags if (ifd, tag) not in known]
+        if orientation is not None:
+            fields["EXIF Orientation"] = f"{orientation['value']} ({orientation['meaning']})"
+        has_any = bool(has_exif or gps or iptc or xmp or png_text)
         flags = raised_flags(
             {
                 "editing_software": editors,
@@ -294,7 +354,10 @@ class MetadataAnalysis(Analysis):
             "software": ifd0.get("Software"),
             "dates": dates,
             "gps": gps,
-            "has_exif": bool(ifd0 or exif_ifd),
+            "has_exif": has_exif,
+            "exif_tag_count": len(tags),
+            "exif_other_tags": other_tags[:_MAX_OTHER_TAGS],
+            "orientation": orientation,
             "has_xmp": bool(xmp),
             "has_iptc": bool(iptc),
             "png_text_keys": sorted(png_text),
@@ -330,6 +393,15 @@ class MetadataAnalysis(Analysis):
             notes.append(f"Camera: {camera}." if camera else "No camera make/model recorded.")
             if m["software"]:
                 notes.append(f"Software tag: {m['software']!r}.")
+            if m["has_exif"]:
+                n = m["exif_tag_count"]
+                notes.append(
+                    f"EXIF block with {n} tag(s)." if n else "An EXIF block is present but no tag in it could be read."
+                )
+            if m["orientation"]:
+                o = m["orientation"]
+                applied = " (applied when the picture is scanned)" if o["value"] in range(2, 9) else ""
+                notes.append(f"EXIF Orientation {o['value']}: {o['meaning']}{applied}.")
         if ai:
             notes.append(f"AI-generator names appear in the metadata: {_where(ai)}.")
         if source_types:
