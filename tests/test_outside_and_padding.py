@@ -182,6 +182,30 @@ def test_a_face_filling_the_picture_is_found_on_the_padded_retry(astronaut_face)
     assert not FaceDetector().detect(img)[0].padded
 
 
+@pytest.mark.parametrize("h, w", [(200, 20000), (12000, 1080)])
+def test_a_face_in_a_panorama_or_long_screenshot_is_found(astronaut_face, h, w):
+    """Very elongated pictures (panoramas, long scrolling screenshots) were shrunk by their longer side until a
+    170 px face was 14 px and lost; they are searched at the pixel count of an ordinary picture."""
+    import cv2
+
+    from dfd_lib.faces import FaceDetector
+
+    img, face = astronaut_face
+    x1, y1, x2, y2 = (int(v) for v in face.box)
+    m = (x2 - x1) // 2
+    head = cv2.resize(img[y1 - m : y2 + m, x1 - m : x2 + m], (170, 170))  # the face about 85 px in a 170 px cut
+    strip = np.full((h, w, 3), 200, np.uint8)
+    top, left = (h - 170) // 2, w * 3 // 4 - 85
+    strip[top : top + 170, left : left + 170] = head
+    det = FaceDetector()
+    [found] = det.detect(strip)
+    bx1, by1, bx2, by2 = found.box
+    assert left < (bx1 + bx2) / 2 < left + 170 and top < (by1 + by2) / 2 < top + 170
+    assert det.detection_scale(h, w) > 0.3 > det.max_side / max(h, w)
+    # pictures no more elongated than 16:9 keep the scale they always had
+    assert det.detection_scale(2160, 3840) == det.max_side / 3840 and det.detection_scale(3000, 4000) == 0.4
+
+
 def test_kind_head_names_a_kind_only_when_confident(tmp_path):
     from dfd_lib.errors import ModelCardMismatch
     from dfd_lib.media import sha256_file
