@@ -86,7 +86,8 @@ class Frame:
 def sniff(path: str | os.PathLike) -> tuple[SniffKind, str, str]:
     """Return ``(kind, mime, format)`` from the file's first bytes."""
     with open(path, "rb") as fh:
-        head = fh.read(64)
+        start = fh.read(_SNIFF_BYTES)
+    head = start[:64]
     if not head:
         return "empty", "application/x-empty", "empty"
     if head[:3] == b"\xff\xd8\xff":
@@ -116,7 +117,29 @@ def sniff(path: str | os.PathLike) -> tuple[SniffKind, str, str]:
         return "video", "video/mp4", "MP4"
     if head[4:8] in (b"moov", b"mdat", b"wide", b"free"):
         return "video", "video/quicktime", "MOV"
+    # what CCTV and DVR exports, camcorders and older recorders write
+    if _packets(start, 0, 188):
+        return "video", "video/mp2t", "MPEG-TS"
+    if _packets(start, 4, 192):  # AVCHD / Blu-ray .m2ts, .mts: each packet after a 4-byte time code
+        return "video", "video/mp2t", "M2TS"
+    if head[:4] == b"\x00\x00\x01\xba":
+        return "video", "video/mpeg", "MPEG-PS"
+    if head[:16] == _ASF_GUID:
+        return "video", "video/x-ms-asf", "ASF"
+    if head[:3] == b"FLV" and head[3] == 1:
+        return "video", "video/x-flv", "FLV"
     return "unknown", _guess_unknown_mime(head), "unknown"
+
+
+_SNIFF_BYTES = 4 * 192 + 4  # enough for four transport-stream packets of either size
+_ASF_GUID = bytes.fromhex("3026b2758e66cf11a6d900aa0062ce6c")  # ASF header object (.wmv, .asf)
+
+
+def _packets(data: bytes, offset: int, size: int, count: int = 4) -> bool:
+    """Whether ``data`` starts with MPEG transport-stream packets of ``size`` bytes (the sync byte 0x47 at each
+    packet's ``offset``): ``count`` of them, or all of a shorter file's, at least two."""
+    n = min(count, len(data) // size)
+    return n >= 2 and all(data[offset + i * size] == 0x47 for i in range(n))
 
 
 def _guess_unknown_mime(head: bytes) -> str:

@@ -605,6 +605,12 @@ def _unsupported_message(p: Path, mime: str, fmt: str) -> str:
         ".avi",
         ".mkv",
         ".webm",
+        ".ts",
+        ".mts",
+        ".m2ts",
+        ".mpg",
+        ".wmv",
+        ".flv",
     ):
         msg += f"; the extension {ext} does not match the content"
     return msg

@@ -349,3 +349,33 @@ def test_impossible_sampling_is_refused_before_decoding(tmp_path, fps, every):
         ScanSettings(fps=fps, every=every)
     with pytest.raises(ValueError, match="must be"):
         next(iter_video_frames(tmp_path / "never-opened.mp4", fps=fps, every=every))
+
+
+@pytest.mark.parametrize(
+    "container, codec, name, fmt",
+    [
+        ("mpegts", "mpeg2video", "dvr.ts", "MPEG-TS"),  # CCTV and DVR exports
+        ("mpeg", "mpeg2video", "camera.mpg", "MPEG-PS"),
+        ("asf", "wmv2", "old.wmv", "ASF"),
+        ("flv", "flv", "old.flv", "FLV"),
+    ],
+)
+def test_recorder_containers_are_recognised_and_decode(tmp_path, container, codec, name, fmt):
+    import av
+
+    p = tmp_path / name
+    with av.open(str(p), "w", format=container) as c:
+        s = c.add_stream(codec, rate=10)
+        s.width, s.height, s.pix_fmt = 160, 96, "yuv420p"
+        rng = np.random.default_rng(0)
+        for _ in range(20):
+            for pkt in s.encode(av.VideoFrame.from_ndarray(rng.integers(0, 255, (96, 160, 3), np.uint8), "rgb24")):
+                c.mux(pkt)
+        for pkt in s.encode():
+            c.mux(pkt)
+    kind, _, found = sniff(p)
+    assert (kind, found) == ("video", fmt)
+    assert len(list(iter_video_frames(p, fps=2.0))) >= 3
+    text = tmp_path / "notes.txt"
+    text.write_bytes(b"G" + b" " * 1000)  # starts with the sync byte's value, but is no stream
+    assert sniff(text)[0] == "unknown"

@@ -49,6 +49,10 @@ EXTENSIONS = {
     "avi": ".avi",
     "webm": ".webm",
     "mkv": ".mkv",
+    "ts": ".ts",
+    "mpg": ".mpg",
+    "wmv": ".wmv",
+    "flv": ".flv",
     "pdf": ".pdf",
     "txt": ".txt",
 }
