@@ -81,9 +81,26 @@ def test_pdf_report_content_and_custody(case, tiny_weights, tmp_path):
 
 
 def test_unicode_file_name_is_drawn_or_spelled_out(case, tiny_weights, tmp_path):
-    text = _text(generate_report(case, "pdf", tmp_path / "r.pdf", weights_dir=tiny_weights))
-    # DejaVu has Latin-1 but no Devanagari/CJK glyphs: those are written as code points, never dropped.
-    assert "ünï.jpg" in text and "<U+092B>" in text and "<U+8BC1>" in text
+    from dfd_lib.report.fonts import script_fonts
+
+    out = generate_report(case, "pdf", tmp_path / "r.pdf", weights_dir=tiny_weights)
+    text = _text(out)
+    # Chinese has no font here: written as code points, never dropped or drawn as boxes
+    assert "ünï.jpg" in text and "<U+8BC1>" in text
+    if script_fonts():  # Noto Sans Devanagari installed (CI installs fonts-noto-core): drawn, shaped, embedded
+        assert "<U+092B>" not in text and "फोटो" in text
+        assert b"NotoSansDevanagari" in out.read_bytes()
+    else:  # without it, spelled out
+        assert "<U+092B>" in text
+
+
+def test_a_report_without_indian_scripts_does_not_load_their_fonts(case, tiny_weights, tmp_path):
+    """Shaping costs five times the rendering time: only a report holding such text pays for it."""
+    from dfd_lib.report.fonts import needs_script_fonts, script_fonts
+
+    assert not needs_script_fonts("Insp. Rao, ünï.jpg, 0.943 — ok") and not needs_script_fonts("证据")
+    assert needs_script_fonts("निरीक्षक राजेश") == bool(script_fonts())
+    assert needs_script_fonts("அருண் குமார்") == bool(script_fonts())
 
 
 def test_pdf_page_renders_to_png(case, tiny_weights, tmp_path):

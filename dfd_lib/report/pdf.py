@@ -22,7 +22,7 @@ from .pdf_items import item_details
 from .pdfdoc import MONO, MUTED, RED, SANS, ReportPDF
 from .reportdata import ReportData
 from .summary import NOT_TAKEN_IN_NOTE, READING_NOTES, summarise
-from .fonts import glyph_safe
+from .fonts import glyph_safe, needs_script_fonts
 from .formatting import STATUS_WORDS, VERDICT_WORDS, fmt_both, fmt_score, fmt_size
 
 __all__ = ["render_pdf", "TITLE"]
@@ -341,7 +341,7 @@ def render_pdf(
     """
     created = parse_utc(data.generated_utc)
     note = ("case state as of" if data.snapshot else "report generated") + f" {fmt_both(data.generated_utc)}"
-    pdf = ReportPDF(data.info.id, note, created)
+    pdf = ReportPDF(data.info.id, note, created, scripts=needs_script_fonts(repr(data)))
     pdf.set_title(f"{TITLE}: case {data.info.id}")
     pdf.set_author(data.info.examiner or "dfd")
     pdf.set_creator(f"dfd {data.versions[0][1]}")

@@ -13,7 +13,7 @@ from typing import Sequence, cast
 from fpdf import FPDF
 from fpdf.enums import AccessPermission, EncryptionMethod, XPos, YPos
 
-from .fonts import font_files, glyph_safe
+from .fonts import font_files, glyph_safe, script_fonts
 
 __all__ = ["ReportPDF", "SANS", "MONO", "INK", "MUTED", "ACCENT", "RED"]
 
@@ -30,7 +30,9 @@ _READ_ONLY = (
 class ReportPDF(FPDF):
     """A4 portrait, 15 mm margins, page footer 'case id - page n of N'."""
 
-    def __init__(self, case_id: str, footer_note: str, created: datetime) -> None:
+    def __init__(self, case_id: str, footer_note: str, created: datetime, scripts: bool = True) -> None:
+        """``scripts``: load the script fonts and shaping (India's scripts, Arabic) if installed; a report without
+        such text is drawn faster without them (see :func:`dfd_lib.report.fonts.needs_script_fonts`)."""
         super().__init__(orientation="P", unit="mm", format="A4")
         self.case_id = case_id
         self.footer_note = footer_note
@@ -40,6 +42,13 @@ class ReportPDF(FPDF):
         for style in ("", "B", "I"):
             self.add_font(SANS, style, str(files[style]))
         self.add_font(MONO, "", str(files["mono"]))
+        extra = script_fonts() if scripts else {}  # India's scripts and Arabic, where installed (fonts.py)
+        for family, styles in extra.items():
+            for style, path in styles.items():
+                self.add_font(family, style, str(path))
+        if extra:
+            self.set_fallback_fonts(list(extra), exact_match=False)
+            self.set_text_shaping(True, direction="ltr")  # an English report: Arabic runs inside it go right to left
         self.set_creation_date(created)
         self.set_font(SANS, size=9)
         self.set_text_color(*INK)
