@@ -21,6 +21,7 @@ cannot be guaranteed this way, the rest of the video is decoded frame by frame a
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from typing import TYPE_CHECKING, Callable, Generator, Iterable, Iterator
 
 if TYPE_CHECKING:
@@ -44,7 +45,10 @@ def every_kth(container, stream, every: int, rate) -> Sampled:
 def per_second(container, stream, fps: float, rate) -> Sampled:
     """(index, time, frame) of the first frame at or after each 1/fps step of video time.
 
-    Frame indices are counted from video time and the frame rate.
+    A frame's index is its number in presentation order, as decoding every frame counts it: the number of the
+    stream's packets shown before it (all of them read by then: a decoder gives frames in presentation order),
+    so that it holds for variable frame rates too. Where packets carry no times, it is counted from the frame's
+    time and the frame rate.
     """
     sampler = _PerSecond(stream, fps, rate)
     if sampler.tb <= 0:
@@ -62,6 +66,19 @@ class _PerSecond:
         self.next_t = 0.0
         self.t_first: float | None = None
         self.decoded = 0
+        self.shown: list[int] = []  # presentation times of every packet read so far, sorted
+
+    def _read(self, packets: Iterable[Packet]) -> Iterator[Packet]:
+        """The packets, each one's presentation time noted as it is read (see ``_index``)."""
+        for pkt in packets:
+            if pkt.pts is not None and pkt.size:
+                insort(self.shown, pkt.pts)
+            yield pkt
+
+    def _index(self, frame: VideoFrame, t: float) -> int:
+        if frame.pts is not None and self.shown:
+            return bisect_left(self.shown, frame.pts)
+        return int(round((t - (self.t_first or 0.0)) * self.rate))
 
     def _time(self, pts: int) -> float:
         return float(pts * self.time_base)
@@ -80,7 +97,7 @@ class _PerSecond:
                 self.t_first = t
             if t + _EPS < self.next_t:
                 continue
-            yield int(round((t - self.t_first) * self.rate)), t, frame
+            yield self._index(frame, t), t, frame
             self.next_t = self._step_after(t)
 
     def _targets(self, gop: list[Packet]) -> set[int]:
@@ -150,7 +167,7 @@ class _PerSecond:
         gop: list[Packet] = []
         prev: list[Packet] = []
         size, prev_end = 0, None
-        it = iter(packets)
+        it = self._read(packets)
         for pkt in it:
             if pkt.size == 0:
                 continue

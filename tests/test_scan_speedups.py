@@ -430,3 +430,32 @@ def test_a_process_that_exits_right_after_loading_the_model_exits_cleanly():
     for _ in range(3):
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr[-500:]
+
+
+def test_sampled_frames_of_a_variable_frame_rate_video_carry_their_frame_numbers(tmp_path):
+    """Phone and screen recordings have variable frame rates: a sampled frame's index is its number in the video
+    (what decoding every frame counts, and what the dashboard decodes to show it), not time x a guessed rate."""
+    from fractions import Fraction
+
+    import av
+
+    from dfd_lib.media import iter_video_frames
+
+    rng = np.random.default_rng(3)
+    gaps = rng.choice([20, 33, 50, 120, 250], size=60)  # milliseconds between frames
+    clip = tmp_path / "vfr.mkv"
+    with av.open(str(clip), "w") as c:
+        s = c.add_stream("libx264", rate=30)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        s.time_base = s.codec_context.time_base = Fraction(1, 1000)
+        for pts in np.concatenate([[0], np.cumsum(gaps)[:-1]]):
+            frame = av.VideoFrame.from_ndarray(rng.integers(0, 255, (48, 64, 3), np.uint8), format="rgb24")
+            frame.pts, frame.time_base = int(pts), Fraction(1, 1000)
+            for pkt in s.encode(frame):
+                c.mux(pkt)
+        for pkt in s.encode():
+            c.mux(pkt)
+    every = {round(f.time_s, 3): f.index for f in iter_video_frames(clip, fps=None, every=1)}
+    sampled = list(iter_video_frames(clip, fps=1.0))
+    assert len(sampled) >= 5
+    assert [f.index for f in sampled] == [every[round(f.time_s, 3)] for f in sampled]
