@@ -256,3 +256,21 @@ def test_files_not_taken_in_are_listed_by_show_and_the_report(store, tmp_path, c
         html = render_html(data).decode()
         assert "Files not taken in (1)" in html and "leaves_the_folder.png" in html
         assert len(render_pdf(data)) > 1000
+
+
+def test_a_file_changed_since_an_earlier_intake_is_said_to_have_changed(store, capsys):
+    """Re-triaging a folder in which a file's content changed adds a new item: the examiner is told the path was
+    taken in before with other content, and the custody log records which item it was."""
+    assert _triage(store) == 0
+    first = sorted((store / "ev").glob("*.png"))[0]
+    with open_case("FIR 7 of 2025", store / "cases", create=False) as case:
+        items = case.items()
+        before = int(items.loc[items["path"] == str(first), "item_id"].iloc[0])
+    first.write_bytes(first.read_bytes() + b"appended")
+    capsys.readouterr()
+    assert _triage(store) == 0
+    out = capsys.readouterr().out
+    assert "changed since an earlier intake" in out and first.name in out and f"item {before} before" in out
+    with open_case("FIR 7 of 2025", store / "cases", create=False) as case:
+        last = [e for e in case.custody_entries() if e.action == "intake"][-1]
+        assert last.details["changed_since"]["item_id"] == before and case.verify(log_result=False).ok

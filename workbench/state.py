@@ -392,6 +392,8 @@ class AppState:
         )
         for err in a["intake_errors"]:
             log.warning("intake error: %s: %s", err["path"], err["error"])
+        for ch in a["intake_changed"]:
+            log.warning("changed since an earlier intake: %s is item %s now, item %s before", *ch.values())
         self.notify("items")
         return df
 

@@ -234,6 +234,11 @@ class Case:
             cancelled=cancelled,
             intake={k: sum(r.outcome == k for r in intake) for k in evidence.INTAKE_OUTCOMES},
             intake_errors=[{"path": r.path, "error": r.message} for r in intake if r.outcome == "error"],
+            intake_changed=[
+                {"path": r.path, "item_id": r.item_id, "before": r.changed_from}
+                for r in intake
+                if r.changed_from is not None
+            ],
             **{k: sum(o.outcome == k for o in outcomes) for k in triage_mod.OUTCOMES},
         )
         return df

@@ -67,6 +67,7 @@ class IntakeRecord:
     sha256: str | None
     intake_status: IntakeStatus | None  # None for an error
     message: str
+    changed_from: int | None = None  # the item this path was taken in as before, with other content
 
 
 def as_source(source: Source | dict[str, Any] | str | None) -> Source:
@@ -268,6 +269,11 @@ def _commit(
         ).fetchone()
         if dup is not None:
             return IntakeRecord(shown, "known", item_id, sha256, status, "already in the case from this source")
+        earlier = conn.execute(  # the same path taken in before with other content: the file changed since
+            "SELECT s.item_id, i.sha256 FROM sources s JOIN items i ON i.id = s.item_id"
+            " WHERE s.original_path = ? AND s.item_id != ? ORDER BY s.id DESC LIMIT 1",
+            (shown, item_id),
+        ).fetchone()
         cur = conn.execute(
             "INSERT INTO sources (item_id, original_path, original_mtime_utc, device, url, platform, acquired_by,"
             " notes, added_utc) VALUES (?,?,?,?,?,?,?,?,?)",
@@ -302,10 +308,20 @@ def _commit(
                 "source": {k: v for k, v in src.items() if v},
                 "acquired_by": acquired_by,
                 "records": refs,
+                **(
+                    {"changed_since": {"item_id": earlier["item_id"], "sha256": earlier["sha256"]}}
+                    if earlier is not None
+                    else {}
+                ),
             },
         )
     text = message if outcome == "new" else "same content as an item already in the case; source added"
-    return IntakeRecord(shown, outcome, item_id, sha256, status, text)
+    if earlier is not None:
+        text += (
+            f"; changed: this path was taken in before with other content (item {earlier['item_id']}, SHA-256 "
+            f"{earlier['sha256'][:16]}...); both are kept"
+        )
+    return IntakeRecord(shown, outcome, item_id, sha256, status, text, None if earlier is None else earlier["item_id"])
 
 
 def ingest_paths(

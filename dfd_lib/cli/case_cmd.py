@@ -247,6 +247,11 @@ def run_triage(args) -> int:
     )
     for err in a["intake_errors"]:
         print(f"  intake error: {terminal_safe(str(err['path']))}: {terminal_safe(str(err['error']))}")
+    for ch in a["intake_changed"]:
+        print(
+            f"  changed since an earlier intake: {terminal_safe(str(ch['path']))} is item {ch['item_id']} now, "
+            f"item {ch['before']} before (both kept)"
+        )
     if a["cancelled"]:
         print("triage was cancelled: run the same command again to finish it")
     return 1 if a["failed"] else 0
