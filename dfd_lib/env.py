@@ -11,6 +11,7 @@ __all__ = [
     "UPLOAD_MAX_ENV",
     "DASHBOARD_TOKEN_ENV",
     "DASHBOARD_HOSTS_ENV",
+    "REPORT_FONT_DIRS_ENV",
     "ENV_VARS",
 ]
 
@@ -22,6 +23,7 @@ EVIDENCE_ROOTS_ENV = "DFD_EVIDENCE_ROOTS"
 UPLOAD_MAX_ENV = "DFD_UPLOAD_MAX_MB"
 DASHBOARD_TOKEN_ENV = "DFD_DASHBOARD_TOKEN"
 DASHBOARD_HOSTS_ENV = "DFD_DASHBOARD_HOSTS"
+REPORT_FONT_DIRS_ENV = "DFD_REPORT_FONT_DIRS"
 
 # What each one does (read by: see the module that imports the name).
 ENV_VARS = {
@@ -36,4 +38,6 @@ ENV_VARS = {
     UPLOAD_MAX_ENV: "most MiB one dashboard upload batch may total (the websocket message limit)",
     DASHBOARD_TOKEN_ENV: "the dashboard's access token (default: a new random one per start)",
     DASHBOARD_HOSTS_ENV: "further Host names the dashboard answers to (comma-separated)",
+    REPORT_FONT_DIRS_ENV: "folders (os.pathsep-separated) searched first for the Noto Sans fonts of India's scripts "
+    "and Arabic that the PDF report draws with (default: the system's Noto folders)",
 }

@@ -15,6 +15,8 @@ import os
 import unicodedata
 from pathlib import Path
 
+from ..env import REPORT_FONT_DIRS_ENV
+
 __all__ = [
     "font_files",
     "script_fonts",
@@ -25,7 +27,7 @@ __all__ = [
     "SCRIPT_FAMILIES",
 ]
 
-FONT_DIRS_ENV = "DFD_REPORT_FONT_DIRS"  # folders (":"-separated) searched first for the script fonts
+FONT_DIRS_ENV = REPORT_FONT_DIRS_ENV  # folders (os.pathsep-separated) searched first for the script fonts
 _SYSTEM_FONT_DIRS = ("/usr/share/fonts/truetype/noto", "/usr/share/fonts/opentype/noto", "/usr/share/fonts/noto")
 SCRIPT_FAMILIES = (
     "NotoSansDevanagari",  # Hindi, Marathi, Nepali, Sanskrit
@@ -69,7 +71,9 @@ def script_fonts() -> dict[str, dict[str, Path]]:
     HarfBuzz, since these scripts drawn unshaped would be misspelled, not merely plain."""
     if not _shaping_available():
         return {}
-    dirs = [Path(d) for d in os.environ.get(FONT_DIRS_ENV, "").split(":") if d] + [Path(d) for d in _SYSTEM_FONT_DIRS]
+    dirs = [Path(d) for d in os.environ.get(FONT_DIRS_ENV, "").split(os.pathsep) if d] + [
+        Path(d) for d in _SYSTEM_FONT_DIRS
+    ]
     found: dict[str, dict[str, Path]] = {}
     for family in SCRIPT_FAMILIES:
         for folder in dirs:
