@@ -73,7 +73,7 @@ class Workbench(widgets.VBox):
         s.subscribe("case", self.review.reset)
         s.subscribe("items", self.case_bar.refresh)
         s.subscribe("items", self.grid.refresh)
-        s.subscribe("items", self.item_view.refresh_history)
+        s.subscribe("items", self.item_view.refresh)
         s.subscribe("selection", lambda: self.item_view.show(s.selected))
         s.subscribe("selection", lambda: self.review.load(s.selected))
         s.subscribe("case", self.export.refresh)

@@ -46,6 +46,7 @@ class CaseBar(Component):
         )
         self.summary = widgets.HTML("<i>No case open.</i>")
         self.existing.observe(self._on_pick, names="value")
+        self.name.observe(self._on_name, names="value")
         super().__init__(
             [
                 widgets.HBox([self.existing, self.name, self.open_button, self.verify_button]),
@@ -75,6 +76,24 @@ class CaseBar(Component):
     def _on_pick(self, change: dict) -> None:
         if change["new"] not in (None, _NEW):
             self.name.value = str(change["new"])
+        elif self.state.case is not None:  # "(new case)": nothing of the open case carries over
+            self.name.value = ""
+
+    def _on_name(self, change: dict) -> None:
+        """Title and agency describe the open case: a name that is not that case's clears them, so a new case is
+        never created (and logged, permanently) with another case's title and agency."""
+        from dfd_lib.case.ids import case_id_from_name
+        from dfd_lib.errors import DfdError
+
+        case, name = self.state.case, str(change["new"]).strip()
+        if case is None or not name:
+            return
+        try:
+            same = case_id_from_name(name) == case.id
+        except DfdError:  # not a valid name: opening it says why
+            same = False
+        if not same:
+            self.title.value = self.agency.value = ""
 
     @reports_errors("opening the case")
     def _on_open(self, _: widgets.Button) -> None:

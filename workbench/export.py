@@ -48,6 +48,7 @@ class ExportPanel(Component):
 
     def __init__(self, state: AppState) -> None:
         self.state = state
+        self._case_id: str | None = None  # the case the downloads and form belong to
         names = state.portal_names()
         self.portal = styled(
             widgets.Dropdown(options=names, value="ncrp" if "ncrp" in names else names[0], description="Portal"),
@@ -104,7 +105,14 @@ class ExportPanel(Component):
 
     @reports_errors("loading the portal form")
     def refresh(self) -> None:
-        """Rebuild the form for the chosen portal with the case's saved answers (subscribed to 'case')."""
+        """Rebuild the form for the chosen portal with the case's saved answers (subscribed to 'case'). Another
+        case opened: the last case's download links, progress and anonymous choice are cleared first."""
+        case_id = None if self.state.case is None else self.state.case.id
+        if case_id != self._case_id:
+            self.reset()
+            self.form.reset()  # the anonymous choice too
+            self.bar_text.value = ""
+            self._case_id = case_id
         profile = self.state.portal(self.portal.value)
         values = self.state.portal_values(profile.name) if self.state.case is not None else {}
         self.profile_note.value = (

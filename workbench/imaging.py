@@ -131,7 +131,8 @@ def thumbnail_png(path: str | Path, media_kind: str, size: int = 128) -> bytes:
         img = Image.fromarray(load_still(path, media_kind))
     except (DfdError, OSError, ValueError) as exc:
         log.debug("no thumbnail for %s: %s", path, exc)
-        return placeholder_png("no preview: " + type(exc).__name__, size)
+        word = getattr(exc, "status", None) or "cannot be decoded"  # a MediaError's status: unreadable, too_large...
+        return placeholder_png("no preview: " + str(word).replace("_", " "), size)
     img.thumbnail((size, size))
     return png(img)
 

@@ -42,6 +42,7 @@ class Intake(Component):
             ),
             "dfd-upload",
         )
+        self.upload.observe(self._on_upload, names="value")
         self.start_button = button(
             "dfd-triage",
             self._on_start,
@@ -136,6 +137,19 @@ class Intake(Component):
         if not paths and not uploads and self.state.items().empty:
             raise ValueError("give an evidence folder or upload files first")
         self.start(paths, uploads)
+
+    @reports_errors("uploading")
+    def _on_upload(self, change: dict) -> None:
+        """Refuse, with a message, a batch over the upload limit (it would be refused at Triage anyway)."""
+        files = change["new"] or ()
+        total = sum(len(f["content"]) for f in files)
+        if total > upload_limit_bytes():
+            self.upload.value = ()
+            raise ValueError(
+                f"the {len(files)} file(s) chosen total {total / (1 << 20):.1f} MiB, over the "
+                f"{upload_limit_bytes() / (1 << 20):g} MiB one upload may carry (DFD_UPLOAD_MAX_MB): upload them in "
+                "smaller batches, or put them in an evidence folder and give its path"
+            )
 
     def start(self, paths: list[str], uploads: list[StagedUpload] | tuple = ()) -> None:
         """Run triage of ``paths`` and ``uploads`` (both may be empty: finishes pending items) in a worker thread."""

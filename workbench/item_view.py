@@ -138,6 +138,23 @@ class ItemView(Component):
             self._draw_frame()
         self.item_id = item_id
 
+    @reports_errors("refreshing the item")
+    def refresh(self) -> None:
+        """After the case's items changed (subscribed to 'items'): the item shown again in full if its findings
+        changed (a triage scored it again, or with another model), else only its review history and custody log."""
+        if self.detail is None or self.item_id is None:
+            return
+        now = self.state.detail(self.detail.item_id)
+        if (now.model_name, now.model_sha256, now.score, len(now.faces)) != (
+            self.detail.model_name,
+            self.detail.model_sha256,
+            self.detail.score,
+            len(self.detail.faces),
+        ):
+            self.show(self.item_id)
+        else:
+            self.refresh_history()
+
     def refresh_history(self) -> None:
         """Reload custody log and review history of the shown item (after a review was saved)."""
         if self.detail is None:

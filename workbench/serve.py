@@ -11,7 +11,8 @@
   ``--allow-host NAME`` or ``$DFD_DASHBOARD_HOSTS`` (comma-separated).
 * **uploads** through the page may total ``$DFD_UPLOAD_MAX_MB`` MiB per batch (default
   :data:`workbench.state.DEFAULT_UPLOAD_MAX_MB`); tornado's own 10 MiB websocket limit, which
-  silently dropped the connection, is raised to that.
+  silently dropped the connection, is raised to twice that, so that a batch over the limit arrives and
+  is refused with a message (a batch over twice the limit still drops the connection).
 * the evidence **path box** reads only under ``$DFD_EVIDENCE_ROOTS`` (see :mod:`workbench.state`).
 """
 
@@ -50,7 +51,9 @@ def tornado_settings(extra_hosts: Sequence[str] = ()) -> dict:
     return {
         "allow_remote_access": False,  # jupyter_server's Host check: 403 for any other Host
         "local_hostnames": allowed_hosts(extra_hosts),
-        "websocket_max_message_size": upload_limit_bytes() + _MESSAGE_OVERHEAD,
+        # twice the upload limit: a batch over the limit (up to twice it) still arrives, and is refused with a
+        # message (workbench.intake) instead of the connection dropping without a word
+        "websocket_max_message_size": 2 * upload_limit_bytes() + _MESSAGE_OVERHEAD,
     }
 
 

@@ -112,6 +112,7 @@ class ModelChoice:
     default: bool
     threshold: float
     note: str
+    sha256: str = ""  # of the card's weights: with the name, which findings are this card's
 
     @property
     def label(self) -> str:
@@ -167,6 +168,7 @@ class AppState:
                 i == 0,
                 float(c.threshold),
                 "the default model" if i == 0 else (c.limits[0] if c.limits else c.description.split(". ")[0]),
+                c.sha256,
             )
             for i, c in enumerate(cards)
         ]
@@ -251,7 +253,14 @@ class AppState:
             from dfd_lib.case.queries import ITEM_COLUMNS
 
             return pd.DataFrame(columns=ITEM_COLUMNS)
-        return sort_by_suspicion(self.case.items())
+        return sort_by_suspicion(self.case.items(*self._shown_model()))
+
+    def _shown_model(self) -> tuple[str | None, str | None]:
+        """(weights SHA-256, card name) of the model whose findings the grid and item view show: the one chosen
+        for triage, so that choosing a card again shows its scores, not those of whichever card scored last.
+        (None, None) where no installed card is chosen (the latest finding of any model is shown)."""
+        choice = self.model_choice()
+        return (choice.sha256 or None, choice.name) if choice is not None else (None, None)
 
     def select(self, item_id: int | None) -> None:
         """Open an item (logged as a ``view`` in the custody log) or clear the selection."""
@@ -264,7 +273,7 @@ class AppState:
 
     def detail(self, item_id: int) -> ItemDetail:
         """The case's read model of one item (artifact paths checked to stay inside the case)."""
-        return self.require_case().detail(item_id)
+        return self.require_case().detail(item_id, *self._shown_model())
 
     def annotate(
         self, item_id: int, verdict: str | None, notes: str, tags: str, sensitive: bool, based_on: int | None = None
@@ -369,9 +378,10 @@ class AppState:
 
             scanner = Scanner(self.model, weights_dir=self.weights_dir)
         worker = open_case(case.id, cases_dir=case.path.parent, create=False)
+        uploaded: list = []  # the uploads' intake records (the triage's own counts are of the paths only)
         try:
             for u in uploads:
-                worker.ingest(
+                uploaded += worker.ingest(
                     [u.path],
                     source=Source(notes=f"uploaded through the dashboard as {u.original_name!r} ({u.size} bytes)"),
                     actor=self.actor,
@@ -382,6 +392,17 @@ class AppState:
             if scanner is not None:
                 scanner.close()
         a = df.attrs
+        if uploaded:
+            up = {k: sum(r.outcome == k for r in uploaded) for k in ("new", "new_source", "known", "error")}
+            log.info(
+                "uploads: %s new item(s), %s the same content as an item already in the case, %s error(s)",
+                up["new"],
+                up["new_source"] + up["known"],
+                up["error"],
+            )
+            for r in uploaded:
+                if r.outcome == "error":
+                    log.warning("upload not taken in: %s: %s", r.path, r.message)
         log.info(
             "triage: %s new item(s), %s known; analysed %s, failed %s%s",
             a["intake"]["new"],
