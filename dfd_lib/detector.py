@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import ModelCardError
+from .errors import ModelCardError, ModelError
 from .models.checkpoint import LoadedModel
 from .models.tta import forward_logits
 from .results import Verdict
@@ -263,7 +263,14 @@ class Detector:
         return (OUTSIDE_REASON.format(novelty=novelty, limit=nov.threshold),)
 
     def calibrate(self, logits: np.ndarray) -> np.ndarray:
-        z = np.clip(np.asarray(logits, dtype=np.float64) / self.card.temperature + self.card.logit_bias, -60, 60)
+        """P(fake) from raw logits; a non-finite logit (broken weights or input) raises ModelError, never a score."""
+        z = np.asarray(logits, dtype=np.float64)
+        if not np.isfinite(z).all():
+            raise ModelError(
+                f"model {self.card.name} gave {int((~np.isfinite(z)).sum())} non-finite score(s) (NaN or infinity): "
+                "its weights or its input are broken; no score is reported"
+            )
+        z = np.clip(z / self.card.temperature + self.card.logit_bias, -60, 60)
         return 1.0 / (1.0 + np.exp(-z))
 
     def predict(self, crops: Sequence[np.ndarray], views: Sequence[Sequence[np.ndarray]] | None = None) -> np.ndarray:

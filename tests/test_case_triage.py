@@ -466,3 +466,15 @@ def test_triage_falls_back_to_one_file_at_a_time_when_the_look_ahead_breaks(tmp_
         assert df.attrs["failed"] == 0 and "look-ahead scan failed" in caplog.text
         single.triage([examples], scanner=_OneAtATime(scanner), forensics=False)
         _assert_same_content(_content(case), _content(single))
+
+
+def test_a_forensic_map_stored_apart_from_its_result_is_recorded_as_present():
+    """A Dask worker sends the map's PNG apart from the result (map_image None there): has_map follows the stored
+    artifact, as in a triage on one machine."""
+    from dfd_lib.case.findings import forensic_finding
+    from dfd_lib.forensics.base import ForensicResult
+
+    fr = ForensicResult("ela", "ok", "error levels even", metrics={"mean": 1.0})
+    art = {"kind": "forensic_map", "sha256": "ab" * 32, "path": "artifacts/x.png", "analysis": "ela"}
+    assert forensic_finding(fr, [art]).result["has_map"] is True
+    assert forensic_finding(fr, []).result["has_map"] is False

@@ -82,7 +82,7 @@ def test_average_refuses_other_architectures_tampered_weights_and_bad_shares(two
         average_models([(a, 1.0), (b, 1.0)], tmp_path / "y")
     with pytest.raises(ModelCardError, match="at least two"):
         average_models([(a, 1.0)], tmp_path / "z")
-    for text, message in (("m.json=x", "must be a number"), ("m.json=0", "must be positive")):
+    for text, message in (("m.json=x", "must be a number"), ("m.json=0", "must be a positive, finite number")):
         with pytest.raises(ModelCardError, match=message):
             parse_share(text)
     assert parse_share("dir/m.json") == ("dir/m.json", 1.0)

@@ -142,3 +142,50 @@ def test_hflip_card_scores_the_mean_of_a_face_and_its_mirror_image(tiny_weights)
     flip = Detector(replace(m, card=replace(m.card, tta="hflip")))
     np.testing.assert_allclose(flip.logits(crops), (a + b) / 2, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(flip.logits(crops), flip.logits(mirrored), rtol=1e-4, atol=1e-5)
+
+
+def test_a_model_giving_nan_never_yields_a_score_and_is_never_calibrated(tiny_weights, examples):
+    """Broken weights (a NaN average) must end in an error, never in a 'real' verdict with a NaN score."""
+    import numpy as np
+
+    from dfd_lib.errors import ModelCardError, ModelError
+    from dfd_lib.models.average import parse_share
+    from dfd_lib.scan import Scanner
+    from dfd_lib.training.calibrate import fit_platt, fit_platt_sources
+
+    for bad in ("card=inf", "card=nan", "card=-1", "card=0"):
+        with pytest.raises(ModelCardError, match="positive, finite"):
+            parse_share(bad)
+    sc = Scanner(str(next(tiny_weights.glob("*.json"))))
+    with pytest.raises(ModelError, match="non-finite"):
+        sc.detector.calibrate(np.array([0.3, np.nan]))
+    z, y = np.array([1.0, -1.0, np.inf, 0.5]), np.array([1, 0, 1, 0])
+    with pytest.raises(ModelError, match="NaN or infinite"):
+        fit_platt(z, y)
+    with pytest.raises(ModelError, match="NaN or infinite"):
+        fit_platt_sources(z, y, np.array(["a", "a", "b", "b"]))
+    sc.detector.calibrate = lambda logits: (_ for _ in ()).throw(ModelError("non-finite"))  # as a NaN model does
+    r = sc.scan_file(examples / "astronaut.jpg")
+    assert r.status == "error" and r.score is None and r.verdict is None and "non-finite" in r.message
+
+
+def test_an_invalid_card_is_refused_not_passed_over_for_one_of_the_same_name(tiny_weights, tmp_path, monkeypatch):
+    from dfd_lib.errors import ModelNotFound
+    from dfd_lib.models.checkpoint import find_card
+
+    card_path = next(tiny_weights.glob("*.json"))
+    name = json.loads(card_path.read_text())["name"]
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    bad = json.loads(card_path.read_text())
+    bad["threshold"] = 1.5
+    (mine / card_path.name).write_text(json.dumps(bad))
+    # the examiner's folder first, then one holding a valid card of that name
+    monkeypatch.setenv("DFD_WEIGHTS_DIR", str(tiny_weights))
+    with pytest.raises(ModelCardError, match=f"{name}.*invalid"):
+        find_card(name, weights_dir=mine)
+    (mine / card_path.name).write_text("{not json")
+    with pytest.raises(ModelCardError, match="invalid"):
+        find_card(name, weights_dir=mine)
+    with pytest.raises(ModelNotFound, match="is invalid"):
+        find_card("some-other-name", weights_dir=mine)

@@ -83,3 +83,35 @@ def test_dfd_eval_self_blend_on_a_spec_is_refused_in_one_line(tmp_path, capsys):
     spec.write_text("sources:\n  a: {root: a, real_weight: 1}\n")
     err = _one_line_error(capsys, ["eval", str(spec), "--self-blend"], command="eval")
     assert "--self-blend takes a folder of crops" in err
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("", "cannot be read as CSV"),
+        ("path,label\n", "lists no files"),
+        ("path,label\n,fake\n", "without a path"),
+    ],
+)
+def test_dfd_eval_with_an_empty_or_pathless_labels_file(tmp_path, capsys, text, match):
+    (tmp_path / "crops").mkdir()
+    labels = tmp_path / "labels.csv"
+    labels.write_text(text)
+    err = _one_line_error(capsys, ["eval", str(tmp_path / "crops"), "--crops", "--labels", str(labels)], "eval")
+    assert match in err
+
+
+def test_dfd_eval_of_one_class_says_why_ranking_is_undefined_and_writes_valid_json(
+    tmp_path, capsys, tiny_weights, examples
+):
+    import json
+    import shutil
+
+    (tmp_path / "crops" / "real").mkdir(parents=True)
+    shutil.copy(examples / "astronaut.jpg", tmp_path / "crops" / "real" / "a.jpg")
+    out = tmp_path / "eval.json"
+    rc = main(["eval", str(tmp_path / "crops"), "--crops", "--weights-dir", str(tiny_weights), "--json", str(out)])
+    text = capsys.readouterr().out
+    assert rc == 0 and "nan" not in text.lower() and "need real and fake files; here 1 real and 0 fake" in text
+    record = json.loads(out.read_text())  # strict JSON: no bare NaN
+    assert record["auc"] is None and record["n_real"] == 1 and record["n_fake"] == 0

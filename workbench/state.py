@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dfd_lib.case.evidence import INTAKE_OUTCOMES
 from dfd_lib.case import (
     Annotation,
     Case,
@@ -393,7 +394,7 @@ class AppState:
                 scanner.close()
         a = df.attrs
         if uploaded:
-            up = {k: sum(r.outcome == k for r in uploaded) for k in ("new", "new_source", "known", "error")}
+            up = {k: sum(r.outcome == k for r in uploaded) for k in INTAKE_OUTCOMES}
             log.info(
                 "uploads: %s new item(s), %s the same content as an item already in the case, %s error(s)",
                 up["new"],

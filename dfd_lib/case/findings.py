@@ -109,6 +109,8 @@ def detector_findings(
 def forensic_finding(fr: Any, artifacts: list[dict[str, Any]]) -> NewFinding:
     """A finding from a ``dfd_lib.forensics`` result (``analysis, status, summary, metrics, flags, to_dict()``)."""
     result = {k: v for k, v in fr.to_dict().items() if not (isinstance(v, np.ndarray) and v.ndim >= 2)}
+    if "has_map" in result:  # the map may travel apart from the result (encoded by a Dask worker): it is stored
+        result["has_map"] = bool(result["has_map"]) or any(a.get("kind") == "forensic_map" for a in artifacts)
     params: dict[str, Any] = {
         "metrics": json_ready(getattr(fr, "metrics", {}) or {}),
         "flags": json_ready(list(getattr(fr, "flags", ()) or ())),

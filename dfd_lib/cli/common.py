@@ -208,9 +208,10 @@ def print_table(headers: Sequence[str], rows: Iterable[Sequence], out=None) -> N
 
 
 def write_json(path: str | os.PathLike, obj) -> None:
-    from ..fileio import atomic_write
+    """``obj`` as JSON that any reader accepts: NaN and infinities (an undefined metric) are written as null."""
+    from ..fileio import atomic_write, json_ready
 
-    atomic_write(path, json.dumps(obj, indent=2) + "\n")
+    atomic_write(path, json.dumps(json_ready(obj, strict=False), indent=2, allow_nan=False) + "\n")
 
 
 def write_csv(path: str | os.PathLike, headers: Sequence[str], rows: Iterable[Sequence]) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 from typing import Any
 
+from ..errors import DataError
 from ..progress import TqdmProgress
 from .common import add_command, add_model_options, default_of, print_table, write_csv, write_json
 
@@ -70,8 +73,10 @@ def run(args) -> int:
         seed=args.seed,
     )
     m = r.metrics
+    if not m.get("n"):
+        raise DataError("no file was scored: nothing to evaluate (see the failures above, or the labels given)")
     rows = [
-        (k, f"{m[k]:.4f}" if isinstance(m[k], float) else m[k])
+        (k, (f"{m[k]:.4f}" if math.isfinite(m[k]) else "-") if isinstance(m[k], float) else m[k])
         for k in (
             "model",
             "mode",
@@ -95,6 +100,12 @@ def run(args) -> int:
     if "n_no_landmarks" in m:
         rows.insert(6, ("n_no_landmarks", m["n_no_landmarks"]))
     print_table(["metric", "value"], rows)
+    if not (m.get("n_real") and m.get("n_fake")):
+        print(
+            f"note: ranking and error rates between the classes (AUC, AP, EER) need real and fake files; here "
+            f"{m.get('n_real', 0)} real and {m.get('n_fake', 0)} fake were scored, so they are shown as '-' (null in "
+            "the JSON)"
+        )
     return _outputs(args, r, r.json_record())
 
 

@@ -14,6 +14,8 @@ card it writes names every input (name, SHA-256, share, its own training) throug
 
 from __future__ import annotations
 
+import math
+
 import os
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -50,8 +52,8 @@ def parse_share(text: str) -> tuple[str, float]:
         value = float(share)
     except ValueError:
         raise ModelCardError(f"{text!r}: the share after '=' must be a number") from None
-    if not value > 0:
-        raise ModelCardError(f"{text!r}: the share must be positive")
+    if not (math.isfinite(value) and value > 0):
+        raise ModelCardError(f"{text!r}: the share must be a positive, finite number")
     return card, value
 
 

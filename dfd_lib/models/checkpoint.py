@@ -186,18 +186,30 @@ def find_card(name: str | None = None, weights_dir: str | os.PathLike | None = N
     if name and (name.endswith(".json") or name.endswith(".pt")) and Path(name).exists():
         card_path = Path(name).with_suffix(".json")
         return card_path, ModelCard.read(card_path)
+    cards = list_cards(weights_dir)
+    invalid = [(p, e) for p, e in cards if isinstance(e, ModelCardError)]
     valid = valid_cards(weights_dir)
     if name is None:
         if valid:
+            for p, e in invalid:
+                log.warning("model card %s is invalid and was passed over: %s", p, e)
             return valid[0]
         raise ModelNotFound(
-            "no model installed: no valid model card in " + ", ".join(str(d) for d in weights_dirs(weights_dir))
+            "no model installed: no valid model card in "
+            + ", ".join(str(d) for d in weights_dirs(weights_dir))
+            + "".join(f"; {p} is invalid: {e}" for p, e in invalid)
         )
-    for p, c in valid:
-        if c.name == name:
+    # the first card of that name in search order decides: an invalid one is refused, never passed over for a
+    # card of the same name further down (an examiner's own copy must not silently become the shipped model)
+    for p, c in cards:
+        if isinstance(c, ModelCardError):
+            if p.stem == name:
+                raise ModelCardError(f"model {name!r}: its card {p} is invalid: {c}")
+        elif c.name == name:
             return p, c
     known = ", ".join(c.name for _, c in valid) or "none"
-    raise ModelNotFound(f"no model named {name!r}; installed: {known}")
+    bad = "".join(f"; {p} is invalid: {e}" for p, e in invalid)
+    raise ModelNotFound(f"no model named {name!r}; installed: {known}{bad}")
 
 
 RUNTIMES = ("auto", "torch", "onnx")

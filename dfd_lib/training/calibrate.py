@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ModelError
 from .metrics import equal_error_rate
 
 __all__ = [
@@ -34,11 +35,22 @@ def _weights(y: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
     return w / w.sum()
 
 
+def _finite(logits: np.ndarray) -> np.ndarray:
+    """The logits as float64; ModelError if any is NaN or infinite (a broken model must not be calibrated)."""
+    z = np.asarray(logits, dtype=np.float64)
+    if not np.isfinite(z).all():
+        raise ModelError(
+            f"{int((~np.isfinite(z)).sum())} of {z.size} calibration logits are NaN or infinite: the model's weights "
+            "are broken (or training diverged); nothing is calibrated"
+        )
+    return z
+
+
 def fit_temperature(logits: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> float:
     """Temperature T > 0 minimising the (optionally weighted) binary NLL of sigmoid(logit / T)."""
     from scipy.optimize import minimize_scalar
 
-    z = np.asarray(logits, dtype=np.float64)
+    z = _finite(logits)
     y = np.asarray(y, dtype=np.float64)
     w = _weights(y, weights)
 
@@ -65,7 +77,7 @@ def fit_platt(logits: np.ndarray, y: np.ndarray, weights: np.ndarray | None = No
     """(temperature > 0, bias) minimising the (optionally weighted) binary NLL of sigmoid(logit / T + bias)."""
     from scipy.optimize import minimize
 
-    z = np.asarray(logits, dtype=np.float64)
+    z = _finite(logits)
     y = np.asarray(y, dtype=np.float64)
     w = _weights(y, weights)
 
@@ -96,7 +108,7 @@ def fit_platt_sources(
     """
     from .metrics import ece_sampling_noise, expected_calibration_error
 
-    z = np.asarray(logits, dtype=np.float64)
+    z = _finite(logits)
     y = np.asarray(y)
     sources = np.asarray(sources)
     names, counts = np.unique(sources, return_counts=True)

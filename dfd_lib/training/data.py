@@ -47,9 +47,18 @@ def load_labels(root: str | Path, labels_csv: str | Path | None = None) -> pd.Da
     if labels_csv or csv_path.is_file():
         if not csv_path.is_file():
             raise DataError(f"labels file {csv_path} does not exist")
-        df = pd.read_csv(csv_path, dtype=str)
+        try:
+            df = pd.read_csv(csv_path, dtype=str)
+        except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+            raise DataError(f"labels file {csv_path} cannot be read as CSV with columns path,label: {exc}") from None
         if not {"path", "label"} <= set(df.columns):
             raise DataError(f"{csv_path} needs columns path,label[,group]; it has {list(df.columns)}")
+        if df.empty:
+            raise DataError(f"labels file {csv_path} lists no files")
+        blank = df["path"].isna() | (df["path"].fillna("").str.strip() == "")
+        if blank.any():
+            lines = ", ".join(str(i + 2) for i in df.index[blank][:5])
+            raise DataError(f"{csv_path}: {int(blank.sum())} row(s) without a path (lines {lines})")
         df = df.copy()
         df["label"] = [_label(v) for v in df["label"]]
         if "group" not in df.columns or df["group"].isna().all():

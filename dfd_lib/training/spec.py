@@ -203,9 +203,16 @@ def load_spec(spec: DataSpec) -> pd.DataFrame:
 def table_from_lists(spec: DataSpec, csv_path: str | Path) -> pd.DataFrame:
     """Rows of a shipped file list (``source,path,label[,method,group]``), resolved against the spec's roots, with
     each row's ``kind`` as the spec names it (real, or the kind of manipulation)."""
-    df = pd.read_csv(csv_path, dtype=str)
+    try:
+        df = pd.read_csv(csv_path, dtype=str)
+    except FileNotFoundError:
+        raise DataError(f"file list {csv_path} does not exist") from None
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataError(f"file list {csv_path} cannot be read as CSV with columns source,path,label: {exc}") from None
     if not {"source", "path", "label"} <= set(df.columns):
         raise DataError(f"{csv_path} needs columns source,path,label (a multi-source file list)")
+    if df.empty or df[["source", "path"]].isna().any().any():
+        raise DataError(f"{csv_path} lists no files, or has rows without a source or path")
     from .data import _label
 
     df["label"] = [_label(v) for v in df["label"]]
