@@ -238,3 +238,23 @@ def test_unrelated_output_paths_are_accepted(case, tmp_path):
     assert generate_report(case, "html", out) == out and out.is_file()
     os.makedirs(tmp_path / "evidence")
     assert generate_report(case, "html", tmp_path / "evidence" / "r.html").is_file()
+
+
+def test_an_animated_picture_is_not_converted_to_its_first_frame(tmp_path, examples):
+    """Converting keeps one picture: an animated GIF whose later frames were examined (and may hold the face) is
+    listed as not included, never shipped as its first frame."""
+    from dfd_lib.case import open_case
+
+    face = Image.open(examples / "astronaut.jpg").convert("RGB")
+    gif = tmp_path / "ev" / "profile.gif"
+    gif.parent.mkdir()
+    Image.new("RGB", face.size, (90, 120, 150)).save(gif, save_all=True, append_images=[face], duration=400)
+    still = tmp_path / "ev" / "still.png"
+    face.save(still)
+    with open_case("animated", tmp_path / "cases", examiner="Insp. Rao") as case:
+        case.ingest([gif, still])
+        details = tuple(case.details())
+        rules = load_portal("ncrp").file_rules.merged({"allowed_formats": ["jpeg"]}, "test")
+        entries = {e.item.name: e for e in plan_evidence(details, rules)}
+    assert entries["profile.gif"].action == "not_included" and "2 frames or pages" in entries["profile.gif"].reason
+    assert entries["still.png"].action == "converted"

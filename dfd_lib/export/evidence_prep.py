@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Mapping
 
 from ..case import ItemDetail
 from ..case.files import EVIDENCE_DIR
-from ..media import MediaLimits
+from ..media import MediaLimits, image_frame_count
 from ..portal.filerules import FileRules, format_mb, format_of_mime
 from .zipout import safe_component
 
@@ -207,6 +207,14 @@ def _plan_one(item: ItemDetail, rules: FileRules, problems: Mapping[str, str | N
         else f"{format_mb(item.size, rules.max_file_mb)} is over the {rules.max_file_mb:g} MB limit"
     )
     target = rules.convert_images_to
+    frames = image_frame_count(item.evidence_path) if item.media_kind == "image" else 1
+    if frames > 1:  # converting keeps one picture: the other frames (which the scan examined) would be lost
+        return EvidenceEntry(
+            item,
+            "not_included",
+            f"{why}; it holds {frames} frames or pages and is not converted (a converted copy would keep only the "
+            "first): produce the original on request",
+        )
     if item.media_kind == "image" and target and rules.allows_format(target):
         # convert exactly the bytes that were checked against the intake hash (always, verified or not:
         # the converted copy is attributed to the intake hash in the manifest and the s.63 draft)
