@@ -115,3 +115,41 @@ def test_dfd_eval_of_one_class_says_why_ranking_is_undefined_and_writes_valid_js
     assert rc == 0 and "nan" not in text.lower() and "need real and fake files; here 1 real and 0 fake" in text
     record = json.loads(out.read_text())  # strict JSON: no bare NaN
     assert record["auc"] is None and record["n_real"] == 1 and record["n_fake"] == 0
+
+
+def test_settings_a_model_card_would_refuse_are_refused_before_training(tmp_path, capsys):
+    """A run must not train for hours and then write a card that cannot be loaded."""
+    from dfd_lib.errors import DataError, TrainingConfigError
+    from dfd_lib.training.config import TrainConfig
+
+    for kw, match in (
+        ({"crop_scale": 0.1}, "crop_scale must lie between 0.3 and 4"),
+        ({"input_size": 16}, "at least 32"),
+    ):
+        with pytest.raises(TrainingConfigError, match=match):
+            TrainConfig(data=str(tmp_path), out=str(tmp_path / "run"), **kw)
+    from dfd_lib.training.pack import pack_spec
+
+    with pytest.raises(DataError, match="side must be at least 32"):
+        pack_spec(None, tmp_path / "pack", tmp_path / "lm", side=0)  # refused before the spec is read
+
+
+def test_a_truncated_training_image_is_named(tmp_path, examples):
+    from types import SimpleNamespace
+
+    from dfd_lib.errors import DataError
+    from dfd_lib.training.dataset import CropDataset
+
+    (tmp_path / "fake").mkdir()
+    (tmp_path / "fake" / "cut.jpg").write_bytes((examples / "astronaut.jpg").read_bytes()[:3000])
+    with pytest.raises(DataError, match="fake/cut.jpg cannot be decoded"):
+        CropDataset.load(SimpleNamespace(root=tmp_path), "fake/cut.jpg")
+
+
+def test_self_blend_without_real_crops_says_so(tmp_path, capsys, examples):
+    import shutil
+
+    (tmp_path / "crops" / "fake").mkdir(parents=True)
+    shutil.copy(examples / "astronaut.jpg", tmp_path / "crops" / "fake" / "a.jpg")
+    err = _one_line_error(capsys, ["eval", str(tmp_path / "crops"), "--crops", "--self-blend"], "eval")
+    assert "none are listed" in err

@@ -16,7 +16,7 @@ from ..errors import ModelCardError
 from ..fileio import atomic_write
 from .tta import TtaMode
 
-__all__ = ["ModelCard", "REQUIRED_FIELDS"]
+__all__ = ["ModelCard", "REQUIRED_FIELDS", "MIN_INPUT_SIZE", "CROP_SCALES"]
 
 REQUIRED_FIELDS = (
     "name",
@@ -32,6 +32,10 @@ REQUIRED_FIELDS = (
     "weights_file",
     "sha256",
 )
+
+
+MIN_INPUT_SIZE = 32  # the smallest classifier input a card may name (training refuses less up front)
+CROP_SCALES = (0.3, 4.0)  # the crop scales a card may name, face box sides
 
 
 @dataclass(frozen=True)
@@ -104,10 +108,10 @@ class ModelCard:
             problems.append(f"threshold {self.threshold} is not in (0, 1)")
         if self.temperature <= 0:
             problems.append(f"temperature {self.temperature} must be > 0")
-        if self.input_size < 32:
-            problems.append(f"input_size {self.input_size} is too small")
-        if not (0.3 <= self.crop_scale <= 4.0):
-            problems.append(f"crop_scale {self.crop_scale} must be between 0.3 and 4")
+        if self.input_size < MIN_INPUT_SIZE:
+            problems.append(f"input_size {self.input_size} is too small (at least {MIN_INPUT_SIZE})")
+        if not (CROP_SCALES[0] <= self.crop_scale <= CROP_SCALES[1]):
+            problems.append(f"crop_scale {self.crop_scale} must be between {CROP_SCALES[0]} and {CROP_SCALES[1]:g}")
         if len(self.view_scales) > 9 or len(set(self.view_scales)) != len(self.view_scales):
             problems.append("view_scales must be at most 9 different crop scales")
         if any(not (0.3 <= v <= 4.0) for v in self.view_scales):

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal, get_args
 
 from ..errors import TrainingConfigError
+from ..models.card import CROP_SCALES, MIN_INPUT_SIZE
 from ..models.tta import TTA_MODES, TtaMode
 
 __all__ = ["TrainMode", "TRAIN_MODES", "TrainConfig"]
@@ -89,8 +90,12 @@ class TrainConfig:
             problems.append(f"sbi_local_share must lie in [0, 1], not {self.sbi_local_share}")
         if self.inside_share is not None and not 0.0 <= self.inside_share <= 1.0:
             problems.append(f"inside_share must lie in [0, 1], not {self.inside_share}")
-        if not self.crop_scale > 0:
-            problems.append(f"crop_scale must be positive, not {self.crop_scale}")
+        if not CROP_SCALES[0] <= self.crop_scale <= CROP_SCALES[1]:  # what a model card accepts: refused up front
+            problems.append(
+                f"crop_scale must lie between {CROP_SCALES[0]} and {CROP_SCALES[1]:g}, not {self.crop_scale}"
+            )
+        if self.input_size < MIN_INPUT_SIZE:
+            problems.append(f"input_size must be at least {MIN_INPUT_SIZE}, not {self.input_size}")
         self.view_scales = tuple(float(v) for v in self.view_scales)
         if any(not 0.3 <= v <= 4.0 for v in self.view_scales) or len(set(self.view_scales)) != len(self.view_scales):
             problems.append(f"view_scales {list(self.view_scales)} must be different crop scales between 0.3 and 4")

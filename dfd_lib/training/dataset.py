@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import TrainingConfigError
+from ..errors import DataError, TrainingConfigError
 from ..preprocess import resize_square, to_tensor
 from .augment import augment
 from .config import TRAIN_MODES, TrainMode
@@ -151,10 +151,15 @@ class CropDataset:
         return len(self.samples)
 
     def load(self, rel: str) -> np.ndarray:
-        from PIL import Image
+        """The training image's RGB pixels; DataError naming the file if it cannot be decoded (truncated, not an
+        image), so that the user knows which file to remove or replace."""
+        from PIL import Image, UnidentifiedImageError
 
-        with Image.open(self.root / rel) as im:
-            return np.asarray(im.convert("RGB"))
+        try:
+            with Image.open(self.root / rel) as im:
+                return np.asarray(im.convert("RGB"))
+        except (OSError, SyntaxError, ValueError, UnidentifiedImageError) as exc:
+            raise DataError(f"training image {self.root / rel} cannot be decoded: {exc}") from exc
 
     def __getitem__(self, i: int):
         import torch

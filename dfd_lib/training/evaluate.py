@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import MediaError, TrainingConfigError
+from ..errors import DataError, MediaError, TrainingConfigError
 from ..models.card import ModelCard
 from ..progress import Progress, ensure_progress
 from .data import load_labels
@@ -153,9 +153,11 @@ def _evaluate_self_blend(root, reals, model, weights_dir, progress, batch_size, 
     from .landmarks import compute_landmarks, read_landmarks
     from .sbi import self_blend
 
+    rels = reals["path"].tolist()
+    if not rels:
+        raise DataError("--self-blend makes pseudo-fakes from real crops, and none are listed (label 0 / real/)")
     scanner = Scanner(model, weights_dir=weights_dir)
     card = scanner.model.card
-    rels = reals["path"].tolist()
     with tempfile.TemporaryDirectory() as tmp:
         lm_csv = Path(landmarks_csv) if landmarks_csv else Path(tmp) / "landmarks.csv"
         compute_landmarks(root, rels, lm_csv, progress=progress)

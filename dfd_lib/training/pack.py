@@ -141,7 +141,11 @@ def pack_spec(
     """
     import yaml
 
+    from ..models.card import MIN_INPUT_SIZE
     from .multi import prepare_sources
+
+    if side < MIN_INPUT_SIZE:
+        raise DataError(f"side must be at least {MIN_INPUT_SIZE} px (the smallest classifier input), not {side}")
 
     out = Path(out)
     if out.exists() and any(out.iterdir()):
