@@ -2,6 +2,7 @@
 
 import csv
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -131,6 +132,12 @@ def test_train_resume_and_eval_reproduces_card(tiny_set, tmp_path):
         train_mod.train(cfg, progress=Dies())
     first = json.loads((out / "history.json").read_text())
     assert [h["epoch"] for h in first] == [1]
+    # resuming with another schedule is refused, naming what changed (it would crash in the scheduler, or train on
+    # the old schedule's rates)
+    from dfd_lib.errors import TrainingConfigError
+
+    with pytest.raises(TrainingConfigError, match="epochs 2 -> 3"):
+        train_mod.train(replace(cfg, epochs=3), progress=NullProgress())
     assert main(args) == 0
     hist = json.loads((out / "history.json").read_text())
     assert [h["epoch"] for h in hist] == [1, 2] and hist[0] == first[0]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from dataclasses import asdict, replace
 from datetime import datetime, timezone
@@ -218,11 +219,25 @@ def fit(
     history: list[dict] = []
     start_epoch = 0
     ckpt = out / "checkpoint_last.pt"
+    settings = _resume_settings(cfg, steps_per_epoch)
     if ckpt.exists():
         state = torch.load(ckpt, map_location=device, weights_only=True)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        sched.load_state_dict(state["sched"])
+        before = state.get("settings")
+        if before is not None and before != settings:
+            changed = ", ".join(f"{k} {before.get(k)} -> {v}" for k, v in settings.items() if before.get(k) != v)
+            raise TrainingConfigError(
+                f"{out} holds a run started with other settings ({changed}): resume it with the same settings, "
+                "or give another --out (or --init-from that run's card to go on from its weights)"
+            )
+        try:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["opt"])
+            sched.load_state_dict(state["sched"])
+        except (RuntimeError, KeyError, ValueError) as exc:
+            raise TrainingConfigError(
+                f"{out} holds a run this one cannot resume (another backbone or schedule?): {str(exc)[:200]}; give "
+                "another --out"
+            ) from exc
         start_epoch = int(state["epoch"])
         history = json.loads((out / "history.json").read_text()) if (out / "history.json").exists() else []
         log.info("resuming %s after epoch %d", out, start_epoch)
@@ -257,6 +272,11 @@ def fit(
             running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
             prog.advance(1, loss=running)
         prog.close()
+        if running is not None and not math.isfinite(running):
+            raise TrainingConfigError(
+                f"training diverged: the loss became {running} in epoch {epoch + 1} (learning rate {cfg.lr:g} too "
+                "high?); nothing of this epoch was kept"
+            )
         auc = roc_auc(y_mon, predict_logits(model, mon_ds, 64, device, tta=cfg.tta))
         rec = {
             "epoch": epoch + 1,
@@ -271,11 +291,29 @@ def fit(
         log.info("epoch %d: %s", epoch + 1, rec)
         with atomic_path(ckpt) as tmp:  # a run killed while saving resumes from the previous epoch
             torch.save(
-                {"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "epoch": epoch + 1},
+                {
+                    "model": model.state_dict(),
+                    "opt": opt.state_dict(),
+                    "sched": sched.state_dict(),
+                    "epoch": epoch + 1,
+                    "settings": settings,
+                },
                 tmp,
             )
         atomic_write(out / "history.json", json.dumps(history, indent=2))
     return history
+
+
+def _resume_settings(cfg, steps_per_epoch: int) -> dict:
+    """What a resumed run must share with the run it resumes (the schedule and the network)."""
+    return {
+        "backbone": str(cfg.backbone),
+        "input_size": int(cfg.input_size),
+        "epochs": int(cfg.epochs),
+        "steps_per_epoch": int(steps_per_epoch),
+        "batch_size": int(cfg.batch_size),
+        "lr": float(cfg.lr),
+    }
 
 
 def _one_thread_worker(_worker_id: int) -> None:
