@@ -46,6 +46,7 @@ __all__ = [
     "iter_image_frames",
     "FrameWalk",
     "MAX_IMAGE_FRAMES",
+    "MULTI_FRAME_FORMATS",
     "iter_video_frames",
     "check_sampling",
     "upright",
@@ -422,13 +423,13 @@ def _decode_error(exc: Exception) -> MediaError:
 
 MAX_IMAGE_FRAMES = 32  # distinct frames or pages of one picture file examined, at most
 _MAX_FRAMES_DECODED = 2 * MAX_IMAGE_FRAMES  # frames decoded, at most, in search of distinct ones
-_MULTI_FRAME_FORMATS = ("GIF", "PNG", "WEBP", "TIFF")  # animated GIF, PNG (APNG) and WebP; multi-page TIFF
+MULTI_FRAME_FORMATS = ("GIF", "PNG", "WEBP", "TIFF")  # animated GIF, PNG (APNG) and WebP; multi-page TIFF
 
 
 def _frame_count(img) -> int:
     """Frames or pages of an open picture (1 for formats whose further pictures are not frames: an MPO JPEG's
     second picture is a preview, a depth or a gain map, not another photograph)."""
-    if img.format not in _MULTI_FRAME_FORMATS:
+    if img.format not in MULTI_FRAME_FORMATS:
         return 1
     try:
         return max(1, int(getattr(img, "n_frames", 1)))
@@ -565,14 +566,11 @@ def upright(rgb: np.ndarray, rotation: float | int | None) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(rgb, k)) if k else rgb
 
 
-def _decode_stopped(path: str | os.PathLike, yielded: int, last_t: float | None, exc: Exception) -> str:
-    declared = None
-    try:
-        declared = video_info(path).get("duration_s")
-    except MediaError:
-        pass
-    at = f"{last_t:.1f} s" if last_t is not None else f"{yielded} sampled frame(s)"
-    of = f" of the {declared:.1f} s the container declares" if declared else ""
+def _decode_stopped(container, stream, yielded: int, last_t: float | None, exc: Exception) -> str:
+    span = _declared_span(container, stream)
+    start = span[0] if span else 0.0
+    at = f"{last_t - start:.1f} s" if last_t is not None else f"{yielded} sampled frame(s)"
+    of = f" of the {span[1]:.1f} s the container declares" if span else ""
     return (
         f"decoding stopped after {at}{of}: the rest of the file is damaged or truncated and was not analysed "
         f"({type(exc).__name__}: {str(exc)[:160]})"
@@ -730,7 +728,7 @@ def iter_video_frames(
             raise UnreadableMedia(f"video could not be decoded: {exc}") from exc
         # A damaged tail after good frames: keep what decoded and say where it stopped.
         if notes is not None:
-            notes.append(_decode_stopped(path, yielded, last_t, exc))
+            notes.append(_decode_stopped(container, stream, yielded, last_t, exc))
         return
     finally:
         container.close()

@@ -24,6 +24,7 @@ from .face_tracking import FaceTracker
 from .faces import FaceBox, FaceDetector, crop_face, crop_views, scale_face
 from .media import (
     MEDIA_KINDS,
+    MULTI_FRAME_FORMATS,
     DecodedImage,
     FrameWalk,
     MediaLimits,
@@ -57,7 +58,6 @@ _NO_PIXELS = np.zeros((0, 0, 3), np.uint8)  # a sampled frame's place-holder onc
 # LOOK_AHEAD_WORKERS + 1 such pictures are in memory); larger ones when their turn comes. Two searches at
 # once: 1.5x the throughput of one on 2 cores.
 READ_AHEAD_MAX_PIXELS = 24_000_000
-_MULTI_FRAME_FORMATS = ("GIF", "PNG", "WEBP", "TIFF")  # may hold several frames or pages: see _scan_frames
 LOOK_AHEAD_WORKERS = 2
 
 
@@ -255,7 +255,7 @@ class Scanner:
             if kind == "unknown":
                 return self._fail(base, "unsupported", _unsupported_message(p, mime, fmt), t0)
             image, faces = None, None
-            n_frames = image_frame_count(p) if kind == "image" and fmt in _MULTI_FRAME_FORMATS else 1
+            n_frames = image_frame_count(p) if kind == "image" and fmt in MULTI_FRAME_FORMATS else 1
             # several frames or pages: decoded frame after frame when the file's turn comes (_scan_frames)
             if kind == "image" and n_frames == 1 and (decode_limit is None or _pixels(p) <= decode_limit):
                 image = self._decode(p)

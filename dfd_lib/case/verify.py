@@ -336,7 +336,7 @@ def _check_anchors(
     return breaks, warnings
 
 
-def _load_anchors(files: Iterable[str | os.PathLike]) -> tuple[list[Anchor], list[Issue]]:
+def _load_anchors(files: Iterable[str | os.PathLike]) -> list[Anchor]:
     """The anchors read from ``files``; AnchorError (nothing checked, nothing logged) for a file that cannot be
     read as one: a mistyped path is the user's mistake, not a break in the case's chain."""
     anchors = []
@@ -345,7 +345,7 @@ def _load_anchors(files: Iterable[str | os.PathLike]) -> tuple[list[Anchor], lis
             anchors.append(read_anchor_file(f))
         except AnchorError as exc:
             raise AnchorError(f"cannot check the case against {f}: {exc}") from exc
-    return anchors, []
+    return anchors
 
 
 def verify_case(
@@ -361,12 +361,12 @@ def verify_case(
     must still contain. The database is read in one read transaction (a consistent snapshot).
     """
     progress = ensure_progress(progress)
-    anchor_list, anchor_problems = _load_anchors(anchors)
+    anchor_list = _load_anchors(anchors)
     own_txn = not conn.in_transaction
     if own_txn:
         conn.execute("BEGIN")  # deferred: the first read fixes the snapshot every later read sees
     try:
-        report = _verify_snapshot(conn, case_dir, case_id, progress, anchor_list, anchor_problems)
+        report = _verify_snapshot(conn, case_dir, case_id, progress, anchor_list)
     finally:
         if own_txn and conn.in_transaction:
             conn.execute("COMMIT")
@@ -384,7 +384,6 @@ def _verify_snapshot(
     case_id: str,
     progress: Progress,
     anchors: list[Anchor],
-    anchor_problems: list[Issue],
 ) -> VerificationReport:
     total = conn.execute("SELECT (SELECT COUNT(*) FROM items) + (SELECT COUNT(*) FROM artifacts)").fetchone()[0]
     entries = read_entries(conn)
@@ -399,7 +398,7 @@ def _verify_snapshot(
     breaks = [Issue("chain_break", f"custody #{b.seq}", b.message) for b in check_chain(entries)]
     n_rec, rec_issues = _check_records(conn, entries)
     anchor_breaks, anchor_warnings = _check_anchors(conn, entries, anchors, case_id)
-    breaks += rec_issues + _check_case_info(conn, entries) + anchor_breaks + anchor_problems
+    breaks += rec_issues + _check_case_info(conn, entries) + anchor_breaks
     triggers = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
     missing = [
         f"{t}_no_{op}" for t in APPEND_ONLY_TABLES for op in ("update", "delete") if f"{t}_no_{op}" not in triggers
