@@ -268,6 +268,10 @@ def test_model_choice_scores_the_case_again_with_the_other_card(
             item = int(wb.state.items()["item_id"].iloc[0])
             wb.state.select(item)
             assert wb.item_view.detail.model_name == name
+            # the report shows the chosen card's findings too, the other card named beside them
+            html = wb.state.report("html").read_text(encoding="utf-8")
+            other = {"tiny-test-fast": "tiny-test-model", "tiny-test-model": "tiny-test-fast"}[name]
+            assert f"one model, {name} " in html and f"{other} (3 items)" in html
         assert case.verify().ok
     finally:
         wb.close_all()

@@ -471,11 +471,17 @@ class AppState:
         self.notify("export")
 
     def report(self, fmt: str = "pdf", progress: Progress | None = None) -> Path:
+        """Write the case report of the chosen model's findings (the ones the grid shows)."""
         from dfd_lib.report import generate_report
 
         path = Path(
             generate_report(
-                self.require_case(), fmt=fmt, progress=progress, weights_dir=self.weights_dir, actor=self.actor
+                self.require_case(),
+                fmt=fmt,
+                progress=progress,
+                weights_dir=self.weights_dir,
+                actor=self.actor,
+                model=self._shown_model()[1],
             )
         )
         log.info("report written: %s", path)
@@ -487,7 +493,8 @@ class AppState:
     ) -> Any:
         """Save the form answers (if changed) and write the portal bundle, a zip under ``<case>/exports/``.
 
-        Returns the library's ExportResult; the export is logged in the custody log by the library.
+        Returns the library's ExportResult; the export is logged in the custody log by the library. The bundle shows
+        the chosen model's findings (the ones the grid shows).
         """
         from dfd_lib.export import export_bundle
 
@@ -504,6 +511,7 @@ class AppState:
             values=values,
             actor=self.actor,
             weights_dir=self.weights_dir,
+            model=self._shown_model()[1],
         )
         log.info("export bundle written: %s (SHA-256 %s)", result.path, result.sha256)
         self.notify("export")

@@ -22,6 +22,13 @@ def _case_options(p) -> None:
 
 def _writer_options(p) -> None:
     """The options of the commands that write a report (report, export), then the case options."""
+    p.add_argument(
+        "--model",
+        default=None,
+        metavar="CARD",
+        help="the model card whose scores the report shows, one card per report (default: the default card where it "
+        "scored the case, else the card that scored last; the others are named with their item counts)",
+    )
     p.add_argument("--weights-dir", default=None, help="folder holding model cards (for the model section)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _case_options(p)
@@ -95,6 +102,7 @@ def run_report(args) -> int:
             weights_dir=args.weights_dir,
             actor=args.examiner,
             on_verification=verified.append,
+            model=args.model,
         )
         readonly = case.readonly
     if verified and not verified[-1].ok:  # documented in the report, but say it here too
@@ -140,6 +148,7 @@ def run_export(args) -> int:
             actor=args.examiner,
             weights_dir=args.weights_dir,
             allow_unverified=args.allow_unverified,
+            model=args.model,
         )
     ev = result.manifest["evidence"]
     count = {k: sum(e["included_as"] == k for e in ev) for k in ("original", "converted", "withheld", "not_included")}

@@ -28,6 +28,7 @@ from ..progress import Progress, ensure_progress
 from ..report.formats import check_output_path
 from ..report.formatting import flowing, fmt_both, one_line
 from ..report.pdf import render_pdf
+from ..report.card_choice import choose_report_card
 from ..report.reportdata import collect_report_data
 from .bsa63 import render_part_a
 from .errors import ExportCancelled, ExportError
@@ -263,6 +264,7 @@ def export_bundle(
     actor: str | None = None,
     weights_dir: str | os.PathLike | None = None,
     allow_unverified: bool = False,
+    model: str | None = None,
 ) -> ExportResult:
     """Validate the stored form answers and write the bundle to ``out`` (a file, or an existing folder to write
     ``<case>_<portal>[_anonymous].zip`` into; never the case database or a file in the case's evidence/, artifacts/
@@ -270,7 +272,8 @@ def export_bundle(
 
     ``values`` / ``file_rules`` (e.g. from a fields YAML) are saved to the case first. Raises
     :class:`PortalFieldsError` listing every missing or invalid field, and :class:`ExportError`
-    if the case does not verify (unless ``allow_unverified``).
+    if the case does not verify (unless ``allow_unverified``). ``model``: the card whose findings the bundle's
+    report and fields show (as for :func:`dfd_lib.report.generate_report`).
     """
     progress = ensure_progress(progress)
     profile = load_portal(portal)
@@ -278,6 +281,7 @@ def export_bundle(
     if out.is_dir():
         out = out / bundle_name(case.id, profile.name, anonymous)
     check_output_path(case, out, ExportError, "the export bundle")
+    choose_report_card(case, model, weights_dir)  # an unknown card is refused before anything is saved
     who = actor or case.info.examiner or default_actor()
     stored = load_stored_fields(case, profile.name)
     if values is not None or file_rules is not None:
@@ -302,7 +306,7 @@ def export_bundle(
                 f"case {case.id} failed verification; fix or explain it before exporting:\n"
                 + "\n".join(verification.lines()[1:21])
             )
-        data = collect_report_data(case, verification, snapshot=True, weights_dir=weights_dir)
+        data = collect_report_data(case, verification, snapshot=True, weights_dir=weights_dir, model=model)
 
         def step() -> None:
             if progress.cancelled():

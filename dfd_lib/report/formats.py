@@ -32,6 +32,7 @@ from ..registry import Registry
 from .errors import ReportCancelled, ReportError
 from .html import render_html
 from .pdf import render_pdf
+from .card_choice import choose_report_card
 from .reportdata import ReportData, collect_report_data
 
 __all__ = [
@@ -94,6 +95,7 @@ class ReportSettings:
     actor: str | None = None  # who makes the report (default: the case examiner)
     # called with the verification the report documents, once it is done (e.g. to warn when it failed)
     on_verification: Callable[[VerificationReport], None] | None = None
+    model: str | None = None  # the card whose findings the report shows (default: see report.card_choice)
 
 
 @runtime_checkable
@@ -148,11 +150,14 @@ class RenderModule:
         try:
             if settings.out is not None:  # refuse a path over the case's own files before any work
                 check_output_path(case, settings.out)
+            choose_report_card(case, settings.model, settings.weights_dir)  # an unknown card: before any work
             verification = case.verify(actor=actor)
             if settings.on_verification is not None:
                 settings.on_verification(verification)
             step()
-            data = collect_report_data(case, verification, snapshot=False, weights_dir=settings.weights_dir)
+            data = collect_report_data(
+                case, verification, snapshot=False, weights_dir=settings.weights_dir, model=settings.model
+            )
             body = self.render(data, step)
             out = _out_path(case, settings, data.generated_utc, self.extension)
             write_atomic(out, body)
@@ -223,14 +228,21 @@ def generate_report(
     weights_dir: str | os.PathLike | None = None,
     actor: str | None = None,
     on_verification: Callable[[VerificationReport], None] | None = None,
+    model: str | None = None,
 ) -> Path:
     """Write a report of ``case`` (``fmt``: a name in :data:`REPORT_FORMATS`, 'pdf' or 'html'); its SHA-256 goes into
     the custody log. An unknown format raises :class:`dfd_lib.errors.RegistryError` naming the known ones.
 
     ``out``: a file, or an existing folder to write ``report_<case>_<UTC>.<ext>`` into (default: the case's reports/
     folder). A path over the case's database or inside its evidence/, artifacts/ or tmp/ folder raises
-    :class:`ReportError`. ``on_verification`` is called with the case's verification before rendering."""
+    :class:`ReportError`. ``on_verification`` is called with the case's verification before rendering. ``model``:
+    the card whose findings the report shows (one card per report; default: the installed default card where it
+    scored the case, else the card that scored last; see :mod:`dfd_lib.report.card_choice`)."""
     settings = ReportSettings(
-        None if out is None else Path(out), None if weights_dir is None else str(weights_dir), actor, on_verification
+        None if out is None else Path(out),
+        None if weights_dir is None else str(weights_dir),
+        actor,
+        on_verification,
+        model,
     )
     return REPORT_FORMATS.get(fmt).generate(case, settings, progress)

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 
 from ..case import Case, CaseInfo, CustodyEntry, ItemDetail, VerificationReport, utc_now
+from .card_choice import ReportCard, choose_report_card
 from .modelinfo import ModelView, describe_models, library_versions
 
 __all__ = [
@@ -62,6 +63,8 @@ class ReportData:
     # files that could not be taken in, as (time UTC, path, why) from the custody log's intake entries up to the
     # report's head: named in the report, since the examiner received them and the reader must know they exist
     not_taken_in: tuple[tuple[str, str, str], ...] = ()
+    # the one card whose findings the items show, and the other cards that scored items of the case (not shown)
+    card: ReportCard = ReportCard(None, None, "")
 
 
 def snapshot_head(entries: list[CustodyEntry]) -> CustodyEntry | None:
@@ -88,8 +91,11 @@ def collect_report_data(
     verification: VerificationReport | None = None,
     snapshot: bool = False,
     weights_dir: str | os.PathLike | None = None,
+    model: str | None = None,
 ) -> ReportData:
-    """Read the case into a :class:`ReportData` (see the module notes on snapshots)."""
+    """Read the case into a :class:`ReportData` (see the module notes on snapshots). The items show one card's
+    findings: ``model`` (a card name), else the card :func:`choose_report_card` picks."""
+    card = choose_report_card(case, model, weights_dir)
     all_entries = case.custody_entries()
     head = snapshot_head(all_entries) if snapshot else (all_entries[-1] if all_entries else None)
     as_of_seq = head.seq if head else 0
@@ -105,11 +111,13 @@ def collect_report_data(
         entries[0].time_utc if entries else "",
         entries[-1].time_utc if entries else "",
     )
-    items = tuple(case.details())
-    findings = case.findings()
+    items = tuple(case.details(*card.key))
+    findings = case.findings(kind="detector")
+    shown = (findings["kind"] == "detector") & (findings["model_name"] == card.name)
+    shown &= findings["model_sha256"] == card.sha256
     used = [
         (str(r["model_name"]), str(r["model_sha256"]), dict(r["params"].get("model_card") or {}))
-        for _, r in findings[findings["kind"] == "detector"].iterrows()
+        for _, r in findings[shown].iterrows()
     ]
     info = case.info
     as_of_utc = head.time_utc if head else info.created_utc
@@ -125,6 +133,7 @@ def collect_report_data(
         custody=custody,
         verification=None if verification is None else _verification_view(verification, snapshot),
         not_taken_in=not_taken_in(entries),
+        card=card,
     )
 
 

@@ -51,6 +51,29 @@ def _score_of(item: ItemDetail) -> float:
     return item.score
 
 
+_CHOSEN_BY = {
+    "examiner": "chosen by the examiner",
+    "default": "the installed default model",
+    "latest": "the model that scored last",
+}
+
+
+def _card_paragraph(data: ReportData) -> str:
+    """Which model's findings the report shows, and the other models' findings it leaves out."""
+    card = data.card
+    weights = f" (weights SHA-256 {card.sha256[:16]}...)" if card.sha256 else ""
+    why = _CHOSEN_BY.get(card.chosen_by)
+    text = f"Every score in this report comes from one model, {card.name}{weights}" + (f", {why}." if why else ".")
+    if card.others:
+        listed = "; ".join(f"{name} ({_plural(n, 'item')})" for name, _, n in card.others)
+        text += (
+            f" The case also holds findings of other models, not shown here: {listed}. Models differ in threshold "
+            "and calibration, so their verdicts are never mixed in one report; an item only another model scored "
+            "is shown as pending. A report of another model's findings can be written with dfd report --model NAME."
+        )
+    return text
+
+
 def summarise(data: ReportData, top_n: int = 5) -> Summary:
     items = data.items
     statuses = Counter(i.status for i in items)
@@ -71,6 +94,9 @@ def summarise(data: ReportData, top_n: int = 5) -> Summary:
             else ""
         )
     ]
+    card = data.card
+    if card.name is not None:
+        paras.append(_card_paragraph(data))
     if scored:
         fake = verdicts.get("fake", 0)
         paras.append(

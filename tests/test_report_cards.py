@@ -1,0 +1,105 @@
+"""A report or bundle shows one model card's findings, never a mix; the others are named with their item counts."""
+
+from __future__ import annotations
+
+import zipfile
+
+import pypdf
+import pytest
+
+from case_support import FakeScanner
+from dfd_lib.cli import main
+from dfd_lib.export import export_bundle
+from dfd_lib.report import ReportError, collect_report_data, generate_report
+from dfd_lib.report.summary import summarise
+from report_support import CASE_NAME, NCRP_VALUES, case, report_case_store  # noqa: F401
+
+SECOND = "second-opinion"
+
+
+def _second_opinion(case) -> FakeScanner:
+    """Score every item of the case again with another card (the latest finding of each item is now its)."""
+    second = FakeScanner(SECOND, threshold=0.3)
+    case.triage([], scanner=second, forensics=False)
+    return second
+
+
+def _models(data) -> set[str]:
+    return {i.model_name for i in data.items if i.model_name}
+
+
+def test_the_default_card_is_shown_and_the_card_that_scored_later_is_named(case, tiny_weights):
+    second = _second_opinion(case)
+    data = collect_report_data(case, weights_dir=tiny_weights)
+    # before: each item showed its latest finding of any card, here the second card's (threshold 0.3, not 0.5)
+    assert _models(data) == {"tiny-test-model"} and data.card.chosen_by == "default"
+    assert [m.name for m in data.models] == ["tiny-test-model"]
+    expected = case.items(model_name="tiny-test-model").dropna(subset=["score"]).set_index("item_id")["score"]
+    assert {i.item_id: i.score for i in data.items if i.score is not None} == pytest.approx(expected.to_dict())
+    n_second = len(case.items(model_name=SECOND)["model"].dropna())
+    assert n_second == len(second.scanned) > 0
+    assert data.card.others == ((SECOND, second.model.card.sha256, n_second),)
+    (para,) = [p for p in summarise(data).paragraphs if p.startswith("Every score in this report")]
+    assert "tiny-test-model" in para and "the installed default model" in para
+    assert f"{SECOND} ({n_second} items)" in para and "dfd report --model NAME" in para
+
+
+def test_the_examiner_chooses_the_card_and_its_threshold_decides(case, tiny_weights):
+    second = _second_opinion(case)
+    data = collect_report_data(case, weights_dir=tiny_weights, model=SECOND)
+    assert _models(data) == {SECOND} and data.card.chosen_by == "examiner"
+    assert [m.name for m in data.models] == [SECOND] and data.card.others[0][0] == "tiny-test-model"
+    scored = [i for i in data.items if i.score is not None]
+    assert scored and all(i.verdict == ("fake" if i.score >= 0.3 else "real") for i in scored)
+    assert {i.item_id for i in scored} <= set(case.items(model_sha256=second.model.card.sha256)["item_id"])
+
+
+def test_without_the_default_card_the_card_that_scored_last_is_shown(case, tmp_path):
+    _second_opinion(case)
+    data = collect_report_data(case, weights_dir=tmp_path / "no cards")
+    assert _models(data) == {SECOND} and data.card.chosen_by == "latest"
+    assert [name for name, _, _ in data.card.others] == ["tiny-test-model"]
+
+
+def test_a_case_scored_by_one_card_names_it_and_no_other(case, tiny_weights):
+    data = collect_report_data(case, weights_dir=tiny_weights)
+    assert data.card.name == "tiny-test-model" and data.card.others == ()
+    (para,) = [p for p in summarise(data).paragraphs if p.startswith("Every score in this report")]
+    assert "also holds" not in para
+
+
+def test_an_unknown_card_is_refused_before_anything_is_written_or_logged(case, tiny_weights, tmp_path, capsys):
+    before = len(case.custody_entries())
+    with pytest.raises(ReportError, match=r"model 'nope' scored no item of case .*tiny-test-model \(\d+ items\)"):
+        generate_report(case, "pdf", tmp_path / "r.pdf", weights_dir=tiny_weights, model="nope")
+    with pytest.raises(ReportError, match="model 'nope' scored no item"):
+        export_bundle(case, "ncrp", tmp_path / "b.zip", values=NCRP_VALUES, weights_dir=tiny_weights, model="nope")
+    assert len(case.custody_entries()) == before  # no verification, no form answers saved, no report entry
+    store = str(case.path.parent)
+    case.close()
+    args = ["--cases-dir", store, "--weights-dir", str(tiny_weights), "--quiet", "--model", "nope"]
+    assert main(["report", CASE_NAME, "--out", str(tmp_path / "r.pdf"), *args]) == 1
+    assert "model 'nope' scored no item" in capsys.readouterr().err
+    assert not (tmp_path / "r.pdf").exists() and not (tmp_path / "b.zip").exists()
+
+
+def test_the_cli_report_and_bundle_show_the_chosen_cards_scores(case, tiny_weights, tmp_path, capsys):
+    _second_opinion(case)
+    store = str(case.path.parent)
+    case.close()
+    common = ["--cases-dir", store, "--weights-dir", str(tiny_weights), "--quiet"]
+    assert main(["report", CASE_NAME, "--format", "html", "--out", str(tmp_path / "r.html"), *common]) == 0
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "one model, tiny-test-model" in html and f"{SECOND} (" in html
+    fields = tmp_path / "fields.yaml"
+    import yaml
+
+    fields.write_text(yaml.safe_dump({"portal": "ncrp", "fields": NCRP_VALUES}), encoding="utf-8")
+    rc = main(
+        ["export", CASE_NAME, "--portal", "ncrp", "--out", str(tmp_path / "b.zip"), "--fields", str(fields)]
+        + ["--model", SECOND, *common]
+    )
+    assert rc == 0, capsys.readouterr().err
+    with zipfile.ZipFile(tmp_path / "b.zip") as z, z.open("report.pdf") as f:
+        text = " ".join(" ".join(p.extract_text() for p in pypdf.PdfReader(f).pages).split())
+    assert f"one model, {SECOND}" in text and "chosen by the examiner" in text
