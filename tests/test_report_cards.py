@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import zipfile
 
 import pypdf
@@ -103,3 +106,33 @@ def test_the_cli_report_and_bundle_show_the_chosen_cards_scores(case, tiny_weigh
     with zipfile.ZipFile(tmp_path / "b.zip") as z, z.open("report.pdf") as f:
         text = " ".join(" ".join(p.extract_text() for p in pypdf.PdfReader(f).pages).split())
     assert f"one model, {SECOND}" in text and "chosen by the examiner" in text
+
+
+def test_dfd_show_lists_the_scores_the_report_shows_and_names_the_other_cards(case, tiny_weights, capsys):
+    _second_opinion(case)
+    default = case.items(model_name="tiny-test-model").dropna(subset=["score"])
+    n_second = int(case.items(model_name=SECOND)["model"].notna().sum())  # items it has a finding for
+    second = case.items(model_name=SECOND).dropna(subset=["score"])
+    store = str(case.path.parent)
+    case.close()
+    common = ["--cases-dir", store, "--weights-dir", str(tiny_weights)]
+    assert main(["show", CASE_NAME, *common]) == 0
+    out = capsys.readouterr().out
+    assert "scores of model tiny-test-model (the installed default model)" in out
+    assert f"also scored by {SECOND} ({n_second} items): dfd show --model {SECOND}" in out
+    assert main(["show", CASE_NAME, "--json", "--model", SECOND, *common]) == 0
+    rows = [r for r in json.loads(capsys.readouterr().out) if r["score"] is not None]
+    assert {r["model"] for r in rows} == {SECOND}
+    assert {r["item_id"]: r["score"] for r in rows} == pytest.approx(second.set_index("item_id")["score"].to_dict())
+    assert len(default) and main(["show", CASE_NAME, "--model", "nope", *common]) == 1
+    assert "model 'nope' scored no item" in capsys.readouterr().err
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path):
+    """dfd show CASE | head: the closed pipe is not reported as an error (exit status 141, as for SIGPIPE)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dfd_lib", "models"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path
+    )
+    proc.stdout.close()  # before the command has printed anything
+    err = proc.stderr.read().decode()
+    assert proc.wait(120) == 141 and err == ""

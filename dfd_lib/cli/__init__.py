@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import errno
+import io
 import logging
+import os
+import signal
 import sqlite3
 import sys
 from typing import Sequence
@@ -57,6 +60,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DfdError as exc:
         print(f"dfd {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # the reader went away (dfd show CASE | head): stop quietly, as other tools do
+        try:  # nothing more reaches the closed pipe, not even the interpreter's last flush
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, io.UnsupportedOperation):
+            pass
+        return 128 + signal.SIGPIPE
     except (OSError, sqlite3.OperationalError) as exc:  # the machine's fault (disk full, I/O error), not a bug
         logging.getLogger("dfd_lib.cli").debug("dfd %s failed", args.command, exc_info=True)
         full = getattr(exc, "errno", None) == errno.ENOSPC or "disk is full" in str(exc)

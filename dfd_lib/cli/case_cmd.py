@@ -91,6 +91,14 @@ def register(sub) -> None:
     p = add_command(sub, "show", run_show, "list a case's evidence items with scores and verdicts")
     p.add_argument("case", metavar="CASE")
     p.add_argument("--json", action="store_true", help="print one JSON object per evidence item")
+    p.add_argument(
+        "--model",
+        default=None,
+        metavar="CARD",
+        help="the model card whose scores are listed (default: as in the report: the default card where it scored "
+        "the case, else the card that scored last)",
+    )
+    p.add_argument("--weights-dir", default=None, help="folder holding model cards (to know the default card)")
     add_cases_dir_option(p)
 
     p = add_command(
@@ -289,8 +297,11 @@ def run_cases(args) -> int:
 def run_show(args) -> int:
     from ..case import open_case
 
+    from ..report.card_choice import choose_report_card
+
     with open_case(args.case, args.cases_dir, create=False, readonly=True) as case:
-        df = case.items()
+        card = choose_report_card(case, args.model, args.weights_dir)  # the scores the report would show
+        df = case.items(*card.key)
         info = case.info
         refused = case.intake_errors()
     if args.json:
@@ -303,6 +314,10 @@ def run_show(args) -> int:
         f"case {info.id}: {info.title} | examiner {info.examiner or '-'} | agency {info.agency or '-'} | "
         f"created {info.created_ist} | updated {info.updated_ist}"
     )
+    if card.name is not None:
+        print(f"scores of model {terminal_safe(card.name)}" + (f" ({card.chosen_by_words})" if card.others else ""))
+    for name, _, n in card.others:
+        print(f"  also scored by {terminal_safe(name)} ({n} item{'s' if n != 1 else ''}): dfd show --model {name}")
     _print_items(df)
     if len(refused):
         print(f"files not taken in ({len(refused)}; nothing about their content was examined):")

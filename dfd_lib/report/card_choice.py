@@ -18,7 +18,13 @@ from ..errors import ModelCardError, ModelNotFound
 from ..models import find_card
 from .errors import ReportError
 
-__all__ = ["ReportCard", "choose_report_card"]
+__all__ = ["CHOSEN_BY", "ReportCard", "choose_report_card"]
+
+CHOSEN_BY = {
+    "examiner": "chosen by the examiner",
+    "default": "the installed default model",
+    "latest": "the model that scored last",
+}
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,11 @@ class ReportCard:
     sha256: str | None
     chosen_by: str  # "examiner", "default" (the installed default card), "latest" (the card that scored last), ""
     others: tuple[tuple[str, str, int], ...] = ()  # (name, weights SHA-256, items it scored), latest first
+
+    @property
+    def chosen_by_words(self) -> str:
+        """Why this card, in words ('' where no card was chosen)."""
+        return CHOSEN_BY.get(self.chosen_by, "")
 
     @property
     def key(self) -> tuple[str | None, str | None]:

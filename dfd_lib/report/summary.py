@@ -51,18 +51,11 @@ def _score_of(item: ItemDetail) -> float:
     return item.score
 
 
-_CHOSEN_BY = {
-    "examiner": "chosen by the examiner",
-    "default": "the installed default model",
-    "latest": "the model that scored last",
-}
-
-
 def _card_paragraph(data: ReportData) -> str:
     """Which model's findings the report shows, and the other models' findings it leaves out."""
     card = data.card
     weights = f" (weights SHA-256 {card.sha256[:16]}...)" if card.sha256 else ""
-    why = _CHOSEN_BY.get(card.chosen_by)
+    why = card.chosen_by_words
     text = f"Every score in this report comes from one model, {card.name}{weights}" + (f", {why}." if why else ".")
     if card.others:
         listed = "; ".join(f"{name} ({_plural(n, 'item')})" for name, _, n in card.others)
