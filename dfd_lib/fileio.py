@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path, PurePath
 from typing import Any, Iterator
 
-__all__ = ["atomic_path", "atomic_write", "write_synced", "fsync_file", "fsync_dir", "json_ready"]
+__all__ = ["atomic_path", "atomic_write", "write_synced", "fsync_file", "fsync_dir", "json_ready", "storable_text"]
 
 
 def fsync_dir(folder: str | os.PathLike) -> None:
@@ -113,3 +113,18 @@ def json_ready(value: Any, strict: bool = True) -> Any:
     if isinstance(value, (bytes, bytearray)):
         return bytes(value).decode("utf-8", errors="replace")
     return str(value)
+
+
+def storable_text(text: str) -> str:
+    """Text that SQLite, JSON and CSV can store as UTF-8: bytes of a file name that are not valid UTF-8 (which Python
+    keeps as lone surrogates) are written as ``\\xNN`` escapes, as bash's ``$'...'`` spells them."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        raw = text.encode("utf-8", "surrogateescape")  # exactly the bytes the OS gave us
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")

@@ -47,7 +47,9 @@ __all__ = [
     "FrameWalk",
     "MAX_IMAGE_FRAMES",
     "MULTI_FRAME_FORMATS",
+    "frame_unit",
     "iter_video_frames",
+    "no_video_stream",
     "check_sampling",
     "upright",
     "planned_video_samples",
@@ -426,6 +428,11 @@ _MAX_FRAMES_DECODED = 2 * MAX_IMAGE_FRAMES  # frames decoded, at most, in search
 MULTI_FRAME_FORMATS = ("GIF", "PNG", "WEBP", "TIFF")  # animated GIF, PNG (APNG) and WebP; multi-page TIFF
 
 
+def frame_unit(fmt: str) -> str:
+    """What the pictures of a file of format ``fmt`` are called: "page" (TIFF) or "frame" (animated GIF, PNG, WebP)."""
+    return "page" if fmt == "TIFF" else "frame"
+
+
 def _frame_count(img) -> int:
     """Frames or pages of an open picture (1 for formats whose further pictures are not frames: an MPO JPEG's
     second picture is a preview, a depth or a gain map, not another photograph)."""
@@ -489,7 +496,7 @@ def iter_image_frames(
     yielded = 0
     try:
         with open_image_header(path) as img:
-            unit = walk.unit = "page" if img.format == "TIFF" else "frame"
+            unit = walk.unit = frame_unit(img.format)
             for i in range(min(walk.n_frames, _MAX_FRAMES_DECODED)):
                 if yielded >= max_frames:
                     break
@@ -548,6 +555,16 @@ def open_video(path: str | os.PathLike):
     import av
 
     return av.open(str(path), metadata_encoding="utf-8", metadata_errors="replace")
+
+
+def no_video_stream(container) -> str | None:
+    """Why an opened container holds no pictures to analyse (None when it has a video stream). An audio-only file
+    (an .m4a, an .mp4 voice note) is not damaged: it is refused as unsupported, with this reason."""
+    if container.streams.video:
+        return None
+    if container.streams.audio:
+        return "audio only: no video stream to analyse"
+    return "no video stream to analyse (the container holds no audio or video stream)"
 
 
 def check_sampling(fps: float | None, every: int | None) -> None:
@@ -620,8 +637,9 @@ def video_info(path: str | os.PathLike) -> dict:
     frame count."""
     try:
         with open_video(path) as container:
-            if not container.streams.video:
-                raise UnsupportedMedia("container has no video stream")
+            missing = no_video_stream(container)
+            if missing:
+                raise UnsupportedMedia(missing)
             s = container.streams.video[0]
             rate = s.average_rate or s.guessed_rate
             duration = None
@@ -695,8 +713,9 @@ def iter_video_frames(
     except Exception as exc:
         raise UnreadableMedia(f"video could not be opened: {exc}") from exc
     try:
-        if not container.streams.video:
-            raise UnsupportedMedia("container has no video stream")
+        missing = no_video_stream(container)
+        if missing:
+            raise UnsupportedMedia(missing)
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         rate = stream.average_rate or stream.guessed_rate or Fraction(25)

@@ -11,6 +11,7 @@ from typing import Literal, get_args
 
 import numpy as np
 
+from .fileio import storable_text
 from .media import MediaType
 
 __all__ = ["FileStatus", "STATUSES", "Verdict", "VERDICTS", "FaceResult", "FrameScore", "FileResult"]
@@ -123,8 +124,11 @@ class FileResult:
         return max(self.faces, key=lambda f: f.p_fake) if self.faces else None
 
     def to_dict(self) -> dict:
+        """The JSON-ready record. ``path`` is UTF-8 text: bytes of a file name that are not valid UTF-8 are written as
+        ``\\xNN`` escapes (the case store's convention, and bash's ``$'...'``), while ``self.path`` keeps the name the
+        operating system gave, to open the file by."""
         return {
-            "path": self.path,
+            "path": storable_text(self.path),
             "sha256": self.sha256,
             "size": self.size,
             "type": self.media_type,

@@ -4,6 +4,7 @@ import csv
 import hashlib
 import json
 import os
+import re
 
 from dfd_lib.cli import main
 
@@ -93,23 +94,33 @@ def test_models_lists_cards(tiny_weights, capsys):
     assert "tiny-test-model (default)" in capsys.readouterr().out
 
 
+def _unescaped(text: str) -> bytes:
+    """The file name bytes a written path stands for: UTF-8, with each ``\\xNN`` escape the byte it names."""
+    return re.sub(rb"\\x([0-9a-f]{2})", lambda m: bytes([int(m[1], 16)]), text.encode("utf-8"))
+
+
 def test_scan_prints_and_writes_names_that_are_not_utf8(tiny_weights, examples, tmp_path, capsys):
     folder = tmp_path / "ev"
     folder.mkdir()
     data = (examples / "astronaut.jpg").read_bytes()
     (folder / "line\nbreak.jpg").write_bytes(data)
     open(os.path.join(os.fsencode(folder), b"caf\xe9.jpg"), "wb").write(data[:1000])  # truncated, Latin-1 name
-    js, cs = tmp_path / "r.json", tmp_path / "r.csv"
-    rc = main(["scan", str(folder), "--weights-dir", str(tiny_weights), "--json", str(js), "--csv", str(cs), "--quiet"])
+    open(os.path.join(os.fsencode(folder), b"\xff\xfe.jpg"), "wb").write(data)  # scored: its Grad-CAM is named
+    js, cs, cam = tmp_path / "r.json", tmp_path / "r.csv", tmp_path / "cam"
+    argv = ["scan", str(folder), "--weights-dir", str(tiny_weights), "--json", str(js), "--csv", str(cs)]
+    rc = main([*argv, "--gradcam", str(cam), "--quiet"])
     out = capsys.readouterr().out
     assert rc == 0  # printing the table and writing the CSV used to raise UnicodeEncodeError
-    assert "caf\\xe9.jpg" in out and "line\\nbreak.jpg" in out
-    assert len(out.strip().splitlines()) == 1 + 2 + 2 + 1  # model line, header and rule, one line per file, counts
-    assert sorted(os.path.basename(r["path"]) for r in json.loads(js.read_text())) == [
-        "caf\udce9.jpg",
-        "line\nbreak.jpg",
-    ]
-    assert sorted(r["path"].rsplit("/", 1)[1] for r in csv.DictReader(cs.open(encoding="utf-8"))) == [
-        "caf\\xe9.jpg",
-        "line\nbreak.jpg",
-    ]
+    assert "caf\\xe9.jpg" in out and "\\xff\\xfe.jpg" in out and "line\\nbreak.jpg" in out
+    assert len(out.strip().splitlines()) == 1 + 2 + 3 + 1  # model line, header and rule, one line per file, counts
+    # The JSON is valid UTF-8 (no lone surrogates, which strict readers refuse), names escaped as in the CSV and
+    # the case store, and each escaped name leads back to its file.
+    records = json.loads(js.read_bytes().decode("utf-8"))
+    names = sorted(["caf\\xe9.jpg", "line\nbreak.jpg", "\\xff\\xfe.jpg"])
+    assert sorted(os.path.basename(r["path"]) for r in records) == names
+    assert all(os.path.isfile(_unescaped(r["path"])) for r in records)
+    [scored] = [r for r in records if r["path"].endswith("/\\xff\\xfe.jpg")]
+    assert scored["status"] == "scored" and scored["gradcam"]
+    assert all("_\\xff\\xfe_" in c["file"] and os.path.isfile(_unescaped(c["file"])) for c in scored["gradcam"])
+    json.dumps(records, ensure_ascii=False).encode("utf-8")  # no lone surrogate anywhere in the records
+    assert sorted(r["path"].rsplit("/", 1)[1] for r in csv.DictReader(cs.open(encoding="utf-8"))) == names

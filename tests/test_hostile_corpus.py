@@ -16,6 +16,7 @@ import pytest
 from dfd_lib.case import open_case
 from dfd_lib.case.evidence import shown_path
 from dfd_lib.cli import main
+from dfd_lib.fileio import storable_text
 from dfd_lib.media import iter_evidence_files
 from dfd_lib.results import STATUSES
 from hostile_corpus import make_corpus, remove_corpus
@@ -115,8 +116,8 @@ def test_dfd_triage_scan_and_verify_on_the_hostile_corpus(tmp_path, tiny_weights
 
         report = tmp_path / "scan.json"
         assert main(["scan", str(corpus.root), "--json", str(report), *common]) == 0
-        results = json.loads(report.read_text())
-        files = [str(p) for p in iter_evidence_files([corpus.root])]
+        results = json.loads(report.read_bytes().decode("utf-8"))  # valid UTF-8 whatever the names' bytes
+        files = [storable_text(str(p)) for p in iter_evidence_files([corpus.root])]  # as the JSON spells them
         assert sorted(r["path"] for r in results) == sorted(files)
         bad = [
             (r["path"], r["status"], r["message"]) for r in results if r["status"] not in STATUSES or not r["message"]

@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from dfd_lib.case import CaseNameConflict, InvalidCaseName, open_case
-from dfd_lib.case.evidence import shown_path, storable_text
+from dfd_lib.case.evidence import shown_path
+from dfd_lib.fileio import storable_text
 from dfd_lib.case.ids import MAX_ID_LENGTH, case_id_from_name, normalise_case_name
 from dfd_lib.export.errors import ExportError
 from dfd_lib.export.evidence_prep import EXTENSIONS, _arcname

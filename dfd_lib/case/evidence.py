@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Literal, get_args
 
+from ..fileio import storable_text
 from ..media import MEDIA_KINDS, SniffKind, file_hashes, sniff, walk_evidence
 from ..progress import Progress, ensure_progress
 from .clock import utc_now
@@ -83,21 +84,6 @@ def as_source(source: Source | dict[str, Any] | str | None) -> Source:
         return Source(**{k: str(v) for k, v in source.items() if v is not None})
     text = str(source)
     return Source(url=text) if re.match(r"^[a-z][a-z0-9+.-]*://", text, re.I) else Source(device=text)
-
-
-def storable_text(text: str) -> str:
-    """Text that SQLite and the custody JSON can store: bytes of a file name that are not valid
-    UTF-8 (which Python keeps as lone surrogates) are written as ``\\xNN`` escapes."""
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        pass
-    try:
-        raw = text.encode("utf-8", "surrogateescape")  # exactly the bytes the OS gave us
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return raw.decode("utf-8", "backslashreplace")
 
 
 def shown_path(path: str | os.PathLike) -> str:

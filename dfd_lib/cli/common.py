@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from ..env import CASES_DIR_ENV, WEIGHTS_DIR_ENV
+from ..fileio import storable_text
 
 __all__ = [
     "add_command",
@@ -172,8 +173,6 @@ def scan_settings_from_args(args) -> dict:
 def shown(text: str) -> str:
     """Text that can be printed or written as UTF-8: bytes of a file name that are not valid UTF-8
     (kept by Python as lone surrogates) become ``\\xNN`` escapes instead of crashing the output."""
-    from ..case.evidence import storable_text
-
     return storable_text(text)
 
 

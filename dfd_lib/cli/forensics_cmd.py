@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import DfdError
 from ..fileio import atomic_write
-from .common import add_command
+from .common import add_command, shown, terminal_safe
 
 __all__ = ["register", "run"]
 
@@ -44,9 +44,21 @@ def _first_sentence(text: str) -> str:
     return head if len(head) <= _SUMMARY_WIDTH else head[: _SUMMARY_WIDTH - 3] + "..."
 
 
+def _frames(results: list[dict]) -> str:
+    """What the table's file line says of a picture of several frames or pages, e.g. ", 3 frames: frame index 0
+    analysed" (see forensics.base.with_frame_note); "" for any other file."""
+    said = [r["metrics"] for r in results if "frame_count" in r["metrics"]]
+    if not said:
+        return ""
+    unit = said[0]["frame_unit"]
+    read = next((m["frame_index"] for m in said if m["frame_index"] is not None), None)
+    return f", {said[0]['frame_count']} {unit}s" + ("" if read is None else f": {unit} index {read} analysed")
+
+
 def _print_table(record: dict, out) -> None:
     sha = (record["sha256"] or "")[:12] or "unreadable"
-    print(f"\n{record['path']}  (sha256 {sha}, {record['mime'] or 'unknown type'})", file=out)
+    what = f"{record['mime'] or 'unknown type'}{_frames(record['results'])}"
+    print(f"\n{terminal_safe(record['path'])}  (sha256 {sha}, {what})", file=out)
     width = max([len(",".join(r["flags"])) for r in record["results"]] + [5]) + 2
     print(f"  {'analysis':<11}{'status':<15}{'flags':<{width}}summary", file=out)
     for r in record["results"]:
@@ -62,7 +74,12 @@ def _write_map(image, maps_dir: Path, stem: str, analysis: str) -> dict:
     maps_dir.mkdir(parents=True, exist_ok=True)
     target = maps_dir / f"{stem}.{analysis}.png"
     Image.fromarray(image).save(target, format="PNG", compress_level=3)
-    return {"path": str(target), "sha256": sha256_file(target), "width": image.shape[1], "height": image.shape[0]}
+    return {
+        "path": shown(str(target)),
+        "sha256": sha256_file(target),
+        "width": image.shape[1],
+        "height": image.shape[0],
+    }
 
 
 def _analyse_file(path: Path, names, max_pixels, maps_dir: Path | None) -> dict:
@@ -73,7 +90,7 @@ def _analyse_file(path: Path, names, max_pixels, maps_dir: Path | None) -> dict:
         msg = "not a regular file (a folder that cannot be read, a device, a pipe or a socket)"
         results = [ForensicResult.error(n, msg, error_type="unreadable") for n in (names or analysis_names())]
         return {
-            "path": str(path),
+            "path": shown(str(path)),
             "sha256": None,
             "size": None,
             "kind": None,
@@ -98,7 +115,7 @@ def _analyse_file(path: Path, names, max_pixels, maps_dir: Path | None) -> dict:
             stem = f"{path.stem}.{sha[:12]}" if sha else path.stem
             d["map"] = _write_map(r.map_image, maps_dir, stem, r.analysis)
         records.append(d)
-    return {"path": str(path), "sha256": sha, "size": size, "kind": kind, "mime": mime, "results": records}
+    return {"path": shown(str(path)), "sha256": sha, "size": size, "kind": kind, "mime": mime, "results": records}
 
 
 def _write_json(target: Path, payload: dict) -> None:
@@ -133,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
         for path in files:
             records.append(_analyse_file(path, names, args.max_pixels, maps_dir))
             _print_table(records[-1], sys.stdout)
-            progress.advance(1, file=path.name)
+            progress.advance(1, file=terminal_safe(path.name))
     finally:
         progress.close()
     if args.json_out:

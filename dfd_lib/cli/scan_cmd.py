@@ -14,6 +14,7 @@ from .common import (
     fmt_score,
     print_table,
     scan_settings_from_args,
+    shown,
     write_csv,
     write_json,
 )
@@ -38,8 +39,15 @@ CSV_HEADERS = [
 def register(sub) -> None:
     p = add_command(sub, "scan", run, "score faces in images and videos (no case)")
     p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (searched recursively)")
-    p.add_argument("--json", dest="json_out", metavar="OUT", help="write one JSON record per file")
-    p.add_argument("--csv", dest="csv_out", metavar="OUT", help="write one CSV row per file")
+    p.add_argument(
+        "--json",
+        dest="json_out",
+        metavar="OUT",
+        help="write one JSON record per file (UTF-8; bytes of a file name that are not UTF-8 are written as \\xNN)",
+    )
+    p.add_argument(
+        "--csv", dest="csv_out", metavar="OUT", help="write one CSV row per file (UTF-8, names as in --json)"
+    )
     p.add_argument("--gradcam", metavar="DIR", help="write Grad-CAM overlays of scored faces into DIR")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_model_options(p)
@@ -131,6 +139,11 @@ def _write_gradcams(scanner, r, out_dir: Path, n: int, Image, sha256_file) -> li
         path = out_dir / name
         Image.fromarray(e.overlay).save(path)
         written.append(
-            {"face_index": f.face_index, "frame_index": f.frame_index, "file": str(path), "sha256": sha256_file(path)}
+            {
+                "face_index": f.face_index,
+                "frame_index": f.frame_index,
+                "file": shown(str(path)),
+                "sha256": sha256_file(path),
+            }
         )
     return written

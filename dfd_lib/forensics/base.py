@@ -11,7 +11,7 @@ import logging
 import math
 import os
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Iterable, Literal, Mapping, get_args
 
@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import MediaError
 from ..fileio import json_ready
-from ..media import MediaKind, MediaLimits, decode_image, sniff
+from ..media import MULTI_FRAME_FORMATS, MediaKind, MediaLimits, decode_image, frame_unit, image_frame_count, sniff
 from ..memory import DEFAULT_MEMORY_MB, plan_memory
 
 __all__ = [
@@ -124,6 +124,10 @@ class Evidence:
 
     Raises ``OSError`` at construction if the file cannot be read at all. A decoding failure is
     remembered, so every analysis that needs the pixels reports the same error without retrying.
+
+    Of a picture of several frames (animated GIF, PNG, WebP) or pages (TIFF), the pixels are those of its
+    first (frame index 0, as the scan numbers frames): every result of such a file says so (see
+    :func:`with_frame_note`). The face scan searches the other frames too; these analyses do not.
     """
 
     def __init__(
@@ -138,6 +142,12 @@ class Evidence:
         self.memory = plan_memory(memory_mb, 0, 1)
         self.decoded_scale = 1.0  # the decoded pixels' side / the stored picture's side
         self.kind, self.mime, self.format = sniff(self.path)
+        multi = self.kind == "image" and self.format in MULTI_FRAME_FORMATS
+        self.frame_count = image_frame_count(self.path) if multi else 1  # frames or pages in the file
+        self.frame_unit = frame_unit(self.format)
+        # Set when the running analysis read one frame's data (its pixels, a TIFF page's tags) rather than what the
+        # file stores once for all its frames; run_on resets it before each analysis.
+        self.frame_read = False
         # The analyses' working copies are bounded by the memory setting too (the default setting leaves the
         # default bound as it is; a tight one analyses a smaller copy, and the analyses say so).
         if self.memory.analysis_pixels is not None:
@@ -151,6 +161,7 @@ class Evidence:
     def pixels(self) -> np.ndarray:
         """HxWx3 uint8 RGB, EXIF orientation applied (raises MediaError): full resolution unless the memory
         setting made it decode a large JPEG reduced (``decoded_scale`` < 1)."""
+        self.frame_read = True
         if self._error is not None:
             raise self._error
         if self._pixels is None:
@@ -165,11 +176,31 @@ class Evidence:
 
     def analysis_pixels(self) -> tuple[np.ndarray, bool]:
         """Pixels bounded to ``max_pixels`` (area downscaling) and whether they were reduced."""
+        self.frame_read = True
         if self._bounded is None:
             full = self.pixels()
             small = fit_pixels(full, self.max_pixels)
             self._bounded = (small, small.shape[:2] != full.shape[:2] or self.decoded_scale != 1.0)
         return self._bounded
+
+
+def with_frame_note(result: ForensicResult, evidence: Evidence) -> ForensicResult:
+    """``result`` with a closing sentence, and metrics ``frame_index`` (None: the file as a whole), ``frame_count``
+    and ``frame_unit``, saying what of a picture of several frames or pages it describes; unchanged for any other
+    file. A result that read no frame's data says so only when it is ``ok`` (a not-applicable one explains itself)."""
+    n, unit = evidence.frame_count, evidence.frame_unit
+    if n < 2 or (result.status != "ok" and not evidence.frame_read):
+        return result
+    what = f"{'a multi-page' if unit == 'page' else 'an animated'} {evidence.format} of {n} {unit}s"
+    if evidence.frame_read:
+        index: int | None = 0  # Evidence decodes the first frame
+        note = f"The file is {what}: only its first {unit} ({unit} index 0) was analysed, not the other {n - 1}."
+    else:
+        index = None
+        note = f"The file is {what}: this analysis reads the file as a whole, not any one {unit}'s pixels."
+    summary = f"{result.summary} {note}" if result.summary else note
+    metrics = {**result.metrics, "frame_index": index, "frame_count": n, "frame_unit": unit}
+    return replace(result, summary=summary, metrics=metrics)
 
 
 def raised_flags(conditions: Mapping[str, object]) -> list[str]:
@@ -227,12 +258,14 @@ class Analysis(ABC):
         return self.run_on(evidence)
 
     def run_on(self, evidence: Evidence) -> ForensicResult:
-        """Run on an already opened :class:`Evidence`, turning any failure into an error result."""
+        """Run on an already opened :class:`Evidence`, turning any failure into an error result. The result of a
+        picture of several frames or pages says which one it describes (:func:`with_frame_note`)."""
         skip = self.applicability(evidence)
         if skip is not None:
             return skip
         try:
-            return self.analyse(evidence)
+            evidence.frame_read = False
+            return with_frame_note(self.analyse(evidence), evidence)
         except MediaError as exc:
             return ForensicResult.error(self.name, f"{exc}", error_type=exc.status)
         except MemoryError:

@@ -290,6 +290,8 @@ class MetadataAnalysis(Analysis):
     def analyse(self, evidence: Evidence) -> ForensicResult:
         from PIL import IptcImagePlugin
 
+        if evidence.format == "TIFF":
+            evidence.frame_read = True  # a TIFF keeps its tags (EXIF, XMP, IPTC) per page: these are the first's
         try:
             with open_image_header(evidence.path) as img:
                 exif = img.getexif()

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from ..errors import UnreadableMedia, UnsupportedMedia
-from ..media import open_video
+from ..errors import UnreadableMedia
+from ..media import no_video_stream, open_video
 from .base import Analysis, Evidence, ForensicResult, raised_flags
 from .patterns import AI_GENERATORS, EDITORS, REENCODERS, Match, find_tools
 
@@ -51,6 +51,9 @@ class VideoMetaAnalysis(Analysis):
     def analyse(self, evidence: Evidence) -> ForensicResult:
         try:
             with open_video(evidence.path) as container:
+                missing = no_video_stream(container)  # e.g. audio only: not damaged, nothing here to analyse
+                if missing:
+                    return ForensicResult.not_applicable(self.name, missing)
                 tags = {str(k): str(v) for k, v in container.metadata.items()}
                 streams = []
                 for s in container.streams:
@@ -77,8 +80,6 @@ class VideoMetaAnalysis(Analysis):
                 }
         except Exception as exc:  # PyAV raises many distinct error classes for damaged input
             raise UnreadableMedia(f"video container could not be opened: {exc}") from exc
-        if not any(s["type"] == "video" for s in streams):
-            raise UnsupportedMedia("container has no video stream")
 
         fields = {f"container {k}": v for k, v in tags.items()}
         for s in streams:
