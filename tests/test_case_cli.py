@@ -209,6 +209,18 @@ def test_a_blank_examiner_is_a_usage_error_and_makes_no_case(store, capsys):
         main(["annotate", "FIR 7 of 2025", "1", "--verdict", "real", "--reviewer", " \t", *_cases(store)])
 
 
+@pytest.mark.parametrize("option", ["--examiner", "--source-device", "--agency"])
+def test_text_typed_in_another_encoding_is_a_usage_error_and_makes_no_case(store, capsys, option):
+    """A terminal set to Latin-1 passes b'Insp. R\\xe3o', which Python keeps as a lone surrogate: the examiner crashed
+    the case's creation and a source turned every file into an intake error; both are now refused up front."""
+    latin1 = "Insp. R\udce3o"  # what os.fsdecode makes of the bytes
+    with pytest.raises(SystemExit) as exit_:
+        main(["triage", str(store / "ev"), "--case", "enc", option, latin1, *_cases(store), "--quiet"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "Insp. R\\xe3o" in err and "not UTF-8" in err and "Traceback" not in err
+    assert not (store / "cases" / "enc").exists()
+
+
 def test_a_damaged_or_deleted_case_database_is_said_plainly(store, capsys):
     assert _triage(store) == 0
     case_dir = next((store / "cases").iterdir())

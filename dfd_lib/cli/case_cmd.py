@@ -9,6 +9,7 @@ from typing import Any
 from ..fileio import json_ready
 from .common import (
     person,
+    recorded_text,
     terminal_safe,
     add_command,
     add_cases_dir_option,
@@ -34,12 +35,21 @@ def register(sub) -> None:
     p.add_argument(
         "--examiner", type=person, default=None, help="who performs the triage (recorded in the custody log)"
     )
-    p.add_argument("--title", default=None, help="case title when creating it")
-    p.add_argument("--agency", default=None, help="agency or unit when creating the case")
+    p.add_argument("--title", type=recorded_text, default=None, help="case title when creating it")
+    p.add_argument("--agency", type=recorded_text, default=None, help="agency or unit when creating the case")
     p.add_argument("--acquired-by", type=person, default=None, help="who acquired the evidence (default: the examiner)")
-    p.add_argument("--source-device", default=default_of(Source, "device"), help="device the evidence came from")
-    p.add_argument("--source-url", default=default_of(Source, "url"), help="URL the evidence came from")
-    p.add_argument("--source-platform", default=default_of(Source, "platform"), help="platform, e.g. WhatsApp")
+    p.add_argument(
+        "--source-device",
+        type=recorded_text,
+        default=default_of(Source, "device"),
+        help="device the evidence came from",
+    )
+    p.add_argument(
+        "--source-url", type=recorded_text, default=default_of(Source, "url"), help="URL the evidence came from"
+    )
+    p.add_argument(
+        "--source-platform", type=recorded_text, default=default_of(Source, "platform"), help="platform, e.g. WhatsApp"
+    )
     p.add_argument("--no-forensics", action="store_true", help="skip the forensic analyses of images")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     dist = p.add_argument_group(
@@ -126,8 +136,8 @@ def register(sub) -> None:
     p.add_argument("case", metavar="CASE")
     p.add_argument("item", metavar="ITEM", help="item id or SHA-256 prefix (6+ hex digits)")
     p.add_argument("--verdict", choices=VERDICTS, default=None)
-    p.add_argument("--notes", default=None)
-    p.add_argument("--tags", default=None, help="comma-separated tags (replace the current tags)")
+    p.add_argument("--notes", type=recorded_text, default=None)
+    p.add_argument("--tags", type=recorded_text, default=None, help="comma-separated tags (replace the current tags)")
     flag = p.add_mutually_exclusive_group()
     flag.add_argument(
         "--sensitive",

@@ -92,10 +92,20 @@ def positive_number(kind: Callable[[str], Any]) -> Callable[[str], Any]:
     return parse
 
 
+def recorded_text(text: str) -> str:
+    """An argparse type for free text the case records (title, agency, source, notes): refused if it holds bytes that
+    are not UTF-8 (a terminal set to another encoding), which the case could only store as escapes."""
+    if storable_text(text) != text:
+        raise argparse.ArgumentTypeError(
+            f"'{storable_text(text)}' holds bytes that are not UTF-8 text; set the terminal to UTF-8 and type it again"
+        )
+    return text
+
+
 def person(text: str) -> str:
     """An argparse type for who does something (examiner, reviewer): recorded in the custody log, so it must name
-    someone: stripped, not blank, no control characters."""
-    name = text.strip()
+    someone: stripped, not blank, UTF-8, no control characters."""
+    name = recorded_text(text).strip()
     if not name:
         raise argparse.ArgumentTypeError("must name a person (it is recorded in the custody log), not be blank")
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
