@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ModelError
+from ..errors import DataError, ModelError
 from .metrics import equal_error_rate
 
 __all__ = [
@@ -17,6 +17,10 @@ __all__ = [
     "choose_threshold",
     "choose_threshold_multi",
     "source_weights",
+    "require_both_classes",
+    "check_fitted",
+    "CALIBRATION_USE",
+    "VALIDATION_USE",
     "THRESHOLD_RULE",
     "CALIBRATION_RULE",
     "MULTI_CALIBRATION_RULE",
@@ -28,6 +32,56 @@ THRESHOLD_RULE = "equal-error-rate point of the calibrated scores on the calibra
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(x, -60, 60)))
+
+
+CALIBRATION_USE = "a temperature and threshold cannot be fitted without both classes"
+VALIDATION_USE = "the card's AUC, EER and error rates would be undefined (NaN) without both classes"
+
+
+def require_both_classes(y: np.ndarray, part: str, use: str, remedy: str = "", sources=None) -> None:
+    """DataError unless the labels ``y`` (1 = fake) hold real and fake faces. ``part`` names the set ("the
+    calibration set"), ``use`` what a set of one class breaks, ``remedy`` what to change; with ``sources`` (one name
+    per row) the counts of each source are given too."""
+    y = np.asarray(y).astype(int)
+    n_real, n_fake = int((y == 0).sum()), int((y == 1).sum())
+    if n_real and n_fake:
+        return
+    if not n_real and not n_fake:
+        what = f"{part} is empty"
+    else:
+        per = ""
+        if sources is not None and len(set(np.asarray(sources).tolist())) > 1:
+            src = np.asarray(sources)
+            per = "; " + ", ".join(
+                f"{s}: {int(((src == s) & (y == 0)).sum())} real, {int(((src == s) & (y == 1)).sum())} fake"
+                for s in sorted(set(src.tolist()))
+            )
+        what = (
+            f"{part} has no fake faces ({n_real} real{per})"
+            if n_real
+            else f"{part} has no real faces ({n_fake} fake{per})"
+        )
+    raise DataError(f"{what}: {use}" + (f"; {remedy}" if remedy else ""))
+
+
+def check_fitted(temperature: float, bias: float, threshold: float, metrics: dict) -> None:
+    """DataError unless the calibration and the card's headline metrics (``validation`` and ``calibration``) are
+    finite numbers: a card must never carry a NaN threshold, temperature or metric."""
+    bad = [
+        k
+        for k, v in (("temperature", temperature), ("logit_bias", bias), ("threshold", threshold))
+        if not np.isfinite(v)
+    ]
+    for part in ("validation", "calibration"):
+        bad += [
+            f"{part} {k}"
+            for k in ("auc", "ap", "eer", "ece", "accuracy", "tpr", "fpr")
+            if not np.isfinite(metrics.get(part, {}).get(k, np.nan))
+        ]
+    if bad:
+        raise DataError(
+            f"the calibration could not be fitted or measured ({', '.join(bad)} NaN or infinite): no model card is written"
+        )
 
 
 def _weights(y: np.ndarray, weights: np.ndarray | None) -> np.ndarray:

@@ -24,18 +24,23 @@ from ..models.card import ModelCard
 from ..models.checkpoint import save_checkpoint
 from ..progress import Progress, ensure_progress
 from .breakdown import breakdown
+from ..errors import DataError
 from .calibrate import (
+    CALIBRATION_USE,
     MULTI_CALIBRATION_RULE,
     MULTI_THRESHOLD_RULE,
+    VALIDATION_USE,
     apply_calibration,
+    check_fitted,
     choose_threshold_multi,
     fit_platt_sources,
+    require_both_classes,
     sigmoid,
 )
 from .data import Sample, check_files
 from .dataset import CropDataset, epoch_samples_multi
 from .metrics import summarize
-from .spec import DataSpec, load_spec, read_spec
+from .spec import DataSpec, check_roots, check_training_mix, load_spec, read_spec
 
 __all__ = [
     "train_spec",
@@ -254,22 +259,95 @@ def _pools(spec: DataSpec, train_rows: pd.DataFrame, landmarks: dict) -> dict:
     return pools
 
 
+SPLIT_REMEDY = (
+    "each source's validation part is halved into calibration and held-out rows, so together they need real and "
+    "fake faces in both halves: more groups, a larger group_fraction, or a split column that marks both"
+)
+
+
+def check_held_out(table: pd.DataFrame, note: str = "") -> None:
+    """DataError unless the pooled calibration rows and the pooled held-out rows each hold real and fake faces (a
+    source may hold one class, as a source of synthetic fakes does): a temperature and threshold fitted on one class,
+    or metrics measured on one, would be meaningless or NaN."""
+    for role, part, use in (
+        ("calib", "the calibration set", CALIBRATION_USE),
+        ("val", "the held-out validation set", VALIDATION_USE),
+    ):
+        rows = table[table["role"] == role]
+        require_both_classes(
+            rows["label"], part, use, f"{note}; {SPLIT_REMEDY}" if note else SPLIT_REMEDY, rows["source"]
+        )
+
+
+def check_training_rows(spec: DataSpec, train_rows: pd.DataFrame, landmarks: dict | None = None, note: str = ""):
+    """DataError unless every part of a batch can be drawn from the training rows as the spec weights them: reals
+    from a source with a real_weight, real fakes from one with a fake_weight (unless ``sbi_share`` is 1), pseudo-fakes
+    from the reals of a source with ``sbi`` (with ``landmarks``: reals whose face was found). A part with nothing to
+    draw from is left out, so the epochs would come out short and one-sided, or without a single batch."""
+    note = f" ({note})" if note else ""
+    has = {
+        s.name: {
+            "reals": train_rows.loc[(train_rows["source"] == s.name) & (train_rows["label"] == 0), "abs_path"].tolist(),
+            "fakes": bool(((train_rows["source"] == s.name) & (train_rows["label"] == 1)).any()),
+        }
+        for s in spec.sources
+    }
+    reals = [s.name for s in spec.sources if s.real_weight > 0]
+    if not any(has[n]["reals"] for n in reals):
+        raise DataError(
+            f"no training reals: the source(s) with a real_weight > 0 ({', '.join(reals)}) have no real faces in "
+            f"their training part{note}, and half of every batch is real faces; nothing is trained"
+        )
+    fakes = [s.name for s in spec.sources if s.fake_weight > 0]
+    if spec.sbi_share < 1 and not any(has[n]["fakes"] for n in fakes):
+        raise DataError(
+            f"no training fakes: the source(s) with a fake_weight > 0 ({', '.join(fakes) or 'none'}) have no fake "
+            f"faces in their training part{note}, and sbi_share {spec.sbi_share:g} leaves {1 - spec.sbi_share:.0%} of "
+            "each batch's fake half to them; nothing is trained (sbi_share: 1 trains on pseudo-fakes alone)"
+        )
+    makers = [s.name for s in spec.sources if s.sbi and s.real_weight > 0]
+    found = [n for n in makers if any(landmarks is None or p in landmarks for p in has[n]["reals"])]
+    if spec.sbi_share > 0 and not found:
+        why = (
+            "no face was found in any of their training reals (MTCNN)" if landmarks is not None else "no training reals"
+        )
+        raise DataError(
+            f"no pseudo-fakes can be made: of the sources that make them ({', '.join(makers)}), {why}{note}, and "
+            f"sbi_share {spec.sbi_share:g} asks for them; nothing is trained (sbi_share: 0 trains without them)"
+        )
+
+
 def train_spec(cfg, progress: Progress | None = None) -> Path:
-    """Train on every source of the spec ``cfg.data``; returns the card's path."""
+    """Train on every source of the spec ``cfg.data``; returns the card's path.
+
+    Everything that would make the run train nothing, or end in a card fitted or measured on one class, is refused
+    before training starts: the spec's values, its folders and files, the training mix, and the classes of the
+    calibration and held-out sets."""
     import torch
 
     from .train import _device, build_model, epoch_crops, fit, resolve_backbone
 
     spec = read_spec(cfg.data)
+    check_roots(spec)
+    if cfg.epochs > 0:
+        check_training_mix(spec)
     table = load_spec(spec)
     for src in spec.sources:
         check_files(src.root, table.loc[table["source"] == src.name, "path"])
+    if cfg.epochs > 0:
+        check_training_rows(spec, table[table["role"] == "train"])
+    check_held_out(table)
     device = _device(cfg.device)
     cfg, bb = resolve_backbone(cfg)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     table, landmarks, dropped = prepare_sources(spec, cfg.landmarks_csv or out / "landmarks", table, progress)
+    lost = sum(dropped.values())
+    note = f"{lost} picture(s) of pipeline-framed sources had no face and were left out" if lost else ""
+    if cfg.epochs > 0:
+        check_training_rows(spec, table[table["role"] == "train"], landmarks, note)
+    check_held_out(table, note)
     for role, name in (("calib", "calib_files"), ("val", "val_files")):
         list_frame(table[table["role"] == role], landmarks).to_csv(out / f"{cfg.name}.{name}.csv", index=False)
     pools = _pools(spec, table[table["role"] == "train"], landmarks)
@@ -314,6 +392,8 @@ def calibrate_sources(z_cal, cal: pd.DataFrame, z_val, val: pd.DataFrame, max_fp
     """(temperature, bias, threshold, metrics) fitted on the calibration rows, measured on the held-out rows."""
     y_cal, y_val = cal["label"].to_numpy(), val["label"].to_numpy()
     s_cal = cal["source"].to_numpy()
+    require_both_classes(y_cal, "the calibration set", CALIBRATION_USE, sources=s_cal)
+    require_both_classes(y_val, "the held-out validation set", VALIDATION_USE, sources=val["source"].to_numpy())
     temperature, bias, fit = fit_platt_sources(z_cal, y_cal, s_cal)
     p_cal = apply_calibration(z_cal, temperature, bias)
     threshold = choose_threshold_multi(y_cal, p_cal, s_cal, max_fpr)
@@ -328,6 +408,7 @@ def calibrate_sources(z_cal, cal: pd.DataFrame, z_val, val: pd.DataFrame, max_fp
         "calibration_by_source": breakdown(cal, p_cal, threshold)["by_source"],
         "calibration_fit": fit,
     }
+    check_fitted(temperature, bias, threshold, metrics)
     return temperature, bias, threshold, metrics
 
 

@@ -27,7 +27,18 @@ from ..models.checkpoint import save_checkpoint
 from ..models.registry import Backbone
 from ..models.tta import TtaMode
 from ..progress import Progress, ensure_progress
-from .calibrate import CALIBRATION_RULE, THRESHOLD_RULE, apply_calibration, choose_threshold, fit_platt, sigmoid
+from .calibrate import (
+    CALIBRATION_RULE,
+    CALIBRATION_USE,
+    THRESHOLD_RULE,
+    VALIDATION_USE,
+    apply_calibration,
+    check_fitted,
+    choose_threshold,
+    fit_platt,
+    require_both_classes,
+    sigmoid,
+)
 from .config import TrainConfig
 from .data import Sample, check_files, load_labels, split_by_group
 from .dataset import CropDataset, epoch_samples
@@ -76,12 +87,29 @@ def _split(cfg: TrainConfig):
     split_seed = cfg.seed if cfg.split_seed is None else cfg.split_seed
     train_df, val_df = split_by_group(df, cfg.val_fraction, split_seed)
     calib_df, report_df = split_by_group(val_df, 0.5, split_seed + 1)
+    sizes = f"{len(df)} files in {df['group'].nunique()} group(s), val_fraction {cfg.val_fraction}"
     for part, d in (("training", train_df), ("calibration", calib_df), ("validation", report_df)):
         if d.empty:
-            raise DataError(
-                f"the {part} part of {cfg.data} is empty ({len(df)} files in {df['group'].nunique()} "
-                f"group(s), val_fraction {cfg.val_fraction}): more files or groups are needed"
-            )
+            raise DataError(f"the {part} part of {cfg.data} is empty ({sizes}): more files or groups are needed")
+    remedy = f"{cfg.data} has {sizes}: more groups of real and of fake faces are needed"
+    require_both_classes(calib_df["label"], "the calibration set", CALIBRATION_USE, remedy)
+    require_both_classes(report_df["label"], "the held-out validation set", VALIDATION_USE, remedy)
+    n_real = int((train_df["label"] == 0).sum())
+    if cfg.epochs > 0 and n_real == 0:
+        raise DataError(
+            f"the training part of {cfg.data} has no real faces ({len(train_df)} fake), and half of every batch is "
+            f"real faces: nothing is trained; {remedy}"
+        )
+    if (
+        cfg.epochs > 0
+        and n_real == len(train_df)
+        and (cfg.mode == "fakes_only" or (cfg.mode == "mixed" and cfg.sbi_share < 1))
+    ):
+        share = "all" if cfg.mode == "fakes_only" else f"{1 - cfg.sbi_share:.0%}"
+        raise DataError(
+            f"the training part of {cfg.data} has no fake faces ({n_real} real), and mode {cfg.mode} draws {share} of "
+            "each batch's fake half from them: nothing is trained; --mode sbi_only trains on pseudo-fakes alone"
+        )
     return train_df, calib_df, report_df
 
 
@@ -244,6 +272,12 @@ def fit(
     prog = ensure_progress(progress)
     for epoch in range(start_epoch, cfg.epochs):
         ds = epoch_dataset(epoch, steps_per_epoch * cfg.batch_size)
+        if len(ds) < cfg.batch_size:  # the loader drops an incomplete last batch: this epoch would train nothing
+            raise DataError(
+                f"epoch {epoch + 1} has no training batch: {len(ds)} training sample(s) were drawn for batches of "
+                f"{cfg.batch_size} (the data gave fewer than the {steps_per_epoch * cfg.batch_size} asked for); "
+                "nothing is trained and no model is written"
+            )
         loader = torch.utils.data.DataLoader(
             ds,
             batch_size=cfg.batch_size,
@@ -370,7 +404,10 @@ def _samples(df) -> list[Sample]:
 
 
 def _calibrate(logits: dict, y_cal: np.ndarray, y_val: np.ndarray):
-    """Fit calibration and threshold on the calibration half; measure on the held-out half."""
+    """Fit calibration and threshold on the calibration half; measure on the held-out half (each must hold real and
+    fake faces)."""
+    require_both_classes(y_cal, "the calibration set", CALIBRATION_USE)
+    require_both_classes(y_val, "the held-out validation set", VALIDATION_USE)
     temperature, bias = fit_platt(logits["calib"], y_cal)
     threshold = choose_threshold(y_cal, apply_calibration(logits["calib"], temperature, bias))
     metrics = {
@@ -378,6 +415,7 @@ def _calibrate(logits: dict, y_cal: np.ndarray, y_val: np.ndarray):
         "validation_uncalibrated": summarize(y_val, sigmoid(logits["val"]), 0.5),
         "calibration": summarize(y_cal, apply_calibration(logits["calib"], temperature, bias), threshold),
     }
+    check_fitted(temperature, bias, threshold, metrics)
     return temperature, bias, threshold, metrics
 
 
