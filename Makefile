@@ -54,7 +54,7 @@ hostile-bench: $(STAMP)
 ## per batch (default 256). See docs/security.md.
 DASHBOARD_IP ?= 127.0.0.1
 DASHBOARD_PORT ?= 8866
-DASHBOARD_HOSTS ?=
+DASHBOARD_HOSTS ?= $(DFD_DASHBOARD_HOSTS)
 dashboard: $(STAMP)
 	DFD_CASES_DIR="$${DFD_CASES_DIR:-$(CURDIR)/cases}" DFD_DASHBOARD_HOSTS="$(DASHBOARD_HOSTS)" \
 	  $(PY) -m workbench.serve --ip $(DASHBOARD_IP) --port $(DASHBOARD_PORT)
