@@ -162,7 +162,7 @@ def test_bad_files_become_items_and_unreadable_paths_are_recorded(case, tmp_path
 def test_copy_that_does_not_match_is_refused(case, tmp_path):
     src = write_image(tmp_path / "x.png", seed=5)
     with pytest.raises(Exception, match="changed while it was being copied"):
-        stage_copy(case.path, "evidence", src, "name.png", "0" * 64)
+        stage_copy(case.path, "evidence", src, "0" * 64 + ".png", "0" * 64)
     assert not any((case.path / STAGING_DIR).rglob("*.part"))
 
 

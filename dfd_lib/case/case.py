@@ -26,7 +26,7 @@ from .clock import format_ist
 from .custody import CustodyAction, CustodyEntry, append_entry, read_entries
 from .detail import ItemDetail, item_details
 from .errors import CaseError, CaseReadOnly, CustodyBroken
-from .files import ARTIFACTS_DIR, EVIDENCE_DIR
+from .files import ARTIFACTS_DIR, EVIDENCE_DIR, stored_file
 from .store import write_transaction
 from .verify import Issue, VerificationReport, verify_case
 
@@ -182,7 +182,7 @@ class Case:
 
         Returns the case's items sorted by suspicion (detector columns for this model);
         ``df.attrs`` holds the run's counts: intake outcomes, analysed, already_done, failed,
-        cancelled, model and model_sha256. Resumable: re-running finishes only what is missing.
+        cancelled, model and model_sha256, and ``failures`` (item_id and why, for each failed item). Resumable: re-running finishes only what is missing.
 
         ``dask`` (a :class:`dfd_lib.case.distributed.DaskTriage`) computes the analyses on Dask workers
         (``scanner`` is then ignored: each worker builds ``dask.spec``); this process still writes
@@ -239,6 +239,7 @@ class Case:
                 for r in intake
                 if r.changed_from is not None
             ],
+            failures=[{"item_id": o.item_id, "message": o.message} for o in outcomes if o.outcome == "failed"],
             **{k: sum(o.outcome == k for o in outcomes) for k in triage_mod.OUTCOMES},
         )
         return df
@@ -257,7 +258,8 @@ class Case:
             return dict(self._item(item))
 
     def evidence_path(self, item: int | str) -> Path:
-        return self.evidence_dir / self.item(item)["stored_name"]
+        row = self.item(item)
+        return stored_file(self.path, EVIDENCE_DIR, row["stored_name"], row["sha256"])
 
     def detail(self, item: int | str, model_sha256: str | None = None, model_name: str | None = None) -> ItemDetail:
         """Everything the case records about one item (see :mod:`dfd_lib.case.detail`); what the report,

@@ -45,7 +45,7 @@ from typing import Any, Iterator, cast
 from ..env import WEIGHTS_DIR_ENV
 from ..progress import Progress, ensure_progress
 from .errors import CaseError
-from .files import EVIDENCE_DIR
+from .files import EVIDENCE_DIR, check_stored_name
 from .triage import (
     Computed,
     HasModelCard,
@@ -258,6 +258,7 @@ def analyse_on_worker(
     plugin = _plugin(plugin_name)
     if plugin.mismatch:
         return Remote(dict(plugin.identity), refused=plugin.mismatch)
+    check_stored_name(stored_name, sha256)  # the name becomes a path here: only a case's own names
     from ..media import sha256_file
 
     with tempfile.TemporaryDirectory(prefix="dfd-upload-") if data is not None else _no_dir() as tmp:
@@ -454,8 +455,8 @@ def triage_items_dask(
     ident = model_identity(scanner)
     params = scanner_params(scanner)
     expected = local_identity(scanner)
-    work, run_all = pending_work(conn, ident.name, ident.sha256, forensics)
-    outcomes: list[ItemOutcome] = []
+    work, run_all, refused = pending_work(conn, ident.name, ident.sha256, forensics)
+    outcomes: list[ItemOutcome] = list(refused)
     if not work:
         return outcomes, False
     plugin_name = dask.plugin_name

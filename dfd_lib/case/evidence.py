@@ -26,7 +26,7 @@ from ..progress import Progress, ensure_progress
 from .clock import utc_now
 from .custody import append_entry, record_ref
 from .errors import CaseError
-from .files import EVIDENCE_DIR, Staged, discard, publish, stage_copy
+from .files import EVIDENCE_DIR, Staged, check_stored_name, discard, publish, stage_copy
 from .store import write_transaction
 
 __all__ = [
@@ -166,7 +166,10 @@ def ingest_file(
     staged: Staged | None = None
     known = conn.execute("SELECT id, stored_name FROM items WHERE sha256 = ?", (sha256,)).fetchone()
     if known is not None:
-        stored_name = known["stored_name"]
+        try:  # the recorded name decides where a missing copy is restored: never outside evidence/
+            stored_name = check_stored_name(known["stored_name"], sha256)
+        except CaseError as exc:
+            return _record_error(conn, shown, f"not taken in again: {exc}", actor, acquired_by)
     # a new content, or a known one whose stored copy is missing (this source can restore it)
     if known is None or not (case_dir / EVIDENCE_DIR / stored_name).is_file():
         try:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import time
 import uuid
@@ -36,6 +37,8 @@ from ..media import sha256_file
 from .errors import CaseError
 
 __all__ = [
+    "check_stored_name",
+    "stored_file",
     "EVIDENCE_DIR",
     "ARTIFACTS_DIR",
     "STAGING_DIR",
@@ -68,6 +71,31 @@ class Staged:
     lock: IO[bytes] | None = field(default=None, compare=False, repr=False)
 
 
+# the only names the case gives a stored file: its content's SHA-256 and a short lower-case extension
+_STORED_NAME = re.compile(r"[0-9a-f]{64}(?:\.[a-z0-9]{1,10})?")
+
+
+def check_stored_name(stored_name: object, sha256: str | None = None) -> str:
+    """``stored_name`` if it is a name this case gives a stored file (``<sha256>[.<ext>]``, with ``sha256`` where
+    given), else :class:`CaseError`. A database edited to name ``../../x`` or ``/abs/path`` must never make the case
+    read, hash or write (restore) a file outside its own folders."""
+    name = stored_name if isinstance(stored_name, str) else ""
+    if not _STORED_NAME.fullmatch(name) or (sha256 is not None and not name.startswith(sha256)):
+        raise CaseError(
+            f"the case database records the stored file name {stored_name!r}"
+            + (f" for content {sha256[:16]}..." if sha256 else "")
+            + ", which this tool never gives (the database was edited?); nothing was read or written under it: "
+            "run dfd verify"
+        )
+    return name
+
+
+def stored_file(case_dir: Path, area: str, stored_name: object, sha256: str | None = None) -> Path:
+    """The path of a stored file in ``area`` (evidence/ or artifacts/), its recorded name checked first
+    (:func:`check_stored_name`)."""
+    return case_dir / area / check_stored_name(stored_name, sha256)
+
+
 def _try_lock(fh: IO[bytes]) -> bool:
     if fcntl is None:
         return True
@@ -82,6 +110,7 @@ def _try_lock(fh: IO[bytes]) -> bool:
 
 def _create_staging(case_dir: Path, area: str, stored_name: str) -> tuple[Path, IO[bytes]]:
     """Create an empty staging file, locked by this process; its name carries the staging time."""
+    check_stored_name(stored_name)
     folder = case_dir / STAGING_DIR / area
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f"{stored_name}.{os.getpid()}-{uuid.uuid4().hex[:8]}-{time.time_ns():x}.part"
@@ -144,7 +173,7 @@ def stage_bytes(case_dir: Path, area: str, data: bytes, stored_name: str, sha256
 
 def publish(case_dir: Path, staged: Staged) -> Path:
     """Move a staged file into its area (after its record committed); idempotent."""
-    target = case_dir / staged.area / staged.stored_name
+    target = stored_file(case_dir, staged.area, staged.stored_name)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists():

@@ -12,8 +12,8 @@ import pandas as pd
 
 from ..results import FileStatus
 from .custody import CustodyEntry
-from .errors import AmbiguousItem, ItemNotFound
-from .files import EVIDENCE_DIR
+from .errors import AmbiguousItem, CaseError, ItemNotFound
+from .files import EVIDENCE_DIR, stored_file
 from .findings import DETECTOR
 
 __all__ = [
@@ -88,6 +88,16 @@ def resolve_item(conn: sqlite3.Connection, ref: int | str) -> sqlite3.Row:
     raise ItemNotFound(f"no evidence item with id or SHA-256 prefix {ref!r} (prefixes need 6+ hex digits)")
 
 
+def _stored_path(case_dir: Path, stored_name: str, sha256: str) -> Path:
+    """Where an item's stored copy is; for a recorded name the case never gives (an edited database), a name in
+    evidence/ that never exists, so every reader finds the copy missing and nothing outside the case is opened
+    (dfd verify names the edited record)."""
+    try:
+        return stored_file(case_dir, EVIDENCE_DIR, stored_name, sha256)
+    except CaseError:
+        return case_dir / EVIDENCE_DIR / "recorded-name-invalid"
+
+
 def items_frame(
     conn: sqlite3.Connection,
     case_dir: Path,
@@ -139,7 +149,7 @@ def items_frame(
                 "notes": r["notes"],
                 "n_sources": r["n_sources"],
                 "intake_utc": r["intake_utc"],
-                "stored_path": str(case_dir / EVIDENCE_DIR / r["stored_name"]),
+                "stored_path": str(_stored_path(case_dir, r["stored_name"], r["sha256"])),
                 "md5": r["md5"],
                 "sha1": r["sha1"],
             }

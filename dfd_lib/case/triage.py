@@ -29,7 +29,7 @@ from ..results import FileResult
 from .artifacts import ArtifactFile, EncodedImage, register_artifact, stage_artifact
 from .custody import append_entry
 from .errors import CaseError
-from .files import EVIDENCE_DIR, discard, publish
+from .files import EVIDENCE_DIR, check_stored_name, discard, publish
 from .findings import (
     DETECTOR,
     FORENSIC_PREFIX,
@@ -444,14 +444,27 @@ def record_analysis(
 
 def pending_work(
     conn: sqlite3.Connection, model_name: str, model_sha256: str, forensics: bool
-) -> tuple[list[tuple[sqlite3.Row, bool, bool]], Callable | None]:
+) -> tuple[list[tuple[sqlite3.Row, bool, bool]], Callable | None, list[ItemOutcome]]:
     """Items still lacking findings of this model (its card's name and weights' SHA-256) as ``(item,
-    need_detector, need_forensics)``, and the forensic analyses to run (None when skipped or not importable)."""
+    need_detector, need_forensics)``, the forensic analyses to run (None when skipped or not importable), and the
+    ``failed`` outcomes of pending items whose recorded stored file name is not one the case gives (an edited
+    database): those are never read."""
     work = _pending(conn, model_name, model_sha256, forensics)
     run_all = load_forensics() if forensics and any(nf for _, _, nf in work) else None
     if run_all is None:
         work = [(item, True, False) for item, need_det, _ in work if need_det]
-    return work, run_all
+    refused: list[ItemOutcome] = []
+    kept = []
+    for entry in work:
+        item = entry[0]
+        try:
+            check_stored_name(item["stored_name"], item["sha256"])
+        except CaseError as exc:
+            log.error("item %s: %s", item["id"], exc)
+            refused.append(ItemOutcome(item["id"], item["sha256"], "failed", str(exc)))
+        else:
+            kept.append(entry)
+    return kept, run_all, refused
 
 
 def triage_items(
@@ -466,9 +479,9 @@ def triage_items(
     progress = ensure_progress(progress)
     ident = model_identity(scanner)
     params = scanner_params(scanner)
-    work, run_all = pending_work(conn, ident.name, ident.sha256, forensics)
+    work, run_all, refused = pending_work(conn, ident.name, ident.sha256, forensics)
     run_all = forensics_for(scanner, run_all)
-    outcomes: list[ItemOutcome] = []
+    outcomes: list[ItemOutcome] = list(refused)
     cancelled = False
     progress.start(len(work), f"triage ({ident.name})")
     scanned = _Prescanned(scanner, [case_dir / EVIDENCE_DIR / item["stored_name"] for item, need, _ in work if need])

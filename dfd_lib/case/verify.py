@@ -25,7 +25,8 @@ from ..progress import Progress, ensure_progress
 from .clock import utc_now
 from .anchors import Anchor, AnchorError, read_anchor_file
 from .custody import CustodyEntry, check_chain, read_anchor, read_entries, record_hash
-from .files import ARTIFACTS_DIR, EVIDENCE_DIR
+from .errors import CaseError
+from .files import ARTIFACTS_DIR, EVIDENCE_DIR, stored_file
 from .store import APPEND_ONLY_TABLES, HASHED_COLUMNS
 
 __all__ = ["Issue", "VerificationReport", "verify_case"]
@@ -105,8 +106,22 @@ def _check_files(conn, case_dir: Path, table: str, area: str, progress: Progress
     rows = conn.execute(f"SELECT id, sha256, stored_name FROM {table} ORDER BY id").fetchall()
     for row in rows:
         rel = f"{area}/{row['stored_name']}"
-        path = case_dir / area / row["stored_name"]
         label = "item" if table == "items" else "artifact"
+        try:
+            path = stored_file(case_dir, area, row["stored_name"], row["sha256"])
+        except CaseError:  # an edited record naming a file elsewhere: never opened, never hashed
+            altered.append(
+                Issue(
+                    "altered",
+                    f"{table} #{row['id']}",
+                    f"the stored file name recorded for {label} {row['id']} ({row['stored_name']!r}) is not one the "
+                    "case gives (<sha256>.<ext>): the record was edited; the file it names was not read",
+                    row["sha256"],
+                    None,
+                )
+            )
+            progress.advance(1)
+            continue
         if not path.is_file():
             removed.append(Issue("removed", rel, f"stored file of {label} {row['id']} is missing", row["sha256"], None))
         else:

@@ -265,6 +265,8 @@ def run_triage(args) -> int:
     )
     for err in a["intake_errors"]:
         print(f"  intake error: {terminal_safe(str(err['path']))}: {terminal_safe(str(err['error']))}")
+    for fail in a["failures"]:
+        print(f"  item {fail['item_id']} failed (still pending): {terminal_safe(str(fail['message']))}")
     for ch in a["intake_changed"]:
         print(
             f"  changed since an earlier intake: {terminal_safe(str(ch['path']))} is item {ch['item_id']} now, "
