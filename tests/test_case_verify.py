@@ -84,6 +84,30 @@ def test_edited_finding_is_reported_precisely(case):
     assert "edited" in issue.message and issue.expected != issue.actual
 
 
+def test_an_edited_finding_listed_again_in_a_new_entry_is_still_reported(case):
+    """A tamperer edits a score, then appends one well-hashed custody entry listing the record with its new hash
+    (the anchor moved with it): the record was checked against the last listing only and verified INTACT."""
+    import sqlite3
+
+    from dfd_lib.case.custody import append_entry, record_ref
+
+    fid = int(case.findings(item=3, kind="detector").query("kind == 'detector'")["id"].iloc[0])
+    _sql(case, "DROP TRIGGER findings_no_update", f"UPDATE findings SET score = 0.001 WHERE id = {fid}")
+    conn = sqlite3.connect(case.db_path, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    conn.execute("BEGIN IMMEDIATE")
+    entry = append_entry(conn, "analysis", "Insp. Rao", details={"records": [record_ref(conn, "findings", fid)]})
+    conn.execute("UPDATE custody_anchor SET head_seq = ?, head_hash = ?", (entry.seq, entry.entry_hash))
+    conn.execute("COMMIT")
+    conn.close()
+    report = case.verify(log_result=False)
+    assert not report.ok
+    by_target = {i.target: i for i in report.chain_breaks}
+    assert set(by_target) == {f"custody #{entry.seq}", f"findings #{fid}"}
+    assert f"lists findings #{fid} again" in by_target[f"custody #{entry.seq}"].message
+    assert "edited after custody entry" in by_target[f"findings #{fid}"].message  # against the hash it was made with
+
+
 def test_deleted_and_forged_findings_are_reported(case):
     fid = int(case.findings(item=1)["id"].iloc[0])
     _sql(

@@ -168,7 +168,21 @@ def _check_records(conn: sqlite3.Connection, entries: list[CustodyEntry]) -> tup
             refs = [refs]
         for ref in refs:
             if isinstance(ref, list) and len(ref) == 3 and isinstance(ref[1], int) and not isinstance(ref[1], bool):
-                logged[(str(ref[0]), ref[1])] = (str(ref[2]), e.seq)
+                key = (str(ref[0]), ref[1])
+                if key in logged:  # the tool logs a record once, as it is made: a second listing re-records it
+                    issues.append(
+                        Issue(
+                            "chain_break",
+                            f"custody #{e.seq}",
+                            f"entry {e.seq} lists {key[0]} #{key[1]} again, already recorded by entry "
+                            f"#{logged[key][1]}: the tool records each record once, when it is made; a second "
+                            "listing would cover an edit of the record",
+                            logged[key][0],
+                            str(ref[2]),
+                        )
+                    )
+                    continue  # the record is checked against the hash it was made with
+                logged[key] = (str(ref[2]), e.seq)
             else:
                 issues.append(
                     Issue(
