@@ -236,3 +236,26 @@ def test_each_card_of_shared_weights_describes_its_own_findings(tiny_weights, tm
     (weights / "a-fast-card.json").unlink()
     (only,) = describe_models([("a-fast-card", sha, {})], weights)
     assert not only.installed and only.card is None and "under another card (tiny-test-model)" in only.note
+
+
+def test_values_read_from_a_tampered_case_are_text_in_the_html_report(case, tiny_weights, tmp_path):
+    """Any column of a hand-inserted custody row can hold markup (SQLite does not enforce the column types): the
+    HTML report must show it as text, never run it when the report is opened."""
+    import sqlite3
+
+    markup = "<img src=x onerror=alert(document.domain)>"
+    head = case.custody_entries()[-1]
+    conn = sqlite3.connect(case.db_path, isolation_level=None)
+    conn.execute(
+        "INSERT INTO custody VALUES (?, ?, 'view', 'someone', ?, NULL, '{}', ?, ?)",
+        (head.seq + 1, head.time_utc, markup, head.entry_hash, markup),
+    )
+    conn.execute(
+        "UPDATE custody_anchor SET head_seq = ?, head_hash = ?, entries = (SELECT COUNT(*) FROM custody)",
+        (head.seq + 1, markup),
+    )
+    conn.close()
+    out = generate_report(case, "html", tmp_path / "r.html", weights_dir=tiny_weights)
+    text = out.read_text(encoding="utf-8")
+    assert markup not in text and "&lt;img src=x onerror=alert(document.domain)&gt;" in text
+    assert "NOT INTACT" in text

@@ -61,7 +61,7 @@ def _table(headers: list[str], rows: list[list[str]], css: str = "") -> str:
 def _item_row(it: ItemDetail) -> list[str]:
     thumb = None if it.sensitive else thumbnail_jpeg(it.evidence_path, it.media_kind)
     pic = (
-        f'<img class="thumb" src="{_uri(thumb, "image/jpeg")}" alt="thumbnail of item {it.item_id}">'
+        f'<img class="thumb" src="{_uri(thumb, "image/jpeg")}" alt="thumbnail of item {escape(str(it.item_id))}">'
         if thumb
         else ("withheld (sensitive)" if it.sensitive else "no preview")
     )
@@ -74,7 +74,7 @@ def _item_row(it: ItemDetail) -> list[str]:
     return [
         pic,
         f"#{it.item_id} {escape(it.name)}<br>{escape(it.mime or '-')}, {fmt_size(it.size)}",
-        f'<span class="hash">{it.sha256}</span>',
+        f'<span class="hash">{escape(str(it.sha256))}</span>',
         result,
         analyst,
     ]
@@ -241,12 +241,12 @@ def render_html(data: ReportData) -> bytes:
             ["#", "Time (UTC)", "Action", "Actor", "Item", "Entry hash"],
             [
                 [
-                    str(e.seq),
-                    escape(e.time_utc),
+                    escape(str(e.seq)),  # every value read from the case is text, never markup (a tampered
+                    escape(e.time_utc),  # log can hold anything in any column)
                     escape(e.action),
                     escape(e.actor),
-                    "-" if e.item_id is None else str(e.item_id),
-                    f'<span class="hash">{e.entry_hash}</span>',
+                    "-" if e.item_id is None else escape(str(e.item_id)),
+                    f'<span class="hash">{escape(str(e.entry_hash))}</span>',
                 ]
                 for e in c.entries
             ],
