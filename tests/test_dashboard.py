@@ -179,6 +179,52 @@ def _clipped(locator) -> bool:
     )
 
 
+# a common laptop and a common desktop window: the page must show everything whole at both
+SIZES = ({"width": 1366, "height": 768}, {"width": 1920, "height": 1080})
+_CUT_OFF_JS = """root => {
+  const out = [], name = e => e.tagName + '.' + [...e.classList].filter(c => c.startsWith('dfd') || c.startsWith('widget-')).join('.');
+  const text = e => (e.innerText || e.value || e.placeholder || '').slice(0, 60);
+  for (const e of root.querySelectorAll('*')) {
+    if (e.closest('.noUi-target')) continue;  // the range slider's handles overhang its track by design
+    const r = e.getBoundingClientRect();
+    if (!r.width || !r.height) continue;
+    for (let p = e.parentElement; p; p = p.parentElement) {  // the boxes around it, up to root, that clip
+      const pr = p.getBoundingClientRect();
+      if (getComputedStyle(p).overflowX !== 'visible' && (r.right > pr.right + 1 || r.left < pr.left - 1)) {
+        out.push([name(e), 'cut by', name(p), text(e)]);
+        break;
+      }
+      if (p === root) break;
+    }
+    // its own content cut, unless deliberately with an ellipsis and a tooltip (what is typed in a box scrolls in it)
+    const cs = getComputedStyle(e), typed = e.tagName === 'INPUT' || e.tagName === 'TEXTAREA';
+    if (!typed && cs.overflowX !== 'visible' && e.scrollWidth > e.clientWidth + 1 && !(cs.textOverflow === 'ellipsis' && e.closest('[title]')))
+      out.push([name(e), 'content cut', text(e)]);
+    if (e.tagName === 'INPUT' && e.placeholder) {  // a placeholder wider than its box
+      const ctx = document.createElement('canvas').getContext('2d');
+      ctx.font = cs.font;
+      const room = e.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+      if (ctx.measureText(e.placeholder).width > room) out.push([name(e), 'placeholder cut', e.placeholder]);
+    }
+    if (e.tagName === 'TEXTAREA' && e.placeholder) {  // a placeholder taller than its box: measured on a copy
+      const c = e.cloneNode();
+      Object.assign(c.style, {position: 'absolute', visibility: 'hidden', width: cs.width, height: cs.height});
+      c.value = e.placeholder;
+      e.parentNode.appendChild(c);
+      if (c.scrollHeight > c.clientHeight + 1) out.push([name(e), 'placeholder cut', e.placeholder]);
+      c.remove();
+    }
+  }
+  return out;
+}"""
+
+
+def _cut_off(locator) -> list:
+    """What in the element is cut off: by a box around it, in its own box (except a deliberate ellipsis with a
+    tooltip), or an input's placeholder that does not fit its input. Empty when everything shows whole."""
+    return locator.evaluate(_CUT_OFF_JS)
+
+
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (.ci/run installs it)")
 def test_dashboard_triage_review_export(voila, tmp_path: Path, examples: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
@@ -230,6 +276,11 @@ def test_dashboard_triage_review_export(voila, tmp_path: Path, examples: Path) -
             assert cam.evaluate("el => el.complete && el.naturalWidth") > 0
             page.locator(".dfd-opacity input, .dfd-opacity").first.scroll_into_view_if_needed()
             shot(page, "04_item")
+            for size in SIZES:  # the grid's filters, tiles and the item view fit a laptop's window as a desktop's
+                page.set_viewport_size(size)
+                page.wait_for_timeout(500)
+                assert _cut_off(page.locator(".dfd-workbench")) == [], size
+            page.set_viewport_size({"width": 1440, "height": 1100})
 
             # 4. review: a note typed, the verdict given with the keyboard (mouse over the picture, key 1 = fake)
             page.locator(".dfd-notes textarea").fill(NOTE)
@@ -246,6 +297,13 @@ def test_dashboard_triage_review_export(voila, tmp_path: Path, examples: Path) -
             expect(anonymous).to_contain_text("anonymous complaint (leave out the complainant block)")
             assert not _clipped(anonymous), anonymous.inner_html()
             assert "YAML" not in (page.locator(".dfd-field-incident_time input").get_attribute("placeholder") or "")
+            hint = page.locator(".dfd-field-narrative textarea").get_attribute("placeholder") or ""
+            assert hint.startswith("What happened") and hint.endswith("characters (assumption).")  # whole
+            for size in SIZES:  # every hint and label of the form shows whole
+                page.set_viewport_size(size)
+                page.wait_for_timeout(500)
+                assert _cut_off(page.locator(".dfd-workbench")) == [], size
+            page.set_viewport_size({"width": 1440, "height": 1100})
             for field, value in NCRP.items():
                 box = page.locator(f".dfd-field-{field}")
                 if field in CHOICE_FIELDS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import socket
@@ -36,8 +37,9 @@ def _get(port: int, path: str, host: str | None = None, headers: dict | None = N
         conn.close()
 
 
-@pytest.fixture()
-def served(tmp_path: Path, tiny_weights: Path):
+@contextlib.contextmanager
+def _serving(tmp_path: Path, tiny_weights: Path, upload_max_mb: str | None = None):
+    """``python -m workbench.serve`` on a free port (the default upload limit unless ``upload_max_mb``)."""
     port = _free_port()
     (tmp_path / "cases").mkdir()
     env = {
@@ -49,6 +51,8 @@ def served(tmp_path: Path, tiny_weights: Path):
     }
     env.pop("DFD_EVIDENCE_ROOTS", None)
     env.pop("DFD_UPLOAD_MAX_MB", None)  # the default limit
+    if upload_max_mb is not None:
+        env["DFD_UPLOAD_MAX_MB"] = upload_max_mb
     log = tmp_path / "serve.log"
     with open(log, "w") as fh:
         proc = subprocess.Popen(
@@ -78,6 +82,12 @@ def served(tmp_path: Path, tiny_weights: Path):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
+
+
+@pytest.fixture()
+def served(tmp_path: Path, tiny_weights: Path):
+    with _serving(tmp_path, tiny_weights) as served:
+        yield served
 
 
 def test_token_required_and_foreign_host_refused(served) -> None:
@@ -157,3 +167,64 @@ def test_upload_sized_messages_keep_the_connection(served) -> None:
         raise AssertionError("no kernel websocket accepted")
 
     assert asyncio.run(send_big()) != 1009  # 1009: message too big
+
+
+def test_an_upload_too_big_for_the_connection_is_reported_when_the_page_reconnects(
+    tmp_path: Path, tiny_weights: Path
+) -> None:
+    """A batch over twice the upload limit cannot arrive: the server drops the connection on reading the message's
+    length (memory stays bounded). The page reconnects at once, as the dashboard's front end does, and then reads,
+    in the workbench's status line, that the upload was too large and not received (before: not a word)."""
+    import asyncio
+    import re
+    import uuid
+
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import WebSocketClosedError, websocket_connect
+
+    with _serving(tmp_path, tiny_weights, upload_max_mb="1") as (port, log):  # 1 MiB: messages over 3 MiB drop
+        status, headers, body = _get(port, f"/?token={TOKEN}")
+        assert status == 200
+        ids = sorted(set(re.findall(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", body)))
+        session = str(uuid.uuid4())
+
+        def request(kernel: bytes) -> HTTPRequest:
+            return HTTPRequest(
+                f"ws://127.0.0.1:{port}/api/kernels/{kernel.decode()}/channels?session_id={session}",
+                headers={"Cookie": "; ".join(headers["cookies"]), "Origin": f"http://127.0.0.1:{port}"},
+            )
+
+        async def upload_too_big() -> tuple[bool, list[str]]:
+            for k in ids:
+                try:
+                    ws = await websocket_connect(request(k))
+                except Exception:
+                    continue
+                try:
+                    await ws.write_message(b"\0" * (4 << 20), binary=True)
+                except WebSocketClosedError:  # dropped while it was being sent
+                    pass
+                dropped = await asyncio.wait_for(ws.read_message(), 30) is None
+                again = await websocket_connect(request(k))  # the page's reconnection, same session
+                texts: list[str] = []
+                end = time.monotonic() + 60
+                while time.monotonic() < end:
+                    try:
+                        msg = await asyncio.wait_for(again.read_message(), max(0.1, end - time.monotonic()))
+                    except asyncio.TimeoutError:
+                        break
+                    if msg is None:
+                        break
+                    if isinstance(msg, str):
+                        texts.append(msg)
+                        if "too large to send" in msg:
+                            break
+                again.close()
+                return dropped, texts
+            raise AssertionError("no kernel websocket accepted")
+
+        dropped, texts = asyncio.run(upload_too_big())
+    assert dropped, "a message over the transport limit closes the connection"
+    said = [t for t in texts if "too large to send" in t]
+    assert said, f"the page is told what happened: {texts[-5:]}\n{log.read_text()[-2000:]}"
+    assert "were not received" in said[0] and "1 MiB at most" in said[0] and "evidence folder" in said[0]

@@ -148,26 +148,13 @@ def test_triage_grid_item_view_and_review(app: Workbench, tmp_path: Path, exampl
 
     # item view: picture, face crop and a recomputed Grad-CAM re-blended at another opacity
     app.grid.tiles[0].button.click()
+    assert app.item_view.wait(300)  # the Grad-CAM is computed after the item opens
     assert app.grid.selected_item == top and app.item_view.item_id == top and app.state.selected == top
     assert bytes(app.item_view.picture.value).startswith(b"\x89PNG")
-    cams = [
-        w
-        for card in app.item_view.faces.children
-        for box in card.children[1:]
-        for w in box.children
-        if "dfd-gradcam" in w._dom_classes
-    ]
-    assert cams and bytes(cams[0].value).startswith(b"\x89PNG")
-    before = cams[0].value
-    app.item_view.opacity.value = 0.9
-    after = [
-        w
-        for card in app.item_view.faces.children
-        for box in card.children[1:]
-        for w in box.children
-        if "dfd-gradcam" in w._dom_classes
-    ][0].value
-    assert after != before
+    cams = _shown_cams(app.item_view)
+    assert cams and cams[0].startswith(b"\x89PNG")
+    app.item_view.opacity.value = 0.9  # re-blended at once: the heatmap is kept
+    assert not app.item_view.computing and _shown_cams(app.item_view)[0] != cams[0]
     assert "view" in set(app.state.case.custody_log(top)["action"])
     assert app.item_view.forensics.children  # forensic findings of the image are listed
 
@@ -617,3 +604,155 @@ def test_an_upload_over_the_limit_is_refused_with_a_message(
         )
     assert app.intake.upload.value == ()
     assert any("over the" in r.getMessage() and "smaller batches" in r.getMessage() for r in caplog.records)
+
+
+def _texts(widget) -> str:
+    """The text of the HTML widgets shown in ``widget`` (hidden ones left out)."""
+    if getattr(widget, "layout", None) is not None and widget.layout.display == "none":
+        return ""
+    own = widget.value if isinstance(widget, ipywidgets.HTML) else ""
+    return own + " ".join(_texts(c) for c in getattr(widget, "children", ()))
+
+
+def _shown_cams(view) -> list[bytes]:
+    """The Grad-CAM pictures shown in the item view's face cards."""
+
+    def walk(w):
+        if w.layout.display == "none":
+            return []
+        if isinstance(w, ipywidgets.Image) and "dfd-gradcam" in w._dom_classes:
+            return [bytes(w.value)]
+        return [b for c in getattr(w, "children", ()) for b in walk(c)]
+
+    return walk(view.faces)
+
+
+@pytest.fixture()
+def scored_item(app: Workbench, examples: Path) -> int:
+    """A case with one scored picture (a face with its crop and stored Grad-CAM overlay); its item id."""
+    _open(app)
+    app.state.triage([examples / "astronaut.jpg"])
+    items = app.state.items()
+    assert list(items["status"]) == ["scored"]
+    return int(items["item_id"].iloc[0])
+
+
+@pytest.mark.slow
+def test_opening_an_item_says_grad_cam_is_being_computed_then_shows_it(
+    app: Workbench, scored_item: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Grad-CAM takes seconds on a CPU (the model loads first): the item opens at once, each face saying that
+    its Grad-CAM is being computed, and the overlay replaces the note when it is ready."""
+    import threading
+
+    from workbench.item_view import GRADCAM_PENDING
+
+    release = threading.Event()
+    compute = app.state.heatmap
+
+    def slow_heatmap(*args, **kwargs):
+        release.wait(20)
+        return compute(*args, **kwargs)
+
+    monkeypatch.setattr(app.state, "heatmap", slow_heatmap)
+    app.grid.refresh()
+    app.grid.tiles[0].button.click()
+    view = app.item_view
+    try:
+        assert view.item_id == scored_item and bytes(view.picture.value).startswith(b"\x89PNG")
+        assert "P(fake)" in _texts(view.faces) and GRADCAM_PENDING in _texts(view.faces)
+        assert _shown_cams(view) == [] and view.computing
+        assert not view.gradcam.disabled and not view.opacity.disabled  # the view is usable meanwhile
+    finally:
+        release.set()
+    assert view.wait(120)
+    assert GRADCAM_PENDING not in _texts(view.faces) and not view.computing
+    cams = _shown_cams(view)
+    assert len(cams) == 1 and cams[0].startswith(b"\x89PNG")
+
+
+@pytest.mark.slow
+def test_a_grad_cam_that_fails_is_replaced_by_the_reason_never_left_computing(
+    app: Workbench, scored_item: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workbench.item_view import GRADCAM_PENDING
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("out of memory computing gradients")
+
+    monkeypatch.setattr(app.state, "heatmap", broken)
+    app.state.select(scored_item)
+    view = app.item_view
+    assert view.wait(60)
+    shown = _texts(view.faces)
+    assert GRADCAM_PENDING not in shown and not view.computing
+    assert "Grad-CAM could not be computed: out of memory computing gradients" in shown
+    assert "overlay stored at triage is shown" in shown  # the face's overlay from triage stands in
+    assert [c[:4] for c in _shown_cams(view)] == [b"\x89PNG"]
+
+
+def test_form_hints_are_shown_whole(app: Workbench) -> None:
+    """A field's hint is never cut: the NCRP narrative's hint (190 characters) is the whole help text, in a text
+    area with rows enough to show it; a one-line field whose hint is too long for its box has it below the box."""
+    from types import SimpleNamespace
+
+    from workbench.portal_form import PortalForm, fits_one_line, hint_rows
+
+    _open(app)
+    form = app.export.form
+    field = next(f for f in form.profile.fields if f.id == "narrative")
+    narrative = form.inputs["narrative"]
+    assert narrative.placeholder == " ".join(field.help.split())
+    assert narrative.placeholder.endswith("characters (assumption).")
+    assert narrative.rows >= hint_rows(narrative.placeholder) > 3
+    for f in form.profile.fields:  # every hint of the profile, whole
+        hint = getattr(form.inputs[f.id], "placeholder", "")
+        text = (f.help or "").strip().rstrip(".")
+        assert not hint or text[:40] in hint or f.format, (f.id, hint)
+
+    long_help = "Where the incident was first noticed: the group, page or channel, with its name as shown on screen."
+    assert not fits_one_line(long_help)
+    profile = SimpleNamespace(
+        fields=[
+            SimpleNamespace(
+                id="where",
+                label="Where",
+                help=long_help,
+                section="incident",
+                required=False,
+                allowed=(),
+                parent=None,
+                multiple=False,
+                multiline=False,
+                format=None,
+            )
+        ],
+        section_label=lambda s: s,
+        fields_for=lambda anonymous: profile.fields,
+    )
+    other = PortalForm()
+    other.build(profile, {})
+    assert other.inputs["where"].placeholder == ""  # not cut to what the box shows...
+    assert long_help in _texts(other.rows["where"])  # ...but shown whole below it
+
+
+def test_an_upload_too_big_for_the_connection_is_reported_in_the_page(app: Workbench) -> None:
+    """A batch over twice the upload limit never arrives (the server drops the connection, and the page reconnects):
+    the server tells the workbench through its comm target, and the page says what happened and what to do."""
+    import comm
+
+    from workbench.state import UPLOAD_DROPPED_TARGET
+
+    app.intake.upload.value = ()
+    manager = comm.get_comm_manager()
+    msg = {
+        "header": {"msg_type": "comm_open"},
+        "parent_header": {},
+        "metadata": {},
+        "content": {"comm_id": "dropped-1", "target_name": UPLOAD_DROPPED_TARGET, "data": {"limit_bytes": 3 << 20}},
+    }
+    manager.comm_open(None, None, msg)
+    status = app.log_panel.status.value
+    assert "too large to send (over 3 MiB)" in status and "were not received" in status
+    assert "evidence folder" in status and "MiB at most" in status
+    assert app.intake.upload.value == ()

@@ -27,6 +27,9 @@ STYLE = """<style>
 .dfd-tile-selected { box-shadow: 0 0 6px #1565c0; }
 .dfd-verdict .widget-toggle-button { font-size: 12px; padding: 0 2px; }
 .dfd-verdict .widget-toggle-button.mod-active { background: #1565c0; color: white; }
+.dfd-spinner { display: inline-block; width: 10px; height: 10px; border: 2px solid #90caf9; border-top-color: #1565c0;
+  border-radius: 50%; animation: dfd-spin 0.9s linear infinite; vertical-align: -2px; }
+@keyframes dfd-spin { to { transform: rotate(360deg); } }
 </style>"""
 
 
@@ -85,6 +88,7 @@ class Workbench(widgets.VBox):
             (c.freeze if change["new"] else c.unfreeze)()
 
     def close_all(self) -> None:
+        self.intake.detach()
         self.log_panel.detach()
         self.state.close()
 

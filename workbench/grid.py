@@ -57,7 +57,9 @@ class _Tile(widgets.VBox):
         analyst = row["analyst_verdict"] or "unreviewed"
         flag = " ⚠ sensitive" if row["sensitive"] else ""
         self.caption.value = (
-            f"<div style='font-size:11px;line-height:1.2;overflow:hidden;white-space:nowrap;"
+            # max-width: the name is cut with an ellipsis inside the tile (its full name in the tooltip), never by
+            # the tile's border
+            f"<div style='font-size:11px;line-height:1.2;overflow:hidden;white-space:nowrap;max-width:124px;"
             f"text-overflow:ellipsis' title='{html.escape(str(row['name']))}'>"
             f"{html.escape(str(row['name']))}<br>{html.escape(row['status'])} · "
             f"{html.escape(analyst)}{flag}</div>"
@@ -81,27 +83,62 @@ class TriageGrid(Component):
         self.state, self.on_select, self.page_size = state, on_select, page_size
         self.page = 0
         self.thumbs = ThumbnailCache()
-        self.status = widgets.Dropdown(
-            options=_STATUS_OPTIONS, value=ANY, description="Status", layout=widgets.Layout(width="200px")
+        # the filters sit in the grid's column (44% of the page: 572 px at a 1366 px window): labels as wide as
+        # their words, and each row wraps rather than pushing a filter out of the column, where it would be cut
+        label = {"description_width": "initial"}
+        self.status = styled(
+            widgets.Dropdown(
+                options=_STATUS_OPTIONS,
+                value=ANY,
+                description="Status",
+                layout=widgets.Layout(width="180px"),
+                style=label,
+            ),
+            "dfd-filter-status",
         )
-        self.score = widgets.FloatRangeSlider(
-            value=(0.0, 1.0),
-            min=0.0,
-            max=1.0,
-            step=0.01,
-            description="Score",
-            readout_format=".2f",
-            continuous_update=False,
-            layout=widgets.Layout(width="330px"),
+        self.score = styled(
+            widgets.FloatRangeSlider(
+                value=(0.0, 1.0),
+                min=0.0,
+                max=1.0,
+                step=0.01,
+                description="Score",
+                readout_format=".2f",
+                continuous_update=False,
+                layout=widgets.Layout(width="320px"),
+                style=label,
+            ),
+            "dfd-filter-score",
         )
-        self.analyst = widgets.Dropdown(
-            options=[ANY, UNREVIEWED, *VERDICTS], value=ANY, description="Analyst", layout=widgets.Layout(width="220px")
+        self.analyst = styled(
+            widgets.Dropdown(
+                options=[ANY, UNREVIEWED, *VERDICTS],
+                value=ANY,
+                description="Analyst",
+                layout=widgets.Layout(width="190px"),
+                style=label,
+            ),
+            "dfd-filter-analyst",
         )
-        self.tag = widgets.Text(
-            placeholder="tag", description="Tag", continuous_update=False, layout=widgets.Layout(width="200px")
+        self.tag = styled(
+            widgets.Text(
+                placeholder="tag",
+                description="Tag",
+                continuous_update=False,
+                layout=widgets.Layout(width="160px"),
+                style=label,
+            ),
+            "dfd-filter-tag",
         )
-        self.media = widgets.Dropdown(
-            options=[ANY, *MEDIA_TYPES], value=ANY, description="Media", layout=widgets.Layout(width="180px")
+        self.media = styled(
+            widgets.Dropdown(
+                options=[ANY, *MEDIA_TYPES],
+                value=ANY,
+                description="Media",
+                layout=widgets.Layout(width="160px"),
+                style=label,
+            ),
+            "dfd-filter-media",
         )
         self.counts = styled(widgets.HTML(), "dfd-counts")
         self.prev_button = widgets.Button(description="◀ prev page", layout=widgets.Layout(width="110px"))
@@ -122,8 +159,8 @@ class TriageGrid(Component):
         )
         super().__init__(
             [
-                widgets.HBox([self.status, self.score]),
-                widgets.HBox([self.analyst, self.tag, self.media]),
+                widgets.HBox([self.status, self.score], layout=widgets.Layout(flex_flow="row wrap")),
+                widgets.HBox([self.analyst, self.tag, self.media], layout=widgets.Layout(flex_flow="row wrap")),
                 self.counts,
                 self.legend,
                 widgets.HBox([self.prev_button, self.page_label, self.next_button]),

@@ -14,11 +14,22 @@ from traitlets import Bool
 from dfd_lib.progress import CallbackProgress
 
 from .base import Component, button, reports_errors, styled, text_box
-from .state import AppState, StagedUpload, upload_limit_bytes
+from .state import UPLOAD_DROPPED_TARGET, AppState, StagedUpload, upload_limit_bytes
 
 __all__ = ["Intake"]
 
 log = logging.getLogger(__name__)
+
+
+def _comm_manager() -> Any:
+    """The kernel's comm manager (a stand-in outside a kernel), None when the comm package offers none."""
+    try:
+        import comm
+
+        return comm.get_comm_manager()
+    except Exception as exc:  # the dropped-upload message is lost, nothing else
+        log.warning("no comm manager (%s): a dropped upload will not be reported", exc)
+        return None
 
 
 class Intake(Component):
@@ -37,12 +48,17 @@ class Intake(Component):
                 accept="",
                 # a button cuts its label at the default button width: let it take the width its words need
                 layout=widgets.Layout(width="auto"),
-                tooltip=f"files uploaded together may total at most {limit_mb:g} MiB "
-                "(DFD_UPLOAD_MAX_MB); upload larger evidence in several batches",
+                # the page cannot check sizes before sending: the limit is said here, before the files are chosen
+                tooltip=f"files uploaded together may total at most {limit_mb:g} MiB (DFD_UPLOAD_MAX_MB): upload "
+                "more in several batches, and a larger file from an evidence folder (its path in the Evidence box)",
             ),
             "dfd-upload",
         )
         self.upload.observe(self._on_upload, names="value")
+        # a batch too big for the connection never arrives: the server says so through this comm (workbench.serve)
+        self._comms = _comm_manager()
+        if self._comms is not None:
+            self._comms.register_target(UPLOAD_DROPPED_TARGET, self._on_upload_dropped)
         self.start_button = button(
             "dfd-triage",
             self._on_start,
@@ -151,6 +167,25 @@ class Intake(Component):
                 "smaller batches, or put them in an evidence folder and give its path"
             )
 
+    @reports_errors("uploading")
+    def _on_upload_dropped(self, comm: Any, msg: dict) -> None:
+        """The server dropped a batch too big for the connection: nothing arrived; say so, and clear the button."""
+        # the comm stays registered: closing it would send the page a close for a comm the page never knew
+        limit = (msg.get("content", {}).get("data") or {}).get("limit_bytes")
+        self.upload.value = ()
+        self.upload.send_state("value")  # the page's button still counts the files it tried to send
+        over = f" (over {limit / (1 << 20):.0f} MiB)" if isinstance(limit, (int, float)) else ""
+        raise ValueError(
+            f"the file(s) chosen were too large to send{over} and were not received: one upload may carry "
+            f"{upload_limit_bytes() / (1 << 20):g} MiB at most (DFD_UPLOAD_MAX_MB). Upload them in smaller batches, "
+            "or put them in an evidence folder and give its path"
+        )
+
+    def detach(self) -> None:
+        """Stop listening for the server's word on dropped uploads (the workbench is closed)."""
+        if self._comms is not None and self._comms.targets.get(UPLOAD_DROPPED_TARGET) == self._on_upload_dropped:
+            self._comms.unregister_target(UPLOAD_DROPPED_TARGET, self._on_upload_dropped)
+
     def start(self, paths: list[str], uploads: list[StagedUpload] | tuple = ()) -> None:
         """Run triage of ``paths`` and ``uploads`` (both may be empty: finishes pending items) in a worker thread."""
         self._cancel.clear()
@@ -170,7 +205,10 @@ class Intake(Component):
     def _on_progress(self, done: int, total: int | None, desc: str, info: dict) -> None:
         self.bar.max = max(1, total or 1)
         self.bar.value = min(done, self.bar.max)
-        extra = f" — item {info['item']}: {info['result']}" if "item" in info else ""
+        # the result may hold a file name or a message read from the case: text, never markup
+        extra = (
+            f" — item {html.escape(str(info['item']))}: {html.escape(str(info['result']))}" if "item" in info else ""
+        )
         if info.get("worker") not in (None, "-"):
             extra += f" (worker {html.escape(str(info['worker']))})"
         self.progress_text.value = f"{desc}: {done}/{total if total is not None else '?'}{extra}"

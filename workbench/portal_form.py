@@ -7,6 +7,7 @@ when that one changes); ``multiple`` fields take one value per line. Validation 
 from __future__ import annotations
 
 import html
+import textwrap
 from typing import Any
 
 import ipywidgets as widgets
@@ -16,22 +17,37 @@ from dfd_lib.portal.fieldcheck import FORMATS
 
 from .base import Component
 
-__all__ = ["PortalForm", "web_hint"]
+__all__ = ["PortalForm", "web_hint", "fits_one_line", "hint_rows"]
 
 _LABEL = widgets.Layout(width="300px")
 _INPUT = widgets.Layout(width="460px")
+# what the 460 px inputs show in Chromium: about 72 characters of a one-line input's placeholder (the page's sans-serif
+# font; measured by tests/test_dashboard.py), 53 to a line of a text area's (monospace, where 46 leaves room for
+# the words that wrap early)
+ONE_LINE_CHARS = 72
+TEXTAREA_CHARS = 46
 
 
 def web_hint(f: Any) -> str:
-    """The placeholder of a field's input: what to type, in plain words for a web page.
+    """The placeholder of a field's input: what to type, in plain words for a web page, whole.
 
     A field with a format says the format (the profile's help, written for every medium, stays in
     the label's tooltip); others show their help. Multi-value fields take one value per line.
     """
-    text = FORMATS[f.format] if f.format else (f.help or "")
+    text = (FORMATS[f.format] if f.format else (f.help or "")).strip()
     if f.multiple:
-        text = f"{text}; one per line" if text else "one per line"
-    return text[:120]
+        text = f"{text.rstrip('.')}; one per line" if text else "one per line"
+    return text
+
+
+def fits_one_line(text: str) -> bool:
+    """Whether ``text`` shows whole as the placeholder of a one-line input."""
+    return len(text) <= ONE_LINE_CHARS
+
+
+def hint_rows(text: str) -> int:
+    """Rows a multi-line input needs to show its placeholder ``text`` whole, plus one to type on (3 at least)."""
+    return max(3, len(textwrap.wrap(text, TEXTAREA_CHARS)) + 1)
 
 
 class PortalForm(Component):
@@ -88,7 +104,16 @@ class PortalForm(Component):
             label = widgets.HTML(
                 f"<span title='{html.escape(f.help)}'>{html.escape(f.label)}{req}</span>", layout=_LABEL
             )
-            row = widgets.HBox([label, w])
+            hint = web_hint(f)
+            if isinstance(w, widgets.Text) and not fits_one_line(hint):
+                note = widgets.HTML(
+                    f"<div style='font-size:11px;line-height:1.3;color:#616161'>{html.escape(hint)}</div>",
+                    layout=widgets.Layout(width="460px"),
+                )
+                note.add_class(f"dfd-hint-{f.id}")
+                row = widgets.HBox([label, widgets.VBox([w, note])])
+            else:
+                row = widgets.HBox([label, w])
             self.rows[f.id] = row
             children.append(row)
         self.body.children = tuple(children)
@@ -100,9 +125,11 @@ class PortalForm(Component):
     def _input(self, f: Any) -> widgets.ValueWidget:
         if f.allowed or f.parent is not None:
             return widgets.Dropdown(options=[""] + list(f.allowed), value="", layout=_INPUT)
-        if f.multiple or f.multiline:
-            return widgets.Textarea(placeholder=web_hint(f), layout=widgets.Layout(width="460px", height="60px"))
-        return widgets.Text(placeholder=web_hint(f), layout=_INPUT)
+        hint = web_hint(f)
+        if f.multiple or f.multiline:  # as many rows as its hint needs: the whole hint shows
+            return widgets.Textarea(placeholder=hint, rows=hint_rows(hint), layout=_INPUT)
+        # a hint too long for the box is shown whole below it instead (see build), never cut
+        return widgets.Text(placeholder=hint if fits_one_line(hint) else "", layout=_INPUT)
 
     def set_values(self, values: dict[str, Any]) -> None:
         for f in self.profile.fields:

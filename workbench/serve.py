@@ -10,26 +10,44 @@
   the dashboard is legitimately reached (e.g. when listening on a LAN) are added with
   ``--allow-host NAME`` or ``$DFD_DASHBOARD_HOSTS`` (comma-separated).
 * **uploads** through the page may total ``$DFD_UPLOAD_MAX_MB`` MiB per batch (default
-  :data:`workbench.state.DEFAULT_UPLOAD_MAX_MB`); tornado's own 10 MiB websocket limit, which
-  silently dropped the connection, is raised to twice that, so that a batch over the limit arrives and
-  is refused with a message (a batch over twice the limit still drops the connection).
+  :data:`workbench.state.DEFAULT_UPLOAD_MAX_MB`), the limit the upload button states. The page sends
+  a batch as one websocket message, and its FileUpload widget cannot check sizes before sending.
+  tornado's websocket limit (10 MiB by default) is raised to twice the upload limit: a batch over the
+  limit but under twice it arrives, and the workbench refuses it with a message (workbench.intake). A
+  bigger batch cannot be let in without holding it all in memory: tornado drops the connection as
+  soon as the message's header announces its length, before reading it; the page reconnects at
+  once, and this server then tells the workbench, which says in the page that the upload was too
+  large and was not received (before, it was lost without a word).
 * the evidence **path box** reads only under ``$DFD_EVIDENCE_ROOTS`` (see :mod:`workbench.state`).
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import secrets
 import sys
+import uuid
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from dfd_lib.env import DASHBOARD_HOSTS_ENV as HOSTS_ENV, DASHBOARD_TOKEN_ENV as TOKEN_ENV, EVIDENCE_ROOTS_ENV
 
-from .state import upload_limit_bytes
+from .state import UPLOAD_DROPPED_TARGET, upload_limit_bytes
 
-__all__ = ["NOTEBOOK", "TOKEN_ENV", "HOSTS_ENV", "allowed_hosts", "tornado_settings", "voila_argv", "main"]
+__all__ = [
+    "NOTEBOOK",
+    "TOKEN_ENV",
+    "HOSTS_ENV",
+    "allowed_hosts",
+    "tornado_settings",
+    "transport_limit_bytes",
+    "voila_argv",
+    "main",
+]
+
+log = logging.getLogger(__name__)
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "dashboard.ipynb"
 # headroom over the files themselves: the upload message also carries names, types and framing
@@ -46,15 +64,83 @@ def allowed_hosts(extra: Sequence[str] = ()) -> list[str]:
     return out
 
 
+def transport_limit_bytes() -> int:
+    """The largest websocket message let in: twice the upload limit (and framing), so that a batch over the limit,
+    up to twice it, still arrives and is refused with a message (workbench.intake); a bigger one is dropped."""
+    return 2 * upload_limit_bytes() + _MESSAGE_OVERHEAD
+
+
 def tornado_settings(extra_hosts: Sequence[str] = ()) -> dict:
     """Settings laid over Voila's: Host check on (Voila turns it off), upload-sized websocket messages."""
     return {
         "allow_remote_access": False,  # jupyter_server's Host check: 403 for any other Host
         "local_hostnames": allowed_hosts(extra_hosts),
-        # twice the upload limit: a batch over the limit (up to twice it) still arrives, and is refused with a
-        # message (workbench.intake) instead of the connection dropping without a word
-        "websocket_max_message_size": 2 * upload_limit_bytes() + _MESSAGE_OVERHEAD,
+        "websocket_max_message_size": transport_limit_bytes(),
     }
+
+
+def tell_kernel_upload_dropped(kernel_manager: Any, kernel_id: str, limit_bytes: int) -> None:
+    """Tell the workbench in kernel ``kernel_id`` that a message (an upload) over ``limit_bytes`` was dropped: a
+    comm opened on the kernel's shell channel to :data:`UPLOAD_DROPPED_TARGET`; the workbench says so in the page,
+    which has reconnected meanwhile (messages to a page reconnecting are kept for it by jupyter_server)."""
+    try:
+        kernel = kernel_manager.get_kernel(kernel_id)
+        stream = kernel.connect_shell()
+        content = {
+            "comm_id": uuid.uuid4().hex,
+            "target_name": UPLOAD_DROPPED_TARGET,
+            "data": {"limit_bytes": limit_bytes},
+        }
+        kernel.session.send(stream, "comm_open", content)
+    except Exception as exc:  # the server goes on; the page has reconnected, only the message is missing
+        log.error("could not tell kernel %s that an upload was too large: %s", kernel_id, exc, exc_info=True)
+        return
+    from tornado.ioloop import IOLoop
+
+    IOLoop.current().call_later(10, stream.close)  # time to send; nothing is read back
+
+
+def dashboard_app_class() -> type:
+    """Voila, with a kernel websocket that tells the workbench when a message too big for it dropped it."""
+    from voila.app import Voila
+    from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler
+
+    class KernelWebsocket(VoilaKernelWebsocketHandler):
+        too_big = False  # set when tornado closed this connection with 1009 ("message too big")
+
+        def get_websocket_protocol(self) -> Any:
+            protocol = super().get_websocket_protocol()
+            if protocol is not None:
+                close = protocol.close
+
+                def close_noting_why(code: int | None = None, reason: str | None = None) -> None:
+                    if code == 1009:  # tornado read the message's length from its header, and nothing more
+                        self.too_big = True
+                    close(code, reason)
+
+                protocol.close = close_noting_why
+            return protocol
+
+        def on_close(self) -> None:
+            super().on_close()
+            if self.too_big:
+                kernel_id = getattr(self, "kernel_id", None)
+                log.warning(
+                    "kernel %s: a message over %d bytes (an upload) was refused and its connection dropped",
+                    kernel_id,
+                    self.max_message_size,
+                )
+                if kernel_id:
+                    tell_kernel_upload_dropped(self.kernel_manager, kernel_id, self.max_message_size)
+
+    class DashboardVoila(Voila):
+        def init_handlers(self) -> list:
+            return [
+                (h[0], KernelWebsocket, *h[2:]) if h[1] is VoilaKernelWebsocketHandler else h
+                for h in super().init_handlers()
+            ]
+
+    return DashboardVoila
 
 
 def voila_argv(ip: str, port: int) -> list[str]:
@@ -76,10 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     token = os.environ.get(TOKEN_ENV) or secrets.token_urlsafe(32)
 
-    from voila.app import Voila
-
     extra = ["--VoilaConfiguration.show_tracebacks=True"] if args.show_tracebacks else []
-    app = Voila()
+    app = dashboard_app_class()()
     app.initialize(voila_argv(args.ip, args.port) + extra)
     app.token = token  # set here, not on the command line, where other users could read it
     app.tornado_settings = {**app.tornado_settings, **tornado_settings(args.allow_host)}

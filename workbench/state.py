@@ -53,6 +53,7 @@ __all__ = [
     "DASK_UPLOAD_ENV",
     "evidence_roots_from_env",
     "upload_limit_bytes",
+    "UPLOAD_DROPPED_TARGET",
 ]
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,9 @@ log = logging.getLogger(__name__)
 TOPICS = ("case", "items", "selection", "export")
 UPLOADS_DIR = "_uploads"  # under the case store; not a case (it has no case.db)
 DEFAULT_UPLOAD_MAX_MB = 256  # when $DFD_UPLOAD_MAX_MB is unset (see dfd_lib.env.ENV_VARS for every variable)
+# the comm target by which the dashboard server tells the workbench that an upload too big for the connection was
+# dropped before it arrived (workbench.serve opens it, workbench.intake shows the message)
+UPLOAD_DROPPED_TARGET = "dfd.upload_dropped"
 _NAME_MAX_BYTES = 255
 
 
