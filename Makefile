@@ -18,6 +18,7 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(DFD) triage examples/evidence --case demo --examiner "demo examiner"
 	$(DFD) verify demo
+	@rm -f out/demo/report.pdf  # make's own file: a report never replaces a file its case did not write
 	$(DFD) report demo --out out/demo/report.pdf
 	@echo "Report: out/demo/report.pdf   Dashboard: make dashboard"
 

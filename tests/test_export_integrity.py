@@ -19,6 +19,7 @@ from dfd_lib.export.evidence_prep import plan_evidence
 from dfd_lib.portal import load_portal, save_portal_fields
 from dfd_lib.report import ReportError, generate_report
 from report_support import (  # noqa: F401 - case, report_case_store and item_id_of are pytest fixtures
+    CASE_NAME,
     NCRP_VALUES,
     case,
     item_id_of,
@@ -258,3 +259,44 @@ def test_an_animated_picture_is_not_converted_to_its_first_frame(tmp_path, examp
         entries = {e.item.name: e for e in plan_evidence(details, rules)}
     assert entries["profile.gif"].action == "not_included" and "2 frames or pages" in entries["profile.gif"].reason
     assert entries["still.png"].action == "converted"
+
+
+def test_another_cases_database_and_write_once_folders_are_refused_too(case, tmp_path):
+    """--out may name any path: the database or evidence/ of another case in the store was overwritten."""
+    from dfd_lib.case import open_case
+
+    with open_case("other", cases_dir=tmp_path / "cases", examiner="Insp. Rao") as other:
+        db, evidence = other.db_path, other.evidence_dir
+    evidence.mkdir(exist_ok=True)
+    before = db.read_bytes()
+    with pytest.raises(ReportError, match="that is the database of the case in"):
+        generate_report(case, "html", db)
+    with pytest.raises(ReportError, match="inside the evidence/ folder of the case in"):
+        generate_report(case, "html", evidence / "r.html")
+    with pytest.raises(ExportError, match="database of the case in"):
+        export_bundle(case, "ncrp", db, values=NCRP_VALUES)
+    assert db.read_bytes() == before and not (evidence / "r.html").exists()
+
+
+def test_an_existing_file_is_replaced_only_if_this_case_wrote_it(case, tmp_path):
+    original = tmp_path / "IMG_2041.pdf"  # say, a document among the seized files
+    original.write_bytes(b"%PDF-1.4 the complainant's own document")
+    with pytest.raises(ReportError, match="refusing to replace .* case report-test did not write"):
+        generate_report(case, "pdf", original)
+    assert original.read_bytes() == b"%PDF-1.4 the complainant's own document"
+    out = tmp_path / "report.html"
+    first = generate_report(case, "html", out).read_bytes()
+    assert generate_report(case, "html", out) == out and out.read_bytes() != first  # its own earlier report: replaced
+
+
+def test_the_case_notebook_is_never_written_over_a_case_database(case, tmp_path):
+    from dfd_lib.case import CaseError
+    from dfd_lib.case.notebook import run_case_notebook
+
+    store = case.path.parent
+    db = case.db_path
+    case.close()
+    before = db.read_bytes()
+    with pytest.raises(CaseError, match="refusing to write the case notebook .* database of case"):
+        run_case_notebook(CASE_NAME, cases_dir=str(store), out=str(db))
+    assert db.read_bytes() == before

@@ -12,6 +12,7 @@ from typing import Any, Iterator
 
 from ..errors import DfdError
 from .catalog import open_case
+from .outputs import check_output_path
 
 __all__ = ["NOTEBOOKS_DIR", "TEMPLATE_NAME", "template_path", "run_case_notebook"]
 
@@ -65,6 +66,8 @@ def run_case_notebook(
         try:
             stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
             target = Path(out) if out else case.path / NOTEBOOKS_DIR / f"case_notebook_{stamp}.ipynb"
+            if out:  # never over a case's database or write-once files, nor a file this case did not write
+                check_output_path(case, target, what="the case notebook")
             target.parent.mkdir(parents=True, exist_ok=True)
             params: dict[str, Any] = {
                 "case": case.id,

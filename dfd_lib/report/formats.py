@@ -6,9 +6,8 @@ renders, writes the file atomically and records the file's SHA-256 in the custod
 ``report``). The same module runs headless (CLI, tests) or in the dashboard, which passes its
 own Progress. A new format is one more ``REPORT_FORMATS.register(RenderModule(...))`` below.
 
-No report or export bundle is ever written over the case's own files: :func:`check_output_path`
-refuses an output path that resolves to the case database (or its journal files) or into the
-case's ``evidence/``, ``artifacts/`` or ``tmp/`` folders.
+No report or export bundle is ever written over a case's own files, nor over a file the case did not write:
+:func:`dfd_lib.case.outputs.check_output_path`.
 """
 
 from __future__ import annotations
@@ -22,9 +21,8 @@ from pathlib import Path
 from typing import Callable, Protocol, runtime_checkable
 
 from ..case import Case, VerificationReport, default_actor
-from ..case.case import DB_NAME
 from ..case.clock import parse_utc
-from ..case.files import ARTIFACTS_DIR, EVIDENCE_DIR, STAGING_DIR
+from ..case.outputs import check_output_path as _check_output_path
 from ..errors import DfdError
 from ..fileio import atomic_write as write_atomic
 from ..progress import Progress, ensure_progress
@@ -49,43 +47,13 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 REPORTS_DIR = "reports"
-_DB_FILES = tuple(DB_NAME + suffix for suffix in ("", "-wal", "-shm", "-journal"))
-_PROTECTED_DIRS = (EVIDENCE_DIR, ARTIFACTS_DIR, STAGING_DIR)
-
-
-def _same(a: Path, b: Path) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
 
 
 def check_output_path(
     case: Case, out: str | os.PathLike, error: type[DfdError] = ReportError, what: str = "the report"
 ) -> Path:
-    """Refuse (raise ``error``) an output path that is, once symbolic links are resolved, the case database or one of
-    its journal files, or inside (or is) the case's evidence/, artifacts/ or tmp/ folder: writing there would
-    destroy the case or replace its write-once files. Returns the path, resolved."""
-    case_dir = Path(os.path.realpath(case.path))
-    target = Path(os.path.realpath(out))
-    for name in _DB_FILES:
-        if target == case_dir / name or (target.name == name and _same(target.parent, case_dir)):
-            raise error(
-                f"refusing to write {what} to {out}: that is the database of case {case.id} ({name}), which it would "
-                "destroy; choose an output outside the case folder (or in its reports/ folder)"
-            )
-    for folder in _PROTECTED_DIRS:
-        protected = case_dir / folder
-        if (
-            target == protected
-            or protected in target.parents
-            or any(_same(a, protected) for a in (target, *target.parents))
-        ):
-            raise error(
-                f"refusing to write {what} to {out}: it is inside the {folder}/ folder of case {case.id}, which holds "
-                "the case's write-once files; choose an output outside the case folder (or in its reports/ folder)"
-            )
-    return target
+    """:func:`dfd_lib.case.outputs.check_output_path`, raising :class:`ReportError` by default."""
+    return _check_output_path(case, out, error, what)
 
 
 @dataclass(frozen=True)
