@@ -82,3 +82,31 @@ def test_reopening_keeps_refusing(tmp_path):
     case.close()
     with open_case("tampered", cases_dir=tmp_path / "cases", create=False) as again:
         assert not again.verify(log_result=False).ok
+
+
+def test_json_nested_too_deep_to_read_never_stops_verify_or_a_report(tmp_path, tiny_weights):
+    """Hand-inserted rows (allowed by the append-only triggers) with 200,000 levels of nesting: verify and the
+    report stopped with a RecursionError traceback."""
+    from dfd_lib.report import generate_report
+
+    deep = "[" * 200_000 + "]" * 200_000
+    case = reviewed_case(tmp_path, "deep", 1)
+    try:
+        head = case.custody_entries()[-1]
+        raw_sql(
+            case,
+            "INSERT INTO findings (item_id, kind, subject, model_name, model_sha256, status, result_json, params_json,"
+            f" created_utc) VALUES (1, 'forensic:zzz', 'file', 'zzz', '', 'ok', '{deep}', '{deep}', '{head.time_utc}')",
+            f"INSERT INTO custody VALUES ({head.seq + 1}, '{head.time_utc}', 'view', 'x', NULL, NULL, '{deep}',"
+            f" '{head.entry_hash}', 'forged')",
+            f"UPDATE custody_anchor SET head_seq = {head.seq + 1}, head_hash = 'forged',"
+            " entries = (SELECT COUNT(*) FROM custody)",
+        )
+        report = case.verify(log_result=False)
+        assert not report.ok
+        messages = " ".join(i.message for i in report.problems)
+        assert "nested too deep" in messages and "not covered by any custody entry" in messages
+        out = generate_report(case, "html", tmp_path / "r.html", weights_dir=tiny_weights)
+        assert "NOT INTACT" in out.read_text(encoding="utf-8")
+    finally:
+        case.close()

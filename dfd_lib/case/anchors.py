@@ -76,14 +76,14 @@ def read_anchor_file(path: str | os.PathLike) -> Anchor:
                     raise AnchorError(f"{source}: the zip holds no custody_log.json (not an export bundle)") from None
             return _from_json(json.loads(raw), source)
         data = p.read_bytes()
-    except (OSError, zipfile.BadZipFile, ValueError) as exc:
+    except (OSError, zipfile.BadZipFile, ValueError, RecursionError) as exc:
         if isinstance(exc, AnchorError):
             raise
         raise AnchorError(f"{source}: cannot be read: {exc}") from exc
     if data.lstrip()[:1] in (b"{", b"["):
         try:
             return _from_json(json.loads(data), source)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             if isinstance(exc, AnchorError):
                 raise
             raise AnchorError(f"{source}: not valid JSON: {exc}") from exc

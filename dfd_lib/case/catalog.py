@@ -58,7 +58,7 @@ def _owner(folder: Path) -> tuple[str | None, str | None]:
     if row is not None:
         try:
             name = json.loads(row[0]).get("name")
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             name = None
     return (name if isinstance(name, str) and name else None), (info[0] if info is not None else None)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Literal, get_args
 import pandas as pd
 
 from ..results import FileStatus
-from .custody import CustodyEntry
+from .custody import CustodyEntry, stored_json
 from .errors import AmbiguousItem, CaseError, ItemNotFound
 from .files import EVIDENCE_DIR, stored_file
 from .findings import DETECTOR
@@ -141,9 +140,9 @@ def items_frame(
                 "verdict": r["f_verdict"],
                 "model": r["model_name"],
                 "model_sha256": r["model_sha256"],
-                "n_faces": len(json.loads(r["result_json"]).get("faces", [])) if r["result_json"] else None,
+                "n_faces": len(stored_json(r["result_json"])[0].get("faces", [])) if r["result_json"] else None,
                 "analyst_verdict": r["a_verdict"],
-                "tags": json.loads(r["tags_json"]) if r["tags_json"] else [],
+                "tags": stored_json(r["tags_json"], list)[0] if r["tags_json"] else [],
                 "sensitive": bool(r["sensitive"]),
                 "reviewer": r["reviewer"],
                 "notes": r["notes"],
@@ -179,8 +178,8 @@ def findings_frame(conn: sqlite3.Connection, item_id: int | None = None, kind: s
     rows = conn.execute(sql, (item_id, item_id, kind, kind, like)).fetchall()
     cols = [d[0] for d in conn.execute("SELECT * FROM findings LIMIT 0").description]
     df = pd.DataFrame([tuple(r) for r in rows], columns=cols)
-    for col in ("params_json", "artifacts_json", "result_json"):
-        df[col.removesuffix("_json")] = df[col].map(json.loads)
+    for col, shape in (("params_json", dict), ("artifacts_json", list), ("result_json", dict)):
+        df[col.removesuffix("_json")] = df[col].map(lambda raw, shape=shape: stored_json(raw, shape)[0])
     return df.drop(columns=["params_json", "artifacts_json", "result_json"])
 
 

@@ -11,12 +11,11 @@ must be withheld from exports; :func:`sensitive_item_ids` is what exporters cons
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import asdict, dataclass
 
 from .clock import utc_now
-from .custody import append_entry, canonical_json, record_ref
+from .custody import append_entry, canonical_json, record_ref, stored_json
 from .errors import StaleReview
 from .store import VERDICTS, write_transaction
 
@@ -51,7 +50,7 @@ class Annotation:
             row["item_id"],
             row["verdict"],
             row["notes"],
-            tuple(json.loads(row["tags_json"])),
+            tuple(stored_json(row["tags_json"], list)[0]),
             bool(row["sensitive"]),
             row["reviewer"],
             row["created_utc"],
