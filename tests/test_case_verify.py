@@ -142,3 +142,47 @@ def test_cli_verify_exit_status(case, capsys):
     assert main(["verify", "tamper", "--cases-dir", cases_dir]) != 0
     out = capsys.readouterr().out
     assert "NOT INTACT" in out and f"evidence/{case.item(1)['stored_name']}" in out and "ALTERED" in out
+
+
+@pytest.mark.parametrize(
+    ("column", "value"), [("case_id", "FIR-0000-OTHER"), ("created_utc", "2024-01-01T00:00:00.000000+00:00")]
+)
+def test_an_edited_case_id_or_opening_time_is_reported(case, column, value):
+    """case_info has no guard and no case_updated entry covers these two columns: the report showed the edited id
+    or back-dated opening under 'Verification: INTACT'."""
+    _sql(case, f"UPDATE case_info SET {column} = '{value}'")
+    report = case.verify(log_result=False)
+    assert [i.target for i in report.chain_breaks] == [f"case_info.{column}"]
+    assert report.chain_breaks[0].actual == value
+
+
+def test_a_case_made_before_its_opening_time_was_logged_is_checked_against_its_first_entry(case):
+    import json
+    import sqlite3
+
+    conn = sqlite3.connect(case.db_path)
+    details = json.loads(conn.execute("SELECT details_json FROM custody WHERE seq = 1").fetchone()[0])
+    conn.close()
+    assert details["created_utc"] == case.info.created_utc  # logged since 2026-12-08
+    from dfd_lib.case.verify import _check_case_origin
+
+    entry = case.custody_entries()[0]
+    old = type(entry)(**{**entry.__dict__, "details": {k: v for k, v in details.items() if k != "created_utc"}})
+    row = {"case_id": case.id, "created_utc": entry.time_utc}
+    assert _check_case_origin(row, [old]) == []
+    moved = _check_case_origin({**row, "created_utc": "2024-01-01T00:00:00+00:00"}, [old])
+    assert [i.target for i in moved] == ["case_info.created_utc"]
+
+
+def test_a_copied_case_folder_verifies_against_its_own_reports(case, tmp_path, tiny_weights):
+    import shutil
+
+    from dfd_lib.case import open_case
+    from dfd_lib.report import generate_report
+
+    report = generate_report(case, "html", tmp_path / "r.html", weights_dir=tiny_weights)
+    copy = tmp_path / "copies" / "tamper-copy"
+    shutil.copytree(case.path, copy)
+    with open_case("tamper-copy", cases_dir=copy.parent, create=False) as again:
+        result = again.verify(log_result=False, anchors=[report])
+    assert result.ok, result.lines()

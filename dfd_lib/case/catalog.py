@@ -178,10 +178,11 @@ def open_case(
                     "description": description or "",
                     "target_portal": target_portal or "",
                 }
+                created = utc_now()
                 conn.execute(
                     "INSERT INTO case_info (singleton, case_id, title, examiner, agency, description,"
                     " target_portal, created_utc) VALUES (1, ?, ?, ?, ?, ?, ?, ?)",
-                    (case_id, *info.values(), utc_now()),
+                    (case_id, *info.values(), created),
                 )
                 from .. import __version__
 
@@ -191,6 +192,7 @@ def open_case(
                     examiner or default_actor(),
                     details={
                         "case_id": case_id,
+                        "created_utc": created,
                         "name": normalise_case_name(name),
                         "info": info,
                         "tool_version": __version__,

@@ -22,7 +22,7 @@ from typing import Iterable
 
 from ..media import sha256_file
 from ..progress import Progress, ensure_progress
-from .clock import utc_now
+from .clock import parse_utc, utc_now
 from .anchors import Anchor, AnchorError, read_anchor_file
 from .custody import CustodyEntry, check_chain, read_anchor, read_entries, record_hash
 from .errors import CaseError
@@ -253,11 +253,64 @@ def _check_case_info(conn: sqlite3.Connection, entries: list[CustodyEntry]) -> l
     row = conn.execute("SELECT * FROM case_info").fetchone()
     if row is None:
         return issues + [Issue("chain_break", "case_info", "case metadata row is missing")]
-    return issues + [
+    issues += [
         Issue("chain_break", f"case_info.{k}", "case metadata differs from the custody log", str(v), str(row[k]))
         for k, v in sorted(logged.items())
         if k in row.keys() and row[k] != v
     ]
+    return issues + _check_case_origin(row, entries)
+
+
+CREATED_SLACK_S = 5.0  # case_info.created_utc and the case_created entry are stamped by two clock reads
+
+
+def _check_case_origin(row: sqlite3.Row, entries: list[CustodyEntry]) -> list[Issue]:
+    """The case's id and opening time, which no case_updated entry changes, against the case_created entry that
+    recorded them (the id exactly; the time exactly where the entry records it, else within a few seconds of the
+    entry's own time, for cases made before it did)."""
+    first = next((e for e in entries if e.action == "case_created" and not e.damaged), None)
+    if first is None:
+        return []
+    issues = []
+    recorded_id = first.details.get("case_id")
+    if isinstance(recorded_id, str) and recorded_id != row["case_id"]:
+        issues.append(
+            Issue(
+                "chain_break",
+                "case_info.case_id",
+                "the case id differs from the one the case was created with",
+                recorded_id,
+                str(row["case_id"]),
+            )
+        )
+    recorded = first.details.get("created_utc")
+    try:
+        if isinstance(recorded, str):
+            moved = recorded != row["created_utc"]
+        else:
+            moved = abs((parse_utc(row["created_utc"]) - parse_utc(first.time_utc)).total_seconds()) > CREATED_SLACK_S
+    except (TypeError, ValueError):
+        moved = True
+    if moved:
+        issues.append(
+            Issue(
+                "chain_break",
+                "case_info.created_utc",
+                "the case's opening time differs from the custody entry "
+                f"#{first.seq} that recorded the case's creation",
+                str(recorded or first.time_utc),
+                str(row["created_utc"]),
+            )
+        )
+    return issues
+
+
+def recorded_case_id(entries: list[CustodyEntry], fallback: str) -> str:
+    """The case id the case_created entry recorded (what reports and bundles carry in their anchors), else
+    ``fallback`` (the folder's name)."""
+    first = next((e for e in entries if e.action == "case_created" and not e.damaged), None)
+    value = first.details.get("case_id") if first is not None else None
+    return value if isinstance(value, str) and value else fallback
 
 
 def _missing_after(entries: list[CustodyEntry], seq: int) -> str:
@@ -426,7 +479,8 @@ def _verify_snapshot(
     added += _unknown_files(case_dir, ARTIFACTS_DIR, {r[0] for r in conn.execute("SELECT stored_name FROM artifacts")})
     breaks = [Issue("chain_break", f"custody #{b.seq}", b.message) for b in check_chain(entries)]
     n_rec, rec_issues = _check_records(conn, entries)
-    anchor_breaks, anchor_warnings = _check_anchors(conn, entries, anchors, case_id)
+    # anchors carry the id the case was created with, which a renamed or copied case folder keeps
+    anchor_breaks, anchor_warnings = _check_anchors(conn, entries, anchors, recorded_case_id(entries, case_id))
     breaks += rec_issues + _check_case_info(conn, entries) + anchor_breaks
     triggers = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
     missing = [
