@@ -94,6 +94,19 @@ def test_models_lists_cards(tiny_weights, capsys):
     assert "tiny-test-model (default)" in capsys.readouterr().out
 
 
+def test_models_shows_each_cards_weakest_source_beside_its_pooled_auc(capsys):
+    """The pooled AUC alone ranked the old DFDC-only card first (0.955) and the fast card above the default: the
+    weakest source tells an examiner choosing a card what it does on the material it knows least."""
+    from pathlib import Path
+
+    weights = Path(__file__).resolve().parents[1] / "weights"
+    default = json.loads((weights / "dfd-lite0-multi.json").read_text())["metrics"]["validation_by_source"]
+    assert main(["models", "--weights-dir", str(weights)]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.startswith("dfd-")}
+    assert f"rff {default['rff']['auc']:.3f}" in lines["dfd-lite0-multi"]
+    assert " - " in lines["dfd-lite0-sbi"]  # measured on DFDC alone
+
+
 def _unescaped(text: str) -> bytes:
     """The file name bytes a written path stands for: UTF-8, with each ``\\xNN`` escape the byte it names."""
     return re.sub(rb"\\x([0-9a-f]{2})", lambda m: bytes([int(m[1], 16)]), text.encode("utf-8"))

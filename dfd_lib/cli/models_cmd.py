@@ -102,6 +102,7 @@ def run(args) -> int:
                 c.backbone,
                 c.input_size,
                 f"{v['auc']:.3f}" if "auc" in v else "-",
+                _weakest_source(c.metrics),
                 f"{v['ece']:.3f}" if "ece" in v else "-",
                 f"{c.threshold:.3f}",
                 c.training_data[:60],
@@ -110,8 +111,24 @@ def run(args) -> int:
     if not rows:
         print("no model cards found")
         return 1
-    print_table(["model", "backbone", "px", "val AUC", "ECE", "threshold", "training data"], rows)
+    headers = ["model", "backbone", "px", "pooled AUC", "weakest source", "ECE", "threshold", "training data"]
+    print_table(headers, rows)
+    print(
+        "pooled AUC and ECE: the card's held-out face crops of all its sources together; weakest source: the lowest "
+        "held-out AUC of one source ('-': the card measured one source only). Per-source and whole-pipeline "
+        "figures: dfd models --json, weights/README.md."
+    )
     return 0
+
+
+def _weakest_source(metrics: dict) -> str:
+    """'rff 0.740': the held-out source the card ranks worst, or '-' where it records no per-source table."""
+    by_source = metrics.get("validation_by_source") or {}
+    aucs = {k: v["auc"] for k, v in by_source.items() if isinstance(v, dict) and isinstance(v.get("auc"), float)}
+    if len(aucs) < 2:
+        return "-"
+    name = min(aucs, key=lambda k: aucs[k])
+    return f"{name} {aucs[name]:.3f}"
 
 
 def _average(args) -> int:
