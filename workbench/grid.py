@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import ipywidgets as widgets
 import pandas as pd
@@ -24,6 +25,20 @@ log = logging.getLogger(__name__)
 
 PAGE_SIZE = 24
 _STATUS_OPTIONS = [ANY, *ITEM_STATUSES]
+
+
+def _filter_choice(options: Sequence[Any], description: str, width: str, css_class: str) -> widgets.Dropdown:
+    """A filter drop-down starting at 'any', its label as wide as its word (the filters wrap within the column)."""
+    return styled(
+        widgets.Dropdown(
+            options=list(options),
+            value=ANY,
+            description=description,
+            layout=widgets.Layout(width=width),
+            style={"description_width": "initial"},
+        ),
+        css_class,
+    )
 
 
 class _Tile(widgets.VBox):
@@ -86,16 +101,7 @@ class TriageGrid(Component):
         # the filters sit in the grid's column (44% of the page: 572 px at a 1366 px window): labels as wide as
         # their words, and each row wraps rather than pushing a filter out of the column, where it would be cut
         label = {"description_width": "initial"}
-        self.status = styled(
-            widgets.Dropdown(
-                options=_STATUS_OPTIONS,
-                value=ANY,
-                description="Status",
-                layout=widgets.Layout(width="180px"),
-                style=label,
-            ),
-            "dfd-filter-status",
-        )
+        self.status = _filter_choice(_STATUS_OPTIONS, "Status", "180px", "dfd-filter-status")
         self.score = styled(
             widgets.FloatRangeSlider(
                 value=(0.0, 1.0),
@@ -110,16 +116,7 @@ class TriageGrid(Component):
             ),
             "dfd-filter-score",
         )
-        self.analyst = styled(
-            widgets.Dropdown(
-                options=[ANY, UNREVIEWED, *VERDICTS],
-                value=ANY,
-                description="Analyst",
-                layout=widgets.Layout(width="190px"),
-                style=label,
-            ),
-            "dfd-filter-analyst",
-        )
+        self.analyst = _filter_choice([ANY, UNREVIEWED, *VERDICTS], "Analyst", "190px", "dfd-filter-analyst")
         self.tag = styled(
             widgets.Text(
                 placeholder="tag",
@@ -130,16 +127,7 @@ class TriageGrid(Component):
             ),
             "dfd-filter-tag",
         )
-        self.media = styled(
-            widgets.Dropdown(
-                options=[ANY, *MEDIA_TYPES],
-                value=ANY,
-                description="Media",
-                layout=widgets.Layout(width="160px"),
-                style=label,
-            ),
-            "dfd-filter-media",
-        )
+        self.media = _filter_choice([ANY, *MEDIA_TYPES], "Media", "160px", "dfd-filter-media")
         self.counts = styled(widgets.HTML(), "dfd-counts")
         self.prev_button = widgets.Button(description="◀ prev page", layout=widgets.Layout(width="110px"))
         self.next_button = widgets.Button(description="next page ▶", layout=widgets.Layout(width="110px"))
