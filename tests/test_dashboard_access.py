@@ -228,3 +228,36 @@ def test_an_upload_too_big_for_the_connection_is_reported_when_the_page_reconnec
     said = [t for t in texts if "too large to send" in t]
     assert said, f"the page is told what happened: {texts[-5:]}\n{log.read_text()[-2000:]}"
     assert "were not received" in said[0] and "1 MiB at most" in said[0] and "evidence folder" in said[0]
+
+
+def test_no_file_route_no_token_in_the_log_and_no_big_request_body(tmp_path: Path, tiny_weights: Path) -> None:
+    """Voila served pictures under the notebook's folder without the token or the Host check (a case store there:
+    evidence and face crops), logged `/?token=...` in full, and read 100 MB request bodies before any check."""
+    import uuid
+
+    probe = ROOT / "notebooks" / f"probe-{uuid.uuid4().hex[:8]}.png"
+    probe.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    try:
+        with _serving(tmp_path, tiny_weights) as (port, log):
+            for path, host in (
+                (probe.name, None),
+                (probe.name, "attacker.example"),
+                (f"{probe.name}?token={TOKEN}", None),
+            ):
+                status, _, body = _get(port, f"/voila/files/{path}", host=host)
+                assert status != 200 and not body.startswith(b"\x89PNG"), status  # not served, token or not
+            assert _get(port, f"/?token={TOKEN}", host="attacker.example")[0] == 403  # logged as refused
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            try:  # 50 MB announced, none sent: answered at once, nothing read
+                conn.putrequest("POST", "/login")
+                conn.putheader("Host", "attacker.example")
+                conn.putheader("Content-Length", str(50_000_000))
+                conn.endheaders()
+                assert conn.getresponse().status == 400
+            finally:
+                conn.close()
+            time.sleep(1)  # the log line is written after the response
+            lines = [line for line in log.read_text().splitlines() if TOKEN in line]
+        assert lines and all(line.startswith("Dashboard: http") for line in lines), lines
+    finally:
+        probe.unlink(missing_ok=True)

@@ -189,3 +189,22 @@ def test_an_invalid_card_is_refused_not_passed_over_for_one_of_the_same_name(tin
         find_card(name, weights_dir=mine)
     with pytest.raises(ModelNotFound, match="is invalid"):
         find_card("some-other-name", weights_dir=mine)
+
+
+@pytest.mark.parametrize("name", ["<img src=x onerror=alert(1)>", "../escape", "", "a" * 65, "x y"])
+def test_a_card_whose_name_is_not_plain_text_is_refused(tiny_variant, name):
+    """The card's name is shown in reports and the dashboard (a card from elsewhere named itself markup, which ran
+    as script in the dashboard's progress line) and keys findings: letters, digits and . _ + - only."""
+    from dfd_lib.errors import ModelCardError
+    from dfd_lib.models.card import ModelCard
+
+    folder = tiny_variant(name=name)
+    with pytest.raises(ModelCardError, match="must be 1-64 letters|lacks required field"):
+        ModelCard.read(folder / "tiny-test-model.json")
+
+
+def test_training_refuses_a_card_name_before_training():
+    from dfd_lib.training.config import TrainConfig
+
+    with pytest.raises(Exception, match="must be 1-64 letters"):
+        TrainConfig(data="x", out="y", name="<b>bold</b>")

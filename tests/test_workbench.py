@@ -756,3 +756,10 @@ def test_an_upload_too_big_for_the_connection_is_reported_in_the_page(app: Workb
     assert "too large to send (over 3 MiB)" in status and "were not received" in status
     assert "evidence folder" in status and "MiB at most" in status
     assert app.intake.upload.value == ()
+
+
+def test_the_progress_line_shows_a_card_name_as_text(app: Workbench) -> None:
+    """The progress line is HTML: a model name (or a result message) holding markup must show as text."""
+    app.intake._on_progress(0, 2, "triage (<img src=x onerror=alert(1)>)", {"item": 1, "result": "<b>x</b>"})
+    value = app.intake.progress_text.value
+    assert "<img" not in value and "&lt;img src=x onerror=alert(1)&gt;" in value and "<b>" not in value

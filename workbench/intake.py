@@ -211,7 +211,8 @@ class Intake(Component):
         )
         if info.get("worker") not in (None, "-"):
             extra += f" (worker {html.escape(str(info['worker']))})"
-        self.progress_text.value = f"{desc}: {done}/{total if total is not None else '?'}{extra}"
+        # desc names the model card: text too (a card from elsewhere may name itself anything)
+        self.progress_text.value = f"{html.escape(desc)}: {done}/{total if total is not None else '?'}{extra}"
 
     def _dask_text(self, link: str | None) -> str:
         sched = html.escape(self.state.dask_scheduler or "")

@@ -32,7 +32,12 @@ import uuid
 from pathlib import Path
 from typing import Any, Sequence
 
-from dfd_lib.env import DASHBOARD_HOSTS_ENV as HOSTS_ENV, DASHBOARD_TOKEN_ENV as TOKEN_ENV, EVIDENCE_ROOTS_ENV
+from dfd_lib.env import (
+    CASES_DIR_ENV,
+    DASHBOARD_HOSTS_ENV as HOSTS_ENV,
+    DASHBOARD_TOKEN_ENV as TOKEN_ENV,
+    EVIDENCE_ROOTS_ENV,
+)
 
 from .state import UPLOAD_DROPPED_TARGET, upload_limit_bytes
 
@@ -71,11 +76,15 @@ def transport_limit_bytes() -> int:
 
 
 def tornado_settings(extra_hosts: Sequence[str] = ()) -> dict:
-    """Settings laid over Voila's: Host check on (Voila turns it off), upload-sized websocket messages."""
+    """Settings laid over Voila's: Host check on (Voila turns it off), upload-sized websocket messages, and
+    jupyter_server's request log, which leaves tokens out (tornado's own logged ``/?token=...`` in full)."""
+    from jupyter_server.log import log_request
+
     return {
         "allow_remote_access": False,  # jupyter_server's Host check: 403 for any other Host
         "local_hostnames": allowed_hosts(extra_hosts),
         "websocket_max_message_size": transport_limit_bytes(),
+        "log_function": log_request,
     }
 
 
@@ -133,18 +142,61 @@ def dashboard_app_class() -> type:
                 if kernel_id:
                     tell_kernel_upload_dropped(self.kernel_manager, kernel_id, self.max_message_size)
 
+    from voila.static_file_handler import AllowListFileHandler
+
     class DashboardVoila(Voila):
         def init_handlers(self) -> list:
+            # no /voila/files/: Voila serves pictures under the notebook's folder from it without the token or the
+            # Host check, and a case store there (evidence, face crops) would be open to anyone on the network
             return [
                 (h[0], KernelWebsocket, *h[2:]) if h[1] is VoilaKernelWebsocketHandler else h
                 for h in super().init_handlers()
+                if h[1] is not AllowListFileHandler
             ]
+
+        def listen(self) -> None:
+            # tornado's defaults read a 100 MB request body before any token or Host check, and drop a websocket
+            # message over 100 MiB without the 1009 close the page is told about: bodies are refused over 1 MiB
+            # (the dashboard posts none bigger), the read buffer is the websocket limit's size
+            listen = self.app.listen
+
+            def bounded(port: int, address: str = "", **kwargs: Any) -> Any:
+                return listen(port, address, **{**http_server_settings(), **kwargs})
+
+            self.app.listen = bounded
+            super().listen()
 
     return DashboardVoila
 
 
+def http_server_settings() -> dict:
+    """tornado HTTPServer limits: request bodies (never an upload: uploads come over the websocket), the read
+    buffer (the largest websocket message let in, so that a bigger one ends with the close the page is told
+    about) and idle or slow connections."""
+    return {
+        "max_body_size": 1 << 20,
+        "max_buffer_size": transport_limit_bytes() + (1 << 20),
+        "idle_connection_timeout": 300,
+        "body_timeout": 60,
+    }
+
+
+# A kernel no page is connected to (a closed tab, a page load that never connected) is shut down after this
+# long; an open dashboard, connected, is never culled however long it idles.
+KERNEL_CULL_IDLE_S = 600
+
+
 def voila_argv(ip: str, port: int) -> list[str]:
-    return [str(NOTEBOOK), "--no-browser", f"--Voila.ip={ip}", f"--port={port}", "--Voila.port_retries=0"]
+    return [
+        str(NOTEBOOK),
+        "--no-browser",
+        f"--Voila.ip={ip}",
+        f"--port={port}",
+        "--Voila.port_retries=0",
+        f"--MappingKernelManager.cull_idle_timeout={KERNEL_CULL_IDLE_S}",
+        "--MappingKernelManager.cull_interval=60",
+        "--MappingKernelManager.cull_connected=False",
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -161,6 +213,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--show-tracebacks", action="store_true", help="show Python tracebacks in the page (tests)")
     args = p.parse_args(argv)
     token = os.environ.get(TOKEN_ENV) or secrets.token_urlsafe(32)
+    # kernels run in the notebook's folder: a relative (or unset) case store would land under notebooks/
+    os.environ[CASES_DIR_ENV] = os.path.abspath(os.environ.get(CASES_DIR_ENV) or "cases")
 
     extra = ["--VoilaConfiguration.show_tracebacks=True"] if args.show_tracebacks else []
     app = dashboard_app_class()()

@@ -8,6 +8,7 @@ the SHA-256 of the weights file. A checkpoint without a valid card is never load
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from ..errors import ModelCardError
 from ..fileio import atomic_write
 from .tta import TtaMode
 
-__all__ = ["ModelCard", "REQUIRED_FIELDS", "MIN_INPUT_SIZE", "CROP_SCALES"]
+__all__ = ["ModelCard", "REQUIRED_FIELDS", "MIN_INPUT_SIZE", "CROP_SCALES", "CARD_NAME"]
 
 REQUIRED_FIELDS = (
     "name",
@@ -34,6 +35,8 @@ REQUIRED_FIELDS = (
 )
 
 
+# a card name is shown in reports and the dashboard and keys findings: plain text, no markup, no path
+CARD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")
 MIN_INPUT_SIZE = 32  # the smallest classifier input a card may name (training refuses less up front)
 CROP_SCALES = (0.3, 4.0)  # the crop scales a card may name, face box sides
 
@@ -102,6 +105,11 @@ class ModelCard:
 
     def validate(self, source: str = "card") -> None:
         problems = []
+        if not isinstance(self.name, str) or not CARD_NAME.fullmatch(self.name):
+            problems.append(
+                f"name {str(self.name)[:80]!r} must be 1-64 letters, digits, '.', '_', '+' or '-', starting with a "
+                "letter or digit (it names the model in findings, reports and the dashboard)"
+            )
         if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
             problems.append("mean/std must be three numbers, std > 0")
         if not (0.0 < self.threshold < 1.0):

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal, get_args
 
 from ..errors import TrainingConfigError
-from ..models.card import CROP_SCALES, MIN_INPUT_SIZE
+from ..models.card import CARD_NAME, CROP_SCALES, MIN_INPUT_SIZE
 from ..models.tta import TTA_MODES, TtaMode
 
 __all__ = ["TrainMode", "TRAIN_MODES", "TrainConfig"]
@@ -96,6 +96,10 @@ class TrainConfig:
             )
         if self.input_size < MIN_INPUT_SIZE:
             problems.append(f"input_size must be at least {MIN_INPUT_SIZE}, not {self.input_size}")
+        if not CARD_NAME.fullmatch(self.name):  # the card would refuse it after training
+            problems.append(
+                f"name {self.name!r} must be 1-64 letters, digits, '.', '_', '+' or '-', starting with a letter or digit"
+            )
         self.view_scales = tuple(float(v) for v in self.view_scales)
         if any(not 0.3 <= v <= 4.0 for v in self.view_scales) or len(set(self.view_scales)) != len(self.view_scales):
             problems.append(f"view_scales {list(self.view_scales)} must be different crop scales between 0.3 and 4")
