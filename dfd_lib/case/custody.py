@@ -203,22 +203,23 @@ def read_anchor(conn: sqlite3.Connection) -> dict[str, Any] | None:
 def stored_json(raw: Any, kind: type = dict) -> tuple[Any, str]:
     """(value, damage) of JSON text stored in the case database: a value of ``kind`` (dict or list) and "", or, for
     text that is not such JSON (edited by hand, nested too deep to read), ``{"_unparseable": raw}`` (dict) or ``[]``
-    (list) and why. A damaged column never stops verify, reports or exports; verify reports the record's hash."""
+    (list) and what it is instead ("not valid JSON", "a JSON list, not an object", ...). A damaged column never stops verify, reports or exports; verify reports the record's hash."""
     try:
         value = json.loads(raw)
     except RecursionError:
-        return ({"_unparseable": str(raw)[:200]} if kind is dict else []), "it is JSON nested too deep to read"
+        return ({"_unparseable": str(raw)[:200]} if kind is dict else []), "JSON nested too deep to read"
     except (TypeError, ValueError):
-        return ({"_unparseable": raw} if kind is dict else []), "it is not valid JSON"
+        return ({"_unparseable": raw} if kind is dict else []), "not valid JSON"
     if not isinstance(value, kind):
-        return ({"_unparseable": raw} if kind is dict else []), f"it is a JSON {type(value).__name__}"
+        wanted = "an object" if kind is dict else "a list"
+        return ({"_unparseable": raw} if kind is dict else []), f"a JSON {type(value).__name__}, not {wanted}"
     return value, ""
 
 
 def _parse_details(raw: Any) -> tuple[dict[str, Any], str]:
     """(details, damage) of a stored ``details_json``: damaged details read as ``{"_unparseable": raw}``."""
     details, damage = stored_json(raw)
-    return details, (f"its details: {damage}" if damage else "")
+    return details, (f"its details are {damage}" if damage else "")
 
 
 def read_entries(conn: sqlite3.Connection, item_id: int | None = None) -> list[CustodyEntry]:
