@@ -127,6 +127,11 @@ def test_same_content_twice_is_one_item_with_two_sources(case, tmp_path):
     # the same path again is recognised, not recorded twice
     assert case.ingest([a])[0].outcome == "known"
     assert len(case.sources()) == 2 and len(list((case.path / "evidence").iterdir())) == 1
+    # the same path again without the source it came with (a triage resumed without repeating --source-*): known,
+    # not a second source without the URL (every file was listed twice in the report and the s.63 draft)
+    assert case.ingest([b])[0].outcome == "known" and len(case.sources()) == 2
+    # with a source it did not come with before: that is news, recorded
+    assert case.ingest([b], source="WhatsApp backup")[0].outcome == "new_source" and len(case.sources()) == 3
 
 
 def test_bad_files_become_items_and_unreadable_paths_are_recorded(case, tmp_path):

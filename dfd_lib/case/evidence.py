@@ -252,9 +252,13 @@ def _commit(
             refs.append(record_ref(conn, "items", item_id))
         else:
             item_id, status, outcome = row["id"], row["intake_status"], "new_source"
+        # the same path and source again; or the same path with no source given at all (a rerun to resume a triage
+        # without repeating --source-*), which adds nothing to what the case records of where the file came from
+        bare = not (source.device or source.url or source.platform or source.notes)
         dup = conn.execute(
-            "SELECT id FROM sources WHERE item_id = ? AND original_path = ? AND device = ? AND url = ? AND platform = ?",
-            (item_id, shown, source.device, source.url, source.platform),
+            "SELECT id FROM sources WHERE item_id = ? AND original_path = ?"
+            " AND (? OR (device = ? AND url = ? AND platform = ?))",
+            (item_id, shown, bare, source.device, source.url, source.platform),
         ).fetchone()
         if dup is not None:
             return IntakeRecord(shown, "known", item_id, sha256, status, "already in the case from this source")
