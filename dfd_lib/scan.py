@@ -537,8 +537,8 @@ class Scanner:
         caveats = (*caveats, *limits)
         kind = _suspected_kind(faces) if v == "fake" else None
         # The message travels to every table, report and view: say it there.
-        if kind:
-            message = f"{message}; suspected: {kind}"
+        if kind:  # the kind head's word on what the manipulation would be, not a second verdict
+            message = f"{message}; if manipulated, most like: {kind}"
         if caveats:
             message = f"{message}; " + ("INCONCLUSIVE, " if v == "inconclusive" else "") + "; ".join(caveats)
         return FileResult(
@@ -567,7 +567,7 @@ def _suspected_kind(faces) -> str | None:
     f = max(named, key=lambda x: x.p_fake)
     if f.kind == "unclear":
         return f"kind unclear (no kind reaches the head's confidence; best {f.kind_p:.2f})"
-    return f"{KIND_WORDS.get(f.kind, f.kind)} ({f.kind_p:.2f})"
+    return f"{KIND_WORDS.get(f.kind, f.kind)} (kind head {f.kind_p:.2f}, given a manipulation)"
 
 
 def _examined(n: int, walk: FrameWalk) -> str:
@@ -587,7 +587,7 @@ def _unsupported_message(p: Path, mime: str, fmt: str) -> str:
     what = {
         "text/plain": "text",
         "application/pdf": "a PDF document",
-        "application/zip": "a ZIP archive",
+        "application/zip": "a ZIP archive (the files inside it are not examined: extract a copy and scan those)",
         "image/heif": "HEIF/AVIF (not supported yet; convert to JPEG or PNG)",
     }.get(mime, f"unrecognised data ({mime})")
     msg = f"content is {what}, not a supported image or video"

@@ -490,3 +490,16 @@ def test_two_processes_opening_a_new_case_at_once_wait_for_the_wal_switch(tmp_pa
     refusals.update(left=1, error="disk I/O error")
     with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
         store.connect(tmp_path / "other.db")
+
+
+def test_an_archive_is_kept_and_said_to_need_extracting(case, tmp_path):
+    import zipfile
+
+    archive = tmp_path / "photos_backup.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("IMG_0001.jpg", b"\xff\xd8\xff" + b"\0" * 100)
+    (rec,) = case.ingest([archive])
+    item = case.item(rec.item_id)
+    assert (
+        item["intake_status"] == "unsupported" and "extract a copy into the evidence folder" in item["intake_message"]
+    )

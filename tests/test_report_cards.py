@@ -136,3 +136,22 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path):
     proc.stdout.close()  # before the command has printed anything
     err = proc.stderr.read().decode()
     assert proc.wait(120) == 141 and err == ""
+
+
+def test_the_summary_lists_every_item_called_fake_not_only_the_top_five():
+    """A case with 79 model-fake items listed 5 of them under 'Most suspicious items'."""
+    from types import SimpleNamespace
+
+    from dfd_lib.report.summary import MAX_LISTED, _most_suspicious
+
+    def item(i, score, verdict, analyst=None):
+        return SimpleNamespace(item_id=i, score=score, verdict=verdict, analyst_verdict=analyst)
+
+    fakes = [item(i, 0.99 - i / 1000, "fake") for i in range(1, 13)]
+    reals = [item(100 + i, 0.5 - i / 100, "real") for i in range(10)]
+    marked = item(200, 0.05, "real", "likely_fake")  # the examiner's call, whatever the score
+    listed = _most_suspicious([*reals, marked, *fakes], top_n=5)
+    assert [i.item_id for i in listed] == [*range(1, 13), 200]
+    assert [i.item_id for i in _most_suspicious(reals, top_n=5)] == [100, 101, 102, 103, 104]
+    many = [item(i, 0.999, "fake") for i in range(MAX_LISTED + 10)]
+    assert len(_most_suspicious(many, top_n=5)) == MAX_LISTED

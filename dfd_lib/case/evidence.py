@@ -105,13 +105,21 @@ def _mtime_utc(st: os.stat_result) -> str:
     return datetime.fromtimestamp(st.st_mtime, timezone.utc).isoformat(timespec="microseconds")
 
 
-def _intake_status(kind: SniffKind, fmt: str) -> tuple[IntakeStatus, str]:
+ARCHIVE_NOTE = (
+    "a ZIP archive: the files inside it are not examined; extract a copy into the evidence folder and take those in "
+    "(the archive itself stays in the case as received)"
+)
+
+
+def _intake_status(kind: SniffKind, fmt: str, mime: str = "") -> tuple[IntakeStatus, str]:
     if kind in MEDIA_KINDS:
         return "ok", ""
     if kind == "empty":
         return "empty", "the file has zero bytes"
     if fmt == "HEIF":
         return "unsupported", "HEIF/AVIF images are not decoded by this tool; convert a copy to PNG"
+    if mime == "application/zip":
+        return "unsupported", ARCHIVE_NOTE
     return "unsupported", "content is not an image or video format the tool decodes"
 
 
@@ -161,7 +169,7 @@ def ingest_file(
     if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
         return _record_error(conn, shown, "the file changed while it was being hashed", actor, acquired_by)
     sha256 = hashes["sha256"]
-    status, message = _intake_status(kind, fmt)
+    status, message = _intake_status(kind, fmt, mime)
     stored_name = _stored_name(sha256, p)
     staged: Staged | None = None
     known = conn.execute("SELECT id, stored_name FROM items WHERE sha256 = ?", (sha256,)).fetchone()

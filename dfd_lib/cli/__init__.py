@@ -79,7 +79,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     except KeyboardInterrupt:
-        print(f"dfd {args.command}: interrupted", file=sys.stderr)
+        resumable = (
+            " (what was recorded is kept: run the same command again to finish)" if args.command == "triage" else ""
+        )
+        print(f"dfd {args.command}: interrupted{resumable}", file=sys.stderr)
         return 130
 
 

@@ -100,7 +100,7 @@ def register(sub) -> None:
 
     p = add_command(sub, "show", run_show, "list a case's evidence items with scores and verdicts")
     p.add_argument("case", metavar="CASE")
-    p.add_argument("--json", action="store_true", help="print one JSON object per evidence item")
+    p.add_argument("--json", action="store_true", help="print the items as one JSON array, an object per evidence item")
     p.add_argument(
         "--model",
         default=None,

@@ -67,7 +67,10 @@ def _item_row(it: ItemDetail) -> list[str]:
     )
     result = escape(STATUS_WORDS.get(it.status, it.status))
     if it.score is not None:
-        result += f"<br>score {fmt_score(it.score)}<br>model: {escape(it.verdict or '-')} at {fmt_score(it.threshold)}"
+        result += (
+            f"<br>score {fmt_score(it.score)}<br>model verdict: {escape(it.verdict or '-')} "
+            f"(threshold {fmt_score(it.threshold)})"
+        )
     analyst = escape(VERDICT_WORDS.get(it.analyst_verdict or "", "not reviewed"))
     analyst += f"<br>{escape(it.notes)}" if it.notes else ""
     analyst += "<br><b>SENSITIVE: media withheld</b>" if it.sensitive else ""

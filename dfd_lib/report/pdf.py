@@ -95,6 +95,14 @@ def _summary(pdf: ReportPDF, data: ReportData) -> None:
     pdf.set_y(max(bottoms, default=y0) + 3)
     if s.top:
         pdf.h2("Most suspicious items", min_space=30)
+        flagged = sum(1 for i in data.items if i.score is not None and i.verdict == "fake")
+        pdf.para(
+            "Every item the model or the examiner called fake (or likely fake), else the highest scores; highest "
+            "first" + (f"; the first {len(s.top)} are listed" if len(s.top) < flagged else "") + ".",
+            8.5,
+            "I",
+            MUTED,
+        )
         with pdf.table(
             col_widths=(12, 78, 20, 30, 40),
             line_height=4.2,
@@ -294,8 +302,8 @@ def _custody(pdf: ReportPDF, data: ReportData) -> None:
             )
     if len(c.entries) > len(shown):
         pdf.para(
-            f"{len(c.entries) - len(shown)} earlier entries are not listed; the full log is in the case "
-            "(dfd show) and in custody_log.json of an export bundle.",
+            f"{len(c.entries) - len(shown)} earlier entries are not listed; the full log is in the case database "
+            "(the case notebook lists it; the dashboard shows each item's) and in custody_log.json of an export bundle.",
             8,
             "I",
             MUTED,

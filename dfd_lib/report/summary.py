@@ -37,7 +37,7 @@ class Summary:
     status_counts: tuple[tuple[str, int], ...]
     verdict_counts: tuple[tuple[str, int], ...]
     analyst_counts: tuple[tuple[str, int], ...]
-    top: tuple[ItemDetail, ...]  # most suspicious scored items, highest first
+    top: tuple[ItemDetail, ...]  # every item called fake (model or examiner), else the highest scores; highest first
 
 
 def _plural(n: int, word: str, plural: str | None = None) -> str:
@@ -65,6 +65,18 @@ def _card_paragraph(data: ReportData) -> str:
             "is shown as pending. A report of another model's findings can be written with dfd report --model NAME."
         )
     return text
+
+
+MAX_LISTED = 60  # the summary's list of suspicious items: at most this many rows
+
+
+def _most_suspicious(scored: list[ItemDetail], top_n: int) -> tuple[ItemDetail, ...]:
+    """Every item the model or the examiner calls fake (or likely fake), and at least the ``top_n`` highest scores,
+    highest first, at most :data:`MAX_LISTED` (a case with 79 model-fake items listed 5 of them)."""
+    ranked = sorted(scored, key=lambda i: (-_score_of(i), i.item_id))
+    flagged = {i.item_id for i in scored if i.verdict == "fake" or i.analyst_verdict in ("fake", "likely_fake")}
+    keep = {i.item_id for i in ranked[:top_n]} | flagged
+    return tuple(i for i in ranked if i.item_id in keep)[:MAX_LISTED]
 
 
 def summarise(data: ReportData, top_n: int = 5) -> Summary:
@@ -126,5 +138,5 @@ def summarise(data: ReportData, top_n: int = 5) -> Summary:
         status_counts=tuple((STATUS_WORDS.get(s, s), n) for s, n in sorted(statuses.items())),
         verdict_counts=tuple((VERDICT_WORDS.get(v, v), n) for v, n in sorted(verdicts.items())),
         analyst_counts=tuple((VERDICT_WORDS.get(v, v), n) for v, n in sorted(analyst.items())),
-        top=tuple(sorted(scored, key=lambda i: (-_score_of(i), i.item_id))[:top_n]),
+        top=_most_suspicious(scored, top_n),
     )
