@@ -110,3 +110,19 @@ def test_json_nested_too_deep_to_read_never_stops_verify_or_a_report(tmp_path, t
         assert "NOT INTACT" in out.read_text(encoding="utf-8")
     finally:
         case.close()
+
+
+def test_a_case_whose_opening_time_is_not_a_time_still_opens_verifies_and_reports(tmp_path, tiny_weights):
+    """The dashboard's case bar said 'No case open' and verify only 'Invalid isoformat string' (websec #9)."""
+    from dfd_lib.report import generate_report
+
+    case = reviewed_case(tmp_path, "badtime", 1)
+    try:
+        raw_sql(case, "UPDATE case_info SET created_utc = 'yesterday-ish'")
+        assert case.info.created_ist == "yesterday-ish (not a valid time)"
+        report = case.verify(log_result=False)
+        assert [i.target for i in report.chain_breaks] == ["case_info.created_utc"]
+        text = generate_report(case, "html", tmp_path / "r.html", weights_dir=tiny_weights).read_text("utf-8")
+        assert "yesterday-ish (not a valid time)" in text and "NOT INTACT" in text
+    finally:
+        case.close()

@@ -26,7 +26,12 @@ def to_ist(stamp: str | datetime) -> datetime:
 
 
 def format_ist(stamp: str | datetime | None, seconds: bool = True) -> str:
-    """Render for an Indian report, e.g. ``25-11-2025 13:51:03 IST``; '' for None."""
+    """Render for an Indian report, e.g. ``25-11-2025 13:51:03 IST``; '' for None. A stored value that is not a time
+    stamp (a hand-edited database) is shown as it is, marked, never raised: every view and report must still open and
+    verify must still be able to say what is wrong."""
     if stamp is None or stamp == "":
         return ""
-    return to_ist(stamp).strftime("%d-%m-%Y %H:%M:%S IST" if seconds else "%d-%m-%Y %H:%M IST")
+    try:
+        return to_ist(stamp).strftime("%d-%m-%Y %H:%M:%S IST" if seconds else "%d-%m-%Y %H:%M IST")
+    except (TypeError, ValueError, OverflowError):
+        return f"{str(stamp)[:40]} (not a valid time)"

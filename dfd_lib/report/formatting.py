@@ -60,12 +60,21 @@ def flowing(text: object) -> str:
 
 
 def fmt_utc(stamp: str | None) -> str:
-    return "" if not stamp else parse_utc(stamp).strftime("%Y-%m-%d %H:%M:%S UTC")
+    """``2025-11-25 08:21:03 UTC``; a stored value that is not a time stamp is shown as it is, marked."""
+    if not stamp:
+        return ""
+    try:
+        return parse_utc(stamp).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (TypeError, ValueError, OverflowError):
+        return f"{str(stamp)[:40]} (not a valid time)"
 
 
 def fmt_both(stamp: str | None) -> str:
     """``2025-11-25 08:21:03 UTC (25-11-2025 13:51:03 IST)``."""
-    return "" if not stamp else f"{fmt_utc(stamp)} ({format_ist(stamp)})"
+    if not stamp:
+        return ""
+    utc = fmt_utc(stamp)
+    return utc if utc.endswith("(not a valid time)") else f"{utc} ({format_ist(stamp)})"
 
 
 def fmt_score(v: float | None) -> str:
