@@ -157,10 +157,14 @@ def _guess_unknown_mime(head: bytes) -> str:
         return "application/octet-stream"
 
 
-def file_hashes(path: str | os.PathLike, algorithms: Iterable[str] = ("sha256", "md5", "sha1")) -> dict[str, str]:
-    """Hash a file in one streaming pass with every named algorithm."""
+def file_hashes(
+    path: str | os.PathLike, algorithms: Iterable[str] = ("sha256", "md5", "sha1"), follow_links: bool = True
+) -> dict[str, str]:
+    """Hash a file in one streaming pass with every named algorithm. ``follow_links=False``: a symbolic link is not
+    opened (OSError ELOOP), however late it replaced the file."""
     hashers = {name: hashlib.new(name) for name in algorithms}
-    with open(path, "rb") as fh:
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | (0 if follow_links else getattr(os, "O_NOFOLLOW", 0))
+    with open(os.open(path, flags), "rb") as fh:
         while chunk := fh.read(_CHUNK):
             for h in hashers.values():
                 h.update(chunk)
@@ -178,6 +182,9 @@ class WalkEntry:
     path: Path
     problem: str | None = None  # None: take it in (the caller still checks it exists and is readable)
     unfollowed_link: bool = False  # a symbolic link met inside a folder
+    # met inside a folder (not given explicitly): it must still not be a link when it is read, since the folder may
+    # have been changed between the listing and the reading (a file swapped for a link to something else)
+    in_folder: bool = False
 
 
 def walk_evidence(paths: Iterable[str | os.PathLike]) -> Iterator[WalkEntry]:
@@ -211,6 +218,12 @@ def walk_evidence(paths: Iterable[str | os.PathLike]) -> Iterator[WalkEntry]:
                 continue  # given twice, or reached again through a bind mount
             entered.add(key)
             try:
+                now = os.lstat(folder)  # a subfolder swapped for a link since it was listed is not entered
+                if (now.st_dev, now.st_ino) != key or not stat.S_ISDIR(now.st_mode):
+                    yield WalkEntry(
+                        folder, "changed into a symbolic link or another folder while being read; not entered"
+                    )
+                    continue
                 with os.scandir(folder) as it:
                     entries = sorted(it, key=lambda e: e.name)
             except OSError as exc:
@@ -231,7 +244,7 @@ def walk_evidence(paths: Iterable[str | os.PathLike]) -> Iterator[WalkEntry]:
                         est = e.stat(follow_symlinks=False)
                         subfolders.append((path, (est.st_dev, est.st_ino)))
                     elif e.is_file(follow_symlinks=False):
-                        yield WalkEntry(path)
+                        yield WalkEntry(path, in_folder=True)
                     else:
                         yield WalkEntry(path, "not a regular file (a device, pipe or socket)")
                 except OSError as exc:

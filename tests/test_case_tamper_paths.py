@@ -126,3 +126,34 @@ def test_a_case_whose_opening_time_is_not_a_time_still_opens_verifies_and_report
         assert "yesterday-ish (not a valid time)" in text and "NOT INTACT" in text
     finally:
         case.close()
+
+
+def test_a_file_swapped_for_a_link_after_the_folder_was_listed_is_not_followed(tmp_path, monkeypatch):
+    """A shared intake folder: between the listing and the reading, b.jpg becomes a link to a file outside the
+    evidence roots; it used to be followed and its target copied into the case as 'b.jpg' (websec #3)."""
+    from case_support import write_image
+    from dfd_lib.case import evidence as evidence_mod
+
+    ev, secret = tmp_path / "ev", tmp_path / "secret.txt"
+    write_image(ev / "a.png", seed=1)
+    write_image(ev / "b.png", seed=2)
+    secret.write_text("not evidence: a file outside the roots")
+    listed = evidence_mod.walk_evidence
+
+    def walk_then_swap(paths):
+        entries = list(listed(paths))
+        (ev / "b.png").unlink()
+        (ev / "b.png").symlink_to(secret)
+        yield from entries
+
+    monkeypatch.setattr(evidence_mod, "walk_evidence", walk_then_swap)
+    case = open_case("swap", cases_dir=tmp_path / "cases", examiner="Insp. Rao")
+    try:
+        records = case.ingest([ev])
+        assert [r.outcome for r in records] == ["new", "error"]
+        assert "became a symbolic link" in records[1].message
+        assert len(case.items()) == 1 and all(
+            p.stat().st_size != secret.stat().st_size for p in case.evidence_dir.iterdir()
+        )
+    finally:
+        case.close()

@@ -149,19 +149,25 @@ def ingest_file(
     actor: str,
     acquired_by: str = "",
     source: Source = Source(),
+    follow_links: bool = True,
 ) -> IntakeRecord:
-    """Take one file into the case; never raises for a bad or unreadable file (it records it)."""
+    """Take one file into the case; never raises for a bad or unreadable file (it records it). ``follow_links=False``
+    (a file met inside a folder): a symbolic link is refused, also one that replaced the file after the listing."""
     p = Path(os.path.abspath(path))
     shown = shown_path(p)
     try:
         if _real(p).is_relative_to(case_dir.resolve()):
             return _record_error(conn, shown, "refused: the file is inside the case folder itself", actor, acquired_by)
+        if not follow_links and p.is_symlink():
+            return _record_error(
+                conn, shown, "became a symbolic link after the folder was listed: not followed", actor, acquired_by
+            )
         if not p.exists():
             return _record_error(conn, shown, "no such file", actor, acquired_by)
         if not p.is_file():
             return _record_error(conn, shown, "not a regular file", actor, acquired_by)
         before = p.stat()
-        hashes = file_hashes(p)
+        hashes = file_hashes(p, follow_links=follow_links)  # the copy is checked against these hashes
         kind, mime, fmt = sniff(p)
         after = p.stat()
     except OSError as exc:
@@ -357,7 +363,7 @@ def ingest_paths(
                 if entry.problem is not None:
                     rec = _record_error(conn, shown_path(os.path.abspath(f)), entry.problem, actor, acquired_by)
                 else:
-                    rec = ingest_file(conn, case_dir, f, actor, acquired_by, source)
+                    rec = ingest_file(conn, case_dir, f, actor, acquired_by, source, follow_links=not entry.in_folder)
             except Exception as exc:  # one bad file never ends the batch; it is recorded by name
                 log.exception("intake of %s failed", shown_path(f))
                 rec = _record_error(conn, shown_path(os.path.abspath(f)), f"intake failed: {exc}", actor, acquired_by)
