@@ -155,3 +155,20 @@ def test_the_summary_lists_every_item_called_fake_not_only_the_top_five():
     assert [i.item_id for i in _most_suspicious(reals, top_n=5)] == [100, 101, 102, 103, 104]
     many = [item(i, 0.999, "fake") for i in range(MAX_LISTED + 10)]
     assert len(_most_suspicious(many, top_n=5)) == MAX_LISTED
+
+
+def test_the_model_section_reads_as_sentences_not_a_dump_of_the_card():
+    """The report's 'Measured performance' flattened the card's nested tables: five pages of 'validation_by_method
+    ffpp/FaceSwap accuracy: 0.801; ...', 36 '(dict)' placeholders and 'synthetic auc: None'."""
+    from pathlib import Path
+
+    from dfd_lib.report.modelinfo import performance_lines
+
+    card = json.loads((Path(__file__).resolve().parents[1] / "weights" / "dfd-lite0-multi.json").read_text())
+    lines = performance_lines(card["metrics"])
+    text = "\n".join(lines)
+    rff = card["metrics"]["validation_by_source"]["rff"]
+    assert f"rff: AUC {rff['auc']:.3f}, ECE {rff['ece']:.3f}, reals called fake {100 * rff['fpr']:.1f}%" in text
+    assert "synthetic: AUC not measurable (one class)" in text and "Whole pipeline on the original images" in text
+    assert "(dict)" not in text and "None" not in text and len(lines) <= 6 and len(text) < 3000
+    assert performance_lines({}) == []

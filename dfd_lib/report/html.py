@@ -12,7 +12,7 @@ from pathlib import Path
 from ..case import ItemDetail
 from ..case.anchors import anchor_text
 from .figures import display_jpeg, frame_plot_png, thumbnail_jpeg
-from .modelinfo import flatten_metrics
+from .modelinfo import performance_lines
 from .pdf import TITLE
 from .pdf_items import ANALYSIS_TITLES
 from .reportdata import ReportData
@@ -218,7 +218,7 @@ def render_html(data: ReportData) -> bytes:
                 ("Training data", m.card.training_data),
                 (
                     "Measured performance",
-                    "; ".join(f"{k}: {v}" for k, v in flatten_metrics(m.card.metrics)) or "none recorded",
+                    "\n".join(performance_lines(m.card.metrics)) or "none recorded",
                 ),
                 ("Known limits", "\n".join(m.card.limits) or "none listed"),
             ]

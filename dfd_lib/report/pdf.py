@@ -17,7 +17,7 @@ from ..case import ItemDetail
 from ..case.anchors import anchor_text
 from ..case.clock import IST, parse_utc
 from .figures import thumbnail_jpeg
-from .modelinfo import flatten_metrics
+from .modelinfo import performance_lines
 from .pdf_items import item_details
 from .pdfdoc import MONO, MUTED, RED, SANS, ReportPDF
 from .reportdata import ReportData
@@ -217,11 +217,10 @@ def _models(pdf: ReportPDF, data: ReportData) -> None:
                 ("Calibration", f"temperature {card.temperature:.3f}"),
                 ("Training data", card.training_data + (f" Terms: {card.data_terms}" if card.data_terms else "")),
             ]
-            metrics = flatten_metrics(card.metrics)
             rows.append(
                 (
                     "Measured performance",
-                    "; ".join(f"{k}: {v}" for k, v in metrics) or "the card records no measured metrics",
+                    "\n".join(performance_lines(card.metrics)) or "the card records no measured metrics",
                 )
             )
             rows.append(("Known limits", "\n".join(f"- {x}" for x in card.limits) or "the card lists no limits"))
