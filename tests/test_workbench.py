@@ -460,6 +460,11 @@ def test_report_and_bundle_download_links(app: Workbench, tmp_path: Path, exampl
     actions = list(app.state.case.custody_log()["action"])
     assert "report" in actions and actions[-1] == "export"
     assert not panel.frozen and not panel.bundle_button.disabled
+    # a second report: one link per kind stays in the page (each carries its file), the first named as written
+    panel.report_button.click()
+    value = panel.downloads.value
+    assert value.count("class='dfd-download-report'") == 1 and value.count("class='dfd-download-bundle'") == 1
+    assert "written earlier" in value and value.count("data:") == 2
 
 
 @pytest.mark.slow

@@ -73,6 +73,8 @@ class ExportPanel(Component):
         self.bar = widgets.IntProgress(value=0, min=0, max=1, description="Progress")
         self.bar_text = widgets.HTML()
         self.downloads = styled(widgets.HTML(), "dfd-downloads")
+        self._latest: dict[str, tuple[Path, str]] = {}  # kind of output -> the newest one (offered as a link)
+        self._written: list[tuple[Path, str]] = []  # earlier outputs, newest first (named only)
         self.portal.observe(lambda _: self.refresh(), names="value")
         super().__init__(
             [
@@ -99,6 +101,7 @@ class ExportPanel(Component):
 
     def reset(self) -> None:
         super().reset()
+        self._latest, self._written = {}, []
         self.downloads.value = ""
         self.last_output = ""
         self.bar.value = 0
@@ -159,6 +162,17 @@ class ExportPanel(Component):
         self._offer(Path(result.path), "dfd-download-bundle", f"SHA-256 {result.sha256}")
 
     def _offer(self, path: Path, css_class: str, note: str = "") -> None:
-        line = f"<div>{download_link(path, css_class)} {html.escape(note)}</div>"
-        self.downloads.value = line + self.downloads.value
+        """The newest file of its kind as a download link; files written before it are listed by path only, so the
+        page never carries more than one report and one bundle (each as a data URI of up to 200 MB)."""
+        earlier = self._latest.get(css_class)
+        if earlier is not None:
+            self._written.insert(0, earlier)
+        self._latest[css_class] = (path, note)
+        links = [f"<div>{download_link(p, kind)} {html.escape(n)}</div>" for kind, (p, n) in self._latest.items()]
+        listed = "".join(f"<li>{html.escape(str(p))} {html.escape(n)}</li>" for p, n in self._written)
+        self.downloads.value = "".join(links) + (
+            f"<div style='font-size:11px'>written earlier (in the case folder):<ul>{listed}</ul></div>"
+            if listed
+            else ""
+        )
         self.last_output = str(path)
