@@ -59,6 +59,8 @@ class VerificationReport:
     removed: tuple[Issue, ...] = ()
     chain_breaks: tuple[Issue, ...] = ()
     warnings: tuple[Issue, ...] = field(default=())
+    # the anchor files given (--anchor) whose recorded head the log still holds, in words
+    anchors_matched: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -83,6 +85,7 @@ class VerificationReport:
                 k: [i.to_dict() for i in getattr(self, k)]
                 for k in ("altered", "added", "removed", "chain_breaks", "warnings")
             },
+            **({"anchors_matched": list(self.anchors_matched)} if self.anchors_matched else {}),
         }
 
     def lines(self) -> list[str]:
@@ -92,7 +95,7 @@ class VerificationReport:
             f"files, {self.artifacts_checked} artifacts, {self.entries_checked} custody entries, "
             f"{self.records_checked} records checked; chain head #{self.head_seq} {self.head_hash[:16]}"
         )
-        out = [head]
+        out = [head] + [f"  ANCHOR OK    {text}" for text in self.anchors_matched]
         for issue in self.problems + self.warnings:
             extra = ""
             if issue.expected or issue.actual:
@@ -504,4 +507,9 @@ def _verify_snapshot(
         removed=tuple(rem1 + rem2),
         chain_breaks=tuple(breaks),
         warnings=tuple(warnings),
+        anchors_matched=tuple(
+            f"{Path(a.source).name}: the log still holds entry #{a.seq} with the hash it recorded"
+            for a in anchors
+            if not any(i.target == f"anchor {a.source}" for i in anchor_breaks)
+        ),
     )
