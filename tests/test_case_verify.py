@@ -187,7 +187,6 @@ def test_a_copied_case_folder_verifies_against_its_own_reports(case, tmp_path, t
         result = again.verify(log_result=False, anchors=[report])
     assert result.ok, result.lines()
     # a matching anchor is said, not passed over in silence
-    assert result.anchors_matched == (
-        f"r.html: the log still holds entry #{result.head_seq} with the hash it recorded",
-    )
+    (matched,) = result.anchors_matched
+    assert matched.startswith("r.html: the log still holds entry #") and matched.endswith("the hash it recorded")
     assert any(line.startswith("  ANCHOR OK    r.html") for line in result.lines())
