@@ -14,6 +14,7 @@ from .common import (
     add_command,
     add_cases_dir_option,
     add_model_options,
+    add_shown_card_options,
     add_sampling_options,
     default_of,
     fmt_score,
@@ -101,14 +102,7 @@ def register(sub) -> None:
     p = add_command(sub, "show", run_show, "list a case's evidence items with scores and verdicts")
     p.add_argument("case", metavar="CASE")
     p.add_argument("--json", action="store_true", help="print the items as one JSON array, an object per evidence item")
-    p.add_argument(
-        "--model",
-        default=None,
-        metavar="CARD",
-        help="the model card whose scores are listed (default: as in the report: the default card where it scored "
-        "the case, else the card that scored last)",
-    )
-    p.add_argument("--weights-dir", default=None, help="folder holding model cards (to know the default card)")
+    add_shown_card_options(p, "are listed, as in the report")
     add_cases_dir_option(p)
 
     p = add_command(

@@ -70,6 +70,20 @@ def add_model_options(p) -> None:
     )
 
 
+def add_shown_card_options(p, what: str) -> None:
+    """--model and --weights-dir of the commands that show a case's scores (show, report, export): one card's."""
+    p.add_argument(
+        "--model",
+        default=None,
+        metavar="CARD",
+        help=f"the model card whose scores {what}, one card at a time (default: the default card where it scored the "
+        "case, else the card that scored last; the others are named with their item counts)",
+    )
+    p.add_argument(
+        "--weights-dir", default=None, help="folder holding model cards (the default card, the model section)"
+    )
+
+
 def add_cases_dir_option(p) -> None:
     p.add_argument(
         "--cases-dir", default=None, metavar="DIR", help=f"case store (default: ${CASES_DIR_ENV}, else ./cases)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from .common import add_command, add_cases_dir_option, person
+from .common import add_command, add_cases_dir_option, add_shown_card_options, person
 
 __all__ = ["register", "ask_form"]
 
@@ -22,14 +22,7 @@ def _case_options(p) -> None:
 
 def _writer_options(p) -> None:
     """The options of the commands that write a report (report, export), then the case options."""
-    p.add_argument(
-        "--model",
-        default=None,
-        metavar="CARD",
-        help="the model card whose scores the report shows, one card per report (default: the default card where it "
-        "scored the case, else the card that scored last; the others are named with their item counts)",
-    )
-    p.add_argument("--weights-dir", default=None, help="folder holding model cards (for the model section)")
+    add_shown_card_options(p, "the report shows")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _case_options(p)
 
