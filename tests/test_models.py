@@ -204,7 +204,8 @@ def test_a_card_whose_name_is_not_plain_text_is_refused(tiny_variant, name):
 
 
 def test_training_refuses_a_card_name_before_training():
+    from dfd_lib.errors import TrainingConfigError
     from dfd_lib.training.config import TrainConfig
 
-    with pytest.raises(Exception, match="must be 1-64 letters"):
+    with pytest.raises(TrainingConfigError, match="must be 1-64 letters"):
         TrainConfig(data="x", out="y", name="<b>bold</b>")

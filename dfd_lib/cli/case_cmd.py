@@ -323,7 +323,8 @@ def run_show(args) -> int:
     if card.name is not None:
         print(f"scores of model {terminal_safe(card.name)}" + (f" ({card.chosen_by_words})" if card.others else ""))
     for name, _, n in card.others:
-        print(f"  also scored by {terminal_safe(name)} ({n} item{'s' if n != 1 else ''}): dfd show --model {name}")
+        shown_name = terminal_safe(name)  # read from the case: never a terminal escape
+        print(f"  also scored by {shown_name} ({n} item{'s' if n != 1 else ''}): dfd show --model {shown_name}")
     _print_items(df)
     if len(refused):
         print(f"files not taken in ({len(refused)}; nothing about their content was examined):")
